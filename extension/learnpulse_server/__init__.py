@@ -1,0 +1,1 @@
+"""learnpulse Jupyter server extension."""

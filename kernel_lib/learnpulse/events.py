@@ -1,0 +1,362 @@
+"""The event model: versioned JSON Schemas per kind and the one validation path.
+
+Every event is a flat record (see ``EVENT_FIELDS``). Each kind has a JSON Schema in
+``learnpulse/schemas/<kind>.json`` that narrows the common envelope in ``base.json``
+(extra required fields, payload shape). :func:`validate_events` checks records one by one
+with schemas compiled by fastjsonschema; :func:`validate_frame` applies the same schemas
+column-wise to a polars frame (the loaders' and simulator's bulk path).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import fastjsonschema
+import polars as pl
+
+#: Largest accepted ``payload``, in bytes of compact JSON.
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+EVENT_KINDS: tuple[str, ...] = (
+    "attempt",
+    "hint",
+    "explanation_viewed",
+    "tutor_message",
+    "cell_executed",
+    "cell_error",
+    "session_start",
+    "session_end",
+    "resource_view",
+    "assessment_submitted",
+    "registration",
+    "withdrawal",
+)
+
+#: Column name -> polars dtype of an event frame, in storage order.
+EVENT_FRAME_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.String(),
+    "ts": pl.Datetime("us", "UTC"),
+    "learner_id": pl.String(),
+    "course_id": pl.String(),
+    "session_id": pl.String(),
+    "kind": pl.String(),
+    "item_id": pl.String(),
+    "skills": pl.List(pl.String()),
+    "correct": pl.Boolean(),
+    "score": pl.Float64(),
+    "duration_ms": pl.Int64(),
+    "attempt": pl.Int32(),
+    "hints_used": pl.Int32(),
+    "confidence": pl.Float64(),
+    "difficulty": pl.Float64(),
+    "payload": pl.String(),
+}
+EVENT_FIELDS: tuple[str, ...] = tuple(EVENT_FRAME_SCHEMA)
+REQUIRED_FIELDS: tuple[str, ...] = ("id", "ts", "learner_id", "course_id", "kind")
+_FLOAT_FIELDS = ("score", "confidence", "difficulty")
+_UTC = timezone.utc
+_PAYLOAD_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+_FRIENDLY = {
+    "format": "must be an ISO 8601 date-time with a timezone, e.g. 2024-09-01T10:00:00Z",
+    "pattern": "must be a UUID such as 123e4567-e89b-12d3-a456-426614174000",
+}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem: which event (index in the batch), which field, what is wrong."""
+
+    index: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = "frame" if self.index < 0 else f"event {self.index}"
+        return f"{where}: field '{self.field}': {self.message}"
+
+
+class EventValidationError(ValueError):
+    """Raised when events do not match their schema; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        shown = "; ".join(str(e) for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        super().__init__(f"{len(errors)} invalid event(s): {shown}{more}")
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [{"index": e.index, "field": e.field, "message": e.message} for e in self.errors]
+
+
+def _load_schema_file(name: str) -> dict[str, Any]:
+    text = resources.files("learnpulse.schemas").joinpath(f"{name}.json").read_text("utf-8")
+    return json.loads(text)
+
+
+@cache
+def schema_for(kind: str) -> dict[str, Any]:
+    """The complete, standalone JSON Schema (draft-07) of one event kind.
+
+    It is the envelope of ``base.json`` with the kind's own ``required`` fields and property
+    narrowing merged in, ``kind`` fixed to a constant, and the kind's ``$id`` and ``version``.
+    """
+    if kind not in EVENT_KINDS:
+        raise KeyError(f"unknown event kind {kind!r}; known kinds: {', '.join(EVENT_KINDS)}")
+    schema = copy.deepcopy(_load_schema_file("base"))
+    own = _load_schema_file(kind)
+    schema["$id"], schema["version"] = own["$id"], own["version"]
+    schema["title"] = f"learnpulse '{kind}' event"
+    schema["description"] = own["description"]
+    schema["required"] = [*schema["required"], *own.get("required", [])]
+    schema["properties"]["kind"] = {"const": kind}
+    for name, narrowing in own.get("properties", {}).items():
+        schema["properties"][name] = {**schema["properties"][name], **narrowing}
+    return schema
+
+
+@cache
+def _validator(kind: str):
+    return fastjsonschema.compile(schema_for(kind))
+
+
+@cache
+def _payload_validator(kind: str):
+    """Validator of the kind's payload narrowing, or None when the kind has none."""
+    payload = _load_schema_file(kind).get("properties", {}).get("payload")
+    return fastjsonschema.compile(payload) if payload else None
+
+
+def _field_of(exc: fastjsonschema.JsonSchemaValueException) -> tuple[str, str]:
+    path = [str(p) for p in (exc.path or [])][1:]
+    message = exc.message
+    prefix = ".".join(["data", *path])
+    if message.startswith(prefix):
+        message = message[len(prefix) :].strip()
+    if exc.rule == "additionalProperties":
+        extra = sorted(set(exc.value) - set(EVENT_FIELDS))
+        return (extra[0] if extra else "event"), "is not an event field"
+    if exc.rule == "required":
+        missing = [f for f in exc.rule_definition if f not in (exc.value or {})]
+        return ".".join([*path, missing[0]]) if missing else "event", "is required"
+    return (".".join(path) or "event"), _FRIENDLY.get(exc.rule, message)
+
+
+def _check_one(
+    raw: Any, encode_payload: bool
+) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
+    """Validate and normalise one record; return (event, None) or (None, (field, message))."""
+    if not isinstance(raw, Mapping):
+        return None, ("event", f"must be a JSON object, not {type(raw).__name__}")
+    event = dict(raw)
+    kind = event.get("kind")
+    if kind not in EVENT_KINDS:
+        if kind is None:
+            return None, ("kind", "is required")
+        return None, ("kind", f"unknown event kind {kind!r} (known: {', '.join(EVENT_KINDS)})")
+    ts = event.get("ts")
+    if isinstance(ts, datetime):
+        if ts.tzinfo is None or ts.utcoffset() is None:
+            return None, ("ts", "timestamp has no timezone; give UTC or an offset")
+        event["ts"] = ts.isoformat()
+    try:
+        _validator(kind)(event)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        return None, _field_of(exc)
+    for name in _FLOAT_FIELDS:
+        value = event.get(name)
+        if value is not None and not math.isfinite(value):
+            return None, (name, "must be a finite number, not NaN or infinity")
+    payload = event.get("payload")
+    if payload is not None:
+        try:
+            text = _PAYLOAD_ENCODER.encode(payload)
+        except (TypeError, ValueError) as exc:
+            return None, ("payload", f"is not valid JSON ({exc})")
+        if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode()) > MAX_PAYLOAD_BYTES:
+            return None, ("payload", f"is larger than {MAX_PAYLOAD_BYTES} bytes")
+        if encode_payload:
+            event["payload"] = text
+    event["ts"] = datetime.fromisoformat(event["ts"]).astimezone(_UTC)
+    return {name: event.get(name) for name in EVENT_FIELDS}, None
+
+
+def validate_event(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate one event and return it normalised (every field present, ``ts`` as UTC datetime).
+
+    Raises
+    ------
+    EventValidationError
+        Naming the bad field.
+    """
+    return validate_events([raw])[0]
+
+
+def validate_events(
+    raws: Iterable[Mapping[str, Any]], *, encode_payload: bool = False
+) -> list[dict[str, Any]]:
+    """Validate a batch; return the normalised events or raise for every bad one.
+
+    The whole batch is checked before anything is returned, so a caller that writes only
+    after this succeeds never half-writes a batch. With ``encode_payload`` the payload comes
+    back as compact JSON text (the frame and storage form) instead of a dict.
+    """
+    events, errors = [], []
+    for index, raw in enumerate(raws):
+        event, problem = _check_one(raw, encode_payload)
+        if problem is None:
+            events.append(event)
+        else:
+            errors.append(FieldError(index, *problem))
+    if errors:
+        raise EventValidationError(errors)
+    return events
+
+
+def new_event_id() -> str:
+    """A fresh random event id."""
+    return str(uuid.uuid4())
+
+
+def events_to_frame(events: list[dict[str, Any]]) -> pl.DataFrame:
+    """Normalised events (from :func:`validate_events`) as an event frame."""
+    columns: dict[str, list[Any]] = {name: [] for name in EVENT_FIELDS}
+    for event in events:
+        for name in EVENT_FIELDS:
+            columns[name].append(event[name])
+    columns["payload"] = [None if p is None else json.dumps(p) for p in columns["payload"]]
+    return pl.DataFrame(columns, schema=EVENT_FRAME_SCHEMA)
+
+
+def empty_event_frame() -> pl.DataFrame:
+    return pl.DataFrame(schema=EVENT_FRAME_SCHEMA)
+
+
+def frame_to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """An event frame back to event records (payload decoded, ``ts`` as UTC datetime)."""
+    records = frame.select(EVENT_FIELDS).to_dicts()
+    for record in records:
+        if record["payload"] is not None:
+            record["payload"] = json.loads(record["payload"])
+    return records
+
+
+def _frame_rules() -> list[tuple[str, pl.Expr, str]]:
+    """(field, expression true on bad rows, message) derived from the kind schemas."""
+    base = _load_schema_file("base")["properties"]
+    rules: list[tuple[str, pl.Expr, str]] = [
+        ("kind", ~pl.col("kind").is_in(EVENT_KINDS), "unknown event kind"),
+    ]
+    for name in REQUIRED_FIELDS:
+        rules.append((name, pl.col(name).is_null(), "is required"))
+    for kind in EVENT_KINDS:
+        for name in _load_schema_file(kind).get("required", []):
+            rules.append((name, (pl.col("kind") == kind) & pl.col(name).is_null(),
+                          f"is required for '{kind}' events"))
+    for name, spec in base.items():
+        col = pl.col(name)
+        if "pattern" in spec:
+            rules.append((name, ~col.str.contains(spec["pattern"]), "is not a UUID"))
+        if "minLength" in spec:
+            rules.append((name, col.str.len_chars() < spec["minLength"], "is too short"))
+        if "maxLength" in spec:
+            rules.append((name, col.str.len_chars() > spec["maxLength"], "is too long"))
+        if "minimum" in spec:
+            rules.append((name, col < spec["minimum"], f"is less than {spec['minimum']}"))
+        if "maximum" in spec:
+            rules.append((name, col > spec["maximum"], f"is greater than {spec['maximum']}"))
+        if "maxItems" in spec:
+            rules.append((name, col.list.len() > spec["maxItems"], "has too many items"))
+    for name in _FLOAT_FIELDS:
+        rules.append((name, ~pl.col(name).is_finite(), "must be a finite number"))
+    rules.append(("payload", pl.col("payload").str.len_bytes() > MAX_PAYLOAD_BYTES,
+                  f"is larger than {MAX_PAYLOAD_BYTES} bytes"))
+    return rules
+
+
+def _conform_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add missing optional columns, cast to the event dtypes; raise naming a bad column."""
+    problems = [FieldError(-1, c, "is not an event field") for c in frame.columns
+                if c not in EVENT_FRAME_SCHEMA]
+    problems += [FieldError(-1, c, "column is missing") for c in REQUIRED_FIELDS
+                 if c not in frame.columns]
+    ts_dtype = frame.schema.get("ts")
+    if isinstance(ts_dtype, pl.Datetime) and ts_dtype.time_zone is None:
+        problems.append(FieldError(-1, "ts", "timestamp has no timezone; give UTC or an offset"))
+    elif ts_dtype is not None and not isinstance(ts_dtype, pl.Datetime):
+        problems.append(FieldError(-1, "ts", f"must be a timezone-aware datetime, not {ts_dtype}"))
+    if problems:
+        raise EventValidationError(problems)
+    frame = frame.with_columns(pl.col("ts").dt.convert_time_zone("UTC"))
+    columns = []
+    for name, dtype in EVENT_FRAME_SCHEMA.items():
+        if name not in frame.columns:
+            columns.append(pl.lit(None, dtype=dtype).alias(name))
+            continue
+        try:
+            columns.append(frame.get_column(name).cast(dtype, strict=True))
+        except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as exc:
+            raise EventValidationError(
+                [FieldError(-1, name, f"cannot be read as {dtype} ({exc})")]
+            ) from exc
+    return frame.select(columns)
+
+
+def _payload_problems(frame: pl.DataFrame) -> list[FieldError]:
+    """Check payload JSON text, and the payload shape of kinds that narrow it."""
+    errors = []
+    rows = frame.with_row_index("_row").filter(pl.col("payload").is_not_null())
+    for row, kind, text in rows.select("_row", "kind", "payload").iter_rows():
+        try:
+            payload = json.loads(text)
+        except ValueError as exc:
+            errors.append(FieldError(row, "payload", f"is not valid JSON ({exc})"))
+            continue
+        if not isinstance(payload, dict):
+            errors.append(FieldError(row, "payload", "must be a JSON object"))
+            continue
+        check = _payload_validator(kind) if kind in EVENT_KINDS else None
+        if check is not None:
+            try:
+                check(payload)
+            except fastjsonschema.JsonSchemaValueException as exc:
+                field, message = _field_of(exc)
+                where = "payload" if field == "event" else f"payload.{field}"
+                errors.append(FieldError(row, where, message))
+    return errors
+
+
+def validate_frame(frame: pl.DataFrame, *, max_errors: int = 100) -> pl.DataFrame:
+    """Validate an event frame with the same rules as :func:`validate_events`.
+
+    Parameters
+    ----------
+    frame : polars.DataFrame, shape (n_events, <= len(EVENT_FIELDS))
+        Event columns; optional ones may be missing. ``ts`` must be timezone-aware,
+        ``payload`` JSON text.
+
+    Returns
+    -------
+    polars.DataFrame, shape (n_events, len(EVENT_FIELDS))
+        The events with every column present, in storage order and dtype, ``ts`` in UTC.
+    """
+    frame = _conform_columns(frame)
+    indexed = frame.with_row_index("_row")
+    errors: list[FieldError] = []
+    for name, bad, message in _frame_rules():
+        rows = indexed.filter(bad.fill_null(False)).get_column("_row").head(max_errors)
+        errors += [FieldError(int(r), name, message) for r in rows]
+    if len(errors) < max_errors:
+        errors += _payload_problems(frame)
+    if errors:
+        errors.sort(key=lambda e: e.index)
+        raise EventValidationError(errors[:max_errors])
+    return frame
