@@ -5,7 +5,7 @@ This package runs inside kernels and any Python process; it never imports web co
 
 __version__ = "0.1.0"
 
-from learnpulse.events import (  # noqa: E402
+from learnpulse.events import (
     EVENT_KINDS,
     EventValidationError,
     validate_event,

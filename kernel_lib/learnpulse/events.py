@@ -65,6 +65,7 @@ REQUIRED_FIELDS: tuple[str, ...] = ("id", "ts", "learner_id", "course_id", "kind
 _FLOAT_FIELDS = ("score", "confidence", "difficulty")
 _UTC = timezone.utc
 _PAYLOAD_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+_NAIVE_TS = "timestamp has no timezone; give UTC (Z) or an offset such as +02:00"
 _FRIENDLY = {
     "format": "must be an ISO 8601 date-time with a timezone, e.g. 2024-09-01T10:00:00Z",
     "pattern": "must be a UUID such as 123e4567-e89b-12d3-a456-426614174000",
@@ -120,12 +121,19 @@ def schema_for(kind: str) -> dict[str, Any]:
     schema["properties"]["kind"] = {"const": kind}
     for name, narrowing in own.get("properties", {}).items():
         schema["properties"][name] = {**schema["properties"][name], **narrowing}
+    for name in own.get("required", []):
+        # A field the kind requires must also be non-null.
+        spec = schema["properties"][name]
+        if isinstance(spec.get("type"), list):
+            spec["type"] = [t for t in spec["type"] if t != "null"]
     return schema
 
 
 @cache
 def _validator(kind: str):
-    return fastjsonschema.compile(schema_for(kind))
+    # Timestamps are checked by datetime.fromisoformat below: quicker than the format regex,
+    # and it tells a naive timestamp from a malformed one.
+    return fastjsonschema.compile(schema_for(kind), use_formats=False)
 
 
 @cache
@@ -137,17 +145,20 @@ def _payload_validator(kind: str):
 
 def _field_of(exc: fastjsonschema.JsonSchemaValueException) -> tuple[str, str]:
     path = [str(p) for p in (exc.path or [])][1:]
-    message = exc.message
-    prefix = ".".join(["data", *path])
-    if message.startswith(prefix):
-        message = message[len(prefix) :].strip()
+    message = exc.message.removeprefix(exc.name or "").strip()
+    # 'skills.1' -> 'skills[1]': list positions read as indexes.
+    path = [f"[{p}]" if p.isdigit() else p for p in path]
     if exc.rule == "additionalProperties":
         extra = sorted(set(exc.value) - set(EVENT_FIELDS))
         return (extra[0] if extra else "event"), "is not an event field"
     if exc.rule == "required":
         missing = [f for f in exc.rule_definition if f not in (exc.value or {})]
-        return ".".join([*path, missing[0]]) if missing else "event", "is required"
-    return (".".join(path) or "event"), _FRIENDLY.get(exc.rule, message)
+        return _dotted([*path, missing[0]]) if missing else "event", "is required"
+    return (_dotted(path) or "event"), _FRIENDLY.get(exc.rule, message)
+
+
+def _dotted(path: list[str]) -> str:
+    return ".".join(path).replace(".[", "[")
 
 
 def _check_one(
@@ -165,7 +176,7 @@ def _check_one(
     ts = event.get("ts")
     if isinstance(ts, datetime):
         if ts.tzinfo is None or ts.utcoffset() is None:
-            return None, ("ts", "timestamp has no timezone; give UTC or an offset")
+            return None, ("ts", _NAIVE_TS)
         event["ts"] = ts.isoformat()
     try:
         _validator(kind)(event)
@@ -185,7 +196,13 @@ def _check_one(
             return None, ("payload", f"is larger than {MAX_PAYLOAD_BYTES} bytes")
         if encode_payload:
             event["payload"] = text
-    event["ts"] = datetime.fromisoformat(event["ts"]).astimezone(_UTC)
+    try:
+        ts = datetime.fromisoformat(event["ts"])
+    except ValueError:
+        return None, ("ts", _FRIENDLY["format"])
+    if ts.tzinfo is None:
+        return None, ("ts", _NAIVE_TS)
+    event["ts"] = ts.astimezone(_UTC)
     return {name: event.get(name) for name in EVENT_FIELDS}, None
 
 
@@ -259,8 +276,13 @@ def _frame_rules() -> list[tuple[str, pl.Expr, str]]:
         rules.append((name, pl.col(name).is_null(), "is required"))
     for kind in EVENT_KINDS:
         for name in _load_schema_file(kind).get("required", []):
-            rules.append((name, (pl.col("kind") == kind) & pl.col(name).is_null(),
-                          f"is required for '{kind}' events"))
+            rules.append(
+                (
+                    name,
+                    (pl.col("kind") == kind) & pl.col(name).is_null(),
+                    f"is required for '{kind}' events",
+                )
+            )
     for name, spec in base.items():
         col = pl.col(name)
         if "pattern" in spec:
@@ -277,20 +299,29 @@ def _frame_rules() -> list[tuple[str, pl.Expr, str]]:
             rules.append((name, col.list.len() > spec["maxItems"], "has too many items"))
     for name in _FLOAT_FIELDS:
         rules.append((name, ~pl.col(name).is_finite(), "must be a finite number"))
-    rules.append(("payload", pl.col("payload").str.len_bytes() > MAX_PAYLOAD_BYTES,
-                  f"is larger than {MAX_PAYLOAD_BYTES} bytes"))
+    rules.append(
+        (
+            "payload",
+            pl.col("payload").str.len_bytes() > MAX_PAYLOAD_BYTES,
+            f"is larger than {MAX_PAYLOAD_BYTES} bytes",
+        )
+    )
     return rules
 
 
 def _conform_columns(frame: pl.DataFrame) -> pl.DataFrame:
     """Add missing optional columns, cast to the event dtypes; raise naming a bad column."""
-    problems = [FieldError(-1, c, "is not an event field") for c in frame.columns
-                if c not in EVENT_FRAME_SCHEMA]
-    problems += [FieldError(-1, c, "column is missing") for c in REQUIRED_FIELDS
-                 if c not in frame.columns]
+    problems = [
+        FieldError(-1, c, "is not an event field")
+        for c in frame.columns
+        if c not in EVENT_FRAME_SCHEMA
+    ]
+    problems += [
+        FieldError(-1, c, "column is missing") for c in REQUIRED_FIELDS if c not in frame.columns
+    ]
     ts_dtype = frame.schema.get("ts")
     if isinstance(ts_dtype, pl.Datetime) and ts_dtype.time_zone is None:
-        problems.append(FieldError(-1, "ts", "timestamp has no timezone; give UTC or an offset"))
+        problems.append(FieldError(-1, "ts", _NAIVE_TS))
     elif ts_dtype is not None and not isinstance(ts_dtype, pl.Datetime):
         problems.append(FieldError(-1, "ts", f"must be a timezone-aware datetime, not {ts_dtype}"))
     if problems:

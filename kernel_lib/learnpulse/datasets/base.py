@@ -45,7 +45,9 @@ class CourseData:
     """
 
     events: pl.DataFrame = field(default_factory=empty_event_frame)
-    learners: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=LEARNER_FRAME_SCHEMA))
+    learners: pl.DataFrame = field(
+        default_factory=lambda: pl.DataFrame(schema=LEARNER_FRAME_SCHEMA)
+    )
     items: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ITEM_FRAME_SCHEMA))
     skills: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=SKILL_FRAME_SCHEMA))
 

@@ -1,0 +1,149 @@
+"""Store benchmarks: append throughput vs raw executemany, and query speed vs pandas.read_sql.
+
+Run with ``learnpulse benchmark store`` or ``python benchmarks/bench_store.py``. Both sides of
+each comparison run in the same process on the same SQLite file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import polars as pl
+
+from learnpulse.events import EVENT_FIELDS
+from learnpulse.store import EventStore
+
+START = datetime(2024, 9, 2, tzinfo=timezone.utc)
+
+
+def make_events(n: int, offset: int = 0) -> list[dict]:
+    """n realistic attempt events (100 learners, 50 items, payloads on some)."""
+    return [
+        {
+            "id": str(uuid.uuid4()),
+            "ts": (START + timedelta(seconds=offset + i)).isoformat(),
+            "learner_id": f"learner-{(offset + i) % 100:03d}",
+            "course_id": "bench",
+            "session_id": f"s-{(offset + i) // 50}",
+            "kind": "attempt",
+            "item_id": f"ex-{i % 50}",
+            "skills": ["loops", "lists"],
+            "correct": i % 3 != 0,
+            "score": 1.0,
+            "duration_ms": 4200 + i,
+            "attempt": 1 + i % 3,
+            "hints_used": i % 2,
+            "difficulty": 0.4,
+            "payload": {"answer_length": i % 17} if i % 5 == 0 else None,
+        }
+        for i in range(n)
+    ]
+
+
+def _raw_rows(events: list[dict]) -> list[tuple]:
+    rows = []
+    for e in events:
+        ts_us = int(datetime.fromisoformat(e["ts"]).timestamp() * 1_000_000)
+        row = [e.get(f) for f in EVENT_FIELDS]
+        row[1] = ts_us
+        row[7] = json.dumps(e["skills"])
+        row[15] = None if e["payload"] is None else json.dumps(e["payload"])
+        rows.append(tuple(row))
+    return rows
+
+
+def bench_append(path: Path, batches: int, batch_size: int) -> dict:
+    """events/s of EventStore.append vs sqlite3 executemany of prepared tuples."""
+    store = EventStore(path)
+    columns = ["ts_us" if f == "ts" else f for f in EVENT_FIELDS]
+    raw_sql = f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute("PRAGMA synchronous=NORMAL")
+    ours = theirs = 0.0
+    for k in range(batches):
+        mine = make_events(batch_size, offset=2 * k * batch_size)
+        other = _raw_rows(make_events(batch_size, offset=(2 * k + 1) * batch_size))
+        t0 = time.perf_counter()
+        store.append(mine)
+        t1 = time.perf_counter()
+        raw.execute("BEGIN IMMEDIATE")
+        raw.executemany(raw_sql, other)
+        raw.execute("COMMIT")
+        t2 = time.perf_counter()
+        ours, theirs = ours + t1 - t0, theirs + t2 - t1
+    raw.close()
+    store.close()
+    n = batches * batch_size
+    return {
+        "learnpulse_events_per_s": n / ours,
+        "raw_executemany_events_per_s": n / theirs,
+        "ratio": theirs / ours,
+        "target_ratio": 0.5,
+    }
+
+
+def bench_query(path: Path, n_events: int) -> dict:
+    """Seconds to read n_events into polars (EventStore.query) vs pandas.read_sql."""
+    import pandas as pd
+    import sqlalchemy
+
+    store = EventStore(path)
+    have = store.counts()["events"]
+    chunk = 50_000
+    for offset in range(have, n_events, chunk):
+        store.append(make_events(min(chunk, n_events - offset), offset=10_000_000 + offset))
+    t0 = time.perf_counter()
+    frame = store.query(course="bench")
+    t1 = time.perf_counter()
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+    columns = ", ".join("ts_us" if f == "ts" else f for f in EVENT_FIELDS)
+    sql = f"SELECT {columns} FROM events WHERE course_id = 'bench' ORDER BY ts_us, seq"
+    with engine.connect() as connection:
+        pdf = pd.read_sql(sqlalchemy.text(sql), connection)
+    t2 = time.perf_counter()
+    engine.dispose()
+    store.close()
+    assert frame.height == len(pdf), (frame.height, len(pdf))
+    return {
+        "rows": frame.height,
+        "learnpulse_query_s": t1 - t0,
+        "pandas_read_sql_s": t2 - t1,
+        "speedup": (t2 - t1) / (t1 - t0),
+        "target_speedup": 5.0,
+    }
+
+
+def run(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="learnpulse benchmark store", description=__doc__)
+    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--query-events", type=int, default=1_000_000)
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        append = bench_append(Path(tmp) / "append.db", args.batches, args.batch_size)
+        query = bench_query(Path(tmp) / "query.db", args.query_events)
+    result = {"append": append, "query": query}
+    table = pl.DataFrame(
+        [
+            {"benchmark": f"{group}.{key}", "value": round(float(value), 3)}
+            for group, values in result.items()
+            for key, value in values.items()
+        ]
+    )
+    with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True):
+        print(table)
+    if args.json:
+        print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    run()

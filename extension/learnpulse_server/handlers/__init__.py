@@ -1,0 +1,1 @@
+"""One module per service; each exports ``handlers``, a list of (route, handler class)."""

@@ -1,0 +1,282 @@
+"""The ``learnpulse`` command: demo, simulate, import, export, status, forget, benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from learnpulse import __version__
+from learnpulse.datasets.base import CourseData, DatasetFormatError
+from learnpulse.events import EventValidationError
+from learnpulse.store import DB_URL_ENV, EventStore, SchemaTooNewError
+
+#: Course id of the simulated demo course.
+DEMO_COURSE = "demo-python-101"
+#: Where ``learnpulse benchmark`` looks for benchmark scripts besides the source checkout.
+BENCHMARKS_ENV = "LEARNPULSE_BENCHMARKS"
+
+
+class CommandError(Exception):
+    """A command failed for a reason the user can fix; printed without a traceback."""
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help=f"store URL or SQLite path (default: ${DB_URL_ENV}, else the Jupyter data dir)",
+    )
+
+
+def _print_result(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, default=str))
+        return
+    for key, value in result.items():
+        print(f"{key:>16}: {value}")
+
+
+# -- simulate / import ---------------------------------------------------------------------
+
+
+def _simulate(args: argparse.Namespace) -> CourseData:
+    from learnpulse.datasets.simulator import SimulationConfig, simulate_course
+
+    config = SimulationConfig(
+        n_learners=args.learners, weeks=args.weeks, seed=args.seed, course_id=args.course
+    )
+    return simulate_course(config, progress=not args.quiet)
+
+
+def cmd_simulate(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.perf_counter()
+    data = _simulate(args)
+    simulated = time.perf_counter() - started
+    result: dict[str, Any] = {**data.summary(), "simulate_seconds": round(simulated, 2)}
+    if args.parquet:
+        data.events.write_parquet(args.parquet)
+        result["written_to"] = args.parquet
+    else:
+        with EventStore(args.db) as store:
+            result.update(store.append_course(data, progress=not args.quiet).to_dict())
+    return result
+
+
+def _loader(source: str) -> Callable[..., CourseData]:
+    if source == "assistments":
+        from learnpulse.datasets.assistments import load_assistments_dkt
+
+        return load_assistments_dkt
+    if source == "oulad":
+        from learnpulse.datasets.oulad import load_oulad
+
+        return load_oulad
+    from learnpulse.datasets.xapi_files import load_xapi
+
+    return load_xapi
+
+
+def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
+    path = Path(args.path)
+    if not path.exists():
+        raise CommandError(f"{path}: no such file or directory")
+    options = {"course_id": args.course} if args.course else {}
+    data = _loader(args.source)(path, **options)
+    with EventStore(args.db) as store:
+        return {**data.summary(), **store.append_course(data, progress=not args.quiet).to_dict()}
+
+
+# -- export / status / forget --------------------------------------------------------------
+
+
+def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
+    filters = {"course": args.course, "learners": args.learner, "kinds": args.kind}
+    with EventStore(args.db) as store:
+        write = store.export_parquet if args.format == "parquet" else store.export_xapi
+        rows = write(args.path, **{k: v for k, v in filters.items() if v})
+    return {"events": rows, "written_to": args.path}
+
+
+def cmd_status(args: argparse.Namespace) -> dict[str, Any]:
+    with EventStore(args.db) as store:
+        status = store.status()
+        courses = store.courses()
+    status["courses"] = courses.to_dicts()
+    return status
+
+
+def cmd_forget(args: argparse.Namespace) -> dict[str, Any]:
+    with EventStore(args.db) as store:
+        deleted = store.forget(args.learner, course=args.course)
+    return {"learner": args.learner, **{f"deleted_{k}": v for k, v in deleted.items()}}
+
+
+# -- demo ----------------------------------------------------------------------------------
+
+
+def ensure_demo_course(store: EventStore, args: argparse.Namespace) -> dict[str, Any]:
+    """Simulate and store the demo course unless the store already has it."""
+    if DEMO_COURSE in store.courses().get_column("course_id").to_list():
+        return {"demo_course": DEMO_COURSE, "loaded": "already in the store"}
+    args.course, args.seed = DEMO_COURSE, 0
+    data = _simulate(args)
+    result = store.append_course(data, progress=not args.quiet)
+    return {"demo_course": DEMO_COURSE, **data.summary(), "stored": result.inserted}
+
+
+def _jupyter_command(args: argparse.Namespace) -> list[str]:
+    app = "jupyterlab" if importlib.util.find_spec("jupyterlab") else "jupyter_server"
+    return [
+        sys.executable,
+        "-m",
+        app,
+        f"--port={args.port}",
+        f"--ServerApp.ip={args.ip}",
+        f"--ServerApp.open_browser={not args.no_browser}",
+        f"--ServerApp.root_dir={Path(args.root_dir).resolve()}",
+    ]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    with EventStore(args.db) as store:
+        _print_result(ensure_demo_course(store, args), as_json=False)
+        url = store.url.render_as_string(hide_password=False)
+    print(
+        f"Starting Jupyter with learnpulse on port {args.port}; the store's status is at "
+        f"http://{args.ip}:{args.port}/learnpulse/api/status (log in with the URL below).",
+        flush=True,
+    )
+    env = {**os.environ, DB_URL_ENV: url}
+    try:
+        return subprocess.call(_jupyter_command(args), env=env)
+    except KeyboardInterrupt:
+        return 0
+
+
+# -- benchmark -----------------------------------------------------------------------------
+
+
+def _benchmark_dirs() -> list[Path]:
+    here = Path(__file__).resolve()
+    dirs = [Path(os.environ[BENCHMARKS_ENV])] if os.environ.get(BENCHMARKS_ENV) else []
+    return [*dirs, here.parents[2] / "benchmarks", Path.cwd() / "benchmarks"]
+
+
+def cmd_benchmark(args: argparse.Namespace, rest: list[str]) -> dict[str, Any]:
+    for directory in _benchmark_dirs():
+        script = directory / f"bench_{args.name}.py"
+        if script.is_file():
+            spec = importlib.util.spec_from_file_location(f"learnpulse_bench_{args.name}", script)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module.run(rest)
+    searched = ", ".join(str(d) for d in _benchmark_dirs())
+    raise CommandError(
+        f"no benchmark named {args.name!r} (looked for bench_{args.name}.py in "
+        f"{searched}); run from a learnpulse source checkout or set "
+        f"{BENCHMARKS_ENV}"
+    )
+
+
+# -- parser --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="learnpulse", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"learnpulse {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="load the demo course and start Jupyter with learnpulse")
+    demo.add_argument("--port", type=int, default=8888)
+    demo.add_argument("--ip", default="localhost")
+    demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    demo.add_argument("--root-dir", default=".", help="folder Jupyter serves (default: here)")
+    demo.add_argument("--learners", type=int, default=1000, help="learners in the demo course")
+    demo.add_argument("--weeks", type=int, default=12)
+    demo.add_argument("--quiet", action="store_true")
+    _add_db(demo)
+
+    simulate = sub.add_parser("simulate", help="simulate a course into the store or a file")
+    simulate.add_argument("--learners", type=int, default=1000)
+    simulate.add_argument("--weeks", type=int, default=12)
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--course", default="simulated-course")
+    simulate.add_argument("--parquet", metavar="FILE", help="write events here instead")
+    simulate.add_argument("--quiet", action="store_true")
+    _add_db(simulate)
+
+    imp = sub.add_parser("import", help="import public or xAPI data into the store")
+    imp.add_argument("source", choices=["assistments", "oulad", "xapi"])
+    imp.add_argument("path", help="DKT-format file, OULAD folder, or xAPI JSON/JSONL file")
+    imp.add_argument("--course", help="course id (assistments, xapi)")
+    imp.add_argument("--quiet", action="store_true")
+    _add_db(imp)
+
+    export = sub.add_parser("export", help="export events as Parquet or xAPI statements")
+    export.add_argument("format", choices=["parquet", "xapi"])
+    export.add_argument("path", help="output file (.parquet; .json or .jsonl for xapi)")
+    export.add_argument("--course")
+    export.add_argument("--learner", action="append", help="repeat for several")
+    export.add_argument("--kind", action="append", help="repeat for several")
+    _add_db(export)
+
+    forget = sub.add_parser("forget", help="erase one learner's data")
+    forget.add_argument("learner")
+    forget.add_argument("--course", help="only in this course")
+    _add_db(forget)
+
+    status = sub.add_parser("status", help="show the store's backend, revision and counts")
+    _add_db(status)
+
+    bench = sub.add_parser(
+        "benchmark", help="run a benchmark from benchmarks/ (extra args pass on)"
+    )
+    bench.add_argument("name", help="e.g. store, simulator")
+
+    for command in (simulate, imp, export, forget, status):
+        command.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "benchmark":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    try:
+        if args.command == "demo":
+            return cmd_demo(args)
+        if args.command == "benchmark":
+            cmd_benchmark(args, rest)
+            return 0
+        commands = {
+            "simulate": cmd_simulate,
+            "import": cmd_import,
+            "export": cmd_export,
+            "status": cmd_status,
+            "forget": cmd_forget,
+        }
+        _print_result(commands[args.command](args), args.json)
+        return 0
+    except (
+        CommandError,
+        DatasetFormatError,
+        EventValidationError,
+        SchemaTooNewError,
+        ValueError,
+        OSError,
+    ) as exc:
+        print(f"learnpulse {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

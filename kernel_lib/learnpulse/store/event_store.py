@@ -1,0 +1,453 @@
+"""EventStore: the one facade over the learnpulse database. No SQL lives outside this package."""
+
+from __future__ import annotations
+
+import json
+import operator
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from tqdm.auto import tqdm
+
+from learnpulse.datasets.base import CourseData
+from learnpulse.events import EVENT_FIELDS, EVENT_FRAME_SCHEMA, validate_events, validate_frame
+from learnpulse.store import migrate, tables
+from learnpulse.store.engine import WRITE_OPTION, make_engine, redacted, resolve_url
+from learnpulse.store.reading import read_events, read_frame
+
+#: Rows per INSERT batch when writing a large frame (bounds memory, not atomicity).
+WRITE_CHUNK_ROWS = 50_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
+_encode_skills = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What one append did: events received, newly stored, and already present (duplicates)."""
+
+    received: int
+    inserted: int
+
+    @property
+    def duplicates(self) -> int:
+        return self.received - self.inserted
+
+    def to_dict(self) -> dict[str, int]:
+        return {**asdict(self), "duplicates": self.duplicates}
+
+
+def _json_list(column: str) -> pl.Expr:
+    """A list column as JSON array text, escaped by polars' own JSON encoder."""
+    encoded = pl.struct(pl.col(column).alias("v")).struct.json_encode()
+    text = encoded.str.slice(5, encoded.str.len_chars() - 6)  # strip '{"v":' and '}'
+    return pl.when(pl.col(column).is_null()).then(None).otherwise(text).alias(column)
+
+
+def _storage_rows(frame: pl.DataFrame) -> list[tuple[Any, ...]]:
+    """A validated event frame as tuples in ``_ROW_ORDER``."""
+    return frame.select(
+        pl.col("ts").dt.epoch("us")
+        if name == "ts"
+        else _json_list(name)
+        if name == "skills"
+        else pl.col(name)
+        for name in _ROW_ORDER
+    ).rows()
+
+
+def _record_rows(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Validated event records (payload already JSON text) as tuples in ``_ROW_ORDER``."""
+    rows = []
+    for event in events:
+        skills = event["skills"]
+        event["ts"] = (event["ts"] - _EPOCH) // _ONE_US
+        event["skills"] = None if skills is None else _encode_skills(skills)
+        rows.append(_row_of(event))
+    return rows
+
+
+# Events are inserted as positional tuples through a statement compiled once: building
+# SQLAlchemy parameter dicts per row would cost as much as the insert itself.
+_ROW_ORDER = EVENT_FIELDS
+_row_of = operator.itemgetter(*_ROW_ORDER)
+_TS, _COURSE, _LEARNER, _ITEM, _SKILLS, _DIFFICULTY = (
+    _ROW_ORDER.index(name)
+    for name in ("ts", "course_id", "learner_id", "item_id", "skills", "difficulty")
+)
+
+
+class EventStore:
+    """The learnpulse database: events, learners, items and skills.
+
+    Parameters
+    ----------
+    url : str or path, optional
+        SQLAlchemy URL (``sqlite:///file.db``, ``postgresql://user@host/db``) or a plain path to
+        a SQLite file. Default: ``$LEARNPULSE_DB_URL``, else a file under the Jupyter data dir.
+    migrate_schema : bool
+        Create or upgrade the schema on open (Alembic). Upgrades keep every row.
+    """
+
+    def __init__(self, url: str | os.PathLike[str] | None = None, *, migrate_schema: bool = True):
+        self.url = resolve_url(url)
+        self.backend = self.url.get_backend_name()
+        self._engine = make_engine(self.url)
+        self._insert = (postgresql if self.backend == "postgresql" else sqlite).insert
+        self._insert_events_sql = self._compile_event_insert()
+        if migrate_schema:
+            migrate.upgrade(self._engine)
+
+    def __repr__(self) -> str:
+        return f"EventStore({redacted(self.url)!r})"
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One write transaction: everything in it lands, or nothing does."""
+        with self._engine.connect() as connection:
+            connection = connection.execution_options(**{WRITE_OPTION: True})
+            with connection.begin():
+                yield connection
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(
+        self, events: Iterable[Mapping[str, Any]] | pl.DataFrame, *, progress: bool = False
+    ) -> AppendResult:
+        """Validate and store a batch of events atomically and idempotently.
+
+        Parameters
+        ----------
+        events : iterable of event records, or polars.DataFrame (an event frame)
+            Records as accepted by :func:`learnpulse.events.validate_events`.
+
+        Returns
+        -------
+        AppendResult
+            Events stored now; an event whose id is already stored is skipped, not an error.
+
+        Raises
+        ------
+        learnpulse.events.EventValidationError
+            If any event is invalid; then nothing is written.
+        """
+        if isinstance(events, pl.DataFrame):
+            return self.append_course(CourseData(events=validate_frame(events)), progress=progress)
+        rows = _record_rows(validate_events(events, encode_payload=True))
+        with self._writing() as connection:
+            inserted = self._insert_events(connection, rows)
+        return AppendResult(len(rows), inserted)
+
+    def append_course(
+        self, data: CourseData, *, progress: bool = False, chunk_rows: int = WRITE_CHUNK_ROWS
+    ) -> AppendResult:
+        """Store a whole course (events, learners, items, skills) in one transaction."""
+        frame = validate_frame(data.events)
+        inserted = 0
+        with self._writing() as connection:
+            self._upsert(connection, tables.skills, data.skills, ["prerequisites"])
+            self._upsert(connection, tables.items, data.items, ["skills"])
+            self._upsert(connection, tables.learners, data.learners, [])
+            chunks = range(0, frame.height, chunk_rows)
+            for start in tqdm(chunks, desc="storing events", unit="chunk", disable=not progress):
+                rows = _storage_rows(frame.slice(start, chunk_rows))
+                inserted += self._insert_events(connection, rows)
+        return AppendResult(frame.height, inserted)
+
+    def _compile_event_insert(self) -> str:
+        """INSERT ... ON CONFLICT (id) DO NOTHING with positional parameters in _ROW_ORDER."""
+        dialect = type(self._engine.dialect)(
+            paramstyle="qmark" if self.backend == "sqlite" else "format"
+        )
+        statement = self._insert(tables.events).on_conflict_do_nothing(index_elements=["id"])
+        columns = ["ts_us" if name == "ts" else name for name in _ROW_ORDER]
+        compiled = statement.compile(dialect=dialect, column_keys=columns)
+        assert list(compiled.positiontup) == columns, compiled.positiontup
+        return str(compiled)
+
+    def _insert_events(self, connection: Connection, rows: list[tuple[Any, ...]]) -> int:
+        """Insert event rows, skipping stored ids; record new learners and items."""
+        if not rows:
+            return 0
+        inserted = connection.exec_driver_sql(self._insert_events_sql, rows).rowcount
+        learners: dict[tuple[str, str], int] = {}
+        items: dict[tuple[str, str], tuple[Any, Any]] = {}
+        for row in rows:
+            ts, course, learner, item = row[_TS], row[_COURSE], row[_LEARNER], row[_ITEM]
+            if learners.get((course, learner), ts) >= ts:
+                learners[course, learner] = ts
+            if item is not None and (course, item) not in items:
+                items[course, item] = (row[_SKILLS], row[_DIFFICULTY])
+        connection.execute(
+            self._insert(tables.learners).on_conflict_do_nothing(),
+            [
+                {"course_id": c, "learner_id": lid, "first_seen_us": ts}
+                for (c, lid), ts in learners.items()
+            ],
+        )
+        if items:
+            connection.execute(
+                self._insert(tables.items).on_conflict_do_nothing(),
+                [
+                    {"course_id": c, "item_id": i, "skills": sk, "difficulty": d}
+                    for (c, i), (sk, d) in items.items()
+                ],
+            )
+        return inserted
+
+    def _upsert(
+        self, connection: Connection, table: Any, frame: pl.DataFrame, list_columns: list[str]
+    ) -> None:
+        """Insert rows, replacing the non-key columns of rows that already exist."""
+        if frame.is_empty():
+            return
+        rows = frame.with_columns([_json_list(c) for c in list_columns]).to_dicts()
+        keys = [c.name for c in table.primary_key.columns]
+        statement = self._insert(table)
+        updates = {c: statement.excluded[c] for c in frame.columns if c not in keys}
+        connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+
+    def upsert_learners(self, frame: pl.DataFrame) -> None:
+        """Add or update learners (``LEARNER_FRAME_SCHEMA``)."""
+        with self._writing() as connection:
+            self._upsert(connection, tables.learners, CourseData(learners=frame).learners, [])
+
+    def upsert_items(self, frame: pl.DataFrame) -> None:
+        """Add or update items (``ITEM_FRAME_SCHEMA``)."""
+        with self._writing() as connection:
+            self._upsert(connection, tables.items, CourseData(items=frame).items, ["skills"])
+
+    def forget(self, learner_id: str, *, course: str | None = None) -> dict[str, int]:
+        """Erase one learner's events and learner rows (in one course, or everywhere).
+
+        Returns
+        -------
+        dict
+            Rows deleted per table: ``{"events": n, "learners": m}``.
+        """
+        deleted = {}
+        with self._writing() as connection:
+            for name, table in (("events", tables.events), ("learners", tables.learners)):
+                statement = delete(table).where(table.c.learner_id == learner_id)
+                if course is not None:
+                    statement = statement.where(table.c.course_id == course)
+                deleted[name] = connection.execute(statement).rowcount
+        return deleted
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def query(
+        self,
+        *,
+        course: str | None = None,
+        learners: str | Sequence[str] | None = None,
+        kinds: str | Sequence[str] | None = None,
+        items: str | Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_seq: int | None = None,
+        limit: int | None = None,
+        order: str = "ts",
+        with_seq: bool = False,
+    ) -> pl.DataFrame:
+        """Events matching every given filter, as an event frame ordered by time.
+
+        Parameters
+        ----------
+        course, learners, kinds, items
+            Keep events of this course / these learners / kinds / items (a str or a list).
+        since, until : datetime, optional
+            Timezone-aware bounds: ``since <= ts < until``.
+        after_seq, limit, order
+            Paging: events stored after sequence number ``after_seq``, at most ``limit``,
+            ordered by ``"ts"`` (time, then arrival) or ``"seq"`` (arrival).
+        with_seq : bool
+            Add the store's arrival sequence number as column ``seq`` (for paging).
+
+        Returns
+        -------
+        polars.DataFrame, shape (n_events, 16 or 17)
+            Columns of :data:`learnpulse.events.EVENT_FRAME_SCHEMA` (plus ``seq``).
+        """
+        t = tables.events
+        statement = select(t.c.seq, *[t.c[c] for c in ("id", "ts_us", *EVENT_FIELDS[2:])])
+        for column, wanted in (
+            ("course_id", course),
+            ("learner_id", learners),
+            ("kind", kinds),
+            ("item_id", items),
+        ):
+            if wanted is not None:
+                values = [wanted] if isinstance(wanted, str) else list(wanted)
+                statement = statement.where(t.c[column].in_(values))
+        for bound, compare in ((since, t.c.ts_us.__ge__), (until, t.c.ts_us.__lt__)):
+            if bound is not None:
+                statement = statement.where(compare(_to_us(bound)))
+        if after_seq is not None:
+            statement = statement.where(t.c.seq > after_seq)
+        if order not in ("ts", "seq"):
+            raise ValueError(f"order must be 'ts' or 'seq', not {order!r}")
+        statement = statement.order_by(*((t.c.ts_us, t.c.seq) if order == "ts" else (t.c.seq,)))
+        if limit is not None:
+            statement = statement.limit(limit)
+        raw = read_events(
+            self._engine, self.url, statement, "ts_us", may_split=order == "ts" and limit is None
+        )
+        return _as_event_frame(raw, with_seq)
+
+    def _table_frame(self, table: Any, course: str | None, list_columns: Sequence[str]):
+        statement = select(table).order_by(*table.primary_key.columns)
+        if course is not None:
+            statement = statement.where(table.c.course_id == course)
+        frame = read_frame(self._engine, statement)
+        return frame.with_columns(
+            [pl.col(c).str.json_decode(pl.List(pl.String)) for c in list_columns]
+        )
+
+    def learners(self, course: str | None = None) -> pl.DataFrame:
+        """Learners with ``course_id``, ``learner_id``, ``first_seen`` and ``attributes``."""
+        frame = self._table_frame(tables.learners, course, [])
+        return frame.with_columns(
+            pl.from_epoch(pl.col("first_seen_us"), time_unit="us")
+            .dt.replace_time_zone("UTC")
+            .alias("first_seen")
+        ).drop("first_seen_us")
+
+    def items(self, course: str | None = None) -> pl.DataFrame:
+        return self._table_frame(tables.items, course, ["skills"])
+
+    def skills(self, course: str | None = None) -> pl.DataFrame:
+        return self._table_frame(tables.skills, course, ["prerequisites"])
+
+    def load_course(self, course: str) -> CourseData:
+        """One course back as :class:`CourseData` (what the loaders and simulator produce)."""
+        return CourseData(
+            events=self.query(course=course),
+            learners=self.learners(course).select("course_id", "learner_id", "attributes"),
+            items=self.items(course),
+            skills=self.skills(course),
+        )
+
+    def courses(self) -> pl.DataFrame:
+        """One row per course: learners, events, first and last event time."""
+        t = tables.events
+        statement = (
+            select(
+                t.c.course_id,
+                func.count(func.distinct(t.c.learner_id)).label("learners"),
+                func.count().label("events"),
+                func.min(t.c.ts_us).label("first_us"),
+                func.max(t.c.ts_us).label("last_us"),
+            )
+            .group_by(t.c.course_id)
+            .order_by(t.c.course_id)
+        )
+        with self._engine.connect() as connection:
+            rows = connection.execute(statement).all()
+        frame = pl.DataFrame(
+            rows,
+            schema={
+                "course_id": pl.String,
+                "learners": pl.Int64,
+                "events": pl.Int64,
+                "first_us": pl.Int64,
+                "last_us": pl.Int64,
+            },
+            orient="row",
+        )
+        return frame.with_columns(
+            pl.from_epoch(pl.col(c), time_unit="us")
+            .dt.replace_time_zone("UTC")
+            .alias(c.replace("_us", ""))
+            for c in ("first_us", "last_us")
+        ).drop("first_us", "last_us")
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table and the number of courses."""
+        with self._engine.connect() as connection:
+            counts = {
+                name: connection.execute(select(func.count()).select_from(table)).scalar_one()
+                for name, table in (
+                    ("events", tables.events),
+                    ("learners", tables.learners),
+                    ("items", tables.items),
+                    ("skills", tables.skills),
+                )
+            }
+            counts["courses"] = connection.execute(
+                select(func.count(func.distinct(tables.events.c.course_id)))
+            ).scalar_one()
+        return counts
+
+    def status(self) -> dict[str, Any]:
+        """Backend, URL (password hidden), schema revision and counts."""
+        return {
+            "backend": self.backend,
+            "url": redacted(self.url),
+            "schema_revision": migrate.current_revision(self._engine),
+            "counts": self.counts(),
+        }
+
+    # -- export ----------------------------------------------------------------------------
+
+    def export_parquet(self, path: str | os.PathLike[str], **filters: Any) -> int:
+        """Write the events matching ``filters`` (as :meth:`query`) to Parquet; return rows."""
+        frame = self.query(**filters)
+        _write_atomically(path, frame.write_parquet)
+        return frame.height
+
+    def export_xapi(self, path: str | os.PathLike[str], **filters: Any) -> int:
+        """Write matching events as xAPI statements (JSON array, or JSON Lines for ``.jsonl``)."""
+        from learnpulse.datasets.xapi_files import write_xapi
+
+        frame = self.query(**filters)
+        _write_atomically(path, lambda tmp: write_xapi(frame, tmp))
+        return frame.height
+
+
+def _as_event_frame(raw: pl.DataFrame, with_seq: bool) -> pl.DataFrame:
+    """Rows of the events table as an event frame (``ts`` as UTC datetime, skills as a list)."""
+    columns = [
+        pl.from_epoch(pl.col("ts_us"), time_unit="us").dt.replace_time_zone("UTC").alias("ts")
+        if name == "ts"
+        else pl.col(name).str.json_decode(dtype)
+        if name == "skills"
+        else pl.col(name).cast(dtype)
+        for name, dtype in EVENT_FRAME_SCHEMA.items()
+    ]
+    return raw.select([pl.col("seq"), *columns] if with_seq else columns)
+
+
+def _to_us(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("since/until must be timezone-aware datetimes")
+    return (moment - _EPOCH) // _ONE_US
+
+
+def _write_atomically(path: str | os.PathLike[str], write: Any) -> None:
+    """Write through a temporary file and rename, so a failed export leaves no partial file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".partial-{target.name}")
+    try:
+        write(temporary)
+        temporary.replace(target)
+    finally:
+        temporary.unlink(missing_ok=True)
