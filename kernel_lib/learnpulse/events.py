@@ -167,29 +167,28 @@ def _check_one(
     """Validate and normalise one record; return (event, None) or (None, (field, message))."""
     if not isinstance(raw, Mapping):
         return None, ("event", f"must be a JSON object, not {type(raw).__name__}")
-    event = dict(raw)
-    kind = event.get("kind")
+    kind = raw.get("kind")
     if kind not in EVENT_KINDS:
         if kind is None:
             return None, ("kind", "is required")
         return None, ("kind", f"unknown event kind {kind!r} (known: {', '.join(EVENT_KINDS)})")
-    ts = event.get("ts")
+    ts = raw.get("ts")
     if isinstance(ts, datetime):
         if ts.tzinfo is None or ts.utcoffset() is None:
             return None, ("ts", _NAIVE_TS)
-        event["ts"] = ts.isoformat()
+        raw = {**raw, "ts": ts.isoformat()}
     try:
-        _validator(kind)(event)
+        _validator(kind)(raw)
     except fastjsonschema.JsonSchemaValueException as exc:
         return None, _field_of(exc)
+    event = {name: raw.get(name) for name in EVENT_FIELDS}
     for name in _FLOAT_FIELDS:
-        value = event.get(name)
+        value = event[name]
         if value is not None and not math.isfinite(value):
             return None, (name, "must be a finite number, not NaN or infinity")
-    payload = event.get("payload")
-    if payload is not None:
+    if event["payload"] is not None:
         try:
-            text = _PAYLOAD_ENCODER.encode(payload)
+            text = _PAYLOAD_ENCODER.encode(event["payload"])
         except (TypeError, ValueError) as exc:
             return None, ("payload", f"is not valid JSON ({exc})")
         if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode()) > MAX_PAYLOAD_BYTES:
@@ -197,13 +196,13 @@ def _check_one(
         if encode_payload:
             event["payload"] = text
     try:
-        ts = datetime.fromisoformat(event["ts"])
+        parsed = datetime.fromisoformat(event["ts"])
     except ValueError:
         return None, ("ts", _FRIENDLY["format"])
-    if ts.tzinfo is None:
+    if parsed.tzinfo is None:
         return None, ("ts", _NAIVE_TS)
-    event["ts"] = ts.astimezone(_UTC)
-    return {name: event.get(name) for name in EVENT_FIELDS}, None
+    event["ts"] = parsed.astimezone(_UTC)
+    return event, None
 
 
 def validate_event(raw: Mapping[str, Any]) -> dict[str, Any]:

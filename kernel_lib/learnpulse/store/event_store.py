@@ -75,9 +75,8 @@ def _record_rows(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     return rows
 
 
-# Events are inserted as positional tuples through a statement compiled once: building
-# SQLAlchemy parameter dicts per row would cost as much as the insert itself.
 _ROW_ORDER = EVENT_FIELDS
+_EVENT_COLUMNS = ["ts_us" if name == "ts" else name for name in _ROW_ORDER]
 _row_of = operator.itemgetter(*_ROW_ORDER)
 _TS, _COURSE, _LEARNER, _ITEM, _SKILLS, _DIFFICULTY = (
     _ROW_ORDER.index(name)
@@ -102,7 +101,19 @@ class EventStore:
         self.backend = self.url.get_backend_name()
         self._engine = make_engine(self.url)
         self._insert = (postgresql if self.backend == "postgresql" else sqlite).insert
-        self._insert_events_sql = self._compile_event_insert()
+        self._sql = {
+            "events": self._compile_insert(tables.events, _EVENT_COLUMNS, ["id"]),
+            "learners": self._compile_insert(
+                tables.learners,
+                ["course_id", "learner_id", "first_seen_us"],
+                ["course_id", "learner_id"],
+            ),
+            "items": self._compile_insert(
+                tables.items,
+                ["course_id", "item_id", "skills", "difficulty"],
+                ["course_id", "item_id"],
+            ),
+        }
         if migrate_schema:
             migrate.upgrade(self._engine)
 
@@ -171,22 +182,25 @@ class EventStore:
                 inserted += self._insert_events(connection, rows)
         return AppendResult(frame.height, inserted)
 
-    def _compile_event_insert(self) -> str:
-        """INSERT ... ON CONFLICT (id) DO NOTHING with positional parameters in _ROW_ORDER."""
+    def _compile_insert(self, table: Any, columns: Sequence[str], conflict: list[str]) -> str:
+        """INSERT ... ON CONFLICT DO NOTHING with positional parameters in ``columns`` order.
+
+        Rows then go to the driver as plain tuples: building SQLAlchemy parameter dicts
+        per row would cost as much as the insert itself.
+        """
         dialect = type(self._engine.dialect)(
             paramstyle="qmark" if self.backend == "sqlite" else "format"
         )
-        statement = self._insert(tables.events).on_conflict_do_nothing(index_elements=["id"])
-        columns = ["ts_us" if name == "ts" else name for name in _ROW_ORDER]
-        compiled = statement.compile(dialect=dialect, column_keys=columns)
-        assert list(compiled.positiontup) == columns, compiled.positiontup
+        statement = self._insert(table).on_conflict_do_nothing(index_elements=conflict)
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+        assert list(compiled.positiontup) == list(columns), compiled.positiontup
         return str(compiled)
 
     def _insert_events(self, connection: Connection, rows: list[tuple[Any, ...]]) -> int:
         """Insert event rows, skipping stored ids; record new learners and items."""
         if not rows:
             return 0
-        inserted = connection.exec_driver_sql(self._insert_events_sql, rows).rowcount
+        inserted = connection.exec_driver_sql(self._sql["events"], rows).rowcount
         learners: dict[tuple[str, str], int] = {}
         items: dict[tuple[str, str], tuple[Any, Any]] = {}
         for row in rows:
@@ -195,20 +209,12 @@ class EventStore:
                 learners[course, learner] = ts
             if item is not None and (course, item) not in items:
                 items[course, item] = (row[_SKILLS], row[_DIFFICULTY])
-        connection.execute(
-            self._insert(tables.learners).on_conflict_do_nothing(),
-            [
-                {"course_id": c, "learner_id": lid, "first_seen_us": ts}
-                for (c, lid), ts in learners.items()
-            ],
+        connection.exec_driver_sql(
+            self._sql["learners"], [(*key, ts) for key, ts in learners.items()]
         )
         if items:
-            connection.execute(
-                self._insert(tables.items).on_conflict_do_nothing(),
-                [
-                    {"course_id": c, "item_id": i, "skills": sk, "difficulty": d}
-                    for (c, i), (sk, d) in items.items()
-                ],
+            connection.exec_driver_sql(
+                self._sql["items"], [(*key, *value) for key, value in items.items()]
             )
         return inserted
 
