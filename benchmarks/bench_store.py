@@ -66,6 +66,7 @@ def bench_append(path: Path, batches: int, batch_size: int) -> dict:
     raw_sql = f"INSERT INTO events ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     raw = sqlite3.connect(path, isolation_level=None)
     raw.execute("PRAGMA synchronous=NORMAL")
+
     def timed_ours(events: list[dict]) -> float:
         started = time.perf_counter()
         store.append(events)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
 REPO = Path(__file__).resolve().parents[1]
 PG_ENV = "LEARNPULSE_TEST_PG_URL"
 PG_HOWTO = (

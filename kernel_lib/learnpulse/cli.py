@@ -142,6 +142,8 @@ def _jupyter_command(args: argparse.Namespace) -> list[str]:
         f"--ServerApp.ip={args.ip}",
         f"--ServerApp.open_browser={not args.no_browser}",
         f"--ServerApp.root_dir={Path(args.root_dir).resolve()}",
+        # Containers (CI, some Binder-like hosts) run as root; Jupyter refuses that by default.
+        f"--ServerApp.allow_root={hasattr(os, 'geteuid') and os.geteuid() == 0}",
     ]
 
 

@@ -248,7 +248,10 @@ def events_to_frame(events: list[dict[str, Any]]) -> pl.DataFrame:
     for event in events:
         for name in EVENT_FIELDS:
             columns[name].append(event[name])
-    columns["payload"] = [None if p is None else json.dumps(p) for p in columns["payload"]]
+    columns["payload"] = [
+        None if p is None or isinstance(p, str) else _PAYLOAD_ENCODER.encode(p)
+        for p in columns["payload"]
+    ]
     return pl.DataFrame(columns, schema=EVENT_FRAME_SCHEMA)
 
 

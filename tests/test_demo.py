@@ -1,0 +1,92 @@
+"""`learnpulse demo` loads the demo course and serves it through a real Jupyter server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from learnpulse.cli import DEMO_COURSE
+from learnpulse.store import EventStore
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_json(url: str, proc: subprocess.Popen, timeout: float = 180) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"demo exited early with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.loads(response.read())
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.5)
+    pytest.fail(f"no answer from {url} within {timeout} s")
+
+
+@pytest.mark.slow
+def test_demo_serves_the_demo_course_status(tmp_path):
+    db = tmp_path / "demo.db"
+    port = _free_port()
+    env = {
+        **os.environ,
+        "JUPYTER_TOKEN": "demo-test-token",
+        "JUPYTER_CONFIG_DIR": str(tmp_path),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "learnpulse.cli",
+        "demo",
+        "--no-browser",
+        "--quiet",
+        "--port",
+        str(port),
+        "--ip",
+        "127.0.0.1",
+        "--learners",
+        "40",
+        "--weeks",
+        "3",
+        "--db",
+        str(db),
+        "--root-dir",
+        str(tmp_path),
+    ]
+    proc = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        status = _wait_for_json(
+            f"http://127.0.0.1:{port}/learnpulse/api/status?token=demo-test-token", proc
+        )
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    with EventStore(db) as store:
+        counts = store.counts()
+        courses = store.courses()["course_id"].to_list()
+    assert courses == [DEMO_COURSE]
+    assert status["counts"] == counts
+    assert counts["learners"] == 40
+    assert counts["events"] > 40 * 3
+    assert f"{port}/learnpulse/api/status" in output
