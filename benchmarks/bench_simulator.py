@@ -8,11 +8,11 @@ after a small warm-up run, and the fastest run is reported.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import polars as pl
 
+from learnpulse.benchmarking import print_report
 from learnpulse.datasets.simulator import SimulationConfig, simulate_course
 
 #: Seconds a 12-week simulation should stay under: "a few seconds" for 1,000 learners,
@@ -56,10 +56,7 @@ def run(argv: list[str] | None = None) -> dict:
         pl.col("seconds").round(2),
         pl.col("learner_weeks_per_s", "events_per_s").round(0).cast(pl.Int64),
     )
-    with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, tbl_cols=-1):
-        print(table)
-    if args.json:
-        print(json.dumps(results))
+    print_report(table, results, as_json=args.json)
     return results
 
 
