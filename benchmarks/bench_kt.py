@@ -1,0 +1,149 @@
+"""Knowledge tracing quality and speed on ASSISTments-format (DKT) data.
+
+Run with ``learnpulse benchmark kt --train FILE [--test FILE] --model bkt|bkt-forget|pfa
+[--json]``. Without ``--test`` the training file's learners are split once, seeded and grouped
+by learner, into :data:`TRAIN_SHARE` for fitting and the rest for testing (``--folds K``:
+K-fold learner cross-validation instead, means over folds). Reported: pooled
+next-step AUC and RMSE over every held-out response (each predicted from the learner's earlier
+responses only), fit seconds, predictions per second, the mean time of one online mastery
+update (BKT), and the numbers of training and test responses.
+
+Data: ASSISTments 2009-2010 skill builder, DKT preprocessing (Piech et al. 2015); see
+``../shared/data/README.md`` for its caveats (duplicated rows inflate the AUC).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import numpy as np
+import polars as pl
+from sklearn.metrics import roc_auc_score
+
+from learnpulse.benchmarking import print_report
+from learnpulse.datasets import read_dkt_sequences
+from learnpulse.models.knowledge_tracing import BKT, PFA, response_frame
+
+#: Share of learners fitted on when no ``--test`` file is given.
+TRAIN_SHARE = 0.8
+#: Seed of that split.
+SPLIT_SEED = 0
+#: Online updates timed for ``online_update_ms``.
+UPDATES_TIMED = 10_000
+#: The models, by ``--model`` name.
+MODELS: dict[str, Callable[[], BKT | PFA]] = {
+    "bkt": BKT,
+    "bkt-forget": lambda: BKT(forgetting=True),
+    "bkt-forget-item": lambda: BKT(forgetting=True, per_item_guess_slip=True),
+    "pfa": PFA,
+}
+#: Targets of issue 3 (AUC on held-out learners, fit seconds for all skills).
+TARGET_AUC = {"bkt": 0.73, "bkt-forget": 0.82, "bkt-forget-item": 0.82, "pfa": 0.79}
+TARGET_FIT_SECONDS = 30.0
+
+
+def split(sequences: list, share: float = TRAIN_SHARE, seed: int = SPLIT_SEED):
+    """Learner-grouped, seeded split of DKT sequences into (train, test)."""
+    order = np.random.default_rng(seed).permutation(len(sequences))
+    cut = round(share * len(sequences))
+    return [sequences[i] for i in order[:cut]], [sequences[i] for i in order[cut:]]
+
+
+def folds(sequences: list, k: int, seed: int = SPLIT_SEED):
+    """``k`` learner-grouped, seeded (train, test) pairs; each learner is tested once."""
+    parts = np.array_split(np.random.default_rng(seed).permutation(len(sequences)), k)
+    for held in range(k):
+        train = [sequences[i] for j, part in enumerate(parts) if j != held for i in part]
+        yield train, [sequences[i] for i in parts[held]]
+
+
+def cross_validate(name: str, sequences: list, k: int) -> dict:
+    """Means of :func:`evaluate` over :func:`folds`, with the AUC of every fold."""
+    runs = [evaluate(name, train, test) for train, test in folds(sequences, k)]
+    result = {key: float(np.mean([r[key] for r in runs])) for key in ("auc", "rmse")}
+    for key in ("fit_seconds", "predictions_per_s", "online_update_ms"):
+        values = [r[key] for r in runs if r[key] is not None]
+        result[key] = float(np.mean(values)) if values else None
+    result["fold_auc"] = [r["auc"] for r in runs]
+    result["n_train"] = round(np.mean([r["n_train"] for r in runs]))  # per fit
+    result["n_test"] = sum(r["n_test"] for r in runs)  # every response, once
+    return {**runs[0], **result}
+
+
+def online_update_ms(model: BKT | PFA, test: list) -> float | None:
+    """Mean milliseconds of one :meth:`BKT.update` over the first test responses."""
+    if not isinstance(model, BKT):
+        return None
+    pairs = [
+        (str(s), bool(c)) for skills, right in test for s, c in zip(skills, right, strict=True)
+    ]
+    pairs = pairs[:UPDATES_TIMED]
+    state: dict[str, float] = {}
+    started = time.perf_counter()
+    for skill, correct in pairs:
+        model.update(state, skill, correct)
+    return 1000 * (time.perf_counter() - started) / max(len(pairs), 1)
+
+
+def evaluate(name: str, train: list, test: list) -> dict[str, float | int | str | None]:
+    """Fit one model on ``train`` and score its next-step predictions on ``test``."""
+    model = MODELS[name]()
+    started = time.perf_counter()
+    model.fit(train)
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    p = model.predict_proba(test)
+    predict_seconds = time.perf_counter() - started
+    y = response_frame(test).get_column("correct").to_numpy()
+    return {
+        "model": name,
+        "auc": float(roc_auc_score(y, p)),
+        "rmse": float(np.sqrt(np.mean((y - p) ** 2))),
+        "fit_seconds": fit_seconds,
+        "predictions_per_s": y.size / predict_seconds,
+        "online_update_ms": online_update_ms(model, test),
+        "n_train": sum(len(s) for s, _ in train),
+        "n_test": int(y.size),
+        "target_auc": TARGET_AUC[name],
+        "target_fit_seconds": TARGET_FIT_SECONDS,
+    }
+
+
+def run(argv: list[str] | None = None) -> dict:
+    """Parse ``argv``, run the benchmark, print a table; return the results."""
+    parser = argparse.ArgumentParser(prog="learnpulse benchmark kt", description=__doc__)
+    parser.add_argument("--train", required=True, help="DKT-format training file")
+    parser.add_argument("--test", help="DKT-format test file (default: split --train)")
+    parser.add_argument("--model", choices=sorted(MODELS), default="bkt")
+    parser.add_argument(
+        "--folds", type=int, help="without --test: K-fold learner cross-validation instead"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    args = parser.parse_args(argv)
+    sequences = read_dkt_sequences(args.train)
+    if args.test:
+        result = evaluate(args.model, sequences, read_dkt_sequences(args.test))
+        result["protocol"] = "test file"
+    elif args.folds:
+        result = cross_validate(args.model, sequences, args.folds)
+        result["protocol"] = f"{args.folds}-fold learner cross-validation (means)"
+    else:
+        result = evaluate(args.model, *split(sequences))
+        result["protocol"] = f"{TRAIN_SHARE:.0%} learner split"
+    table = pl.DataFrame([result]).select(
+        "model",
+        pl.col("auc", "rmse").round(4),
+        pl.col("fit_seconds").round(2),
+        pl.col("predictions_per_s").round(0).cast(pl.Int64),
+        pl.col("online_update_ms").cast(pl.Float64).round(4),
+        "n_train",
+        "n_test",
+    )
+    print_report(table, result, as_json=args.json)
+    return result
+
+
+if __name__ == "__main__":
+    run()

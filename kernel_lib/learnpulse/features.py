@@ -1,0 +1,481 @@
+"""Feature engineering shared by every learner model: event frame -> one row per learner.
+
+:func:`learner_features` turns an event frame (:data:`learnpulse.events.EVENT_FRAME_SCHEMA`)
+into one row per ``(course_id, learner_id)`` of numeric features, using only the events
+strictly before a cut-off time ``at``, so that a model trained on "what was known on day T"
+never sees the future. The columns are :data:`FEATURE_COLUMNS` (described in
+:data:`FEATURE_DESCRIPTIONS`); counts are 0 and rates/means null when there is nothing to
+count.
+
+OULAD helpers express "day T of a presentation" as timestamps (:func:`oulad_cutoffs`), turn
+assessment due days into due timestamps (:func:`oulad_due_dates`) and learner attributes into
+numeric demographics (:func:`oulad_demographics`) and outcomes (:func:`oulad_outcomes`).
+Everything is vectorised polars.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from learnpulse.datasets.base import CourseData
+from learnpulse.datasets.oulad import presentation_start
+from learnpulse.events import EVENT_FRAME_SCHEMA
+
+KEYS = ("course_id", "learner_id")
+#: Event kinds counted in ``n_<kind>`` columns (a fixed list, so the columns are stable).
+COUNTED_KINDS = (
+    "attempt",
+    "hint",
+    "explanation_viewed",
+    "tutor_message",
+    "cell_executed",
+    "cell_error",
+    "session_start",
+    "resource_view",
+    "assessment_submitted",
+)
+#: Kinds that are bookkeeping, not activity (they do not count as "active").
+NON_ACTIVITY_KINDS = ("registration", "withdrawal")
+_DAY_US = 86_400 * 1_000_000
+#: Days before the cut-off that count as "recent" for ``n_recent_events``/``n_recent_submissions``.
+RECENT_DAYS = 14.0
+
+#: Feature column -> meaning. Days are fractional days up to the cut-off ``at``.
+FEATURE_DESCRIPTIONS: dict[str, str] = {
+    **{f"n_{kind}": f"number of {kind} events" for kind in COUNTED_KINDS},
+    "n_events": "number of activity events (registration/withdrawal excluded)",
+    "active_days": "distinct UTC dates with activity",
+    "n_sessions": "distinct session_id values",
+    "accuracy": "share of attempts with correct = true (null: no graded attempt)",
+    "hints_per_attempt": "hints used (attempt.hints_used) per attempt (null: no attempt)",
+    "n_banked": "submissions carried over from an earlier presentation (payload is_banked)",
+    "n_late": "submissions after their due time (payload late, else due date when known)",
+    "late_rate": "n_late / submissions with a known due time or late flag",
+    "mean_lateness_days": "mean of submission time - due time, in days (negative: early)",
+    "n_recent_events": f"activity events in the last RECENT_DAYS ({RECENT_DAYS:g}) days",
+    "n_recent_submissions": f"submissions in the last RECENT_DAYS ({RECENT_DAYS:g}) days",
+    "days_since_last_submission": "days from the latest submission to the cut-off",
+    "n_due": "items of the course due before the cut-off (needs due dates)",
+    "n_missed": "items due before the cut-off that the learner has not submitted",
+    "missed_rate": "n_missed / n_due (null: nothing due yet)",
+    "missed_latest_due": "1 if the item due most recently before the cut-off is not submitted",
+    "n_scored": "events with a score",
+    "mean_score": "mean score",
+    "last_score": "latest score",
+    "score_trend": "least-squares slope of score per scored event, in time order",
+    "days_since_last_activity": "days from the latest activity (or registration) to the cut-off",
+    "days_registered": "days from the latest registration to the cut-off (null: none seen)",
+    "withdrawn": "1 if a withdrawal event happened before the cut-off, else 0",
+}
+#: The numeric feature columns of :func:`learner_features`, in output order.
+FEATURE_COLUMNS: tuple[str, ...] = tuple(FEATURE_DESCRIPTIONS)
+_DUE_COLUMNS = ("n_due", "n_missed", "missed_rate", "missed_latest_due")
+#: Columns filled with 0 for learners with no matching events (the others stay null).
+_COUNT_COLUMNS = tuple(
+    c
+    for c in FEATURE_COLUMNS
+    if (c.startswith("n_") and c not in _DUE_COLUMNS) or c in ("active_days", "withdrawn")
+)
+
+
+def _attach_cutoff(events: pl.DataFrame, at: datetime | pl.DataFrame | None) -> pl.DataFrame:
+    """Events strictly before their cut-off, with the cut-off as column ``_at``.
+
+    ``at`` is one time for everybody, or a frame of ``at`` per ``course_id`` and/or
+    ``learner_id`` (rows without a matching cut-off are dropped), or None (no cut; the
+    cut-off is the latest event time).
+    """
+    if at is None:
+        latest = events.get_column("ts").max() if events.height else None
+        frame = events.with_columns(_at=pl.lit(latest, dtype=events.schema["ts"]))
+    elif isinstance(at, pl.DataFrame):
+        on = [k for k in KEYS if k in at.columns]
+        if not on or "at" not in at.columns:
+            raise ValueError("an `at` frame needs column 'at' and course_id and/or learner_id")
+        cut = at.select(*on, _at=pl.col("at").cast(events.schema["ts"]))
+        frame = events.join(cut, on=on, how="inner")
+    else:
+        frame = events.with_columns(_at=pl.lit(at).cast(events.schema["ts"]))
+    return frame.filter(pl.col("ts") < pl.col("_at")) if at is not None else frame
+
+
+def _days(expr: pl.Expr) -> pl.Expr:
+    """A duration expression in fractional days."""
+    return expr.dt.total_microseconds() / _DAY_US
+
+
+def _flag(field: str) -> pl.Expr:
+    """Boolean payload field (null when absent or no payload)."""
+    text = pl.col("payload").str.json_path_match(f"$.{field}")
+    return text.replace_strict(
+        {"true": True, "false": False}, default=None, return_dtype=pl.Boolean
+    )
+
+
+def _submission_columns(frame: pl.DataFrame, due: pl.DataFrame | None) -> pl.DataFrame:
+    """Add ``_late`` and ``_lateness`` (days) to submission rows, from payload or due dates."""
+    if due is not None:
+        due_ts = due.select("course_id", "item_id", _due=pl.col("due").cast(frame.schema["ts"]))
+        frame = frame.join(due_ts, on=["course_id", "item_id"], how="left")
+    else:
+        frame = frame.with_columns(_due=pl.lit(None, dtype=frame.schema["ts"]))
+    lateness = _days(pl.col("ts") - pl.col("_due"))
+    submitted = pl.col("kind") == "assessment_submitted"
+    return frame.with_columns(
+        _late=pl.when(submitted).then(pl.coalesce(_flag("late"), lateness > 0)),
+        _lateness=pl.when(submitted).then(lateness),
+        _banked=submitted & _flag("is_banked").fill_null(False),
+    )
+
+
+def _activity_aggregates(frame: pl.DataFrame) -> pl.DataFrame:
+    """Counts, accuracy, hints, lateness, recency per learner (one row per key)."""
+    kind, active = pl.col("kind"), ~pl.col("kind").is_in(NON_ACTIVITY_KINDS)
+    attempt, submitted = kind == "attempt", kind == "assessment_submitted"
+    recent = _days(pl.col("_at") - pl.col("ts")) <= RECENT_DAYS
+    n_attempt = attempt.sum()
+    return frame.group_by(KEYS).agg(
+        *((kind == k).sum().cast(pl.Int64).alias(f"n_{k}") for k in COUNTED_KINDS),
+        n_events=active.sum().cast(pl.Int64),
+        active_days=pl.col("ts").filter(active).dt.date().n_unique().cast(pl.Int64),
+        n_sessions=pl.col("session_id").drop_nulls().n_unique().cast(pl.Int64),
+        accuracy=pl.col("correct").filter(attempt).cast(pl.Float64).mean(),
+        hints_per_attempt=pl.when(n_attempt > 0).then(
+            pl.col("hints_used").filter(attempt).fill_null(0).sum() / n_attempt
+        ),
+        n_banked=pl.col("_banked").sum().cast(pl.Int64),
+        n_late=pl.col("_late").sum().cast(pl.Int64),
+        late_rate=pl.col("_late").cast(pl.Float64).mean(),
+        mean_lateness_days=pl.col("_lateness").mean(),
+        days_since_last_activity=_days(
+            pl.col("_at").first() - pl.col("ts").filter(active | (kind == "registration")).max()
+        ),
+        days_registered=_days(
+            pl.col("_at").first() - pl.col("ts").filter(kind == "registration").max()
+        ),
+        withdrawn=(kind == "withdrawal").any().cast(pl.Int64),
+        n_recent_events=(active & recent).sum().cast(pl.Int64),
+        n_recent_submissions=(submitted & recent).sum().cast(pl.Int64),
+        days_since_last_submission=_days(
+            pl.col("_at").first() - pl.col("ts").filter(submitted).max()
+        ),
+    )
+
+
+def _score_aggregates(frame: pl.DataFrame) -> pl.DataFrame:
+    """Mean, latest and trend of scores per learner (learners without a score are absent)."""
+    scored = (
+        frame.filter(pl.col("score").is_not_null())
+        .sort("ts")
+        .with_columns(_i=pl.int_range(pl.len()).over(KEYS).cast(pl.Float64))
+    )
+    return scored.group_by(KEYS).agg(
+        n_scored=pl.len().cast(pl.Int64),
+        mean_score=pl.col("score").mean(),
+        last_score=pl.col("score").last(),
+        score_trend=pl.when(pl.len() > 1).then(pl.cov("_i", "score") / pl.col("_i").var()),
+    )
+
+
+def _due_aggregates(frame: pl.DataFrame, due: pl.DataFrame, cut: pl.DataFrame) -> pl.DataFrame:
+    """Items due before each learner's cut-off, and how many of them were not submitted.
+
+    ``cut`` has one row per key with its cut-off ``_at``.
+    """
+    due_ts = due.select("course_id", "item_id", _due=pl.col("due").cast(cut.schema["_at"]))
+    owed = cut.join(due_ts, on="course_id").filter(pl.col("_due") < pl.col("_at"))
+    done = (
+        frame.filter(pl.col("kind") == "assessment_submitted")
+        .select(*KEYS, "item_id")
+        .unique()
+        .with_columns(_done=pl.lit(True))
+    )
+    owed = owed.join(done, on=[*KEYS, "item_id"], how="left")
+    missed = pl.col("_done").is_null()
+    return owed.group_by(KEYS).agg(
+        n_due=pl.len().cast(pl.Int64),
+        n_missed=missed.sum().cast(pl.Int64),
+        missed_rate=missed.mean(),
+        missed_latest_due=missed.sort_by("_due").last().cast(pl.Int64),
+    )
+
+
+def learner_features(
+    events: pl.DataFrame,
+    *,
+    at: datetime | pl.DataFrame | None = None,
+    learners: pl.DataFrame | None = None,
+    due: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Numeric features per learner from the events strictly before ``at``.
+
+    Parameters
+    ----------
+    events : polars.DataFrame
+        Event frame, shape (n_events, >= 5); needs ``ts``, ``learner_id``, ``course_id``,
+        ``kind``; the other columns of ``EVENT_FRAME_SCHEMA`` are used when present.
+    at : datetime or polars.DataFrame, optional
+        Cut-off: only events with ``ts < at`` are used and durations are measured to ``at``.
+        A frame gives a cut-off per ``course_id`` and/or ``learner_id`` (column ``at``; see
+        :func:`oulad_cutoffs`); events of courses/learners without a cut-off are ignored.
+        Default: no cut, durations to the latest event.
+    learners : polars.DataFrame, optional
+        Frame with ``course_id`` and ``learner_id``: exactly these learners get a row (those
+        with no events before the cut-off get zero counts). Default: every learner with an
+        event before the cut-off.
+    due : polars.DataFrame, optional
+        Due times ``course_id``, ``item_id``, ``due`` (see :func:`oulad_due_dates`) for
+        lateness and missed submissions; without it only the payload ``late`` flag counts
+        and ``n_due``/``n_missed`` are null.
+
+    Returns
+    -------
+    polars.DataFrame
+        Shape (n_learners, 2 + len(FEATURE_COLUMNS)): ``course_id``, ``learner_id`` then
+        :data:`FEATURE_COLUMNS` (Int64 counts, Float64 others), sorted by the keys.
+    """
+    events = _ensure_columns(events)
+    frame = _submission_columns(_attach_cutoff(events, at), due)
+    result = _activity_aggregates(frame).join(_score_aggregates(frame), on=KEYS, how="left")
+    if learners is not None:
+        wanted = learners.select(KEYS).unique()
+        result = wanted.join(result, on=KEYS, how="left")
+    if due is not None:
+        cut = _learner_cutoffs(result.select(KEYS), events, at)
+        result = result.join(_due_aggregates(frame, due, cut), on=KEYS, how="left")
+    else:
+        result = result.with_columns(
+            pl.lit(None, pl.Int64).alias(c) for c in ("n_due", "n_missed", "missed_latest_due")
+        ).with_columns(missed_rate=pl.lit(None, pl.Float64))
+    result = result.with_columns(pl.col(_COUNT_COLUMNS).fill_null(0))
+    if due is not None:
+        result = result.with_columns(pl.col("n_due", "n_missed").fill_null(0))
+    return result.select(*KEYS, *FEATURE_COLUMNS).sort(KEYS)
+
+
+def _ensure_columns(events: pl.DataFrame) -> pl.DataFrame:
+    """Add the optional event columns this module reads, as nulls, when absent."""
+    missing = [c for c in EVENT_FRAME_SCHEMA if c not in events.columns]
+    return events.with_columns(pl.lit(None, dtype=EVENT_FRAME_SCHEMA[c]).alias(c) for c in missing)
+
+
+def _learner_cutoffs(
+    keys: pl.DataFrame, events: pl.DataFrame, at: datetime | pl.DataFrame | None
+) -> pl.DataFrame:
+    """One cut-off ``_at`` per learner key (learners without one are dropped)."""
+    if isinstance(at, pl.DataFrame):
+        on = [k for k in KEYS if k in at.columns]
+        cut = at.select(*on, _at=pl.col("at").cast(events.schema["ts"]))
+        return keys.join(cut, on=on, how="inner")
+    value = at if at is not None else events.get_column("ts").max()
+    return keys.with_columns(_at=pl.lit(value).cast(events.schema["ts"]))
+
+
+# -- OULAD helpers ---------------------------------------------------------------------------
+
+#: Ordinal codes of OULAD's ordered categorical attributes (unknown values -> null).
+OULAD_ORDINALS: dict[str, dict[str, int]] = {
+    "highest_education": {
+        "No Formal quals": 0,
+        "Lower Than A Level": 1,
+        "A Level or Equivalent": 2,
+        "HE Qualification": 3,
+        "Post Graduate Qualification": 4,
+    },
+    "age_band": {"0-35": 0, "35-55": 1, "55<=": 2},
+    "imd_band": {
+        band: i
+        for i, band in enumerate(
+            [
+                "0-10%",
+                "10-20",
+                "20-30%",
+                "30-40%",
+                "40-50%",
+                "50-60%",
+                "60-70%",
+                "70-80%",
+                "80-90%",
+                "90-100%",
+            ]
+        )
+    },
+}
+#: Numeric demographic columns of :func:`oulad_demographics`.
+OULAD_DEMOGRAPHIC_COLUMNS = (
+    "num_of_prev_attempts",
+    "studied_credits",
+    *OULAD_ORDINALS,
+    "gender_male",
+    "disability",
+)
+
+
+def oulad_cutoffs(course_ids: Iterable[str], day: float) -> pl.DataFrame:
+    """Timestamp of day ``day`` of each OULAD presentation (see ``presentation_start``).
+
+    Parameters
+    ----------
+    course_ids : iterable of str
+        Course ids like ``"AAA-2013J"`` (repeats are fine).
+    day : float
+        Day from the presentation start (OULAD's day 0).
+
+    Returns
+    -------
+    polars.DataFrame
+        Shape (n_distinct_courses, 2): ``course_id``, ``at`` (Datetime UTC), usable as the
+        ``at`` of :func:`learner_features`; events on days ``< day`` are then kept.
+    """
+    unique = sorted(set(course_ids))
+    starts = [presentation_start(c.rsplit("-", 1)[-1]) + timedelta(days=day) for c in unique]
+    return pl.DataFrame(
+        {"course_id": unique, "at": starts},
+        schema={"course_id": pl.String, "at": pl.Datetime("us", "UTC")},
+    )
+
+
+def oulad_due_dates(items: pl.DataFrame) -> pl.DataFrame:
+    """Due timestamps of OULAD assessments from ``items.attributes`` (``date`` = due day).
+
+    Parameters
+    ----------
+    items : polars.DataFrame
+        Item frame of :func:`learnpulse.datasets.load_oulad`, shape (n_items, 5).
+
+    Returns
+    -------
+    polars.DataFrame
+        Shape (n_dated, 3): ``course_id``, ``item_id``, ``due`` (Datetime UTC), for items
+        with a due day (exams without a date and VLE resources are left out).
+    """
+    dated = items.select(
+        "course_id",
+        "item_id",
+        _day=pl.col("attributes").str.json_path_match("$.date").cast(pl.Float64),
+    ).filter(pl.col("_day").is_not_null())
+    starts = oulad_cutoffs(dated.get_column("course_id"), 0).rename({"at": "_start"})
+    return dated.join(starts, on="course_id").select(
+        "course_id",
+        "item_id",
+        due=pl.col("_start") + pl.duration(microseconds=(pl.col("_day") * _DAY_US).cast(pl.Int64)),
+    )
+
+
+def _attribute(name: str) -> pl.Expr:
+    return pl.col("attributes").str.json_path_match(f"$.{name}")
+
+
+def oulad_demographics(learners: pl.DataFrame) -> pl.DataFrame:
+    """Numeric demographics per learner from OULAD ``learners.attributes``.
+
+    ``final_result`` (the outcome) is never included.
+
+    Parameters
+    ----------
+    learners : polars.DataFrame
+        Learner frame of :func:`learnpulse.datasets.load_oulad`, shape (n_learners, 3).
+
+    Returns
+    -------
+    polars.DataFrame
+        Shape (n_learners, 2 + 7): keys then :data:`OULAD_DEMOGRAPHIC_COLUMNS` (Float64;
+        ordinal codes of :data:`OULAD_ORDINALS`, ``gender_male`` and ``disability`` 0/1,
+        null when unknown).
+    """
+    return learners.select(
+        *KEYS,
+        *(_attribute(c).cast(pl.Float64).alias(c) for c in OULAD_DEMOGRAPHIC_COLUMNS[:2]),
+        *(
+            _attribute(c).replace_strict(codes, default=None, return_dtype=pl.Float64).alias(c)
+            for c, codes in OULAD_ORDINALS.items()
+        ),
+        gender_male=(_attribute("gender") == "M").cast(pl.Float64),
+        disability=(_attribute("disability") == "Y").cast(pl.Float64),
+    )
+
+
+def oulad_outcomes(learners: pl.DataFrame) -> pl.DataFrame:
+    """``final_result`` per learner, plus 0/1 labels ``y_withdrawn``, ``y_at_risk``, ``y_passed``.
+
+    Returns
+    -------
+    polars.DataFrame
+        Shape (n_learners, 6): keys, ``final_result`` and the three Int8 labels (at risk =
+        Fail or Withdrawn; passed = Pass or Distinction).
+    """
+    result = _attribute("final_result")
+    return learners.select(
+        *KEYS,
+        final_result=result,
+        y_withdrawn=(result == "Withdrawn").cast(pl.Int8),
+        y_at_risk=result.is_in(["Fail", "Withdrawn"]).cast(pl.Int8),
+        y_passed=result.is_in(["Pass", "Distinction"]).cast(pl.Int8),
+    )
+
+
+#: Features left out of OULAD outcome models: only the 2013J scored subset has scores, so a
+#: model trained with them would meet all-null scores on other presentations.
+OULAD_SCORE_COLUMNS = ("n_scored", "mean_score", "last_score", "score_trend")
+#: Everything an OULAD model may use at day T besides the event features' score columns.
+OULAD_MODEL_COLUMNS = (
+    *(c for c in FEATURE_COLUMNS if c not in OULAD_SCORE_COLUMNS and c != "withdrawn"),
+    *OULAD_DEMOGRAPHIC_COLUMNS,
+    "module",
+)
+
+
+def oulad_without_exams(events: pl.DataFrame) -> pl.DataFrame:
+    """Events minus exam submissions (an exam is the outcome, never a feature)."""
+    exam = pl.col("payload").str.json_path_match("$.assessment_type") == "Exam"
+    return events.filter(~exam.fill_null(False))
+
+
+def oulad_day_frame(data: CourseData, day: float) -> pl.DataFrame:
+    """Leakage-safe OULAD modelling frame at day ``day`` of each presentation.
+
+    Features use only non-exam events before day ``day`` (never ``date_unregistration`` or
+    later submissions); learners who unregistered on or before that day are removed.
+
+    Parameters
+    ----------
+    data : CourseData
+        From :func:`learnpulse.datasets.load_oulad`.
+    day : float
+        Prediction day, counted from each presentation's start.
+
+    Returns
+    -------
+    polars.DataFrame
+        Shape (n_still_registered, ...): keys, ``presentation`` (e.g. ``"2014B"``),
+        :data:`FEATURE_COLUMNS`, :data:`OULAD_DEMOGRAPHIC_COLUMNS`, ``module`` (category code
+        0 = AAA, 1 = BBB, ...), and the labels of :func:`oulad_outcomes`.
+    """
+    at = oulad_cutoffs(data.learners.get_column("course_id"), day)
+    features = learner_features(
+        oulad_without_exams(data.events),
+        at=at,
+        learners=data.learners,
+        due=oulad_due_dates(data.items),
+    )
+    gone = (
+        data.events.filter(pl.col("kind") == "withdrawal")
+        .join(at, on="course_id")
+        .filter(pl.col("ts") <= pl.col("at"))
+        .select(KEYS)
+    )
+    letters = {chr(ord("A") + i): i for i in range(26)}
+    return (
+        features.join(gone, on=list(KEYS), how="anti")
+        .join(oulad_demographics(data.learners), on=list(KEYS), how="left")
+        .join(oulad_outcomes(data.learners), on=list(KEYS), how="left")
+        .with_columns(
+            presentation=pl.col("course_id").str.split("-").list.last(),
+            module=pl.col("course_id")
+            .str.slice(0, 1)
+            .replace_strict(letters, default=None, return_dtype=pl.Int64),
+        )
+    )

@@ -1,0 +1,1 @@
+"""Learner models: knowledge tracing, predictive models, scoring, recommendations, alerts."""

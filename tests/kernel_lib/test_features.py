@@ -1,0 +1,192 @@
+"""Feature layer: known answers on a hand-made frame, the cut-off, degenerate inputs, OULAD."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta, timezone
+
+import polars as pl
+import pytest
+
+from learnpulse.datasets import load_oulad, load_oulad_tables
+from learnpulse.events import empty_event_frame, validate_frame
+from learnpulse.features import (
+    FEATURE_COLUMNS,
+    FEATURE_DESCRIPTIONS,
+    KEYS,
+    learner_features,
+    oulad_cutoffs,
+    oulad_day_frame,
+    oulad_due_dates,
+    oulad_outcomes,
+)
+
+T0 = datetime(2024, 9, 2, 9, tzinfo=timezone.utc)
+
+
+def _event(n: int, day: float, kind: str, learner: str = "a", **fields) -> dict:
+    return {
+        "id": f"00000000-0000-4000-8000-{n:012d}",
+        "ts": T0 + timedelta(days=day),
+        "learner_id": learner,
+        "course_id": "c",
+        "kind": kind,
+        **fields,
+    }
+
+
+def _frame(rows: list[dict]) -> pl.DataFrame:
+    return validate_frame(pl.DataFrame(rows, infer_schema_length=None))
+
+
+@pytest.fixture
+def events() -> pl.DataFrame:
+    """Learner a: registered day 0, three attempts (2 right, 3 hints) in two sessions on two
+    days, two scored submissions (60 then 80; the second 1 day late); one more attempt on day
+    10. Learner b: only a registration on day 1."""
+    late = json.dumps({"late": True})
+    rows = [
+        _event(1, 0, "registration"),
+        _event(2, 1, "attempt", item_id="q", correct=True, hints_used=1, session_id="s1"),
+        _event(3, 1.1, "attempt", item_id="q", correct=False, hints_used=0, session_id="s1"),
+        _event(4, 2, "attempt", item_id="q", correct=True, hints_used=2, session_id="s2"),
+        _event(5, 3, "assessment_submitted", item_id="t1", score=60.0),
+        _event(6, 4, "assessment_submitted", item_id="t2", score=80.0, payload=late),
+        _event(7, 10, "attempt", item_id="q", correct=False, hints_used=5, session_id="s3"),
+        _event(8, 1, "registration", learner="b"),
+    ]
+    return _frame(rows)
+
+
+def _row(frame: pl.DataFrame, learner: str = "a") -> dict:
+    return frame.filter(pl.col("learner_id") == learner).row(0, named=True)
+
+
+def test_known_answers(events):
+    at = T0 + timedelta(days=5)
+    row = _row(learner_features(events, at=at))
+    expected = {
+        "n_attempt": 3,
+        "n_assessment_submitted": 2,
+        "n_events": 5,
+        "active_days": 4,  # days 1, 2, 3, 4 (two attempts share day 1)
+        "n_sessions": 2,
+        "n_late": 1,
+        "n_scored": 2,
+        "withdrawn": 0,
+    }
+    assert {k: row[k] for k in expected} == expected
+    assert row["accuracy"] == pytest.approx(2 / 3)
+    assert row["hints_per_attempt"] == pytest.approx(1.0)
+    assert row["mean_score"] == pytest.approx(70.0)
+    assert row["last_score"] == pytest.approx(80.0)
+    assert row["score_trend"] == pytest.approx(20.0)
+    assert row["days_since_last_activity"] == pytest.approx(1.0)
+    assert row["days_since_last_submission"] == pytest.approx(1.0)
+    assert row["days_registered"] == pytest.approx(5.0)
+    assert row["n_due"] is None  # no due dates given
+    assert list(learner_features(events, at=at).columns) == [*KEYS, *FEATURE_COLUMNS]
+    assert set(FEATURE_COLUMNS) == set(FEATURE_DESCRIPTIONS)
+
+
+def test_cut_excludes_later_events(events):
+    """Features at day 5 ignore the day-10 attempt: leaking it would change accuracy,
+    hints, counts and recency."""
+    at = T0 + timedelta(days=5)
+    cut = learner_features(events, at=at)
+    earlier_only = learner_features(events.filter(pl.col("ts") < at), at=at)
+    assert cut.equals(earlier_only)
+    everything = _row(learner_features(events))
+    assert everything["n_attempt"] == 4 and _row(cut)["n_attempt"] == 3
+    assert everything["accuracy"] == pytest.approx(0.5)
+    # An event exactly at the cut-off is excluded too (strictly before).
+    assert _row(learner_features(events, at=T0 + timedelta(days=4)))["n_late"] == 0
+
+
+def test_due_dates_and_cutoff_frame(events):
+    due = pl.DataFrame(
+        {
+            "course_id": ["c", "c", "c"],
+            "item_id": ["t1", "t2", "t3"],
+            "due": [T0 + timedelta(days=d) for d in (3.5, 3.0, 4.5)],
+        }
+    )
+    # One cut-off per learner: a at day 5, b at day 2.
+    at = pl.DataFrame({"learner_id": ["a", "b"], "at": [T0 + timedelta(days=d) for d in (5, 2)]})
+    frame = learner_features(events, at=at, due=due)
+    a, b = _row(frame), _row(frame, "b")
+    assert a["mean_lateness_days"] == pytest.approx((-0.5 + 1.0) / 2)
+    assert (a["n_due"], a["n_missed"], a["missed_latest_due"]) == (3, 1, 1)
+    assert a["missed_rate"] == pytest.approx(1 / 3)
+    assert (b["n_due"], b["n_missed"], b["days_registered"]) == (0, 0, pytest.approx(1.0))
+
+
+def test_degenerate_inputs(events):
+    empty = learner_features(empty_event_frame())
+    assert empty.height == 0 and list(empty.columns) == [*KEYS, *FEATURE_COLUMNS]
+    one = learner_features(events.filter(pl.col("learner_id") == "b"))
+    assert one.height == 1 and one.row(0, named=True)["n_events"] == 0
+    nobody = pl.DataFrame({"course_id": ["c"], "learner_id": ["z"]})
+    row = learner_features(events, learners=nobody).row(0, named=True)
+    assert row["n_events"] == 0 and row["accuracy"] is None and row["mean_score"] is None
+    # The cut-off before every event: learners asked for still get a row.
+    early = learner_features(events, at=T0 - timedelta(days=1), learners=events.select(KEYS))
+    assert early.height == 2 and early.get_column("n_events").sum() == 0
+
+
+def test_oulad_cutoffs_and_due_dates():
+    cut = oulad_cutoffs(["AAA-2013J", "BBB-2014B", "AAA-2013J"], 60)
+    assert cut.rows() == [
+        ("AAA-2013J", datetime(2013, 11, 30, tzinfo=timezone.utc)),
+        ("BBB-2014B", datetime(2014, 4, 2, tzinfo=timezone.utc)),
+    ]
+    items = pl.DataFrame(
+        {
+            "course_id": ["AAA-2013J", "AAA-2013J"],
+            "item_id": ["1", "2"],
+            "skills": [["AAA"], ["AAA"]],
+            "difficulty": [None, None],
+            "attributes": ['{"date": 19, "weight": 10}', '{"date": null, "weight": 100}'],
+        }
+    )
+    assert oulad_due_dates(items).rows() == [
+        ("AAA-2013J", "1", datetime(2013, 10, 20, tzinfo=timezone.utc))
+    ]
+
+
+@pytest.fixture(scope="module")
+def oulad(shared_data):
+    return load_oulad(shared_data / "oulad"), load_oulad_tables(shared_data / "oulad")
+
+
+def test_oulad_day_frame_uses_nothing_after_day(oulad):
+    """Submission counts equal an independent count of non-exam submissions before day 60,
+    and nobody who unregistered by day 60 is left."""
+    data, tables = oulad
+    frame = oulad_day_frame(data, 60)
+    sub = tables["studentAssessment"].join(tables["assessments"], on="id_assessment")
+    expected = (
+        sub.filter((pl.col("date_submitted") < 60) & (pl.col("assessment_type") != "Exam"))
+        .group_by("code_module", "code_presentation", "id_student")
+        .len()
+        .select(
+            course_id=pl.format("{}-{}", "code_module", "code_presentation"),
+            learner_id="oulad-" + pl.col("id_student").cast(pl.String),
+            expected=pl.col("len").cast(pl.Int64),
+        )
+    )
+    got = frame.join(expected, on=KEYS, how="left").with_columns(pl.col("expected").fill_null(0))
+    assert (got["n_assessment_submitted"] == got["expected"]).all()
+    reg = tables["studentRegistration"].select(
+        course_id=pl.format("{}-{}", "code_module", "code_presentation"),
+        learner_id="oulad-" + pl.col("id_student").cast(pl.String),
+        gone=pl.col("date_unregistration"),
+    )
+    kept = frame.join(reg, on=KEYS)
+    assert kept.height == frame.height and not (kept["gone"] <= 60).any()
+    assert frame.height < data.learners.height  # some did unregister early
+    assert kept.filter(pl.col("gone").is_not_null()).height > 0  # later withdrawals stay
+    assert frame["days_since_last_activity"].drop_nulls().min() > 0
+    outcomes = oulad_outcomes(data.learners)
+    assert math.isclose(outcomes["y_at_risk"].mean(), 0.53, abs_tol=0.05)
