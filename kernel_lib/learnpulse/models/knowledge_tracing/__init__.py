@@ -3,6 +3,7 @@
 - :class:`BKT`: Bayesian Knowledge Tracing per skill, EM-fitted, with forgetting and per-item
   guess/slip options and an online :meth:`BKT.update`;
 - :class:`PFA`: Performance Factors Analysis, the logistic baseline;
+- :class:`DKT`: Deep Knowledge Tracing (torch LSTM/GRU), imported on first use;
 - :mod:`.sequences`: the inputs both read (event frames or DKT sequences) and the mastery
   levels (:data:`MASTERY_THRESHOLD`, :func:`proficiency`, :func:`mastery_label`).
 """
@@ -19,6 +20,7 @@ from learnpulse.models.knowledge_tracing.sequences import (
 
 __all__ = [
     "BKT",
+    "DKT",
     "MASTERY_LABELS",
     "MASTERY_THRESHOLD",
     "PFA",
@@ -26,3 +28,12 @@ __all__ = [
     "proficiency",
     "response_frame",
 ]
+
+
+def __getattr__(name: str):
+    # DKT needs torch, which takes seconds to import: load it only when asked for.
+    if name == "DKT":
+        from learnpulse.models.knowledge_tracing.dkt import DKT
+
+        return DKT
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -369,3 +370,30 @@ def mastery_rows(responses: pl.DataFrame, p_known: pl.DataFrame, name: str) -> p
         model=pl.lit(model_label(name)),
         reason="reason",
     )
+
+
+#: Share of learners held out by :func:`learner_split`.
+TEST_FRACTION = 0.2
+#: Seed of the fixed learner-grouped split every knowledge-tracing benchmark uses.
+SPLIT_SEED = 0
+
+
+def learner_split(
+    sequences: Sequence[Any], test_fraction: float = TEST_FRACTION, seed: int = SPLIT_SEED
+) -> tuple[list[Any], list[Any]]:
+    """A seeded (train, test) split of whole learners (no learner is on both sides).
+
+    The first ``1 - test_fraction`` of a seeded permutation trains, the rest tests: every
+    knowledge-tracing benchmark uses it, so BKT, PFA and DKT numbers compare.
+    """
+    order = np.random.default_rng(seed).permutation(len(sequences))
+    cut = round((1 - test_fraction) * len(sequences))
+    return [sequences[i] for i in order[:cut]], [sequences[i] for i in order[cut:]]
+
+
+def learner_folds(sequences: Sequence[Any], k: int, seed: int = SPLIT_SEED):
+    """``k`` seeded (train, test) pairs of whole learners; each learner is tested once."""
+    parts = np.array_split(np.random.default_rng(seed).permutation(len(sequences)), k)
+    for held in range(k):
+        train = [sequences[i] for j, part in enumerate(parts) if j != held for i in part]
+        yield train, [sequences[i] for i in parts[held]]
