@@ -1,0 +1,159 @@
+"""Learner clusters: k-means on standardised behaviour and performance, described in words."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from sklearn.base import BaseEstimator
+from sklearn.cluster import KMeans
+from sklearn.metrics import silhouette_samples, silhouette_score
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from learnpulse import __version__
+
+#: Feature columns (of :func:`learnpulse.features.learner_features`) clustered by default,
+#: with the words used when a cluster is clearly above / below the class on them.
+DEFAULT_TRAITS: dict[str, tuple[str, str]] = {
+    "accuracy": ("accurate", "struggling"),
+    "n_attempt": ("very active", "rarely active"),
+    "active_days": ("persistent", "irregular"),
+    "hints_per_attempt": ("hint-reliant", "independent"),
+}
+#: Candidate numbers of clusters; the one with the best silhouette wins.
+K_RANGE = (2, 6)
+#: A cluster centre this many standard deviations from the class mean earns a word.
+TRAIT_Z = 0.5
+#: Learners sampled to compute the silhouette when choosing k (keeps large classes fast).
+SILHOUETTE_SAMPLE = 5_000
+#: Words named per cluster description.
+WORDS_PER_CLUSTER = 2
+
+
+class LearnerClusters(BaseEstimator):
+    """Group learners by behaviour; k chosen by silhouette; every cluster described in words.
+
+    Parameters
+    ----------
+    traits : dict of column -> (word when high, word when low)
+        Features to cluster on and how to describe them.
+    k_range : (int, int)
+        Smallest and largest k tried (inclusive).
+    random_state : int
+        Seed of k-means and of the silhouette sample.
+    """
+
+    def __init__(
+        self,
+        traits: dict[str, tuple[str, str]] | None = None,
+        k_range: tuple[int, int] = K_RANGE,
+        random_state: int = 0,
+    ) -> None:
+        self.traits = traits
+        self.k_range = k_range
+        self.random_state = random_state
+
+    @property
+    def _traits(self) -> dict[str, tuple[str, str]]:
+        return self.traits or DEFAULT_TRAITS
+
+    def _matrix(self, features: pl.DataFrame) -> np.ndarray:
+        missing = [c for c in self._traits if c not in features.columns]
+        if missing:
+            raise ValueError(f"features lack the columns {missing}")
+        # A learner with no attempt has no accuracy: count it as the class median, not as 0.
+        columns = [pl.col(c).cast(pl.Float64).fill_nan(None) for c in self._traits]
+        frame = features.select(columns)
+        return frame.with_columns(pl.all().fill_null(pl.all().median())).fill_null(0.0).to_numpy()
+
+    def fit(self, features: pl.DataFrame, y: None = None) -> LearnerClusters:
+        """Standardise, try every k in ``k_range``, keep the best silhouette.
+
+        Parameters
+        ----------
+        features : polars.DataFrame, shape (n_learners, >= len(traits))
+            One row per learner with the trait columns.
+        """
+        X = self._matrix(features)
+        self.scaler_ = StandardScaler().fit(X)
+        Z = self.scaler_.transform(X)
+        distinct = len(np.unique(Z.round(9), axis=0))
+        low, high = self.k_range
+        candidates = [k for k in range(low, high + 1) if k < distinct]
+        self.silhouettes_: dict[int, float] = {}
+        if not candidates:  # too few distinct learners to split: one cluster
+            self.kmeans_ = KMeans(1, n_init=1, random_state=self.random_state).fit(Z)
+        else:
+            fits = {
+                k: KMeans(k, n_init=4, random_state=self.random_state).fit(Z) for k in candidates
+            }
+            sample = min(SILHOUETTE_SAMPLE, len(Z))
+            for k, model in fits.items():
+                self.silhouettes_[k] = float(
+                    silhouette_score(
+                        Z, model.labels_, sample_size=sample, random_state=self.random_state
+                    )
+                )
+            self.kmeans_ = fits[max(self.silhouettes_, key=self.silhouettes_.get)]
+        self.n_clusters_ = self.kmeans_.n_clusters
+        self.descriptions_ = [self._describe(c) for c in self.kmeans_.cluster_centers_]
+        return self
+
+    def _describe(self, centre: np.ndarray) -> str:
+        """Words for the traits on which a cluster centre stands out (|z| >= TRAIT_Z)."""
+        ranked = sorted(zip(centre, self._traits.values(), strict=True), key=lambda p: -abs(p[0]))
+        words = [high if z > 0 else low for z, (high, low) in ranked if abs(z) >= TRAIT_Z]
+        if not words:
+            return "typical of the class"
+        words = words[:WORDS_PER_CLUSTER]
+        # "persistent but struggling": "but" joins a strength and a weakness, "and" two alike.
+        weak = _weakness_words(self._traits)
+        mixed = len(words) == 2 and (words[0] in weak) != (words[1] in weak)
+        joiner = " but " if mixed else " and "
+        return joiner.join(words)
+
+    def predict(self, features: pl.DataFrame) -> np.ndarray:
+        """Cluster index per learner, shape (n_learners,)."""
+        check_is_fitted(self, "kmeans_")
+        return self.kmeans_.predict(self.scaler_.transform(self._matrix(features)))
+
+    def predict_frame(self, features: pl.DataFrame) -> pl.DataFrame:
+        """Per learner: cluster, its description, confidence, model and reason.
+
+        Confidence is the learner's silhouette (how much closer to its own cluster than to the
+        next one), mapped from [-1, 1] to [0, 1].
+        """
+        check_is_fitted(self, "kmeans_")
+        Z = self.scaler_.transform(self._matrix(features))
+        labels = self.kmeans_.predict(Z)
+        if self.n_clusters_ > 1 and len(np.unique(labels)) > 1:
+            confidence = (silhouette_samples(Z, labels) + 1) / 2
+        else:
+            confidence = np.ones(len(labels))
+        names = list(self._traits)
+        reasons = [
+            f"cluster '{self.descriptions_[c]}': "
+            + ", ".join(
+                f"{n} {z:+.1f} sd"
+                for n, z in sorted(zip(names, row, strict=True), key=lambda p: -abs(p[1]))[:2]
+            )
+            for c, row in zip(labels, Z, strict=True)
+        ]
+        return pl.DataFrame(
+            {
+                "learner_id": features.get_column("learner_id"),
+                "value": labels.astype(np.int64),
+                "cluster": [self.descriptions_[c] for c in labels],
+                "confidence": confidence,
+                "model": f"learner-clusters {__version__} (k={self.n_clusters_})",
+                "reason": reasons,
+            }
+        )
+
+
+def _weakness_words(traits: dict[str, tuple[str, str]]) -> set[str]:
+    """Words naming a weakness: low accuracy, activity or persistence; heavy hint use."""
+    weak_when_low = {"accuracy", "n_attempt", "active_days"}
+    return {low for column, (_, low) in traits.items() if column in weak_when_low} | {
+        high for column, (high, _) in traits.items() if column == "hints_per_attempt"
+    }
