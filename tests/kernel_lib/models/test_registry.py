@@ -12,7 +12,15 @@ from learnpulse.models.knowledge_tracing import BKT
 
 def test_built_in_models_are_registered():
     names = set(available_models())
-    assert {"bkt", "pfa", "dkt", "success", "learner-clusters", "retention-risk", "performance-forecast"} <= names
+    assert {
+        "bkt",
+        "pfa",
+        "dkt",
+        "success",
+        "learner-clusters",
+        "retention-risk",
+        "performance-forecast",
+    } <= names
     assert load_model("bkt") is BKT
 
 
