@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 from sklearn.model_selection import GroupShuffleSplit
-from threadpoolctl import threadpool_limits
 
-from learnpulse.benchmarking import print_report
+from learnpulse.benchmarking import oulad_parser, print_report, with_fit_threads
 from learnpulse.datasets import load_oulad
 from learnpulse.features import (
     FEATURE_COLUMNS,
@@ -125,25 +123,13 @@ def split(args: argparse.Namespace) -> tuple[pl.DataFrame, pl.DataFrame]:
     return _with_item_mean(rows[train_idx], rows[test_idx])
 
 
-#: Default OpenMP threads: one, because on a shared, loaded machine the boosting threads'
-#: spin-waiting makes fits far slower than a single thread (measured: ~100x on tiny fits).
-THREADS = 1
-
-
 def run(argv: list[str] | None = None) -> dict:
     """Parse ``argv``, run the benchmark, print a table; return the result dict."""
-    parser = argparse.ArgumentParser(prog="learnpulse benchmark forecast", description=__doc__)
-    parser.add_argument("--train-dir", type=Path, required=True)
-    parser.add_argument("--test-dir", type=Path)
+    parser = oulad_parser("learnpulse benchmark forecast", __doc__)
     parser.add_argument("--test-size", type=float, default=TEST_SIZE)
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    parser.add_argument(
-        "--threads", type=int, default=THREADS, help="OpenMP threads for model fitting"
-    )
     args = parser.parse_args(argv)
-    with threadpool_limits(args.threads):
-        return _run(args)
+    return with_fit_threads(args.threads, lambda: _run(args))
 
 
 def _run(args: argparse.Namespace) -> dict:

@@ -24,9 +24,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
-from threadpoolctl import threadpool_limits
 
-from learnpulse.benchmarking import print_report
+from learnpulse.benchmarking import oulad_parser, print_report, with_fit_threads
 from learnpulse.datasets import load_oulad
 from learnpulse.features import OULAD_DEMOGRAPHIC_COLUMNS, OULAD_MODEL_COLUMNS, oulad_day_frame
 from learnpulse.models.predictive import RetentionRiskModel, SuccessModel
@@ -69,25 +68,13 @@ def evaluate(model, train: pl.DataFrame, test: pl.DataFrame, label: str, flip: b
     }
 
 
-#: Default OpenMP threads: one, because on a shared, loaded machine the boosting threads'
-#: spin-waiting makes fits far slower than a single thread (measured: ~100x on tiny fits).
-THREADS = 1
-
-
 def run(argv: list[str] | None = None) -> dict:
     """Parse ``argv``, run the benchmark, print a table; return the result dict."""
-    parser = argparse.ArgumentParser(prog="learnpulse benchmark oulad", description=__doc__)
-    parser.add_argument("--train-dir", type=Path, required=True)
-    parser.add_argument("--test-dir", type=Path)
+    parser = oulad_parser("learnpulse benchmark oulad", __doc__)
     parser.add_argument("--day", type=float, default=60.0)
     parser.add_argument("--target", choices=sorted(TARGETS), default="at-risk")
-    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    parser.add_argument(
-        "--threads", type=int, default=THREADS, help="OpenMP threads for model fitting"
-    )
     args = parser.parse_args(argv)
-    with threadpool_limits(args.threads):
-        return _run(args)
+    return with_fit_threads(args.threads, lambda: _run(args))
 
 
 def _run(args: argparse.Namespace) -> dict:

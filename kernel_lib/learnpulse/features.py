@@ -22,23 +22,16 @@ import polars as pl
 
 from learnpulse.datasets.base import CourseData
 from learnpulse.datasets.oulad import presentation_start
-from learnpulse.events import EVENT_FRAME_SCHEMA
+from learnpulse.events import EVENT_FRAME_SCHEMA, EVENT_KINDS
 
 KEYS = ("course_id", "learner_id")
-#: Event kinds counted in ``n_<kind>`` columns (a fixed list, so the columns are stable).
-COUNTED_KINDS = (
-    "attempt",
-    "hint",
-    "explanation_viewed",
-    "tutor_message",
-    "cell_executed",
-    "cell_error",
-    "session_start",
-    "resource_view",
-    "assessment_submitted",
-)
 #: Kinds that are bookkeeping, not activity (they do not count as "active").
 NON_ACTIVITY_KINDS = ("registration", "withdrawal")
+#: Event kinds counted in ``n_<kind>`` columns (a fixed list, so the columns are stable);
+#: session ends are left out because session starts already count the sessions.
+COUNTED_KINDS = tuple(
+    kind for kind in EVENT_KINDS if kind not in (*NON_ACTIVITY_KINDS, "session_end")
+)
 _DAY_US = 86_400 * 1_000_000
 #: Days before the cut-off that count as "recent" for ``n_recent_events``/``n_recent_submissions``.
 RECENT_DAYS = 14.0

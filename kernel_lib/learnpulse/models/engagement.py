@@ -7,6 +7,7 @@ from datetime import date, datetime
 import polars as pl
 
 from learnpulse import __version__
+from learnpulse.features import NON_ACTIVITY_KINDS
 
 #: Weeks (ending at the cut-off) whose activity decides the trend.
 TREND_WEEKS = 4
@@ -14,8 +15,6 @@ TREND_WEEKS = 4
 TREND_THRESHOLD = 0.10
 MODEL = f"engagement-patterns {__version__}"
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-#: Kinds that are not study activity.
-_NOT_ACTIVITY = ("registration", "withdrawal")
 
 
 def _sessions(activity: pl.DataFrame) -> pl.DataFrame:
@@ -127,7 +126,7 @@ def engagement_patterns(events: pl.DataFrame, *, at: datetime | None = None) -> 
         ``preferred_day``, ``current_streak_days``, ``longest_streak_days``, ``active_days``,
         ``confidence``, ``model``, ``reason``.
     """
-    activity = events.filter(~pl.col("kind").is_in(_NOT_ACTIVITY))
+    activity = events.filter(~pl.col("kind").is_in(NON_ACTIVITY_KINDS))
     if at is not None:
         activity = activity.filter(pl.col("ts") < at)
     if activity.is_empty():
