@@ -19,3 +19,29 @@ __all__ = [
     "validate_event",
     "validate_events",
 ]
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext learnpulse``: the tutor magics and the notebook-activity collector.
+
+    Each part installs itself; a failure in one is reported as a warning and never raises
+    into the student's notebook.
+    """
+    import importlib
+    import warnings
+
+    for module in ("learnpulse.magics", "learnpulse.collectors.notebook"):
+        try:
+            importlib.import_module(module).load_ipython_extension(ipython)
+        except Exception as error:  # the notebook must keep working without learnpulse
+            warnings.warn(f"learnpulse: {module} not loaded: {error}", stacklevel=2)
+
+
+def unload_ipython_extension(ipython) -> None:
+    import importlib
+
+    for module in ("learnpulse.magics", "learnpulse.collectors.notebook"):
+        try:
+            importlib.import_module(module).unload_ipython_extension(ipython)
+        except Exception:  # unloading is best effort
+            pass

@@ -39,3 +39,11 @@ async def test_status_honours_base_url(jp_fetch, jp_base_url):
     response = await jp_fetch("learnpulse", "api", "status")
     assert response.effective_url.split("?")[0].endswith("/class/a/learnpulse/api/status")
     assert json.loads(response.body)["counts"]["events"] == 0
+
+
+async def test_class_tokens_identify_students_and_instructors(jp_fetch):
+    from tests.extension.conftest import as_user
+
+    for user in ("ada", "teacher"):
+        response = await jp_fetch("api", "me", headers=as_user(user))
+        assert json.loads(response.body)["identity"]["username"] == user

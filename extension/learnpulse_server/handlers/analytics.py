@@ -1,0 +1,3 @@
+"""Routes of the analytics service (being built)."""
+
+handlers: list = []

@@ -1,0 +1,3 @@
+"""Routes of the events service (being built)."""
+
+handlers: list = []

@@ -1,0 +1,3 @@
+"""Routes of the learners service (being built)."""
+
+handlers: list = []

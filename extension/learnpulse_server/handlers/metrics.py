@@ -1,0 +1,3 @@
+"""Routes of the metrics service (being built)."""
+
+handlers: list = []

@@ -1,0 +1,3 @@
+"""Routes of the openapi service (being built)."""
+
+handlers: list = []

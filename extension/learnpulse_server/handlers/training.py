@@ -1,0 +1,3 @@
+"""Routes of the training service (being built)."""
+
+handlers: list = []

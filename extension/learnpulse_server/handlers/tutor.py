@@ -1,0 +1,3 @@
+"""Routes of the tutor service (being built)."""
+
+handlers: list = []
