@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Integer, List, Unicode
+from traitlets import Bool, Float, Integer, List, Unicode
 
 from learnpulse.store import EventStore
 
@@ -71,10 +71,144 @@ class LearnPulseApp(ExtensionApp):
         help="Largest number of events accepted in one POST events batch (413 above it).",
     )
 
+    # -- analytics -----------------------------------------------------------------------------
+    analytics_refresh_interval = Float(
+        2.0,
+        config=True,
+        help=(
+            "Seconds between two looks at the store for new events by the analytics cache "
+            "(each look is one indexed query); cached results are served in between."
+        ),
+    )
+    analytics_prediction_interval = Float(
+        10.0,
+        config=True,
+        help=(
+            "Fewest seconds between two recomputations of a course's predictions while new "
+            "events keep arriving (the models take seconds on a large course); `wait=true` "
+            "requests recompute at once."
+        ),
+    )
+    analytics_workers = Integer(
+        1,
+        config=True,
+        help="Worker threads computing analytics and predictions (off the event loop).",
+    )
+    analytics_page_learners = Integer(
+        500,
+        config=True,
+        help="Learners per page of GET analytics/predictive unless ?limit= says otherwise.",
+    )
+    models_dir = Unicode(
+        None,
+        allow_none=True,
+        config=True,
+        help=(
+            "Folder of fitted course models (success, retention, forecast) saved by "
+            "learnpulse.models.fit_course_models(...).save(); loaded per course when present, "
+            "else the models' defaults are used."
+        ),
+    )
+
+    # -- metrics -------------------------------------------------------------------------------
+    metrics_interval_s = Float(
+        1.0,
+        config=True,
+        help="Seconds between system metric samples (taken on a background thread).",
+    )
+    metrics_history = Integer(
+        3600,
+        config=True,
+        help="System metric samples kept in memory for GET metrics/history (oldest dropped).",
+    )
+    metrics_persist_interval_s = Float(
+        60.0,
+        config=True,
+        help=(
+            "Write the samples gathered to the store's system_samples table this often "
+            "(seconds); 0 keeps them in memory only."
+        ),
+    )
+    metrics_retention_days = Float(
+        7.0,
+        config=True,
+        help="Stored system samples older than this many days are deleted.",
+    )
+    cpu_thresholds = List(
+        Float(),
+        [70.0, 90.0],
+        minlen=2,
+        maxlen=2,
+        config=True,
+        help="CPU use (%) at which health is [warning, critical].",
+    )
+    memory_thresholds = List(
+        Float(),
+        [75.0, 85.0],
+        minlen=2,
+        maxlen=2,
+        config=True,
+        help="Memory use (% of the container limit, else of RAM) at [warning, critical].",
+    )
+    gpu_memory_thresholds = List(
+        Float(),
+        [60.0, 80.0],
+        minlen=2,
+        maxlen=2,
+        config=True,
+        help="GPU memory use (%) at [warning, critical].",
+    )
+    response_time_thresholds_ms = List(
+        Float(),
+        [2000.0, 5000.0],
+        minlen=2,
+        maxlen=2,
+        config=True,
+        help="Server response time (ms a callback waits on the event loop) at [warning, critical].",
+    )
+    overfitting_window = Integer(
+        5,
+        config=True,
+        help=(
+            "Training runs: logged points (with training and validation loss) examined for "
+            "overfitting (validation loss rising while training loss falls)."
+        ),
+    )
+
+    # -- tutor ---------------------------------------------------------------------------------
+    tutor_course_file = Unicode(
+        "",
+        config=True,
+        help="Course YAML the tutor teaches from (empty: the shipped demo course).",
+    )
+    tutor_llm_url = Unicode(
+        "",
+        config=True,
+        help=(
+            "Base URL of an OpenAI-compatible chat API for the tutor, e.g. "
+            "http://localhost:11434/v1 (Ollama). Empty: $LEARNPULSE_LLM_URL, else the offline "
+            "tutor. Any failure falls back to the offline tutor."
+        ),
+    )
+    tutor_llm_model = Unicode("", config=True, help="Model name sent to `tutor_llm_url`.")
+    tutor_llm_api_key_env = Unicode(
+        "LEARNPULSE_LLM_API_KEY",
+        config=True,
+        help="Name of the environment variable holding the LLM API key (never the key itself).",
+    )
+    tutor_llm_timeout = Float(
+        20.0,
+        config=True,
+        help="Seconds to wait for the LLM to connect and for each streamed piece of its answer.",
+    )
+
     def initialize_settings(self) -> None:
         self.store = EventStore(self.db_url)
         self.settings["learnpulse_store"] = self.store
         self.log.info("learnpulse store: %r", self.store)
+        from learnpulse_server.handlers.metrics import start_sampler
+
+        start_sampler(self)
 
     def initialize_handlers(self) -> None:
         for module in ROUTE_MODULES:
@@ -82,6 +216,12 @@ class LearnPulseApp(ExtensionApp):
             self.handlers.extend(routes)
 
     async def stop_extension(self) -> None:
+        from learnpulse_server.handlers.metrics import stop_sampler
+
+        stop_sampler(self)
+        analytics = self.settings.get("learnpulse_analytics")
+        if analytics is not None:
+            analytics.close()
         store = getattr(self, "store", None)
         if store is not None:
             store.close()

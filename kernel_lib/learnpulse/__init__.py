@@ -5,6 +5,8 @@ This package runs inside kernels and any Python process; it never imports web co
 
 __version__ = "0.1.0"
 
+from learnpulse.collectors.tracking import track
+from learnpulse.collectors.training import track_training
 from learnpulse.events import (
     EVENT_KINDS,
     EventValidationError,
@@ -16,6 +18,8 @@ __all__ = [
     "EVENT_KINDS",
     "EventValidationError",
     "__version__",
+    "track",
+    "track_training",
     "validate_event",
     "validate_events",
 ]
@@ -38,10 +42,9 @@ def load_ipython_extension(ipython) -> None:
 
 
 def unload_ipython_extension(ipython) -> None:
+    import contextlib
     import importlib
 
     for module in ("learnpulse.magics", "learnpulse.collectors.notebook"):
-        try:
+        with contextlib.suppress(Exception):  # unloading is best effort
             importlib.import_module(module).unload_ipython_extension(ipython)
-        except Exception:  # unloading is best effort
-            pass

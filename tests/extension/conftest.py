@@ -35,3 +35,33 @@ def jp_server_config(lp_db_url):
         "ClassTokenIdentityProvider": {"user_tokens": {**STUDENT_TOKENS, **INSTRUCTOR_TOKENS}},
         "LearnPulseApp": {"db_url": lp_db_url, "instructors": ["teacher"]},
     }
+
+
+#: Learner ids of the seeded class: the two students (their user names) and one more learner
+#: who never logs in, so that a leak of a third learner's rows is visible too.
+SEEDED_LEARNERS = ("ada", "bob", "carol")
+SEEDED_COURSE = "course-a"
+
+
+@pytest.fixture
+def seeded(lp_db_url):
+    """The server's store with 4 events for each of ``SEEDED_LEARNERS`` (returned by learner)."""
+    from learnpulse.store import EventStore
+    from tests.conftest import make_event
+
+    events = {
+        learner: [
+            make_event(offset_s=60 * i + k, learner_id=learner, course_id=SEEDED_COURSE)
+            for i in range(4)
+        ]
+        for k, learner in enumerate(SEEDED_LEARNERS)
+    }
+    with EventStore(lp_db_url) as store:
+        store.append([e for batch in events.values() for e in batch])
+    return events
+
+
+def learnpulse_app(jp_serverapp):
+    """The running LearnPulseApp of a pytest-jupyter server (to read or change its traits)."""
+    (app,) = jp_serverapp.extension_manager.extension_apps["learnpulse_server"]
+    return app

@@ -9,6 +9,7 @@ from tornado.httpclient import HTTPClientError
 
 from learnpulse import __version__
 from learnpulse.store import EventStore
+from learnpulse.store.migrate import head_revision
 
 
 async def test_status_reports_version_backend_and_counts(jp_fetch, lp_db_url, make_event):
@@ -18,7 +19,7 @@ async def test_status_reports_version_backend_and_counts(jp_fetch, lp_db_url, ma
     body = json.loads(response.body)
     assert response.code == 200
     assert body["version"] == __version__
-    assert body["store"] == {"backend": "sqlite", "schema_revision": "0001"}
+    assert body["store"] == {"backend": "sqlite", "schema_revision": head_revision()}
     assert body["counts"]["events"] == 3
     assert body["counts"]["learners"] == 2
     assert body["counts"]["courses"] == 1

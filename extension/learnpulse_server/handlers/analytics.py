@@ -1,3 +1,313 @@
-"""Routes of the analytics service (being built)."""
+"""Analytics routes: dashboard, trends, predictive, alerts and the analytics/stream WebSocket.
 
-handlers: list = []
+Who sees what:
+
+* ``dashboard`` / ``trends``: instructors only (403 for students). They hold no learner ids,
+  but in a small class aggregates still identify people (one active learner, one at risk);
+  a student's own progress is what ``predictive`` gives them.
+* ``predictive`` / ``alerts`` / ``stream``: an instructor sees any learner; a student only
+  themself (asking for someone else is a 403).
+
+The work runs on :class:`learnpulse.analytics.live.LiveAnalytics` worker threads, cached per
+course and recomputed when the store has new events; a cached result is served at once
+(``computed_at``/``seq`` say how fresh it is) unless the request says ``wait=true``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from pathlib import Path
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from learnpulse.analytics import RANGES
+from learnpulse.analytics.jsonable import dumps
+from learnpulse.analytics.live import LiveAnalytics, Result, UnknownCourseError
+from learnpulse.analytics.predictions import ALERTS, alerts_of, prediction_page, select_models
+from learnpulse_server.handlers.base import (
+    API_PREFIX,
+    LearnPulseHandler,
+    LearnPulseMixin,
+    LearnPulseWebSocketHandler,
+    bad_request,
+)
+
+#: Key of the server's :class:`LiveAnalytics` in the tornado settings.
+SERVICE_SETTING = "learnpulse_analytics"
+#: Largest ``?limit=`` (learners per page) of ``predictive`` and ``stream``.
+MAX_PAGE_LEARNERS = 10_000
+#: Largest ``?weeks=`` of ``trends`` (ten years).
+MAX_WEEKS = 520
+_log = logging.getLogger(__name__)
+_BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
+
+
+def analytics_service(handler: LearnPulseMixin) -> LiveAnalytics:
+    """The server's analytics service, made on first use from the app's traits."""
+    service = handler.settings.get(SERVICE_SETTING)
+    if service is None:
+        app = handler.extensionapp
+        service = LiveAnalytics(
+            handler.store,
+            fitted_for=_fitted_loader(app.models_dir),
+            refresh_interval=app.analytics_refresh_interval,
+            prediction_interval=app.analytics_prediction_interval,
+            workers=app.analytics_workers,
+        )
+        handler.settings[SERVICE_SETTING] = service
+    return service
+
+
+def _fitted_loader(models_dir: str | None):
+    """``course -> fitted models or None``: the folder ``models_dir/<course>`` written by
+    ``FittedCourseModels.save``, read again when a file in it changes."""
+    if not models_dir:
+        return None
+
+    @functools.lru_cache(maxsize=16)
+    def load(folder: Path, saved_ns: int) -> Any:
+        from learnpulse.models import FittedCourseModels
+
+        return FittedCourseModels.load(folder)
+
+    def fitted_for(course: str) -> Any:
+        folder = Path(models_dir) / course
+        if not folder.is_dir():
+            return None
+        try:
+            return load(folder, max((f.stat().st_mtime_ns for f in folder.iterdir()), default=0))
+        except (OSError, ValueError) as error:  # a broken folder: predict without it
+            _log.warning("learnpulse: cannot load course models from %s: %s", folder, error)
+            return None
+
+    return fitted_for
+
+
+class AnalyticsMixin(LearnPulseMixin):
+    """Parameters and service calls shared by the analytics handlers."""
+
+    @property
+    def service(self) -> LiveAnalytics:
+        return analytics_service(self)
+
+    def query_bool(self, name: str) -> bool:
+        return _BOOLEANS[self.query_choice(name, list(_BOOLEANS), "false")]
+
+    async def course(self) -> str:
+        """The ``course`` parameter, or the store's first course; 404 if there is none."""
+        try:
+            return await self.off_loop(self.service.resolve_course, self.query_str("course"))
+        except UnknownCourseError as error:
+            raise web.HTTPError(404, "%s", str(error)) from None
+
+    def requested_learners(self) -> list[str] | None:
+        """``learner`` values; a student may only name themself (403) and always gets so."""
+        requested = self.query_list("learner")
+        for learner in requested or ():
+            self.require_learner(learner)
+        return self.visible_learners(requested)
+
+    async def write_analytics(self, body: dict[str, Any]) -> None:
+        """Answer ``body`` (frames inside), encoded off the event loop: pages can be large."""
+        text = await self.off_loop(dumps, body)
+        self.set_header("Content-Type", "application/json")
+        self.finish(text)
+
+    async def predictions(self, course: str, wait: bool) -> Result:
+        """The course's predictions; 503 naming the problem when the models are missing."""
+        try:
+            return await asyncio.wrap_future(self.service.predictions(course, wait=wait))
+        except ImportError as error:
+            message = f"the predictive models are unavailable: {error}"
+            raise web.HTTPError(503, "%s", message) from None
+
+
+def result_meta(result: Result) -> dict[str, Any]:
+    """How fresh a result is: what it was computed from and when."""
+    return {
+        "course": result.course,
+        "seq": result.seq,
+        "computed_at": result.computed_at.isoformat(),
+        "compute_seconds": round(result.seconds, 4),
+    }
+
+
+class DashboardHandler(AnalyticsMixin, LearnPulseHandler):
+    """``GET analytics/dashboard?range=week|month|quarter|course&course=&at=&wait=``."""
+
+    auth_resource = "learnpulse:analytics"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.require_instructor()
+        range_ = self.query_choice("range", RANGES, "week")
+        at, wait = self.query_datetime("at"), self.query_bool("wait")
+        course = await self.course()
+        future = self.service.overview(course, range=range_, at=at, wait=wait)
+        result = await asyncio.wrap_future(future)
+        await self.write_analytics({**result_meta(result), **result.value})
+
+
+class TrendsHandler(AnalyticsMixin, LearnPulseHandler):
+    """``GET analytics/trends?weeks=&course=&at=&wait=``."""
+
+    auth_resource = "learnpulse:analytics"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.require_instructor()
+        weeks = self.query_int("weeks", None, minimum=1, maximum=MAX_WEEKS)
+        at, wait = self.query_datetime("at"), self.query_bool("wait")
+        course = await self.course()
+        future = self.service.trends(course, weeks=weeks, at=at, wait=wait)
+        result = await asyncio.wrap_future(future)
+        await self.write_analytics({**result_meta(result), **result.value})
+
+
+class PredictiveHandler(AnalyticsMixin, LearnPulseHandler):
+    """``GET analytics/predictive?type=<model>|all&learner=&course=&limit=&offset=&wait=``."""
+
+    auth_resource = "learnpulse:analytics"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        wanted = self.query_str("type", "all")
+        learners = self.requested_learners()
+        limit = self.query_int(
+            "limit",
+            self.extensionapp.analytics_page_learners,
+            minimum=1,
+            maximum=MAX_PAGE_LEARNERS,
+        )
+        offset = self.query_int("offset", 0)
+        wait = self.query_bool("wait")
+        result = await self.predictions(await self.course(), wait)
+        try:
+            models = select_models(result.value, wanted)
+        except KeyError as error:
+            raise bad_request(f"query parameter 'type': {error.args[0]}") from None
+        page = await self.off_loop(
+            prediction_page, result.value, models, learners=learners, offset=offset, limit=limit
+        )
+        await self.write_analytics(
+            {**result_meta(result), "type": wanted, "models": models, **page}
+        )
+
+
+class AlertsHandler(AnalyticsMixin, LearnPulseHandler):
+    """``GET analytics/alerts?learner=&course=&wait=``: predict_all's ``alerts``."""
+
+    auth_resource = "learnpulse:analytics"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        learners = self.requested_learners()
+        wait = self.query_bool("wait")
+        result = await self.predictions(await self.course(), wait)
+        try:
+            alerts = await self.off_loop(alerts_of, result.value, learners)
+        except KeyError as error:
+            raise web.HTTPError(503, "%s", error.args[0]) from None
+        await self.write_analytics({**result_meta(result), "alerts": alerts})
+
+
+class AnalyticsStreamHandler(AnalyticsMixin, LearnPulseWebSocketHandler):
+    """WebSocket ``analytics/stream?type=<model>|all&learner=&course=&limit=``.
+
+    Sends ``{"type": "snapshot", ...}`` on connect (what ``GET predictive`` answers for the
+    first page of learners, plus their ``alerts``), then ``{"type": "update", ...}`` with the
+    predictions and alerts of the learners whose events changed, each time the predictions
+    are recomputed after new events. A failure is one ``{"type": "error", "message"}``
+    message, then the socket closes.
+    """
+
+    auth_resource = "learnpulse:analytics"
+    _unsubscribe = None
+    _sent_revision = -1
+
+    @web.authenticated
+    @authorized
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        # Bad parameters or an unknown course: a 4xx before the upgrade.
+        self._wanted = self.query_str("type", "all")
+        self._learners = self.requested_learners()
+        self._limit = self.query_int(
+            "limit",
+            self.extensionapp.analytics_page_learners,
+            minimum=1,
+            maximum=MAX_PAGE_LEARNERS,
+        )
+        self._course = await self.course()
+        await super().get(*args, **kwargs)
+
+    async def open(self, *args: Any, **kwargs: Any) -> None:
+        loop = asyncio.get_running_loop()
+        self._snapshot_sent = asyncio.Event()  # updates wait for it, then skip what it had
+
+        def on_result(new: Result) -> None:  # called on a worker thread
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._update(new)))
+
+        self._unsubscribe = self.service.subscribe(self._course, on_result)
+        try:
+            result = await self.predictions(self._course, wait=False)
+        except web.HTTPError as error:
+            self._fail(error.log_message % error.args)
+            return
+        await self._send("snapshot", result, self._learners)
+        self._snapshot_sent.set()
+
+    async def _update(self, result: Result) -> None:
+        await self._snapshot_sent.wait()
+        if result.revision <= self._sent_revision:  # already sent (e.g. as the snapshot)
+            return
+        changed = result.changed_learners
+        if changed is not None and self._learners is not None:
+            changed = changed & set(self._learners)
+        if changed is None or changed:
+            await self._send("update", result, changed)
+
+    async def _send(self, kind: str, result: Result, learners) -> None:
+        self._sent_revision = max(self._sent_revision, result.revision)
+        try:
+            models = select_models(result.value, self._wanted)
+        except KeyError as error:
+            self._fail(f"query parameter 'type': {error.args[0]}")
+            return
+        page = await self.off_loop(
+            prediction_page, result.value, models, learners=learners, limit=self._limit
+        )
+        ids = page["learners"]["ids"]
+        alerts = alerts_of(result.value, ids) if ALERTS in result.value else []
+        message = {"type": kind, **result_meta(result), "models": models, **page, "alerts": alerts}
+        text = await self.off_loop(dumps, message)
+        if self.ws_connection is not None and not self.ws_connection.is_closing():
+            self.write_message(text)
+
+    def _fail(self, message: str) -> None:
+        self.send_json({"type": "error", "message": message})
+        self.close()
+
+    def on_message(self, message: str | bytes) -> None:
+        """Clients only listen; anything they send is ignored."""
+
+    def on_close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+
+_ROUTE = rf"{API_PREFIX}/analytics"
+handlers = [
+    (rf"{_ROUTE}/dashboard", DashboardHandler),
+    (rf"{_ROUTE}/trends", TrendsHandler),
+    (rf"{_ROUTE}/predictive", PredictiveHandler),
+    (rf"{_ROUTE}/alerts", AlertsHandler),
+    (rf"{_ROUTE}/stream", AnalyticsStreamHandler),
+]

@@ -1,29 +1,61 @@
-"""What every learnpulse handler shares: JSON API behaviour, the store, and who is asking."""
+"""What every learnpulse handler shares: JSON API behaviour, the store, and who is asking.
+
+HTTP handlers derive from :class:`LearnPulseHandler`, WebSocket handlers from
+:class:`LearnPulseWebSocketHandler`; both get :class:`LearnPulseMixin` (store, identity, roles,
+query-parameter parsing, off-loop work) and answer every error as JSON ``{"message": ...}``
+naming the problem, never with a traceback.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
 from typing import Any, TypeVar
 
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
+from tornado.websocket import WebSocketHandler
 
 from learnpulse.store import EventStore
 
 T = TypeVar("T")
 API_PREFIX = "/learnpulse/api"
+#: Longest query-parameter value accepted (characters); longer ones get a 400.
+MAX_QUERY_VALUE_CHARS = 1024
 
 
-class LearnPulseHandler(ExtensionHandlerMixin, APIHandler):
-    """Base of the API handlers. Subclasses set ``auth_resource = "learnpulse:<service>"``.
+def _json_default(value: Any) -> Any:
+    """JSON for what ``json`` cannot encode: ISO 8601 for dates and times, else ``str``."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+def to_json(body: Any) -> str:
+    """``body`` as JSON text (datetimes as ISO 8601)."""
+    return json.dumps(body, default=_json_default)
+
+
+def bad_request(message: str, status: int = 400) -> web.HTTPError:
+    """A 4xx error whose JSON ``message`` names the problem."""
+    return web.HTTPError(status, "%s", message, reason=None)
+
+
+class LearnPulseMixin:
+    """Store, identity and request parsing shared by HTTP and WebSocket handlers.
 
     Identity always comes from the server's authenticated user, never from the request:
     :attr:`learner_id` is the user's name, :attr:`is_instructor` follows the app's
     ``instructors`` / ``instructor_group`` / ``owner_is_instructor`` settings.
     """
+
+    settings: dict[str, Any]
+    extensionapp: Any
+    current_user: Any
 
     @property
     def store(self) -> EventStore:
@@ -68,6 +100,152 @@ class LearnPulseHandler(ExtensionHandlerMixin, APIHandler):
         """Run blocking store or model work in a thread, never on the server's event loop."""
         return await asyncio.to_thread(function, *args, **kwargs)
 
+    # -- query parameters (each bad value is a 400 naming the parameter) ---------------------
+
+    def query_str(self, name: str, default: str | None = None) -> str | None:
+        """The last value of query parameter ``name`` (or ``default``)."""
+        values = self.get_query_arguments(name)  # type: ignore[attr-defined]
+        if not values:
+            return default
+        value = values[-1]
+        if len(value) > MAX_QUERY_VALUE_CHARS:
+            raise bad_request(f"query parameter '{name}' is longer than {MAX_QUERY_VALUE_CHARS}")
+        return value
+
+    def query_list(self, name: str) -> list[str] | None:
+        """Every value of ``name`` (repeated and/or comma-separated), or None when absent."""
+        raw = self.get_query_arguments(name)  # type: ignore[attr-defined]
+        if not raw:
+            return None
+        values = [v.strip() for value in raw for v in value.split(",") if v.strip()]
+        if not values or any(len(v) > MAX_QUERY_VALUE_CHARS for v in values):
+            raise bad_request(f"query parameter '{name}' must be non-empty, comma-separated ids")
+        return values
+
+    def query_int(
+        self, name: str, default: int | None, *, minimum: int = 0, maximum: int | None = None
+    ) -> int | None:
+        """An integer query parameter within ``[minimum, maximum]``."""
+        text = self.query_str(name)
+        if text is None:
+            return default
+        try:
+            value = int(text)
+        except ValueError:
+            message = f"query parameter '{name}' must be an integer, not {text!r}"
+            raise bad_request(message) from None
+        if value < minimum or (maximum is not None and value > maximum):
+            upper = "" if maximum is None else f" and at most {maximum}"
+            raise bad_request(f"query parameter '{name}' must be at least {minimum}{upper}")
+        return value
+
+    def query_datetime(self, name: str) -> datetime | None:
+        """An ISO 8601 date-time with a timezone (e.g. ``2024-09-01T10:00:00Z``)."""
+        text = self.query_str(name)
+        if text is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+"))
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            raise bad_request(
+                f"query parameter '{name}' must be an ISO 8601 date-time with a timezone, "
+                f"e.g. 2024-09-01T10:00:00Z, not {text!r}"
+            )
+        return moment
+
+    def query_choice(self, name: str, choices: Sequence[str], default: str | None) -> str | None:
+        """One of ``choices``."""
+        value = self.query_str(name, default)
+        if value is not None and value not in choices:
+            raise bad_request(
+                f"query parameter '{name}' must be one of {', '.join(choices)}, not {value!r}"
+            )
+        return value
+
+    def query_choices(self, name: str, choices: Sequence[str]) -> list[str] | None:
+        """Some of ``choices`` (repeated and/or comma-separated)."""
+        values = self.query_list(name)
+        unknown = sorted(set(values or ()) - set(choices))
+        if unknown:
+            raise bad_request(
+                f"query parameter '{name}' has unknown value(s) {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(choices)}"
+            )
+        return values
+
+    # -- errors ----------------------------------------------------------------------------
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error as JSON ``{"message", "reason"}``; unexpected ones never show internals."""
+        reply: dict[str, Any] = {"message": self._reason, "reason": None}  # type: ignore[attr-defined]
+        exc_info = kwargs.get("exc_info")
+        if exc_info:
+            error = exc_info[1]
+            if isinstance(error, web.HTTPError):
+                message = error.log_message % error.args if error.args else error.log_message
+                reply = {"message": message or self._reason, "reason": error.reason}  # type: ignore[attr-defined]
+            else:
+                reply["message"] = f"internal error ({type(error).__name__}); see the server log"
+        self.set_header("Content-Type", "application/json")  # type: ignore[attr-defined]
+        self.finish(to_json(reply))  # type: ignore[attr-defined]
+
+
+class LearnPulseHandler(LearnPulseMixin, ExtensionHandlerMixin, APIHandler):
+    """Base of the HTTP API handlers. Subclasses set ``auth_resource = "learnpulse:<service>"``."""
+
     def write_json(self, body: Any, status: int = 200) -> None:
         self.set_status(status)
-        self.finish(json.dumps(body, default=str))
+        self.finish(to_json(body))
+
+    def json_body(self) -> Any:
+        """The request body parsed as JSON; a 400 naming the problem when it is not."""
+        raw = self.request.body
+        if not raw:
+            raise bad_request("the request body is empty; send a JSON document")
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise bad_request("the request body is not UTF-8 text") from None
+        except json.JSONDecodeError as exc:
+            raise bad_request(
+                f"the request body is not valid JSON: {exc.msg} "
+                f"(line {exc.lineno}, column {exc.colno})"
+            ) from None
+        except RecursionError:
+            raise bad_request("the request body's JSON is nested too deeply") from None
+
+    def json_object_body(self) -> dict[str, Any]:
+        """The request body as a JSON object (400 for any other JSON value)."""
+        body = self.json_body()
+        if not isinstance(body, dict):
+            raise bad_request(f"the request body must be a JSON object, not {_json_type(body)}")
+        return body
+
+
+class LearnPulseWebSocketHandler(
+    LearnPulseMixin, WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, JupyterHandler
+):
+    """Base of the WebSocket handlers: authenticated and authorized before the upgrade.
+
+    Subclasses set ``auth_resource`` and decorate ``get`` with ``@web.authenticated`` and
+    ``@authorized`` (calling ``super().get``) so that refusals are a 403 before the upgrade.
+    """
+
+    def get_login_url(self) -> str:
+        # A WebSocket cannot follow a login redirect: refuse instead.
+        raise web.HTTPError(403, "authentication required")
+
+    def send_json(self, body: Any) -> None:
+        """Send one JSON message (ignored when the client has gone)."""
+        if self.ws_connection is not None and not self.ws_connection.is_closing():
+            self.write_message(to_json(body))
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type (for error messages)."""
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    return names.get(type(value), "a number")

@@ -133,6 +133,9 @@ class _FeatureModel(BaseEstimator):
     def contributions(self, X) -> np.ndarray:
         """Occlusion contributions: raw score minus raw score with feature j at its median.
 
+        Only what can be non-zero is recomputed, in one model call: features the model does
+        not use contribute 0, and so does a feature already at its median in a row.
+
         Parameters
         ----------
         X : polars.DataFrame or array-like, shape (n_samples, n_features_in_)
@@ -142,27 +145,46 @@ class _FeatureModel(BaseEstimator):
         numpy.ndarray, shape (n_samples, n_features_in_)
         """
         X = self._matrix(X)
-        base = self._raw(X)
-        out = np.empty_like(X)
-        for j in range(X.shape[1]):
-            typical = X.copy()
-            typical[:, j] = self.medians_[j]
-            out[:, j] = base - self._raw(typical)
+        return self._contributions(X, self._raw(X))
+
+    def _contributions(self, X: np.ndarray, base: np.ndarray) -> np.ndarray:
+        """:meth:`contributions` of the float matrix ``X`` whose raw scores are ``base``."""
+        out = np.zeros_like(X)
+        # A NaN feature differs from a (never NaN) median; equal values change nothing.
+        changed = (X != self.medians_) & self.used_
+        rows, columns = np.nonzero(changed)
+        if rows.size:
+            typical = X[rows]
+            typical[np.arange(rows.size), columns] = self.medians_[columns]
+            out[rows, columns] = base[rows] - self._raw(typical)
         return out
 
     def _reasons(self, X: np.ndarray, contrib: np.ndarray) -> list[str]:
         """Per row, the ``n_reasons`` features with the largest contributions, in words."""
-        names = self.feature_names_
         order = np.argsort(-np.abs(contrib), axis=1)[:, : self.n_reasons]
-        reasons = []
-        for i, top in enumerate(order):
-            parts = [
-                f"{names[j]}={_fmt(X[i, j])} ({self._up if contrib[i, j] > 0 else self._down})"
-                for j in top
-                if contrib[i, j] != 0
-            ]
-            reasons.append("; ".join(parts) if parts else "all features typical")
-        return reasons
+        rows = np.arange(X.shape[0])[:, None]
+        effects = contrib[rows, order]
+        columns = {}
+        for k in range(order.shape[1]):
+            columns[f"name{k}"] = self.feature_names_[order[:, k]].astype(str)
+            columns[f"value{k}"] = _fmt_all(X[rows[:, 0], order[:, k]]).astype(str)
+            columns[f"effect{k}"] = effects[:, k]
+        parts = [
+            pl.when(pl.col(f"effect{k}") != 0).then(
+                pl.format(
+                    "{}={} ({})",
+                    f"name{k}",
+                    f"value{k}",
+                    pl.when(pl.col(f"effect{k}") > 0).then(pl.lit(self._up)).otherwise(
+                        pl.lit(self._down)
+                    ),
+                )
+            )
+            for k in range(order.shape[1])
+        ]
+        joined = pl.concat_str(parts, separator="; ", ignore_nulls=True) if parts else pl.lit("")
+        reason = pl.when(joined == "").then(pl.lit("all features typical")).otherwise(joined)
+        return pl.DataFrame(columns).select(reason).to_series().to_list()
 
     def predict_frame(self, features: pl.DataFrame) -> pl.DataFrame:
         """One prediction row per learner of ``features``.
@@ -182,7 +204,9 @@ class _FeatureModel(BaseEstimator):
         X = self._matrix(features)
         value, confidence, extra = self._values(X)
         keys = [c for c in ID_COLUMNS if c in features.columns]
-        reasons = self._reasons(X, self.contributions(X)) if X.shape[0] else []
+        reasons = (
+            self._reasons(X, self._contributions(X, self._raw(X))) if X.shape[0] else []
+        )
         return features.select(keys).with_columns(
             value=pl.Series(value, dtype=pl.Float64),
             confidence=pl.Series(confidence, dtype=pl.Float64),
@@ -202,6 +226,12 @@ def _fmt(value: float) -> str:
     if np.isnan(value):
         return "missing"
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
+
+
+def _fmt_all(values: np.ndarray) -> np.ndarray:
+    """:func:`_fmt` of every value, shape (n,): formatted once per distinct value."""
+    distinct, index = np.unique(values, return_inverse=True)
+    return np.array([_fmt(v) for v in distinct], dtype=object)[index.ravel()]
 
 
 class _Classifier(ClassifierMixin, _FeatureModel):

@@ -22,6 +22,7 @@ from learnpulse.events import EVENT_FIELDS, EVENT_FRAME_SCHEMA, validate_events,
 from learnpulse.store import migrate, tables
 from learnpulse.store.engine import WRITE_OPTION, make_engine, redacted, resolve_url
 from learnpulse.store.reading import read_events, read_frame
+from learnpulse.store.series import TimeSeriesStore
 
 #: Rows per INSERT batch when writing a large frame (bounds memory, not atomicity).
 WRITE_CHUNK_ROWS = 50_000
@@ -84,8 +85,9 @@ _TS, _COURSE, _LEARNER, _ITEM, _SKILLS, _DIFFICULTY = (
 )
 
 
-class EventStore:
-    """The learnpulse database: events, learners, items and skills.
+class EventStore(TimeSeriesStore):
+    """The learnpulse database: events, learners, items and skills; training runs and system
+    samples (time series, see :class:`~learnpulse.store.series.TimeSeriesStore`).
 
     Parameters
     ----------

@@ -72,3 +72,51 @@ skills = Table(
     Column("name", Text),
     Column("prerequisites", Text),  # JSON array text
 )
+
+# -- time series (revision 0002): training runs and system samples, kept out of the event log --
+
+training_runs = Table(
+    "training_runs",
+    metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("learner_id", String(256), nullable=False),
+    Column("course_id", String(256), nullable=False),
+    Column("started_us", BigInteger, nullable=False),
+    Column("ended_us", BigInteger),
+    Column("status", String(16), nullable=False),  # running | finished | failed
+    Column("params", Text),  # JSON object text
+    Index("ix_training_runs_learner", "learner_id", "started_us"),
+)
+
+# One row per run.log() call; ``seq`` is the call's index in its run, chosen by the logger,
+# so a retried flush is idempotent.
+training_metrics = Table(
+    "training_metrics",
+    metadata,
+    Column("run_id", String(36), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("ts_us", BigInteger, nullable=False),
+    Column("epoch", Integer),
+    Column("step", BigInteger),
+    Column("loss", Float),
+    Column("val_loss", Float),
+    Column("lr", Float),
+    Column("accuracy", Float),
+    Column("val_accuracy", Float),
+    Column("extra", Text),  # JSON object of other logged numbers
+)
+
+system_samples = Table(
+    "system_samples",
+    metadata,
+    Column("host", String(256), primary_key=True),
+    Column("ts_us", BigInteger, primary_key=True, autoincrement=False),
+    Column("cpu_percent", Float),
+    Column("memory_percent", Float),
+    Column("disk_percent", Float),
+    Column("gpu_memory_percent", Float),
+    Column("response_ms", Float),
+    Column("health", Float),
+    Column("detail", Text),  # JSON object: the whole sample
+)

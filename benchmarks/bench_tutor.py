@@ -1,0 +1,167 @@
+"""Tutor quality and speed: retrieval Recall@k by method, and offline reply latency.
+
+Run with ``learnpulse benchmark tutor`` or ``python benchmarks/bench_tutor.py``
+(``--learners 200 --repeat 3``).
+
+1. **Retrieval**: the labelled student questions (``tests/kernel_lib/agents/
+   retrieval_questions.yaml``) against TF-IDF and BM25 over the demo course's material and
+   the Python reference: Recall@1/3/5, index build time, time per query. Sentence embeddings
+   are listed as not measured when no embedding model is installed.
+2. **Latency**: offline replies (routing, context from the store, agent, guardrails, logging)
+   to a mix of messages for every agent, asked by a learner with a simulated history in a
+   SQLite store, compared in the same run with the same messages asked without a store (no
+   history, mastery or logging). The first reply (index build, imports) is reported apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+from learnpulse.agents import ask
+from learnpulse.agents.retrieval import (
+    RETRIEVERS,
+    Index,
+    course_passages,
+    pydoc_passages,
+    recall_at_k,
+)
+from learnpulse.benchmarking import print_report
+from learnpulse.course import demo_course
+from learnpulse.datasets.simulator import SimulationConfig, simulate_course
+from learnpulse.store import EventStore
+
+QUESTIONS = Path(__file__).resolve().parents[1] / "tests/kernel_lib/agents/retrieval_questions.yaml"
+#: Offline reply latency target (95th percentile), ms.
+TARGET_P95_MS = 200.0
+#: Recall@3 target on the labelled questions.
+TARGET_RECALL_AT_3 = 0.9
+KS = (1, 3, 5)
+#: Messages per agent for the latency run (the assistant also gets every labelled question).
+AGENT_MESSAGES = {
+    "reviewer": (
+        "review this\n```python\ndef f(list=[]):\n    try:\n        return lst[0]\n"
+        "    except:\n        pass\n```",
+        'Traceback (most recent call last):\n  File "<cell>", line 2, in <module>\n'
+        "    print(ages['bob'])\nKeyError: 'bob'",
+    ),
+    "generator": ("give me 3 practice exercises on loops", "quiz me on dictionaries"),
+    "explorer": (
+        "what should I learn before recursion?",
+        "show me the concept map",
+        "why do I need loops before dicts?",
+        "what should I revise?",
+    ),
+    "coach": ("make me a study plan for 4 weeks", "what is my streak?"),
+}
+
+
+def retrieval_table(questions: list[tuple[str, list[str]]]) -> list[dict]:
+    course = demo_course()
+    passages = [*course_passages(course), *pydoc_passages()]
+    rows = []
+    for method in RETRIEVERS:
+        started = time.perf_counter()
+        index = Index(passages, method)
+        build = time.perf_counter() - started
+        row = {"method": method, "passages": len(passages), "build_s": round(build, 3)}
+        started = time.perf_counter()
+        for k in KS:
+            row[f"recall@{k}"] = round(recall_at_k(index, questions, k)[0], 3)
+        row["query_ms"] = round(
+            (time.perf_counter() - started) * 1000 / (len(KS) * len(questions)), 2
+        )
+        rows.append(row)
+    rows.append(_embeddings_row())
+    return rows
+
+
+def _embeddings_row() -> dict:
+    try:
+        import sentence_transformers  # noqa: F401
+    except ImportError:
+        return {"method": "embeddings (all-MiniLM-L6-v2)", "note": "not installed: not measured"}
+    return {"method": "embeddings (all-MiniLM-L6-v2)", "note": "installed, not wired in yet"}
+
+
+def _history_store(folder: str, n_learners: int) -> tuple[EventStore, str]:
+    data = simulate_course(SimulationConfig(n_learners=n_learners, weeks=12, seed=3))
+    store = EventStore(f"sqlite:///{folder}/tutor_bench.db")
+    store.append_course(data)
+    busiest = data.events.group_by("learner_id").len().sort("len").row(-1)[0]
+    return store, busiest
+
+
+def latencies(messages: list[tuple[str, str]], repeat: int, **options) -> dict[str, list[float]]:
+    """Milliseconds per reply, by the agent that answered, over ``repeat`` rounds of
+    ``messages`` (``(intended agent, message)`` pairs)."""
+    found: dict[str, list[float]] = {}
+    for _ in range(repeat):
+        for _intended, message in messages:
+            started = time.perf_counter()
+            reply = ask(message, **options)
+            found.setdefault(reply.agent, []).append((time.perf_counter() - started) * 1000)
+    return found
+
+
+def _percentiles(name: str, values: list[float], setting: str) -> dict:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"setting": setting, "agent": name, "replies": len(values),
+            "p50_ms": round(statistics.median(values), 1), "p95_ms": round(p95, 1)}  # fmt: skip
+
+
+def run(argv: list[str] | None = None) -> dict:
+    """Parse ``argv``, run both parts, print the tables; return the results."""
+    parser = argparse.ArgumentParser(prog="learnpulse benchmark tutor", description=__doc__)
+    parser.add_argument("--learners", type=int, default=200, help="simulated class size")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of the message mix")
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    args = parser.parse_args(argv)
+    rows = yaml.safe_load(QUESTIONS.read_text())["questions"]
+    questions = [(row["q"], row["sources"]) for row in rows]
+    retrieval = retrieval_table(questions)
+    print_report(pl.DataFrame(retrieval, strict=False), {}, as_json=False)
+
+    course = demo_course()
+    started = time.perf_counter()
+    ask("what is a variable?", learner_id="warm-up", course=course)
+    cold_ms = (time.perf_counter() - started) * 1000
+    mix = [("assistant", q) for q, _ in questions] + [
+        (agent, m) for agent, messages in AGENT_MESSAGES.items() for m in messages
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        store, learner = _history_store(folder, args.learners)
+        history_events = store.query(learners=learner).height
+        with_store = latencies(mix, args.repeat, learner_id=learner, course=course, store=store)
+        store.close()
+    without = latencies(mix, args.repeat, learner_id="bench", course=course)
+    table = []
+    for setting, found in (("store + history", with_store), ("no store", without)):
+        table += [_percentiles(agent, values, setting) for agent, values in found.items()]
+        every = [v for values in found.values() for v in values]
+        table.append(_percentiles("all", every, setting))
+    overall = next(r for r in table if r["setting"] == "store + history" and r["agent"] == "all")
+    result = {
+        "retrieval": retrieval,
+        "latency": table,
+        "cold_first_reply_ms": round(cold_ms, 1),
+        "learner_events": history_events,
+        "p95_ms": overall["p95_ms"],
+        "target_p95_ms": TARGET_P95_MS,
+        "target_recall_at_3": TARGET_RECALL_AT_3,
+    }
+    print(f"first reply (cold: index build, imports): {cold_ms:.0f} ms; "
+          f"benchmark learner has {history_events} events")  # fmt: skip
+    print_report(pl.DataFrame(table), result, as_json=args.json)
+    return result
+
+
+if __name__ == "__main__":
+    run()

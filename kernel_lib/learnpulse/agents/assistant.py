@@ -1,0 +1,141 @@
+"""The learning assistant: explains concepts step by step at the learner's level, from the
+course material and the Python reference, citing its sources; walks an exercise's hint ladder.
+"""
+
+from __future__ import annotations
+
+import re
+
+from learnpulse.agents.base import Draft, Source, TutorContext
+from learnpulse.agents.guardrails import asks_for_solution
+from learnpulse.agents.learner import level_of, with_previous_question
+from learnpulse.agents.retrieval import Hit, course_index
+
+#: Retrieval score (BM25, course boost included) at which the assistant's confidence is 0.5.
+CONFIDENCE_HALF_SCORE = 8.0
+#: Sentences shown as numbered steps, by learner level.
+STEPS_BY_LEVEL = {"beginner": 5, "intermediate": 3, "advanced": 2}
+#: Longest excerpt of a Python-reference passage quoted in a reply, in characters.
+REFERENCE_EXCERPT_CHARS = 700
+#: Sources retrieved per question (the first answers, the others are cited as "see also").
+SOURCES_PER_ANSWER = 3
+_HINT_WORDS = re.compile(r"\b(hint|stuck|clue|next step|no idea|don'?t know how|help)\b", re.I)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\"'])")
+_FENCE = re.compile(r"```.*?```", re.S)
+
+
+def _steps(text: str, count: int) -> list[str]:
+    """The first ``count`` prose sentences of ``text`` (code blocks left out)."""
+    prose = " ".join(_FENCE.sub(" ", text).split())
+    return [s.strip() for s in _SENTENCE.split(prose) if s.strip()][:count]
+
+
+def _examples(text: str) -> list[str]:
+    return _FENCE.findall(text)
+
+
+class LearningAssistant:
+    """Explains a concept from course material and the Python reference, at the learner's level.
+
+    With an exercise in context, a request for help or a hint gets the next hint of the
+    exercise's ladder (up to the instructor's limit), never the solution.
+    """
+
+    name = "assistant"
+    title = "Learning assistant"
+    description = "Explains concepts step by step from the course and the Python reference."
+    keywords = (
+        "what is", "what does", "explain", "how do", "how does", "how to", "difference",
+        "mean", "why", "hint", "stuck", "solution", "answer", "understand",
+    )  # fmt: skip
+
+    def draft(self, message: str, context: TutorContext) -> Draft:
+        exercise = context.exercise
+        if exercise is not None and (asks_for_solution(message) or _HINT_WORDS.search(message)):
+            return self.hint(message, context)
+        return self.explain(message, context)
+
+    def hint(self, message: str, context: TutorContext) -> Draft:
+        """The next hint of the current exercise's ladder, within the policy's limit."""
+        exercise = context.exercise
+        assert exercise is not None
+        refusal = (
+            "I won't give you the solution: working it out is what makes it stick, and your "
+            "instructor asked me not to. "
+            if asks_for_solution(message)
+            else ""
+        )
+        level = context.hints_used + 1
+        source = Source(f"exercise:{exercise.id}/hints", f"{exercise.title}: hint ladder")
+        if level <= exercise.hint_limit:
+            text = (
+                f"{refusal}Here is hint {level} of {len(exercise.hints)} for "
+                f"**{exercise.title}**:\n\n> {exercise.hints[level - 1]}\n\n"
+                "What have you tried so far? Tell me where it goes wrong and I can help with "
+                "that step."
+            )
+            actions = ("Another hint", "Explain the concept behind this exercise")
+            return Draft(text, (source,), 0.9, actions, payload={"hint_level": level})
+        skill = context.course.skills.get(exercise.skill) if context.course else None
+        topic = skill.name if skill else exercise.skill
+        text = (
+            f"{refusal}You have opened all {exercise.hint_limit} hint(s) your instructor "
+            f"allows for **{exercise.title}**. Re-read the course section on *{topic}*, try a "
+            "small example in a cell, and check it; the explanation opens once you answer."
+        )
+        actions = (f"Explain {topic}", "Review my code")
+        return Draft(text, (source,), 0.8, actions, payload={"hint_level": context.hints_used})
+
+    def explain(self, message: str, context: TutorContext) -> Draft:
+        """An explanation of ``message`` from the best-matching passages."""
+        exclude = [f"exercise:{context.exercise.id}/explanation"] if context.exercise else []
+        query = with_previous_question(message, context.history)
+        if context.exercise is not None and context.course is not None:
+            skill = context.course.skills.get(context.exercise.skill)
+            query = f"{query} {skill.name if skill else ''}"  # the topic of the exercise
+        hits = course_index(context.course).search(query, SOURCES_PER_ANSWER, exclude)
+        if not hits:
+            return Draft(
+                "I could not find this in the course or the Python reference. What are you "
+                "trying to do, and what have you tried so far? A line of code or the error "
+                "message helps me help you.",
+                (),
+                0.1,
+                ("Show me the course topics", "Review my code"),
+            )
+        best = hits[0]
+        level = level_of(context.p_known(best.passage.skill) if best.passage.skill else None)
+        text = self._compose(best, hits[1:], level)
+        confidence = best.score / (best.score + CONFIDENCE_HALF_SCORE)
+        skill = best.passage.skill
+        actions = (
+            (f"Give me a practice exercise on {skill}", f"What should I know before {skill}?")
+            if skill
+            else ("Give me a practice exercise", "Show me the course topics")
+        )
+        notes = tuple(f"[{h.passage.source.title}]\n{h.passage.text}" for h in hits)
+        sources = tuple(h.passage.source for h in hits)
+        return Draft(text, sources, confidence, actions, notes, {"level": level})
+
+    def _compose(self, best: Hit, others: list[Hit], level: str) -> str:
+        passage = best.passage
+        steps = _steps(passage.text, STEPS_BY_LEVEL[level])
+        intro = {
+            "beginner": "Let's take it step by step.",
+            "intermediate": "Here is the key idea, then the details.",
+            "advanced": "In short:",
+        }[level]
+        lines = [f"**{passage.source.title}** — {intro}\n"]
+        lines += [f"{n}. {step}" for n, step in enumerate(steps, 1)]
+        examples = _examples(passage.text)
+        if examples and level != "advanced":
+            lines += ["", "For example:", "", examples[0]]
+        if passage.skill is None and level == "beginner":
+            excerpt = passage.text[:REFERENCE_EXCERPT_CHARS].rsplit(" ", 1)[0]
+            quoted = excerpt.replace("\n", "\n> ")
+            lines += ["", f"The Python reference says:\n\n> {quoted} …"]
+        if others:
+            see = "; ".join(f"*{h.passage.source.title}*" for h in others)
+            lines += ["", f"See also: {see}."]
+        lines += ["", f"(Source: *{passage.source.title}*.)"]
+        return "\n".join(lines)

@@ -1,0 +1,163 @@
+"""The mentor coach: a study plan for the weeks left, streaks, best study times, motivation and
+strategy, from the engagement model, mastery and the adaptive feedback rules."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import polars as pl
+
+from learnpulse.agents.base import Draft, Source, TutorContext
+
+#: Weeks a study plan covers when the learner does not say.
+DEFAULT_PLAN_WEEKS = 4
+#: Longest plan, in weeks.
+MAX_PLAN_WEEKS = 16
+#: Study sessions suggested per week.
+SESSIONS_PER_WEEK = 3
+#: Exercises named per skill in a plan.
+EXERCISES_PER_SKILL = 2
+#: Current streak (days) from which the coach celebrates it.
+STREAK_PRAISE_DAYS = 3
+_WEEKS = re.compile(r"\b(\d{1,2})\s*(weeks?|wks?)\b", re.I)
+_TOPICS = {
+    "plan": re.compile(r"\b(plan|schedule|weeks?|exam|deadline|organi[sz]e)\b", re.I),
+    "times": re.compile(r"\b(when|best time|time of day|hour|morning|evening)\b", re.I),
+    "streak": re.compile(r"\bstreak", re.I),
+    "motivation": re.compile(r"\b(motivat|give up|tired|bored|hard|can'?t|frustrat)", re.I),
+}
+STRATEGIES = (
+    "Spread practice over several short sessions: spacing beats one long cram.",
+    "Test yourself before re-reading: recalling an answer strengthens memory more.",
+    "Mix topics in one session (interleaving) once each is familiar.",
+)
+
+
+def _engagement(context: TutorContext) -> dict | None:
+    from learnpulse.models.engagement import engagement_patterns
+
+    if context.events.is_empty():
+        return None
+    rows = engagement_patterns(context.events).filter(pl.col("learner_id") == context.learner_id)
+    return rows.row(0, named=True) if rows.height else None
+
+
+def _feedback(context: TutorContext) -> list[str]:
+    """Messages of the adaptive feedback rules that fire for the learner now."""
+    from learnpulse.models.rules import FEEDBACK_RULES, evaluate_rules, learner_signals
+    from learnpulse.models.scoring import cutoff_of, graded_attempts, learner_scores
+
+    events = context.events
+    if events.filter(pl.col("kind") == "attempt").is_empty():
+        return []
+    at = cutoff_of(events, None)
+    attempts = graded_attempts(events, at)
+    scores = learner_scores(events, at=at, attempts=attempts)
+    mastery = context.mastery if "p_known" in context.mastery.columns else None
+    n_skills = len(context.course.skills) if context.course else 0
+    signals = learner_signals(
+        events, attempts, at=at, scores=scores, mastery=mastery, n_skills=n_skills
+    )
+    fired = evaluate_rules(signals, FEEDBACK_RULES)
+    return fired.filter(pl.col("learner_id") == context.learner_id).get_column("message").to_list()
+
+
+def study_plan(context: TutorContext, weeks: int) -> list[str]:
+    """Markdown lines: the skills not yet mastered, in course order, spread over ``weeks``."""
+    course = context.course
+    if course is None:
+        return []
+    mastered = set()
+    if "mastered" in context.mastery.columns:
+        mastered = set(context.mastery.filter(pl.col("mastered")).get_column("skill"))
+    todo = [s for s in course.topological_order() if s not in mastered]
+    if not todo:
+        return ["You have mastered every skill of the course: plan mixed revision sessions."]
+    per_week = math.ceil(len(todo) / weeks)
+    lines = []
+    for week in range(weeks):
+        chunk = todo[week * per_week : (week + 1) * per_week]
+        if not chunk:
+            break
+        parts = []
+        for skill in chunk:
+            exercises = [e.id for e in course.exercises_for(skill)][:EXERCISES_PER_SKILL]
+            listed = f" ({', '.join(exercises)})" if exercises else ""
+            parts.append(f"{course.skills[skill].name}{listed}")
+        lines.append(f"- **Week {week + 1}:** {'; '.join(parts)}")
+    return lines
+
+
+class MentorCoach:
+    """Plans study time, tracks streaks and habits, and keeps the learner going."""
+
+    name = "coach"
+    title = "Mentor coach"
+    description = "Study plans, streaks, best study times, motivation and strategy."
+    keywords = (
+        "plan", "schedule", "streak", "motivat", "study time", "when should i study", "weeks",
+        "exam", "give up", "tired", "procrastinat", "habit", "progress",
+    )  # fmt: skip
+
+    def draft(self, message: str, context: TutorContext) -> Draft:
+        topics = {name for name, pattern in _TOPICS.items() if pattern.search(message)}
+        topics = topics or set(_TOPICS)
+        engagement = _engagement(context)
+        sections: list[str] = []
+        if "plan" in topics:
+            sections.append(self._plan(message, context, engagement))
+        if topics & {"times", "streak"}:
+            sections.append(self._habits(engagement))
+        if "motivation" in topics or len(topics) == len(_TOPICS):
+            sections.append(self._motivation(context, engagement))
+        sources = [Source("model:engagement", "Engagement patterns (your activity)")]
+        if context.course is not None:
+            sources.append(Source(f"course:{context.course.id}/skills", context.course.title))
+        confidence = 0.8 if engagement else 0.5
+        actions = ("What should I revise?", "Give me a practice exercise")
+        return Draft("\n\n".join(sections), tuple(sources), confidence, actions)
+
+    def _plan(self, message: str, context: TutorContext, engagement: dict | None) -> str:
+        asked = _WEEKS.search(message)
+        weeks = min(int(asked.group(1)), MAX_PLAN_WEEKS) if asked else DEFAULT_PLAN_WEEKS
+        when = (
+            f" on {engagement['preferred_day']}s around {engagement['peak_hour']}:00 UTC, "
+            "when you usually work"
+            if engagement
+            else ""
+        )
+        lines = [f"**Study plan for {weeks} week(s)** — {SESSIONS_PER_WEEK} sessions a week{when}:"]
+        return "\n".join([*lines, *study_plan(context, weeks)])
+
+    def _habits(self, engagement: dict | None) -> str:
+        if engagement is None:
+            return (
+                "I have no activity from you yet, so no streak or study times to show. Do one "
+                "exercise today to start a streak."
+            )
+        return (
+            f"**Your habits:** current streak {engagement['current_streak_days']} day(s) "
+            f"(longest {engagement['longest_streak_days']}); {engagement['sessions']} "
+            f"sessions over {engagement['active_days']} active days; you work best on "
+            f"{engagement['preferred_day']}s around {engagement['peak_hour']}:00 UTC. "
+            f"Activity trend: {engagement['value']} ({engagement['reason']})."
+        )
+
+    def _motivation(self, context: TutorContext, engagement: dict | None) -> str:
+        lines = []
+        if engagement and engagement["current_streak_days"] >= STREAK_PRAISE_DAYS:
+            days = engagement["current_streak_days"]
+            lines.append(f"A {days}-day streak: keep it alive with one short session today.")
+        elif engagement and engagement["value"] == "declining":
+            lines.append(
+                "Your activity has dropped lately. That happens; pick one small exercise now "
+                "— a 15-minute session counts."
+            )
+        elif engagement and engagement["value"] == "improving":
+            lines.append("You are working more than a few weeks ago: it shows, keep going.")
+        else:
+            lines.append("Small, regular sessions get you further than rare long ones.")
+        lines += [f"- {message}" for message in _feedback(context)]
+        lines += ["", "**Strategy:**", *(f"- {tip}" for tip in STRATEGIES)]
+        return "\n".join(lines)

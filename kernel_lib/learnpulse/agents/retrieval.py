@@ -1,0 +1,295 @@
+"""Retrieval over what the tutor may quote: course material, exercise explanations, Python docs.
+
+Passages come from each skill's markdown material (one per ``##`` section), each exercise's
+explanation (never its solution or hints), and the Python language reference that ships with
+the interpreter (:mod:`pydoc_data.topics`, split into chunks). Two lexical retrievers share one
+interface: TF-IDF (scikit-learn) and BM25 (rank-bm25); :data:`DEFAULT_METHOD` is the one the
+retrieval benchmark chose (``benchmarks/bench_tutor.py``, labelled questions in
+``tests/kernel_lib/agents/retrieval_questions.yaml``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+from rank_bm25 import BM25Okapi
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+from learnpulse.agents.base import Source
+
+if TYPE_CHECKING:
+    from learnpulse.course import Course
+
+#: Retrieval method used by the tutor (chosen by Recall@3 on the labelled questions).
+DEFAULT_METHOD = "bm25"
+#: Largest pydoc chunk, in characters (topics run to 30,000; answers need a paragraph or two).
+PYDOC_CHUNK_CHARS = 1500
+#: BM25 parameters (Robertson's defaults): term-frequency saturation and length normalisation.
+BM25_K1 = 1.5
+BM25_B = 0.75
+#: Times a passage's title is repeated in its indexed text: titles name the topic exactly.
+TITLE_WEIGHT = 3
+#: Score multiplier for course passages over the Python reference: the course is written for
+#: these learners, so it wins a near-tie.
+COURSE_BOOST = 1.3
+#: Shortest word the stemmer still shortens, and the shortest stem it leaves.
+MIN_STEM = 3
+_TOKEN = re.compile(r"[a-z_][a-z0-9_]*|\d+|//|\*\*|==|!=|<=|>=|:=|<<|>>|[-+*/%<>=]")
+_KEEP = {"if", "else", "for", "while", "not", "in", "is", "and", "or", "none", "from", "with"}
+_STOP = frozenset(ENGLISH_STOP_WORDS) - _KEEP
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A piece of text the tutor may quote, and where it comes from.
+
+    ``skill`` is the course skill it teaches (None for the Python reference).
+    """
+
+    source: Source
+    text: str
+    skill: str | None = None
+
+    @property
+    def indexed_text(self) -> str:
+        return f"{(self.source.title + ' ') * TITLE_WEIGHT}{self.text}"
+
+
+def markdown_sections(markdown: str) -> list[tuple[str, str]]:
+    """``(heading, body)`` of each ``##`` section (text before the first one is its intro)."""
+    parts = re.split(r"^## +(.+)$", markdown, flags=re.M)
+    intro = parts[0].strip()
+    sections = [(parts[i].strip(), parts[i + 1].strip()) for i in range(1, len(parts), 2)]
+    if intro and not sections:
+        return [("Overview", intro)]
+    return sections
+
+
+def course_passages(course: Course, exclude_exercise: str | None = None) -> list[Passage]:
+    """Passages of a course: one per ``##`` section of each skill's material, and each
+    exercise's explanation (except ``exclude_exercise``'s). Never solutions or hints."""
+    passages = []
+    for skill in course.skills.values():
+        for heading, body in markdown_sections(skill.material):
+            source = Source(f"course:{skill.id}#{heading}", f"{skill.name} — {heading}")
+            passages.append(Passage(source, body, skill.id))
+    for exercise in course.exercises.values():
+        if exercise.explanation and exercise.id != exclude_exercise:
+            source = Source(f"exercise:{exercise.id}/explanation", f"{exercise.title} (explained)")
+            passages.append(Passage(source, exercise.explanation, exercise.skill))
+    return passages
+
+
+def _topic_title(topic: str, text: str) -> str:
+    first = next((line.strip() for line in text.splitlines() if line.strip()), topic)
+    return f"Python reference: {first}"
+
+
+@lru_cache(maxsize=1)
+def pydoc_passages() -> tuple[Passage, ...]:
+    """The Python language reference shipped with the interpreter, in chunks of at most
+    :data:`PYDOC_CHUNK_CHARS` (paragraphs are never split)."""
+    from pydoc_data.topics import topics
+
+    passages = []
+    for topic, text in sorted(topics.items()):
+        source = Source(f"pydoc:{topic}", _topic_title(topic, text))
+        chunk: list[str] = []
+        for paragraph in re.split(r"\n\s*\n", text):
+            if chunk and sum(map(len, chunk)) + len(paragraph) > PYDOC_CHUNK_CHARS:
+                passages.append(Passage(source, "\n\n".join(chunk)))
+                chunk = []
+            chunk.append(paragraph)
+        if chunk:
+            passages.append(Passage(source, "\n\n".join(chunk)))
+    return tuple(passages)
+
+
+def _stem(word: str) -> str:
+    """A light, consistent suffix folding: plural, then -ing/-ed, then a final e
+    ("files"/"file" -> "fil", "defining"/"define" -> "defin", "classes"/"class" -> "class")."""
+    if len(word) <= MIN_STEM:
+        return word
+    if word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "xes", "ches", "shes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM:
+            word = word[: -len(suffix)]
+            break
+    if word.endswith("e") and len(word) > MIN_STEM:
+        word = word[:-1]
+    return word
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word tokens without English stop words (Python keywords kept), folded by
+    :func:`_stem`, plus operator tokens (``//``, ``==``, ``:=``...) that questions name."""
+    return [
+        token if not token[0].isalpha() else _stem(token)
+        for token in _TOKEN.findall(text.lower())
+        if token not in _STOP
+    ]
+
+
+class Retriever(Protocol):
+    """Ranks passages for a query."""
+
+    name: str
+
+    def scores(self, query: str) -> np.ndarray:
+        """Relevance of every passage to ``query``, shape (n_passages,)."""
+        ...
+
+
+class TfidfRetriever:
+    """Cosine similarity of TF-IDF vectors (word uni- and bigrams, sublinear tf)."""
+
+    name = "tfidf"
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        self.vectorizer = TfidfVectorizer(
+            tokenizer=tokenize, token_pattern=None, lowercase=False, ngram_range=(1, 2),
+            sublinear_tf=True,
+        )  # fmt: skip
+        self.matrix = self.vectorizer.fit_transform([p.indexed_text for p in passages])
+
+    def scores(self, query: str) -> np.ndarray:
+        vector = self.vectorizer.transform([query])
+        return (self.matrix @ vector.T).toarray().ravel()
+
+
+class BM25Retriever:
+    """Okapi BM25 over the same tokens."""
+
+    name = "bm25"
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        self.bm25 = BM25Okapi([tokenize(p.indexed_text) for p in passages], k1=BM25_K1, b=BM25_B)
+
+    def scores(self, query: str) -> np.ndarray:
+        return np.asarray(self.bm25.get_scores(tokenize(query)))
+
+
+RETRIEVERS = {"tfidf": TfidfRetriever, "bm25": BM25Retriever}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage and its score."""
+
+    passage: Passage
+    score: float
+
+
+class Index:
+    """Passages plus a retriever; :meth:`search` returns the best passage per source.
+
+    Parameters
+    ----------
+    passages : sequence of Passage
+    method : {"tfidf", "bm25"}
+    """
+
+    def __init__(self, passages: Sequence[Passage], method: str = DEFAULT_METHOD) -> None:
+        if method not in RETRIEVERS:
+            raise ValueError(f"unknown retrieval method {method!r}; known: {sorted(RETRIEVERS)}")
+        if not passages:
+            raise ValueError("cannot build a retrieval index over no passages")
+        self.passages = list(passages)
+        self.method = method
+        self.retriever = RETRIEVERS[method](self.passages)
+        self._boost = np.array([COURSE_BOOST if p.skill else 1.0 for p in self.passages])
+
+    def search(self, query: str, k: int = 3, exclude: Iterable[str] = ()) -> list[Hit]:
+        """The ``k`` best passages for ``query``, at most one per source id, best first;
+        sources in ``exclude`` and passages scoring 0 are left out."""
+        scores = self.retriever.scores(query) * self._boost
+        excluded = set(exclude)
+        hits: list[Hit] = []
+        seen: set[str] = set()
+        for position in np.argsort(-scores, kind="stable"):
+            passage = self.passages[position]
+            if scores[position] <= 0 or len(hits) == k:
+                break
+            if passage.source.id in seen or passage.source.id in excluded:
+                continue
+            seen.add(passage.source.id)
+            hits.append(Hit(passage, float(scores[position])))
+        return hits
+
+
+#: Indexes built so far: (id of the course, method) -> (the course, kept alive so its id is
+#: never reused while cached, and its index).
+_INDEXES: dict[tuple[int, str], tuple[Course | None, Index]] = {}
+
+
+def course_index(course: Course | None, method: str = DEFAULT_METHOD) -> Index:
+    """The (cached) index over ``course``'s passages and the Python reference."""
+    key = (id(course), method)
+    if key not in _INDEXES:
+        own = course_passages(course) if course is not None else []
+        _INDEXES[key] = (course, Index([*own, *pydoc_passages()], method))
+    return _INDEXES[key][1]
+
+
+def matches(source_id: str, gold: str) -> bool:
+    """Whether a retrieved ``source_id`` is (a part of) the labelled source ``gold``:
+    ``course:loops`` matches every section of the loops material."""
+    return source_id == gold or source_id.startswith((f"{gold}#", f"{gold}/"))
+
+
+def recall_at_k(
+    index: Index, questions: Sequence[tuple[str, Sequence[str]]], k: int = 3
+) -> tuple[float, list[str]]:
+    """Share of ``(question, gold sources)`` pairs with a gold source among the top ``k``.
+
+    Returns
+    -------
+    (float, list of str)
+        Recall@k and the questions that missed.
+    """
+    missed = []
+    for question, gold in questions:
+        found = [hit.passage.source.id for hit in index.search(question, k)]
+        if not any(matches(s, g) for s in found for g in gold):
+            missed.append(question)
+    return 1 - len(missed) / max(len(questions), 1), missed
+
+
+#: Retrieval score from which the best passage's skill counts as the skill a message is about.
+SKILL_MATCH_SCORE = 10.0
+#: Words of skill names too general to name a skill on their own.
+GENERIC_SKILL_WORDS = "and or objects calling defining reading writing numbers"
+
+
+def _first_mention(tokens: list[str], names: set[str]) -> int | None:
+    return next((i for i, token in enumerate(tokens) if token in names), None)
+
+
+def skills_in(message: str, course: Course | None) -> list[str]:
+    """Skills of ``course`` a message names, in order of mention: by id ("loops", "dicts",
+    "tuples"), else by a word of the skill's name ("dictionaries", "comprehensions"), else the
+    skill of the best-matching course passage when it matches well; else none."""
+    if course is None:
+        return []
+    tokens = tokenize(message)
+    generic = set(tokenize(GENERIC_SKILL_WORDS))
+    for names_of in (
+        lambda skill: set(tokenize(skill.id.replace("_", " "))),
+        lambda skill: set(tokenize(skill.name)) - generic,
+    ):
+        found = [(_first_mention(tokens, names_of(s)), s.id) for s in course.skills.values()]
+        mentioned = sorted((i, skill) for i, skill in found if i is not None)
+        if mentioned:
+            return list(dict.fromkeys(skill for _, skill in mentioned))
+    hits = [h for h in course_index(course).search(message, 1) if h.passage.skill]
+    return [hits[0].passage.skill] if hits and hits[0].score >= SKILL_MATCH_SCORE else []

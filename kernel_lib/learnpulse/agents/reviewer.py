@@ -1,0 +1,73 @@
+"""The code reviewer agent: static review of the learner's code and the error explainer."""
+
+from __future__ import annotations
+
+import re
+
+from learnpulse.agents.base import Draft, Source, TutorContext
+from learnpulse.agents.errors import ErrorInfo, explain_error, parse_traceback
+from learnpulse.agents.review import format_findings, review_code
+
+_FENCED_CODE = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
+ANALYSIS_SOURCES = (
+    Source("analysis:pyflakes", "pyflakes static analysis"),
+    Source("analysis:learnpulse-review", "learnpulse code checks (ast)"),
+)
+
+
+def code_in(message: str) -> str | None:
+    """The code a message carries: its fenced blocks, else None."""
+    blocks = _FENCED_CODE.findall(message)
+    return "\n".join(blocks) if blocks else None
+
+
+class CodeReviewer:
+    """Reviews code (pyflakes + ast checks: why each finding matters and a hint, never a
+    rewrite) and explains the last error (what, why, where, how to investigate)."""
+
+    name = "reviewer"
+    title = "Code reviewer"
+    description = "Reviews your code and explains error messages, line by line."
+    keywords = (
+        "review", "traceback", "crash", "wrong with (my|this)", r"line \d+", "doesn't run",
+        "does not run", "check my", "look at my",
+    )  # fmt: skip
+
+    def draft(self, message: str, context: TutorContext) -> Draft:
+        code = context.code or code_in(message)
+        error: BaseException | ErrorInfo | None = context.error or parse_traceback(message)
+        parts: list[str] = []
+        sources: list[Source] = []
+        if error is not None:
+            explanation, source = explain_error(error, code)
+            parts.append(explanation)
+            sources.append(source)
+        if code is not None:
+            try:
+                findings = review_code(code, context_names(context))
+            except SyntaxError as syntax_error:
+                if error is None:
+                    explanation, source = explain_error(syntax_error, code)
+                    parts.append(explanation)
+                    sources.append(source)
+            else:
+                parts.append(format_findings(findings))
+                sources.extend(ANALYSIS_SOURCES)
+        if not parts:
+            return Draft(
+                "Show me the code you want reviewed (paste it between ``` lines, or run "
+                "`%review` in the notebook), or the error message you got, and tell me what "
+                "you expected it to do.",
+                (),
+                0.2,
+                ("Explain my last error", "Review my last cell"),
+            )
+        actions = ("Explain the concept behind this", "Give me a hint")
+        confidence = 0.9 if error is not None else 0.8
+        return Draft("\n\n".join(parts), tuple(sources), confidence, actions, tuple(parts))
+
+
+def context_names(context: TutorContext) -> tuple[str, ...]:
+    """Names the exercise provides to the learner's code (none are undefined there)."""
+    exercise = context.exercise
+    return (exercise.function,) if exercise is not None and exercise.function else ()

@@ -1,0 +1,66 @@
+"""The router: which agent answers a message, from the message and its context.
+
+An explicit choice always wins. Otherwise code or an error in the message or context goes to
+the code reviewer; then each agent's keywords are counted (ties go to the earlier agent of
+:data:`PRIORITY`); a short follow-up with no keyword ("another one", "and why?") stays with
+the agent that answered last; anything else goes to the learning assistant.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from learnpulse.agents.base import Agent, TutorContext
+from learnpulse.agents.errors import parse_traceback
+
+#: Order that breaks keyword ties (the more specific agents first).
+PRIORITY = ("reviewer", "generator", "explorer", "coach", "assistant")
+#: Messages with at most this many words and no keyword count as follow-ups.
+FOLLOW_UP_WORDS = 5
+#: Agent for everything else.
+DEFAULT_AGENT = "assistant"
+_CODE = re.compile(r"```|^\s*(def|for|while|if|import|class|return)\b.*$", re.M)
+
+
+def _keyword_hits(message: str, agent: Agent) -> int:
+    text = f" {message.lower()} "
+    return sum(1 for keyword in agent.keywords if re.search(rf"\b{keyword}", text))
+
+
+def route(
+    message: str,
+    context: TutorContext,
+    agents: Mapping[str, Agent],
+    explicit: str | None = None,
+) -> tuple[str, str]:
+    """The agent to answer ``message`` and why.
+
+    Returns
+    -------
+    (str, str)
+        Agent name and the routing reason (logged with the exchange).
+
+    Raises
+    ------
+    ValueError
+        If ``explicit`` names no known agent (the message lists the known ones).
+    """
+    if explicit:
+        if explicit not in agents:
+            raise ValueError(f"unknown agent {explicit!r}; known agents: {', '.join(agents)}")
+        return explicit, "asked for explicitly"
+    if "reviewer" in agents and (
+        context.code or context.error or _CODE.search(message) or parse_traceback(message)
+    ):
+        return "reviewer", "the message carries code or an error"
+    hits = {name: _keyword_hits(message, agent) for name, agent in agents.items()}
+    best = max(hits.values(), default=0)
+    if best > 0:
+        order = [*PRIORITY, *(n for n in agents if n not in PRIORITY)]
+        winner = next(name for name in order if hits.get(name) == best)
+        return winner, f"keywords of the {winner}"
+    last = next((m["agent"] for m in reversed(context.history) if m["role"] == "tutor"), "")
+    if len(message.split()) <= FOLLOW_UP_WORDS and last in agents:
+        return last, "a follow-up to the last answer"
+    return DEFAULT_AGENT, "default agent"

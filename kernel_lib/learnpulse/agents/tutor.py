@@ -1,0 +1,318 @@
+"""The tutor's one entry: :func:`ask` (a whole reply) and :func:`ask_stream` (chunk by chunk).
+
+Per message: build the context (the learner's events, conversation history, mastery, the
+current exercise and hints opened), apply the exercise's policy, route to an agent, check the
+question is answerable (else ask what the learner tried), let the engine write the reply
+(falling back to the offline draft if it fails), pass every chunk through the guardrails
+(solution leaks redacted; code withheld if the policy says so), and log the exchange as two
+``tutor_message`` events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from learnpulse.agents.base import Draft, Source, TutorContext, TutorReply
+from learnpulse.agents.engines import EngineError, EngineRequest, OfflineEngine
+from learnpulse.agents.generator import generated_exercise
+from learnpulse.agents.guardrails import ReplyGuard, answer_patterns, too_vague
+from learnpulse.agents.learner import (
+    hints_opened,
+    history,
+    learner_events,
+    learner_mastery,
+    level_of,
+    with_previous_question,
+)
+from learnpulse.agents.registry import available_agents
+from learnpulse.agents.reviewer import code_in
+from learnpulse.agents.router import route
+from learnpulse.events import new_event_id
+
+if TYPE_CHECKING:
+    from learnpulse.agents.engines import Engine
+    from learnpulse.course import Course, Exercise
+    from learnpulse.store import EventStore
+
+#: Longest message a learner may send, in characters.
+MAX_MESSAGE_CHARS = 10_000
+#: Longest reply text stored in a ``tutor_message`` event (the payload limit is 64 KiB).
+MAX_LOGGED_CHARS = 16000
+#: Agents that answer questions and so need enough detail to answer well.
+QUESTION_AGENTS = ("assistant", "reviewer")
+FALLBACK_NOTE = "\n\n*(The language model did not finish; here is the offline answer.)*\n\n"
+
+
+def _resolve_exercise(exercise: Exercise | str | None, course: Course) -> Exercise | None:
+    if exercise is None or not isinstance(exercise, str):
+        return exercise
+    if exercise.startswith("gen-"):
+        return generated_exercise(exercise)
+    return course.exercise(exercise)
+
+
+def build_context(
+    learner_id: str,
+    *,
+    course: Course,
+    exercise: Exercise | None,
+    store: EventStore | None,
+    code: str | None = None,
+    error: BaseException | None = None,
+    mastery_model: Any = None,
+) -> TutorContext:
+    """Everything the agents may use for one message of ``learner_id``."""
+    events = learner_events(store, learner_id, course.id)
+    return TutorContext(
+        learner_id=learner_id,
+        course=course,
+        exercise=exercise,
+        history=history(events),
+        mastery=learner_mastery(events, mastery_model),
+        events=events,
+        code=code,
+        error=error,
+        hints_used=hints_opened(events, exercise.id) if exercise is not None else 0,
+    )
+
+
+class TutorStream:
+    """A reply being written: iterate for the text chunks (already guarded); ``agent``,
+    ``sources``, ``confidence`` and ``actions`` are known from the start, :attr:`reply` (the
+    whole :class:`TutorReply`) once the iteration ends. The exchange is logged then."""
+
+    def __init__(self, message: str, context: TutorContext, agent: str, draft: Draft, **run):
+        self.message, self.context, self.agent, self.draft = message, context, agent, draft
+        self.sources, self.confidence, self.actions = draft.sources, draft.confidence, draft.actions
+        self._engine: Engine = run["engine"]
+        self._store: EventStore | None = run["store"]
+        self._routing: str = run["routing"]
+        self.reply: TutorReply | None = None
+        self._engine_used = self._engine.name
+
+    def __iter__(self) -> Iterator[str]:
+        exercise = self.context.exercise
+        own_code = [c for c in (self.context.code, code_in(self.message)) if c]
+        solutions = [exercise.solution] if exercise is not None and exercise.type == "code" else []
+        if self._engine.name != OfflineEngine.name and self.context.course is not None:
+            # A model may solve any exercise of the course unprompted: check all of them.
+            course = self.context.course.exercises.values()
+            solutions += [e.solution for e in course if e.type == "code"]
+        withhold = exercise is not None and not exercise.policy.show_code
+        # A hint is the instructor's own text, shown as the policy allows: never redacted.
+        is_hint = "hint_level" in self.draft.payload and self._engine.name == OfflineEngine.name
+        answers = answer_patterns(exercise) if exercise is not None and not is_hint else []
+        guard = ReplyGuard(solutions, withhold=withhold, allowed_code=own_code, answers=answers)
+        parts: list[str] = []
+        for chunk in self._generate():
+            safe = guard.feed(chunk)
+            if safe:
+                parts.append(safe)
+                yield safe
+        rest = guard.close()
+        if rest:
+            parts.append(rest)
+            yield rest
+        self.reply = TutorReply(
+            "".join(parts), self.agent, self.sources, self.confidence, self.actions,
+            self._engine_used, guard.redactions,
+        )  # fmt: skip
+        _log(self._store, self.message, self.context, self.reply, self.draft, self._routing)
+
+    def _generate(self) -> Iterator[str]:
+        """The engine's chunks; the offline draft if the engine fails (noted in
+        ``_engine_used``)."""
+        self._engine_used = self._engine.name
+        if self._engine.name == OfflineEngine.name:
+            yield from OfflineEngine().stream(self._request())
+            return
+        produced = False
+        try:
+            for chunk in self._engine.stream(self._request()):
+                produced = True
+                yield chunk
+        except EngineError as error:
+            self._engine_used = f"offline (fallback: {error})"
+            if produced:
+                yield FALLBACK_NOTE
+            yield from OfflineEngine().stream(self._request())
+
+    def _request(self) -> EngineRequest:
+        agent = available_agents()[self.agent]
+        exercise = self.context.exercise
+        exercise_text = ""
+        if exercise is not None:
+            allowed = exercise.hints[: exercise.hint_limit]
+            hints = "\n".join(f"- hint: {h}" for h in allowed[: self.context.hints_used])
+            exercise_text = f"{exercise.title}\n{exercise.prompt}\n{hints}".strip()
+        skill = exercise.skill if exercise is not None else None
+        level = level_of(self.context.p_known(skill) if skill else None)
+        return EngineRequest(
+            agent.title, agent.description, self.message, self.draft, level, exercise_text,
+            self.context.history,
+        )  # fmt: skip
+
+
+def _check_message(message: Any) -> str:
+    if not isinstance(message, str) or not message.strip():
+        raise ValueError("message must be a non-empty string")
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise ValueError(f"message is {len(message)} characters; at most {MAX_MESSAGE_CHARS}")
+    return message.strip()
+
+
+def _policy_draft(message: str, context: TutorContext, agent: str) -> Draft | None:
+    """A reply the guardrails give instead of the agent's: tutor off, or a too vague question."""
+    exercise = context.exercise
+    if exercise is not None and not exercise.policy.tutor_enabled:
+        return Draft(
+            f"Your instructor turned the tutor off for **{exercise.title}**. Use the course "
+            "material, and ask about it once you have submitted.",
+            (Source(f"exercise:{exercise.id}/policy", "Instructor's tutor policy"),),
+            1.0,
+        )
+    has_code = bool(context.code or code_in(message))
+    vague = too_vague(
+        with_previous_question(message, context.history),
+        has_code=has_code,
+        has_error=context.error is not None,
+        has_exercise=exercise is not None,
+    )
+    if agent in QUESTION_AGENTS and vague:
+        return Draft(
+            "Happy to help! Tell me a bit more so I can: what are you working on, what did you "
+            "try, and what happened (the error message or the output you got)?",
+            (),
+            0.2,
+            ("Explain my last error", "Review my code", "Show me the course topics"),
+            payload={"sufficiency": "asked what the learner tried"},
+        )
+    return None
+
+
+def ask_stream(
+    message: str,
+    *,
+    learner_id: str,
+    agent: str | None = None,
+    exercise: Exercise | str | None = None,
+    store: EventStore | None = None,
+    course: Course | None = None,
+    engine: Engine | None = None,
+    code: str | None = None,
+    error: BaseException | None = None,
+    mastery_model: Any = None,
+) -> TutorStream:
+    """Start a tutor reply and return it as a :class:`TutorStream` (see :func:`ask`)."""
+    from learnpulse.course import demo_course
+
+    message = _check_message(message)
+    if not isinstance(learner_id, str) or not learner_id:
+        raise ValueError("learner_id must be a non-empty string")
+    course = course if course is not None else demo_course()
+    context = build_context(
+        learner_id, course=course, exercise=_resolve_exercise(exercise, course), store=store,
+        code=code, error=error, mastery_model=mastery_model,
+    )  # fmt: skip
+    agents = available_agents()
+    name, routing = route(message, context, agents, agent)
+    policy = _policy_draft(message, context, name)
+    draft = policy or agents[name].draft(message, context)
+    # The guardrails' own answers are final: no engine rewrites them.
+    engine = OfflineEngine() if policy is not None or engine is None else engine
+    run = {"engine": engine, "store": store, "routing": routing}
+    return TutorStream(message, context, name, draft, **run)
+
+
+def ask(message: str, *, learner_id: str, **options: Any) -> TutorReply:
+    """Ask the tutor; the whole guarded reply.
+
+    Parameters
+    ----------
+    message : str
+        The learner's message (at most :data:`MAX_MESSAGE_CHARS` characters).
+    learner_id : str
+        Who asks (in the server: the authenticated user, never the request body).
+    agent : str, optional
+        Force an agent (``"assistant"``, ``"reviewer"``, ``"generator"``, ``"explorer"``,
+        ``"coach"`` or a plugin's); default: the router picks.
+    exercise : Exercise or str, optional
+        The exercise the learner works on (an id of ``course`` or of a generated exercise).
+    store : EventStore, optional
+        Where the learner's events are read and the exchange is logged (nothing is logged
+        without one).
+    course : Course, optional
+        Default: the demo course.
+    engine : Engine, optional
+        Default: the offline engine (see :func:`learnpulse.agents.engines.engine_from_env`).
+    code : str, optional
+        Code the learner asks about (a cell or function, e.g. from ``%review``).
+    error : BaseException, optional
+        The learner's last exception (e.g. from ``%explain``).
+    mastery_model : fitted BKT or DKT, optional
+        Mastery model (default: BKT at its prior parameters).
+
+    Returns
+    -------
+    TutorReply
+
+    Raises
+    ------
+    ValueError
+        Empty or too long message, empty learner id, unknown agent.
+    KeyError
+        Unknown exercise id (naming it and close matches).
+    """
+    stream = ask_stream(message, learner_id=learner_id, **options)
+    for _ in stream:
+        pass
+    assert stream.reply is not None
+    return stream.reply
+
+
+def _log(
+    store: EventStore | None,
+    message: str,
+    context: TutorContext,
+    reply: TutorReply,
+    draft: Draft,
+    routing: str,
+) -> None:
+    """Store the exchange as two ``tutor_message`` events (learner, then tutor)."""
+    if store is None:
+        return
+    exercise = context.exercise
+    now = datetime.now(timezone.utc)
+    common = {
+        "ts": now.isoformat(),
+        "learner_id": context.learner_id,
+        "course_id": context.course.id if context.course is not None else "unknown",
+        "kind": "tutor_message",
+        "item_id": exercise.id if exercise is not None else None,
+        "skills": list(exercise.skills) if exercise is not None else [],
+    }
+    tutor_payload = {
+        "role": "tutor",
+        "agent": reply.agent,
+        "text": reply.text[:MAX_LOGGED_CHARS],
+        "sources": [s.id for s in reply.sources],
+        "confidence": round(reply.confidence, 3),
+        "engine": reply.engine[:200],
+        "redactions": reply.redactions,
+        "routing": routing,
+        **{k: v for k, v in draft.payload.items() if k in ("hint_level", "sufficiency", "skill")},
+    }
+    learner_payload = {"role": "learner", "agent": reply.agent, "text": message[:MAX_LOGGED_CHARS]}
+    store.append(
+        [
+            {**common, "id": new_event_id(), "payload": learner_payload},
+            {
+                **common,
+                "id": new_event_id(),
+                "payload": tutor_payload,
+                "confidence": max(0.0, min(1.0, reply.confidence)),
+            },
+        ]
+    )

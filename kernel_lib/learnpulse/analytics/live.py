@@ -1,0 +1,366 @@
+"""Live analytics for a server or a dashboard: cached, recomputed in a worker as events arrive.
+
+:class:`LiveAnalytics` keeps one :class:`~learnpulse.analytics.mirror.CourseMirror` per course
+and caches, per course, the overview of each range, the trends and the models' predictions,
+keyed by the mirror's revision. Every method returns a :class:`concurrent.futures.Future` at
+once and does its work on the service's worker threads, never on the caller's (an event
+loop wraps it with :func:`asyncio.wrap_future`):
+
+* a cached result is returned immediately, even if older than the store (stale while
+  revalidating): the worker then looks for new events and recomputes if there are any;
+* with ``wait=True`` the future resolves to a result that includes every event stored before
+  the call;
+* :meth:`LiveAnalytics.subscribe` registers a callback that gets each new predictions result;
+  while a course has subscribers a watcher thread polls the store every ``refresh_interval``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import polars as pl
+
+from learnpulse.analytics.mirror import CourseMirror, CourseSnapshot
+from learnpulse.analytics.overview import course_overview
+from learnpulse.analytics.trends import course_trends
+from learnpulse.store import EventStore
+
+#: Seconds a sync with the store stays good enough: requests within it reuse the result.
+REFRESH_INTERVAL_S = 2.0
+#: Fewest seconds between two recomputations of a course's predictions while events keep
+#: arriving (``predict_all`` is the heaviest work: seconds for a large course).
+PREDICTION_INTERVAL_S = 10.0
+#: Seconds the list of courses in the store is reused before it is read again.
+COURSE_LIST_TTL_S = 60.0
+#: Seconds before an unknown course id makes the list be read again (it may be new; asking
+#: for made-up ids must not make the server scan the store on every request).
+COURSE_RECHECK_S = 5.0
+#: Worker threads doing syncs and computations (one keeps heavy work to one core).
+WORKERS = 1
+
+Predict = Callable[..., dict[str, pl.DataFrame]]
+_log = logging.getLogger(__name__)
+
+
+#: Predicted dropout probability at or above which a learner counts as at risk in the
+#: overview's ``at_risk`` KPI; None: the dropout alert's threshold
+#: (:class:`learnpulse.models.rules.RuleSettings` ``dropout_risk``).
+AT_RISK_PROBABILITY: float | None = None
+
+
+class UnknownCourseError(LookupError):
+    """The store has no events of the course asked for."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """A computed value and what it was computed from.
+
+    ``changed_learners`` are the learners whose events changed since the previous result of
+    the same kind (None for the first one: everybody).
+    """
+
+    value: Any
+    course: str
+    seq: int
+    revision: int
+    computed_at: datetime
+    seconds: float
+    changed_learners: frozenset[str] | None = None
+
+
+def _default_predict(events: pl.DataFrame, **tables: Any) -> dict[str, pl.DataFrame]:
+    from learnpulse.models import predict_all
+
+    return predict_all(events, **tables)
+
+
+def _log_failure(job: Future) -> None:
+    """Report the failure of work nobody waits for (the watcher's recomputations)."""
+    if not job.cancelled() and job.exception() is not None:
+        error = job.exception()
+        _log.error("learnpulse analytics: recomputing failed", exc_info=error)
+
+
+def _cacheable(key: Hashable) -> bool:
+    """Results for an explicit cut-off ``at`` (the last part of a tuple key) are not kept."""
+    return not isinstance(key, tuple) or key[-1] is None
+
+
+def _at_risk(predictions: Result | None) -> tuple[int, None] | None:
+    """Learners at risk in cached predictions, when a fitted retention model made them."""
+    if predictions is None or "retention_risk" not in predictions.value:
+        return None
+    risk = predictions.value["retention_risk"]["value"]
+    if risk.is_empty() or risk.null_count() == risk.len():
+        return None
+    threshold = AT_RISK_PROBABILITY
+    if threshold is None:
+        from learnpulse.models.rules import RuleSettings  # imports the models: only now
+
+        threshold = RuleSettings().dropout_risk
+    return int((risk >= threshold).sum()), None
+
+
+@dataclass
+class _Course:
+    mirror: CourseMirror
+    synced_at: float = float("-inf")
+    results: dict[Hashable, Result] = field(default_factory=dict)
+    pending: dict[Hashable, Future] = field(default_factory=dict)
+    changed: set[str] = field(default_factory=set)  # since the last predictions
+    subscribers: list[Callable[[Result], None]] = field(default_factory=list)
+
+
+class LiveAnalytics:
+    """Cached course analytics and predictions over a store, recomputed as events arrive.
+
+    Parameters
+    ----------
+    store : EventStore
+    predict : callable, optional
+        ``predict(events, *, skills, items, learners, fitted) -> dict[str, DataFrame]``;
+        default :func:`learnpulse.models.predict_all`.
+    fitted_for : callable, optional
+        ``fitted_for(course)`` -> fitted course models (or None) passed to ``predict``.
+    refresh_interval, prediction_interval, workers
+        See :data:`REFRESH_INTERVAL_S`, :data:`PREDICTION_INTERVAL_S`, :data:`WORKERS`.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        predict: Predict | None = None,
+        fitted_for: Callable[[str], Any] | None = None,
+        refresh_interval: float = REFRESH_INTERVAL_S,
+        prediction_interval: float = PREDICTION_INTERVAL_S,
+        workers: int = WORKERS,
+    ):
+        self.store = store
+        self.predict = predict or _default_predict
+        self.fitted_for = fitted_for
+        self.refresh_interval = refresh_interval
+        self.prediction_interval = prediction_interval
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="learnpulse-analytics")
+        self._lock = threading.Lock()
+        self._courses: dict[str, _Course] = {}
+        self._course_list: tuple[float, list[str]] = (float("-inf"), [])
+        self._watcher: threading.Thread | None = None
+        self._closed = threading.Event()
+
+    # -- public API ----------------------------------------------------------------------
+
+    def courses(self) -> list[str]:
+        """Course ids in the store (blocking; the list is reused for COURSE_LIST_TTL_S)."""
+        read_at, courses = self._course_list
+        if time.monotonic() - read_at > COURSE_LIST_TTL_S:
+            courses = self.store.courses()["course_id"].to_list()
+            self._course_list = (time.monotonic(), courses)
+        return courses
+
+    def resolve_course(self, course: str | None) -> str:
+        """``course`` if the store has it, or the first course when None (blocking).
+
+        Raises
+        ------
+        UnknownCourseError
+            If the store has no such course (or no course at all).
+        """
+        known = self.courses()
+        list_age = time.monotonic() - self._course_list[0]
+        if course is not None and course not in known and list_age > COURSE_RECHECK_S:
+            self._course_list = (float("-inf"), [])  # it may be new: look again
+            known = self.courses()
+        if course is None and known:
+            return known[0]
+        if course is None or course not in known:
+            listed = ", ".join(known[:20]) or "none"
+            raise UnknownCourseError(f"no course {course!r} in the store; courses: {listed}")
+        return course
+
+    def overview(
+        self, course: str, *, range: str = "week", at: datetime | None = None, wait: bool = False
+    ) -> Future[Result]:
+        """:func:`~learnpulse.analytics.course_overview` of the course (cached when ``at``
+        is None), with an ``at_risk`` KPI (now; no previous value) when predictions of the
+        same events with a fitted ``retention_risk`` are cached."""
+        with self._lock:
+            state = self._course(course)
+        return self._get(course, ("overview", range, at), self._overview_of(state, range, at), wait)
+
+    def trends(
+        self, course: str, *, weeks: int | None = None, at: datetime | None = None, wait=False
+    ) -> Future[Result]:
+        """:func:`~learnpulse.analytics.course_trends` of the course."""
+
+        def compute(snapshot: CourseSnapshot) -> dict[str, Any]:
+            return course_trends(snapshot.events, weeks=weeks, at=at)
+
+        return self._get(course, ("trends", weeks, at), compute, wait)
+
+    def predictions(self, course: str, *, wait: bool = False) -> Future[Result]:
+        """Every model's predictions for the course (``predict``'s dict of frames)."""
+        return self._get(course, "predictions", self._predict, wait)
+
+    def subscribe(self, course: str, callback: Callable[[Result], None]) -> Callable[[], None]:
+        """Call ``callback(result)`` (on a worker thread) with each new predictions result of
+        ``course``; returns the function that unsubscribes."""
+        with self._lock:
+            self._course(course).subscribers.append(callback)
+            if self._watcher is None or not self._watcher.is_alive():
+                self._watcher = threading.Thread(
+                    target=self._watch, name="learnpulse-analytics-watch", daemon=True
+                )
+                self._watcher.start()
+
+        def unsubscribe() -> None:
+            with self._lock:
+                subscribers = self._course(course).subscribers
+                if callback in subscribers:
+                    subscribers.remove(callback)
+
+        return unsubscribe
+
+    def close(self) -> None:
+        """Stop the watcher and the workers (running work finishes, queued work is dropped)."""
+        self._closed.set()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # -- caching -------------------------------------------------------------------------
+
+    def _course(self, course: str) -> _Course:
+        state = self._courses.get(course)
+        if state is None:
+            state = self._courses[course] = _Course(CourseMirror(self.store, course))
+        return state
+
+    def _get(
+        self,
+        course: str,
+        key: Hashable,
+        compute: Callable[[CourseSnapshot], Any],
+        wait: bool,
+    ) -> Future[Result]:
+        with self._lock:
+            state = self._course(course)
+            cached = state.results.get(key)
+            if cached is not None and not wait:
+                if time.monotonic() - state.synced_at >= self.refresh_interval:
+                    self._schedule(state, key, compute, sync=False, fresh=False)
+                done: Future[Result] = Future()
+                done.set_result(cached)
+                return done
+            return self._schedule(state, key, compute, sync=wait, fresh=wait)
+
+    def _schedule(self, state: _Course, key: Hashable, compute, *, sync: bool, fresh: bool):
+        """The pending job for ``key``, or a new one (called with the lock held).
+
+        ``sync``: look at the store even if it was looked at less than refresh_interval ago;
+        ``fresh``: recompute predictions even if computed less than prediction_interval ago.
+        """
+        pending = state.pending.get(key)
+        if pending is not None and not (sync or fresh):
+            return pending
+        job: Future[Result] = Future()
+        state.pending[key] = job
+        self._executor.submit(self._run, job, state, key, compute, sync, fresh)
+        return job
+
+    def _run(self, job: Future, state: _Course, key: Hashable, compute, sync, fresh) -> None:
+        try:
+            if job.set_running_or_notify_cancel():
+                job.set_result(self._result(state, key, compute, sync=sync, fresh=fresh))
+        except BaseException as error:  # handed to whoever waits on the job
+            job.set_exception(error)
+        finally:
+            with self._lock:
+                if state.pending.get(key) is job:
+                    del state.pending[key]
+
+    def _result(self, state: _Course, key: Hashable, compute, *, sync: bool, fresh: bool):
+        if sync or time.monotonic() - state.synced_at >= self.refresh_interval:
+            changed = state.mirror.sync()
+            with self._lock:
+                state.synced_at = time.monotonic()
+                state.changed |= changed
+        snapshot = state.mirror.snapshot()
+        cached = state.results.get(key)
+        if cached is not None and cached.revision == snapshot.revision:
+            return cached
+        if key == "predictions" and cached is not None and not fresh:
+            age = (datetime.now(timezone.utc) - cached.computed_at).total_seconds()
+            if age < self.prediction_interval:
+                return cached
+        return self._compute(state, key, compute, snapshot)
+
+    def _compute(self, state: _Course, key: Hashable, compute, snapshot: CourseSnapshot) -> Result:
+        started = time.perf_counter()
+        is_predictions = key == "predictions"
+        with self._lock:
+            changed = state.changed if is_predictions else set()
+            if is_predictions:
+                state.changed = set()
+        value = compute(snapshot)
+        first = key not in state.results
+        result = Result(
+            value,
+            snapshot.course,
+            snapshot.seq,
+            snapshot.revision,
+            datetime.now(timezone.utc),
+            time.perf_counter() - started,
+            None if first or not is_predictions else frozenset(changed),
+        )
+        with self._lock:
+            if is_predictions:  # overviews may now show the at-risk count: recompute them
+                state.results = {k: v for k, v in state.results.items() if k[0] != "overview"}
+            if _cacheable(key):
+                state.results[key] = result
+            subscribers = list(state.subscribers) if is_predictions else []
+        for callback in subscribers:
+            callback(result)
+        return result
+
+    # -- computations --------------------------------------------------------------------
+
+    def _overview_of(self, state: _Course, range: str, at: datetime | None):
+        def compute(snapshot: CourseSnapshot) -> dict[str, Any]:
+            at_risk = None if at is not None else _at_risk(state.results.get("predictions"))
+            if at_risk is not None and state.results["predictions"].revision != snapshot.revision:
+                at_risk = None
+            return course_overview(snapshot.events, range=range, at=at, at_risk=at_risk)
+
+        return compute
+
+    def _predict(self, snapshot: CourseSnapshot) -> dict[str, pl.DataFrame]:
+        fitted = self.fitted_for(snapshot.course) if self.fitted_for else None
+        return self.predict(
+            snapshot.events.drop("seq"),
+            skills=snapshot.skills,
+            items=snapshot.items,
+            learners=snapshot.learners,
+            fitted=fitted,
+        )
+
+    def _watch(self) -> None:
+        """While any course has subscribers: look for new events every refresh_interval."""
+        while not self._closed.wait(self.refresh_interval):
+            with self._lock:
+                watched = [s for s in self._courses.values() if s.subscribers]
+                if not watched:
+                    self._watcher = None
+                    return
+                for state in watched:
+                    if "predictions" not in state.pending:  # else it is on its way already
+                        job = self._schedule(
+                            state, "predictions", self._predict, sync=True, fresh=False
+                        )
+                        job.add_done_callback(_log_failure)

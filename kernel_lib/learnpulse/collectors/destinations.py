@@ -1,0 +1,128 @@
+"""Where an :class:`~learnpulse.collectors.sink.EventSink` delivers: the store, or the server.
+
+A destination is a callable taking one batch of event records. It returns when the batch is
+stored, raises :class:`~learnpulse.events.EventValidationError` when the batch can never be
+stored (kept aside, not retried), and raises anything else when the destination is
+unreachable (the batch is spooled and retried).
+
+By default a kernel writes to the store directly (``$LEARNPULSE_DB_URL``, as the server does).
+When ``$LEARNPULSE_SERVER_URL`` is set it posts to that server's ``learnpulse/api/events``
+instead, authenticated with ``$LEARNPULSE_TOKEN`` (else ``$JUPYTERHUB_API_TOKEN``), so that
+kernels on a hub need no database credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from learnpulse.events import EventValidationError, FieldError
+
+#: Base URL of a Jupyter server with learnpulse (with its base_url), e.g.
+#: ``http://127.0.0.1:8888/user/ada/``; when set, events are posted there.
+SERVER_URL_ENV = "LEARNPULSE_SERVER_URL"
+#: API token for ``$LEARNPULSE_SERVER_URL``.
+TOKEN_ENV = "LEARNPULSE_TOKEN"
+#: Fallback token: set by JupyterHub in single-user servers and inherited by their kernels.
+HUB_TOKEN_ENV = "JUPYTERHUB_API_TOKEN"
+#: Seconds an HTTP delivery may take before the server counts as unreachable.
+HTTP_TIMEOUT_S = 10.0
+#: Statuses that mean "try again later" although they are 4xx.
+RETRYABLE_STATUSES = (408, 425, 429)
+EVENTS_PATH = "learnpulse/api/events"
+
+Deliver = Callable[[list[dict[str, Any]]], None]
+
+
+class StoreDestination:
+    """Appends batches to an :class:`~learnpulse.store.EventStore`, opened on first use.
+
+    A failed append closes the store so the next attempt reconnects from scratch.
+    """
+
+    def __init__(self, url: str | os.PathLike[str] | None = None):
+        self.url = url
+        self._store: Any = None
+
+    def __call__(self, events: list[dict[str, Any]]) -> None:
+        from learnpulse.store import EventStore
+
+        if self._store is None:
+            self._store = EventStore(self.url)
+        try:
+            self._store.append(events)
+        except EventValidationError:
+            raise
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+class HttpDestination:
+    """Posts batches to a learnpulse server: ``POST {server_url}learnpulse/api/events``.
+
+    Parameters
+    ----------
+    server_url : str
+        The server's URL including its base_url (a trailing slash is added if missing).
+    token : str, optional
+        Sent as ``Authorization: token ...``.
+    timeout_s : float
+        Seconds before an attempt counts as failed (and the batch is spooled).
+    """
+
+    def __init__(
+        self, server_url: str, token: str | None = None, timeout_s: float = HTTP_TIMEOUT_S
+    ):
+        self.url = server_url.rstrip("/") + "/" + EVENTS_PATH
+        self.token, self.timeout_s = token, timeout_s
+
+    def __call__(self, events: list[dict[str, Any]]) -> None:
+        body = json.dumps({"events": events}, default=str).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"token {self.token}"
+        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                response.read()
+        except urllib.error.HTTPError as error:
+            if error.code >= 500 or error.code in RETRYABLE_STATUSES:
+                raise ConnectionError(f"{self.url}: HTTP {error.code}") from error
+            raise _rejection(error) from error
+
+    def close(self) -> None:
+        """Nothing to release: each batch is one request."""
+
+
+def _rejection(error: urllib.error.HTTPError) -> EventValidationError:
+    """A 4xx answer as the validation error it reports (retrying would not help)."""
+    try:
+        reply = json.loads(error.read() or b"{}")
+    except ValueError:
+        reply = {}
+    problems = [
+        FieldError(int(e.get("index", -1)), str(e.get("field", "event")), str(e.get("message")))
+        for e in reply.get("errors", [])
+        if isinstance(e, dict)
+    ]
+    message = reply.get("message") or f"HTTP {error.code}"
+    return EventValidationError(problems or [FieldError(-1, "batch", str(message))])
+
+
+def default_destination() -> Deliver:
+    """``HttpDestination`` when ``$LEARNPULSE_SERVER_URL`` is set, else ``StoreDestination``."""
+    server = os.environ.get(SERVER_URL_ENV)
+    if server:
+        token = os.environ.get(TOKEN_ENV) or os.environ.get(HUB_TOKEN_ENV)
+        return HttpDestination(server, token)
+    return StoreDestination()

@@ -1,0 +1,33 @@
+"""Course content an instructor authors: skills (a prerequisite graph with teaching material),
+exercises (numeric, choice, short text, code) with hint ladders and tutor policies, and the
+checker that gives students specific feedback.
+
+>>> from learnpulse.course import demo_course, check
+>>> course = demo_course()
+>>> check(course.exercise("ex-lists-01"), 3).correct  # doctest: +SKIP
+"""
+
+from learnpulse.course.checking import CheckResult, check
+from learnpulse.course.loading import DEMO_COURSE_FILE, demo_course, load_course
+from learnpulse.course.model import (
+    EXERCISE_TYPES,
+    Course,
+    CourseError,
+    Exercise,
+    Skill,
+    TutorPolicy,
+)
+
+__all__ = [
+    "DEMO_COURSE_FILE",
+    "EXERCISE_TYPES",
+    "CheckResult",
+    "Course",
+    "CourseError",
+    "Exercise",
+    "Skill",
+    "TutorPolicy",
+    "check",
+    "demo_course",
+    "load_course",
+]

@@ -1,0 +1,304 @@
+"""Build a :class:`~learnpulse.course.model.Course` from plain data, checking every field.
+
+Every problem found is collected (not just the first) and raised together as one
+:class:`~learnpulse.course.model.CourseError` naming the exercise or skill and the field.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from learnpulse.course.model import (
+    EXERCISE_TYPES,
+    Course,
+    CourseError,
+    Exercise,
+    Skill,
+    TutorPolicy,
+    _close,
+)
+
+SKILL_FIELDS = {"id", "name", "prerequisites", "material", "material_file"}
+EXERCISE_FIELDS = {
+    "id", "title", "prompt", "skills", "difficulty", "type", "answer", "tolerance", "choices",
+    "function", "tests", "hints", "explanation", "solution", "policy", "feedback",
+}  # fmt: skip
+POLICY_FIELDS = {"tutor_enabled", "max_hint_level", "show_code"}
+TEST_FORMS = ("args", "expr", "assert")
+
+
+class _Problems(list):
+    """Problems found so far, as ``(where, field, message)``."""
+
+    def add(self, where: str, name: str, message: str) -> None:
+        self.append((where, name, message))
+
+
+def _unknown_fields(entry: Mapping, allowed: set[str], where: str, problems: _Problems) -> None:
+    for key in entry:
+        if key not in allowed:
+            problems.add(where, str(key), f"unknown field{_close(str(key), allowed)}")
+
+
+def _strings(value: Any, where: str, name: str, problems: _Problems) -> tuple[str, ...]:
+    """A str or list of str as a tuple; anything else is a problem."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    problems.add(where, name, f"must be a string or a list of strings, got {value!r}")
+    return ()
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _skill(entry: Any, index: int, base_dir: Path | None, problems: _Problems) -> Skill | None:
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str) or not entry["id"]:
+        problems.add(f"skill #{index}", "id", "each skill needs a mapping with a string 'id'")
+        return None
+    where = f"skill {entry['id']!r}"
+    _unknown_fields(entry, SKILL_FIELDS, where, problems)
+    material = entry.get("material") or ""
+    if entry.get("material_file"):
+        path = Path(base_dir or ".") / entry["material_file"]
+        try:
+            material = path.read_text(encoding="utf-8")
+        except OSError as error:
+            problems.add(where, "material_file", f"cannot read {path}: {error.strerror}")
+    if not isinstance(material, str):
+        problems.add(where, "material", "must be markdown text")
+        material = ""
+    name = entry.get("name", entry["id"])
+    prerequisites = _strings(entry.get("prerequisites"), where, "prerequisites", problems)
+    return Skill(entry["id"], str(name), prerequisites, material)
+
+
+def _check_graph(skills: dict[str, Skill], problems: _Problems) -> None:
+    for skill in skills.values():
+        for prerequisite in skill.prerequisites:
+            if prerequisite not in skills:
+                hint = _close(prerequisite, skills)
+                problems.add(
+                    f"skill {skill.id!r}", "prerequisites", f"unknown {prerequisite!r}{hint}"
+                )
+    # Kahn's algorithm: what never becomes ready is on (or behind) a cycle.
+    placed: set[str] = set()
+    pending = {s.id: {p for p in s.prerequisites if p in skills} for s in skills.values()}
+    while True:
+        ready = [s for s, needs in pending.items() if needs <= placed]
+        if not ready:
+            break
+        placed.update(ready)
+        for s in ready:
+            del pending[s]
+    if pending:
+        problems.add("course", "skills", f"prerequisite cycle among {sorted(pending)}")
+
+
+def _policy(value: Any, where: str, problems: _Problems) -> TutorPolicy:
+    if value is None:
+        return TutorPolicy()
+    if isinstance(value, TutorPolicy):
+        return value
+    if not isinstance(value, Mapping):
+        problems.add(where, "policy", "must be a mapping of tutor_enabled/max_hint_level/show_code")
+        return TutorPolicy()
+    _unknown_fields(value, POLICY_FIELDS, where, problems)
+    level = value.get("max_hint_level")
+    if level is not None and (not isinstance(level, int) or isinstance(level, bool) or level < 0):
+        problems.add(where, "policy.max_hint_level", f"must be an integer >= 0, got {level!r}")
+        level = None
+    flags = {k: value.get(k, getattr(TutorPolicy, k)) for k in ("tutor_enabled", "show_code")}
+    for key, flag in flags.items():
+        if not isinstance(flag, bool):
+            problems.add(where, f"policy.{key}", f"must be true or false, got {flag!r}")
+    return TutorPolicy(bool(flags["tutor_enabled"]), level, bool(flags["show_code"]))
+
+
+def _answer(entry: Mapping, where: str, choices: tuple[str, ...], problems: _Problems) -> Any:
+    """The answer normalised per type: a number, the correct choice's text, accepted strings."""
+    kind, answer = entry.get("type"), entry.get("answer")
+    if kind == "numeric":
+        if not _is_number(answer):
+            problems.add(where, "answer", f"a numeric exercise needs a number, got {answer!r}")
+        return answer
+    if kind == "choice":
+        if len(choices) < 2 or len(set(choices)) != len(choices):
+            problems.add(where, "choices", "a choice exercise needs >= 2 distinct choices")
+        if isinstance(answer, int) and not isinstance(answer, bool):
+            if 0 <= answer < len(choices):
+                return choices[answer]
+            problems.add(
+                where, "answer", f"choice index {answer} out of range 0..{len(choices) - 1}"
+            )
+        elif answer not in choices:
+            problems.add(where, "answer", f"{answer!r} is not one of the choices")
+        return answer
+    if kind == "text":
+        accepted = _strings(answer, where, "answer", problems)
+        if not [a for a in accepted if a.strip()]:
+            problems.add(where, "answer", "a text exercise needs at least one accepted string")
+        return accepted
+    return answer
+
+
+def _tests(entry: Mapping, where: str, problems: _Problems) -> tuple[Mapping[str, Any], ...]:
+    """Code tests, each with exactly one of args/expr/assert and compilable expressions."""
+    tests = entry.get("tests") or []
+    if not isinstance(tests, list | tuple) or not tests:
+        problems.add(
+            where, "tests", "a code exercise needs a non-empty list of tests (its checker)"
+        )
+        return ()
+    for number, test in enumerate(tests):
+        name = f"tests[{number}]"
+        forms = [f for f in TEST_FORMS if isinstance(test, Mapping) and f in test]
+        if len(forms) != 1:
+            problems.add(where, name, f"needs exactly one of {', '.join(TEST_FORMS)}: {test!r}")
+            continue
+        form = forms[0]
+        if form == "args" and not entry.get("function"):
+            problems.add(where, "function", f"{name} calls a function, so 'function' is required")
+        if form == "args" and not isinstance(test["args"], list | tuple):
+            problems.add(where, name, "'args' must be a list of positional arguments")
+        if form in ("args", "expr") and "expected" not in test:
+            problems.add(where, name, "needs 'expected'")
+        if form in ("expr", "assert"):
+            try:
+                compile(str(test[form]), "<test>", "eval")
+            except SyntaxError as error:
+                problems.add(where, name, f"{form} is not a valid expression: {error.msg}")
+    return tuple(dict(t) for t in tests)
+
+
+def _hints(entry: Mapping, where: str, problems: _Problems) -> tuple[str, ...]:
+    hints = _strings(entry.get("hints"), where, "hints", problems)
+    if not hints or not all(h.strip() for h in hints):
+        problems.add(where, "hints", "the hint ladder is empty (give at least one non-empty hint)")
+    return hints
+
+
+def _feedback(entry: Mapping, where: str, problems: _Problems) -> dict[str, str]:
+    feedback = entry.get("feedback") or {}
+    if not isinstance(feedback, Mapping) or not all(isinstance(v, str) for v in feedback.values()):
+        problems.add(where, "feedback", "must map anticipated answers to feedback text")
+        return {}
+    return {str(k): v for k, v in feedback.items()}
+
+
+def _scalar_fields(entry: Mapping, where: str, problems: _Problems) -> None:
+    for name in ("prompt",):
+        if not isinstance(entry.get(name), str) or not entry[name].strip():
+            problems.add(where, name, "required text is missing")
+    difficulty = entry.get("difficulty")
+    if not _is_number(difficulty) or not 0 <= difficulty <= 1:
+        problems.add(where, "difficulty", f"must be a number in 0..1, got {difficulty!r}")
+    if entry.get("type") not in EXERCISE_TYPES:
+        problems.add(
+            where, "type", f"must be one of {list(EXERCISE_TYPES)}, got {entry.get('type')!r}"
+        )
+    tolerance = entry.get("tolerance", 0.0)
+    if not _is_number(tolerance) or tolerance < 0:
+        problems.add(where, "tolerance", f"must be a number >= 0, got {tolerance!r}")
+    function = entry.get("function")
+    if function is not None and (not isinstance(function, str) or not function.isidentifier()):
+        problems.add(where, "function", f"must be a Python function name, got {function!r}")
+    if entry.get("type") == "code" and not str(entry.get("solution") or "").strip():
+        problems.add(where, "solution", "a code exercise needs a reference solution")
+
+
+def _exercise(
+    entry: Any, index: int, skills: dict[str, Skill], problems: _Problems
+) -> Exercise | None:
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("id"), str) or not entry["id"]:
+        problems.add(f"exercise #{index}", "id", "each exercise needs a mapping with a string 'id'")
+        return None
+    where = f"exercise {entry['id']!r}"
+    _unknown_fields(entry, EXERCISE_FIELDS, where, problems)
+    _scalar_fields(entry, where, problems)
+    tags = _strings(entry.get("skills"), where, "skills", problems)
+    if not tags:
+        problems.add(where, "skills", "name at least one skill")
+    for tag in tags:
+        if tag not in skills:
+            problems.add(where, "skills", f"unknown skill {tag!r}{_close(tag, skills)}")
+    choices = _strings(entry.get("choices"), where, "choices", problems)
+    kind = entry.get("type")
+    return Exercise(
+        id=entry["id"],
+        title=str(entry.get("title") or entry["id"]),
+        prompt=str(entry.get("prompt") or ""),
+        skills=tags,
+        difficulty=float(entry["difficulty"]) if _is_number(entry.get("difficulty")) else 0.5,
+        type=str(kind),
+        answer=_answer(entry, where, choices, problems),
+        tolerance=float(entry.get("tolerance", 0.0))
+        if _is_number(entry.get("tolerance", 0))
+        else 0,
+        choices=choices,
+        function=entry.get("function"),
+        tests=_tests(entry, where, problems) if kind == "code" else (),
+        hints=_hints(entry, where, problems),
+        explanation=str(entry.get("explanation") or ""),
+        solution=str(entry.get("solution") if entry.get("solution") is not None else ""),
+        policy=_policy(entry.get("policy"), where, problems),
+        feedback=_feedback(entry, where, problems),
+    )
+
+
+def _unique(entries: list, kind: str, problems: _Problems) -> None:
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.id in seen:
+            problems.add(f"{kind} {entry.id!r}", "id", "duplicate id")
+        seen.add(entry.id)
+
+
+def _check_solutions(exercises: list[Exercise], problems: _Problems) -> None:
+    """Every code exercise's reference solution must pass its own tests."""
+    from learnpulse.course.checking import check
+
+    for exercise in exercises:
+        if exercise.type == "code" and exercise.solution.strip():
+            result = check(exercise, exercise.solution)
+            if not result.correct:
+                problems.add(f"exercise {exercise.id!r}", "solution", result.feedback)
+
+
+def build_course(data: Mapping[str, Any], base_dir: str | Path | None = None) -> Course:
+    """See :meth:`Course.from_dict`."""
+    if not isinstance(data, Mapping):
+        raise CourseError([("course", "-", f"expected a mapping, got {type(data).__name__}")])
+    problems = _Problems()
+    _unknown_fields(data, {"id", "title", "skills", "exercises"}, "course", problems)
+    for name in ("id", "title"):
+        if not isinstance(data.get(name), str) or not data[name].strip():
+            problems.add("course", name, "required text is missing")
+    base = Path(base_dir) if base_dir is not None else None
+    raw_skills, raw_exercises = data.get("skills") or [], data.get("exercises") or []
+    if not isinstance(raw_skills, list) or not raw_skills:
+        problems.add("course", "skills", "needs a non-empty list of skills")
+        raw_skills = []
+    if not isinstance(raw_exercises, list):
+        problems.add("course", "exercises", "must be a list")
+        raw_exercises = []
+    skill_list = [s for i, e in enumerate(raw_skills) if (s := _skill(e, i, base, problems))]
+    _unique(skill_list, "skill", problems)
+    skills = {s.id: s for s in skill_list}
+    _check_graph(skills, problems)
+    exercise_list = [
+        x for i, e in enumerate(raw_exercises) if (x := _exercise(e, i, skills, problems))
+    ]
+    _unique(exercise_list, "exercise", problems)
+    if not problems:
+        _check_solutions(exercise_list, problems)
+    if problems:
+        raise CourseError(problems)
+    return Course(data["id"], data["title"], skills, {e.id: e for e in exercise_list})

@@ -1,0 +1,317 @@
+"""The student's magics, loaded by ``%load_ext learnpulse``.
+
+- ``%%check <exercise>``: run the cell, then check it: a code exercise's tests run against the
+  function (or names) the cell defined; for the other types the cell's value is the answer.
+- ``%exercise <exercise>``: show the exercise widget. ``%hint <exercise>``: the next hint.
+- ``%tutor <question>``: ask the tutor (no question: open the chat widget).
+- ``%review [function]``: review the previous cell's code, or a function, with the code reviewer.
+- ``%explain``: explain the last error.
+- ``%progress [skill ...]``: mastery per skill, streak and what to do next.
+
+Each magic imports the widgets on first use (``%load_ext`` stays fast) and never raises into
+the notebook: a problem is shown as one friendly line and logged.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import inspect
+import logging
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
+from IPython.display import display
+
+log = logging.getLogger("learnpulse.magics")
+
+#: Agent answering ``%review`` and ``%explain`` (the code reviewer includes the error explainer).
+REVIEW_AGENT = "reviewer"
+#: What ``%review`` and ``%explain`` ask the tutor.
+REVIEW_REQUEST = "Please review my code."
+EXPLAIN_REQUEST = "Explain my last error."
+#: Shown when a magic fails inside learnpulse.
+MAGIC_FAILED = "learnpulse could not {what} just now; your notebook is fine. ({error})"
+
+
+def _friendly(what: str) -> Callable:
+    """Decorate a magic: errors are logged and shown in one line, never raised."""
+
+    def decorate(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def wrapper(self: LearnPulseMagics, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except KeyError as error:  # unknown exercise: the message names close matches
+                self._say(str(error.args[0]) if error.args else str(error))
+            except Exception as error:
+                log.exception("learnpulse magic failed to %s", what)
+                self._say(MAGIC_FAILED.format(what=what, error=type(error).__name__))
+            return None
+
+        return wrapper
+
+    return decorate
+
+
+@dataclass
+class Notice:
+    """A short message shown as HTML in a notebook and as text in a terminal."""
+
+    text: str
+    tone: str = "info"
+
+    def _repr_html_(self) -> str:
+        from learnpulse.widgets.common import coloured
+
+        return f"<p>{coloured(self.text, self.tone)}</p>"
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+@dataclass
+class CheckReport:
+    """The outcome of ``%%check``: feedback and the mastery change."""
+
+    exercise_id: str
+    correct: bool
+    feedback: str
+    mastery: str
+
+    def _repr_html_(self) -> str:
+        from learnpulse.widgets.common import coloured
+
+        mark = "✔ " if self.correct else "✘ "
+        tone = "good" if self.correct else "bad"
+        return (
+            f"<p><b>{html.escape(self.exercise_id)}</b>: {coloured(mark + self.feedback, tone)}"
+            f"<br>{coloured('Mastery — ' + self.mastery.replace(chr(10), '; '), 'info')}</p>"
+        )
+
+    def __repr__(self) -> str:
+        mark = "✔" if self.correct else "✘"
+        return f"{self.exercise_id}: {mark} {self.feedback}\nMastery — {self.mastery}"
+
+
+@dataclass
+class TutorAnswer:
+    """A tutor reply shown by ``%tutor``/``%review``/``%explain``."""
+
+    entry: dict[str, Any]
+
+    def _repr_markdown_(self) -> str:
+        entry = self.entry
+        lines = [f"**Tutor** *({entry['agent']}, confidence {entry['confidence']:.0%})*", ""]
+        lines += [entry["text"], ""]
+        if entry["sources"]:
+            lines.append("Sources: " + "; ".join(entry["sources"]))
+        if entry["actions"]:
+            lines.append("\nYou could ask: " + " · ".join(f"*{a}*" for a in entry["actions"]))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        from learnpulse.widgets.chat import format_reply_text
+
+        return format_reply_text(self.entry)
+
+
+@magics_class
+class LearnPulseMagics(Magics):
+    """The learnpulse student magics (see the module docstring)."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.last_result: Any = None  # the latest CheckResult of %%check
+        self.last_reply: Any = None  # the latest tutor reply
+        self.last_widget: Any = None  # the latest widget shown (%exercise, %progress, %tutor)
+
+    def _say(self, text: str, tone: str = "bad") -> None:
+        display(Notice(text, tone))
+
+    def _show(self, widget: Any) -> None:
+        self.last_widget = widget
+        display(widget)
+
+    @staticmethod
+    def _session() -> Any:
+        from learnpulse.widgets.session import current_session
+
+        return current_session()
+
+    # -- exercises ----------------------------------------------------------------------------
+
+    @cell_magic
+    @_friendly("check this cell")
+    def check(self, line: str, cell: str) -> None:
+        """``%%check <exercise_id>``: run the cell, then check it against the exercise."""
+        from learnpulse.course import CheckResult, check
+
+        session = self._session()
+        exercise = session.course.exercise(line.strip())
+        session.begin(exercise)
+        outcome = self.shell.run_cell(cell, store_history=False)
+        if not outcome.success:
+            error = outcome.error_in_exec or outcome.error_before_exec
+            feedback = (
+                f"Your cell raised {type(error).__name__}: {error}. Fix it and run again; "
+                "%explain explains the error."
+            )
+            result = CheckResult(False, 0.0, feedback, {"diagnosis": "exception"})
+        elif exercise.type == "code":
+            result = check(exercise, self.shell.user_ns)
+        else:
+            answer = (
+                outcome.result if outcome.result is not None else self.shell.user_ns.get("answer")
+            )
+            result = check(exercise, answer)
+        change = session.record_attempt(exercise, result, answer=cell, source="magic")
+        self.last_result = result
+        display(
+            CheckReport(
+                exercise.id, result.correct, result.feedback, change.describe(session.course)
+            )
+        )
+
+    @line_magic
+    @_friendly("show the exercise")
+    def exercise(self, line: str) -> None:
+        """``%exercise <exercise_id>``: show the exercise widget."""
+        from learnpulse.widgets.exercise import ExerciseWidget
+
+        self._show(ExerciseWidget(line.strip(), session=self._session()))
+
+    @line_magic
+    @_friendly("show a hint")
+    def hint(self, line: str) -> None:
+        """``%hint <exercise_id>``: the next hint of the exercise's ladder."""
+        session = self._session()
+        exercise = session.course.exercise(line.strip())
+        session.begin(exercise)
+        text = session.open_hint(exercise)
+        if text is None:
+            self._say("No more hints for this exercise: try %tutor with your question.", "info")
+            return
+        level = session.hints_opened[exercise.id]
+        self._say(f"Hint {level} of {len(exercise.hints)}: {text}", "info")
+
+    @line_magic
+    @_friendly("show your progress")
+    def progress(self, line: str) -> None:
+        """``%progress [skill ...]``: mastery per skill, streak, next exercise."""
+        from learnpulse.widgets.progress import ProgressWidget
+
+        skills = line.split() or None
+        if skills:
+            for skill in skills:
+                self._session().course.skill(skill)  # KeyError naming close matches
+        self._show(ProgressWidget(session=self._session(), skills=skills))
+
+    # -- tutor ---------------------------------------------------------------------------------
+
+    def _ask(self, message: str, **context: Any) -> None:
+        from learnpulse.widgets.chat import ask_tutor, reply_record
+
+        session = self._session()
+        exercise = session.current_exercise
+        if exercise is not None and not exercise.policy.tutor_enabled:
+            self._say("The tutor is turned off for this exercise by your instructor.", "info")
+            return
+        reply = ask_tutor(message, session, exercise=exercise, **context)
+        self.last_reply = reply
+        display(TutorAnswer(reply_record(reply)))
+
+    @line_cell_magic
+    @_friendly("reach the tutor")
+    def tutor(self, line: str, cell: str | None = None) -> None:
+        """``%tutor <question>`` (or ``%%tutor`` with the question below): ask the tutor;
+        without a question, open the chat widget."""
+        question = " ".join(part.strip() for part in (line, cell or "") if part.strip())
+        if question:
+            self._ask(question)
+            return
+        from learnpulse.widgets.chat import TutorChatWidget
+
+        session = self._session()
+        self._show(TutorChatWidget(session=session, exercise=session.current_exercise))
+
+    def _previous_cell(self) -> str:
+        """Source of the cell before the one running this magic."""
+        inputs = self.shell.user_ns.get("In", [])
+        return inputs[-2] if len(inputs) >= 2 else ""
+
+    @line_magic
+    @_friendly("review your code")
+    def review(self, line: str) -> None:
+        """``%review [function_name]``: review a function, or the previous cell."""
+        name = line.strip()
+        if name:
+            target = self.shell.user_ns.get(name)
+            if target is None:
+                self._say(f"There is no {name!r} in your notebook: run the cell defining it.")
+                return
+            try:
+                code = inspect.getsource(target)
+            except (TypeError, OSError):
+                self._say(f"I cannot find the source of {name!r}: is it a function you wrote?")
+                return
+        else:
+            code = self._previous_cell()
+        if not code.strip():
+            self._say("There is no code to review yet: run a cell first.", "info")
+            return
+        self._ask(REVIEW_REQUEST, agent=REVIEW_AGENT, code=code)
+
+    @line_magic
+    @_friendly("explain the error")
+    def explain(self, line: str) -> None:
+        """``%explain``: explain the last error raised in this notebook."""
+        error = getattr(sys, "last_value", None)
+        if error is None:
+            self._say("No error so far: %explain explains the last exception.", "info")
+            return
+        self._ask(EXPLAIN_REQUEST, agent=REVIEW_AGENT, error=error, code=self._previous_cell())
+
+
+_TUTOR_LINE = re.compile(r"^(\s*)%tutor\b(.*)$")
+
+
+def question_mark_guard(lines: list[str]) -> list[str]:
+    """Input transformer: ``%tutor why does range stop at 4?`` asks the tutor.
+
+    IPython reads a line ending in ``?`` as a help request for the last word; students end
+    questions with ``?``, so a ``%tutor`` line becomes the explicit magic call first.
+    """
+    first = next((line for line in lines if line.strip()), "")
+    if first.lstrip().startswith("%%"):
+        return lines  # a cell magic's body is its own business
+    changed = []
+    for line in lines:
+        match = _TUTOR_LINE.match(line)
+        if match:
+            indent, question = match.groups()
+            line = f"{indent}get_ipython().run_line_magic('tutor', {question.strip()!r})\n"
+        changed.append(line)
+    return changed
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics (called by ``%load_ext learnpulse``)."""
+    ipython.register_magics(LearnPulseMagics(ipython))
+    if question_mark_guard not in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.append(question_mark_guard)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove the magics this module registered."""
+    magics = ipython.magics_manager.magics
+    for kind, names in LearnPulseMagics.magics.items():
+        for name in names:
+            magics[kind].pop(name, None)
+    ipython.magics_manager.registry.pop(LearnPulseMagics.__name__, None)
+    if question_mark_guard in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.remove(question_mark_guard)

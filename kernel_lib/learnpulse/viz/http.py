@@ -1,0 +1,206 @@
+"""A data source that reads through the learnpulse server's REST API and WebSocket streams.
+
+Standard library HTTP (``urllib``) for requests and ``websocket-client`` (a dependency of
+jupyter_server) for the ``events/stream`` WebSocket, on a background thread; no tornado.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+import polars as pl
+
+from learnpulse.viz import data
+from learnpulse.viz.connection import ServerInfo
+from learnpulse.viz.sources import DataSource, SourceError
+
+#: Seconds an API request may take before the dashboard reports the server as unreachable.
+REQUEST_TIMEOUT_S = 60.0
+#: Learners fetched per ``analytics/predictive`` page (the route's largest page).
+PREDICTION_PAGE_LEARNERS = 10_000
+#: Events fetched per ``GET events`` page.
+EVENT_PAGE = 10_000
+#: Seconds between reconnection attempts of the event stream.
+STREAM_RETRY_S = 2.0
+
+
+class ApiError(SourceError):
+    """The server answered with an error (the message names the route and its reason)."""
+
+
+def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+
+
+class HttpSource(DataSource):
+    """Reads a course through ``{server}learnpulse/api/`` as the token's user.
+
+    Parameters
+    ----------
+    server : ServerInfo
+        Where the server is and the token to present (see :mod:`learnpulse.viz.connection`).
+    course : str, optional
+        Course id (default: the server's first course).
+    live : bool
+        Follow ``events/stream`` on a background thread so :meth:`version` sees new events
+        as soon as the server stores them.
+    """
+
+    def __init__(self, server: ServerInfo, *, course: str | None = None, live: bool = True):
+        self.server, self.course = server, course
+        self._received = 0
+        self._stream = None
+        self._stopped = threading.Event()
+        if live:
+            self._start_stream()
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def get(self, route: str, **params: Any) -> Any:
+        """``GET {api}route?params`` as JSON (list values repeat the parameter).
+
+        Raises
+        ------
+        ApiError
+            On an HTTP error status or when the server cannot be reached.
+        """
+        query = {k: v for k, v in params.items() if v is not None}
+        if self.course and "course" not in query:
+            query["course"] = self.course
+        url = self.server.api_url + route
+        if query:
+            url += "?" + urllib.parse.urlencode(query, doseq=True)
+        request = urllib.request.Request(url, headers=self._headers())
+        try:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")[:300]
+            raise ApiError(f"GET {route}: HTTP {error.code}: {detail}") from None
+        except urllib.error.URLError as error:
+            raise ApiError(f"GET {route}: server unreachable ({error.reason})") from None
+
+    def user(self) -> str:
+        """The signed-in user's name (``GET {server}api/me``): the student's learner id."""
+        request = urllib.request.Request(self.server.url + "api/me", headers=self._headers())
+        try:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as response:
+                return json.loads(response.read())["identity"]["username"]
+        except (urllib.error.URLError, KeyError) as error:
+            raise ApiError(f"GET api/me: cannot tell who is signed in ({error})") from None
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.server.token}"} if self.server.token else {}
+
+    # -- DataSource --------------------------------------------------------------------------
+
+    def summary(self, range_: str) -> dict[str, Any]:
+        # wait: include every event stored so far (the overview is one cheap scan).
+        body = self.get("analytics/dashboard", range=range_, wait="true")
+        return data.summary_from_overview(data.overview_from_json(body))
+
+    def predictions(self, learner: str | None = None) -> dict[str, pl.DataFrame]:
+        body = self.get(
+            "analytics/predictive", type="all", learner=learner, limit=PREDICTION_PAGE_LEARNERS
+        )
+        return {name: _frame(rows) for name, rows in body["predictions"].items()}
+
+    def learner_events(self, learner_id: str) -> pl.DataFrame:
+        pages, after = [], None
+        while True:
+            body = self.get("events", learner=learner_id, limit=EVENT_PAGE, after=after)
+            pages.extend(body["events"])
+            after = body.get("next")
+            if after is None:
+                break
+        return _events_frame(pages)
+
+    def version(self) -> int:
+        if self._stream is not None and self._stream.is_alive():
+            return self._received
+        return int(self.get("status")["counts"]["events"])
+
+    def system(self) -> dict[str, Any]:
+        return self.get("metrics")
+
+    def system_history(self) -> list[dict[str, Any]]:
+        return self.get("metrics/history")["samples"]
+
+    def training_runs(self) -> list[dict[str, Any]]:
+        return self.get("training/runs")["runs"]
+
+    def training_run(self, run_id: str) -> dict[str, Any]:
+        return self.get(f"training/runs/{urllib.parse.quote(run_id, safe='')}")
+
+    # -- live streams ----------------------------------------------------------------------
+
+    def _start_stream(self) -> None:
+        """Follow ``events/stream`` (new events) and ``analytics/stream`` (recomputed
+        predictions) on background threads; each message after the first snapshot counts."""
+        try:
+            import websocket  # websocket-client, a dependency of jupyter_server
+        except ImportError:
+            return
+        course = {"course": self.course} if self.course else {}
+        streams = {
+            "events/stream": course,
+            # One learner per message is enough to learn that predictions changed.
+            "analytics/stream": {**course, "limit": 1},
+        }
+        self._sockets: list[Any] = []
+        self._streams = []
+        for route, query in streams.items():
+            url = self.server.api_url.replace("http", "ws", 1) + route
+            if query:
+                url += "?" + urllib.parse.urlencode(query)
+            thread = threading.Thread(
+                target=self._follow,
+                args=(websocket, url),
+                name=f"learnpulse-viz-{route}",
+                daemon=True,
+            )
+            thread.start()
+            self._streams.append(thread)
+        self._stream = self._streams[0]
+
+    def _follow(self, websocket: Any, url: str) -> None:
+        def on_message(_socket: Any, message: str) -> None:
+            body = json.loads(message)
+            if body.get("type") != "snapshot":  # a snapshot is what we already have
+                self._received += 1
+
+        while not self._stopped.is_set():
+            app = websocket.WebSocketApp(url, header=self._headers(), on_message=on_message)
+            self._sockets.append(app)
+            app.run_forever()
+            self._stopped.wait(STREAM_RETRY_S)
+
+    def close(self) -> None:
+        """Stop following the streams."""
+        self._stopped.set()
+        for socket in getattr(self, "_sockets", []):
+            socket.close()
+
+
+def _events_frame(records: list[dict[str, Any]]) -> pl.DataFrame:
+    """``GET events`` records as an event frame (payload back to JSON text, ts parsed)."""
+    from learnpulse.events import EVENT_FRAME_SCHEMA
+
+    if not records:
+        return pl.DataFrame(schema=EVENT_FRAME_SCHEMA)
+    for record in records:
+        if isinstance(record.get("payload"), dict):
+            record["payload"] = json.dumps(record["payload"])
+        record.pop("seq", None)
+    frame = pl.DataFrame(records, infer_schema_length=None)
+    ts = pl.col("ts").str.to_datetime(time_zone="UTC", time_unit="us")
+    frame = frame.with_columns(ts) if frame.schema["ts"] == pl.String else frame
+    return frame.select(
+        pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype).alias(name)
+        for name, dtype in EVENT_FRAME_SCHEMA.items()
+    )

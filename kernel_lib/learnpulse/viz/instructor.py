@@ -1,0 +1,302 @@
+"""The instructor dashboard: a class at a glance, who is at risk and why, live.
+
+``InstructorDashboard(source)`` composes the components of :mod:`learnpulse.viz.components`
+over a :class:`~learnpulse.viz.sources.DataSource`; ``dashboards/instructor.ipynb`` only
+creates one and displays it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import panel as pn
+import param
+import polars as pl
+from bokeh.models.widgets.tables import NumberFormatter
+from panel.viewable import Viewer
+
+from learnpulse.viz import charts, data, predictions, theme
+from learnpulse.viz.components import AlertFeed, ChartPanel, DataTable, KpiCards, MasteryHeatmap
+from learnpulse.viz.learner import LearnerDrilldown
+from learnpulse.viz.sources import DataSource, SourceError
+
+#: Seconds between checks for new events when live updates are on.
+LIVE_INTERVAL_S = 2.0
+_PROBABILITY = NumberFormatter(format="0.00")
+_ONE_DECIMAL = NumberFormatter(format="0.0")
+#: Status-line words before the list of charts that are empty in the current range.
+EMPTY_NOTE = "No data in this range"
+
+
+def _daily_sessions(frame: pl.DataFrame):
+    return charts.bars(
+        frame,
+        "date",
+        "sessions",
+        title="Sessions per day",
+        xlabel="Date (UTC)",
+        ylabel="Sessions (count)",
+        xrotation=45,
+    )
+
+
+def _durations(frame: pl.DataFrame):
+    return charts.line(
+        frame,
+        "date",
+        "avg_session_minutes",
+        title="Session length",
+        xlabel="Date (UTC)",
+        ylabel="Mean session length (min)",
+    )
+
+
+def _topics(frame: pl.DataFrame):
+    return charts.horizontal_bars(
+        frame,
+        "skill",
+        "attempts",
+        title="Most practised topics",
+        xlabel="Skill",
+        ylabel="Attempts (count)",
+        color="accuracy",
+    )
+
+
+def _clusters(frame: pl.DataFrame):
+    return charts.scatter(
+        frame,
+        "accuracy",
+        "attempts",
+        "cluster",
+        title="Learner clusters",
+        xlabel="Accuracy (% correct)",
+        ylabel="Attempts (count)",
+    )
+
+
+def _questions(frame: pl.DataFrame):
+    return charts.bars(
+        frame,
+        "date",
+        "questions",
+        title="Questions to the tutor per day",
+        xlabel="Date (UTC)",
+        ylabel="Questions (count)",
+        xrotation=45,
+    )
+
+
+def _agents(frame: pl.DataFrame):
+    return charts.horizontal_bars(
+        frame,
+        "agent",
+        "messages",
+        title="Agents used",
+        xlabel="Agent",
+        ylabel="Messages (count)",
+        color=None,
+    )
+
+
+def _hint_levels(frame: pl.DataFrame):
+    return charts.bars(
+        frame.with_columns(pl.col("level").cast(pl.String)) if frame.height else frame,
+        "level",
+        "hints",
+        title="Hint levels reached",
+        xlabel="Hint level (1 = first hint)",
+        ylabel="Hints shown (count)",
+    )
+
+
+def cluster_descriptions(clusters: pl.DataFrame) -> pl.DataFrame:
+    """Per cluster: ``cluster`` description, ``learners``, mean accuracy (%) and attempts."""
+    return (
+        clusters.group_by("cluster")
+        .agg(
+            pl.len().cast(pl.Int64).alias("learners"),
+            pl.col("accuracy").mean().round(1).alias("mean_accuracy_pct"),
+            pl.col("attempts").mean().round(0).alias("mean_attempts"),
+        )
+        .sort("learners", descending=True)
+    )
+
+
+class InstructorDashboard(Viewer):
+    """KPIs, activity, topics, mastery, risk, clusters, peers, alerts and tutor use.
+
+    Parameters
+    ----------
+    source : DataSource
+        Where the numbers come from (in-process or the server's API).
+    range : {"week", "month", "quarter", "course"}
+        The time range shown; changing it recomputes every panel.
+    live : bool
+        Check the source for new events every ``live_interval_s`` seconds and redraw.
+    """
+
+    range = param.Selector(default=data.DEFAULT_RANGE, objects=list(data.RANGE_NAMES))
+    live = param.Boolean(default=True)
+    live_interval_s = param.Number(default=LIVE_INTERVAL_S, bounds=(0.2, None))
+    last_update = param.Date(default=None, allow_None=True)
+    problem = param.String(default="", doc="Why some panels are empty, if they are.")
+
+    def __init__(self, source: DataSource, **params: Any) -> None:
+        super().__init__(**params)
+        self.source = source
+        self._version: int | None = None
+        self._build()
+        self.refresh()
+        self._callback = None
+        if self.live:
+            self.start_live()
+
+    def _build(self) -> None:
+        self.kpis = KpiCards()
+        self.daily = ChartPanel(_daily_sessions, title="Daily sessions")
+        self.durations = ChartPanel(_durations, title="Session duration trend")
+        self.topics = ChartPanel(_topics, title="Popular topics")
+        self.mastery = MasteryHeatmap()
+        self.risk = DataTable(
+            title="At-risk learners (click a row for details)",
+            filename="at_risk_learners.csv",
+            formatters={
+                c: _PROBABILITY for c in ("retention_risk", "success_probability", "confidence")
+            },
+        )
+        self.drilldown = LearnerDrilldown(source=self.source)
+        self.risk.param.watch(lambda e: setattr(self.drilldown, "learner_id", e.new), "selected")
+        self.clusters = ChartPanel(_clusters, title="Learner clusters")
+        self.cluster_table = DataTable(title="Cluster descriptions", filename="clusters.csv")
+        self.peers = DataTable(
+            title="Peer ranking",
+            filename="peer_ranking.csv",
+            formatters={
+                c: _ONE_DECIMAL
+                for c in ("score", "percentile", "accuracy_percentile", "mastery_percentile")
+            },
+        )
+        self.alerts = AlertFeed(empty_text="No alert model output yet.")
+        self.questions = ChartPanel(_questions, title="Tutor questions")
+        self.agents = ChartPanel(_agents, title="Tutor agents")
+        self.hint_levels = ChartPanel(_hint_levels, title="Hint ladder")
+        self._status = pn.pane.Markdown("", styles={"color": theme.MUTED}, margin=(0, 10))
+        selector = pn.widgets.RadioButtonGroup.from_param(
+            self.param.range,
+            color="primary",
+            variant="outline",
+            width=380,
+            label="Time range",
+        )
+        self._layout = theme.page(
+            "Course dashboard",
+            pn.Row(selector, self._status),
+            self.kpis,
+            pn.Row(self.daily, self.durations),
+            pn.Row(self.topics, self.alerts),
+            self.mastery,
+            pn.Row(self.risk, self.drilldown),
+            pn.Row(self.clusters, self.cluster_table),
+            pn.Row(self.peers, self.questions),
+            pn.Row(self.agents, self.hint_levels),
+        )
+
+    @param.depends("range", watch=True)
+    def refresh(self) -> None:
+        """Recompute every panel for the current range (shows a loading indicator).
+
+        If the source cannot answer (the server refuses or is unreachable) the panels keep
+        what they showed and the status line says why.
+        """
+        self._layout.loading = True
+        try:
+            summary = self.source.summary(self.range)
+            try:
+                outputs, self.problem = self.source.predictions(), ""
+            except SourceError as error:  # descriptive panels still work without the models
+                outputs, self.problem = {}, f"Model outputs unavailable: {error}"
+            self._fill(summary, outputs)
+        except SourceError as error:
+            self.problem = f"Course data unavailable: {error}"
+            self._status.object = f"**{self.problem}**"
+        finally:
+            self._layout.loading = False
+
+    def _fill(self, summary: dict[str, Any], outputs: dict[str, pl.DataFrame]) -> None:
+        # At risk: counted from the same predictions as the table (withdrawn learners are
+        # not at risk any more), so the card and the table agree.
+        at_risk = predictions.at_risk_count(outputs)
+        self.kpis.kpis = summary["kpis"].with_columns(
+            pl.when(pl.col("kpi") == "at_risk")
+            .then(pl.lit(at_risk, pl.Float64))
+            .otherwise(pl.col("value"))
+            .alias("value")
+        )
+        self.daily.frame = summary["daily"]
+        self.durations.frame = summary["daily"]
+        self.topics.frame = summary["topics"]
+        self.questions.frame = summary["tutor_questions"]
+        self.agents.frame = summary["tutor_agents"]
+        self.hint_levels.frame = summary["hint_levels"]
+        self.mastery.mastery = outputs.get("mastery")
+        risk = predictions.risk_table(outputs)
+        self.risk.frame = _missing("retention_risk") if risk is None else risk
+        self.peers.frame = predictions.peer_ranking(outputs)
+        clusters = predictions.cluster_points(outputs)
+        self.clusters.frame = clusters
+        self.cluster_table.frame = None if clusters is None else cluster_descriptions(clusters)
+        self.alerts.alerts = outputs.get("alerts")
+        self.last_update = datetime.now()
+        period = summary["period"]
+        empty = self.empty_panels()
+        self._status.object = (
+            f"{period['start']:%Y-%m-%d} to {period['end']:%Y-%m-%d %H:%M} UTC · "
+            f"updated {self.last_update:%H:%M:%S}"
+            + (f" · **{self.problem}**" if self.problem else "")
+            + (f" · {EMPTY_NOTE}: {', '.join(empty)}" if empty else "")
+        )
+
+    def empty_panels(self) -> list[str]:
+        """Titles of the charts with nothing to show in the current range."""
+        panels = [p for p in vars(self).values() if isinstance(p, ChartPanel)]
+        empty = [p.title for p in panels if charts.is_empty(p.element)]
+        if charts.is_empty(self.mastery.element):
+            empty.append("Mastery")
+        return empty
+
+    # -- live updates ----------------------------------------------------------------------
+
+    def check_for_updates(self) -> bool:
+        """Redraw if the source has new events since the last check; True if it did."""
+        version = self.source.version()
+        changed = self._version is not None and version != self._version
+        self._version = version
+        if changed:
+            self.refresh()
+        return changed
+
+    def start_live(self) -> None:
+        """Check for new events every ``live_interval_s`` seconds (in a notebook or server)."""
+        self._version = self.source.version()
+        if self._callback is None:
+            self._callback = pn.state.add_periodic_callback(
+                self.check_for_updates, period=int(self.live_interval_s * 1000)
+            )
+
+    def stop_live(self) -> None:
+        if self._callback is not None:
+            self._callback.stop()
+            self._callback = None
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout
+
+
+def _missing(model: str) -> pl.DataFrame:
+    """A one-row table saying a model's output is not available from this source."""
+    return pl.DataFrame(
+        {"learner_id": [None], "note": [f"no '{model}' model output available"]},
+        schema={"learner_id": pl.String, "note": pl.String},
+    )

@@ -1,0 +1,191 @@
+"""One learner: the instructor's drill-down and the frames of the student dashboard."""
+
+from __future__ import annotations
+
+import panel as pn
+import param
+import polars as pl
+from panel.viewable import Viewer
+
+from learnpulse.viz import charts, theme
+
+#: Difficulty bands of the per-difficulty chart: (upper bound, label), on the 0-1 scale.
+DIFFICULTY_BANDS: tuple[tuple[float, str], ...] = (
+    (0.33, "easy (< 0.33)"),
+    (0.66, "medium (0.33-0.66)"),
+    (1.01, "hard (>= 0.66)"),
+)
+
+
+def weekly_performance(events: pl.DataFrame) -> pl.DataFrame:
+    """Per week of attempts: ``week`` (Monday, UTC), ``accuracy`` (%), ``seconds`` (median
+    time per attempt, s), ``attempts``. Shape (n_weeks, 4)."""
+    attempts = events.filter((pl.col("kind") == "attempt") & pl.col("correct").is_not_null())
+    return (
+        attempts.group_by(pl.col("ts").dt.truncate("1w").dt.date().alias("week"))
+        .agg(
+            (pl.col("correct").cast(pl.Float64).mean() * 100).alias("accuracy"),
+            (pl.col("duration_ms").median() / 1000).alias("seconds"),
+            pl.len().cast(pl.Int64).alias("attempts"),
+        )
+        .sort("week")
+    )
+
+
+def topic_performance(events: pl.DataFrame) -> pl.DataFrame:
+    """Per skill attempted: ``skill``, ``attempts``, ``accuracy`` (%)."""
+    attempts = events.filter((pl.col("kind") == "attempt") & pl.col("correct").is_not_null())
+    return (
+        attempts.select("correct", "skills")
+        .explode("skills")
+        .drop_nulls("skills")
+        .group_by(pl.col("skills").alias("skill"))
+        .agg(
+            pl.len().cast(pl.Int64).alias("attempts"),
+            (pl.col("correct").cast(pl.Float64).mean() * 100).alias("accuracy"),
+        )
+        .sort("skill")
+    )
+
+
+def difficulty_performance(events: pl.DataFrame) -> pl.DataFrame:
+    """Per difficulty band of :data:`DIFFICULTY_BANDS`: ``band``, ``attempts``, ``accuracy``."""
+    attempts = events.filter(
+        (pl.col("kind") == "attempt")
+        & pl.col("correct").is_not_null()
+        & pl.col("difficulty").is_not_null()
+    )
+    band = pl.lit(None, pl.String)
+    for upper, label in reversed(DIFFICULTY_BANDS):
+        band = pl.when(pl.col("difficulty") < upper).then(pl.lit(label)).otherwise(band)
+    order = {label: i for i, (_, label) in enumerate(DIFFICULTY_BANDS)}
+    return (
+        attempts.group_by(band.alias("band"))
+        .agg(
+            pl.len().cast(pl.Int64).alias("attempts"),
+            (pl.col("correct").cast(pl.Float64).mean() * 100).alias("accuracy"),
+        )
+        .sort(pl.col("band").replace_strict(order, return_dtype=pl.Int64))
+    )
+
+
+def learner_predictions(outputs: dict[str, pl.DataFrame], learner_id: str) -> pl.DataFrame:
+    """Every model's row(s) about one learner: ``model_output``, ``value``, ``confidence``,
+    ``model``, ``reason`` (mastery is left out: it has its own chart)."""
+    rows = []
+    for key, frame in outputs.items():
+        if key == "mastery" or "learner_id" not in frame.columns:
+            continue
+        mine = frame.filter(pl.col("learner_id") == learner_id)
+        for row in mine.to_dicts():
+            rows.append(
+                {
+                    "model_output": key,
+                    "value": _shown_value(row),
+                    "confidence": row.get("confidence"),
+                    "model": row.get("model"),
+                    "reason": row.get("reason"),
+                }
+            )
+    schema = {
+        "model_output": pl.String,
+        "value": pl.String,
+        "confidence": pl.Float64,
+        "model": pl.String,
+        "reason": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def _shown_value(row: dict) -> str:
+    """A model row's value as text: the cluster name, a message, or a rounded number."""
+    value = row.get("cluster", row.get("value"))
+    if value is None:
+        value = row.get("message") or row.get("action")
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return "" if value is None else str(value)
+
+
+def _mastery_chart(mastery: pl.DataFrame):
+    frame = mastery.select("skill", (pl.col("p_known") * 100).alias("p_known"))
+    return charts.horizontal_bars(
+        frame,
+        "skill",
+        "p_known",
+        title="Mastery per skill",
+        xlabel="Skill",
+        ylabel="P(known) (%)",
+        color=None,
+    )
+
+
+def _weekly_chart(weekly: pl.DataFrame):
+    return charts.line(
+        weekly,
+        "week",
+        "accuracy",
+        title="Accuracy per week",
+        xlabel="Week starting (UTC)",
+        ylabel="Accuracy (%)",
+    )
+
+
+class LearnerDrilldown(Viewer):
+    """What the models say about one learner, their mastery and weekly accuracy."""
+
+    learner_id = param.String(default=None, allow_None=True)
+
+    def __init__(self, source, **params) -> None:
+        super().__init__(**params)
+        self.source = source
+        self._title = pn.pane.Markdown("Select a learner in the table.")
+        self._mastery = pn.pane.HoloViews(sizing_mode="stretch_width")
+        self._weekly = pn.pane.HoloViews(sizing_mode="stretch_width")
+        self._reasons = pn.widgets.Tabulator(
+            show_index=False,
+            disabled=True,
+            layout="fit_data_stretch",
+            sizing_mode="stretch_width",
+            max_height=260,
+        )
+        self._card = theme.card(
+            self._title,
+            self._reasons,
+            pn.Row(self._mastery, self._weekly),
+            title="Learner details",
+        )
+        self.predictions_frame = pl.DataFrame()
+        self._fill()
+
+    @param.depends("learner_id", watch=True)
+    def _fill(self) -> None:
+        if not self.learner_id:
+            self._mastery.object = self._weekly.object = None
+            self._mastery.visible = self._weekly.visible = self._reasons.visible = False
+            return
+        self._card.loading = True
+        try:
+            outputs = self.source.predictions()
+            events = self.source.learner_events(self.learner_id)
+            mastery = outputs.get("mastery", pl.DataFrame(schema={"learner_id": pl.String}))
+            mine = mastery.filter(pl.col("learner_id") == self.learner_id)
+            self.predictions_frame = learner_predictions(outputs, self.learner_id)
+            self._title.object = f"### {self.learner_id}\n{events.height:,} events"
+            self._reasons.value = self.predictions_frame.to_pandas()
+            self._mastery.object = (
+                _mastery_chart(mine)
+                if mine.height
+                else charts.no_data("Mastery per skill", "Skill", "P(known) (%)")
+            )
+            self._weekly.object = _weekly_chart(weekly_performance(events))
+            self._mastery.visible = self._weekly.visible = self._reasons.visible = True
+        finally:
+            self._card.loading = False
+
+    @property
+    def charts(self) -> list:
+        return [self._mastery.object, self._weekly.object]
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._card

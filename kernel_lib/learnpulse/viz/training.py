@@ -1,0 +1,196 @@
+"""Training analytics: loss, validation loss, learning rate and accuracy per run, overfitting
+markers, and a comparison of runs.
+
+Runs have the shape of ``GET learnpulse/api/training/runs`` (summaries) and
+``GET training/runs/<id>`` (a summary with its logged ``metrics``), see
+:mod:`learnpulse.collectors.training`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import holoviews as hv
+import panel as pn
+import param
+import polars as pl
+from panel.viewable import Viewer
+
+from learnpulse.viz import charts, theme
+from learnpulse.viz.components import ChartPanel, DataTable
+from learnpulse.viz.sources import DataSource
+
+#: Runs selected for comparison when the dashboard opens (the newest ones).
+DEFAULT_COMPARED = 3
+#: Metric -> (chart title, y-axis label with unit).
+CURVES: dict[str, tuple[str, str]] = {
+    "loss": ("Training and validation loss", "Loss (model's objective)"),
+    "lr": ("Learning rate", "Learning rate (per step)"),
+    "accuracy": ("Accuracy", "Accuracy (share correct, 0-1)"),
+}
+_METRIC_COLUMNS = ("epoch", "step", "loss", "val_loss", "lr", "accuracy", "val_accuracy")
+
+
+def runs_table(runs: list[dict[str, Any]]) -> pl.DataFrame:
+    """One row per run summary: ``run_id``, ``name``, ``status``, ``epochs``, ``last_loss``,
+    ``best_val_loss``, ``best_accuracy``, ``overfitting``, ``reason``."""
+    rows = []
+    for run in runs:
+        verdict = run.get("overfitting") or {}
+        best_val = run.get("best_val_loss") or {}
+        best_acc = run.get("best_accuracy") or {}
+        rows.append({
+            "run_id": run["run_id"],
+            "name": run["name"],
+            "status": run["status"],
+            "epochs": run.get("epochs"),
+            "last_loss": (run.get("last") or {}).get("loss"),
+            "best_val_loss": best_val.get("value"),
+            "best_accuracy": best_acc.get("value"),
+            "overfitting": bool(verdict.get("overfitting")),
+            "reason": verdict.get("reason", ""),
+        })  # fmt: skip
+    schema = {
+        "run_id": pl.String,
+        "name": pl.String,
+        "status": pl.String,
+        "epochs": pl.Int64,
+        "last_loss": pl.Float64,
+        "best_val_loss": pl.Float64,
+        "best_accuracy": pl.Float64,
+        "overfitting": pl.Boolean,
+        "reason": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def run_metrics(detail: dict[str, Any]) -> pl.DataFrame:
+    """A run's logged rows (``GET training/runs/<id>``'s ``metrics``) with ``run`` = its name.
+
+    Shape (n_logs, 8): ``run``, ``epoch``, ``step``, ``loss``, ``val_loss``, ``lr``,
+    ``accuracy``, ``val_accuracy``.
+    """
+    schema = {"run": pl.String, **{c: pl.Float64 for c in _METRIC_COLUMNS}}
+    rows = [{c: row.get(c) for c in _METRIC_COLUMNS} for row in detail.get("metrics", [])]
+    if not rows:
+        return pl.DataFrame(schema=schema)
+    frame = pl.DataFrame(rows, schema={c: pl.Float64 for c in _METRIC_COLUMNS})
+    return frame.select(pl.lit(detail["name"]).alias("run"), *_METRIC_COLUMNS)
+
+
+def overfitting_points(details: list[dict[str, Any]]) -> pl.DataFrame:
+    """Where each overfitting run's validation loss was lowest: ``run``, ``step``,
+    ``val_loss`` (the point to keep a checkpoint from)."""
+    rows = []
+    for detail in details:
+        verdict = detail.get("overfitting") or {}
+        since = verdict.get("since_step")
+        if not verdict.get("overfitting") or since is None:
+            continue
+        metrics = run_metrics(detail).filter(pl.col("step") == since).drop_nulls("val_loss")
+        if metrics.height:
+            rows.append(
+                {"run": detail["name"], "step": float(since), "val_loss": metrics["val_loss"][0]}
+            )
+    return pl.DataFrame(rows, schema={"run": pl.String, "step": pl.Float64, "val_loss": pl.Float64})
+
+
+def _per_run(frame: pl.DataFrame, column: str, *, title: str, ylabel: str, dashed: bool = False):
+    """One curve of ``column`` over ``step`` per run, in the palette's order."""
+    if frame.is_empty() or column not in frame.columns:
+        return []
+    curves = []
+    for colour, run in zip(
+        theme.PALETTE * 3, frame["run"].unique(maintain_order=True), strict=False
+    ):
+        part = frame.filter(pl.col("run") == run).select("step", column).drop_nulls()
+        if part.is_empty():
+            continue
+        label = f"{run} ({column})"
+        curve = hv.Curve(
+            part.to_pandas(),
+            hv.Dimension("step", label="Step"),
+            hv.Dimension(column, label=ylabel),
+            label=label,
+        )
+        curves.append(
+            curve.opts(color=colour, line_width=2, line_dash="dashed" if dashed else "solid")
+        )
+    return curves
+
+
+def loss_chart(frame: pl.DataFrame, markers: pl.DataFrame) -> hv.Element:
+    """Training loss (solid) and validation loss (dashed) per run, with overfitting markers."""
+    title, ylabel = CURVES["loss"]
+    curves = _per_run(frame, "loss", title=title, ylabel=ylabel) + _per_run(
+        frame, "val_loss", title=title, ylabel=ylabel, dashed=True
+    )
+    if not curves:
+        return charts.no_data(title, "Step", ylabel)
+    if markers.height:
+        curves.append(
+            charts.markers(
+                markers.rename({"val_loss": "loss"}),
+                "step",
+                "loss",
+                label="overfitting from here",
+                xlabel="Step",
+                ylabel=ylabel,
+            )
+        )
+    return hv.Overlay(curves).opts(
+        title=title, legend_position="right", **{**theme.CHART_OPTIONS, "height": 320}
+    )
+
+
+def metric_chart(frame: pl.DataFrame, column: str) -> hv.Element:
+    """``lr`` or ``accuracy`` per run (validation accuracy dashed, when logged)."""
+    title, ylabel = CURVES[column]
+    curves = _per_run(frame, column, title=title, ylabel=ylabel)
+    if column == "accuracy":
+        curves += _per_run(frame, "val_accuracy", title=title, ylabel=ylabel, dashed=True)
+    if not curves:
+        return charts.no_data(title, "Step", ylabel)
+    return hv.Overlay(curves).opts(title=title, legend_position="right", **theme.CHART_OPTIONS)
+
+
+class TrainingDashboard(Viewer):
+    """Runs, their curves and overfitting verdicts; pick runs to compare."""
+
+    compared = param.ListSelector(default=[], objects=[], doc="Run ids shown in the charts.")
+
+    def __init__(self, source: DataSource, **params: Any) -> None:
+        super().__init__(**params)
+        self.source = source
+        self.runs = DataTable(title="Runs", filename="training_runs.csv")
+        self._markers = overfitting_points([])
+        self.loss = ChartPanel(lambda f: loss_chart(f, self._markers), title="Loss")
+        self.lr = ChartPanel(lambda f: metric_chart(f, "lr"), title="Learning rate")
+        self.accuracy = ChartPanel(lambda f: metric_chart(f, "accuracy"), title="Accuracy")
+        picker = pn.widgets.MultiChoice.from_param(self.param.compared, label="Compare runs")
+        self._layout = theme.page(
+            "Training analytics", self.runs, picker, self.loss, pn.Row(self.lr, self.accuracy)
+        )
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the list of runs (keeping the comparison) and redraw."""
+        summaries = self.source.training_runs()
+        self.runs.frame = runs_table(summaries)
+        names = {run["run_id"]: run["name"] for run in summaries}
+        self.param.compared.objects = list(names)
+        kept = [run for run in self.compared if run in names]
+        self.compared = kept or list(names)[:DEFAULT_COMPARED]
+        self._draw()
+
+    @param.depends("compared", watch=True)
+    def _draw(self) -> None:
+        details = [self.source.training_run(run_id) for run_id in self.compared]
+        frames = [run_metrics(d) for d in details]
+        frame = pl.concat(frames) if frames else run_metrics({"name": "", "metrics": []})
+        self._markers = overfitting_points(details)
+        for panel in (self.loss, self.lr, self.accuracy):
+            panel.frame = frame
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        return self._layout

@@ -1,0 +1,185 @@
+"""Real servers for the browser tests: ``jupyter server`` (learnpulse + Voila + Panel preview)
+and ``panel serve``, each a subprocess on a free port.
+
+The Jupyter server serves a folder holding copies of the project's ``dashboards/`` and
+``notebooks/``, with a fresh SQLite store of a simulated course (and real example training
+runs), course models fitted on an earlier simulated cohort, and per-user tokens: the owner's
+token (for the browser), ``teacher`` (an instructor) and one student. Dashboard kernels read
+through the API as ``teacher`` (``$LEARNPULSE_API_TOKEN``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import REPO
+
+#: Learners and weeks of the simulated course the test server serves.
+TEST_LEARNERS, TEST_WEEKS = 150, 12
+#: Learners of the earlier cohort the course models are fitted on.
+PAST_LEARNERS = 300
+COURSE = "demo-python-101"
+OWNER_TOKEN = "browser-owner-token"
+TEACHER_TOKEN, STUDENT_TOKEN = "token-teacher", "token-student"
+#: The student the student token belongs to (an active learner of the simulated course).
+STUDENT = "learner-00007"
+#: Seconds a server gets to start answering.
+SERVER_START_S = 90
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float, token: str = OWNER_TOKEN) -> None:
+    deadline = time.monotonic() + timeout
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+    while True:
+        try:
+            with urllib.request.urlopen(request, timeout=5):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+class _Process:
+    def _start(self, command: list[str], env: dict[str, str], cwd: Path, log: Path) -> None:
+        self.log = log.open("w")
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd
+        )
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
+
+
+class JupyterServer(_Process):
+    """A running ``jupyter server``: ``url`` (ends with "/"), ``root``, ``db_url``."""
+
+    def __init__(self, root: Path, db_url: str, models_dir: Path | None = None):
+        self.root, self.db_url, self.token = root, db_url, OWNER_TOKEN
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        runtime = root.parent / "runtime"
+        runtime.mkdir(exist_ok=True)
+        env = {
+            **os.environ,
+            "LEARNPULSE_DB_URL": db_url,
+            "LEARNPULSE_API_URL": self.url,
+            "LEARNPULSE_API_TOKEN": TEACHER_TOKEN,
+            "JUPYTER_RUNTIME_DIR": str(runtime),
+            "PYTHONPATH": str(REPO),
+        }
+        tokens = json.dumps({TEACHER_TOKEN: "teacher", STUDENT_TOKEN: STUDENT})
+        command = [
+            sys.executable, "-m", "jupyter_server",
+            f"--port={self.port}", "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={OWNER_TOKEN}",
+            "--ServerApp.identity_provider_class="
+            "learnpulse_server.identity.ClassTokenIdentityProvider",
+            f"--ClassTokenIdentityProvider.user_tokens={tokens}",
+            "--LearnPulseApp.instructors=teacher",
+            f"--ServerApp.root_dir={root}",
+            "--ServerApp.open_browser=False",
+            "--ServerApp.allow_root=True",
+            "--VoilaConfiguration.show_tracebacks=True",
+        ]  # fmt: skip
+        if models_dir is not None:
+            command.append(f"--LearnPulseApp.models_dir={models_dir}")
+        self._start(command, env, root, root.parent / "jupyter-server.log")
+        try:
+            wait_for(self.url + "learnpulse/api/status", SERVER_START_S)
+        except OSError:
+            self.stop()
+            raise RuntimeError(f"jupyter server did not start; see {self.log.name}") from None
+
+    def api(self, route: str, body: dict | None = None, token: str = TEACHER_TOKEN) -> dict:
+        """``GET`` (or ``POST`` with ``body``) ``learnpulse/api/route``."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url + "learnpulse/api/" + route,
+            data=data,
+            headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+
+
+class PanelServer(_Process):
+    """``panel serve`` of one app reading through ``api`` with ``token``."""
+
+    def __init__(self, app: Path, api: JupyterServer, token: str, folder: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/{app.stem}"
+        env = {
+            **os.environ,
+            "LEARNPULSE_API_URL": api.url,
+            "LEARNPULSE_API_TOKEN": token,
+            "PYTHONPATH": str(REPO),
+        }
+        command = [
+            sys.executable, "-m", "panel", "serve", str(app), f"--port={self.port}",
+            "--address=127.0.0.1", f"--allow-websocket-origin=127.0.0.1:{self.port}",
+        ]  # fmt: skip
+        self._start(command, env, folder, folder / f"panel-{app.stem}.log")
+        try:
+            wait_for(self.url, SERVER_START_S)
+        except OSError:
+            self.stop()
+            raise RuntimeError(f"panel serve did not start; see {self.log.name}") from None
+
+
+def serve_folder(tmp: Path) -> Path:
+    """A server root holding copies of ``dashboards/`` and ``notebooks/``."""
+    root = tmp / "root"
+    root.mkdir()
+    for folder in ("dashboards", "notebooks"):
+        if (REPO / folder).is_dir():
+            shutil.copytree(REPO / folder, root / folder)
+    return root
+
+
+def simulated_store(path: Path, learners: int = TEST_LEARNERS, training: bool = True) -> str:
+    """A SQLite store with a simulated course (and real example training runs)."""
+    from learnpulse.datasets.simulator import SimulationConfig, simulate_course
+    from learnpulse.store import EventStore
+    from learnpulse.viz.examples import log_example_runs
+
+    url = f"sqlite:///{path}"
+    course = simulate_course(
+        SimulationConfig(n_learners=learners, weeks=TEST_WEEKS, seed=0, course_id=COURSE)
+    )
+    with EventStore(url) as store:
+        store.append_course(course, progress=False)
+        if training:
+            log_example_runs(store)
+    return url
+
+
+def fitted_models(folder: Path, learners: int = PAST_LEARNERS) -> Path:
+    """Course models fitted on an earlier, simulated cohort, saved as the server loads them."""
+    from learnpulse.datasets.simulator import SimulationConfig, simulate_course
+    from learnpulse.models.course_fit import fit_course_models
+
+    past = simulate_course(
+        SimulationConfig(n_learners=learners, weeks=TEST_WEEKS, seed=1, course_id=COURSE)
+    )
+    fit_course_models(past).save(folder / COURSE)
+    return folder

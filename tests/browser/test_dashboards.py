@@ -1,0 +1,185 @@
+"""Dashboards in a real browser: Voila renders the instructor dashboard with data, the range
+selector changes the numbers, a posted event appears live; the Panel apps render and update."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+
+from learnpulse.viz.instructor import EMPTY_NOTE
+from tests.browser.conftest import screenshot
+from tests.browser.servers import COURSE, STUDENT, STUDENT_TOKEN, PanelServer
+
+pytestmark = pytest.mark.slow
+
+INSTRUCTOR = "voila/render/dashboards/instructor.ipynb"
+#: Milliseconds a page gets to run its notebook or app and draw (kernels start slowly on a
+#: loaded machine).
+RENDER_TIMEOUT_MS = 120_000
+#: Seconds a change gets to show up on the page.
+UPDATE_TIMEOUT_S = 45
+#: Charts of the instructor dashboard: 7 chart cards and the mastery heatmap.
+INSTRUCTOR_CHARTS = 8
+#: Where Voila shows a cell's error output.
+STDERR = "[data-mime-type='application/vnd.jupyter.stderr']"
+
+
+def kpi(page, name: str) -> str:
+    return page.locator(f".lp-kpi[data-kpi='{name}'] .lp-kpi-value").inner_text()
+
+
+def wait_until(condition, timeout: float = UPDATE_TIMEOUT_S, every: float = 0.5):
+    """Poll ``condition()`` until it returns something truthy; that value, or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    pytest.fail(f"not true within {timeout} s: {condition.__doc__ or condition}")
+
+
+def shows(page, text: str) -> bool:
+    """Is ``text`` on the page (also inside Panel's shadow DOM)?"""
+    return page.get_by_text(text).count() > 0
+
+
+def plots(page) -> int:
+    """Bokeh plots drawn on the page (each has one canvas element)."""
+    return page.locator(".bk-Canvas").count()
+
+
+def open_instructor(page, server) -> None:
+    page.goto(f"{server.url}{INSTRUCTOR}?token={server.token}", wait_until="commit")
+    # The cards, or an error output (then fail at once, showing it).
+    page.wait_for_selector(
+        f".lp-kpi, {STDERR}, .jp-OutputArea-output pre", timeout=RENDER_TIMEOUT_MS
+    )
+    assert no_error_output(page), page.inner_text("body")[-3000:]
+    page.wait_for_selector(".lp-kpi", timeout=RENDER_TIMEOUT_MS)
+    wait_until(lambda: plots(page) >= INSTRUCTOR_CHARTS)
+
+
+def no_error_output(page) -> bool:
+    text = page.inner_text("body")
+    return page.locator(STDERR).count() == 0 and "Traceback" not in text
+
+
+@pytest.fixture(scope="module")
+def instructor(browser, jupyter_server):
+    """One Voila page of the instructor dashboard, shared by the tests below in order."""
+    from tests.browser.conftest import VIEWPORT
+
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    started = time.monotonic()
+    open_instructor(page, jupyter_server)
+    page.render_seconds = time.monotonic() - started
+    yield page
+    context.close()
+
+
+def test_voila_renders_every_panel_with_data(instructor):
+    page = instructor
+    screenshot(page, "instructor-voila")
+    assert page.locator(".lp-kpi").count() == 5
+    values = {name: kpi(page, name) for name in ("active_learners", "sessions", "at_risk")}
+    assert "–" not in values.values(), values
+    assert plots(page) >= INSTRUCTOR_CHARTS
+    assert page.locator(".tabulator-row").count() > 10  # risk, clusters and peers tables
+    assert page.locator(".lp-alert").count() > 0
+    text = page.inner_text("body")
+    assert EMPTY_NOTE not in text and "unavailable" not in text
+    assert no_error_output(page) and page.errors == []
+    print(f"instructor dashboard drawn in {page.render_seconds:.1f} s")
+
+
+def test_range_selector_changes_the_numbers(instructor):
+    page = instructor
+    month = kpi(page, "sessions")
+    page.get_by_role("button", name="quarter").click()
+    quarter = wait_until(lambda: kpi(page, "sessions") != month and kpi(page, "sessions"))
+    page.get_by_role("button", name="week").click()
+    week = wait_until(
+        lambda: kpi(page, "sessions") not in (month, quarter) and kpi(page, "sessions")
+    )
+    numbers = [int(v.replace(",", "")) for v in (week, month, quarter)]
+    assert numbers == sorted(numbers) and len(set(numbers)) == 3
+    screenshot(page, "instructor-week")
+
+
+def sessions(page) -> int | None:
+    """The sessions card's number (None while the cards are being redrawn)."""
+    text = kpi(page, "sessions").replace(",", "")
+    return int(text) if text.isdigit() else None
+
+
+def test_a_posted_event_appears_live(instructor, jupyter_server):
+    page = instructor  # showing the week (previous test)
+    before = wait_until(lambda: sessions(page))
+    latest = datetime.fromisoformat(
+        jupyter_server.api("analytics/dashboard?range=week")["period"]["end"]
+    )
+    event = {
+        "id": str(uuid.uuid4()),
+        "ts": (latest - timedelta(minutes=1)).isoformat(),
+        "learner_id": STUDENT,
+        "course_id": COURSE,
+        "session_id": f"live-{uuid.uuid4().hex[:8]}",
+        "kind": "session_start",
+    }
+    response = jupyter_server.api("events", {"events": [event]})
+    assert response["stored"] == 1
+    after = wait_until(lambda: (sessions(page) or 0) > before and sessions(page))
+    assert after == before + 1
+    screenshot(page, "instructor-live")
+
+
+def open_panel_preview(page, server, app: str) -> None:
+    url = f"{server.url}panel-preview/render/dashboards/{app}?token={server.token}"
+    page.goto(url, wait_until="commit")
+    page.wait_for_selector(".bk-Canvas", timeout=RENDER_TIMEOUT_MS)
+
+
+def test_system_monitor_renders_and_refreshes(page, jupyter_server):
+    open_panel_preview(page, jupyter_server, "system.py")
+    status = page.get_by_text("Last sample")
+    first = wait_until(lambda: status.inner_text())
+    later = wait_until(lambda: status.inner_text() != first and status.inner_text())
+    assert later != first
+    assert plots(page) >= 2  # CPU and memory (GPU only when there is one)
+    assert shows(page, "Health score")
+    screenshot(page, "system-monitor")
+    assert page.errors == []
+
+
+def test_training_dashboard_shows_runs_and_overfitting(page, jupyter_server):
+    open_panel_preview(page, jupyter_server, "training.py")
+    wait_until(lambda: plots(page) >= 3)
+    rows = page.locator(".tabulator-row")
+    assert rows.count() == 2
+    assert shows(page, "mlp-wide-overfitting") and shows(page, "validation loss rose")
+    screenshot(page, "training")
+    assert page.errors == []
+
+
+def test_student_dashboard_served_by_panel_shows_only_the_student(page, jupyter_server, tmp_path):
+    app = jupyter_server.root / "dashboards" / "student.py"
+    panel = PanelServer(app, jupyter_server, STUDENT_TOKEN, tmp_path)
+    try:
+        page.goto(panel.url, wait_until="commit")
+        page.wait_for_selector(".lp-kpi", timeout=RENDER_TIMEOUT_MS)
+        wait_until(lambda: plots(page) >= 5)
+        assert shows(page, STUDENT)
+        assert "–" not in [kpi(page, k) for k in ("score", "accuracy", "readiness")]
+        shown = page.locator(".tabulator-row").count()
+        assert shown > 0
+        screenshot(page, "student-panel")
+        assert page.errors == []
+    finally:
+        panel.stop()

@@ -1,0 +1,263 @@
+"""Analytics routes through a real Jupyter server (pytest-jupyter) on a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import polars as pl
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from learnpulse.analytics import course_overview, course_trends, to_json
+from learnpulse.datasets.simulator import SimulationConfig, simulate_course
+from learnpulse.store import EventStore
+from tests.extension.conftest import ANONYMOUS, as_user
+from tests.kernel_lib.test_analytics import HAND_BUILT, attempt
+
+HAND_AT = "2024-09-09T00:00:00Z"
+#: The simulated learners who are the test users.
+RENAMED = {"learner-00000": "ada", "learner-00001": "bob"}
+
+
+def simulated_class(n_learners: int = 30):
+    """A small simulated course whose first two learners are the users ada and bob."""
+    data = simulate_course(SimulationConfig(n_learners=n_learners, weeks=4, seed=3))
+    rename = pl.col("learner_id").replace(RENAMED)
+    data.events = data.events.with_columns(rename)
+    data.learners = data.learners.with_columns(rename)
+    return data
+
+
+@pytest.fixture
+def hand_built(lp_db_url):
+    with EventStore(lp_db_url) as store:
+        store.append(HAND_BUILT)
+
+
+@pytest.fixture
+def simulated(lp_db_url):
+    data = simulated_class()
+    with EventStore(lp_db_url) as store:
+        store.append_course(data)
+    return data
+
+
+async def get(jp_fetch, route: str, user: str = "teacher", **params) -> dict:
+    response = await jp_fetch(
+        "learnpulse", "api", "analytics", route, params=params, headers=as_user(user)
+    )
+    assert response.code == 200
+    return json.loads(response.body)
+
+
+async def refused(jp_fetch, route: str, user: str | None, **params) -> tuple[int, str]:
+    headers = ANONYMOUS if user is None else as_user(user)
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch("learnpulse", "api", "analytics", route, params=params, headers=headers)
+    return info.value.code, json.loads(info.value.response.body)["message"]
+
+
+async def test_dashboard_known_answers(jp_fetch, hand_built):
+    body = await get(jp_fetch, "dashboard", range="week", at=HAND_AT)
+    assert body["course"] == "course-a"
+    assert body["period"]["first_day"] == "2024-09-02"
+    kpis = {row["kpi"]: row for row in body["kpis"]}
+    assert (kpis["active_learners"]["value"], kpis["active_learners"]["previous"]) == (3, 1)
+    assert kpis["avg_session_minutes"]["value"] == pytest.approx(8.0)
+    assert kpis["accuracy"]["change"] == pytest.approx(-0.25)
+    assert [row["date"] for row in body["daily"]][:2] == ["2024-09-02", "2024-09-03"]
+    assert body["popular_skills"][0]["skill"] == "lists"
+    assert body["tutor"]["agents"][0] == {
+        "agent": "mentor",
+        "messages": 2,
+        "learner_messages": 1,
+        "learners": 1,
+    }
+
+
+@pytest.mark.parametrize("range_", ["week", "month", "quarter", "course"])
+async def test_dashboard_matches_the_library_on_a_simulated_course(
+    jp_fetch, simulated, lp_db_url, range_
+):
+    body = await get(jp_fetch, "dashboard", range=range_)  # course: the only one
+    with EventStore(lp_db_url) as store:
+        stored = store.query(course="demo-python-101")
+    expected = to_json(course_overview(stored, range=range_))
+    assert body["course"] == "demo-python-101"
+    assert body["daily"] and body["popular_skills"] and body["tutor"]["agents"]
+    for key in ("range", "period", "kpis", "daily", "popular_skills", "popular_items", "tutor"):
+        assert body[key] == expected[key], key
+
+
+async def test_dashboard_follows_new_events(jp_fetch, hand_built, lp_db_url):
+    first = await get(jp_fetch, "dashboard", range="week")
+    with EventStore(lp_db_url) as store:
+        store.append([attempt("2024-09-12T10:00:00", "d", "ex-9", ["loops"], True, "s8")])
+    fresh = await get(jp_fetch, "dashboard", range="week", wait="true")
+    assert fresh["seq"] > first["seq"]
+    assert fresh["period"]["last_day"] == "2024-09-12"
+    assert fresh["daily"][-1]["attempts"] == 1
+
+
+async def test_trends_are_weekly_with_directions(jp_fetch, simulated, lp_db_url):
+    body = await get(jp_fetch, "trends", weeks=3)
+    with EventStore(lp_db_url) as store:
+        expected = to_json(course_trends(store.query(course="demo-python-101"), weeks=3))
+    assert len(body["weekly"]) == 3
+    assert body["weekly"] == expected["weekly"]
+    assert {d["measure"] for d in body["directions"]} >= {"active_learners", "accuracy"}
+
+
+@pytest.mark.parametrize("route", ["dashboard", "trends"])
+async def test_course_wide_routes_are_for_instructors(jp_fetch, hand_built, route):
+    for user in ("ada", "bob"):
+        code, message = await refused(jp_fetch, route, user)
+        assert (code, message) == (403, "only instructors may do this")
+    code, _ = await refused(jp_fetch, route, None)
+    assert code == 403
+
+
+@pytest.mark.parametrize(
+    ("route", "params", "code", "named"),
+    [
+        ("dashboard", {"range": "year"}, 400, "'range'"),
+        ("dashboard", {"at": "yesterday"}, 400, "'at'"),
+        ("dashboard", {"wait": "maybe"}, 400, "'wait'"),
+        ("dashboard", {"course": "nope"}, 404, "'nope'"),
+        ("trends", {"weeks": "0"}, 400, "'weeks'"),
+        ("trends", {"weeks": "many"}, 400, "'weeks'"),
+        ("predictive", {"limit": "0"}, 400, "'limit'"),
+        ("predictive", {"course": "nope"}, 404, "'nope'"),
+    ],
+)
+async def test_bad_parameters_are_named(jp_fetch, hand_built, route, params, code, named):
+    status, message = await refused(jp_fetch, route, "teacher", **params)
+    assert status == code
+    assert named in message
+
+
+@pytest.mark.parametrize("route", ["predictive", "alerts"])
+async def test_a_student_may_not_ask_about_another(jp_fetch, simulated, route):
+    status, message = await refused(jp_fetch, route, "ada", learner="bob")
+    assert (status, message) == (403, "students may only see their own data")
+
+
+# -- predictions (learnpulse.models.predict_all) --------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory):
+    """Course models fitted on another simulated presentation, saved as the server reads them."""
+    from learnpulse.models import fit_course_models
+
+    folder = tmp_path_factory.mktemp("models")
+    earlier = simulate_course(SimulationConfig(n_learners=200, weeks=4, seed=5))
+    fit_course_models(earlier).save(folder / "demo-python-101")
+    return folder
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config, models_dir):
+    analytics = {
+        "models_dir": str(models_dir),
+        "analytics_refresh_interval": 0.1,
+        "analytics_prediction_interval": 0.0,
+    }
+    return {**jp_server_config, "LearnPulseApp": {**jp_server_config["LearnPulseApp"], **analytics}}
+
+
+def learners_in(body: dict) -> set[str]:
+    rows = [row for frame in body["predictions"].values() for row in frame]
+    return {row["learner_id"] for row in rows}
+
+
+async def test_predictive_all_models_for_the_instructor(jp_fetch, simulated):
+    from learnpulse.models import OUTPUT_KEYS
+
+    body = await get(jp_fetch, "predictive", limit=10, offset=10)
+    assert body["models"] == list(OUTPUT_KEYS)
+    assert body["learners"]["total"] == 30
+    assert body["learners"]["ids"] == sorted(simulated.learners["learner_id"])[10:20]
+    assert learners_in(body) == set(body["learners"]["ids"])
+    for model, rows in body["predictions"].items():
+        for row in rows:
+            assert row["model"] and row["reason"] and "confidence" in row, model
+    risk = body["predictions"]["retention_risk"]
+    assert all(not r["model"].endswith("unfitted") for r in risk)  # loaded from models_dir
+    assert all(0 <= r["value"] <= 1 for r in risk)
+
+
+async def test_predictive_one_model_for_named_learners(jp_fetch, simulated):
+    body = await get(jp_fetch, "predictive", type="success", learner="bob,learner-00005")
+    assert body["models"] == ["success"]
+    assert sorted(r["learner_id"] for r in body["predictions"]["success"]) == [
+        "bob",
+        "learner-00005",
+    ]
+
+
+async def test_a_student_gets_only_their_own_predictions(jp_fetch, simulated):
+    for params in ({}, {"learner": "ada"}):
+        body = await get(jp_fetch, "predictive", "ada", **params)
+        assert body["learners"]["ids"] == ["ada"]
+        assert learners_in(body) == {"ada"}
+        assert "bob" not in json.dumps(body)
+
+
+async def test_unknown_model_is_named(jp_fetch, simulated):
+    status, message = await refused(jp_fetch, "predictive", "teacher", type="horoscope")
+    assert status == 400
+    assert "'type'" in message and "'horoscope'" in message and "retention_risk" in message
+
+
+async def test_alerts_for_the_class_and_for_oneself(jp_fetch, simulated):
+    everyone = (await get(jp_fetch, "alerts"))["alerts"]
+    assert everyone, "the simulated class raises some alerts"
+    assert all(a["model"] and a["reason"] and a["urgency"] for a in everyone)
+    for student in ("ada", "bob"):
+        own = (await get(jp_fetch, "alerts", student))["alerts"]
+        assert own == [a for a in everyone if a["learner_id"] == student]
+
+
+async def test_dashboard_counts_learners_at_risk_once_predicted(jp_fetch, simulated):
+    predicted = await get(jp_fetch, "predictive", type="retention_risk", limit=100)
+    risks = [r["value"] for r in predicted["predictions"]["retention_risk"]]
+    body = await get(jp_fetch, "dashboard", range="month")
+    kpis = {row["kpi"]: row for row in body["kpis"]}
+    assert kpis["at_risk"]["value"] == sum(r >= 0.5 for r in risks)
+    assert kpis["at_risk"]["previous"] is None
+
+
+async def test_stream_pushes_a_students_own_updates(jp_ws_fetch, simulated, lp_db_url):
+    ws = await jp_ws_fetch(
+        "learnpulse", "api", "analytics", "stream", params={"type": "score"}, headers=as_user("ada")
+    )
+    snapshot = json.loads(await ws.read_message())
+    assert (snapshot["type"], snapshot["models"]) == ("snapshot", ["score"])
+    assert learners_in(snapshot) == {"ada"}
+    assert {a["learner_id"] for a in snapshot["alerts"]} <= {"ada"}
+    later = simulated.events["ts"].max().isoformat()
+    with EventStore(lp_db_url) as store:
+        new = [attempt(later[:19], who, "ex-1", ["loops"], True, "s-new") for who in ("bob", "ada")]
+        # bob's event must not reach ada; hers must
+        store.append([{**event, "course_id": "demo-python-101"} for event in new])
+    update = json.loads(await asyncio.wait_for(ws.read_message(), timeout=30))
+    ws.close()
+    assert update["type"] == "update"
+    assert update["seq"] > snapshot["seq"]
+    assert update["learners"]["ids"] == ["ada"]
+    assert learners_in(update) == {"ada"}
+
+
+async def test_stream_refuses_a_student_asking_about_another(jp_ws_fetch, simulated):
+    with pytest.raises(HTTPClientError) as info:
+        await jp_ws_fetch(
+            "learnpulse",
+            "api",
+            "analytics",
+            "stream",
+            params={"learner": "bob"},
+            headers=as_user("ada"),
+        )
+    assert info.value.code == 403

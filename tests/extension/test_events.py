@@ -1,0 +1,230 @@
+"""POST/GET learnpulse/api/events and the events/stream WebSocket, through a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+from learnpulse.store import EventStore
+from tests.extension.conftest import ANONYMOUS, as_user, learnpulse_app
+
+
+async def post_events(jp_fetch, events, user="teacher"):
+    return await jp_fetch(
+        "learnpulse",
+        "api",
+        "events",
+        method="POST",
+        body=json.dumps({"events": events}),
+        headers=as_user(user),
+    )
+
+
+async def get_events(jp_fetch, user="teacher", **params):
+    response = await jp_fetch("learnpulse", "api", "events", params=params, headers=as_user(user))
+    return json.loads(response.body)
+
+
+async def refused(call) -> tuple[int, dict]:
+    with pytest.raises(HTTPClientError) as info:
+        await call
+    return info.value.code, json.loads(info.value.response.body)
+
+
+def stored_count(lp_db_url) -> int:
+    with EventStore(lp_db_url) as store:
+        return store.counts()["events"]
+
+
+async def test_post_stores_counts_and_skips_duplicates(jp_fetch, lp_db_url, make_event):
+    events = [make_event(offset_s=i, learner_id="ada") for i in range(3)]
+    first = await post_events(jp_fetch, events, user="ada")
+    assert first.code == 201
+    assert json.loads(first.body) == {"received": 3, "stored": 3, "duplicates": 0}
+    again = await post_events(jp_fetch, [*events[1:], make_event(learner_id="ada")], user="ada")
+    assert json.loads(again.body) == {"received": 3, "stored": 1, "duplicates": 2}
+    assert stored_count(lp_db_url) == 4
+    page = await get_events(jp_fetch, user="ada")
+    assert len(page["events"]) == 4
+    assert {e["id"] for e in events} <= {e["id"] for e in page["events"]}
+
+
+async def test_student_posting_for_another_learner_is_refused_whole(
+    jp_fetch, lp_db_url, make_event
+):
+    batch = [make_event(learner_id="ada"), make_event(learner_id="bob")]
+    code, body = await refused(post_events(jp_fetch, batch, user="ada"))
+    assert code == 403
+    assert "events[1].learner_id" in body["message"]
+    assert stored_count(lp_db_url) == 0
+    # An instructor may post for anyone.
+    assert (await post_events(jp_fetch, batch, user="teacher")).code == 201
+
+
+async def test_invalid_events_are_listed_and_nothing_is_written(jp_fetch, lp_db_url, make_event):
+    batch = [
+        make_event(learner_id="ada"),
+        make_event(learner_id="ada", kind="teleport"),
+        make_event(learner_id="ada", duration_ms="slow"),
+    ]
+    code, body = await refused(post_events(jp_fetch, batch, user="ada"))
+    assert code == 400
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [(1, "kind"), (2, "duration_ms")]
+    assert "teleport" in body["errors"][0]["message"]
+    assert stored_count(lp_db_url) == 0
+
+
+async def test_batches_over_the_limit_get_413(jp_fetch, jp_serverapp, lp_db_url, make_event):
+    learnpulse_app(jp_serverapp).max_batch_events = 3
+    code, body = await refused(post_events(jp_fetch, [make_event() for _ in range(4)]))
+    assert code == 413
+    assert "limit is 3" in body["message"]
+    assert (await post_events(jp_fetch, [make_event() for _ in range(3)])).code == 201
+    assert stored_count(lp_db_url) == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"", "empty"),
+        (b"[1, 2]", "JSON object, not an array"),
+        (b'{"events": {}}', "'events' must be an array"),
+        (b'{"event": []}', '"events"'),
+        (b'{"events": [], "extra": 1}', "'extra' is not allowed"),
+        (b"\xff\xfe", "not UTF-8"),
+        (b'{"events": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}", "nested too deeply"),
+    ],
+)
+async def test_malformed_bodies_get_400_naming_the_problem(jp_fetch, lp_db_url, body, named):
+    call = jp_fetch(
+        "learnpulse",
+        "api",
+        "events",
+        method="POST",
+        body=body,
+        headers=as_user("teacher"),
+        allow_nonstandard_methods=True,
+    )
+    code, reply = await refused(call)
+    assert code == 400
+    assert named in reply["message"]
+    assert stored_count(lp_db_url) == 0
+
+
+async def test_get_pages_filters_and_hides_other_learners(jp_fetch, make_event):
+    kinds = ["attempt", "hint", "resource_view"]
+    events = [
+        make_event(offset_s=i, learner_id=("ada", "bob")[i % 2], kind=kinds[i % 3], correct=True)
+        for i in range(25)
+    ]
+    await post_events(jp_fetch, events)
+    seen, after, pages = [], 0, 0
+    while after is not None:
+        page = await get_events(jp_fetch, limit=10, after=after)
+        seen += page["events"]
+        after, pages = page["next"], pages + 1
+    assert pages == 3
+    assert [e["id"] for e in seen] == [e["id"] for e in events]
+    assert [e["seq"] for e in seen] == sorted({e["seq"] for e in seen})
+    hints = await get_events(jp_fetch, kind="hint,resource_view", learner="bob")
+    assert {(e["kind"], e["learner_id"]) for e in hints["events"]} == {
+        ("hint", "bob"),
+        ("resource_view", "bob"),
+    }
+    window = await get_events(jp_fetch, since=events[5]["ts"], until=events[8]["ts"])
+    assert [e["id"] for e in window["events"]] == [e["id"] for e in events[5:8]]
+    # A student gets their own rows only, whatever they ask for.
+    asked = await get_events(jp_fetch, user="bob", learner="ada")
+    assert asked["events"] and {e["learner_id"] for e in asked["events"]} == {"bob"}
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"kind": "teleport"}, "'kind'"),
+        ({"since": "yesterday"}, "'since'"),
+        ({"until": "2024-09-02T09:00:00"}, "'until'"),
+        ({"limit": "0"}, "'limit'"),
+        ({"limit": "ten"}, "'limit'"),
+        ({"after": "-1"}, "'after'"),
+        ({"after": str(2**64)}, "'after'"),
+        ({"course": "x" * 5000}, "'course'"),
+    ],
+)
+async def test_bad_query_parameters_get_400_naming_them(jp_fetch, params, named):
+    call = jp_fetch("learnpulse", "api", "events", params=params, headers=as_user("teacher"))
+    code, reply = await refused(call)
+    assert code == 400
+    assert named in reply["message"]
+
+
+async def test_anonymous_may_neither_read_nor_write(jp_fetch, lp_db_url, make_event):
+    body = json.dumps({"events": [make_event()]})
+    for method, payload in (("GET", None), ("POST", body)):
+        call = jp_fetch(
+            "learnpulse", "api", "events", method=method, body=payload, headers=ANONYMOUS
+        )
+        code, _ = await refused(call)
+        assert code == 403
+    assert stored_count(lp_db_url) == 0
+
+
+async def next_message(ws, timeout=5.0) -> dict:
+    return json.loads(await asyncio.wait_for(ws.read_message(), timeout))
+
+
+async def test_stream_pushes_new_events_and_students_only_their_own(
+    jp_fetch, jp_ws_fetch, make_event
+):
+    await post_events(jp_fetch, [make_event(learner_id="ada")])  # before: not streamed
+    ada = await jp_ws_fetch("learnpulse", "api", "events", "stream", headers=as_user("ada"))
+    teacher = await jp_ws_fetch("learnpulse", "api", "events", "stream", headers=as_user("teacher"))
+    await asyncio.sleep(0.3)  # let both streams take their starting point
+    batch = [make_event(offset_s=i, learner_id=("bob", "ada")[i % 2]) for i in range(4)]
+    await post_events(jp_fetch, batch)
+    got = await next_message(ada)
+    assert [e["id"] for e in got["events"]] == [batch[1]["id"], batch[3]["id"]]
+    seen = []
+    while len(seen) < 4:
+        seen += (await next_message(teacher))["events"]
+    assert [e["id"] for e in seen] == [e["id"] for e in batch]
+    ada.close()
+    teacher.close()
+
+
+async def test_stream_sees_events_written_by_other_processes(jp_ws_fetch, lp_db_url, make_event):
+    ws = await jp_ws_fetch(
+        "learnpulse", "api", "events", "stream", params={"after": "0"}, headers=as_user("ada")
+    )
+    event = make_event(learner_id="ada")
+    with EventStore(lp_db_url) as store:  # like a kernel writing to the store directly
+        store.append([event])
+    got = await next_message(ws)
+    assert [e["id"] for e in got["events"]] == [event["id"]]
+    ws.close()
+
+
+async def test_stream_refuses_anonymous_and_bad_parameters(jp_ws_fetch):
+    for headers, params, code in ((ANONYMOUS, {}, 403), (as_user("ada"), {"kind": "x"}, 400)):
+        with pytest.raises(HTTPClientError) as info:
+            await jp_ws_fetch(
+                "learnpulse", "api", "events", "stream", params=params, headers=headers
+            )
+        assert info.value.code == code
+
+
+def test_latest_seq_finds_the_newest_event_across_gaps(tmp_path, make_event):
+    from learnpulse_server.handlers.events import latest_seq
+
+    with EventStore(f"sqlite:///{tmp_path / 'seq.db'}") as store:
+        assert latest_seq(store) == 0
+        store.append([make_event(learner_id=f"l{i % 3}", offset_s=i) for i in range(40)])
+        assert latest_seq(store) == 40
+        store.forget("l0")  # 14 rows gone: the count no longer equals the newest seq
+        store.forget("l1")
+        assert store.counts()["events"] == 13
+        assert latest_seq(store) == store.query(with_seq=True, order="seq")["seq"].max() == 39

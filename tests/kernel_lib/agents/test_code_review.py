@@ -1,0 +1,79 @@
+"""Static code review: each check fires on the code it is about, and stays quiet otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from learnpulse.agents.review import COMPLEXITY_LIMIT, NESTING_LIMIT, format_findings, review_code
+
+BRANCHY = "def grade(s):\n" + "".join(
+    f"    {'if' if i == 0 else 'elif'} s > {100 - i}:\n        return {i}\n"
+    for i in range(COMPLEXITY_LIMIT + 1)
+)
+NESTED = (
+    "def f(xs):\n"
+    + "".join("    " * (d + 1) + f"for x{d} in xs:\n" for d in range(NESTING_LIMIT + 1))
+    + "    " * (NESTING_LIMIT + 2)
+    + "print(x0)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "check", "line", "name"),
+    [
+        ("def f():\n    return totl\n", "undefined-name", 2, "totl"),
+        ("def f():\n    unused = 3\n    return 1\n", "unused-variable", 2, "unused"),
+        ("import os\n", "unused-import", 1, "os"),
+        ("list = [1, 2]\n", "shadowed-builtin", 1, "list"),
+        ("def f(sum):\n    return sum\n", "shadowed-builtin", 1, "sum"),
+        ("def add(x, items=[]):\n    items.append(x)\n    return items\n",
+         "mutable-default", 1, "add"),
+        ("def add(x, seen={}):\n    return seen\n", "mutable-default", 1, "add"),
+        ("try:\n    x = 1\nexcept:\n    x = 2\n", "bare-except", 3, "except"),
+        ("try:\n    x = 1\nexcept ValueError:\n    pass\n", "silenced-exception", 3, "ValueError"),
+        (BRANCHY, "complexity", 1, "grade"),
+        (NESTED, "nesting", 1, "f"),
+        ("def Total(xs):\n    return 0\n", "naming", 1, "Total"),
+        ("class point:\n    pass\n", "naming", 1, "point"),
+        ("l = 3\nprint(l)\n", "naming", 1, "`l`"),
+        ("def f(x):\n    if x > 3:\n        return True\n    else:\n        return False\n",
+         "bool-return", 2, "True"),
+        ("def f(x):\n    return x == None\n", "compare-singleton", 2, "None"),
+    ],
+)  # fmt: skip
+def test_each_check_names_the_problem_line_and_name(code, check, line, name):
+    findings = [f for f in review_code(code) if f.check == check]
+    assert findings, f"{check} not reported for:\n{code}"
+    assert findings[0].line == line
+    assert name in findings[0].message
+    assert findings[0].why and findings[0].hint
+
+
+def test_clean_code_has_no_findings():
+    code = (
+        "def mean(values):\n"
+        '    """Average of a non-empty list."""\n'
+        "    total = 0\n"
+        "    for value in values:\n"
+        "        total += value\n"
+        "    return total / len(values)\n"
+    )
+    assert review_code(code) == []
+    assert "nothing to flag" in format_findings([])
+
+
+def test_names_defined_elsewhere_are_not_undefined():
+    assert review_code("print(df.head())\n", known_names=["df"]) == []
+
+
+def test_review_gives_hints_never_rewritten_code():
+    code = "def f(list=[]):\n    try:\n        return list[0]\n    except:\n        return None\n"
+    text = format_findings(review_code(code))
+    assert "```" not in text
+    assert "def f(" not in text
+    assert "Line 1" in text and "Line 4" in text
+
+
+def test_syntax_errors_are_raised_for_the_explainer():
+    with pytest.raises(SyntaxError):
+        review_code("def f(:\n")

@@ -1,0 +1,59 @@
+"""Generated exercises: every template, at both ends of its difficulty, checks right answers
+as right and wrong ones as wrong, and rebuilds from its id."""
+
+from __future__ import annotations
+
+import pytest
+
+from learnpulse.agents import generate_exercise, generated_exercise
+from learnpulse.agents.generator import SKILLS_WITH_TEMPLATES, TEMPLATES
+from learnpulse.course import check
+
+
+def _right(exercise):
+    if exercise.type == "code":
+        return exercise.solution
+    if exercise.type == "text":
+        return exercise.answer[0]
+    return exercise.answer
+
+
+def _wrong(exercise):
+    if exercise.type == "code":
+        return f"def {exercise.function}(*args):\n    return None\n"
+    if exercise.type == "choice":
+        return next(c for c in exercise.choices if c != exercise.answer)
+    if exercise.type == "text":
+        return exercise.answer[0] + "x"
+    return exercise.answer + 1
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda t: f"{t.skill}-{t.build.__name__}")
+@pytest.mark.parametrize("end", [0, 1])
+def test_every_template_has_a_working_checker(template, end):
+    for seed in range(5):
+        exercise = generate_exercise(template.skill, template.difficulty[end], seed)
+        assert exercise.skills == (template.skill,)
+        assert check(exercise, _right(exercise)).correct, exercise.id
+        assert not check(exercise, _wrong(exercise)).correct, exercise.id
+        assert exercise.solution not in exercise.prompt or exercise.type != "code"
+
+
+def test_every_course_skill_has_a_template(course):
+    assert set(SKILLS_WITH_TEMPLATES) == set(course.skills)
+
+
+def test_exercises_are_reproducible_and_rebuilt_from_their_id():
+    first = generate_exercise("recursion", 0.8, seed=42)
+    assert generate_exercise("recursion", 0.8, seed=42) == first
+    assert generated_exercise(first.id) == first
+    assert generate_exercise("recursion", 0.8, seed=43).prompt != first.prompt
+    with pytest.raises(KeyError, match="not a generated exercise id"):
+        generated_exercise("gen-999-50-1")
+
+
+def test_bad_requests_name_the_problem():
+    with pytest.raises(ValueError, match="no exercise template for skill 'haskell'"):
+        generate_exercise("haskell", 0.5, 1)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        generate_exercise("loops", 1.5, 1)

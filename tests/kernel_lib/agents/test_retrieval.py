@@ -1,0 +1,98 @@
+"""Retrieval quality on labelled student questions, and what may (not) be retrieved."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from learnpulse.agents.retrieval import (
+    DEFAULT_METHOD,
+    RETRIEVERS,
+    Index,
+    course_index,
+    course_passages,
+    pydoc_passages,
+    recall_at_k,
+    skills_in,
+    tokenize,
+)
+
+QUESTIONS = Path(__file__).with_name("retrieval_questions.yaml")
+#: Recall@3 the tutor's retrieval must reach on the labelled questions.
+MIN_RECALL_AT_3 = 0.9
+
+
+@pytest.fixture(scope="module")
+def questions():
+    rows = yaml.safe_load(QUESTIONS.read_text())["questions"]
+    return [(row["q"], row["sources"]) for row in rows]
+
+
+@pytest.fixture(scope="module")
+def recalls(course, questions):
+    passages = [*course_passages(course), *pydoc_passages()]
+    return {m: recall_at_k(Index(passages, m), questions, 3) for m in RETRIEVERS}
+
+
+def test_labelled_questions_cover_course_and_reference(questions, course):
+    assert len(questions) >= 60
+    golds = [g for _, sources in questions for g in sources]
+    assert {g.split(":")[0] for g in golds} == {"course", "pydoc"}
+    assert {g.split(":")[1] for g in golds if g.startswith("course:")} == set(course.skills)
+
+
+def test_default_method_reaches_recall_at_3(recalls):
+    recall, missed = recalls[DEFAULT_METHOD]
+    assert recall >= MIN_RECALL_AT_3, f"Recall@3 {recall:.3f}; missed: {missed}"
+
+
+def test_default_method_is_the_best_measured(recalls):
+    best = max(recalls, key=lambda m: recalls[m][0])
+    assert recalls[DEFAULT_METHOD][0] == recalls[best][0]
+
+
+def test_passages_never_hold_solutions_or_hints(course):
+    passages = course_passages(course)
+    assert not any(p.source.id.endswith(("/solution", "/hints")) for p in passages)
+    for exercise in course.exercises.values():
+        body = exercise.solution.strip()
+        if "\n" in body:  # multi-line code solutions
+            assert not any(body in p.text for p in passages), exercise.id
+
+
+def test_current_exercise_explanation_is_excluded(course):
+    excluded = "exercise:ex-loops-04/explanation"
+    assert any(p.source.id == excluded for p in course_passages(course))
+    hits = course_index(course).search("sum of a list accumulator", 10, exclude=[excluded])
+    assert excluded not in [h.passage.source.id for h in hits]
+
+
+def test_search_cites_sections_and_pydoc_topics(course):
+    hits = course_index(course).search("what does the nonlocal statement do", 3)
+    assert hits[0].passage.source.id == "pydoc:nonlocal"
+    assert course_index(course).search("zzzz qqqq", 3) == []
+
+
+def test_tokens_fold_plurals_and_keep_operators():
+    assert tokenize("Loops looping loop") == ["loop", "loop", "loop"]
+    assert "//" in tokenize("what does // do") and "class" in tokenize("classes")
+
+
+@pytest.mark.parametrize(
+    ("message", "skills"),
+    [
+        ("give me an exercise on loops", ["loops"]),
+        ("practice dictionaries please", ["dicts"]),
+        ("quiz me on tuples", ["tuples_sets"]),
+        ("what about recursion and classes", ["recursion", "classes"]),
+    ],
+)
+def test_skills_named_in_a_message(course, message, skills):
+    assert skills_in(message, course) == skills
+
+
+def test_unknown_method_is_refused(course):
+    with pytest.raises(ValueError, match="unknown retrieval method 'magic'"):
+        Index(course_passages(course), "magic")

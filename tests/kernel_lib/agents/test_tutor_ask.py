@@ -1,0 +1,218 @@
+"""The tutor's entry: routing, context (history, exercise, mastery), logging, streaming,
+the five agents' answers, and agent plugins."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import polars as pl
+import pytest
+
+from learnpulse.agents import (
+    ENTRY_POINT_GROUP,
+    ask,
+    ask_stream,
+    available_agents,
+    generated_exercise,
+)
+from learnpulse.agents.learner import learner_mastery
+from learnpulse.course import check
+from learnpulse.models.engagement import engagement_patterns
+from tests.conftest import make_event
+
+
+@pytest.mark.parametrize(
+    ("message", "agent"),
+    [
+        ("what is the difference between a list and a tuple?", "assistant"),
+        ("why does my code raise an error on line 3?", "reviewer"),
+        ("```python\nx = 1\n```", "reviewer"),
+        ("give me a practice exercise on loops", "generator"),
+        ("what should I learn before recursion?", "explorer"),
+        ("show me the concept map", "explorer"),
+        ("make me a study plan for the next 3 weeks", "coach"),
+        ("I keep losing my streak, any tips to stay motivated?", "coach"),
+    ],
+)
+def test_router_picks_the_agent(course, message, agent):
+    assert ask(message, learner_id="ada", course=course).agent == agent
+
+
+def test_explicit_agent_wins_and_unknown_agents_are_named(course):
+    assert ask("what is a list?", learner_id="ada", agent="coach", course=course).agent == "coach"
+    with pytest.raises(ValueError, match="unknown agent 'oracle'; known agents: assistant"):
+        ask("what is a list?", learner_id="ada", agent="oracle", course=course)
+
+
+@pytest.mark.parametrize(
+    ("message", "error"), [("", "non-empty"), ("x" * 10_001, "at most"), (None, "non-empty")]
+)
+def test_bad_messages_are_refused(course, message, error):
+    with pytest.raises(ValueError, match=error):
+        ask(message, learner_id="ada", course=course)
+
+
+def test_unknown_exercise_names_it(course):
+    with pytest.raises(KeyError, match="ex-loops-99"):
+        ask("hint", learner_id="ada", exercise="ex-loops-99", course=course)
+
+
+def test_exchanges_are_logged_and_make_the_history(course, store):
+    first = ask("give me a practice exercise on dicts", learner_id="ada", course=course,
+                store=store)  # fmt: skip
+    follow_up = ask("a harder one please", learner_id="ada", course=course, store=store)
+    assert first.agent == follow_up.agent == "generator"  # the follow-up stays with the agent
+    logged = store.query(kinds="tutor_message", learners="ada")
+    assert logged.height == 4
+    payloads = [json.loads(p) for p in logged.get_column("payload")]
+    assert [p["role"] for p in payloads] == ["learner", "tutor", "learner", "tutor"]
+    assert payloads[0]["text"] == "give me a practice exercise on dicts"
+    assert payloads[1]["agent"] == "generator" and payloads[1]["sources"] == ["generator:dicts"]
+    assert payloads[3]["routing"] == "a follow-up to the last answer"
+    assert store.query(kinds="tutor_message", learners="bob").is_empty()
+
+
+def test_hints_are_counted_across_the_conversation_and_widget_events(course, lite_store):
+    lite_store.append([make_event(kind="hint", learner_id="ada", item_id="ex-loops-04",
+                                  course_id=course.id, correct=None)])  # fmt: skip
+    reply = ask("hint please", learner_id="ada", exercise="ex-loops-04", course=course,
+                store=lite_store)  # fmt: skip
+    assert "hint 2 of 3" in reply.text  # the widget already opened the first
+    logged = lite_store.query(kinds="tutor_message").get_column("payload")
+    assert json.loads(logged[-1])["hint_level"] == 2
+
+
+def test_stream_chunks_make_the_reply(course):
+    stream = ask_stream("show me the concept map", learner_id="ada", course=course)
+    assert stream.agent == "explorer" and stream.sources
+    chunks = list(stream)
+    assert len(chunks) > 1 and "".join(chunks) == stream.reply.text
+
+
+def test_assistant_cites_course_and_reference(course):
+    reply = ask("what does the nonlocal statement do", learner_id="ada", course=course)
+    assert reply.sources[0].id == "pydoc:nonlocal"
+    assert "Python reference" in reply.text
+    loops = ask("why does range(5) stop at 4", learner_id="ada", course=course)
+    assert loops.sources[0].id == "course:loops#range"
+    assert "1. " in loops.text and "(Source: *for and while loops — range*.)" in loops.text
+
+
+def test_assistant_speaks_to_the_learner_level(course, lite_store):
+    beginner = ask("how does a while loop work", learner_id="ada", course=course)
+    wins = [make_event(offset_s=i, learner_id="pro", course_id=course.id, item_id="ex-loops-01",
+                       skills=["loops"], correct=True) for i in range(12)]  # fmt: skip
+    lite_store.append(wins)
+    advanced = ask("how does a while loop work", learner_id="pro", course=course, store=lite_store)
+    assert "step by step" in beginner.text and "For example" in beginner.text
+    assert "In short" in advanced.text and len(advanced.text) < len(beginner.text)
+
+
+def test_generated_exercises_come_with_working_checkers(course):
+    reply = ask("give me 3 hard exercises on loops", learner_id="ada", course=course)
+    ids = [line.split("`")[1] for line in reply.text.splitlines() if line.startswith("**")]
+    assert len(ids) == 3
+    for exercise_id in ids:
+        exercise = generated_exercise(exercise_id)
+        assert exercise.skills == ("loops",) and exercise.difficulty >= 0.5
+        right = exercise.solution if exercise.type == "code" else exercise.answer
+        assert check(exercise, right).correct
+        wrong = "def count_multiples(numbers):\n    return 0\n" if exercise.type == "code" else -1
+        assert not check(exercise, wrong).correct
+        assert exercise.solution not in reply.text
+
+
+def test_explorer_path_skips_what_the_learner_mastered(course, lite_store):
+    wins = [
+        make_event(offset_s=i, learner_id="max", course_id=course.id, item_id=f"ex-{s}-01",
+                   skills=[s], correct=True)
+        for s in ("variables", "expressions") for i in range(10)
+    ]  # fmt: skip
+    lite_store.append(wins)
+    mastery = learner_mastery(lite_store.query(learners="max"))
+    mastered = set(mastery.filter(pl.col("mastered")).get_column("skill"))
+    assert mastered  # the scenario needs at least one mastered skill
+    reply = ask("what should I learn before recursion?", learner_id="max", course=course,
+                store=lite_store)  # fmt: skip
+    path = reply.text.split("Already mastered")[0]
+    for skill in mastered:
+        assert course.skills[skill].name not in path
+        assert course.skills[skill].name in reply.text.split("Already mastered")[1]
+    assert "Defining and calling functions" in path and "Recursion" in path
+
+
+def test_explorer_explains_why_a_prerequisite_matters(course):
+    reply = ask("why do I need loops before dicts?", learner_id="ada", course=course)
+    assert "**Dictionaries** builds directly on **for and while loops**" in reply.text
+    assert "ex-dicts-02" in reply.text
+
+
+def test_coach_reports_the_streak_of_the_engagement_model(course, lite_store):
+    today = datetime.now(timezone.utc).replace(hour=18, minute=0, second=0, microsecond=0)
+    days = [today - timedelta(days=d) for d in (0, 1, 2, 3, 6)]
+    events = [
+        make_event(ts=day.isoformat(), learner_id="cleo", course_id=course.id,
+                   session_id=f"s{n}", item_id="ex-lists-01", skills=["lists"])
+        for n, day in enumerate(days)
+    ]  # fmt: skip
+    lite_store.append(events)
+    expected = engagement_patterns(lite_store.query(learners="cleo")).row(0, named=True)
+    reply = ask("what is my streak and when should I study?", learner_id="cleo", course=course,
+                store=lite_store)  # fmt: skip
+    assert f"current streak {expected['current_streak_days']} day(s)" in reply.text
+    assert f"around {expected['peak_hour']}:00 UTC" in reply.text
+    plan = ask("make me a study plan for 2 weeks", learner_id="cleo", course=course)
+    assert "**Week 1:**" in plan.text and "**Week 2:**" in plan.text
+    assert "**Week 3:**" not in plan.text
+
+
+AGENT_PLUGIN = """
+from learnpulse.agents import Draft
+
+
+class EchoAgent:
+    name = "echo"
+    title = "Echo"
+    description = "Repeats the question."
+    keywords = ("echo",)
+
+    def draft(self, message, context):
+        return Draft(f"You said: {message}", (), 1.0)
+"""
+
+
+def test_agents_register_through_entry_points(course, tmp_path, monkeypatch):
+    (tmp_path / "echo_agent.py").write_text(AGENT_PLUGIN)
+    info = tmp_path / "echo_agent-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-agent\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\necho = echo_agent:EchoAgent\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    available_agents.cache_clear()
+    try:
+        assert "echo" in available_agents()
+        reply = ask("echo this please", learner_id="ada", course=course)
+        assert (reply.agent, reply.text) == ("echo", "You said: echo this please")
+    finally:
+        available_agents.cache_clear()
+
+
+def test_concept_questions_go_to_the_assistant(course):
+    """Questions *about* errors or debugging are concept questions, not code to review."""
+    from pathlib import Path
+
+    import yaml
+
+    rows = yaml.safe_load(Path(__file__).with_name("retrieval_questions.yaml").read_text())
+    routed = {
+        row["q"]: ask(row["q"], learner_id="ada", course=course).agent for row in rows["questions"]
+    }
+    assert {q: a for q, a in routed.items() if a != "assistant"} == {}
+
+
+def test_short_follow_ups_are_read_with_the_previous_question(course, lite_store):
+    ask("how do I read a text file line by line", learner_id="ada", course=course,
+        store=lite_store)  # fmt: skip
+    follow_up = ask("and writing?", learner_id="ada", course=course, store=lite_store)
+    assert follow_up.sources[0].id.startswith("course:files#")

@@ -1,0 +1,74 @@
+"""Events delivered through a real Jupyter server's POST learnpulse/api/events."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from learnpulse.collectors import EventSink, HttpDestination, SinkConfig, make_event
+from learnpulse.collectors.destinations import default_destination
+from tests.extension.conftest import jp_server_config, learnpulse_app, lp_db_url  # noqa: F401
+
+FAST = SinkConfig(gather_s=0.02, retry_s=0.1, exit_timeout_s=5.0)
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _server_url(http_server_port: tuple, base_url: str) -> str:
+    """The pytest-jupyter server's address (its socket is bound on the loopback interface)."""
+    return f"http://127.0.0.1:{http_server_port[-1]}{base_url}"
+
+
+async def test_server_unreachable_then_reachable_delivers_each_event_once(
+    jp_serverapp, http_server, http_server_port, jp_base_url, tmp_path
+):
+    destination = HttpDestination(f"http://127.0.0.1:{_closed_port()}/", token="token-ada")
+    sink = EventSink(destination, tmp_path / "spool", FAST)
+    events = [make_event("resource_view", learner_id="ada", item_id=f"r{i}") for i in range(12)]
+    for event in events[:8]:
+        sink.put(event)
+    assert await asyncio.to_thread(sink.flush, 10)
+    assert sink.stats()["pending_in_spool"] == 8
+
+    destination.url = _server_url(http_server_port, jp_base_url) + "learnpulse/api/events"
+    for event in events[8:]:
+        sink.put(event)
+    delivered = await asyncio.to_thread(sink.flush, 10, include_spool=True)
+    assert delivered, (sink.stats(), destination.url)
+    await asyncio.to_thread(sink.close)
+    stored = learnpulse_app(jp_serverapp).store.query()
+    assert sorted(stored["id"]) == sorted(e["id"] for e in events)
+
+
+async def test_a_refused_batch_is_kept_aside_not_retried(
+    jp_serverapp, http_server, http_server_port, jp_base_url, tmp_path
+):
+    url = _server_url(http_server_port, jp_base_url)
+    sink = EventSink(HttpDestination(url, token="token-ada"), tmp_path / "spool", FAST)
+    sink.put(make_event("resource_view", learner_id="bob", item_id="r"))  # not ada's: 403
+    assert await asyncio.to_thread(sink.flush, 10, include_spool=True)
+    await asyncio.to_thread(sink.close)
+    assert len(list((tmp_path / "spool").glob("*.rejected"))) == 1
+    assert (sink.stats()["delivered"], sink.stats()["rejected"]) == (0, 1)
+    assert learnpulse_app(jp_serverapp).store.query().is_empty()
+
+
+def test_the_server_url_in_the_environment_selects_http(monkeypatch):
+    monkeypatch.setenv("LEARNPULSE_SERVER_URL", "http://127.0.0.1:8888/user/ada")
+    monkeypatch.delenv("LEARNPULSE_TOKEN", raising=False)
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "hub-token")
+    destination = default_destination()
+    assert isinstance(destination, HttpDestination)
+    assert destination.url == "http://127.0.0.1:8888/user/ada/learnpulse/api/events"
+    assert destination.token == "hub-token"
+    monkeypatch.delenv("LEARNPULSE_SERVER_URL")
+    assert not isinstance(default_destination(), HttpDestination)
+
+
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")

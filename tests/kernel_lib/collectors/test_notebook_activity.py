@@ -1,0 +1,160 @@
+"""The notebook-activity IPython extension on a real InteractiveShell and a real kernel."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import polars as pl
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from learnpulse.collectors import EventSink, SinkConfig, StoreDestination
+from learnpulse.collectors.notebook import NotebookActivity, NotebookConfig
+from learnpulse.store import EventStore
+
+FAST = SinkConfig(gather_s=0.02, retry_s=0.1, exit_timeout_s=5.0)
+
+
+@pytest.fixture
+def shell():
+    shell = InteractiveShell.instance()
+    yield shell
+    shell.events.callbacks["pre_run_cell"].clear()
+    shell.events.callbacks["post_run_cell"].clear()
+
+
+def _events(url: str) -> pl.DataFrame:
+    with EventStore(url) as store:
+        return store.query()
+
+
+def _run(shell: InteractiveShell, cells: list[str]) -> None:
+    for cell in cells:
+        shell.run_cell(cell, store_history=True)
+
+
+CELLS = ["x = 1", "1 / 0", "import time; time.sleep(0.05)", "undefined_name", "x + 1"]
+
+
+def test_cells_and_session_are_recorded_without_code(shell, tmp_path):
+    url = f"sqlite:///{tmp_path / 'nb.db'}"
+    sink = EventSink(StoreDestination(url), tmp_path / "spool", FAST)
+    activity = NotebookActivity(shell, sink, NotebookConfig())
+    activity.start()
+    _run(shell, CELLS)
+    activity.stop()
+    assert sink.flush(10)
+    sink.close()
+    events = _events(url)
+    assert events["kind"].to_list() == [
+        "session_start",
+        *["cell_executed"] * 2,
+        "cell_error",
+        *["cell_executed"] * 2,
+        "cell_error",
+        "cell_executed",
+        "session_end",
+    ]
+    counts = dict(events["kind"].value_counts().iter_rows())
+    assert counts == {"session_start": 1, "cell_executed": 5, "cell_error": 2, "session_end": 1}
+    assert events["session_id"].n_unique() == 1
+    executed = events.filter(pl.col("kind") == "cell_executed").sort("ts")
+    payloads = [json.loads(p) for p in executed["payload"]]
+    assert [p["success"] for p in payloads] == [True, False, True, False, True]
+    assert executed["duration_ms"][2] >= 50  # the cell that slept
+    errors = events.filter(pl.col("kind") == "cell_error").sort("ts")
+    types = [json.loads(p)["error_type"] for p in errors["payload"]]
+    assert types == ["ZeroDivisionError", "NameError"]
+    stored_text = " ".join(events["payload"].drop_nulls())
+    assert "1 / 0" not in stored_text and "undefined_name" not in stored_text
+    assert "division by zero" not in stored_text
+
+
+def test_code_and_messages_are_recorded_only_when_configured(shell, tmp_path):
+    url = f"sqlite:///{tmp_path / 'nb.db'}"
+    sink = EventSink(StoreDestination(url), tmp_path / "spool", FAST)
+    config = NotebookConfig(record_code=True, record_error_message=True)
+    activity = NotebookActivity(shell, sink, config)
+    activity.start()
+    _run(shell, ["1 / 0"])
+    activity.stop()
+    sink.close()
+    error = _events(url).filter(pl.col("kind") == "cell_error").row(0, named=True)
+    payload = json.loads(error["payload"])
+    assert payload["code"] == "1 / 0" and "division by zero" in payload["error_message"]
+
+
+def test_an_unreachable_store_loses_and_duplicates_nothing(shell, tmp_path, switchable_store):
+    switchable_store.block()
+    sink = EventSink(StoreDestination(switchable_store.url), tmp_path / "spool", FAST)
+    activity = NotebookActivity(shell, sink, NotebookConfig())
+    activity.start()
+    _run(shell, CELLS)
+    assert sink.flush(10)
+    assert activity.failures == 0
+    assert sink.stats()["pending_in_spool"] == 8  # session_start + 5 runs + 2 errors
+    switchable_store.unblock()
+    _run(shell, CELLS[:2])
+    activity.stop()
+    assert sink.flush(10, include_spool=True)
+    sink.close()
+    events = _events(switchable_store.url)
+    assert events.height == 8 + 3 + 1 == events["id"].n_unique()
+
+
+def test_a_broken_sink_never_raises_into_the_notebook(shell):
+    class Broken:
+        def put(self, event):
+            raise OSError("disk full")
+
+    activity = NotebookActivity(shell, Broken(), NotebookConfig())  # type: ignore[arg-type]
+    activity.start()
+    result = shell.run_cell("y = 41 + 1")
+    activity.stop()
+    assert result.success and shell.user_ns["y"] == 42
+    assert activity.failures >= 3
+
+
+def test_overhead_per_cell_is_small(shell, tmp_path):
+    sink = EventSink(StoreDestination(f"sqlite:///{tmp_path / 'o.db'}"), tmp_path / "s", FAST)
+    activity = NotebookActivity(shell, sink, NotebookConfig())
+    result = shell.run_cell("pass")
+    n = 300
+    started = time.perf_counter()
+    for _ in range(n):
+        activity.pre_run_cell(None)
+        activity.post_run_cell(result)
+    per_cell_ms = (time.perf_counter() - started) / n * 1000
+    sink.close()
+    print(f"notebook collector overhead: {per_cell_ms * 1000:.0f} us per cell")
+    assert per_cell_ms < 2.0
+
+
+@pytest.mark.slow
+def test_a_real_kernel_with_load_ext_records_and_delivers_at_exit(tmp_path):
+    from jupyter_client.manager import start_new_kernel
+
+    url = f"sqlite:///{tmp_path / 'kernel.db'}"
+    env = {
+        "LEARNPULSE_DB_URL": url,
+        "LEARNPULSE_SPOOL_DIR": str(tmp_path / "spool"),
+        "LEARNPULSE_LEARNER_ID": "kernel-learner",
+        "PATH": str(__import__("pathlib").Path(sys.executable).parent),
+    }
+    manager, client = start_new_kernel(kernel_name="python3", env=env)
+    try:
+        client.execute_interactive("%load_ext learnpulse", timeout=60)
+        for cell in ("a = 2", "a / 0", "a * 3"):
+            client.execute_interactive(cell, timeout=30)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=False)
+    events = _events(url)
+    counts = dict(events["kind"].value_counts().iter_rows())
+    assert counts["cell_error"] == 1
+    assert counts["cell_executed"] == 3  # the %load_ext cell itself is not timed
+    assert counts["session_start"] == counts["session_end"] == 1
+    assert events["learner_id"].unique().to_list() == ["kernel-learner"]
+    assert events["course_id"].unique().to_list() == ["demo-python-101"]

@@ -1,0 +1,144 @@
+"""learnpulse.track and the background sink: validation, identity, spooling, no loss, no dups."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import learnpulse
+from learnpulse.collectors import EventSink, SinkConfig, StoreDestination, configure
+from learnpulse.events import EventValidationError
+from learnpulse.store import EventStore
+
+FAST = SinkConfig(gather_s=0.02, retry_s=0.1, exit_timeout_s=5.0)
+
+
+@pytest.fixture
+def sink(tmp_path):
+    sink = configure(store_url=f"sqlite:///{tmp_path / 'events.db'}", spool_dir=tmp_path / "spool")
+    yield sink
+    sink.close()
+
+
+def _stored(url: str) -> list[str]:
+    with EventStore(url) as store:
+        return store.query()["id"].to_list()
+
+
+def test_track_fills_identity_from_the_environment(monkeypatch, sink, tmp_path):
+    monkeypatch.setenv("JUPYTERHUB_USER", "hub-user")
+    monkeypatch.setenv("LEARNPULSE_COURSE_ID", "course-x")
+    monkeypatch.delenv("LEARNPULSE_LEARNER_ID", raising=False)
+    first = learnpulse.track("attempt", item_id="loops-1", skills=["loops"], correct=True)
+    monkeypatch.setenv("LEARNPULSE_LEARNER_ID", "learner-7")
+    monkeypatch.delenv("LEARNPULSE_COURSE_ID")
+    second = learnpulse.track("hint", item_id="loops-1", hints_used=1)
+    assert (first["learner_id"], first["course_id"]) == ("hub-user", "course-x")
+    assert (second["learner_id"], second["course_id"]) == ("learner-7", "demo-python-101")
+    assert first["session_id"] == second["session_id"]
+    assert first["id"] != second["id"]
+    assert sink.flush(10)
+    with EventStore(f"sqlite:///{tmp_path / 'events.db'}") as store:
+        frame = store.query()
+    assert sorted(frame["id"]) == sorted([first["id"], second["id"]])
+    assert set(frame["kind"]) == {"attempt", "hint"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "field"),
+    [
+        ("attempt", {"correct": True}, "item_id"),
+        ("attempt", {"item_id": "x", "correct": "yes"}, "correct"),
+        ("attempt", {"item_id": "x", "correct": True, "colour": 1}, "colour"),
+        ("not-a-kind", {}, "kind"),
+        ("cell_error", {"payload": {}}, "payload.error_type"),
+    ],
+)
+def test_track_rejects_programmer_errors_naming_the_field(sink, kind, fields, field):
+    before = sink.stats()["received"]
+    with pytest.raises(EventValidationError) as info:
+        learnpulse.track(kind, **fields)
+    assert info.value.errors[0].field == field
+    assert sink.stats()["received"] == before
+
+
+def test_unreachable_store_spools_then_delivers_each_event_once(tmp_path, switchable_store):
+    switchable_store.block()
+    sink = EventSink(StoreDestination(switchable_store.url), tmp_path / "spool", FAST)
+    events = [learnpulse.collectors.make_event("resource_view", item_id=f"r{i}") for i in range(30)]
+    for event in events[:20]:
+        sink.put(event)
+    assert sink.flush(10)
+    assert sink.stats()["pending_in_spool"] == 20
+    assert list((tmp_path / "spool").glob("*.jsonl"))
+
+    switchable_store.unblock()
+    for event in events[20:]:
+        sink.put(event)
+    assert sink.flush(10, include_spool=True)
+    sink.close()
+    stored = _stored(switchable_store.url)
+    assert sorted(stored) == sorted(e["id"] for e in events)
+    assert not list((tmp_path / "spool").glob("*.jsonl"))
+
+
+def test_events_left_at_exit_survive_in_the_spool_for_the_next_process(tmp_path, switchable_store):
+    switchable_store.block()
+    first = EventSink(StoreDestination(switchable_store.url), tmp_path / "spool", FAST)
+    events = [learnpulse.collectors.make_event("resource_view", item_id="r") for _ in range(5)]
+    for event in events:
+        first.put(event)
+    first.close(timeout=1)
+    switchable_store.unblock()
+    second = EventSink(StoreDestination(switchable_store.url), tmp_path / "spool", FAST)
+    assert second.flush(10, include_spool=True)
+    second.close()
+    assert sorted(_stored(switchable_store.url)) == sorted(e["id"] for e in events)
+
+
+def test_a_batch_claimed_by_a_dead_process_is_redelivered_without_duplicates(
+    tmp_path, switchable_store
+):
+    switchable_store.unblock()
+    events = [learnpulse.collectors.make_event("resource_view", item_id="r") for _ in range(4)]
+    with EventStore(switchable_store.url) as store:
+        store.append(events[:2])  # the dead process had stored these before it died
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    claimed = spool / f"1-1-abc.jsonl.{int(dead.stdout)}.sending"
+    claimed.write_text("".join(json.dumps(e) + "\n" for e in events))
+    sink = EventSink(StoreDestination(switchable_store.url), spool, FAST)
+    sink.put(learnpulse.collectors.make_event("resource_view", item_id="trigger"))
+    assert sink.flush(10, include_spool=True)
+    sink.close()
+    stored = _stored(switchable_store.url)
+    assert len(stored) == len(set(stored)) == 5
+    assert set(e["id"] for e in events) <= set(stored)
+    assert not list(spool.iterdir())
+
+
+def test_events_wait_in_memory_while_neither_store_nor_spool_can_be_written(
+    tmp_path, switchable_store
+):
+    switchable_store.block()
+    spool = tmp_path / "spool"
+    spool.write_text("a file where the spool folder should be")
+    sink = EventSink(StoreDestination(switchable_store.url), spool, FAST)
+    events = [learnpulse.collectors.make_event("resource_view", item_id="r") for _ in range(3)]
+    for event in events:
+        sink.put(event)
+    assert not sink.flush(0.5)  # nowhere to put them yet: still held, not dropped
+    spool.unlink()
+    switchable_store.unblock()
+    assert sink.flush(15, include_spool=True)
+    sink.close()
+    assert sorted(_stored(switchable_store.url)) == sorted(e["id"] for e in events)

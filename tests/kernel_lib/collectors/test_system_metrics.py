@@ -1,0 +1,169 @@
+"""The system sampler: background sampling, bounded history, kernels, limits, health, storage."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from learnpulse.collectors.health import Threshold, Thresholds, health
+from learnpulse.collectors.system import NVIDIA_MARKERS, SamplerConfig, SystemSampler, gpu_memory
+from learnpulse.store import EventStore
+from tests.kernel_lib.collectors.test_cgroups import _write
+
+
+def _collect(sampler: SystemSampler, n: int, timeout: float = 10.0) -> list[dict]:
+    seen: list[dict] = []
+    done = threading.Event()
+
+    def listener(sample: dict) -> None:
+        seen.append(sample)
+        if len(seen) >= n:
+            done.set()
+
+    unsubscribe = sampler.subscribe(listener)
+    assert done.wait(timeout), f"only {len(seen)} samples in {timeout} s"
+    unsubscribe()
+    return seen
+
+
+def test_samples_on_a_background_thread_with_bounded_history():
+    sampler = SystemSampler(SamplerConfig(interval_s=0.05, history=3)).start()
+    try:
+        threads = []
+        sampler.subscribe(lambda _: threads.append(threading.current_thread().name))
+        samples = _collect(sampler, 5)
+    finally:
+        sampler.stop()
+    history = sampler.history()
+    assert len(history) == 3
+    assert [s["ts"] for s in history] == sorted(s["ts"] for s in history)
+    assert history[-1]["ts"] >= samples[-1]["ts"]
+    assert set(threads) == {"learnpulse-sampler"}
+    sample = history[-1]
+    assert 0 <= sample["cpu"]["percent"] <= 100
+    assert sample["memory"]["total"] > sample["memory"]["available"] > 0
+    assert 0 < sample["disk"]["percent"] < 100
+    assert 0 <= sample["health"]["score"] <= 100
+    assert sampler.history(limit=2) == history[-2:]
+
+
+@pytest.fixture
+def processes():
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield busy, idle
+    for process in (busy, idle):
+        process.kill()
+        process.wait()
+
+
+def test_per_kernel_cpu_and_memory_by_kernel_id(processes):
+    busy, idle = processes
+    pids = {"k-busy": busy.pid, "k-idle": idle.pid}
+    sampler = SystemSampler(SamplerConfig(interval_s=0.3), kernel_pids=lambda: dict(pids)).start()
+    try:
+        kernels = _collect(sampler, 3)[-1]["kernels"]
+        assert set(kernels) == {"k-busy", "k-idle"}
+        assert kernels["k-busy"]["cpu_percent"] > 5, kernels  # 2 shared cores: a fair share
+        assert kernels["k-busy"]["cpu_percent"] > kernels["k-idle"]["cpu_percent"]
+        assert kernels["k-idle"]["memory_rss"] > 1_000_000
+        assert sampler.kernel("k-busy", busy.pid)["pid"] == busy.pid
+        busy.kill()
+        busy.wait()
+        assert "k-busy" not in _collect(sampler, 2)[-1]["kernels"]  # the 1st may predate kill
+        assert sampler.kernel("k-busy", busy.pid) is None
+        assert sampler.kernel("k-new", idle.pid)["memory_rss"] > 0  # measured on demand
+    finally:
+        sampler.stop()
+
+
+def test_container_limits_drive_memory_and_cpu_percent(tmp_path):
+    root, proc = tmp_path / "cgroup", tmp_path / "proc"
+    files = {
+        "cgroup.controllers": "cpu memory",
+        "memory.max": str(1000 * 1024**2),
+        "memory.current": str(900 * 1024**2),
+        "cpu.max": "100000 100000",
+        "cpu.stat": "usage_usec 1000000",
+    }
+    _write(root, files)
+    proc.write_text("0::/\n")
+    sampler = SystemSampler(cgroup_root=root, proc_cgroup=proc)
+    first = sampler.sample_now()
+    _write(root, {**files, "cpu.stat": "usage_usec 90000000"})  # far more than 1 core
+    second = sampler.sample_now()
+    assert first["memory"]["percent"] == 90.0
+    assert first["memory"]["limit_bytes"] == 1000 * 1024**2
+    assert second["cpu"]["percent"] == 100.0 and second["cpu"]["limit_cores"] == 1.0
+    levels = {a["metric"]: a["level"] for a in second["health"]["alerts"]}
+    assert levels == {"memory_percent": "critical", "cpu_percent": "critical"}
+
+
+def test_health_score_and_thresholds():
+    limits = Thresholds()
+    calm = health(
+        {"cpu_percent": 10, "memory_percent": 20, "gpu_memory_percent": None, "response_ms": 5},
+        limits,
+    )
+    busy = health({"cpu_percent": 80, "memory_percent": 20, "response_ms": 5}, limits)
+    slow = health({"cpu_percent": 10, "memory_percent": 20, "response_ms": 6000}, limits)
+    assert calm == {"score": 100.0, "status": "ok", "alerts": []}
+    assert busy["status"] == "warning" and busy["score"] == 75.0
+    assert slow["status"] == "critical" and 0 < slow["score"] < 50
+    assert slow["alerts"][0]["metric"] == "response_ms" and "5000" in slow["alerts"][0]["reason"]
+    gpu = health({"gpu_memory_percent": 70}, limits)
+    assert gpu["status"] == "warning"
+    with pytest.raises(ValueError, match="warning < critical"):
+        Threshold(90, 70)
+
+
+def test_samples_are_persisted_and_old_ones_pruned(tmp_path):
+    url = f"sqlite:///{tmp_path / 'samples.db'}"
+    with EventStore(url) as store:
+        old = datetime.now(timezone.utc) - timedelta(days=30)
+        store.append_system_samples([{"host": "h", "ts": old, "cpu_percent": 1.0}])
+        config = SamplerConfig(interval_s=0.05, persist_every_s=0.0, retention_days=7)
+        sampler = SystemSampler(config, store=store).start()
+        try:
+            _collect(sampler, 3)
+        finally:
+            sampler.stop()
+        stored = store.system_samples()
+    assert stored.height >= 3
+    assert stored["ts"].min() > old
+    assert stored["host"].unique().to_list() == [sampler.host]
+    assert stored["cpu_percent"].null_count() == 0
+
+
+def test_response_time_measures_a_blocked_event_loop():
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    sampler = SystemSampler(loop=loop)
+    try:
+        sampler.sample_now()  # sends the first probe
+        time.sleep(0.1)
+        assert sampler.sample_now()["response_ms"] < 100  # answered at once
+        loop.call_soon_threadsafe(time.sleep, 0.4)  # a blocking handler
+        time.sleep(0.05)
+        sampler.sample_now()  # probe queued behind the blocking call
+        time.sleep(0.6)
+        assert sampler.sample_now()["response_ms"] >= 300
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+
+def test_gpu_is_reported_absent_with_a_reason():
+    if any(marker.exists() for marker in NVIDIA_MARKERS):
+        pytest.skip("this machine has an NVIDIA driver")
+    gpu = gpu_memory()
+    assert gpu["available"] is False and gpu["reason"]
+    assert SystemSampler().sample_now()["gpu"] == gpu

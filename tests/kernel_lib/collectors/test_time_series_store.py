@@ -1,0 +1,38 @@
+"""Revision 0002 (time-series tables): upgrading a 0001 store keeps its events."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from learnpulse.store import EventStore, migrate
+from learnpulse.store.engine import make_engine, resolve_url
+
+
+def test_a_0001_store_is_upgraded_in_place(tmp_path, make_event):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(resolve_url(url))
+    migrate.upgrade(engine, "0001")
+    with EventStore(url, migrate_schema=False) as old:
+        old.append([make_event(), make_event(offset_s=1)])
+        assert old.status()["schema_revision"] == "0001"
+    engine.dispose()
+    with EventStore(url) as store:
+        assert store.status()["schema_revision"] == "0002"
+        assert store.counts()["events"] == 2
+        now = datetime.now(timezone.utc)
+        assert store.append_system_samples([{"host": "h", "ts": now, "cpu_percent": 5.0}]) == 1
+        assert store.append_system_samples([{"host": "h", "ts": now, "cpu_percent": 5.0}]) == 0
+        assert store.system_samples()["cpu_percent"].to_list() == [5.0]
+
+
+def test_time_series_rows_are_checked(tmp_path):
+    with EventStore(f"sqlite:///{tmp_path / 's.db'}") as store:
+        now = datetime.now(timezone.utc)
+        with pytest.raises(ValueError, match="'cpu_percent' must be a finite number"):
+            store.append_system_samples([{"host": "h", "ts": now, "cpu_percent": float("nan")}])
+        with pytest.raises(ValueError, match="'ts' must be a timezone-aware datetime"):
+            store.append_system_samples([{"host": "h", "ts": datetime(2024, 1, 1)}])
+        with pytest.raises(ValueError, match="'status' must be one of"):
+            store.save_training_run({"run_id": "r", "status": "exploded"})

@@ -1,0 +1,166 @@
+"""Invalid course content is refused with an error naming the exercise (or skill) and field."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from learnpulse.course import Course, CourseError, load_course
+
+BASE: dict[str, Any] = {
+    "id": "tiny",
+    "title": "A tiny course",
+    "skills": [
+        {"id": "lists", "name": "Lists", "material": "## Lists\nIndexes start at 0."},
+        {"id": "loops", "name": "Loops", "prerequisites": ["lists"], "material": "## for"},
+    ],
+    "exercises": [
+        {
+            "id": "n1",
+            "prompt": "Index of the last of 4 elements?",
+            "skills": ["lists"],
+            "difficulty": 0.2,
+            "type": "numeric",
+            "answer": 3,
+            "hints": ["Indexes start at 0."],
+        },
+        {
+            "id": "c1",
+            "prompt": "Write total(xs).",
+            "skills": ["loops", "lists"],
+            "difficulty": 0.4,
+            "type": "code",
+            "function": "total",
+            "tests": [{"args": [[1, 2]], "expected": 3}],
+            "hints": ["Accumulate."],
+            "solution": "def total(xs):\n    return sum(xs)\n",
+            "policy": {"max_hint_level": 1, "show_code": False},
+        },
+    ],
+}
+
+
+def variant(path: str, value: Any) -> dict[str, Any]:
+    """BASE with the field at ``path`` (e.g. ``"exercises.1.tests"``) set to ``value``."""
+    data = copy.deepcopy(BASE)
+    *parents, last = path.split(".")
+    target: Any = data
+    for key in parents:
+        target = target[int(key)] if key.isdigit() else target[key]
+    if value is DELETE:
+        del target[int(last) if last.isdigit() else last]
+    else:
+        target[int(last) if last.isdigit() else last] = value
+    return data
+
+
+DELETE = object()
+
+
+def test_valid_course_builds() -> None:
+    course = Course.from_dict(BASE)
+    assert set(course.exercises) == {"n1", "c1"}
+    assert course.exercise("c1").policy.max_hint_level == 1
+    assert course.exercise("c1").hint_limit == 1
+    assert course.skills["loops"].prerequisites == ("lists",)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "where", "field", "words"),
+    [
+        ("exercises.0.skills", ["lsts"], "exercise 'n1'", "skills", "did you mean 'lists'"),
+        ("exercises.0.answer", "three", "exercise 'n1'", "answer", "needs a number"),
+        ("exercises.0.answer", True, "exercise 'n1'", "answer", "needs a number"),
+        ("exercises.0.hints", [], "exercise 'n1'", "hints", "hint ladder is empty"),
+        ("exercises.0.hints", DELETE, "exercise 'n1'", "hints", "hint ladder is empty"),
+        ("exercises.0.difficulty", 1.5, "exercise 'n1'", "difficulty", "0..1"),
+        ("exercises.0.type", "essay", "exercise 'n1'", "type", "must be one of"),
+        ("exercises.0.hint", ["x"], "exercise 'n1'", "hint", "did you mean 'hints'"),
+        ("exercises.1.tests", [], "exercise 'c1'", "tests", "checker"),
+        ("exercises.1.tests", DELETE, "exercise 'c1'", "tests", "checker"),
+        ("exercises.1.function", DELETE, "exercise 'c1'", "function", "is required"),
+        ("exercises.1.solution", DELETE, "exercise 'c1'", "solution", "reference solution"),
+        (
+            "exercises.1.solution",
+            "def total(xs):\n    return 0\n",
+            "exercise 'c1'",
+            "solution",
+            "expected 3",
+        ),
+        ("exercises.1.tests.0", {"assert": "total(["}, "exercise 'c1'", "tests[0]", "valid"),
+        ("exercises.1.policy", {"max_hint_level": -1}, "exercise 'c1'", "policy.max", ">= 0"),
+        ("exercises.1.id", "n1", "exercise 'n1'", "id", "duplicate"),
+        ("skills.1.prerequisites", ["lists", "loop"], "skill 'loops'", "prerequisites", "'loop'"),
+        ("skills.1.id", "lists", "skill 'lists'", "id", "duplicate"),
+        ("title", "", "course", "title", "missing"),
+    ],
+)
+def test_invalid_content_names_exercise_and_field(
+    path: str, value: Any, where: str, field: str, words: str
+) -> None:
+    with pytest.raises(CourseError) as raised:
+        Course.from_dict(variant(path, value))
+    message = str(raised.value)
+    assert f"{where}: field '{field}" in message
+    assert words in message
+    assert any(p[0] == where for p in raised.value.problems)
+
+
+def test_choice_answer_must_be_a_choice() -> None:
+    choice = {
+        "id": "q1",
+        "prompt": "Pick",
+        "skills": ["lists"],
+        "difficulty": 0.1,
+        "type": "choice",
+        "choices": ["a", "b"],
+        "answer": "c",
+        "hints": ["h"],
+    }
+    with pytest.raises(CourseError, match="exercise 'q1': field 'answer': 'c' is not one of"):
+        Course.from_dict({**BASE, "exercises": [choice]})
+    built = Course.from_dict({**BASE, "exercises": [{**choice, "answer": 1}]})
+    assert built.exercise("q1").answer == "b"  # an index is stored as the choice's text
+
+
+def test_prerequisite_cycle_is_refused() -> None:
+    data = variant("skills.0.prerequisites", ["loops"])
+    with pytest.raises(CourseError, match=r"prerequisite cycle among \['lists', 'loops'\]"):
+        Course.from_dict(data)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    data = variant("exercises.0.answer", "x")
+    data["exercises"][1]["skills"] = ["nope"]
+    with pytest.raises(CourseError) as raised:
+        Course.from_dict(data)
+    places = {(where, field) for where, field, _ in raised.value.problems}
+    assert {("exercise 'n1'", "answer"), ("exercise 'c1'", "skills")} <= places
+
+
+def test_load_course_from_yaml_with_material_files(tmp_path: Path) -> None:
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "lists.md").write_text("## Lists\nA list holds values.\n")
+    data = copy.deepcopy(BASE)
+    data["skills"][0] = {"id": "lists", "name": "Lists", "material_file": "notes/lists.md"}
+    path = tmp_path / "course.yaml"
+    path.write_text(yaml.safe_dump(data))
+    course = load_course(path)
+    assert course.skills["lists"].material.startswith("## Lists")
+    data["skills"][0]["material_file"] = "notes/missing.md"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(CourseError, match="skill 'lists': field 'material_file': cannot read"):
+        load_course(path)
+
+
+def test_load_course_reports_bad_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("id: x\nskills: [unclosed\n")
+    with pytest.raises(CourseError, match="is not valid YAML"):
+        load_course(path)
+    with pytest.raises(FileNotFoundError):
+        load_course(tmp_path / "absent.yaml")

@@ -1,0 +1,176 @@
+"""predict_all on small simulated courses: every output, consistent learners, honest gaps."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import learnpulse.models as models
+from learnpulse.datasets import SimulationConfig, simulate_course
+from learnpulse.events import empty_event_frame
+from learnpulse.models.course import OUTPUT_KEYS, UNFITTED_REASON, predict_all
+from learnpulse.models.course_fit import FittedCourseModels, fit_course_models, training_frame
+
+NEEDED = ("learner_id", "model", "confidence", "reason")
+
+
+@pytest.fixture(scope="module")
+def course():
+    return simulate_course(SimulationConfig(n_learners=150, seed=11))
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return fit_course_models(simulate_course(SimulationConfig(n_learners=400, seed=12)))
+
+
+@pytest.fixture(scope="module")
+def mid_course(course):
+    return course.events.get_column("ts").min() + timedelta(days=50)
+
+
+@pytest.fixture(scope="module")
+def outputs(course, fitted, mid_course):
+    return predict_all(
+        course.events,
+        skills=course.skills,
+        items=course.items,
+        learners=course.learners,
+        at=mid_course,
+        fitted=fitted,
+    )
+
+
+def _check_frame(key: str, frame: pl.DataFrame, roster: set[str]) -> None:
+    missing = [c for c in NEEDED if c not in frame.columns]
+    assert not missing, f"{key} lacks {missing}"
+    assert set(frame.get_column("learner_id")) <= roster, key
+    conf = frame.get_column("confidence")
+    assert conf.null_count() == 0 and conf.is_between(0, 1).all(), key
+    assert (frame.get_column("reason").str.len_chars() > 0).all(), key
+
+
+def test_every_output_with_fitted_models(course, outputs):
+    assert list(outputs) == list(OUTPUT_KEYS)
+    roster = set(course.learners.get_column("learner_id"))
+    for key, frame in outputs.items():
+        _check_frame(key, frame, roster)
+        assert frame.height > 0, key
+    per_learner = ("score", "progress", "readiness", "peers", "success", "retention_risk")
+    for key in per_learner:
+        assert outputs[key].get_column("learner_id").is_unique().all(), key
+    success = outputs["success"].get_column("value")
+    assert success.null_count() == 0 and success.is_between(0, 1).all()
+    assert set(outputs["progress"].get_column("value")) <= {
+        "Rapid Improvement",
+        "Steady Progress",
+        "Stable",
+        "Needs Attention",
+    }
+
+
+def test_withdrawn_learners_are_facts_not_predictions(course, outputs, mid_course):
+    gone = (
+        course.events.filter((pl.col("kind") == "withdrawal") & (pl.col("ts") < mid_course))
+        .get_column("learner_id")
+        .to_list()
+    )
+    assert gone, "the simulated course should have early withdrawals"
+    risk = outputs["retention_risk"].filter(pl.col("learner_id").is_in(gone))
+    assert risk.get_column("value").to_list() == [1.0] * len(gone)
+    assert set(risk.get_column("reason")) == {"withdrew before the cut-off"}
+    assert outputs["alerts"].filter(pl.col("learner_id").is_in(gone)).is_empty()
+
+
+def test_without_fitted_models_labelled_outputs_are_empty_with_a_reason(course, mid_course):
+    out = predict_all(
+        course.events,
+        skills=course.skills,
+        at=mid_course,
+        only=["success", "performance_forecast", "clusters", "mastery"],
+    )
+    assert list(out) == ["mastery", "success", "clusters", "performance_forecast"]
+    for key in ("success", "performance_forecast"):
+        active = out[key].filter(pl.col("reason") != "withdrew before the cut-off")
+        assert active.height > 0
+        assert active.get_column("value").null_count() == active.height
+        assert set(active.get_column("reason")) == {UNFITTED_REASON}
+        assert active.get_column("confidence").sum() == 0
+    assert out["clusters"].get_column("value").null_count() == 0  # unsupervised: fitted here
+
+
+def test_at_cuts_off_later_events(course, mid_course):
+    cut = predict_all(course.events, at=mid_course, only=["score", "engagement"])
+    early = course.events.filter(pl.col("ts") < mid_course)
+    same = predict_all(early, at=mid_course, only=["score", "engagement"])
+    for key in cut:  # float sums may differ in the last bit (parallel group-by order)
+        assert_frame_equal(cut[key], same[key], check_exact=False)
+
+
+def test_bad_input_is_named():
+    with pytest.raises(ValueError, match="unknown output"):
+        predict_all(empty_event_frame(), only=["mastery", "horoscope"])
+    with pytest.raises(ValueError, match="lacks column"):
+        predict_all(pl.DataFrame({"learner_id": ["a"]}))
+    two = simulate_course(SimulationConfig(n_learners=3, seed=1)).events
+    other = two.with_columns(course_id=pl.lit("other"))
+    with pytest.raises(ValueError, match="one course"):
+        predict_all(pl.concat([two, other]))
+    with pytest.raises(TypeError, match="polars DataFrame"):
+        predict_all([{"learner_id": "a"}])
+
+
+def test_degenerate_courses_do_not_raise(course, fitted):
+    empty = predict_all(empty_event_frame(), fitted=fitted)
+    assert list(empty) == list(OUTPUT_KEYS) and all(f.is_empty() for f in empty.values())
+    learner = course.events.filter(pl.col("kind") == "attempt").get_column("learner_id")[0]
+    one = predict_all(course.events.filter(pl.col("learner_id") == learner), skills=course.skills)
+    for key, frame in one.items():
+        _check_frame(key, frame, {learner})
+    assert one["peers"].row(0, named=True)["n_peers"] == 1
+    registrations_only = predict_all(course.events.filter(pl.col("kind") == "registration"))
+    assert registrations_only["score"].is_empty()
+
+
+def test_fitted_models_save_and_load(tmp_path, course, fitted, mid_course):
+    folder = fitted.save(tmp_path / "models")
+    loaded = FittedCourseModels.load(folder)
+    assert loaded.trained_on == fitted.trained_on
+    keys = ["success", "retention_risk", "performance_forecast", "mastery"]
+    a = predict_all(course.events, at=mid_course, fitted=fitted, only=keys)
+    b = predict_all(course.events, at=mid_course, fitted=loaded, only=keys)
+    for key in keys:
+        assert a[key].equals(b[key]), key
+    (folder / "manifest.json").write_text('{"format": 99}')
+    with pytest.raises(ValueError, match="format"):
+        FittedCourseModels.load(folder)
+
+
+def test_training_frame_needs_outcomes(course):
+    frame = training_frame(course)
+    assert frame.get_column("cutoff_day").n_unique() > 1
+    assert frame.filter(pl.col("withdrawn") == 1).is_empty()  # gone learners are not rows
+    blank = course.learners.with_columns(attributes=pl.lit("{}"))
+    with pytest.raises(ValueError, match="final_result"):
+        training_frame(type(course)(course.events, blank, course.items, course.skills))
+
+
+def test_package_exports_lazily():
+    assert models.predict_all is predict_all
+    assert models.predict_all is predict_all  # still the function after the module import
+    assert set(models.OUTPUT_KEYS) == set(OUTPUT_KEYS)
+
+
+def test_a_model_the_labels_cannot_train_is_skipped_with_a_reason(course):
+    nobody_left = simulate_course(SimulationConfig(n_learners=150, withdrawn_rate=0.0, seed=13))
+    fitted = fit_course_models(nobody_left)
+    assert fitted.retention_risk is None and fitted.success is not None
+    assert "y_withdrawn" in fitted.trained_on["skipped"]["retention_risk"]
+    out = predict_all(course.events, fitted=fitted, only=["retention_risk", "success"])
+    active = out["retention_risk"].filter(pl.col("model") == "retention_risk/unfitted")
+    assert active.height > 0 and active.get_column("value").null_count() == active.height
+    assert active.row(0, named=True)["reason"].startswith("not trained: y_withdrawn")
+    assert out["success"].get_column("value").null_count() == 0

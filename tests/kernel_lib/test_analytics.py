@@ -1,0 +1,358 @@
+"""Course analytics: known answers on hand-built events, the live cache over a real store."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import polars as pl
+import pytest
+
+from learnpulse.analytics import course_overview, course_trends, to_json
+from learnpulse.analytics.live import LiveAnalytics, UnknownCourseError
+from learnpulse.analytics.mirror import CourseMirror
+from learnpulse.analytics.predictions import alerts_of, prediction_page, select_models
+from learnpulse.events import events_to_frame, validate_events
+from learnpulse.models.engagement import engagement_patterns
+from learnpulse.store import EventStore
+
+UTC = timezone.utc
+AT = datetime(2024, 9, 9, tzinfo=UTC)  # the week is 2024-09-02 .. 2024-09-08
+
+
+def ev(when: str, learner: str, kind: str, **fields) -> dict:
+    """One event at ISO time ``when`` (UTC); no skills or session unless given."""
+    return {
+        "id": str(uuid.uuid4()),
+        "ts": f"{when}+00:00",
+        "learner_id": learner,
+        "course_id": "course-a",
+        "kind": kind,
+        **fields,
+    }
+
+
+def attempt(when, learner, item, skills, correct, session):
+    return ev(
+        when, learner, "attempt", item_id=item, skills=skills, correct=correct, session_id=session
+    )
+
+
+def tutor(when, learner, payload, session=None):
+    return ev(when, learner, "tutor_message", payload=payload, session_id=session)
+
+
+HAND_BUILT = [
+    # before both periods: ignored
+    attempt("2024-08-20T10:00:00", "a", "ex-1", ["loops"], False, "s0"),
+    # previous week: a, one 20-minute session (reported by session_end), one correct attempt
+    ev("2024-08-28T10:00:00", "a", "session_start", session_id="s1"),
+    attempt("2024-08-28T10:05:00", "a", "ex-1", ["loops"], True, "s1"),
+    ev("2024-08-28T10:20:00", "a", "session_end", session_id="s1", duration_ms=1_200_000),
+    # this week, Monday: a's 6-minute session (no session_end: first to last event)
+    ev("2024-09-02T09:00:00", "a", "session_start", session_id="s2"),
+    attempt("2024-09-02T09:01:00", "a", "ex-1", ["loops", "lists"], True, "s2"),
+    attempt("2024-09-02T09:02:00", "a", "ex-1", ["loops", "lists"], False, "s2"),
+    ev("2024-09-02T09:03:00", "a", "hint", item_id="ex-1", hints_used=1, session_id="s2"),
+    ev("2024-09-02T09:04:00", "a", "hint", item_id="ex-1", hints_used=2, session_id="s2"),
+    tutor("2024-09-02T09:05:00", "a", {"role": "learner", "agent": "mentor"}, "s2"),
+    tutor("2024-09-02T09:06:00", "a", {"role": "tutor", "agent": "mentor"}, "s2"),
+    # b reuses the session id "s1": sessions are per learner; 10 minutes
+    attempt("2024-09-02T12:00:00", "b", "ex-2", ["lists"], True, "s1"),
+    ev("2024-09-02T12:05:00", "b", "hint", item_id="ex-2", payload={"level": 1}, session_id="s1"),
+    attempt("2024-09-02T12:10:00", "b", "ex-2", ["lists"], True, "s1"),
+    # registrations are not activity
+    ev("2024-09-04T08:00:00", "c", "registration"),
+    # c asks the tutor without naming an agent, outside any session
+    tutor("2024-09-05T15:00:00", "c", {"role": "learner"}),
+    # at the cut-off: excluded
+    attempt("2024-09-09T00:00:00", "b", "ex-2", ["lists"], False, "s9"),
+]
+
+
+@pytest.fixture
+def events() -> pl.DataFrame:
+    return validate_events_frame(HAND_BUILT)
+
+
+def validate_events_frame(records: list[dict]) -> pl.DataFrame:
+    return events_to_frame(validate_events(records))
+
+
+def kpis(overview: dict) -> dict[str, dict]:
+    return {row["kpi"]: row for row in overview["kpis"].to_dicts()}
+
+
+def test_week_kpis_compare_with_the_previous_week(events):
+    overview = course_overview(events, range="week", at=AT)
+    assert overview["period"]["first_day"] == date(2024, 9, 2)
+    assert overview["period"]["last_day"] == date(2024, 9, 8)
+    assert overview["previous_period"]["first_day"] == date(2024, 8, 26)
+    got = kpis(overview)
+    assert (got["active_learners"]["value"], got["active_learners"]["previous"]) == (3, 1)
+    assert got["active_learners"]["change_pct"] == pytest.approx(2.0)
+    assert (got["sessions"]["value"], got["sessions"]["previous"]) == (2, 1)
+    assert got["avg_session_minutes"]["value"] == pytest.approx(8.0)
+    assert got["avg_session_minutes"]["previous"] == pytest.approx(20.0)
+    assert got["avg_session_minutes"]["change"] == pytest.approx(-12.0)
+    assert got["avg_session_minutes"]["change_pct"] == pytest.approx(-0.6)
+    assert got["accuracy"]["value"] == pytest.approx(0.75)
+    assert got["accuracy"]["change"] == pytest.approx(-0.25)
+    assert "at_risk" not in got
+
+
+def test_daily_series_has_every_day_of_the_period(events):
+    daily = course_overview(events, range="week", at=AT)["daily"]
+    assert daily["date"].to_list() == [date(2024, 9, d) for d in range(2, 9)]
+    monday = daily.row(0, named=True)
+    assert monday == {
+        "date": date(2024, 9, 2),
+        "active_learners": 2,
+        "sessions": 2,
+        "avg_session_minutes": pytest.approx(8.0),
+        "events": 10,
+        "attempts": 4,
+        "accuracy": pytest.approx(0.75),
+        "tutor_messages": 2,
+        "hints": 3,
+    }
+    by_day = dict(zip(daily["date"], daily["active_learners"], strict=True))
+    assert by_day[date(2024, 9, 4)] == 0  # only a registration
+    assert by_day[date(2024, 9, 5)] == 1
+    assert daily["events"].sum() == 11
+
+
+def test_popular_topics_rank_skills_and_items_by_activity(events):
+    overview = course_overview(events, range="week", at=AT)
+    skills = overview["popular_skills"].to_dicts()
+    assert [s["skill"] for s in skills] == ["lists", "loops"]
+    assert skills[0] == {
+        "skill": "lists",
+        "events": 4,
+        "learners": 2,
+        "attempts": 4,
+        "accuracy": 0.75,
+    }
+    assert (skills[1]["events"], skills[1]["accuracy"]) == (2, 0.5)
+    items = overview["popular_items"].to_dicts()
+    assert [(i["item_id"], i["events"], i["learners"]) for i in items] == [
+        ("ex-1", 4, 1),
+        ("ex-2", 3, 1),
+    ]
+
+
+def test_tutor_usage_counts_agents_and_hint_levels(events):
+    tutor_usage = course_overview(events, range="week", at=AT)["tutor"]
+    assert tutor_usage["agents"].to_dicts() == [
+        {"agent": "mentor", "messages": 2, "learner_messages": 1, "learners": 1},
+        {"agent": "unspecified", "messages": 1, "learner_messages": 1, "learners": 1},
+    ]
+    # level 1: a's first hint and b's (level from the payload); a reached level 2 on ex-1
+    assert tutor_usage["hint_levels"].to_dicts() == [
+        {"level": 1, "hints": 2, "highest_for": 1},
+        {"level": 2, "hints": 1, "highest_for": 1},
+    ]
+    assert tutor_usage["daily"]["tutor_messages"].to_list() == [2, 0, 0, 1, 0, 0, 0]
+
+
+def test_at_risk_kpi_when_given(events):
+    got = kpis(course_overview(events, range="week", at=AT, at_risk=(4, 2)))
+    assert (got["at_risk"]["value"], got["at_risk"]["change"]) == (4, 2)
+    assert got["at_risk"]["change_pct"] == pytest.approx(1.0)
+
+
+def test_course_range_spans_every_day_and_has_no_previous_period(events):
+    overview = course_overview(events, range="course", at=AT)
+    assert overview["period"]["first_day"] == date(2024, 8, 20)
+    assert overview["period"]["days"] == 20
+    assert overview["previous_period"] is None
+    got = kpis(overview)
+    assert got["sessions"]["value"] == 4  # s0, s1 (a), s2, s1 (b)
+    assert got["sessions"]["previous"] is None
+
+
+def test_default_cut_off_is_just_after_the_latest_event(events):
+    overview = course_overview(events)
+    assert overview["period"]["end"] == datetime(2024, 9, 9, 0, 0, 0, 1, tzinfo=UTC)
+    assert overview["daily"]["date"][-1] == date(2024, 9, 9)
+    assert overview["daily"]["attempts"][-1] == 1
+
+
+def test_trends_weekly_values_and_directions(events):
+    trends = course_trends(events, weeks=2, at=AT)
+    weekly = trends["weekly"]
+    assert weekly["week_start"].to_list() == [date(2024, 8, 26), date(2024, 9, 2)]
+    assert weekly["week_end"].to_list() == [date(2024, 9, 1), date(2024, 9, 8)]
+    assert weekly["active_learners"].to_list() == [1, 3]
+    assert weekly["avg_session_minutes"].to_list() == pytest.approx([20.0, 8.0])
+    directions = dict(trends["directions"].select("measure", "direction").iter_rows())
+    assert directions["active_learners"] == "rising"
+    assert directions["avg_session_minutes"] == "falling"
+    assert directions["accuracy"] == "falling"  # 1.0 -> 0.75
+
+
+def test_trend_directions_stable_and_unknown():
+    base = datetime(2024, 9, 2, 10, tzinfo=UTC)
+    records = [
+        ev((base + timedelta(weeks=w, minutes=m)).isoformat()[:19], "a", "hint", item_id="x")
+        for w in range(4)
+        for m in range(3)
+    ]
+    trends = course_trends(validate_events_frame(records), at=datetime(2024, 9, 30, tzinfo=UTC))
+    directions = dict(trends["directions"].select("measure", "direction").iter_rows())
+    assert trends["weekly"]["hints"].to_list() == [3, 3, 3, 3]
+    assert directions["hints"] == "stable"
+    assert directions["accuracy"] == "unknown"  # no attempts at all
+
+
+def test_trends_default_to_every_week_since_the_first_event(events):
+    weekly = course_trends(events, at=AT)["weekly"]
+    assert weekly["week_start"][0] <= date(2024, 8, 20) <= weekly["week_end"][0]
+    assert weekly["week_end"][-1] == date(2024, 9, 8)
+    assert weekly["events"].sum() == 15  # every activity event before AT
+
+
+def test_empty_events_give_zeros_not_errors():
+    empty = validate_events_frame([])
+    overview = course_overview(empty, range="month", at=AT)
+    assert overview["daily"].height == 30
+    assert overview["daily"]["sessions"].sum() == 0
+    assert kpis(overview)["accuracy"]["value"] is None
+    assert course_trends(empty, at=AT)["weekly"].height == 1
+
+
+def test_json_form_is_serialisable_with_iso_times(events):
+    body = to_json(course_overview(events, range="week", at=AT))
+    text = json.dumps(body, allow_nan=False)
+    assert body["period"]["start"] == "2024-09-02T00:00:00+00:00"
+    assert body["daily"][0]["date"] == "2024-09-02"
+    assert body["kpis"][0]["kpi"] == "active_learners"
+    assert "NaN" not in text
+    trends = to_json(course_trends(events, at=AT))
+    assert trends["weekly"][-1]["week_end"] == "2024-09-08"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"range": "year"}, "range must be one of week, month, quarter, course"),
+        ({"at": datetime(2024, 9, 9)}, "timezone-aware"),
+    ],
+)
+def test_bad_arguments_are_named(events, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        course_overview(events, **kwargs)
+
+
+def test_missing_columns_are_named(events):
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['session_id'\]"):
+        course_overview(events.drop("session_id"))
+    with pytest.raises(ValueError, match="weeks must be a positive"):
+        course_trends(events, weeks=0)
+
+
+# -- the live cache over a real store ----------------------------------------------------------
+
+
+def engagement_only(events: pl.DataFrame, **tables) -> dict[str, pl.DataFrame]:
+    """A real model's output as the predictions (before predict_all is wired in)."""
+    return {"engagement": engagement_patterns(events)}
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    with EventStore(f"sqlite:///{tmp_path / 'live.db'}") as store:
+        store.append(HAND_BUILT)
+        yield store
+
+
+def test_mirror_follows_new_events_and_erasures(store):
+    """On both backends (PostgreSQL re-reads recent sequence numbers: no duplicates)."""
+    store.append(HAND_BUILT)
+    mirror = CourseMirror(store, "course-a")
+    assert mirror.sync() == {"a", "b", "c"}
+    first = mirror.snapshot()
+    assert first.events.height == len(HAND_BUILT)
+    assert mirror.sync() == set()  # nothing new: same revision
+    assert mirror.snapshot().revision == first.revision
+    late = attempt("2024-09-03T10:00:00", "d", "ex-2", ["lists"], True, "s5")  # out of order
+    store.append([late, ev("2024-09-03T10:00:00", "z", "hint", item_id="x", course_id="other")])
+    assert mirror.sync() == {"d"}
+    after = mirror.snapshot()
+    assert after.events.height == len(HAND_BUILT) + 1
+    assert after.events["ts"].is_sorted()
+    assert after.revision == first.revision + 1 and after.seq > first.seq
+    store.forget("b")
+    assert mirror.sync() == {"b"}
+    assert "b" not in mirror.snapshot().events["learner_id"].to_list()
+
+
+def test_live_overview_is_cached_until_new_events(sqlite_store):
+    live = LiveAnalytics(sqlite_store, predict=engagement_only, refresh_interval=60)
+    try:
+        first = live.overview("course-a", range="week", at=None).result(timeout=30)
+        again = live.overview("course-a", range="week").result(timeout=30)
+        assert again is first  # served from the cache
+        sqlite_store.append([attempt("2024-09-10T10:00:00", "a", "ex-1", None, True, "s7")])
+        stale = live.overview("course-a", range="week").result(timeout=30)
+        assert stale is first  # within refresh_interval: the cached result
+        fresh = live.overview("course-a", range="week", wait=True).result(timeout=30)
+        assert fresh.seq > first.seq
+        assert fresh.value["period"]["last_day"] == date(2024, 9, 10)
+    finally:
+        live.close()
+
+
+def test_live_predictions_notify_subscribers_with_changed_learners(sqlite_store):
+    live = LiveAnalytics(
+        sqlite_store, predict=engagement_only, refresh_interval=0.05, prediction_interval=0
+    )
+    received = []
+    try:
+        first = live.predictions("course-a").result(timeout=30)
+        assert first.changed_learners is None
+        assert set(first.value["engagement"]["learner_id"]) == {"a", "b", "c"}
+        unsubscribe = live.subscribe("course-a", received.append)
+        sqlite_store.append([tutor("2024-09-10T10:00:00", "c", {"role": "learner"})])
+        deadline = datetime.now(UTC) + timedelta(seconds=20)
+        while not received and datetime.now(UTC) < deadline:
+            live._closed.wait(0.05)
+        unsubscribe()
+        assert received, "no predictions pushed after new events"
+        assert received[-1].changed_learners == frozenset({"c"})
+        assert received[-1].seq > first.seq
+    finally:
+        live.close()
+
+
+def test_live_unknown_course_is_named(sqlite_store):
+    live = LiveAnalytics(sqlite_store, predict=engagement_only)
+    try:
+        assert live.resolve_course(None) == "course-a"
+        with pytest.raises(UnknownCourseError, match=r"no course 'nope'.*course-a"):
+            live.resolve_course("nope")
+    finally:
+        live.close()
+
+
+def test_prediction_pages_and_alerts():
+    predictions = {
+        "engagement": pl.DataFrame(
+            {"learner_id": ["b", "a", "c"], "model": "m", "confidence": 0.5, "reason": "r"}
+        ),
+        "alerts": pl.DataFrame(
+            {"learner_id": ["c", "a"], "model": "m", "confidence": 0.9, "reason": "late"}
+        ),
+    }
+    page = prediction_page(predictions, ["engagement"], offset=1, limit=1)
+    expected = {"total": 3, "offset": 1, "limit": 1, "ids": ["b"], "next_offset": 2}
+    assert page["learners"] == expected
+    assert page["predictions"]["engagement"]["learner_id"].to_list() == ["b"]
+    assert (
+        prediction_page(predictions, ["alerts"], learners=["a"])["learners"]["next_offset"] is None
+    )
+    assert alerts_of(predictions, ["a"])["learner_id"].to_list() == ["a"]
+    assert select_models(predictions, "all") == ["engagement", "alerts"]
+    with pytest.raises(KeyError, match="no model 'x'; known: all, engagement, alerts"):
+        select_models(predictions, "x")

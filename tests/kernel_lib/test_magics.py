@@ -1,0 +1,204 @@
+"""The student magics in a real IPython shell, with the real agents and a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+from learnpulse.magics import LearnPulseMagics, question_mark_guard
+from learnpulse.widgets import ExerciseWidget, ProgressWidget, TutorChatWidget
+from tests.kernel_lib.widgets import helpers
+from tests.kernel_lib.widgets.helpers import TrackedStore
+
+tracked_store = helpers.tracked_store  # the fixture
+
+WRONG_TOTAL = """%%check ex-loops-04
+def total(numbers):
+    result = 0
+    for n in numbers:
+        result += n
+        return result
+"""
+RIGHT_TOTAL = WRONG_TOTAL.replace("        return result", "    return result")
+
+
+@pytest.fixture
+def shell(tracked_store: TrackedStore) -> Iterator[InteractiveShell]:
+    """IPython with ``%load_ext learnpulse`` done (and undone afterwards)."""
+    ip = InteractiveShell.instance()
+    ip.run_cell("%load_ext learnpulse", store_history=True)
+    try:
+        yield ip
+    finally:
+        ip.run_cell("%unload_ext learnpulse")
+        ip.user_ns.pop("total", None)
+
+
+def run(ip: InteractiveShell, cell: str) -> tuple[list, str]:
+    """Run ``cell`` as the student would; its displayed outputs and printed text."""
+    with capture_output() as captured:
+        result = ip.run_cell(cell, store_history=True)
+    assert result.error_before_exec is None  # the magic itself never fails to run
+    return [o.data for o in captured.outputs], captured.stdout
+
+
+def magics(ip: InteractiveShell) -> LearnPulseMagics:
+    return ip.magics_manager.registry["LearnPulseMagics"]
+
+
+def test_load_and_unload_register_the_magics(shell: InteractiveShell) -> None:
+    registered = shell.magics_manager.magics
+    assert "check" in registered["cell"] and "tutor" in registered["cell"]
+    for name in ("tutor", "review", "explain", "progress", "exercise", "hint"):
+        assert name in registered["line"]
+    assert question_mark_guard in shell.input_transformers_cleanup
+    shell.run_cell("%unload_ext learnpulse")
+    assert "check" not in shell.magics_manager.magics["cell"]
+    assert question_mark_guard not in shell.input_transformers_cleanup
+    shell.run_cell("%load_ext learnpulse")
+
+
+def test_check_runs_the_cell_then_the_tests(shell: InteractiveShell, tracked_store) -> None:
+    outputs, _ = run(shell, WRONG_TOTAL)
+    report = outputs[-1]["text/plain"]
+    assert "ex-loops-04: ✘ 1 of 4 tests pass. total([3, 5, 8]) returned 3, expected 16" in report
+    assert "Mastery — for and while loops" in report and "text/html" in outputs[-1]
+    assert callable(shell.user_ns["total"])  # the cell really ran in the notebook
+    outputs, _ = run(shell, RIGHT_TOTAL)
+    assert "✔ All 4 tests pass." in outputs[-1]["text/plain"]
+    assert magics(shell).last_result.correct
+    attempts = tracked_store.events("attempt")
+    assert attempts.get_column("attempt").to_list() == [1, 2]
+    assert attempts.get_column("correct").to_list() == [False, True]
+    payload = json.loads(attempts.get_column("payload")[1])
+    assert payload["source"] == "magic" and "def total" in payload["answer"]
+
+
+def test_check_of_an_answer_value(shell: InteractiveShell, tracked_store) -> None:
+    outputs, _ = run(shell, "%%check ex-lists-01\nlen(['a', 'b', 'c', 'd'])\n")
+    assert "4 is the length of the list" in outputs[-1]["text/plain"]  # the author's feedback
+    run(shell, "%%check ex-lists-04\nanswer = 'append'\n")
+    assert magics(shell).last_result.correct
+    assert tracked_store.events("attempt").get_column("correct").to_list() == [False, True]
+
+
+def test_check_of_a_cell_that_raises(shell: InteractiveShell, tracked_store) -> None:
+    outputs, _ = run(shell, "%%check ex-loops-04\ndef total(numbers):\n    return 0\n1 / 0\n")
+    assert "Your cell raised ZeroDivisionError" in outputs[-1]["text/plain"]
+    assert isinstance(sys.last_value, ZeroDivisionError)
+    assert tracked_store.events("attempt").get_column("correct").to_list() == [False]
+
+
+def test_unknown_exercise_is_a_friendly_message(shell: InteractiveShell, tracked_store) -> None:
+    outputs, _ = run(shell, "%%check ex-loop-04\nx = 1\n")
+    assert "no exercise 'ex-loop-04'" in outputs[-1]["text/plain"]
+    assert "ex-loops-04" in outputs[-1]["text/plain"]  # a close match is suggested
+    outputs, _ = run(shell, "%progress lops")
+    assert "no skill 'lops'" in outputs[-1]["text/plain"]
+    assert tracked_store.events("attempt").height == 0
+
+
+def test_hint_magic_walks_the_ladder(shell: InteractiveShell, tracked_store) -> None:
+    texts = [run(shell, "%hint ex-lists-02")[0][-1]["text/plain"] for _ in range(3)]
+    assert texts[0] == "Hint 1 of 2: Negative indexes count from the end of the list."
+    assert texts[1].startswith("Hint 2 of 2")
+    assert texts[2].startswith("No more hints")
+    assert tracked_store.events("hint").get_column("hints_used").to_list() == [1, 2]
+    run(shell, "%%check ex-lists-02\n'30'\n")
+    assert tracked_store.events("attempt").get_column("hints_used").to_list() == [2]
+
+
+def test_exercise_and_progress_magics_show_widgets(shell: InteractiveShell) -> None:
+    outputs, _ = run(shell, "%exercise ex-loops-02")
+    assert "Exercise ex-loops-02: range with a step" in outputs[-1]["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" in outputs[-1]
+    outputs, _ = run(shell, "%progress lists loops")
+    assert outputs[-1]["text/plain"].startswith("Your progress")
+    assert "for and while loops" in outputs[-1]["text/plain"]
+    assert isinstance(magics(shell).last_widget, ProgressWidget)
+    run(shell, "%exercise ex-loops-02")
+    assert isinstance(magics(shell).last_widget, ExerciseWidget)
+
+
+def test_tutor_answers_with_agent_sources_and_suggestions(
+    shell: InteractiveShell, tracked_store
+) -> None:
+    run(shell, "%exercise ex-loops-04")  # the tutor's context
+    outputs, _ = run(shell, "%tutor what does range(5) give?")  # ends in "?"
+    answer = outputs[-1]
+    assert "text/markdown" in answer
+    reply = magics(shell).last_reply
+    assert f"Tutor ({reply.agent}" in answer["text/plain"] and "Sources:" in answer["text/plain"]
+    assert reply.sources and "You could ask:" in answer["text/plain"]
+    outputs, _ = run(shell, "%tutor just give me the code for total")
+    assert "def total" not in outputs[-1]["text/plain"]  # the reference solution stays hidden
+    logged = tracked_store.events("tutor_message")
+    assert logged.height == 4 and set(logged.get_column("item_id").to_list()) == {"ex-loops-04"}
+    outputs, _ = run(shell, "%tutor")
+    assert outputs[-1]["text/plain"].startswith("Tutor chat — exercise ex-loops-04")
+    chat = magics(shell).last_widget
+    assert isinstance(chat, TutorChatWidget) and chat.exercise.id == "ex-loops-04"
+
+
+def test_review_of_the_previous_cell_and_of_a_function(shell: InteractiveShell) -> None:
+    run(shell, "def total(numbers, seen=[]):\n    seen.append(numbers)\n    return sum(numbers)\n")
+    outputs, _ = run(shell, "%review")
+    text = outputs[-1]["text/plain"]
+    assert "Tutor (reviewer" in text and "mutable-default" in text and "`total`" in text
+    run(shell, "x = 1")
+    outputs, _ = run(shell, "%review total")  # the function, not the previous cell
+    assert "mutable" in outputs[-1]["text/plain"]
+    outputs, _ = run(shell, "%review nothing_here")
+    assert "There is no 'nothing_here'" in outputs[-1]["text/plain"]
+
+
+def test_explain_the_last_error(shell: InteractiveShell) -> None:
+    run(shell, "scores = [3, 5]\nscores[2]\n")
+    outputs, _ = run(shell, "%explain")
+    text = outputs[-1]["text/plain"]
+    assert "IndexError" in text and "scores" in text and "Line 2" in text
+
+
+def test_question_mark_guard_only_rewrites_tutor_lines() -> None:
+    assert question_mark_guard(["%tutor why?\n"]) == [
+        "get_ipython().run_line_magic('tutor', 'why?')\n"
+    ]
+    untouched = ["%%tutor\n", "why?\n"]
+    assert question_mark_guard(untouched) == untouched
+    assert question_mark_guard(["x = 1\n", "%tutoring?\n"]) == ["x = 1\n", "%tutoring?\n"]
+
+
+@pytest.mark.slow
+def test_plain_terminal_ipython_gets_text(tmp_path) -> None:
+    """A real terminal IPython (no widget frontend): the widgets print as text."""
+    commands = "%load_ext learnpulse\n%exercise ex-lists-02\n%hint ex-lists-02\n%progress lists\n"
+    env = {
+        **os.environ,
+        "LEARNPULSE_DB_URL": f"sqlite:///{tmp_path / 'events.db'}",
+        "LEARNPULSE_SPOOL_DIR": str(tmp_path / "spool"),
+        "LEARNPULSE_LEARNER_ID": "terminal-student",
+    }
+    ipython = Path(sys.executable).with_name("ipython")
+    finished = subprocess.run(
+        [str(ipython), "--simple-prompt", "--no-banner", "--colors=NoColor"],
+        input=commands + "exit\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    )
+    out = finished.stdout
+    assert "Exercise ex-lists-02: Negative index" in out and "  b) 30" in out
+    assert "Hint 1 of 2: Negative indexes count from the end" in out
+    assert "Your progress" in out and "Lists and indexing" in out
+    assert "Traceback" not in out + finished.stderr
+    assert "VBox(" not in out  # the text rendering, not the widget's repr

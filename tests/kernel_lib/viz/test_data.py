@@ -1,0 +1,57 @@
+"""The dashboard frames: KPI rows, the overview reshaped, and its JSON round trip."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from learnpulse.analytics import course_overview, to_json
+from learnpulse.viz import data
+
+FRAMES = ("kpis", "daily", "topics", "tutor_questions", "tutor_agents", "hint_levels")
+
+
+def test_kpi_rows_follow_the_cards_order_and_show_shares_as_percentages(course):
+    overview = course_overview(course.events, range="month", at_risk=(7, None))
+    rows = data.kpi_rows(overview["kpis"])
+    assert rows["kpi"].to_list() == list(data.KPI_LABELS)
+    share = overview["kpis"].filter(pl.col("kpi") == "accuracy")["value"][0]
+    assert rows.filter(pl.col("kpi") == "accuracy")["value"][0] == pytest.approx(share * 100)
+    at_risk = rows.filter(pl.col("kpi") == "at_risk").row(0, named=True)
+    assert (at_risk["value"], at_risk["previous"], at_risk["change"]) == (7, None, None)
+    assert rows.filter(pl.col("kpi") != "at_risk")["previous"].null_count() == 0
+
+
+def test_summary_has_the_columns_the_components_draw(course):
+    summary = data.summary_from_overview(course_overview(course.events, range="quarter"))
+    assert summary["daily"].columns == [
+        "date", "sessions", "active_learners", "avg_session_minutes", "accuracy",
+    ]  # fmt: skip
+    assert summary["daily"]["sessions"].sum() > 0
+    assert 0 < summary["topics"]["accuracy"].max() <= 100
+    assert summary["tutor_agents"].columns == ["agent", "messages"]
+    assert summary["hint_levels"]["level"].to_list() == sorted(summary["hint_levels"]["level"])
+
+
+def test_summary_read_back_from_json_equals_the_one_computed_here(course):
+    overview = course_overview(course.events, range="month")
+    here = data.summary_from_overview(overview)
+    body = json.loads(json.dumps(to_json(overview)))
+    there = data.summary_from_overview(data.overview_from_json(body))
+    for key in FRAMES:
+        assert_frame_equal(here[key], there[key], check_dtypes=False)
+    assert there["period"]["end"] == overview["period"]["end"]
+
+
+def test_an_empty_period_gives_empty_frames_with_their_columns(course):
+    before_course = course.events["ts"].min() - timedelta(days=30)
+    overview = course_overview(course.events, range="week", at=before_course)
+    body = json.loads(json.dumps(to_json(overview)))
+    summary = data.summary_from_overview(data.overview_from_json(body))
+    assert summary["topics"].is_empty()
+    assert summary["topics"].columns == ["skill", "attempts", "learners", "accuracy"]
+    assert summary["tutor_agents"].columns == ["agent", "messages"]

@@ -1,0 +1,95 @@
+"""The instructor dashboard in-process: every panel has data, the range changes the numbers,
+new events in the store show up, a learner can be drilled into."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import holoviews as hv
+import polars as pl
+import pytest
+
+from learnpulse.viz import charts
+from learnpulse.viz.components import ChartPanel
+from learnpulse.viz.instructor import InstructorDashboard
+from learnpulse.viz.sources import DirectSource
+
+
+@pytest.fixture(scope="module")
+def dashboard(source):
+    return InstructorDashboard(source, live=False)
+
+
+def _chart_panels(dashboard) -> list[ChartPanel]:
+    return [v for v in vars(dashboard).values() if isinstance(v, ChartPanel)]
+
+
+def _labels(element) -> list[str]:
+    parts = list(element) if isinstance(element, hv.Overlay) else [element]
+    return [d.label for part in parts for d in (*part.kdims, *part.vdims)]
+
+
+def test_every_chart_has_data_and_axes_with_units(dashboard):
+    panels = _chart_panels(dashboard)
+    assert len(panels) == 7
+    for panel in panels:
+        assert not charts.is_empty(panel.element), panel.title
+        labels = _labels(panel.element)
+        assert any("(" in label for label in labels), (panel.title, labels)
+    assert not charts.is_empty(dashboard.mastery.element)
+
+
+def test_tables_and_cards_are_filled(dashboard, outputs):
+    kpis = dashboard.kpis.kpis
+    assert kpis["value"].null_count() == 0
+    assert len(dashboard.kpis.cards) == 5
+    assert dashboard.risk.table.height == outputs["retention_risk"].height
+    assert dashboard.peers.table.height == outputs["peers"].height
+    assert dashboard.cluster_table.table["learners"].sum() == outputs["clusters"].height
+    assert len(dashboard.alerts.items) > 0
+    assert dashboard.problem == ""
+
+
+def test_the_range_selector_changes_the_numbers(dashboard):
+    def sessions() -> float:
+        return dashboard.kpis.kpis.filter(pl.col("kpi") == "sessions")["value"][0]
+
+    dashboard.range = "quarter"
+    quarter, quarter_days = sessions(), dashboard.daily.frame.height
+    dashboard.range = "week"
+    week, week_days = sessions(), dashboard.daily.frame.height
+    assert week < quarter and (week_days, quarter_days) == (7, 91)
+    dashboard.range = "month"
+
+
+def test_selecting_a_learner_shows_their_details(dashboard):
+    learner = dashboard.risk.table["learner_id"][0]
+    dashboard.risk.selected = learner
+    details = dashboard.drilldown.predictions_frame
+    assert "retention_risk" in details["model_output"].to_list()
+    assert details["reason"].str.len_chars().min() > 0
+    assert all(not charts.is_empty(chart) for chart in dashboard.drilldown.charts)
+
+
+@pytest.mark.slow
+def test_new_events_in_the_store_appear_on_the_next_check(tmp_path, course, fitted):
+    from learnpulse.store import EventStore
+
+    with EventStore(f"sqlite:///{tmp_path / 'live.db'}") as store:
+        store.append_course(course, progress=False)
+        dashboard = InstructorDashboard(DirectSource(store=store, fitted=fitted), live=False)
+        dashboard.range = "week"
+        dashboard.start_live()
+        before = dashboard.kpis.kpis.filter(pl.col("kpi") == "sessions")["value"][0]
+        assert not dashboard.check_for_updates()
+        last = course.events["ts"].max()
+        store.append([{
+            "id": str(uuid.uuid4()), "ts": (last - timedelta(minutes=5)).isoformat(),
+            "learner_id": "learner-00003", "course_id": course.events["course_id"][0],
+            "session_id": "live-session", "kind": "session_start",
+        }])  # fmt: skip
+        assert dashboard.check_for_updates()
+        after = dashboard.kpis.kpis.filter(pl.col("kpi") == "sessions")["value"][0]
+        assert after == before + 1
+        dashboard.stop_live()

@@ -1,0 +1,45 @@
+"""Model outputs reshaped for panels: the at-risk table, peer ranking, cluster points."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from learnpulse.viz import predictions
+
+
+def test_risk_table_lists_enrolled_learners_riskiest_first_with_reasons(outputs):
+    table = predictions.risk_table(outputs)
+    assert table.height == outputs["retention_risk"].height
+    enrolled = table.filter(pl.col("status") == "enrolled")
+    risks = enrolled["retention_risk"].drop_nulls().to_list()
+    assert risks == sorted(risks, reverse=True) and len(risks) > 0
+    assert table["status"].to_list() == sorted(table["status"])  # withdrawn ones last
+    withdrawn = table.filter(pl.col("status") == "withdrawn")
+    assert withdrawn.height > 0 and (withdrawn["retention_risk"] == 1.0).all()
+    assert table["reason"].str.len_chars().min() > 0
+    success = outputs["success"].select("learner_id", pl.col("value").alias("expected"))
+    joined = table.join(success, on="learner_id")
+    assert (joined["success_probability"] == joined["expected"]).all()
+
+
+def test_at_risk_count_counts_enrolled_learners_at_or_over_the_threshold(outputs):
+    table = predictions.risk_table(outputs).filter(pl.col("status") == "enrolled")
+    expected = (table["retention_risk"] >= predictions.AT_RISK_THRESHOLD).sum()
+    assert predictions.at_risk_count(outputs) == expected
+    assert predictions.at_risk_count({}) is None
+
+
+def test_peer_ranking_orders_learners_by_score(outputs):
+    ranking = predictions.peer_ranking(outputs)
+    assert ranking.height == outputs["peers"].height
+    assert ranking["rank"].to_list() == sorted(ranking["rank"])
+    scores = ranking["score"].to_list()
+    assert scores[0] == max(scores) and scores[-1] == min(scores)
+    assert predictions.peer_ranking({}) is None
+
+
+def test_cluster_points_place_every_clustered_learner(outputs):
+    points = predictions.cluster_points(outputs)
+    assert points.height == outputs["clusters"].height
+    assert set(points["cluster"]) == set(outputs["clusters"]["cluster"])
+    assert points["accuracy"].drop_nulls().is_between(0, 100).all()

@@ -1,0 +1,51 @@
+"""The system monitor: live series with thresholds, kernels, health, alerts, refresh."""
+
+from __future__ import annotations
+
+import holoviews as hv
+import polars as pl
+import pytest
+
+from learnpulse.viz import charts
+from learnpulse.viz.sources import DirectSource
+from learnpulse.viz.system import SystemMonitor, health_alerts, kernel_table, series_frame
+
+SAMPLE = {
+    "ts": "2026-01-05T10:00:00+00:00",
+    "cpu": {"percent": 95.0},
+    "memory": {"percent": 40.0},
+    "gpu": {"available": False, "reason": "no NVIDIA driver found"},
+    "kernels": {"k-1": {"pid": 10, "cpu_percent": 12.5, "memory_rss": 200 * 1024 * 1024}},
+    "health": {
+        "score": 37.5,
+        "alerts": [{"metric": "cpu_percent", "level": "critical", "reason": "cpu is 95"}],
+    },
+}
+
+
+def test_samples_become_series_kernels_and_alerts():
+    later = {**SAMPLE, "ts": "2026-01-05T10:00:02+00:00", "cpu": {"percent": 50.0}}
+    series = series_frame([SAMPLE, later, SAMPLE])
+    assert series.height == 2 and series["cpu"].to_list() == [95.0, 50.0]
+    assert series["gpu"].null_count() == 2
+    kernels = kernel_table(SAMPLE)
+    assert kernels.row(0, named=True)["memory_mib"] == pytest.approx(200.0)
+    assert health_alerts(SAMPLE)["urgency"].to_list() == ["critical"]
+
+
+@pytest.mark.slow
+def test_monitor_refreshes_and_draws_thresholds():
+    monitor = SystemMonitor(DirectSource(pl.DataFrame({"ts": [], "learner_id": []})),
+                            running=False)  # fmt: skip
+    points = len(monitor._samples)
+    monitor.refresh()
+    assert len(monitor._samples) == points + 1
+    cpu = monitor.charts["cpu"].element
+    assert not charts.is_empty(cpu)
+    assert any(isinstance(part, hv.HLine) for part in cpu)
+    assert 0 <= monitor.health.value <= 100
+    monitor.interval_s = 5
+    monitor.running = True
+    assert monitor._callback.period == 5000
+    monitor.running = False
+    assert monitor._callback is None
