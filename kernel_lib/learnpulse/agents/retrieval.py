@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from rank_bm25 import BM25Okapi
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from learnpulse.agents.base import Source
 
@@ -41,7 +40,14 @@ COURSE_BOOST = 1.3
 MIN_STEM = 3
 _TOKEN = re.compile(r"[a-z_][a-z0-9_]*|\d+|//|\*\*|==|!=|<=|>=|:=|<<|>>|[-+*/%<>=]")
 _KEEP = {"if", "else", "for", "while", "not", "in", "is", "and", "or", "none", "from", "with"}
-_STOP = frozenset(ENGLISH_STOP_WORDS) - _KEEP
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    # Imported on first use: scikit-learn costs a second at server start-up.
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS) - _KEEP
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,7 @@ def tokenize(text: str) -> list[str]:
     return [
         token if not token[0].isalpha() else _stem(token)
         for token in _TOKEN.findall(text.lower())
-        if token not in _STOP
+        if token not in _stop_words()
     ]
 
 
@@ -156,6 +162,8 @@ class TfidfRetriever:
     name = "tfidf"
 
     def __init__(self, passages: Sequence[Passage]) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         self.vectorizer = TfidfVectorizer(
             tokenizer=tokenize, token_pattern=None, lowercase=False, ngram_range=(1, 2),
             sublinear_tf=True,

