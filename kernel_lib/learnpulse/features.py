@@ -33,6 +33,9 @@ COUNTED_KINDS = tuple(
     kind for kind in EVENT_KINDS if kind not in (*NON_ACTIVITY_KINDS, "session_end")
 )
 _DAY_US = 86_400 * 1_000_000
+#: Kind whose ``score`` is not a score feature: an attempt's score is its correctness (0/1),
+#: already in ``accuracy``; averaged with 0-100 assessment scores it would mean nothing.
+SCORELESS_KIND = "attempt"
 #: Days before the cut-off that count as "recent" for ``n_recent_events``/``n_recent_submissions``.
 RECENT_DAYS = 14.0
 
@@ -55,9 +58,9 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "n_missed": "items due before the cut-off that the learner has not submitted",
     "missed_rate": "n_missed / n_due (null: nothing due yet)",
     "missed_latest_due": "1 if the item due most recently before the cut-off is not submitted",
-    "n_scored": "events with a score",
-    "mean_score": "mean score",
-    "last_score": "latest score",
+    "n_scored": "events with a score (attempts excluded: their score is correctness)",
+    "mean_score": "mean score of the scored events (e.g. assessments, 0-100)",
+    "last_score": "latest score of the scored events",
     "score_trend": "least-squares slope of score per scored event, in time order",
     "days_since_last_activity": "days from the latest activity (or registration) to the cut-off",
     "days_registered": "days from the latest registration to the cut-off (null: none seen)",
@@ -108,68 +111,92 @@ def _flag(field: str) -> pl.Expr:
     )
 
 
-def _submission_columns(frame: pl.DataFrame, due: pl.DataFrame | None) -> pl.DataFrame:
-    """Add ``_late`` and ``_lateness`` (days) to submission rows, from payload or due dates."""
+def _submission_aggregates(
+    frame: pl.LazyFrame, due: pl.DataFrame | None, keys: list[str]
+) -> pl.LazyFrame:
+    """Lateness, banked and recent submissions per learner with a submission.
+
+    Only submission rows are read (their payload flags and due times): the other events
+    cannot change these columns.
+    """
+    submitted = frame.filter(pl.col("kind") == "assessment_submitted")
     if due is not None:
-        due_ts = due.select("course_id", "item_id", _due=pl.col("due").cast(frame.schema["ts"]))
-        frame = frame.join(due_ts, on=["course_id", "item_id"], how="left")
+        due_ts = due.lazy().select(
+            "course_id", "item_id", _due=pl.col("due").cast(frame.collect_schema()["ts"])
+        )
+        submitted = submitted.join(due_ts, on=["course_id", "item_id"], how="left")
     else:
-        frame = frame.with_columns(_due=pl.lit(None, dtype=frame.schema["ts"]))
+        submitted = submitted.with_columns(_due=pl.lit(None, dtype=frame.collect_schema()["ts"]))
     lateness = _days(pl.col("ts") - pl.col("_due"))
-    submitted = pl.col("kind") == "assessment_submitted"
-    return frame.with_columns(
-        _late=pl.when(submitted).then(pl.coalesce(_flag("late"), lateness > 0)),
-        _lateness=pl.when(submitted).then(lateness),
-        _banked=submitted & _flag("is_banked").fill_null(False),
+    late = pl.coalesce(_flag("late"), lateness > 0)
+    recent = _days(pl.col("_at") - pl.col("ts")) <= RECENT_DAYS
+    return submitted.group_by(keys).agg(
+        n_banked=_flag("is_banked").fill_null(False).sum().cast(pl.Int64),
+        n_late=late.sum().cast(pl.Int64),
+        late_rate=late.cast(pl.Float64).mean(),
+        mean_lateness_days=lateness.mean(),
+        n_recent_submissions=recent.sum().cast(pl.Int64),
+        days_since_last_submission=_days(pl.col("_at").first() - pl.col("ts").max()),
     )
 
 
-def _activity_aggregates(frame: pl.DataFrame) -> pl.DataFrame:
-    """Counts, accuracy, hints, lateness, recency per learner (one row per key)."""
-    kind, active = pl.col("kind"), ~pl.col("kind").is_in(NON_ACTIVITY_KINDS)
-    attempt, submitted = kind == "attempt", kind == "assessment_submitted"
+def _activity_aggregates(frame: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    """Counts, accuracy, hints and recency per learner (one row per key).
+
+    ``kind`` is compared as a small integer code (one string lookup per event instead of one
+    string comparison per event and counted kind).
+    """
+    codes = {k: i for i, k in enumerate(EVENT_KINDS)}
+    code = pl.col("_kind")
+    kind_is = {k: code == i for k, i in codes.items()}
+    active = ~code.is_in([codes[k] for k in NON_ACTIVITY_KINDS])
+    attempt = kind_is["attempt"]
     recent = _days(pl.col("_at") - pl.col("ts")) <= RECENT_DAYS
     n_attempt = attempt.sum()
-    return frame.group_by(KEYS).agg(
-        *((kind == k).sum().cast(pl.Int64).alias(f"n_{k}") for k in COUNTED_KINDS),
+    coded = frame.with_columns(
+        _kind=pl.col("kind").replace_strict(codes, default=-1, return_dtype=pl.Int8)
+    )
+    # distinct (learner, session) pairs, counted: ~3x cheaper than n_unique of strings per group
+    sessions = (
+        frame.select(*keys, "session_id")
+        .drop_nulls("session_id")
+        .unique()
+        .group_by(keys)
+        .agg(n_sessions=pl.len().cast(pl.Int64))
+    )
+    per_learner = coded.group_by(keys).agg(
+        *(kind_is[k].sum().cast(pl.Int64).alias(f"n_{k}") for k in COUNTED_KINDS),
         n_events=active.sum().cast(pl.Int64),
         active_days=pl.col("ts").filter(active).dt.date().n_unique().cast(pl.Int64),
-        n_sessions=pl.col("session_id").drop_nulls().n_unique().cast(pl.Int64),
         accuracy=pl.col("correct").filter(attempt).cast(pl.Float64).mean(),
         hints_per_attempt=pl.when(n_attempt > 0).then(
             pl.col("hints_used").filter(attempt).fill_null(0).sum() / n_attempt
         ),
-        n_banked=pl.col("_banked").sum().cast(pl.Int64),
-        n_late=pl.col("_late").sum().cast(pl.Int64),
-        late_rate=pl.col("_late").cast(pl.Float64).mean(),
-        mean_lateness_days=pl.col("_lateness").mean(),
         days_since_last_activity=_days(
-            pl.col("_at").first() - pl.col("ts").filter(active | (kind == "registration")).max()
+            pl.col("_at").first() - pl.col("ts").filter(active | kind_is["registration"]).max()
         ),
         days_registered=_days(
-            pl.col("_at").first() - pl.col("ts").filter(kind == "registration").max()
+            pl.col("_at").first() - pl.col("ts").filter(kind_is["registration"]).max()
         ),
-        withdrawn=(kind == "withdrawal").any().cast(pl.Int64),
+        withdrawn=kind_is["withdrawal"].any().cast(pl.Int64),
         n_recent_events=(active & recent).sum().cast(pl.Int64),
-        n_recent_submissions=(submitted & recent).sum().cast(pl.Int64),
-        days_since_last_submission=_days(
-            pl.col("_at").first() - pl.col("ts").filter(submitted).max()
-        ),
     )
+    return per_learner.join(sessions, on=keys, how="left")
 
 
-def _score_aggregates(frame: pl.DataFrame) -> pl.DataFrame:
-    """Mean, latest and trend of scores per learner (learners without a score are absent)."""
-    scored = (
-        frame.filter(pl.col("score").is_not_null())
-        .sort("ts")
-        .with_columns(_i=pl.int_range(pl.len()).over(KEYS).cast(pl.Float64))
-    )
-    return scored.group_by(KEYS).agg(
+def _score_aggregates(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Mean, latest and trend of scores per learner (learners without a score are absent);
+    attempts' scores (their correctness, 0/1, which ``accuracy`` counts) are left out, so
+    the score columns stay on the scale of assessment scores (0-100)."""
+    graded = pl.col("score").is_not_null() & (pl.col("kind") != SCORELESS_KIND)
+    scored = frame.filter(graded).select(*keys, "ts", "score").sort("ts")
+    # a group keeps the frame's (time) order, so the position in it is the scored-event index
+    index = pl.int_range(pl.len()).cast(pl.Float64)
+    return scored.group_by(keys).agg(
         n_scored=pl.len().cast(pl.Int64),
         mean_score=pl.col("score").mean(),
         last_score=pl.col("score").last(),
-        score_trend=pl.when(pl.len() > 1).then(pl.cov("_i", "score") / pl.col("_i").var()),
+        score_trend=pl.when(pl.len() > 1).then(pl.cov(index, "score") / index.var()),
     )
 
 
@@ -231,8 +258,16 @@ def learner_features(
         :data:`FEATURE_COLUMNS` (Int64 counts, Float64 others), sorted by the keys.
     """
     events = _ensure_columns(events)
-    frame = _submission_columns(_attach_cutoff(events, at), due)
-    result = _activity_aggregates(frame).join(_score_aggregates(frame), on=KEYS, how="left")
+    frame = _attach_cutoff(events, at)
+    keys = _group_keys(frame)
+    result = (
+        _activity_aggregates(frame.lazy(), keys)
+        .join(_submission_aggregates(frame.lazy(), due, keys), on=keys, how="left")
+        .collect()
+        .join(_score_aggregates(frame, keys), on=keys, how="left")
+    )
+    if "course_id" not in keys:
+        result = result.with_columns(course_id=pl.lit(frame.item(0, "course_id")))
     if learners is not None:
         wanted = learners.select(KEYS).unique()
         result = wanted.join(result, on=KEYS, how="left")
@@ -247,6 +282,14 @@ def learner_features(
     if due is not None:
         result = result.with_columns(pl.col("n_due", "n_missed").fill_null(0))
     return result.select(*KEYS, *FEATURE_COLUMNS).sort(KEYS)
+
+
+def _group_keys(frame: pl.DataFrame) -> list[str]:
+    """The per-learner group keys: ``learner_id`` alone when every row is of one course
+    (grouping by one string column instead of two is ~1.5x cheaper), else both keys."""
+    course = frame.get_column("course_id")
+    one_course = frame.height > 0 and course.null_count() == 0 and course.min() == course.max()
+    return ["learner_id"] if one_course else list(KEYS)
 
 
 def _ensure_columns(events: pl.DataFrame) -> pl.DataFrame:

@@ -190,3 +190,20 @@ def test_oulad_day_frame_uses_nothing_after_day(oulad):
     assert frame["days_since_last_activity"].drop_nulls().min() > 0
     outcomes = oulad_outcomes(data.learners)
     assert math.isclose(outcomes["y_at_risk"].mean(), 0.53, abs_tol=0.05)
+
+
+def test_attempt_scores_stay_out_of_the_score_columns(events):
+    """An attempt's score is its correctness (0/1): averaged with 0-100 assessment scores it
+    would drag mean_score to nonsense, so only the submissions (60, 80) count."""
+    at = T0 + timedelta(days=5)
+    graded = events.with_columns(
+        score=pl.when(pl.col("kind") == "attempt")
+        .then(pl.col("correct").cast(pl.Float64))
+        .otherwise(pl.col("score"))
+    )
+    row = _row(learner_features(graded, at=at))
+    assert row["n_scored"] == 2
+    assert row["mean_score"] == pytest.approx(70.0)
+    assert row["last_score"] == pytest.approx(80.0)
+    assert row["score_trend"] == pytest.approx(20.0)
+    assert row["accuracy"] == pytest.approx(2 / 3)  # correctness still counts here

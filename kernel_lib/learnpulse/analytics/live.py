@@ -231,8 +231,10 @@ class LiveAnalytics:
 
     def close(self) -> None:
         """Stop the watcher and the workers (running work finishes, queued work is dropped)."""
-        self._closed.set()
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        # under the lock: the watcher schedules under it, so it never meets a shut executor
+        with self._lock:
+            self._closed.set()
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
     # -- caching -------------------------------------------------------------------------
 
@@ -355,7 +357,7 @@ class LiveAnalytics:
         while not self._closed.wait(self.refresh_interval):
             with self._lock:
                 watched = [s for s in self._courses.values() if s.subscribers]
-                if not watched:
+                if not watched or self._closed.is_set():
                     self._watcher = None
                     return
                 for state in watched:

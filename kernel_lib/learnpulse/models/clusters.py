@@ -173,7 +173,7 @@ class LearnerClusters(BaseEstimator):
         )
 
     def _reasons(self, Z: np.ndarray, cluster: np.ndarray) -> pl.Series:
-        """"cluster '<description>': <trait> <z> sd, <trait> <z> sd" (the two largest |z|)."""
+        """ "cluster '<description>': <trait> <z> sd, <trait> <z> sd" (the two largest |z|)."""
         names = np.asarray(list(self._traits), dtype=object)
         top = np.argsort(-np.abs(Z), axis=1, kind="stable")[:, :REASON_TRAITS]
         rows = np.arange(len(Z))[:, None]

@@ -2,7 +2,9 @@
 
 The expensive shared pieces are computed once, on demand, and reused: the events before the
 cut-off, the graded attempts, the feature frame (:func:`learnpulse.features.learner_features`),
-the BKT trace and the mastery frame. Each output (:data:`OUTPUT_KEYS`) is a function of
+the BKT trace and the mastery frame, and the per-session and per-day activity frames
+(:mod:`learnpulse.models.activity`) that engagement, learning velocity and the feedback rules
+all read. Each output (:data:`OUTPUT_KEYS`) is a function of
 those; ``only=`` computes just the outputs asked for and what they need.
 
 Labelled models (success, retention risk, performance forecast) and the mastery model and
@@ -25,7 +27,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import cached_property
 
-import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
@@ -33,6 +34,7 @@ from learnpulse.features import learner_features
 from learnpulse.models import rules as rl
 from learnpulse.models import scoring as sc
 from learnpulse.models import standing as st
+from learnpulse.models.activity import learner_days, session_spans
 from learnpulse.models.clusters import LearnerClusters
 from learnpulse.models.completion import time_to_completion
 from learnpulse.models.course_fit import FittedCourseModels
@@ -154,8 +156,16 @@ class _Course:
         )
 
     @cached_property
+    def sessions(self) -> pl.DataFrame:
+        return session_spans(self.events)
+
+    @cached_property
+    def days(self) -> pl.DataFrame:
+        return learner_days(self.events)
+
+    @cached_property
     def weekly(self) -> pl.DataFrame:
-        return weekly_progress(self.events, trace=self.trace, at=self.at)
+        return weekly_progress(self.events, trace=self.trace, at=self.at, spans=self.sessions)
 
     @cached_property
     def n_skills(self) -> int:
@@ -212,6 +222,7 @@ class _Course:
             mastery_before=self.mastery_before,
             n_skills=self.n_skills,
             retention=self.retention_risk,
+            days=self.days,
         )
 
 
@@ -274,7 +285,9 @@ def _gaps(course: _Course) -> pl.DataFrame:
 OUTPUTS: dict[str, Callable[[_Course], pl.DataFrame]] = {
     "mastery": lambda c: c.mastery,
     "learning_velocity": lambda c: learning_velocity(c.events, progress=c.weekly),
-    "engagement": lambda c: engagement_patterns(c.events, at=c.at),
+    "engagement": lambda c: engagement_patterns(
+        c.events, at=c.at, sessions=c.sessions, days=c.days
+    ),
     "success": lambda c: _labelled(c, "success"),
     "time_to_completion": lambda c: time_to_completion(
         c.events, c.mastery, skills=c.skills, at=c.at, progress=c.weekly
@@ -321,6 +334,7 @@ def predict_all(
     fitted: FittedCourseModels | None = None,
     only: Iterable[str] | None = None,
     timings: dict[str, float] | None = None,
+    cpu_timings: dict[str, float] | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Every learner model's output for one course.
 
@@ -345,6 +359,9 @@ def predict_all(
     timings : dict, optional
         Filled with the seconds each output took, in computing order (an output's time
         includes the shared inputs it was first to need): for profiling.
+    cpu_timings : dict, optional
+        The same with the process's CPU seconds (all threads), which, unlike wall time, do
+        not grow when other processes load the machine.
 
     Returns
     -------
@@ -363,10 +380,12 @@ def predict_all(
         return {key: _empty() for key in keys}
     result = {}
     for key in keys:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result[key] = OUTPUTS[key](course)
         if timings is not None:
             timings[key] = time.perf_counter() - started
+        if cpu_timings is not None:
+            cpu_timings[key] = time.process_time() - cpu
     return result
 
 

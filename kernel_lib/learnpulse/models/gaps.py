@@ -184,7 +184,9 @@ def blocking_scores(mastery: pl.DataFrame, graph: SkillGraph) -> pl.DataFrame:
 
 def _reason(names: dict[str, str]) -> pl.Expr:
     shown = pl.col("blocked").list.head(NAMED_BLOCKED)
-    named = shown.list.eval(pl.element().replace_strict(names)).list.join(", ")
+    named = shown.list.eval(pl.element().replace_strict(names, return_dtype=pl.String)).list.join(
+        ", "
+    )
     more = pl.col("n_blocked") - NAMED_BLOCKED
     rest = pl.when(more > 0).then(pl.format(" and {} more", more)).otherwise(pl.lit(""))
     attempts = (

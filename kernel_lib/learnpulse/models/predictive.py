@@ -153,7 +153,7 @@ class _FeatureModel(BaseEstimator):
         """:meth:`contributions` of the float matrix ``X`` whose raw scores are ``base``."""
         out = np.zeros_like(X)
         # A NaN feature differs from a (never NaN) median; equal values change nothing.
-        changed = (X != self.medians_) & self.used_
+        changed = (self.medians_ != X) & self.used_
         rows, columns = np.nonzero(changed)
         if rows.size:
             typical = X[rows]
@@ -179,9 +179,9 @@ class _FeatureModel(BaseEstimator):
                     "{}={} ({})",
                     f"name{k}",
                     f"value{k}",
-                    pl.when(pl.col(f"effect{k}") > 0).then(pl.lit(self._up)).otherwise(
-                        pl.lit(self._down)
-                    ),
+                    pl.when(pl.col(f"effect{k}") > 0)
+                    .then(pl.lit(self._up))
+                    .otherwise(pl.lit(self._down)),
                 )
             )
             for k in range(order.shape[1])
@@ -208,9 +208,7 @@ class _FeatureModel(BaseEstimator):
         X = self._matrix(features)
         value, confidence, extra = self._values(X)
         keys = [c for c in ID_COLUMNS if c in features.columns]
-        reasons = (
-            self._reasons(X, self._contributions(X, self._raw(X))) if X.shape[0] else []
-        )
+        reasons = self._reasons(X, self._contributions(X, self._raw(X))) if X.shape[0] else []
         return features.select(keys).with_columns(
             value=pl.Series(value, dtype=pl.Float64),
             confidence=pl.Series(confidence, dtype=pl.Float64),

@@ -31,6 +31,7 @@ import polars as pl
 
 from learnpulse import __version__
 from learnpulse.features import NON_ACTIVITY_KINDS
+from learnpulse.models.activity import learner_days
 from learnpulse.models.knowledge_tracing.sequences import MASTERY_THRESHOLD
 
 #: Urgencies, most urgent first.
@@ -265,18 +266,22 @@ def _attempt_signals(attempts: pl.DataFrame, s: RuleSettings) -> pl.DataFrame:
     )
 
 
-def _activity_signals(events: pl.DataFrame, cutoff: datetime) -> pl.DataFrame:
+def _activity_signals(
+    events: pl.DataFrame, cutoff: datetime, days: pl.DataFrame | None
+) -> pl.DataFrame:
     """Days inactive (since registration for a learner never active), the latest run of active
-    days and how long ago it ended, and whether the learner withdrew."""
+    days and how long ago it ended, and whether the learner withdrew.
+
+    Consecutive active days of a learner share ``day - its rank among the learner's days``;
+    the latest run has the largest such value.
+    """
     earlier = events.lazy().filter(pl.col("ts") < cutoff)
-    bookkeeping = pl.col("kind").is_in(NON_ACTIVITY_KINDS)
-    run = (pl.col("day").diff().dt.total_days() != 1).fill_null(True).cum_sum().over("learner_id")
+    if days is None:
+        days = learner_days(earlier.collect())
+    rank = pl.col("day").rank("ordinal").over("learner_id").cast(pl.Int64)
     runs = (
-        earlier.filter(~bookkeeping)
-        .group_by("learner_id", day=pl.col("ts").dt.date())
-        .agg(last=pl.col("ts").max())
-        .sort("learner_id", "day")
-        .with_columns(run=run)
+        days.lazy()
+        .with_columns(run=pl.col("day").cast(pl.Int64) - rank)
         .group_by("learner_id")
         .agg(
             last=pl.col("last").max(),
@@ -284,6 +289,7 @@ def _activity_signals(events: pl.DataFrame, cutoff: datetime) -> pl.DataFrame:
             days_since_active_day=(pl.lit(cutoff.date()) - pl.col("day").max()).dt.total_days(),
         )
     )
+    bookkeeping = pl.col("kind").is_in(NON_ACTIVITY_KINDS)
     enrolment = (
         earlier.filter(bookkeeping)
         .group_by("learner_id")
@@ -356,6 +362,7 @@ def learner_signals(
     n_skills: int = 0,
     retention: pl.DataFrame | None = None,
     settings: RuleSettings | None = None,
+    days: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Everything the rules read, one row per learner (:data:`SIGNAL_DESCRIPTIONS`).
 
@@ -380,6 +387,9 @@ def learner_signals(
     retention : polars.DataFrame, optional
         Retention-risk rows (``learner_id``, ``value``, ``confidence``).
     settings : RuleSettings, optional
+    days : polars.DataFrame, optional
+        :func:`~learnpulse.models.activity.learner_days` of ``events`` before ``at`` if
+        already computed.
 
     Returns
     -------
@@ -389,7 +399,7 @@ def learner_signals(
     frame = scores.select("learner_id", "n_attempts", "accuracy", "speed", "score")
     joins: list[pl.DataFrame] = [
         _attempt_signals(attempts, s),
-        _activity_signals(events, at),
+        _activity_signals(events, at, days),
         _mastered_share(mastery, n_skills, "mastered_pct"),
         _mastered_share(mastery_before, n_skills, "mastered_before_pct"),
         _renamed(progress, {"weekly_change": "score_change"}),

@@ -22,7 +22,7 @@ from datetime import datetime
 
 import polars as pl
 
-from learnpulse.features import NON_ACTIVITY_KINDS
+from learnpulse.models.activity import activity, session_spans
 from learnpulse.models.knowledge_tracing import BKT
 from learnpulse.models.knowledge_tracing import sequences as sq
 from learnpulse.models.mastery import (
@@ -52,13 +52,15 @@ _HOUR_MS = 3_600_000
 _WEEK_US = 7 * 86_400 * 1_000_000
 
 
-def session_hours(events: pl.DataFrame) -> pl.DataFrame:
+def session_hours(events: pl.DataFrame, *, spans: pl.DataFrame | None = None) -> pl.DataFrame:
     """Active hours of every session (see the module docstring), by its start.
 
     Parameters
     ----------
     events : polars.DataFrame
         Event frame with ``learner_id``, ``ts``, ``kind``, ``session_id``, ``duration_ms``.
+    spans : polars.DataFrame, optional
+        :func:`~learnpulse.models.activity.session_spans` of ``events`` if already computed.
 
     Returns
     -------
@@ -66,25 +68,15 @@ def session_hours(events: pl.DataFrame) -> pl.DataFrame:
         ``learner_id``, ``start`` (first event time), ``hours``.
     """
     check_columns(events, ("learner_id", "ts", "kind", "session_id", "duration_ms"), "events")
-    activity = (
-        events.lazy()
-        .select("learner_id", "session_id", "ts", "kind", "duration_ms")
-        .filter(~pl.col("kind").is_in(NON_ACTIVITY_KINDS))
+    spans = session_spans(events) if spans is None else spans
+    span_ms = (pl.col("end") - pl.col("start")).dt.total_milliseconds()
+    sessions = spans.lazy().select(
+        "learner_id", "start", ms=pl.max_horizontal(span_ms, "work", "recorded")
     )
-    is_end = pl.col("kind") == "session_end"
-    sessions = (
-        activity.filter(pl.col("session_id").is_not_null())
-        .group_by("learner_id", "session_id")
-        .agg(
-            start=pl.col("ts").min(),
-            span=(pl.col("ts").max() - pl.col("ts").min()).dt.total_milliseconds(),
-            work=pl.col("duration_ms").filter(~is_end).sum(),
-            recorded=pl.col("duration_ms").filter(is_end).max(),
-        )
-        .select("learner_id", "start", ms=pl.max_horizontal("span", "work", "recorded"))
-    )
-    loose = activity.filter(pl.col("session_id").is_null() & (pl.col("duration_ms") > 0)).select(
-        "learner_id", start="ts", ms="duration_ms"
+    loose = (
+        activity(events)
+        .filter(pl.col("session_id").is_null() & (pl.col("duration_ms") > 0))
+        .select("learner_id", start="ts", ms="duration_ms")
     )
     hours = (pl.col("ms").fill_null(0).cast(pl.Float64) / _HOUR_MS).clip(0.0, MAX_SESSION_HOURS)
     both = pl.concat([sessions, loose], how="vertical_relaxed")
@@ -102,6 +94,7 @@ def weekly_progress(
     model: BKT | None = None,
     at: datetime | None = None,
     trace: MasteryTrace | None = None,
+    spans: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Mastery gained and active hours of every learner in every week up to the cut-off.
 
@@ -116,6 +109,9 @@ def weekly_progress(
         Timezone-aware cut-off (default: the last event's time).
     trace : MasteryTrace, optional
         The trace of ``events`` before ``at`` if already computed (``model`` is then unused).
+    spans : polars.DataFrame, optional
+        :func:`~learnpulse.models.activity.session_spans` of ``events`` before ``at`` if
+        already computed.
 
     Returns
     -------
@@ -135,23 +131,25 @@ def weekly_progress(
         gain=pl.col("gain").sum(), attempts=pl.len()
     )
     hours = (
-        session_hours(events)
+        session_hours(events, spans=spans)
         .group_by("learner_id", weeks_back=_weeks_back("start", cutoff))
         .agg(hours=pl.col("hours").sum())
     )
+    # sorted per learner before the weeks are spelled out (10,000 rows, not 100,000), and
+    # the joins keep that order
     grid = (
         events.group_by("learner_id")
         .agg(first=pl.col("ts").min())
+        .sort("learner_id")
         .select("learner_id", weeks_back=pl.int_ranges(0, _weeks_back("first", cutoff) + 1))
         .explode("weeks_back")
         .with_columns(pl.col("weeks_back").cast(pl.Int64))
     )
     keys = ["learner_id", "weeks_back"]
     return (
-        grid.join(gains, on=keys, how="left")
-        .join(hours, on=keys, how="left")
+        grid.join(gains, on=keys, how="left", maintain_order="left")
+        .join(hours, on=keys, how="left", maintain_order="left")
         .with_columns(pl.col("gain", "hours").fill_null(0.0), pl.col("attempts").fill_null(0))
-        .sort(keys)
     )
 
 

@@ -13,6 +13,20 @@ from learnpulse.viz import theme
 
 #: Learners shown in the mastery heatmap at most (the selection comes first).
 HEATMAP_MAX_LEARNERS = 40
+#: Points a scatter draws at most (a seeded random sample beyond: the shape stays, the page
+#: stays light); the x-axis label says when it is a sample.
+SCATTER_MAX_POINTS = 2_000
+
+
+def heatmap_candidates(peers: pl.DataFrame, limit: int = HEATMAP_MAX_LEARNERS) -> list[str]:
+    """Learners any ordering of the mastery heatmap can show: the ``limit`` weakest and
+    strongest by mastery percentile (``peers`` output) and the first ``limit`` by id."""
+    if peers.is_empty() or "mastery_percentile" not in peers.columns:
+        return []
+    ranked = peers.sort("mastery_percentile", "learner_id")["learner_id"]
+    by_id = peers["learner_id"].sort()
+    chosen = [*ranked.head(limit), *ranked.tail(limit), *by_id.head(limit)]
+    return sorted(set(chosen))
 
 
 def _opts(element: hv.Element, title: str, **extra) -> hv.Element:
@@ -132,6 +146,9 @@ def scatter(
     """Points ``(x, y)`` coloured by the category ``by`` (with a legend)."""
     if frame.is_empty():
         return no_data(title, xlabel, ylabel)
+    if frame.height > SCATTER_MAX_POINTS:  # said on the axis: titles may be left out
+        xlabel = f"{xlabel} · random {SCATTER_MAX_POINTS:,} of {frame.height:,} shown"
+        frame = frame.sample(SCATTER_MAX_POINTS, seed=0)
     groups = []
     categories = frame.get_column(by).unique(maintain_order=True).sort().to_list()
     for colour, category in zip(theme.PALETTE * 3, categories, strict=False):

@@ -121,7 +121,8 @@ class DataTable(Viewer):
     def __init__(self, formatters: dict | None = None, **params) -> None:
         super().__init__(**params)
         self._table = pn.widgets.Tabulator(
-            pagination="local",
+            # Remote: only the shown page travels to the browser (tables of 10,000 learners).
+            pagination="remote",
             page_size=theme.TABLE_PAGE_SIZE,
             show_index=False,
             disabled=True,

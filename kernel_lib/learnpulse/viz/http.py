@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from learnpulse.viz import data
+from learnpulse.viz.charts import heatmap_candidates
 from learnpulse.viz.connection import ServerInfo
 from learnpulse.viz.sources import DataSource, SourceError
 
@@ -25,6 +26,10 @@ REQUEST_TIMEOUT_S = 60.0
 PREDICTION_PAGE_LEARNERS = 10_000
 #: Events fetched per ``GET events`` page.
 EVENT_PAGE = 10_000
+#: Model outputs the course views need for every learner (see :meth:`HttpSource.predictions`).
+COURSE_MODELS = (
+    "retention_risk", "success", "engagement", "clusters", "score", "peers", "alerts",
+)  # fmt: skip
 #: Seconds between reconnection attempts of the event stream.
 STREAM_RETRY_S = 2.0
 
@@ -104,11 +109,24 @@ class HttpSource(DataSource):
         body = self.get("analytics/dashboard", range=range_, wait="true")
         return data.summary_from_overview(data.overview_from_json(body))
 
-    def predictions(self, learner: str | None = None) -> dict[str, pl.DataFrame]:
+    def _model(self, model: str, learners: list[str] | None = None) -> pl.DataFrame:
         body = self.get(
-            "analytics/predictive", type="all", learner=learner, limit=PREDICTION_PAGE_LEARNERS
+            "analytics/predictive", type=model, learner=learners, limit=PREDICTION_PAGE_LEARNERS
         )
-        return {name: _frame(rows) for name, rows in body["predictions"].items()}
+        return _frame(body["predictions"][model])
+
+    def predictions(self, learner: str | None = None) -> dict[str, pl.DataFrame]:
+        """One learner's every model output; for the course, the outputs of
+        :data:`COURSE_MODELS` for every learner and mastery for the learners the heatmap can
+        show (a course's full mastery is ~16 rows per learner: too much to send for nothing).
+        """
+        if learner is not None:
+            body = self.get("analytics/predictive", type="all", learner=learner)
+            return {name: _frame(rows) for name, rows in body["predictions"].items()}
+        outputs = {model: self._model(model) for model in COURSE_MODELS}
+        shown = heatmap_candidates(outputs["peers"])
+        outputs["mastery"] = self._model("mastery", shown) if shown else pl.DataFrame()
+        return outputs
 
     def learner_events(self, learner_id: str) -> pl.DataFrame:
         pages, after = [], None

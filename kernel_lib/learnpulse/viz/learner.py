@@ -166,7 +166,7 @@ class LearnerDrilldown(Viewer):
             return
         self._card.loading = True
         try:
-            outputs = self.source.predictions()
+            outputs = self.source.predictions(learner=self.learner_id)
             events = self.source.learner_events(self.learner_id)
             mastery = outputs.get("mastery", pl.DataFrame(schema={"learner_id": pl.String}))
             mine = mastery.filter(pl.col("learner_id") == self.learner_id)

@@ -13,8 +13,6 @@ from typing import Any
 
 import polars as pl
 
-from learnpulse.models import predict_all
-
 #: A retention risk (probability of withdrawing) at or above this counts as "at risk".
 AT_RISK_THRESHOLD = 0.5
 #: How ``predict_all`` starts the retention-risk reason of a learner who already withdrew
@@ -31,6 +29,10 @@ def course_predictions(
 ) -> dict[str, pl.DataFrame]:
     """``predict_all(events, at=at, **tables)`` (``skills``, ``items``, ``learners``,
     ``fitted`` are passed on)."""
+    # Imported here: the models (scikit-learn...) take seconds to import, and a dashboard
+    # reading through the server never needs them.
+    from learnpulse.models import predict_all
+
     return dict(predict_all(events, at=at, **tables))
 
 

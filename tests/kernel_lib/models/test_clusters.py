@@ -6,10 +6,11 @@ import numpy as np
 import polars as pl
 import pytest
 from sklearn.exceptions import NotFittedError
+from sklearn.metrics import silhouette_samples
 
 from learnpulse.datasets import SimulationConfig, simulate_course
 from learnpulse.features import learner_features
-from learnpulse.models.clusters import LearnerClusters
+from learnpulse.models.clusters import LearnerClusters, reference_silhouettes
 
 
 def _groups(sizes_and_centres, seed=0):
@@ -88,3 +89,24 @@ def test_descriptions_join_strengths_and_weaknesses_with_but():
     assert model._describe(np.array([-1.2, 0.1, 0.9, 0.0])) == "struggling but persistent"
     assert model._describe(np.array([0.1, -1.5, -0.8, 0.0])) == "rarely active and irregular"
     assert model._describe(np.array([0.1, 0.2, -0.1, 0.3])) == "typical of the class"
+
+
+def test_reference_silhouettes_exact_with_everyone_and_close_with_a_sample():
+    features = _groups(
+        [(300, (0.9, 200, 30, 0.05)), (300, (0.4, 120, 20, 0.6)), (300, (0.65, 20, 3, 0.3))],
+        seed=1,
+    )
+    model = LearnerClusters().fit(features)
+    Z = model.scaler_.transform(model._matrix(features))
+    labels = model.predict(features)
+    exact = silhouette_samples(Z, labels)
+    np.testing.assert_allclose(reference_silhouettes(Z, labels, reference_size=None), exact)
+    sampled = reference_silhouettes(Z, labels, reference_size=200, random_state=1)
+    assert np.abs(sampled - exact).mean() < 0.05
+    assert not np.allclose(sampled, exact)  # it is an estimate, not the exact value
+    # a point alone in its cluster has silhouette 0, as in scikit-learn
+    lonely = np.array([0, 1, 1, 1])
+    points = np.array([[0.0], [5.0], [6.0], [7.0]])
+    assert reference_silhouettes(points, lonely)[0] == 0.0
+    frame = model.predict_frame(features, reference_size=None)
+    np.testing.assert_allclose(frame["confidence"].to_numpy(), (exact + 1) / 2)

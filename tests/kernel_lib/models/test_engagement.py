@@ -6,9 +6,11 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
+from polars.testing import assert_frame_equal
 
 from learnpulse.datasets import SimulationConfig, simulate_course
 from learnpulse.events import events_to_frame, validate_events
+from learnpulse.models.activity import learner_days, session_spans
 from learnpulse.models.engagement import engagement_patterns
 
 MONDAY = datetime(2024, 9, 2, tzinfo=timezone.utc)
@@ -76,3 +78,33 @@ def test_simulated_dropouts_decline():
     stayed, left = share["value"].to_list()
     assert left > stayed  # withdrawn learners' activity fades more often
     assert frame["confidence"].is_between(0, 1).all()
+
+
+def test_shared_session_and_day_frames_give_the_same_rows():
+    """predict_all hands engagement the per-session and per-day frames it shares with other
+    models: the rows must be those engagement computes on its own."""
+    data = simulate_course(SimulationConfig(n_learners=60, weeks=4, seed=5))
+    at = data.events["ts"].min() + timedelta(days=20)
+    early = data.events.filter(pl.col("ts") < at)
+    alone = engagement_patterns(data.events, at=at)
+    shared = engagement_patterns(
+        data.events, at=at, sessions=session_spans(early), days=learner_days(early)
+    )
+    assert alone.height > 0
+    assert_frame_equal(alone, shared, check_exact=False)
+
+
+def test_session_spans_known_answers_and_shared_session_ids():
+    """Spans per (learner, session); an id two learners share stays two sessions."""
+    rows = [("ann", 0, 9, "s1"), ("ann", 0, 10, "s1"), ("bob", 0, 11, "s2"), ("bob", 1, 9, None)]
+    spans = session_spans(_log(rows)).sort("session_id")
+    assert spans["learner_id"].to_list() == ["ann", "bob"]
+    assert (spans["end"] - spans["start"]).dt.total_hours().to_list() == [1, 0]
+    shared = _log([*rows, ("bob", 2, 9, "s1")])
+    spans = session_spans(shared).sort("learner_id", "session_id")
+    assert spans.select("learner_id", "session_id").rows() == [
+        ("ann", "s1"),
+        ("bob", "s1"),
+        ("bob", "s2"),
+    ]
+    assert learner_days(shared).height == 4  # ann day 0; bob days 0, 1, 2

@@ -126,3 +126,12 @@ def test_blocking_scores_agree_with_the_ranked_gaps():
     assert joined.height == full.height == fast.height
     assert (joined["n_blocked"] == joined["n_blocked_fast"]).all()
     assert (joined["value"] - joined["value_fast"]).abs().max() < 1e-12
+
+
+def test_empty_skill_frame_gives_no_gaps():
+    """A course without skills has nothing to block: an empty frame, not a polars error."""
+    mastery = _mastery({"a": {"A": 0.1, "B": 0.1}})
+    gaps = knowledge_gaps(mastery, chain_skills().head(0))
+    assert gaps.is_empty()
+    assert gaps.schema["blocked"] == pl.List(pl.String)
+    assert gaps.schema["reason"] == pl.String

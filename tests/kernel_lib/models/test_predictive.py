@@ -146,3 +146,23 @@ def test_oulad_quality(oulad_day60, model_class, label, flip, threshold):
     out = model.predict_frame(test.head(50))
     named = {n for r in out["reason"] for n in re.findall(r"(\w+)=", r)}
     assert named and named <= set(test.columns)
+
+
+@pytest.mark.parametrize("estimator", ["hgb", "logistic"])
+def test_contributions_equal_one_model_call_per_feature(estimator):
+    """Recomputing only the (learner, feature) cells that can change gives exactly what one
+    occlusion call per feature gives (features at their median and unused ones give 0)."""
+    frame, y = _synthetic()
+    model = RetentionRiskModel(estimator=estimator, **FAST).fit(frame, y)
+    X = frame.select(pl.col(list(model.feature_names_)).cast(pl.Float64)).to_numpy()
+    X[:5, 0] = model.medians_[0]  # some cells already typical
+    X[5:10, 1] = np.nan  # some missing
+    base = model.decision_function(X)
+    expected = np.empty_like(X)
+    for j in range(X.shape[1]):
+        typical = X.copy()
+        typical[:, j] = model.medians_[j]
+        expected[:, j] = base - model.decision_function(typical)
+    got = model.contributions(X)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    assert (got[:, ~model.used_] == 0).all() and (got[:5, 0] == 0).all()

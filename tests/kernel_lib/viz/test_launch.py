@@ -1,0 +1,54 @@
+"""``learnpulse dashboard``: arguments, errors, and a dashboard really served."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from learnpulse.viz.launch import DASHBOARDS, add_dashboard_parser, launch_dashboard
+
+
+def test_the_command_line_names_every_dashboard():
+    parser = argparse.ArgumentParser()
+    add_dashboard_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["dashboard", "system", "--port", "5999", "--no-browser"])
+    assert (args.name, args.port, args.no_browser) == ("system", 5999, True)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["dashboard", "nope"])
+    assert set(DASHBOARDS) == {"instructor", "student", "system", "training"}
+
+
+def test_an_unknown_dashboard_is_named():
+    with pytest.raises(ValueError, match="no dashboard 'nope'; choose one of instructor"):
+        launch_dashboard("nope")
+
+
+@pytest.mark.slow
+def test_a_dashboard_is_served(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    code = (
+        "from learnpulse.viz.launch import launch_dashboard; "
+        f"launch_dashboard('system', port={port}, show=False, "
+        f"db_url='sqlite:///{tmp_path / 'empty.db'}')"
+    )
+    server = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    try:
+        deadline, page = time.monotonic() + 60, ""
+        while time.monotonic() < deadline and "bokeh" not in page.lower():
+            try:
+                with urllib.request.urlopen(f"http://localhost:{port}/system", timeout=5) as r:
+                    page = r.read().decode()
+            except OSError:
+                time.sleep(0.5)
+        assert "learnpulse: system" in page and "bokeh" in page.lower()
+    finally:
+        server.terminate()
+        server.wait(10)
