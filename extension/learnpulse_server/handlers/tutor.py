@@ -22,7 +22,14 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from learnpulse.agents import OpenAIChatEngine, ask, ask_stream, describe_agents, engine_from_env
+from learnpulse.agents import (
+    LocalChatEngine,
+    OpenAIChatEngine,
+    ask,
+    ask_stream,
+    describe_agents,
+    engine_from_env,
+)
 from learnpulse.agents.learner import history
 from learnpulse.course import Course, demo_course, load_course
 from learnpulse_server.handlers.base import (
@@ -70,9 +77,12 @@ class TutorMixin:
         return _course(self.extensionapp.tutor_course_file)
 
     def tutor_engine(self) -> Any:
-        """An engine from the app's traits; without a URL, from the environment."""
+        """An engine from the app's traits; without a URL or local model, from the
+        environment."""
         app = self.extensionapp
         if not app.tutor_llm_url:
+            if app.tutor_llm_local_model:
+                return LocalChatEngine(app.tutor_llm_local_model)
             return engine_from_env()
         return OpenAIChatEngine(
             app.tutor_llm_url,

@@ -14,6 +14,7 @@ revision), ``coach`` (study plan, streaks, motivation). Third-party agents regis
 from learnpulse.agents.base import Agent, Draft, Source, TutorContext, TutorReply
 from learnpulse.agents.engines import (
     EngineError,
+    LocalChatEngine,
     OfflineEngine,
     OpenAIChatEngine,
     engine_from_env,
@@ -29,6 +30,7 @@ __all__ = [
     "Agent",
     "Draft",
     "EngineError",
+    "LocalChatEngine",
     "OfflineEngine",
     "OpenAIChatEngine",
     "Source",

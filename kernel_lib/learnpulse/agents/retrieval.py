@@ -2,18 +2,22 @@
 
 Passages come from each skill's markdown material (one per ``##`` section), each exercise's
 explanation (never its solution or hints), and the Python language reference that ships with
-the interpreter (:mod:`pydoc_data.topics`, split into chunks). Two lexical retrievers share one
-interface: TF-IDF (scikit-learn) and BM25 (rank-bm25); :data:`DEFAULT_METHOD` is the one the
-retrieval benchmark chose (``benchmarks/bench_tutor.py``, labelled questions in
+the interpreter (:mod:`pydoc_data.topics`, split into chunks). Four retrievers share one
+interface: TF-IDF (scikit-learn), BM25 (rank-bm25), sentence embeddings (all-MiniLM-L6-v2, an
+optional model that runs offline) and a BM25 + embeddings hybrid; :data:`DEFAULT_METHOD` is the
+one the retrieval benchmark chose (``benchmarks/bench_tutor.py``, labelled questions in
 ``tests/kernel_lib/agents/retrieval_questions.yaml``).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -24,8 +28,14 @@ from learnpulse.agents.base import Source
 if TYPE_CHECKING:
     from learnpulse.course import Course
 
-#: Retrieval method used by the tutor (chosen by Recall@3 on the labelled questions).
+#: Retrieval method used by the tutor: the best lexical one by Recall@3 on the labelled
+#: questions. ``hybrid`` (BM25 + embeddings) scores higher but needs the optional embedding
+#: model and seconds to embed the passages once; ``$LEARNPULSE_RETRIEVAL`` selects it.
 DEFAULT_METHOD = "bm25"
+#: Rank offset of reciprocal rank fusion (the paper's 60).
+RRF_K = 60
+#: Passages embedded per batch.
+EMBEDDING_BATCH = 64
 #: Largest pydoc chunk, in characters (topics run to 30,000; answers need a paragraph or two).
 PYDOC_CHUNK_CHARS = 1500
 #: BM25 parameters (Robertson's defaults): term-frequency saturation and length normalisation.
@@ -187,7 +197,85 @@ class BM25Retriever:
         return np.asarray(self.bm25.get_scores(tokenize(query)))
 
 
-RETRIEVERS = {"tfidf": TfidfRetriever, "bm25": BM25Retriever}
+class EmbeddingRetriever:
+    """Cosine similarity of sentence embeddings (all-MiniLM-L6-v2, run offline; see
+    :mod:`learnpulse.agents.local_models`). Passage embeddings are cached on disk."""
+
+    name = "embedding"
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        from learnpulse.agents.local_models import embedding_model
+
+        self.model = embedding_model()
+        self.matrix = cached_embeddings(
+            self.model, [f"{p.source.title}. {p.text}" for p in passages]
+        )
+
+    def scores(self, query: str) -> np.ndarray:
+        return self.matrix @ self.model.encode([query], normalize_embeddings=True)[0]
+
+
+class HybridRetriever:
+    """BM25 and embeddings fused by reciprocal rank (Cormack, Clarke & Büttcher, SIGIR 2009).
+
+    The fused scores are put on BM25's scale (the best passage scores BM25's best score), so
+    the answer's confidence reads the same, and a question with no word in any passage still
+    finds nothing.
+    """
+
+    name = "hybrid"
+
+    def __init__(self, passages: Sequence[Passage]) -> None:
+        self.lexical, self.semantic = BM25Retriever(passages), EmbeddingRetriever(passages)
+
+    def scores(self, query: str) -> np.ndarray:
+        lexical = self.lexical.scores(query)
+        fused = np.zeros(len(lexical))
+        for scores in (lexical, self.semantic.scores(query)):
+            ranks = np.empty(len(scores))
+            ranks[np.argsort(-scores, kind="stable")] = np.arange(len(scores))
+            fused += 1.0 / (RRF_K + ranks + 1)
+        return fused * (lexical.max() / fused.max())
+
+
+def cached_embeddings(model, texts: list[str]) -> np.ndarray:
+    """Normalised embeddings of ``texts``, shape (n_texts, dim), from a file named by the
+    model and the texts under ``<jupyter data dir>/learnpulse/embeddings`` (encoding the ~500
+    passages takes seconds; reading them back, milliseconds)."""
+    import hashlib
+
+    from jupyter_core.paths import jupyter_data_dir
+
+    digest = hashlib.sha256(str(model).encode())
+    for text in texts:
+        digest.update(text.encode() + b"\0")
+    folder = Path(os.environ.get("LEARNPULSE_CACHE_DIR", Path(jupyter_data_dir()) / "learnpulse"))
+    path = folder / "embeddings" / f"{digest.hexdigest()[:32]}.npy"
+    try:
+        matrix = np.load(path)
+        if matrix.shape[0] == len(texts):
+            return matrix
+    except (OSError, ValueError):
+        pass
+    matrix = model.encode(texts, normalize_embeddings=True, batch_size=EMBEDDING_BATCH)
+    try:  # written whole or not at all: another process may read it at the same time
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(partial, matrix)
+        os.replace(partial, path)
+    except OSError:
+        pass  # a read-only home: encode again next time
+    return matrix
+
+
+RETRIEVERS = {
+    "tfidf": TfidfRetriever,
+    "bm25": BM25Retriever,
+    "embedding": EmbeddingRetriever,
+    "hybrid": HybridRetriever,
+}
+#: Methods that need the optional embedding model (``learnpulse[local-models]``).
+EMBEDDING_METHODS = ("embedding", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -204,7 +292,7 @@ class Index:
     Parameters
     ----------
     passages : sequence of Passage
-    method : {"tfidf", "bm25"}
+    method : {"tfidf", "bm25", "embedding", "hybrid"}
     """
 
     def __init__(self, passages: Sequence[Passage], method: str = DEFAULT_METHOD) -> None:
@@ -240,8 +328,26 @@ class Index:
 _INDEXES: dict[tuple[int, str], tuple[Course | None, Index]] = {}
 
 
-def course_index(course: Course | None, method: str = DEFAULT_METHOD) -> Index:
-    """The (cached) index over ``course``'s passages and the Python reference."""
+def configured_method() -> str:
+    """The retrieval method: ``$LEARNPULSE_RETRIEVAL`` if set, else :data:`DEFAULT_METHOD`."""
+    return os.environ.get("LEARNPULSE_RETRIEVAL") or DEFAULT_METHOD
+
+
+def course_index(course: Course | None, method: str | None = None) -> Index:
+    """The (cached) index over ``course``'s passages and the Python reference, by ``method``
+    (default: :func:`configured_method`)."""
+    method = method or configured_method()
+    if method in EMBEDDING_METHODS:
+        from learnpulse.agents.local_models import embedding_available
+
+        if not embedding_available():  # the tutor keeps answering, lexically
+            logging.getLogger(__name__).warning(
+                "retrieval method %r needs the embedding model (learnpulse[local-models]); "
+                "using %r",
+                method,
+                DEFAULT_METHOD,
+            )
+            method = DEFAULT_METHOD
     key = (id(course), method)
     if key not in _INDEXES:
         own = course_passages(course) if course is not None else []

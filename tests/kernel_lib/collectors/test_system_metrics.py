@@ -146,16 +146,26 @@ def test_response_time_measures_a_blocked_event_loop():
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     sampler = SystemSampler(loop=loop)
+    release = threading.Event()
     try:
         sampler.sample_now()  # sends the first probe
         time.sleep(0.1)
         assert sampler.sample_now()["response_ms"] < 100  # answered at once
-        loop.call_soon_threadsafe(time.sleep, 0.4)  # a blocking handler
-        time.sleep(0.05)
+        blocked = threading.Event()
+
+        def blocking_handler():
+            blocked.set()
+            release.wait(5)
+
+        loop.call_soon_threadsafe(blocking_handler)
+        assert blocked.wait(5)
         sampler.sample_now()  # probe queued behind the blocking call
-        time.sleep(0.6)
-        assert sampler.sample_now()["response_ms"] >= 300
+        time.sleep(0.4)
+        waited = sampler.sample_now()["response_ms"]  # the probe is still unanswered
+        release.set()
+        assert waited >= 400
     finally:
+        release.set()
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
