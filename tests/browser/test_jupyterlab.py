@@ -42,8 +42,16 @@ def tutorial(browser, jupyter_server):
     )
     page.locator(".jp-Notebook .jp-Cell").first.click()
     run_all_cells(page)
-    # the last code cell (%progress) has run once its recommendation shows
-    page.get_by_text("Next:", exact=True).wait_for(timeout=RUN_TIMEOUT_MS)
+    # the cells have run once the last question to the tutor is in the store (the page only
+    # draws the cells in view, so it cannot tell)
+    with EventStore(jupyter_server.db_url) as store:
+        asked = _wait_for_events(
+            store, started, None, 1, kind="tutor_message", timeout=RUN_TIMEOUT_MS / 1000,
+            text="break and continue",
+        )  # fmt: skip
+    if asked.is_empty():
+        screenshot(page, "jupyterlab-not-run")
+        pytest.fail("the tutorial's cells did not run; see artifacts/jupyterlab-not-run.png")
     # JupyterLab draws only the cells in view: back to the top, where the first exercise is
     page.locator(".jp-WindowedPanel-outer").first.evaluate("element => element.scrollTop = 0")
     page.wait_for_selector("input[placeholder='Your answer']", timeout=RUN_TIMEOUT_MS)
@@ -108,13 +116,16 @@ def test_the_tutor_answers_in_the_notebook(tutorial, jupyter_server):
     assert question in texts
 
 
-def _wait_for_events(store, since, item, at_least, kind=None, timeout=30.0):
-    """The events since ``since`` (on ``item``, of ``kind``) once there are ``at_least``."""
+def _wait_for_events(store, since, item, at_least, kind=None, timeout=30.0, text=None):
+    """The events since ``since`` (on ``item``, of ``kind``, with ``text`` in the payload)
+    once there are ``at_least``."""
     deadline = time.monotonic() + timeout
     while True:
         frame = store.query(kinds=[kind] if kind else None, since=since)
         if item is not None:
             frame = frame.filter(pl.col("item_id") == item)
+        if text is not None:
+            frame = frame.filter(pl.col("payload").cast(pl.String).str.contains(text))
         if frame.height >= at_least or time.monotonic() > deadline:
             return frame
         time.sleep(0.3)

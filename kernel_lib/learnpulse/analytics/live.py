@@ -362,7 +362,11 @@ class LiveAnalytics:
                     return
                 for state in watched:
                     if "predictions" not in state.pending:  # else it is on its way already
-                        job = self._schedule(
-                            state, "predictions", self._predict, sync=True, fresh=False
-                        )
+                        try:
+                            job = self._schedule(
+                                state, "predictions", self._predict, sync=True, fresh=False
+                            )
+                        except RuntimeError:  # the workers were shut down: nothing to watch
+                            self._watcher = None
+                            return
                         job.add_done_callback(_log_failure)
