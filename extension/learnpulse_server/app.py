@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Integer, List, Unicode
+from traitlets import Bool, Float, Integer, List, TraitError, Unicode, validate
 
 from learnpulse.store import EventStore
 
@@ -201,6 +201,21 @@ class LearnPulseApp(ExtensionApp):
             "model folder. Empty: $LEARNPULSE_LLM_LOCAL_MODEL, else the offline tutor."
         ),
     )
+
+    @validate("tutor_llm_local_model")
+    def _check_local_model(self, proposal: dict) -> str:
+        """A local model that cannot be used stops the server at start, naming it, instead of
+        failing every tutor request."""
+        from learnpulse.agents.local_models import LocalModelUnavailable, chat_model_location
+
+        value = proposal["value"]
+        if value:
+            try:
+                chat_model_location(value)
+            except LocalModelUnavailable as error:
+                raise TraitError(f"LearnPulseApp.tutor_llm_local_model: {error}") from None
+        return value
+
     tutor_llm_api_key_env = Unicode(
         "LEARNPULSE_LLM_API_KEY",
         config=True,

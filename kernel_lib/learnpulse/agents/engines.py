@@ -250,11 +250,11 @@ class LocalChatEngine:
         import queue
         import threading
 
-        from learnpulse.agents.local_models import LocalModelUnavailable, chat_model
+        from learnpulse.agents.local_models import chat_model
 
         try:
             tokenizer, model = chat_model(self.model)
-        except (LocalModelUnavailable, OSError, ValueError) as error:
+        except (OSError, ValueError) as error:  # missing or unreadable weights, bad config
             raise EngineError(f"local model {self.model!r}: {error}") from error
         from transformers import TextIteratorStreamer
 

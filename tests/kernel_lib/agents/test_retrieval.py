@@ -114,3 +114,9 @@ def test_skills_named_in_a_message(course, message, skills):
 def test_unknown_method_is_refused(course):
     with pytest.raises(ValueError, match="unknown retrieval method 'magic'"):
         Index(course_passages(course), "magic")
+
+
+def test_an_unknown_retrieval_method_is_logged_and_replaced(course, monkeypatch, caplog):
+    monkeypatch.setenv("LEARNPULSE_RETRIEVAL", "telepathy")
+    assert course_index(course).method == DEFAULT_METHOD
+    assert "LEARNPULSE_RETRIEVAL='telepathy'" in caplog.text
