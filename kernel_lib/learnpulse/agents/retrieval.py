@@ -204,12 +204,11 @@ class EmbeddingRetriever:
     name = "embedding"
 
     def __init__(self, passages: Sequence[Passage]) -> None:
-        from learnpulse.agents.local_models import embedding_model
+        from learnpulse.agents.local_models import embedding_model, embedding_model_path
 
         self.model = embedding_model()
-        self.matrix = cached_embeddings(
-            self.model, [f"{p.source.title}. {p.text}" for p in passages]
-        )
+        texts = [f"{p.source.title}. {p.text}" for p in passages]
+        self.matrix = cached_embeddings(self.model, texts, str(embedding_model_path().resolve()))
 
     def scores(self, query: str) -> np.ndarray:
         return self.matrix @ self.model.encode([query], normalize_embeddings=True)[0]
@@ -238,15 +237,16 @@ class HybridRetriever:
         return fused * (lexical.max() / fused.max())
 
 
-def cached_embeddings(model, texts: list[str]) -> np.ndarray:
-    """Normalised embeddings of ``texts``, shape (n_texts, dim), from a file named by the
-    model and the texts under ``<jupyter data dir>/learnpulse/embeddings`` (encoding the ~500
-    passages takes seconds; reading them back, milliseconds)."""
+def cached_embeddings(model, texts: list[str], model_id: str) -> np.ndarray:
+    """Normalised embeddings of ``texts`` by ``model``, shape (n_texts, dim), from a file named
+    by ``model_id`` (where its weights are) and the texts, under
+    ``<jupyter data dir>/learnpulse/embeddings`` (encoding the ~500 passages takes seconds;
+    reading them back, milliseconds)."""
     import hashlib
 
     from jupyter_core.paths import jupyter_data_dir
 
-    digest = hashlib.sha256(str(model).encode())
+    digest = hashlib.sha256(model_id.encode() + b"\0")
     for text in texts:
         digest.update(text.encode() + b"\0")
     folder = Path(os.environ.get("LEARNPULSE_CACHE_DIR", Path(jupyter_data_dir()) / "learnpulse"))

@@ -120,3 +120,26 @@ def test_an_unknown_retrieval_method_is_logged_and_replaced(course, monkeypatch,
     monkeypatch.setenv("LEARNPULSE_RETRIEVAL", "telepathy")
     assert course_index(course).method == DEFAULT_METHOD
     assert "LEARNPULSE_RETRIEVAL='telepathy'" in caplog.text
+
+
+def test_embedding_cache_is_per_model_and_texts(tmp_path, monkeypatch):
+    import numpy as np
+
+    from learnpulse.agents.retrieval import cached_embeddings
+
+    class CountingEncoder:  # stands in for the model: the cache, not the model, is tested
+        calls = 0
+
+        def encode(self, texts, **options):
+            self.calls += 1
+            return np.full((len(texts), 3), float(self.calls))
+
+    monkeypatch.setenv("LEARNPULSE_CACHE_DIR", str(tmp_path))
+    encoder = CountingEncoder()
+    first = cached_embeddings(encoder, ["a", "b"], "/models/one")
+    assert (cached_embeddings(encoder, ["a", "b"], "/models/one") == first).all()
+    assert encoder.calls == 1  # read back, not encoded again
+    cached_embeddings(encoder, ["a", "b"], "/models/two")
+    cached_embeddings(encoder, ["a", "c"], "/models/one")
+    assert encoder.calls == 3
+    assert len(list((tmp_path / "embeddings").glob("*.npy"))) == 3
