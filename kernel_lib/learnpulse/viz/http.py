@@ -11,6 +11,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import polars as pl
@@ -30,6 +31,8 @@ EVENT_PAGE = 10_000
 COURSE_MODELS = (
     "retention_risk", "success", "engagement", "clusters", "score", "peers", "alerts",
 )  # fmt: skip
+#: Model outputs fetched at once (the server encodes one while this kernel decodes another).
+PARALLEL_REQUESTS = 4
 #: Seconds between reconnection attempts of the event stream.
 STREAM_RETRY_S = 2.0
 
@@ -123,7 +126,8 @@ class HttpSource(DataSource):
         if learner is not None:
             body = self.get("analytics/predictive", type="all", learner=learner)
             return {name: _frame(rows) for name, rows in body["predictions"].items()}
-        outputs = {model: self._model(model) for model in COURSE_MODELS}
+        with ThreadPoolExecutor(PARALLEL_REQUESTS, thread_name_prefix="learnpulse-viz") as pool:
+            outputs = dict(zip(COURSE_MODELS, pool.map(self._model, COURSE_MODELS), strict=True))
         shown = heatmap_candidates(outputs["peers"])
         outputs["mastery"] = self._model("mastery", shown) if shown else pl.DataFrame()
         return outputs

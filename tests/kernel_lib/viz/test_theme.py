@@ -1,0 +1,56 @@
+"""The dashboard page: displayed with inlined resources, every component shares one inline
+copy of each of Panel's style sheets and links none from the CDN."""
+
+from __future__ import annotations
+
+import panel as pn
+import polars as pl
+import pytest
+from bokeh.document import Document
+from bokeh.models import ImportedStyleSheet, InlineStyleSheet, UIElement
+from panel.io.resources import CDN_DIST
+
+from learnpulse.viz import theme
+from learnpulse.viz.components import DataTable, KpiCards
+
+
+@pytest.fixture
+def inline_mode():
+    before = pn.config.inline
+    pn.config.inline = True
+    yield
+    pn.config.inline = before
+
+
+def _page() -> theme.Page:
+    tables = [DataTable(title=f"t{i}", frame=pl.DataFrame({"learner_id": ["a"]})) for i in range(3)]
+    return theme.page("Course", KpiCards(), pn.Row(*tables))
+
+
+def _sheets(model) -> list:
+    return [s for e in model.select({"type": UIElement}) for s in e.stylesheets]
+
+
+def test_page_inlines_each_panel_sheet_once_and_links_none(inline_mode):
+    model = _page()._render_model(Document())
+    sheets = _sheets(model)
+    linked = [s.url for s in sheets if isinstance(s, ImportedStyleSheet)]
+    assert not [url for url in linked if url.startswith(CDN_DIST)], linked
+    inline = [s for s in sheets if isinstance(s, InlineStyleSheet)]
+    assert inline, "Panel's component sheets should be inlined"
+    # Shared: the same CSS text is one object, however many components use it.
+    by_css: dict[str, set[int]] = {}
+    for sheet in inline:
+        by_css.setdefault(sheet.css, set()).add(id(sheet))
+    assert len(inline) > len(by_css)
+    assert all(len(ids) == 1 for ids in by_css.values())
+
+
+def test_page_links_sheets_when_resources_are_not_inlined():
+    before = pn.config.inline
+    pn.config.inline = False
+    try:
+        model = _page()._render_model(Document())
+    finally:
+        pn.config.inline = before
+    assert any(isinstance(s, ImportedStyleSheet) for s in _sheets(model))
