@@ -157,3 +157,27 @@ def test_frame_structure_errors(make_event):
         frame.select("id", "ts", "learner_id", "course_id", pl.lit("registration").alias("kind"))
     )
     assert minimal.columns == list(EVENT_FIELDS)
+
+
+@pytest.mark.parametrize("kind", EVENT_KINDS)
+def test_the_quick_check_accepts_exactly_what_the_naming_validator_accepts(kind, make_event):
+    """Events pass the Rust yes/no check only if the validator that names problems passes
+    them too (a value of every JSON type in every field, of every kind)."""
+    import fastjsonschema
+
+    from learnpulse.events import _is_valid, _validator
+
+    values = [None, "", "x", 0, -1, 2, 1.5, True, [], ["a"], {}, {"role": 1}]
+    valid = make_event(kind=kind, **KIND_EXTRAS[kind])
+    checked = 0
+    for field in EVENT_FIELDS:
+        for value in values:
+            raw = {**valid, field: value}
+            try:
+                _validator(kind)(raw)
+                named_ok = True
+            except fastjsonschema.JsonSchemaValueException:
+                named_ok = False
+            assert _is_valid(kind)(raw) == named_ok, (field, value)
+            checked += named_ok
+    assert 0 < checked < len(EVENT_FIELDS) * len(values)
