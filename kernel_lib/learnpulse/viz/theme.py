@@ -83,8 +83,9 @@ def setup() -> None:
     pn.config.inline = True
     pn.extension(*_EXTENSIONS, inline=True, loading_indicator=True, sizing_mode="stretch_width")
     import holoviews as hv
-    import hvplot.polars  # noqa: F401  (registers .hvplot on polars frames)
 
+    # HoloViews only: hvplot's import would load the notebook extension once more (~1 s);
+    # notebooks that plot with .hvplot import hvplot.polars themselves.
     hv.extension("bokeh", logo=False)
     _publish_voila_comms()
 
