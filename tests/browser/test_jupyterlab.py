@@ -40,6 +40,10 @@ def tutorial(browser, jupyter_server):
     page.wait_for_selector(
         ".jp-Notebook-ExecutionIndicator, .jp-KernelStatus", timeout=RUN_TIMEOUT_MS
     )
+    # Run All before the kernel is connected runs nothing: wait for the status bar's "Idle".
+    page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle")).first.wait_for(
+        timeout=RUN_TIMEOUT_MS
+    )
     page.locator(".jp-Notebook .jp-Cell").first.click()
     run_all_cells(page)
     # the cells have run once the last question to the tutor is in the store (the page only
