@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -59,3 +61,36 @@ def test_concurrent_writer_processes(store_url, writers):
         assert frame["id"].n_unique() == frame.height
         assert store.learners("race").height == writers
         assert store.items("race").height == 7
+
+
+def test_threads_opening_a_new_sqlite_file_at_once(tmp_path):
+    # Switching a new file to WAL takes an exclusive lock, and two connections racing for it
+    # deadlock, so SQLite fails one at once instead of waiting (seen as "database is locked"
+    # from a widget's background sink and a notebook's session opening the same new store).
+    rounds, threads = 40, 4
+    failures: list[BaseException] = []
+
+    def open_and_read(url: str, start: threading.Barrier) -> None:
+        start.wait()
+        try:
+            with EventStore(url) as store:
+                store.query(kinds="hint")
+        except BaseException as error:  # collected, reported below
+            failures.append(error)
+
+    for r in range(rounds):
+        url = f"sqlite:///{tmp_path / f'new-{r}.db'}"
+        start = threading.Barrier(threads)
+        workers = [
+            threading.Thread(target=open_and_read, args=(url, start)) for _ in range(threads)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    assert not failures, failures[:3]
+    modes = {
+        sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+        for path in tmp_path.glob("new-*.db")
+    }
+    assert modes == {"wal"}
