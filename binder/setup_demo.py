@@ -3,7 +3,8 @@
 Run once at image build time by ``binder/postBuild``: simulates the demo course (the one
 ``learnpulse demo`` loads), fits its course models on an earlier simulated cohort, logs the
 example training runs, and writes ``~/.jupyter/jupyter_server_config.d/learnpulse-demo.json``
-so the server uses that store and those models. The repository root (with ``dashboards/`` and
+so the server uses that store and those models, and keeps the instructor dashboard
+rendered ahead of its visitors. The repository root (with ``dashboards/`` and
 ``notebooks/``) is the folder mybinder serves, so the instructor dashboard is at
 ``{base_url}voila/render/dashboards/instructor.ipynb``.
 """
@@ -14,6 +15,7 @@ import json
 import os
 from pathlib import Path
 
+from learnpulse.cli import PREHEATING_KERNEL_MANAGER
 from learnpulse.datasets.simulator import SimulationConfig, simulate_course
 from learnpulse.store import EventStore
 from learnpulse.viz.launch import prepare_demo
@@ -33,7 +35,11 @@ def main(home: Path) -> Path:
         models = prepare_demo(store, COURSE, folder / "models")
     config_dir = home / ".jupyter" / "jupyter_server_config.d"
     config_dir.mkdir(parents=True, exist_ok=True)
-    settings = {"LearnPulseApp": {"db_url": db_url, "models_dir": str(models)}}
+    settings = {
+        "LearnPulseApp": {"db_url": db_url, "models_dir": str(models)},
+        # The instructor dashboard is rendered ahead of its visitors (see learnpulse demo).
+        "ServerApp": {"kernel_manager_class": PREHEATING_KERNEL_MANAGER},
+    }
     path = config_dir / "learnpulse-demo.json"
     path.write_text(json.dumps(settings, indent=2))
     return path

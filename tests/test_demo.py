@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import pytest
 
 from learnpulse.cli import DEMO_COURSE
 from learnpulse.store import EventStore
+from tests.conftest import REPO
 
 
 def _free_port() -> int:
@@ -24,16 +26,22 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_for_json(url: str, proc: subprocess.Popen, timeout: float = 180) -> dict:
+def _wait_for_json(
+    url: str, proc: subprocess.Popen, timeout: float = 180, nonempty: bool = False
+) -> dict | list:
+    """The JSON ``url`` answers (once it is not empty, if ``nonempty``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"demo exited early with {proc.returncode}")
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
-                return json.loads(response.read())
+                body = json.loads(response.read())
+            if body or not nonempty:
+                return body
         except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.5)
+            pass
+        time.sleep(0.5)
     pytest.fail(f"no answer from {url} within {timeout} s")
 
 
@@ -67,6 +75,7 @@ def test_demo_serves_the_demo_course_status(tmp_path):
         "--root-dir",
         str(tmp_path),
     ]
+    shutil.copytree(REPO / "dashboards", tmp_path / "dashboards")
     proc = subprocess.Popen(
         command,
         env=env,
@@ -76,9 +85,10 @@ def test_demo_serves_the_demo_course_status(tmp_path):
         start_new_session=True,
     )
     try:
-        status = _wait_for_json(
-            f"http://127.0.0.1:{port}/learnpulse/api/status?token=demo-test-token", proc
-        )
+        server = f"http://127.0.0.1:{port}/"
+        status = _wait_for_json(f"{server}learnpulse/api/status?token=demo-test-token", proc)
+        # The instructor dashboard is being rendered ahead of its first visitor.
+        kernels = _wait_for_json(f"{server}api/kernels?token=demo-test-token", proc, nonempty=True)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         output, _ = proc.communicate(timeout=60)
@@ -90,3 +100,4 @@ def test_demo_serves_the_demo_course_status(tmp_path):
     assert counts["learners"] == 40
     assert counts["events"] > 40 * 3
     assert f"{port}/learnpulse/api/status" in output
+    assert len(kernels) == 1 and "pre-rendering dashboards/instructor.ipynb" in output

@@ -234,6 +234,10 @@ class LearnPulseApp(ExtensionApp):
         from learnpulse_server.handlers.metrics import start_sampler
 
         start_sampler(self)
+        from learnpulse_server.preheat import PreheatingKernelManager
+
+        if isinstance(self.serverapp.kernel_manager, PreheatingKernelManager):
+            self.serverapp.kernel_manager.start_preheating()
 
     def initialize_handlers(self) -> None:
         for module in ROUTE_MODULES:

@@ -20,6 +20,8 @@ from learnpulse.store import DB_URL_ENV, EventStore, SchemaTooNewError
 
 #: Course id of the simulated demo course.
 DEMO_COURSE = "demo-python-101"
+#: The demo server's kernel manager (keeps the instructor dashboard rendered).
+PREHEATING_KERNEL_MANAGER = "learnpulse_server.preheat.PreheatingKernelManager"
 #: Where ``learnpulse benchmark`` looks for benchmark scripts besides the source checkout.
 BENCHMARKS_ENV = "LEARNPULSE_BENCHMARKS"
 
@@ -142,6 +144,8 @@ def _jupyter_command(args: argparse.Namespace) -> list[str]:
         f"--ServerApp.ip={args.ip}",
         f"--ServerApp.open_browser={not args.no_browser}",
         f"--ServerApp.root_dir={Path(args.root_dir).resolve()}",
+        # The instructor dashboard is rendered ahead of its visitors (seconds, not tens).
+        f"--ServerApp.kernel_manager_class={PREHEATING_KERNEL_MANAGER}",
         # Containers (CI, some Binder-like hosts) run as root; Jupyter refuses that by default.
         f"--ServerApp.allow_root={hasattr(os, 'geteuid') and os.geteuid() == 0}",
     ]

@@ -29,12 +29,14 @@ VIEWPORT = {"width": 1400, "height": 3400}
 
 @pytest.fixture(scope="session")
 def jupyter_server(tmp_path_factory):
-    """A real Jupyter server with learnpulse, Voila and Panel over a simulated course."""
+    """A real Jupyter server with learnpulse, Voila and Panel over a simulated course,
+    pre-rendering the instructor dashboard as ``learnpulse demo``'s does."""
     tmp = tmp_path_factory.mktemp("browser")
     server = JupyterServer(
         serve_folder(tmp),
         simulated_store(tmp / "store.db"),
         models_dir=fitted_models(tmp / "models"),
+        preheat=True,
     )
     yield server
     server.stop()

@@ -20,6 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from learnpulse.cli import PREHEATING_KERNEL_MANAGER
 from tests.conftest import REPO
 
 #: Learners and weeks of the simulated course the test server serves.
@@ -31,6 +32,8 @@ OWNER_TOKEN = "browser-owner-token"
 TEACHER_TOKEN, STUDENT_TOKEN = "token-teacher", "token-student"
 #: The student the student token belongs to (an active learner of the simulated course).
 STUDENT = "learner-00007"
+#: Seconds the kernels must stay idle for :meth:`JupyterServer.idle_kernels` to return.
+KERNELS_QUIET_S = 2.0
 #: Seconds a server gets to start answering.
 SERVER_START_S = 90
 
@@ -73,7 +76,9 @@ class _Process:
 class JupyterServer(_Process):
     """A running ``jupyter server``: ``url`` (ends with "/"), ``root``, ``db_url``."""
 
-    def __init__(self, root: Path, db_url: str, models_dir: Path | None = None):
+    def __init__(
+        self, root: Path, db_url: str, models_dir: Path | None = None, preheat: bool = False
+    ):
         self.root, self.db_url, self.token = root, db_url, OWNER_TOKEN
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
@@ -103,12 +108,34 @@ class JupyterServer(_Process):
         ]  # fmt: skip
         if models_dir is not None:
             command.append(f"--LearnPulseApp.models_dir={models_dir}")
+        if preheat:  # as learnpulse demo: the instructor dashboard rendered ahead of visits
+            command.append(f"--ServerApp.kernel_manager_class={PREHEATING_KERNEL_MANAGER}")
         self._start(command, env, root, root.parent / "jupyter-server.log")
         try:
             wait_for(self.url + "learnpulse/api/status", SERVER_START_S)
         except OSError:
             self.stop()
             raise RuntimeError(f"jupyter server did not start; see {self.log.name}") from None
+
+    def idle_kernels(self, timeout: float, quiet_s: float = KERNELS_QUIET_S) -> list[str]:
+        """The ids of the running kernels once there are some and none has been starting or
+        busy for ``quiet_s`` seconds (e.g. a pool's spare kernel has rendered its notebook)."""
+        deadline, quiet_since = time.monotonic() + timeout, None
+        request = urllib.request.Request(
+            self.url + "api/kernels", headers={"Authorization": f"token {self.token}"}
+        )
+        while True:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                kernels = json.loads(response.read())
+            if kernels and all(k["execution_state"] == "idle" for k in kernels):
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= quiet_s:
+                    return [k["id"] for k in kernels]
+            else:
+                quiet_since = None
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"kernels still busy after {timeout} s: {kernels}")
+            time.sleep(0.25)
 
     def api(self, route: str, body: dict | None = None, token: str = TEACHER_TOKEN) -> dict:
         """``GET`` (or ``POST`` with ``body``) ``learnpulse/api/route``."""

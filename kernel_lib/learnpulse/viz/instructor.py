@@ -134,7 +134,8 @@ class InstructorDashboard(Viewer):
     range : {"week", "month", "quarter", "course"}
         The time range shown; changing it recomputes every panel.
     live : bool
-        Check the source for new events every ``live_interval_s`` seconds and redraw.
+        Check the source for new events every ``live_interval_s`` seconds and redraw,
+        from when the dashboard is first shown in a browser.
     """
 
     range = param.Selector(default=data.DEFAULT_RANGE, objects=list(data.RANGE_NAMES))
@@ -151,7 +152,7 @@ class InstructorDashboard(Viewer):
         self.refresh()
         self._callback = None
         if self.live:
-            self.start_live()
+            self._layout.when_shown(self.start_live)
 
     def _build(self) -> None:
         self.kpis = KpiCards()
@@ -212,6 +213,7 @@ class InstructorDashboard(Viewer):
         """
         self._layout.loading = True
         try:
+            self._version = self.source.version()  # before reading: newer events redraw again
             summary = self.source.summary(self.range)
             try:
                 outputs, self.problem = self.source.predictions(), ""
@@ -270,16 +272,19 @@ class InstructorDashboard(Viewer):
 
     def check_for_updates(self) -> bool:
         """Redraw if the source has new events since the last check; True if it did."""
-        version = self.source.version()
-        changed = self._version is not None and version != self._version
-        self._version = version
+        changed = self.source.version() != self._version
         if changed:
             self.refresh()
         return changed
 
     def start_live(self) -> None:
-        """Check for new events every ``live_interval_s`` seconds (in a notebook or server)."""
-        self._version = self.source.version()
+        """Redraw if events arrived since the panels were filled, then check for new events
+        every ``live_interval_s`` seconds (in a notebook or server).
+
+        A shown dashboard starts this itself when it reaches the browser (see
+        :meth:`learnpulse.viz.theme.Page.when_shown`).
+        """
+        self.check_for_updates()
         if self._callback is None:
             self._callback = pn.state.add_periodic_callback(
                 self.check_for_updates, period=int(self.live_interval_s * 1000)

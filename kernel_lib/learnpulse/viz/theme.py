@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from functools import cache
 
 import panel as pn
@@ -45,6 +47,7 @@ CHART_OPTIONS = {
 }
 
 _EXTENSIONS = ("tabulator",)
+log = logging.getLogger(__name__)
 
 # Panel talks to the kernel through "comms". In JupyterLab its lab extension hands Panel the
 # kernel of each output; Voila cannot load that extension (its front end lacks a module the
@@ -87,6 +90,9 @@ def setup() -> None:
     # HoloViews only: hvplot's import would load the notebook extension once more (~1 s);
     # notebooks that plot with .hvplot import hvplot.polars themselves.
     hv.extension("bokeh", logo=False)
+    # Canvas, not WebGL: charts of a few thousand glyphs draw quicker on a canvas, and WebGL
+    # without a GPU (headless or remote browsers) is a slow software renderer.
+    hv.renderer("bokeh").webgl = False
     _publish_voila_comms()
 
 
@@ -134,6 +140,48 @@ class Page(pn.Column):
     swaps in one shared inline copy per sheet, with the document's updates held until the
     end; Panel then finds nothing left to copy.
     """
+
+    def __init__(self, *objects, **params):
+        super().__init__(*objects, **params)
+        self._when_shown: list[Callable[[], None]] = []
+
+    def when_shown(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once, when the page first reaches a browser.
+
+        On a Panel server that is when the session loads. In a notebook or Voila it is when
+        the browser opens the page's comm, which is not when the cell ran if Voila rendered
+        the page ahead of the visit (a pre-heated kernel, see ``learnpulse_server.preheat``):
+        changes pushed before that would be lost, the browser drawing what the cell output
+        held. Outside both (no document, no comm) it is called at once.
+        """
+        self._when_shown.append(callback)
+
+    def _shown(self, *_: object) -> None:
+        callbacks, self._when_shown = self._when_shown, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # a dashboard must not break its page over one callback
+                log.exception("learnpulse: a dashboard's on-show callback failed")
+
+    def get_root(self, doc=None, comm=None, preprocess=True):
+        root = super().get_root(doc, comm, preprocess)
+        if comm is None:
+            pn.state.onload(self._shown)
+        return root
+
+    def _render_mimebundle(self, model, doc, comm, location=None):
+        bundle = super()._render_mimebundle(model, doc, comm, location)
+        _, client_comm = self._comms[model.ref["id"]]
+        opened = client_comm._on_open  # Panel's: starts the comm to the browser
+
+        def on_open(message) -> None:
+            if opened is not None:
+                opened(message)
+            self._shown()
+
+        client_comm._on_open = on_open
+        return bundle
 
     def _render_model(self, doc=None, comm=None):
         model = super()._render_model(doc, comm)
