@@ -84,12 +84,15 @@ def setup() -> None:
     """Load Panel and HoloViews once, with every resource inlined (no CDN: dashboards must
     work offline), and turn on loading indicators."""
     pn.config.inline = True
-    pn.extension(*_EXTENSIONS, inline=True, loading_indicator=True, sizing_mode="stretch_width")
     import holoviews as hv
 
     # HoloViews only: hvplot's import would load the notebook extension once more (~1 s);
-    # notebooks that plot with .hvplot import hvplot.polars themselves.
-    hv.extension("bokeh", logo=False)
+    # notebooks that plot with .hvplot import hvplot.polars themselves. Before Panel's: it
+    # loads Panel's extension itself, without "tabulator" and not inlined, so that Panel's
+    # call then only adds Tabulator's code, inlined (else the page fetched it from a CDN,
+    # failing offline and holding the first draw until the requests failed).
+    hv.extension("bokeh", logo=False, inline=True)
+    pn.extension(*_EXTENSIONS, inline=True, loading_indicator=True, sizing_mode="stretch_width")
     # Canvas, not WebGL: charts of a few thousand glyphs draw quicker on a canvas, and WebGL
     # without a GPU (headless or remote browsers) is a slow software renderer.
     hv.renderer("bokeh").webgl = False
