@@ -45,6 +45,11 @@ def _wait_for_json(
     pytest.fail(f"no answer from {url} within {timeout} s")
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # report the redirect (as an HTTPError) instead of following it
+
+
 @pytest.mark.slow
 def test_demo_serves_the_demo_course_status(tmp_path):
     db = tmp_path / "demo.db"
@@ -89,6 +94,10 @@ def test_demo_serves_the_demo_course_status(tmp_path):
         status = _wait_for_json(f"{server}learnpulse/api/status?token=demo-test-token", proc)
         # The instructor dashboard is being rendered ahead of its first visitor.
         kernels = _wait_for_json(f"{server}api/kernels?token=demo-test-token", proc, nonempty=True)
+        # The server's root leads to the dashboard (where the browser opens).
+        opener = urllib.request.build_opener(_NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as redirect:
+            opener.open(f"{server}?token=demo-test-token", timeout=10)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         output, _ = proc.communicate(timeout=60)
@@ -99,5 +108,8 @@ def test_demo_serves_the_demo_course_status(tmp_path):
     assert status["counts"] == counts
     assert counts["learners"] == 40
     assert counts["events"] > 40 * 3
-    assert f"{port}/learnpulse/api/status" in output
+    assert f"{port}/voila/render/dashboards/instructor.ipynb" in output
+    assert redirect.value.code == 302
+    location = redirect.value.headers["Location"].split("?")[0]
+    assert location.endswith("/voila/render/dashboards/instructor.ipynb")
     assert len(kernels) == 1 and "pre-rendering dashboards/instructor.ipynb" in output

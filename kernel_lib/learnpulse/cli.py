@@ -20,6 +20,9 @@ from learnpulse.store import DB_URL_ENV, EventStore, SchemaTooNewError
 
 #: Course id of the simulated demo course.
 DEMO_COURSE = "demo-python-101"
+#: The instructor dashboard notebook (under the served folder) and its Voila URL path.
+INSTRUCTOR_NOTEBOOK = "dashboards/instructor.ipynb"
+INSTRUCTOR_DASHBOARD = f"voila/render/{INSTRUCTOR_NOTEBOOK}"
 #: The demo server's kernel manager (keeps the instructor dashboard rendered).
 PREHEATING_KERNEL_MANAGER = "learnpulse_server.preheat.PreheatingKernelManager"
 #: Where ``learnpulse benchmark`` looks for benchmark scripts besides the source checkout.
@@ -136,6 +139,9 @@ def ensure_demo_course(store: EventStore, args: argparse.Namespace) -> dict[str,
 
 def _jupyter_command(args: argparse.Namespace) -> list[str]:
     app = "jupyterlab" if importlib.util.find_spec("jupyterlab") else "jupyter_server"
+    root = Path(args.root_dir).resolve()
+    # The browser opens on the instructor dashboard when the served folder has it.
+    opens = [f"--{name}.default_url=/{INSTRUCTOR_DASHBOARD}" for name in ("ServerApp", "LabApp")]
     return [
         sys.executable,
         "-m",
@@ -143,7 +149,8 @@ def _jupyter_command(args: argparse.Namespace) -> list[str]:
         f"--port={args.port}",
         f"--ServerApp.ip={args.ip}",
         f"--ServerApp.open_browser={not args.no_browser}",
-        f"--ServerApp.root_dir={Path(args.root_dir).resolve()}",
+        f"--ServerApp.root_dir={root}",
+        *(opens if (root / INSTRUCTOR_NOTEBOOK).is_file() else []),
         # The instructor dashboard is rendered ahead of its visitors (seconds, not tens).
         f"--ServerApp.kernel_manager_class={PREHEATING_KERNEL_MANAGER}",
         # Containers (CI, some Binder-like hosts) run as root; Jupyter refuses that by default.
@@ -156,8 +163,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _print_result(ensure_demo_course(store, args), as_json=False)
         url = store.url.render_as_string(hide_password=False)
     print(
-        f"Starting Jupyter with learnpulse on port {args.port}; the store's status is at "
-        f"http://{args.ip}:{args.port}/learnpulse/api/status (log in with the URL below).",
+        f"Starting Jupyter with learnpulse on port {args.port}: the instructor dashboard is at "
+        f"http://{args.ip}:{args.port}/{INSTRUCTOR_DASHBOARD}, JupyterLab at /lab and the "
+        "store's status at /learnpulse/api/status (log in with the URL below).",
         flush=True,
     )
     env = {**os.environ, DB_URL_ENV: url}
