@@ -121,12 +121,8 @@ class JupyterServer(_Process):
         """The ids of the running kernels once there are some and none has been starting or
         busy for ``quiet_s`` seconds (e.g. a pool's spare kernel has rendered its notebook)."""
         deadline, quiet_since = time.monotonic() + timeout, None
-        request = urllib.request.Request(
-            self.url + "api/kernels", headers={"Authorization": f"token {self.token}"}
-        )
         while True:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                kernels = json.loads(response.read())
+            kernels = self.rest("api/kernels")
             if kernels and all(k["execution_state"] == "idle" for k in kernels):
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since >= quiet_s:
@@ -136,6 +132,19 @@ class JupyterServer(_Process):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"kernels still busy after {timeout} s: {kernels}")
             time.sleep(0.25)
+
+    def spare_kernels(self, timeout: float) -> set[str]:
+        """Ids of the kernels no session or page uses yet (a pool's spares), once idle."""
+        idle = set(self.idle_kernels(timeout))
+        return idle - {session["kernel"]["id"] for session in self.rest("api/sessions")}
+
+    def rest(self, path: str) -> dict | list:
+        """``GET path`` of the Jupyter server's own REST API, as the owner."""
+        request = urllib.request.Request(
+            self.url + path, headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
 
     def api(self, route: str, body: dict | None = None, token: str = TEACHER_TOKEN) -> dict:
         """``GET`` (or ``POST`` with ``body``) ``learnpulse/api/route``."""

@@ -79,7 +79,7 @@ def instructor(browser, jupyter_server):
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     # The server pre-renders the dashboard (as learnpulse demo's does): wait for its spare
     # kernel, then post an event the pre-rendered page cannot hold yet.
-    page.spare_kernel = jupyter_server.idle_kernels(RENDER_TIMEOUT_MS / 1000)[0]
+    (page.spare_kernel,) = jupyter_server.spare_kernels(RENDER_TIMEOUT_MS / 1000)
     post_session(jupyter_server, "month")
     page.sessions_on_arrival = sessions_kpi(jupyter_server, "month")
     started = time.monotonic()
@@ -133,17 +133,17 @@ def test_served_pre_rendered_then_redrawn_with_what_arrived_meanwhile(instructor
     wait_until(lambda: sessions(page) == page.sessions_on_arrival)
 
 
-def test_range_selector_changes_the_numbers(instructor):
+def test_range_selector_changes_the_numbers(instructor, jupyter_server):
     page = instructor
-    month = kpi(page, "sessions")
-    page.get_by_role("button", name="quarter").click()
-    quarter = wait_until(lambda: kpi(page, "sessions") != month and kpi(page, "sessions"))
-    page.get_by_role("button", name="week").click()
-    week = wait_until(
-        lambda: kpi(page, "sessions") not in (month, quarter) and kpi(page, "sessions")
-    )
-    numbers = [int(v.replace(",", "")) for v in (week, month, quarter)]
-    assert numbers == sorted(numbers) and len(set(numbers)) == 3
+    shown = {}
+    for range_ in ("quarter", "month", "week"):  # ends on the week (the next test's)
+        page.get_by_role("button", name=range_).click()
+        expected = sessions_kpi(jupyter_server, range_)
+        wait_until(lambda: sessions(page) == expected)  # noqa: B023 - called at once
+        shown[range_] = expected
+    # The simulated course has more sessions in longer ranges. (Its last events are in the
+    # past: a module posting events dated now, as test_jupyterlab does, must run after this.)
+    assert shown["week"] < shown["month"] < shown["quarter"], shown
     screenshot(page, "instructor-week")
 
 
