@@ -154,14 +154,25 @@ class PreheatingKernelManager(_VoilaPoolManager):
             self._reaper = None
         await super().shutdown_all(*args, **kwargs)
 
+    async def shutdown_kernel(self, kernel_id: str, *args: Any, **kwargs: Any) -> None:
+        # A spare stopped by hand (JupyterLab's running-kernels panel, the REST API) is
+        # replaced: Voila refills a pool only when it hands a kernel out.
+        pooled_for = self._spare_notebook(kernel_id)
+        await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        if pooled_for is not None:
+            self.fill_if_needed(notebook_name=pooled_for)
+
+    def _spare_notebook(self, kernel_id: str) -> str | None:
+        """The notebook whose pool holds ``kernel_id`` as a rendered spare, if any."""
+        for notebook, pool in self._pools.items():
+            for task in pool:
+                if _spare_id(task) == kernel_id:
+                    return notebook
+        return None
+
     def handed_out(self) -> set[str]:
         """Ids of the running kernels that rendered a page for a visitor (not the spares)."""
-        spares = {
-            task.result()["kernel_id"]
-            for pool in self._pools.values()
-            for task in pool
-            if task.done() and not task.cancelled() and task.exception() is None
-        }
+        spares = {_spare_id(task) for pool in self._pools.values() for task in pool}
         rendered = set().union(*(data["kernel_ids"] for data in self.notebook_data.values()))
         return {kernel_id for kernel_id in rendered - spares if kernel_id in self}
 
@@ -179,3 +190,10 @@ class PreheatingKernelManager(_VoilaPoolManager):
         for kernel_id in set(self._unwatched_since) - self.handed_out():
             del self._unwatched_since[kernel_id]
         return stopped
+
+
+def _spare_id(task: Any) -> str | None:
+    """The kernel id of a pool entry once its kernel has started, else None."""
+    if task.done() and not task.cancelled() and task.exception() is None:
+        return task.result()["kernel_id"]
+    return None

@@ -127,3 +127,12 @@ async def test_a_handed_out_kernel_runs_while_a_browser_is_connected(
     while kernel_id in manager:  # the tab closed: stopped ABANDONED_AFTER_S later
         assert time.monotonic() < deadline, "the kernel was never stopped after its page closed"
         await asyncio.sleep(0.2)
+
+
+async def test_a_spare_stopped_by_hand_is_replaced(jp_fetch, jp_serverapp):
+    manager = jp_serverapp.kernel_manager
+    spare, _ = await _spare(manager, POOLED)
+    await jp_fetch("api", "kernels", spare, method="DELETE")
+    assert spare not in manager
+    replacement, _ = await _spare(manager, POOLED)
+    assert replacement != spare and replacement in manager
