@@ -124,7 +124,6 @@ class PreheatingKernelManager(_VoilaPoolManager):
         # Not Voila's __init__: it searches the whole server root for notebooks to pool and
         # needs the web app, which does not exist yet; start_preheating() fills the pools.
         AsyncMappingKernelManager.__init__(self, **kwargs)
-        self._wait_at_startup = True
         self.notebook_data: dict[str, dict] = {}
         self._pools: dict[str, list] = {}
         self.notebook_path = None
@@ -179,15 +178,15 @@ class PreheatingKernelManager(_VoilaPoolManager):
     async def stop_abandoned(self) -> list[str]:
         """Shut down the handed-out kernels no browser has been connected to for
         :attr:`abandoned_after_s` seconds; their ids."""
-        now, stopped = time.monotonic(), []
-        for kernel_id in self.handed_out():
+        now, stopped, handed_out = time.monotonic(), [], self.handed_out()
+        for kernel_id in handed_out:
             if self.kernel_model(kernel_id)["connections"] > 0:
                 self._unwatched_since.pop(kernel_id, None)
             elif now - self._unwatched_since.setdefault(kernel_id, now) >= self.abandoned_after_s:
                 self.log.info("learnpulse: stopping dashboard kernel %s (page closed)", kernel_id)
                 await self.shutdown_kernel(kernel_id)
                 stopped.append(kernel_id)
-        for kernel_id in set(self._unwatched_since) - self.handed_out():
+        for kernel_id in set(self._unwatched_since) - (handed_out - set(stopped)):
             del self._unwatched_since[kernel_id]
         return stopped
 

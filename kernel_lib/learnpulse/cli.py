@@ -141,7 +141,8 @@ def _jupyter_command(args: argparse.Namespace) -> list[str]:
     app = "jupyterlab" if importlib.util.find_spec("jupyterlab") else "jupyter_server"
     root = Path(args.root_dir).resolve()
     # The browser opens on the instructor dashboard when the served folder has it.
-    opens = [f"--{name}.default_url=/{INSTRUCTOR_DASHBOARD}" for name in ("ServerApp", "LabApp")]
+    opener = "LabApp" if app == "jupyterlab" else "ServerApp"
+    opens = [f"--{opener}.default_url=/{INSTRUCTOR_DASHBOARD}"]
     return [
         sys.executable,
         "-m",

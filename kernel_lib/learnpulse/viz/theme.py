@@ -88,9 +88,9 @@ def setup() -> None:
 
     # HoloViews only: hvplot's import would load the notebook extension once more (~1 s);
     # notebooks that plot with .hvplot import hvplot.polars themselves. Before Panel's: it
-    # loads Panel's extension itself, without "tabulator" and not inlined, so that Panel's
-    # call then only adds Tabulator's code, inlined (else the page fetched it from a CDN,
-    # failing offline and holding the first draw until the requests failed).
+    # loads Panel's extension itself (without Tabulator), so Panel's call then adds only
+    # Tabulator's code, inlined. In the other order HoloViews reloaded Tabulator from a CDN,
+    # which offline held the first draw until the requests failed.
     hv.extension("bokeh", logo=False, inline=True)
     pn.extension(*_EXTENSIONS, inline=True, loading_indicator=True, sizing_mode="stretch_width")
     # Canvas, not WebGL: charts of a few thousand glyphs draw quicker on a canvas, and WebGL
