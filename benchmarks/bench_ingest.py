@@ -63,14 +63,19 @@ class Client:
         return json.loads(reply)
 
 
-def bench_batches(server: LiveServer, store: EventStore, batches: int, size: int) -> dict:
+def bench_batches(
+    server: LiveServer, store: EventStore, batches: int, size: int, random_ids: bool
+) -> dict:
     """events/s through POST vs direct append, alternating batch by batch."""
     client = Client(server)
-    client.post(json.dumps({"events": make_events(size, offset=-size)}).encode())  # warm up
+    warm_up = make_events(size, offset=-size, random_ids=random_ids)
+    client.post(json.dumps({"events": warm_up}).encode())
     posted = direct = 0.0
     for k in range(batches):
-        body = json.dumps({"events": make_events(size, offset=2 * k * size)}).encode()
-        mine = make_events(size, offset=(2 * k + 1) * size)
+        body = json.dumps(
+            {"events": make_events(size, offset=2 * k * size, random_ids=random_ids)}
+        ).encode()
+        mine = make_events(size, offset=(2 * k + 1) * size, random_ids=random_ids)
         started = time.perf_counter()
         stored = client.post(body)["stored"]
         middle = time.perf_counter()
@@ -87,11 +92,19 @@ def bench_batches(server: LiveServer, store: EventStore, batches: int, size: int
     }
 
 
-def bench_concurrent(server: LiveServer, clients: int, batches: int, size: int) -> dict:
+def bench_concurrent(
+    server: LiveServer, clients: int, batches: int, size: int, random_ids: bool
+) -> dict:
     """Aggregate events/s of ``clients`` connections posting batches at the same time."""
     bodies = [
         [
-            json.dumps({"events": make_events(size, offset=10**7 * (c + 1) + k * size)}).encode()
+            json.dumps(
+                {
+                    "events": make_events(
+                        size, offset=10**7 * (c + 1) + k * size, random_ids=random_ids
+                    )
+                }
+            ).encode()
             for k in range(batches)
         ]
         for c in range(clients)
@@ -130,10 +143,15 @@ def bench_single(server: LiveServer, posts: int) -> dict:
 
 def run(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="learnpulse benchmark ingest", description=__doc__)
-    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--batches", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--single-posts", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=4, help="connections posting at once")
+    parser.add_argument(
+        "--random-ids",
+        action="store_true",
+        help="post version-4 (random) event ids instead of learnpulse's time-ordered ones",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,8 +160,10 @@ def run(argv: list[str] | None = None) -> dict:
             LiveServer(folder / "server", f"sqlite:///{folder / 'server.db'}") as server,
             EventStore(folder / "direct.db") as store,
         ):
-            batches = bench_batches(server, store, args.batches, args.batch_size)
-            concurrent = bench_concurrent(server, args.clients, args.batches, args.batch_size)
+            batches = bench_batches(server, store, args.batches, args.batch_size, args.random_ids)
+            concurrent = bench_concurrent(
+                server, args.clients, args.batches, args.batch_size, args.random_ids
+            )
             single = bench_single(server, args.single_posts)
     result = {"batch": batches, "concurrent": concurrent, "single_event": single}
     table = pl.DataFrame(

@@ -18,17 +18,22 @@ from pathlib import Path
 import polars as pl
 
 from learnpulse.benchmarking import print_report
-from learnpulse.events import EVENT_FIELDS
+from learnpulse.events import EVENT_FIELDS, new_event_id
 from learnpulse.store import EventStore
 
 START = datetime(2024, 9, 2, tzinfo=timezone.utc)
 
 
-def make_events(n: int, offset: int = 0) -> list[dict]:
-    """n realistic attempt events (100 learners, 50 items, payloads on some)."""
+def make_events(n: int, offset: int = 0, *, random_ids: bool = False) -> list[dict]:
+    """n realistic attempt events (100 learners, 50 items, payloads on some).
+
+    Ids are time-ordered as learnpulse's own clients make them (:func:`new_event_id`), or
+    version-4 random ones with ``random_ids`` (as another client may send).
+    """
+    new_id = (lambda: str(uuid.uuid4())) if random_ids else new_event_id
     return [
         {
-            "id": str(uuid.uuid4()),
+            "id": new_id(),
             "ts": (START + timedelta(seconds=offset + i)).isoformat(),
             "learner_id": f"learner-{(offset + i) % 100:03d}",
             "course_id": "bench",

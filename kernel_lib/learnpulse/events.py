@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,6 +22,7 @@ from typing import Any
 import fastjsonschema
 import jsonschema_rs
 import polars as pl
+import uuid6
 
 #: Largest accepted ``payload``, in bytes of compact JSON.
 MAX_PAYLOAD_BYTES = 64 * 1024
@@ -250,8 +250,13 @@ def validate_events(
 
 
 def new_event_id() -> str:
-    """A fresh random event id."""
-    return str(uuid.uuid4())
+    """A fresh event id: a version-7 UUID (RFC 9562), time-ordered then random.
+
+    Ids made one after another sort together, so the store's unique index on ``id`` grows
+    at its end; random (version-4) ids touch a different index page per event, which made
+    each commit write ~1,000 pages once a store held ~100,000 events.
+    """
+    return str(uuid6.uuid7())
 
 
 def events_to_frame(events: list[dict[str, Any]]) -> pl.DataFrame:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from learnpulse.cli import PREHEATING_KERNEL_MANAGER
@@ -193,14 +194,23 @@ def serve_folder(tmp: Path) -> Path:
 
 
 def simulated_store(path: Path, learners: int = TEST_LEARNERS, training: bool = True) -> str:
-    """A SQLite store with a simulated course (and real example training runs)."""
+    """A SQLite store with a simulated course ending today at 00:00 UTC (and real example
+    training runs).
+
+    The course then goes on with what the tests do in it (the tutorial's events are dated
+    now): the dashboards' week, month and quarter mean the same before and after.
+    """
     from learnpulse.datasets.simulator import SimulationConfig, simulate_course
     from learnpulse.store import EventStore
     from learnpulse.viz.examples import log_example_runs
 
     url = f"sqlite:///{path}"
+    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = today - timedelta(weeks=TEST_WEEKS)
     course = simulate_course(
-        SimulationConfig(n_learners=learners, weeks=TEST_WEEKS, seed=0, course_id=COURSE)
+        SimulationConfig(
+            n_learners=learners, weeks=TEST_WEEKS, seed=0, course_id=COURSE, start=start
+        )
     )
     with EventStore(url) as store:
         store.append_course(course, progress=False)

@@ -77,6 +77,26 @@ async def test_invalid_events_are_listed_and_nothing_is_written(jp_fetch, lp_db_
     assert stored_count(lp_db_url) == 0
 
 
+async def test_concurrent_posts_share_commits_and_each_gets_its_answer(
+    jp_fetch, jp_serverapp, lp_db_url, make_event
+):
+    store = jp_serverapp.web_app.settings["learnpulse_store"]
+    writes = []
+    append_batches = store.append_batches
+    store.append_batches = lambda batches: writes.append(len(batches)) or append_batches(batches)
+    batches = [[make_event(offset_s=10 * k + i) for i in range(10)] for k in range(12)]
+    batches[5][3]["kind"] = "teleport"
+    answers = await asyncio.gather(
+        *(post_events(jp_fetch, batch) for batch in batches), return_exceptions=True
+    )
+    refused_answer = answers.pop(5)
+    assert isinstance(refused_answer, HTTPClientError) and refused_answer.code == 400
+    assert "teleport" in refused_answer.response.body.decode()
+    assert [json.loads(a.body)["stored"] for a in answers] == [10] * 11
+    assert stored_count(lp_db_url) == 110
+    assert sum(writes) == 12 and len(writes) < 12  # some batches went in one transaction
+
+
 async def test_batches_over_the_limit_get_413(jp_fetch, jp_serverapp, lp_db_url, make_event):
     learnpulse_app(jp_serverapp).max_batch_events = 3
     code, body = await refused(post_events(jp_fetch, [make_event() for _ in range(4)]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
@@ -16,6 +17,7 @@ from learnpulse.events import (
     EventValidationError,
     events_to_frame,
     frame_to_records,
+    new_event_id,
     schema_for,
     validate_event,
     validate_events,
@@ -181,3 +183,12 @@ def test_the_quick_check_accepts_exactly_what_the_naming_validator_accepts(kind,
             assert _is_valid(kind)(raw) == named_ok, (field, value)
             checked += named_ok
     assert 0 < checked < len(EVENT_FIELDS) * len(values)
+
+
+def test_new_ids_are_unique_version_7_and_sort_in_creation_order():
+    ids = [new_event_id() for _ in range(2_000)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    parsed = uuid.UUID(ids[0])
+    assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
+    made_ms = parsed.int >> 80
+    assert abs(made_ms - datetime.now(timezone.utc).timestamp() * 1000) < 60_000

@@ -9,11 +9,13 @@ naming the problem, never with a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+import orjson
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
@@ -205,9 +207,15 @@ class LearnPulseHandler(LearnPulseMixin, ExtensionHandlerMixin, APIHandler):
         if not raw:
             raise bad_request("the request body is empty; send a JSON document")
         try:
-            return json.loads(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise bad_request("the request body is not UTF-8 text") from None
+        with contextlib.suppress(orjson.JSONDecodeError):
+            return orjson.loads(text)  # twice as fast as json.loads on a batch of events
+        # What orjson refuses, json.loads may still take (NaN and Infinity, which Python
+        # clients send and validation then names by field), or says where it is wrong.
+        try:
+            return json.loads(text)
         except json.JSONDecodeError as exc:
             raise bad_request(
                 f"the request body is not valid JSON: {exc.msg} "

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from learnpulse.collectors import context
 from learnpulse.collectors.destinations import Deliver, StoreDestination
 from learnpulse.collectors.sink import EventSink, SinkConfig
-from learnpulse.events import validate_event
+from learnpulse.events import new_event_id, validate_event
 
 _lock = threading.Lock()
 _sink: EventSink | None = None
@@ -78,7 +77,7 @@ def make_event(kind: str, **fields: Any) -> dict[str, Any]:
         field or a value of the wrong type.
     """
     record: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
+        "id": new_event_id(),
         "ts": datetime.now(timezone.utc),
         "learner_id": context.learner_id(),
         "course_id": context.course_id(),

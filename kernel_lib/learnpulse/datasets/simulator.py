@@ -356,10 +356,15 @@ def _enrolment_events(run: _Run, log: EventLog) -> np.ndarray:
 # -- frames -----------------------------------------------------------------------------------
 
 
-def _uuid_strings(rng: np.random.Generator, n: int) -> pl.Series:
-    """``n`` version-4 UUID strings drawn from ``rng`` (reproducible, unlike uuid.uuid4)."""
+def _uuid_strings(rng: np.random.Generator, ts_us: np.ndarray) -> pl.Series:
+    """Version-7 (time-ordered) UUID strings of events at ``ts_us`` (Unix microseconds),
+    as :func:`learnpulse.events.new_event_id` makes, with random bits drawn from ``rng``
+    (reproducible, unlike uuid6.uuid7)."""
+    n = len(ts_us)
     raw = rng.integers(0, 256, (n, 16), dtype=np.uint8)
-    raw[:, 6] = raw[:, 6] & 0x0F | 0x40  # version 4
+    # the first 48 bits are the Unix time in milliseconds, big-endian
+    raw[:, :6] = (ts_us // 1000).astype(">u8").view(np.uint8).reshape(n, 8)[:, 2:]
+    raw[:, 6] = raw[:, 6] & 0x0F | 0x70  # version 7
     raw[:, 8] = raw[:, 8] & 0x3F | 0x80  # RFC 4122 variant
     # bytes.hex is the quickest vectorised hex formatting at hand (C speed, one call)
     digits = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(n, 32)
@@ -386,7 +391,7 @@ def _event_frame(
     codes = log.columns().with_columns(pl.when(pl.col(c) >= 0).then(pl.col(c)) for c in nullable)
     items = run.course.items
     frame = codes.select(
-        id=_uuid_strings(run.rng["ids"], codes.height),
+        id=_uuid_strings(run.rng["ids"], codes.get_column("ts").to_numpy()),
         ts=pl.col("ts").cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
         learner_id=learner_ids.gather(codes["learner"]),
         course_id=pl.lit(run.config.course_id),

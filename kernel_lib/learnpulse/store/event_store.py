@@ -18,7 +18,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from tqdm.auto import tqdm
 
 from learnpulse.datasets.base import CourseData
-from learnpulse.events import EVENT_FIELDS, EVENT_FRAME_SCHEMA, validate_events, validate_frame
+from learnpulse.events import (
+    EVENT_FIELDS,
+    EVENT_FRAME_SCHEMA,
+    EventValidationError,
+    validate_events,
+    validate_frame,
+)
 from learnpulse.store import migrate, tables
 from learnpulse.store.engine import WRITE_OPTION, make_engine, redacted, resolve_url
 from learnpulse.store.reading import read_events, read_frame
@@ -68,10 +74,16 @@ def _storage_rows(frame: pl.DataFrame) -> list[tuple[Any, ...]]:
 def _record_rows(events: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """Validated event records (payload already JSON text) as tuples in ``_ROW_ORDER``."""
     rows = []
+    skills_text: dict[tuple[str, ...], str] = {}  # a batch repeats few skill lists
     for event in events:
         skills = event["skills"]
         event["ts"] = (event["ts"] - _EPOCH) // _ONE_US
-        event["skills"] = None if skills is None else _encode_skills(skills)
+        if skills is not None:
+            key = tuple(skills)
+            text = skills_text.get(key)
+            if text is None:
+                text = skills_text[key] = _encode_skills(skills)
+            event["skills"] = text
         rows.append(_row_of(event))
     return rows
 
@@ -163,10 +175,37 @@ class EventStore(TimeSeriesStore):
         """
         if isinstance(events, pl.DataFrame):
             return self.append_course(CourseData(events=validate_frame(events)), progress=progress)
-        rows = _record_rows(validate_events(events, encode_payload=True))
+        outcome = self.append_batches([events])[0]
+        if isinstance(outcome, EventValidationError):
+            raise outcome
+        return outcome
+
+    def append_batches(
+        self, batches: Sequence[Iterable[Mapping[str, Any]]]
+    ) -> list[AppendResult | EventValidationError]:
+        """Validate each batch on its own and store the valid ones in one transaction.
+
+        One commit for many batches (group commit): a server appends the batches of
+        concurrent requests together, and each request still gets its own answer.
+
+        Returns
+        -------
+        list of AppendResult or EventValidationError, one per batch in order
+            A batch with an invalid event is not written at all and gets its error.
+        """
+        prepared: list[list[tuple[Any, ...]] | EventValidationError] = []
+        for events in batches:
+            try:
+                prepared.append(_record_rows(validate_events(events, encode_payload=True)))
+            except EventValidationError as error:
+                prepared.append(error)
         with self._writing() as connection:
-            inserted = self._insert_events(connection, rows)
-        return AppendResult(len(rows), inserted)
+            return [
+                rows
+                if isinstance(rows, EventValidationError)
+                else AppendResult(len(rows), self._insert_events(connection, rows))
+                for rows in prepared
+            ]
 
     def append_course(
         self, data: CourseData, *, progress: bool = False, chunk_rows: int = WRITE_CHUNK_ROWS

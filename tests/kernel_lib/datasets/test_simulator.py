@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
@@ -75,6 +76,16 @@ def test_events_are_valid_sorted_utc_and_have_unique_ids(course):
     assert events.schema["ts"] == pl.Datetime("us", "UTC")
     assert events["ts"].is_sorted()
     assert events["id"].n_unique() == events.height
+
+
+def test_ids_are_version_7_uuids_of_the_event_time(course):
+    """Time-ordered ids, as learnpulse's clients make them: a store's id index grows at its end."""
+    events = course.events.sample(200, seed=0)
+    for event_id, ts in zip(events["id"], events["ts"], strict=True):
+        parsed = uuid.UUID(event_id)
+        assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
+        assert parsed.int >> 80 == int(ts.timestamp() * 1000)
+    assert course.events["id"].str.slice(0, 13).is_sorted()  # the 48 time bits, in time order
 
 
 def test_every_event_kind_occurs(course):

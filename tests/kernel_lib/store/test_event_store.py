@@ -56,6 +56,17 @@ def test_a_batch_with_one_bad_event_writes_nothing(store, make_event):
     assert store.counts()["learners"] == 0
 
 
+def test_batches_appended_together_are_answered_one_by_one(store, make_event):
+    first, second, third = _batch(make_event, 4), _batch(make_event, 3), _batch(make_event, 2)
+    second[1]["kind"] = "telepathy"
+    outcomes = store.append_batches([first, second, [*third, first[0]]])
+    assert [(o.received, o.inserted) for o in (outcomes[0], outcomes[2])] == [(4, 4), (3, 2)]
+    assert isinstance(outcomes[1], EventValidationError)
+    assert [(e.index, e.field) for e in outcomes[1].errors] == [(1, "kind")]
+    stored = set(store.query()["id"])
+    assert stored == {e["id"] for e in first + third}  # nothing of the refused batch
+
+
 def test_a_bad_frame_writes_nothing(store, make_event):
     frame = events_to_frame(validate_events(_batch(make_event, 6)))
     frame = frame.with_columns(
