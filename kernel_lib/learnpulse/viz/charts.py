@@ -6,6 +6,8 @@ frame gives an empty chart whose title says there is no data, never an error.
 
 from __future__ import annotations
 
+import itertools
+
 import holoviews as hv
 import polars as pl
 
@@ -61,7 +63,9 @@ def bars(
     if frame.is_empty():
         return no_data(title, xlabel, ylabel)
     element = hv.Bars(_pandas(frame.select(x, y)), hv.Dimension(x, label=xlabel), (y, ylabel))
-    return _opts(element, title, color=theme.ACCENT, tools=["hover"], **opts)
+    return _opts(
+        element, title, color=theme.ACCENT, tools=["hover"], **theme.BAR_CHART_OPTIONS, **opts
+    )
 
 
 def line(
@@ -107,7 +111,9 @@ def horizontal_bars(
         vdims.append(hv.Dimension(color, label=f"{color.capitalize()} (%)"))
         opts = {"color": color, "cmap": theme.PROBABILITY_CMAP, "clim": (0, 100), "colorbar": True}
     element = hv.Bars(_pandas(ordered), hv.Dimension(x, label=xlabel), vdims)
-    return _opts(element, title, invert_axes=True, tools=["hover"], **opts)
+    return _opts(
+        element, title, invert_axes=True, tools=["hover"], **theme.BAR_CHART_OPTIONS, **opts
+    )
 
 
 def heatmap(
@@ -149,19 +155,24 @@ def scatter(
     if frame.height > SCATTER_MAX_POINTS:  # said on the axis: titles may be left out
         xlabel = f"{xlabel} · random {SCATTER_MAX_POINTS:,} of {frame.height:,} shown"
         frame = frame.sample(SCATTER_MAX_POINTS, seed=0)
-    groups = []
-    categories = frame.get_column(by).unique(maintain_order=True).sort().to_list()
-    for colour, category in zip(theme.PALETTE * 3, categories, strict=False):
-        part = frame.filter(pl.col(by) == category).select(x, y, "learner_id")
-        points = hv.Scatter(
-            _pandas(part),
-            hv.Dimension(x, label=xlabel),
-            [hv.Dimension(y, label=ylabel), "learner_id"],
-            label=str(category),
-        ).opts(color=colour, size=6, alpha=0.7, tools=["hover"])
-        groups.append(points)
-    return hv.Overlay(groups).opts(
-        title=title, legend_position="right", **{**theme.CHART_OPTIONS, "height": 320}
+    categories = frame.get_column(by).cast(pl.String).unique().sort().to_list()
+    colours = dict(zip(categories, itertools.cycle(theme.PALETTE)))
+    # One glyph coloured by category, not one per category: a third of the browser's models
+    points = hv.Scatter(
+        _pandas(frame.select(x, y, pl.col(by).cast(pl.String), "learner_id")),
+        hv.Dimension(x, label=xlabel),
+        [hv.Dimension(y, label=ylabel), by, "learner_id"],
+    )
+    return points.opts(
+        color=by,
+        cmap=colours,
+        size=6,
+        alpha=0.7,
+        tools=["hover"],
+        show_legend=True,
+        legend_position="right",
+        title=title,
+        **{**theme.CHART_OPTIONS, "height": 320},
     )
 
 

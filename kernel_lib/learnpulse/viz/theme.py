@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from functools import cache
 
 import panel as pn
 from bokeh.models import ImportedStyleSheet, UIElement
-from panel.io.notebook import replace_inline_css
+from panel.io.notebook import LOAD_MIME, replace_inline_css
 
 #: Main colour (titles, bars, lines).
 ACCENT = "#2563eb"
@@ -45,6 +47,9 @@ CHART_OPTIONS = {
     "default_tools": ["pan", "wheel_zoom", "box_zoom", "reset", "save"],
     "active_tools": [],
 }
+#: Bar charts show a few bars: zoom and pan tools do nothing useful there, and each chart's
+#: toolbar is a dozen more models for the browser to build.
+BAR_CHART_OPTIONS = {"toolbar": None, "default_tools": []}
 
 _EXTENSIONS = ("tabulator",)
 log = logging.getLogger(__name__)
@@ -91,12 +96,37 @@ def setup() -> None:
     # loads Panel's extension itself (without Tabulator), so Panel's call then adds only
     # Tabulator's code, inlined. In the other order HoloViews reloaded Tabulator from a CDN,
     # which offline held the first draw until the requests failed.
-    hv.extension("bokeh", logo=False, inline=True)
-    pn.extension(*_EXTENSIONS, inline=True, loading_indicator=True, sizing_mode="stretch_width")
+    with _javascript_only_in_voila():
+        hv.extension("bokeh", logo=False, inline=True)
+        pn.extension(*_EXTENSIONS, inline=True, loading_indicator=True, sizing_mode="stretch_width")
     # Canvas, not WebGL: charts of a few thousand glyphs draw quicker on a canvas, and WebGL
     # without a GPU (headless or remote browsers) is a slow software renderer.
     hv.renderer("bokeh").webgl = False
     _publish_voila_comms()
+
+
+@contextlib.contextmanager
+def _javascript_only_in_voila() -> Iterator[None]:
+    """Display the extensions' code once, not twice, in a Voila kernel.
+
+    Panel and HoloViews send their (inlined: 3.6 MB) code as two copies in one output: as
+    JavaScript, and as Panel's lab extension's own type, which Voila cannot load (see
+    :data:`VOILA_COMMS_JS`). The page carried and parsed both; in Voila only the first is
+    sent. Voila gives its kernels ``VOILA_BASE_URL``.
+    """
+    if "VOILA_BASE_URL" not in os.environ:
+        yield
+        return
+    from IPython.display import publish_display_data
+    from IPython.utils.capture import capture_output
+
+    with capture_output(stdout=False, stderr=False) as captured:
+        yield
+    for output in captured.outputs:
+        data = {mime: value for mime, value in output.data.items() if mime != LOAD_MIME}
+        publish_display_data(
+            data, output.metadata, transient=output.transient, update=output.update
+        )
 
 
 def _publish_voila_comms() -> None:

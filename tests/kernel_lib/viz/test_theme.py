@@ -54,3 +54,26 @@ def test_page_links_sheets_when_resources_are_not_inlined():
     finally:
         pn.config.inline = before
     assert any(isinstance(s, ImportedStyleSheet) for s in _sheets(model))
+
+
+@pytest.mark.parametrize(("in_voila", "kept"), [(True, 1), (False, 2)])
+def test_extension_code_is_sent_once_in_voila(monkeypatch, in_voila, kept):
+    """Voila runs the JavaScript copy; the lab-extension copy only made its pages heavier."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import publish_display_data
+    from IPython.utils.capture import capture_output
+    from panel.io.notebook import LOAD_MIME
+
+    InteractiveShell.instance()  # display capture needs a shell
+    if in_voila:
+        monkeypatch.setenv("VOILA_BASE_URL", "/")
+    else:
+        monkeypatch.delenv("VOILA_BASE_URL", raising=False)
+    bundle = {"application/javascript": "window.loaded = 1", LOAD_MIME: "window.loaded = 1"}
+    with capture_output() as page:
+        with theme._javascript_only_in_voila():
+            publish_display_data(bundle, {"a": 1})
+            publish_display_data({"text/plain": "other"})
+    first, second = page.outputs
+    assert len(first.data) == kept and "application/javascript" in first.data
+    assert first.metadata == {"a": 1} and second.data == {"text/plain": "other"}
