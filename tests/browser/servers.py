@@ -194,24 +194,27 @@ def serve_folder(tmp: Path) -> Path:
 
 
 def simulated_store(path: Path, learners: int = TEST_LEARNERS, training: bool = True) -> str:
-    """A SQLite store with a simulated course ending today at 00:00 UTC (and real example
-    training runs).
+    """A SQLite store with a simulated course that has just ended (and real example training
+    runs).
 
     The course then goes on with what the tests do in it (the tutorial's events are dated
-    now): the dashboards' week, month and quarter mean the same before and after.
+    now): the dashboards' week, month and quarter mean the same before and after. Its
+    weeks end a week before today, leaving room for the final submissions that follow them.
     """
     from learnpulse.datasets.simulator import SimulationConfig, simulate_course
     from learnpulse.store import EventStore
     from learnpulse.viz.examples import log_example_runs
 
     url = f"sqlite:///{path}"
-    today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    start = today - timedelta(weeks=TEST_WEEKS)
+    now = datetime.now(timezone.utc)
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(weeks=TEST_WEEKS + 1)
     course = simulate_course(
         SimulationConfig(
             n_learners=learners, weeks=TEST_WEEKS, seed=0, course_id=COURSE, start=start
         )
     )
+    if course.events["ts"].max() > now:
+        raise RuntimeError(f"the simulated course has events after now ({now:%Y-%m-%d %H:%M})")
     with EventStore(url) as store:
         store.append_course(course, progress=False)
         if training:
