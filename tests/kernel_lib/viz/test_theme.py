@@ -70,10 +70,9 @@ def test_extension_code_is_sent_once_in_voila(monkeypatch, in_voila, kept):
     else:
         monkeypatch.delenv("VOILA_BASE_URL", raising=False)
     bundle = {"application/javascript": "window.loaded = 1", LOAD_MIME: "window.loaded = 1"}
-    with capture_output() as page:
-        with theme._javascript_only_in_voila():
-            publish_display_data(bundle, {"a": 1})
-            publish_display_data({"text/plain": "other"})
+    with capture_output() as page, theme._javascript_only_in_voila():
+        publish_display_data(bundle, {"a": 1})
+        publish_display_data({"text/plain": "other"})
     first, second = page.outputs
     assert len(first.data) == kept and "application/javascript" in first.data
     assert first.metadata == {"a": 1} and second.data == {"text/plain": "other"}
