@@ -2,9 +2,10 @@
 
 Run once at image build time by ``binder/postBuild``: simulates the demo course (the one
 ``learnpulse demo`` loads), fits its course models on an earlier simulated cohort, logs the
-example training runs, and writes ``~/.jupyter/jupyter_server_config.d/learnpulse-demo.json``
-so the server uses that store and those models, and keeps the instructor dashboard
-rendered ahead of its visitors. The repository root (with ``dashboards/`` and
+example training runs, and adds to ``~/.jupyter/jupyter_server_config.json`` that the server
+uses that store and those models and keeps the instructor dashboard rendered ahead of its
+visitors. (Not a file in ``jupyter_server_config.d/``: the server reads only the extensions
+to enable from those.) The repository root (with ``dashboards/`` and
 ``notebooks/``) is the folder mybinder serves, so the instructor dashboard is at
 ``{base_url}voila/render/dashboards/instructor.ipynb``.
 """
@@ -33,14 +34,12 @@ def main(home: Path) -> Path:
             config = SimulationConfig(n_learners=LEARNERS, weeks=WEEKS, seed=0, course_id=COURSE)
             store.append_course(simulate_course(config), progress=False)
         models = prepare_demo(store, COURSE, folder / "models")
-    config_dir = home / ".jupyter" / "jupyter_server_config.d"
-    config_dir.mkdir(parents=True, exist_ok=True)
-    settings = {
-        "LearnPulseApp": {"db_url": db_url, "models_dir": str(models)},
-        # The instructor dashboard is rendered ahead of its visitors (see learnpulse demo).
-        "ServerApp": {"kernel_manager_class": PREHEATING_KERNEL_MANAGER},
-    }
-    path = config_dir / "learnpulse-demo.json"
+    path = home / ".jupyter" / "jupyter_server_config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    settings = json.loads(path.read_text()) if path.is_file() else {}
+    settings.setdefault("LearnPulseApp", {}).update(db_url=db_url, models_dir=str(models))
+    # The instructor dashboard is rendered ahead of its visitors (see learnpulse demo).
+    settings.setdefault("ServerApp", {})["kernel_manager_class"] = PREHEATING_KERNEL_MANAGER
     path.write_text(json.dumps(settings, indent=2))
     return path
 

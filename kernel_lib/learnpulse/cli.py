@@ -17,6 +17,7 @@ from learnpulse import __version__
 from learnpulse.datasets.base import CourseData, DatasetFormatError
 from learnpulse.events import EventValidationError
 from learnpulse.store import DB_URL_ENV, EventStore, SchemaTooNewError
+from learnpulse.viz.launch import add_dashboard_parser, cmd_dashboard
 
 #: Course id of the simulated demo course.
 DEMO_COURSE = "demo-python-101"
@@ -251,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="show the store's backend, revision and counts")
     _add_db(status)
 
+    add_dashboard_parser(sub)
+
     bench = sub.add_parser(
         "benchmark", help="run a benchmark from benchmarks/ (extra args pass on)"
     )
@@ -272,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "benchmark":
             cmd_benchmark(args, rest)
             return 0
+        if args.command == "dashboard":
+            return cmd_dashboard(args)
         commands = {
             "simulate": cmd_simulate,
             "import": cmd_import,

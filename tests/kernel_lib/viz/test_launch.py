@@ -1,8 +1,7 @@
-"""``learnpulse dashboard``: arguments, errors, and a dashboard really served."""
+"""``learnpulse dashboard``: arguments, errors, and a dashboard really served by the command."""
 
 from __future__ import annotations
 
-import argparse
 import socket
 import subprocess
 import sys
@@ -11,12 +10,12 @@ import urllib.request
 
 import pytest
 
-from learnpulse.viz.launch import DASHBOARDS, add_dashboard_parser, launch_dashboard
+from learnpulse.cli import build_parser
+from learnpulse.viz.launch import DASHBOARDS, launch_dashboard
 
 
 def test_the_command_line_names_every_dashboard():
-    parser = argparse.ArgumentParser()
-    add_dashboard_parser(parser.add_subparsers(dest="command"))
+    parser = build_parser()  # learnpulse's own command line
     args = parser.parse_args(["dashboard", "system", "--port", "5999", "--no-browser"])
     assert (args.name, args.port, args.no_browser) == ("system", 5999, True)
     with pytest.raises(SystemExit):
@@ -34,12 +33,9 @@ def test_a_dashboard_is_served(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    code = (
-        "from learnpulse.viz.launch import launch_dashboard; "
-        f"launch_dashboard('system', port={port}, show=False, "
-        f"db_url='sqlite:///{tmp_path / 'empty.db'}')"
-    )
-    server = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    command = [sys.executable, "-m", "learnpulse.cli", "dashboard", "system", "--no-browser"]
+    command += ["--port", str(port), "--db", f"sqlite:///{tmp_path / 'empty.db'}"]
+    server = subprocess.Popen(command, stderr=subprocess.PIPE)
     try:
         deadline, page = time.monotonic() + 60, ""
         while time.monotonic() < deadline and "bokeh" not in page.lower():
