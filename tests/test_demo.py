@@ -79,6 +79,8 @@ def test_demo_serves_the_demo_course_status(tmp_path):
         str(db),
         "--root-dir",
         str(tmp_path),
+        "--models-dir",
+        str(tmp_path / "models"),
     ]
     shutil.copytree(REPO / "dashboards", tmp_path / "dashboards")
     proc = subprocess.Popen(
@@ -94,6 +96,11 @@ def test_demo_serves_the_demo_course_status(tmp_path):
         status = _wait_for_json(f"{server}learnpulse/api/status?token=demo-test-token", proc)
         # The instructor dashboard is being rendered ahead of its first visitor.
         kernels = _wait_for_json(f"{server}api/kernels?token=demo-test-token", proc, nonempty=True)
+        api = f"{server}learnpulse/api/"
+        runs = _wait_for_json(f"{api}training/runs?token=demo-test-token", proc)
+        success = _wait_for_json(
+            f"{api}analytics/predictive?type=success&limit=5&wait=true&token=demo-test-token", proc
+        )
         # The server's root leads to the dashboard (where the browser opens).
         opener = urllib.request.build_opener(_NoRedirect)
         with pytest.raises(urllib.error.HTTPError) as redirect:
@@ -113,3 +120,8 @@ def test_demo_serves_the_demo_course_status(tmp_path):
     location = redirect.value.headers["Location"].split("?")[0]
     assert location.endswith("/voila/render/dashboards/instructor.ipynb")
     assert len(kernels) == 1 and "pre-rendering dashboards/instructor.ipynb" in output
+    # the course models fitted for the demo, and example training runs for its dashboard
+    assert (tmp_path / "models" / DEMO_COURSE).is_dir()
+    predictions = json.dumps(success)
+    assert '"model": "success/' in predictions and "unfitted" not in predictions
+    assert len(runs["runs"]) > 0

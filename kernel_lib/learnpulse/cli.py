@@ -17,7 +17,7 @@ from learnpulse import __version__
 from learnpulse.datasets.base import CourseData, DatasetFormatError
 from learnpulse.events import EventValidationError
 from learnpulse.store import DB_URL_ENV, EventStore, SchemaTooNewError
-from learnpulse.viz.launch import add_dashboard_parser, cmd_dashboard
+from learnpulse.viz.launch import add_dashboard_parser, cmd_dashboard, prepare_demo
 
 #: Course id of the simulated demo course.
 DEMO_COURSE = "demo-python-101"
@@ -138,7 +138,7 @@ def ensure_demo_course(store: EventStore, args: argparse.Namespace) -> dict[str,
     return {"demo_course": DEMO_COURSE, **data.summary(), "stored": result.inserted}
 
 
-def _jupyter_command(args: argparse.Namespace) -> list[str]:
+def _jupyter_command(args: argparse.Namespace, models_dir: Path) -> list[str]:
     app = "jupyterlab" if importlib.util.find_spec("jupyterlab") else "jupyter_server"
     root = Path(args.root_dir).resolve()
     # The browser opens on the instructor dashboard when the served folder has it.
@@ -152,6 +152,7 @@ def _jupyter_command(args: argparse.Namespace) -> list[str]:
         f"--ServerApp.ip={args.ip}",
         f"--ServerApp.open_browser={not args.no_browser}",
         f"--ServerApp.root_dir={root}",
+        f"--LearnPulseApp.models_dir={models_dir}",
         *(opens if (root / INSTRUCTOR_NOTEBOOK).is_file() else []),
         # The instructor dashboard is rendered ahead of its visitors (seconds, not tens).
         f"--ServerApp.kernel_manager_class={PREHEATING_KERNEL_MANAGER}",
@@ -160,9 +161,20 @@ def _jupyter_command(args: argparse.Namespace) -> list[str]:
     ]
 
 
+def _demo_models_dir() -> Path:
+    """Where the demo's fitted course models go by default (the Jupyter data dir)."""
+    from jupyter_core.paths import jupyter_data_dir
+
+    return Path(jupyter_data_dir()) / "learnpulse" / "models"
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     with EventStore(args.db) as store:
         _print_result(ensure_demo_course(store, args), as_json=False)
+        if not args.quiet:
+            print("Course models and example training runs (once)...", flush=True)
+        # without fitted models the success, retention and forecast panels would be empty
+        models_dir = prepare_demo(store, DEMO_COURSE, args.models_dir or _demo_models_dir())
         url = store.url.render_as_string(hide_password=False)
     print(
         f"Starting Jupyter with learnpulse on port {args.port}: the instructor dashboard is at "
@@ -172,7 +184,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     env = {**os.environ, DB_URL_ENV: url}
     try:
-        return subprocess.call(_jupyter_command(args), env=env)
+        return subprocess.call(_jupyter_command(args, models_dir), env=env)
     except KeyboardInterrupt:
         return 0
 
@@ -218,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--learners", type=int, default=1000, help="learners in the demo course")
     demo.add_argument("--weeks", type=int, default=12)
     demo.add_argument("--quiet", action="store_true")
+    demo.add_argument(
+        "--models-dir",
+        type=Path,
+        help="the course models' folder (default: learnpulse/models in the Jupyter data dir)",
+    )
     _add_db(demo)
 
     simulate = sub.add_parser("simulate", help="simulate a course into the store or a file")
