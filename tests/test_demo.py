@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -12,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +45,54 @@ def _wait_for_json(
             pass
         time.sleep(0.5)
     pytest.fail(f"no answer from {url} within {timeout} s")
+
+
+class ServerProcess:
+    """A server command run in its own process group, stopped (with its children) on exit;
+    ``output`` is what it printed, once stopped."""
+
+    def __init__(self, command: list[str], env: dict[str, str], cwd: Path | None = None):
+        self.command, self.env, self.cwd, self.output = command, env, cwd, ""
+
+    def __enter__(self) -> subprocess.Popen:
+        self.proc = subprocess.Popen(
+            self.command,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        return self.proc
+
+    def __exit__(self, *exc_info: object) -> None:
+        with contextlib.suppress(ProcessLookupError):  # it may have exited: its output says why
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        self.output, _ = self.proc.communicate(timeout=60)
+
+
+def demo_answers(server: str, token: str, proc: subprocess.Popen) -> dict:
+    """What a demo server answers: its status, its kernels once the instructor dashboard is
+    being rendered ahead of its first visitor, its training runs and success predictions."""
+    api = f"{server}learnpulse/api/"
+    return {
+        "status": _wait_for_json(f"{api}status?token={token}", proc),
+        "kernels": _wait_for_json(f"{server}api/kernels?token={token}", proc, nonempty=True),
+        "runs": _wait_for_json(f"{api}training/runs?token={token}", proc),
+        "success": _wait_for_json(
+            f"{api}analytics/predictive?type=success&limit=5&wait=true&token={token}", proc
+        ),
+    }
+
+
+def assert_demo_models_and_runs(answers: dict, output: str) -> None:
+    """One pre-rendering kernel, fitted course models' predictions, example training runs."""
+    assert len(answers["kernels"]) == 1
+    assert "pre-rendering dashboards/instructor.ipynb" in output
+    predictions = json.dumps(answers["success"])
+    assert '"model": "success/' in predictions and "unfitted" not in predictions
+    assert len(answers["runs"]["runs"]) > 0
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -83,45 +133,26 @@ def test_demo_serves_the_demo_course_status(tmp_path):
         str(tmp_path / "models"),
     ]
     shutil.copytree(REPO / "dashboards", tmp_path / "dashboards")
-    proc = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        server = f"http://127.0.0.1:{port}/"
-        status = _wait_for_json(f"{server}learnpulse/api/status?token=demo-test-token", proc)
-        # The instructor dashboard is being rendered ahead of its first visitor.
-        kernels = _wait_for_json(f"{server}api/kernels?token=demo-test-token", proc, nonempty=True)
-        api = f"{server}learnpulse/api/"
-        runs = _wait_for_json(f"{api}training/runs?token=demo-test-token", proc)
-        success = _wait_for_json(
-            f"{api}analytics/predictive?type=success&limit=5&wait=true&token=demo-test-token", proc
-        )
+    server = f"http://127.0.0.1:{port}/"
+    process = ServerProcess(command, env)
+    with process as proc:
+        answers = demo_answers(server, "demo-test-token", proc)
         # The server's root leads to the dashboard (where the browser opens).
         opener = urllib.request.build_opener(_NoRedirect)
         with pytest.raises(urllib.error.HTTPError) as redirect:
             opener.open(f"{server}?token=demo-test-token", timeout=10)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        output, _ = proc.communicate(timeout=60)
+    output = process.output
     with EventStore(db) as store:
         counts = store.counts()
         courses = store.courses()["course_id"].to_list()
     assert courses == [DEMO_COURSE]
-    assert status["counts"] == counts
+    assert answers["status"]["counts"] == counts
     assert counts["learners"] == 40
     assert counts["events"] > 40 * 3
     assert f"{port}/voila/render/dashboards/instructor.ipynb" in output
     assert redirect.value.code == 302
     location = redirect.value.headers["Location"].split("?")[0]
     assert location.endswith("/voila/render/dashboards/instructor.ipynb")
-    assert len(kernels) == 1 and "pre-rendering dashboards/instructor.ipynb" in output
     # the course models fitted for the demo, and example training runs for its dashboard
     assert (tmp_path / "models" / DEMO_COURSE).is_dir()
-    predictions = json.dumps(success)
-    assert '"model": "success/' in predictions and "unfitted" not in predictions
-    assert len(runs["runs"]) > 0
+    assert_demo_models_and_runs(answers, output)
