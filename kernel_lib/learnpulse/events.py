@@ -64,6 +64,7 @@ EVENT_FRAME_SCHEMA: dict[str, pl.DataType] = {
 EVENT_FIELDS: tuple[str, ...] = tuple(EVENT_FRAME_SCHEMA)
 REQUIRED_FIELDS: tuple[str, ...] = ("id", "ts", "learner_id", "course_id", "kind")
 _FLOAT_FIELDS = ("score", "confidence", "difficulty")
+_EMPTY_EVENT: dict[str, Any] = dict.fromkeys(EVENT_FIELDS)
 _UTC = timezone.utc
 _PAYLOAD_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 _NAIVE_TS = "timestamp has no timezone; give UTC (Z) or an offset such as +02:00"
@@ -189,15 +190,19 @@ def _check_one(
             return None, ("ts", _NAIVE_TS)
         raw = {**raw, "ts": ts.isoformat()}
     if not _is_valid(kind)(raw):
+        # The Rust check also refuses NaN and infinity (JSON has no such numbers), which
+        # the Python validator lets through: name those first.
+        for name in _FLOAT_FIELDS:
+            value = raw.get(name)
+            if isinstance(value, float) and not math.isfinite(value):
+                return None, (name, "must be a finite number, not NaN or infinity")
         try:
             _validator(kind)(raw)
         except fastjsonschema.JsonSchemaValueException as exc:
             return None, _field_of(exc)
-    event = {name: raw.get(name) for name in EVENT_FIELDS}
-    for name in _FLOAT_FIELDS:
-        value = event[name]
-        if value is not None and not math.isfinite(value):
-            return None, (name, "must be a finite number, not NaN or infinity")
+    # Valid events have no other fields: every field, in storage order, None when absent.
+    event = _EMPTY_EVENT.copy()
+    event.update(raw)
     if event["payload"] is not None:
         try:
             text = _PAYLOAD_ENCODER.encode(event["payload"])
