@@ -133,3 +133,19 @@ def test_benchmark_runs_a_named_benchmark(capsys):
     assert result["query"]["rows"] == 500
     assert main(["benchmark", "nonesuch"]) == 2
     assert "no benchmark named 'nonesuch'" in capsys.readouterr().err
+
+
+def test_benchmark_kt_with_a_test_file(shared_data, tmp_path, capsys):
+    """Train and test files in the DKT format (real learners, split here); every BKT variant
+    and PFA score held-out responses."""
+    lines = (shared_data / "assistments2009" / "builder_train.csv").read_text().splitlines()
+    learners = ["\n".join(lines[i : i + 3]) for i in range(0, 3 * 500, 3)]
+    (tmp_path / "train.csv").write_text("\n".join(learners[:400]) + "\n")
+    (tmp_path / "test.csv").write_text("\n".join(learners[400:]) + "\n")
+    files = ["--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv")]
+    for model in ("bkt-forget", "bkt-forget-ability", "pfa"):
+        assert main(["benchmark", "kt", *files, "--model", model, "--json"]) == 0
+        result = _json_out(capsys)
+        assert result["model"] == model and result["protocol"] == "test file"
+        assert 0.7 < result["auc"] < 1 and 0 < result["rmse"] < 0.5
+        assert result["n_test"] > 1000 and result["n_train"] > 4 * 1000

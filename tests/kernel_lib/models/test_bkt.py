@@ -19,8 +19,9 @@ from sklearn.metrics import roc_auc_score
 
 from learnpulse.datasets import load_assistments_dkt, read_dkt_sequences
 from learnpulse.events import EVENT_FRAME_SCHEMA
-from learnpulse.models.knowledge_tracing import BKT, response_frame
+from learnpulse.models.knowledge_tracing import BKT, AbilityHistory, response_frame
 from learnpulse.models.knowledge_tracing import sequences as sq
+from learnpulse.models.knowledge_tracing.bkt import ABILITY_EDGES, ability_bin
 
 TRUE = {
     "a": {"p_init": 0.3, "p_learn": 0.15, "p_guess": 0.2, "p_slip": 0.1, "p_forget": 0.0},
@@ -230,4 +231,94 @@ def test_quality_on_assistments(assistments):
     model = BKT().fit(train)
     assert roc_auc_score(y, model.predict_proba(test)) > 0.70
     forgetting = BKT(forgetting=True).fit(train)
-    assert roc_auc_score(y, forgetting.predict_proba(test)) > 0.75
+    forgetting_auc = roc_auc_score(y, forgetting.predict_proba(test))
+    assert forgetting_auc > 0.75
+    ability = BKT(forgetting=True, ability_bins=ABILITY_EDGES).fit(train)
+    assert roc_auc_score(y, ability.predict_proba(test)) > forgetting_auc
+
+
+# -- ability bins ------------------------------------------------------------------------------
+
+
+def test_ability_bin_edges_and_history():
+    bins = ability_bin(np.array([0, 4, 4, 10, 10, 3]), np.array([0, 1, 2, 7, 10, 3]), (0.5, 0.8), 4)
+    # no history / too little (3 < 4) -> 0; 0.25 -> 1; 0.5 and 0.7 -> 2; 1.0 -> 3
+    assert bins.tolist() == [0, 1, 2, 2, 3, 0]
+    history = AbilityHistory()
+    for correct in (True, True, False, True):
+        history.record(correct)
+    assert (history.responses, history.correct) == (4, 3)
+    assert history.bin((0.5, 0.8), 4) == int(
+        ability_bin(np.array([4]), np.array([3]), (0.5, 0.8), 4)[0]
+    )
+
+
+def two_ability_groups(n_learners: int, seed: int) -> list:
+    """Each learner answers 6 items of skill 0, then 6 of skill 1; strong learners (even ids)
+    know both skills far more often than weak ones (odd ids)."""
+    strong = {k: {**v, "p_init": 0.9} for k, v in TRUE.items()}
+    weak = {k: {**v, "p_init": 0.1} for k, v in TRUE.items()}
+    good = simulate(strong, n_learners // 2, 6, seed=seed)
+    poor = simulate(weak, n_learners // 2, 6, seed=seed + 1)
+    return [learner for pair in zip(good, poor, strict=True) for learner in pair]
+
+
+def test_ability_bins_separate_strong_and_weak_learners():
+    sequences = two_ability_groups(2000, seed=11)
+    model = BKT(ability_bins=(0.5, 0.75)).fit(sequences)
+    assert model.name == "bkt-ability"
+    params = model.params_frame()
+    # skill 0 comes first: nobody has history yet, one bin
+    assert params.filter(pl.col("skill") == "0").get_column("ability_bin").to_list() == [0]
+    second = {
+        r["ability_bin"]: r["p_init"]
+        for r in params.filter(pl.col("skill") == "1").iter_rows(named=True)
+    }
+    assert second[3] > 0.6 and second[1] < 0.4 and second[3] - second[1] > 0.4
+    # first response to skill 1: plain BKT predicts the same for all, the bins tell them apart
+    test = two_ability_groups(400, seed=21)
+    first = response_frame(test).get_column("position").to_numpy() == 6
+    y = response_frame(test).get_column("correct").to_numpy()[first]
+    assert np.ptp(BKT().fit(sequences).predict_proba(test)[first]) == 0
+    assert roc_auc_score(y, model.predict_proba(test)[first]) > 0.65
+
+
+def test_ability_bins_count_attempts_once_and_only_earlier_ones():
+    # two right multi-skill attempts, one wrong, then skill c: accuracy 2/3 over 3 attempts
+    rows = [
+        ("l", ["a", "b"], True),
+        ("l", ["a", "b"], True),
+        ("l", ["a"], False),
+        ("l", ["c"], True),
+    ]
+    frame = events(rows)
+    model = BKT(ability_bins=(0.5, 0.7), ability_min_history=3).fit(frame)
+    keys = dict(
+        zip(model.params_frame()["skill"], model.params_frame()["ability_bin"], strict=True)
+    )
+    assert keys == {"a": 0, "b": 0, "c": 2}  # 3 attempts (not 5 rows), 2/3 in [0.5, 0.7)
+    flipped = events([*rows[:3], ("l", ["c"], False)])
+    np.testing.assert_allclose(model.predict_proba(frame)[:-1], model.predict_proba(flipped)[:-1])
+
+
+def test_ability_online_update_matches_batch():
+    sequences = two_ability_groups(600, seed=31)
+    model = BKT(forgetting=True, ability_bins=(0.5, 0.75)).fit(sequences)
+    for learner in sequences[:2]:  # one strong, one weak
+        state: dict[str, float] = {}
+        history = AbilityHistory()
+        for skill, correct in zip(*learner, strict=True):
+            model.update(state, str(skill), bool(correct), history=history)
+            history.record(bool(correct))
+        batch = model.mastery([learner])
+        assert dict(zip(batch["skill"], batch["p_known"], strict=True)) == pytest.approx(state)
+        assert history.bins["0"] == 0 and history.bins["1"] > 0
+
+
+def test_ability_save_load_round_trip(tmp_path):
+    sequences = two_ability_groups(200, seed=41)
+    model = BKT(forgetting=True, per_item_guess_slip=True, ability_bins=(0.6,)).fit(sequences)
+    model.save(tmp_path / "bkt.json")
+    loaded = BKT.load(tmp_path / "bkt.json")
+    assert loaded.get_params() == model.get_params() and loaded.keys_ == model.keys_
+    np.testing.assert_array_equal(loaded.predict_proba(sequences), model.predict_proba(sequences))

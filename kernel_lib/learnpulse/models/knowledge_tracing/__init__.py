@@ -1,14 +1,15 @@
 """Knowledge tracing: P(a learner knows a skill) from their responses.
 
 - :class:`BKT`: Bayesian Knowledge Tracing per skill, EM-fitted, with forgetting and per-item
-  guess/slip options and an online :meth:`BKT.update`;
+  guess/slip and learner-ability-bin options and an online :meth:`BKT.update`
+  (:class:`AbilityHistory` carries a learner's history for the ability bins);
 - :class:`PFA`: Performance Factors Analysis, the logistic baseline;
 - :class:`DKT`: Deep Knowledge Tracing (torch LSTM/GRU), imported on first use;
 - :mod:`.sequences`: the inputs both read (event frames or DKT sequences) and the mastery
   levels (:data:`MASTERY_THRESHOLD`, :func:`proficiency`, :func:`mastery_label`).
 """
 
-from learnpulse.models.knowledge_tracing.bkt import BKT
+from learnpulse.models.knowledge_tracing.bkt import BKT, AbilityHistory
 from learnpulse.models.knowledge_tracing.pfa import PFA
 from learnpulse.models.knowledge_tracing.sequences import (
     MASTERY_LABELS,
@@ -24,6 +25,7 @@ __all__ = [
     "MASTERY_LABELS",
     "MASTERY_THRESHOLD",
     "PFA",
+    "AbilityHistory",
     "mastery_label",
     "proficiency",
     "response_frame",

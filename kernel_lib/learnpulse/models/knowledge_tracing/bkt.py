@@ -5,7 +5,13 @@ known (1). ``p_init`` = P(known) before the first response, ``p_learn`` = P(unkn
 after each response, ``p_forget`` = P(known -> unknown) (0 unless ``forgetting=True``, as in
 Khajah, Lindsey & Mozer, EDM 2016), ``p_guess`` = P(correct | unknown) and ``p_slip`` =
 P(wrong | known); with ``per_item_guess_slip=True`` guess and slip are per (skill, item),
-shrunk toward the skill's values by :data:`ITEM_PRIOR_STRENGTH` pseudo-responses.
+shrunk toward the skill's values by :data:`ITEM_PRIOR_STRENGTH` pseudo-responses. With
+``ability_bins``, every parameter is per (skill, ability bin): the bin of a (learner, skill)
+sequence is that of the learner's accuracy on all their earlier responses (every skill) when the
+sequence starts, so a strong learner starting a new skill is expected to know more, learn faster
+and guess better than a struggling one. Only earlier responses count: no future leaks in. This
+individualises BKT by student group, in the spirit of Pardos & Heffernan's prior-per-student
+model (UMAP 2010), without a parameter per learner.
 
 Fitting is Baum-Welch EM on every sequence of every skill at once: sequences are packed
 time-major (:func:`~learnpulse.models.knowledge_tracing.sequences.pack`) so the only Python
@@ -16,8 +22,11 @@ the degenerate solutions where "known" means "guessing" (Baker, Corbett & Aleven
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +64,58 @@ DEFAULT_TOL = 1e-5
 ITEM_PRIOR_STRENGTH = 10.0
 #: The per-skill parameters. A skill the model never saw gets the median over fitted skills.
 PARAMS = ("p_init", "p_learn", "p_forget", "p_guess", "p_slip")
-_SEP = "\x1f"  # joins skill and item in a (skill, item) key
+#: Accuracy edges of the ability bins the benchmarks' ``bkt-forget-ability`` uses (chosen by
+#: 5-fold cross-validation on ASSISTments training learners).
+ABILITY_EDGES = (0.5, 0.7, 0.85)
+_SEP = "\x1f"  # joins skill, ability bin and item in parameter keys
+
+
+@dataclass
+class AbilityHistory:
+    """One learner's history for :meth:`BKT.update` with ability bins.
+
+    ``responses`` and ``correct`` count the learner's earlier responses (attempts, each once);
+    ``bins`` holds the ability bin each skill's sequence started in.
+    """
+
+    responses: int = 0
+    correct: int = 0
+    bins: dict[str, int] = field(default_factory=dict)
+
+    def record(self, correct: bool) -> None:
+        """Count one attempt (once, whatever its number of skills)."""
+        self.responses += 1
+        self.correct += bool(correct)
+
+    def bin(self, edges: Sequence[float], min_history: int) -> int:
+        """This learner's ability bin now (see :func:`ability_bin`)."""
+        if self.responses < max(min_history, 1):
+            return 0
+        return bisect.bisect_right(edges, self.correct / self.responses) + 1
+
+
+def ability_bin(
+    responses: np.ndarray, correct: np.ndarray, edges: Sequence[float], min_history: int
+) -> np.ndarray:
+    """Ability bin of learners with ``responses`` earlier responses, ``correct`` of them right.
+
+    Parameters
+    ----------
+    responses, correct : numpy.ndarray, shape (n,)
+    edges : sequence of float, increasing
+        Accuracy bounds: bin 1 is below ``edges[0]``, bin ``len(edges) + 1`` at or above the
+        last.
+    min_history : int
+        Fewer earlier responses than this: bin 0 (too little history to tell).
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n,)
+    """
+    responses = np.asarray(responses)
+    accuracy = np.asarray(correct) / np.maximum(responses, 1)
+    bins = np.searchsorted(np.asarray(edges, dtype=float), accuracy, side="right") + 1
+    return np.where(responses >= max(min_history, 1), bins, 0)
 
 
 def _per(group: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -67,9 +127,9 @@ def _per(group: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     )
 
 
-def _unit_skills(units: list[str], skills: list[str]) -> np.ndarray:
-    """Skill code of each (skill, item) key, shape (len(units),)."""
-    return sq.codes(pl.Series([u.split(_SEP)[0] for u in units], dtype=pl.String), skills)
+def _unit_skills(units: list[str], keys: list[str]) -> np.ndarray:
+    """Parameter-key code of each (key, item) unit, shape (len(units),)."""
+    return sq.codes(pl.Series([u.rsplit(_SEP, 1)[0] for u in units], dtype=pl.String), keys)
 
 
 class _Chain:
@@ -150,6 +210,11 @@ class BKT(BaseEstimator):
     max_iter : int, default :data:`DEFAULT_MAX_ITER`
     tol : float, default :data:`DEFAULT_TOL`
         Stop when the log-likelihood improves by less than ``tol`` times its size.
+    ability_bins : sequence of float or None, default None
+        Accuracy edges of the learner ability bins (see the module docstring and
+        :func:`ability_bin`); None: one set of parameters per skill.
+    ability_min_history : int, default 1
+        Earlier responses a learner needs to leave bin 0 ("no history yet").
     max_fit_length : int or None, default None
         Fit on the first responses of each (learner, skill) only (all when None).
     random_state : int, default 0
@@ -158,10 +223,12 @@ class BKT(BaseEstimator):
     Attributes
     ----------
     skills_ : list of str, length n_skills
+    keys_ : list of str, length n_keys
+        Parameter rows: the skills, or (skill, ability bin) keys with ``ability_bins``.
     params_ : dict of str to numpy.ndarray
-        ``p_init``... each shape (n_skills + 1,): the last entry is for unseen skills.
+        ``p_init``... each shape (n_keys + 1,): the last entry is for unseen keys.
     units_ : list of str
-        (skill, item) keys of ``unit_guess``/``unit_slip`` in ``params_`` (empty unless
+        (key, item) units of ``unit_guess``/``unit_slip`` in ``params_`` (empty unless
         ``per_item_guess_slip``).
     n_iter_ : int
     log_likelihood_ : float
@@ -179,6 +246,8 @@ class BKT(BaseEstimator):
         n_init: int = DEFAULT_N_INIT,
         max_iter: int = DEFAULT_MAX_ITER,
         tol: float = DEFAULT_TOL,
+        ability_bins: Sequence[float] | None = None,
+        ability_min_history: int = 1,
         max_fit_length: int | None = None,
         random_state: int = 0,
     ) -> None:
@@ -192,29 +261,57 @@ class BKT(BaseEstimator):
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
+        self.ability_bins = ability_bins
+        self.ability_min_history = ability_min_history
         self.max_fit_length = max_fit_length
         self.random_state = random_state
 
     @property
     def name(self) -> str:
-        """``"bkt"``, ``"bkt-forget"``, with ``"-item"`` for per-item guess/slip."""
+        """``"bkt"``, ``"bkt-forget"``, with ``"-item"`` for per-item guess/slip and
+        ``"-ability"`` for ability bins."""
         forget, item = "-forget" * self.forgetting, "-item" * self.per_item_guess_slip
-        return f"bkt{forget}{item}"
+        return f"bkt{forget}{item}{'-ability' * (self.ability_bins is not None)}"
 
     # -- encoding ----------------------------------------------------------------------
 
     def _chain(self, responses: pl.DataFrame) -> _Chain:
-        n_skills = len(self.skills_)
-        skill = sq.codes(responses.get_column("skill"), self.skills_)
-        skill = np.where(skill < 0, n_skills, skill)
-        unit = sq.codes(self._unit_keys(responses), self.units_)
-        learner = responses.get_column("learner_id").rank("dense").to_numpy().astype(np.int64)
-        key = learner * (n_skills + 1) + skill
-        return _Chain(skill, unit, responses.get_column("correct").to_numpy(), key)
+        keys = self._param_keys(responses)
+        n_keys = len(self.keys_)
+        code = sq.codes(keys, self.keys_)
+        code = np.where(code < 0, n_keys, code)
+        unit = sq.codes(self._unit_keys(keys, responses), self.units_)
+        learner, skill = (
+            responses.get_column(c).rank("dense").to_numpy().astype(np.int64)
+            for c in ("learner_id", "skill")
+        )
+        # One sequence per (learner, skill): every response of it has the same key.
+        sequence = learner * (responses.height + 1) + skill
+        return _Chain(code, unit, responses.get_column("correct").to_numpy(), sequence)
+
+    def _param_keys(self, responses: pl.DataFrame) -> pl.Series:
+        """Parameter key of every response: its skill, or "skill<SEP>bin" with ability bins."""
+        skill = responses.get_column("skill")
+        if self.ability_bins is None:
+            return skill
+        # A multi-skill attempt has a row per skill, adjacent: count each attempt once.
+        first_copy = pl.col("position").diff().over("learner_id").fill_null(1) != 0
+        correct = pl.col("correct").cast(pl.Int64)
+        start = responses.with_columns(
+            earlier=first_copy.cast(pl.Int64).cum_sum().over("learner_id") - 1,
+            right=(correct * first_copy).cum_sum().over("learner_id") - correct,
+        ).select(pl.col("earlier", "right").first().over("learner_id", "skill"))
+        bins = ability_bin(
+            start["earlier"].to_numpy(),
+            start["right"].to_numpy(),
+            self.ability_bins,
+            self.ability_min_history,
+        )
+        return skill + _SEP + pl.Series(bins).cast(pl.String)
 
     @staticmethod
-    def _unit_keys(responses: pl.DataFrame) -> pl.Series:
-        return responses.select(pl.col("skill") + _SEP + pl.col("item_id")).to_series()
+    def _unit_keys(keys: pl.Series, responses: pl.DataFrame) -> pl.Series:
+        return keys + _SEP + responses.get_column("item_id")
 
     # -- fitting -----------------------------------------------------------------------
 
@@ -231,7 +328,7 @@ class BKT(BaseEstimator):
     def _start(self) -> dict[str, np.ndarray]:
         """Starting points (n_init, n_skills + 1): :data:`EM_START`, then random ones."""
         rng = np.random.default_rng(self.random_state)
-        size = (self.n_init, len(self.skills_) + 1)
+        size = (self.n_init, len(self.keys_) + 1)
         p = {k: rng.uniform(*INIT_RANGES[k], size=size) for k in PARAMS}
         for k in PARAMS:
             p[k][0] = EM_START[k]
@@ -249,7 +346,7 @@ class BKT(BaseEstimator):
 
     def _m_step(self, chain: _Chain, p, gamma1, xi) -> dict[str, np.ndarray]:
         """Parameters maximising the expected complete log-likelihood, within the bounds."""
-        size, obs, first = len(self.skills_) + 1, chain.obs, slice(0, int(chain.packed.sizes[0]))
+        size, obs, first = len(self.keys_) + 1, chain.obs, slice(0, int(chain.packed.sizes[0]))
         gamma0 = 1 - gamma1
         sums = {"p_guess": (gamma0 * obs, gamma0), "p_slip": (gamma1 * ~obs, gamma1)}
         with np.errstate(invalid="ignore", divide="ignore"):  # a skill without data: NaN
@@ -292,7 +389,7 @@ class BKT(BaseEstimator):
         total = sum(xi.values())
         total[total == 0] = 1.0  # sequence ends: no transition
         xi = {key: value / total for key, value in xi.items()}
-        return gamma1, xi, _per(chain.skill, np.log(scale), len(self.skills_) + 1)
+        return gamma1, xi, _per(chain.skill, np.log(scale), len(self.keys_) + 1)
 
     def fit(self, X: sq.Inputs, y: None = None) -> BKT:
         """Fit every skill's parameters by EM.
@@ -314,9 +411,11 @@ class BKT(BaseEstimator):
             rank = pl.int_range(pl.len()).over("learner_id", "skill")
             responses = responses.filter(rank < self.max_fit_length)
         self.skills_ = sorted(responses.get_column("skill").unique().to_list())
-        units = self._unit_keys(responses).unique().sort().to_list()
+        keys = self._param_keys(responses)
+        self.keys_ = sorted(keys.unique().to_list())
+        units = self._unit_keys(keys, responses).unique().sort().to_list()
         self.units_ = units if self.per_item_guess_slip else []
-        self.unit_skill_ = _unit_skills(self.units_, self.skills_)
+        self.unit_skill_ = _unit_skills(self.units_, self.keys_)
         chain = self._chain(responses)
         p, last, self.n_iter_ = self._start(), -math.inf, 0
         while self.n_iter_ < self.max_iter and chain.obs.size:
@@ -332,7 +431,7 @@ class BKT(BaseEstimator):
 
     def _keep_best(self, p: dict[str, np.ndarray], loglik: np.ndarray) -> None:
         """Each skill's most likely restart; unseen-skill defaults = medians over skills."""
-        n_skills = len(self.skills_)
+        n_skills = len(self.keys_)
         best, skills = np.argmax(loglik[:, :n_skills], axis=0), np.arange(n_skills)
         self.params_ = {}
         for key in PARAMS:
@@ -350,7 +449,7 @@ class BKT(BaseEstimator):
     def _build_lookup(self) -> None:
         """Plain-Python parameter rows for :meth:`update` (no numpy on the online path)."""
         rows = zip(*(self.params_[k].tolist() for k in PARAMS), strict=True)
-        self.lookup_ = dict(zip([*self.skills_, None], rows, strict=True))
+        self.lookup_ = dict(zip([*self.keys_, None], rows, strict=True))
         guess, slip = self.params_["unit_guess"].tolist(), self.params_["unit_slip"].tolist()
         unit_rows = zip(guess, slip, strict=True)
         self.unit_lookup_ = dict(zip(self.units_, unit_rows, strict=True))
@@ -410,7 +509,12 @@ class BKT(BaseEstimator):
         return sq.mastery_rows(responses, p_known, self.name)
 
     def update(
-        self, state: dict[str, float], skill: str, correct: bool, item: str | None = None
+        self,
+        state: dict[str, float],
+        skill: str,
+        correct: bool,
+        item: str | None = None,
+        history: AbilityHistory | None = None,
     ) -> float:
         """Update one learner's mastery from one new response (online, well under 1 ms).
 
@@ -423,6 +527,11 @@ class BKT(BaseEstimator):
         correct : bool
         item : str, optional
             With ``per_item_guess_slip``, the item answered.
+        history : AbilityHistory, optional
+            With ``ability_bins``, the learner's history: a skill's first response fixes its
+            bin in ``history.bins``. The caller counts each attempt once, after updating
+            every skill of it, with :meth:`AbilityHistory.record`. Without it, the learner
+            counts as one without history (bin 0).
 
         Returns
         -------
@@ -430,9 +539,10 @@ class BKT(BaseEstimator):
             P(known) of ``skill`` at the next opportunity, as :meth:`mastery` gives it.
         """
         check_is_fitted(self, "params_")
-        p_init, learn, forget, guess, slip = self.lookup_.get(skill) or self.lookup_[None]
+        key = skill if self.ability_bins is None else self._ability_key(skill, history)
+        p_init, learn, forget, guess, slip = self.lookup_.get(key) or self.lookup_[None]
         if item is not None and self.unit_lookup_:
-            guess, slip = self.unit_lookup_.get(skill + _SEP + item, (guess, slip))
+            guess, slip = self.unit_lookup_.get(key + _SEP + item, (guess, slip))
         known = state.get(skill, p_init)
         f1, f0 = (
             (known * (1 - slip), (1 - known) * guess)
@@ -446,11 +556,23 @@ class BKT(BaseEstimator):
         state[skill] = posterior * (1 - forget) + (1 - posterior) * learn
         return state[skill]
 
+    def _ability_key(self, skill: str, history: AbilityHistory | None) -> str:
+        if history is None:
+            return f"{skill}{_SEP}0"
+        if skill not in history.bins:
+            history.bins[skill] = history.bin(self.ability_bins, self.ability_min_history)
+        return f"{skill}{_SEP}{history.bins[skill]}"
+
     def params_frame(self) -> pl.DataFrame:
-        """Fitted parameters, one row per skill (the unseen-skill defaults excluded)."""
+        """Fitted parameters, one row per skill, or per (skill, ``ability_bin``) with ability
+        bins (the unseen-key defaults excluded)."""
         check_is_fitted(self, "params_")
-        n = len(self.skills_)
-        return pl.DataFrame({"skill": self.skills_, **{k: self.params_[k][:n] for k in PARAMS}})
+        params = {k: self.params_[k][: len(self.keys_)] for k in PARAMS}
+        if self.ability_bins is None:
+            return pl.DataFrame({"skill": self.keys_, **params})
+        skill, bin_ = zip(*(key.rsplit(_SEP, 1) for key in self.keys_), strict=True) or ((), ())
+        frame = pl.DataFrame({"skill": list(skill), "ability_bin": list(bin_), **params})
+        return frame.with_columns(pl.col("ability_bin").cast(pl.Int64))
 
     # -- persistence -------------------------------------------------------------------
 
@@ -462,6 +584,7 @@ class BKT(BaseEstimator):
             "format": 1,
             "settings": self.get_params(),
             "skills": self.skills_,
+            "keys": self.keys_,
             "units": self.units_,
             "params": {key: value.tolist() for key, value in self.params_.items()},
             "n_iter": self.n_iter_,
@@ -471,12 +594,16 @@ class BKT(BaseEstimator):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BKT:
         """The model :meth:`to_dict` described, fitted, predicting identically."""
-        model = cls(**data["settings"])
+        settings = dict(data["settings"])
+        if settings.get("ability_bins") is not None:  # JSON made the tuple a list
+            settings["ability_bins"] = tuple(settings["ability_bins"])
+        model = cls(**settings)
         model.skills_, model.units_ = list(data["skills"]), list(data["units"])
+        model.keys_ = list(data.get("keys", model.skills_))  # files before ability bins
         model.params_ = {
             key: np.asarray(value, dtype=float) for key, value in data["params"].items()
         }
-        model.unit_skill_ = _unit_skills(model.units_, model.skills_)
+        model.unit_skill_ = _unit_skills(model.units_, model.keys_)
         model.n_iter_, model.log_likelihood_ = data["n_iter"], data["log_likelihood"]
         model._build_lookup()
         return model
