@@ -63,8 +63,9 @@ def _feature_columns(frame: pl.DataFrame) -> list[str]:
 class _FeatureModel(BaseEstimator):
     """Shared machinery: frame/array input, fitted-state checks, occlusion reasons.
 
-    Subclasses set ``name`` and implement ``_build`` (the sklearn model) and ``_raw``
-    (the raw score whose changes explain a prediction), shape (n_samples,).
+    Subclasses set ``name`` and implement ``_raw`` (the raw score whose changes explain a
+    prediction, shape (n_samples,)) and ``_values`` (value, confidence and extra columns from
+    the rows and their raw scores: each model prediction is made once).
     """
 
     name = "feature_model"
@@ -206,9 +207,10 @@ class _FeatureModel(BaseEstimator):
             plus model-specific columns (the forecaster's ``lower`` and ``upper``).
         """
         X = self._matrix(features)
-        value, confidence, extra = self._values(X)
+        raw = self._raw(X) if X.shape[0] else np.empty(0)
+        value, confidence, extra = self._values(X, raw)
         keys = [c for c in ID_COLUMNS if c in features.columns]
-        reasons = self._reasons(X, self._contributions(X, self._raw(X))) if X.shape[0] else []
+        reasons = self._reasons(X, self._contributions(X, raw)) if X.shape[0] else []
         return features.select(keys).with_columns(
             value=pl.Series(value, dtype=pl.Float64),
             confidence=pl.Series(confidence, dtype=pl.Float64),
@@ -320,8 +322,8 @@ class _Classifier(ClassifierMixin, _FeatureModel):
         p = np.clip(self.model_.predict_proba(X[:, self.used_])[:, 1], 1e-12, 1 - 1e-12)
         return np.log(p / (1 - p))
 
-    def _values(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
-        p = self.model_.predict_proba(X[:, self.used_])[:, 1] if X.shape[0] else np.empty(0)
+    def _values(self, X: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+        p = 1 / (1 + np.exp(-raw))  # the probability whose log-odds _raw gave
         # Confidence: probability of the more likely outcome.
         return p, np.maximum(p, 1 - p), {}
 
@@ -427,17 +429,19 @@ class PerformanceForecaster(RegressorMixin, _FeatureModel):
     def predict_interval(self, X) -> np.ndarray:
         """Interval at ``quantiles``, shape (n_samples, 2), always containing the forecast."""
         X = self._matrix(X)
-        point = self._raw(X)
+        return self._interval(X, self._raw(X))
+
+    def _interval(self, X: np.ndarray, point: np.ndarray) -> np.ndarray:
         lo, hi = (np.clip(m.predict(X[:, self.used_]), *self.y_range_) for m in self.bounds_)
         return np.column_stack([np.minimum(lo, point), np.maximum(hi, point)])
 
     def _raw(self, X: np.ndarray) -> np.ndarray:
         return np.clip(self.model_.predict(X[:, self.used_]), *self.y_range_)
 
-    def _values(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    def _values(self, X: np.ndarray, point: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
         if not X.shape[0]:
             return np.empty(0), np.empty(0), {"lower": np.empty(0), "upper": np.empty(0)}
-        point, bounds = self._raw(X), self.predict_interval(X)
+        bounds = self._interval(X, point)
         span = max(self.y_range_[1] - self.y_range_[0], 1e-12)
         # Confidence: 1 - interval width as a share of the training score range.
         confidence = np.clip(1 - (bounds[:, 1] - bounds[:, 0]) / span, 0, 1)
