@@ -26,7 +26,7 @@ from sklearn.metrics import roc_auc_score
 from learnpulse.benchmarking import print_report
 from learnpulse.datasets import read_dkt_sequences
 from learnpulse.models.knowledge_tracing import BKT, PFA, AbilityHistory, response_frame
-from learnpulse.models.knowledge_tracing.bkt import ABILITY_EDGES
+from learnpulse.models.knowledge_tracing.ability import ABILITY_EDGES
 from learnpulse.models.knowledge_tracing.sequences import (
     TEST_FRACTION,
     learner_folds,

@@ -21,7 +21,7 @@ from learnpulse.datasets import load_assistments_dkt, read_dkt_sequences
 from learnpulse.events import EVENT_FRAME_SCHEMA
 from learnpulse.models.knowledge_tracing import BKT, AbilityHistory, response_frame
 from learnpulse.models.knowledge_tracing import sequences as sq
-from learnpulse.models.knowledge_tracing.bkt import ABILITY_EDGES, ability_bin
+from learnpulse.models.knowledge_tracing.ability import ABILITY_EDGES, ability_bin
 
 TRUE = {
     "a": {"p_init": 0.3, "p_learn": 0.15, "p_guess": 0.2, "p_slip": 0.1, "p_forget": 0.0},
@@ -248,6 +248,8 @@ def test_ability_bin_edges_and_history():
     for correct in (True, True, False, True):
         history.record(correct)
     assert (history.responses, history.correct) == (4, 3)
+    with pytest.raises(ValueError, match="increasing accuracies"):
+        BKT(ability_bins=(0.8, 0.5)).fit(two_ability_groups(20, seed=1))
     assert history.bin((0.5, 0.8), 4) == int(
         ability_bin(np.array([4]), np.array([3]), (0.5, 0.8), 4)[0]
     )

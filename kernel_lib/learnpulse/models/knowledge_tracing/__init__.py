@@ -9,7 +9,8 @@
   levels (:data:`MASTERY_THRESHOLD`, :func:`proficiency`, :func:`mastery_label`).
 """
 
-from learnpulse.models.knowledge_tracing.bkt import BKT, AbilityHistory
+from learnpulse.models.knowledge_tracing.ability import AbilityHistory
+from learnpulse.models.knowledge_tracing.bkt import BKT
 from learnpulse.models.knowledge_tracing.pfa import PFA
 from learnpulse.models.knowledge_tracing.sequences import (
     MASTERY_LABELS,

@@ -22,11 +22,9 @@ the degenerate solutions where "known" means "guessing" (Baker, Corbett & Aleven
 
 from __future__ import annotations
 
-import bisect
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,10 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from learnpulse.models.knowledge_tracing import sequences as sq
+from learnpulse.models.knowledge_tracing.ability import (
+    AbilityHistory,
+    sequence_bins,
+)
 
 #: Default upper bound of ``p_guess`` and ``p_slip``: a learner who knows the skill must do
 #: better than one who guesses (Baker, Corbett & Aleven 2008).
@@ -64,58 +66,7 @@ DEFAULT_TOL = 1e-5
 ITEM_PRIOR_STRENGTH = 10.0
 #: The per-skill parameters. A skill the model never saw gets the median over fitted skills.
 PARAMS = ("p_init", "p_learn", "p_forget", "p_guess", "p_slip")
-#: Accuracy edges of the ability bins the benchmarks' ``bkt-forget-ability`` uses (chosen by
-#: 5-fold cross-validation on ASSISTments training learners).
-ABILITY_EDGES = (0.5, 0.7, 0.85)
 _SEP = "\x1f"  # joins skill, ability bin and item in parameter keys
-
-
-@dataclass
-class AbilityHistory:
-    """One learner's history for :meth:`BKT.update` with ability bins.
-
-    ``responses`` and ``correct`` count the learner's earlier responses (attempts, each once);
-    ``bins`` holds the ability bin each skill's sequence started in.
-    """
-
-    responses: int = 0
-    correct: int = 0
-    bins: dict[str, int] = field(default_factory=dict)
-
-    def record(self, correct: bool) -> None:
-        """Count one attempt (once, whatever its number of skills)."""
-        self.responses += 1
-        self.correct += bool(correct)
-
-    def bin(self, edges: Sequence[float], min_history: int) -> int:
-        """This learner's ability bin now (see :func:`ability_bin`)."""
-        if self.responses < max(min_history, 1):
-            return 0
-        return bisect.bisect_right(edges, self.correct / self.responses) + 1
-
-
-def ability_bin(
-    responses: np.ndarray, correct: np.ndarray, edges: Sequence[float], min_history: int
-) -> np.ndarray:
-    """Ability bin of learners with ``responses`` earlier responses, ``correct`` of them right.
-
-    Parameters
-    ----------
-    responses, correct : numpy.ndarray, shape (n,)
-    edges : sequence of float, increasing
-        Accuracy bounds: bin 1 is below ``edges[0]``, bin ``len(edges) + 1`` at or above the
-        last.
-    min_history : int
-        Fewer earlier responses than this: bin 0 (too little history to tell).
-
-    Returns
-    -------
-    numpy.ndarray of int, shape (n,)
-    """
-    responses = np.asarray(responses)
-    accuracy = np.asarray(correct) / np.maximum(responses, 1)
-    bins = np.searchsorted(np.asarray(edges, dtype=float), accuracy, side="right") + 1
-    return np.where(responses >= max(min_history, 1), bins, 0)
 
 
 def _per(group: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
@@ -294,19 +245,7 @@ class BKT(BaseEstimator):
         skill = responses.get_column("skill")
         if self.ability_bins is None:
             return skill
-        # A multi-skill attempt has a row per skill, adjacent: count each attempt once.
-        first_copy = pl.col("position").diff().over("learner_id").fill_null(1) != 0
-        correct = pl.col("correct").cast(pl.Int64)
-        start = responses.with_columns(
-            earlier=first_copy.cast(pl.Int64).cum_sum().over("learner_id") - 1,
-            right=(correct * first_copy).cum_sum().over("learner_id") - correct,
-        ).select(pl.col("earlier", "right").first().over("learner_id", "skill"))
-        bins = ability_bin(
-            start["earlier"].to_numpy(),
-            start["right"].to_numpy(),
-            self.ability_bins,
-            self.ability_min_history,
-        )
+        bins = sequence_bins(responses, self.ability_bins, self.ability_min_history)
         return skill + _SEP + pl.Series(bins).cast(pl.String)
 
     @staticmethod
