@@ -360,8 +360,23 @@ def _fading_skills(graded: pl.DataFrame, mastery: pl.DataFrame, cutoff: datetime
 
 
 def _revision(graded, mastery, cutoff) -> pl.DataFrame:
-    both = pl.concat([_poor_items(graded, cutoff), _fading_skills(graded, mastery, cutoff)])
-    both = both.unique(["learner_id", "item_id"], keep="first", maintain_order=True)
+    """One row per (learner, item): a poorly answered item before a fading skill, and of a
+    multi-skill item's fading skills the most urgent (then the first by name), so that the
+    choice does not depend on the row order of a parallel group-by."""
+    both = pl.concat(
+        [
+            _poor_items(graded, cutoff).with_columns(_fading=pl.lit(False)),
+            _fading_skills(graded, mastery, cutoff).with_columns(_fading=pl.lit(True)),
+        ]
+    )
+    both = (
+        both.sort(
+            ["learner_id", "item_id", "_fading", "value", "skill"],
+            descending=[*[False] * 3, True, False],
+        )
+        .unique(["learner_id", "item_id"], keep="first", maintain_order=True)
+        .drop("_fading")
+    )
     return _ranked(both, ["value", "item_id"], [True, False], N_REVISION).with_columns(
         action=pl.lit("revise")
     )

@@ -98,6 +98,21 @@ def test_revision_of_poor_recent_items_and_fading_skills():
     assert fresh.is_empty()  # practised just now, nothing answered poorly
 
 
+def test_a_multi_skill_item_is_revised_for_its_most_faded_skill():
+    # ex-AB practises A and B; A is practised again 10 days later, so B has faded more.
+    both = [
+        event("attempt", "ann", i, item_id="ex-AB", skills=["A", "B"], correct=True)
+        for i in range(6)
+    ]
+    raw = [*both, attempt("ann", 10 * 24 * 60, "A", True)]
+    at = START + timedelta(days=40)
+    for _ in range(5):  # the choice must not depend on a parallel group-by's row order
+        revision = _of(_recommend(frame(raw), at=at), "ann", "revision")
+        shared = revision.filter(item_id="ex-AB")
+        assert shared["skill"].to_list() == ["B"], revision
+        assert "B is" in shared["reason"][0] and "40 days ago" in shared["reason"][0]
+
+
 def test_easier_after_failures():
     raw = [attempt("cat", i, "A", False, item="ex-A-2") for i in range(5)]
     level = _of(_recommend(frame(raw)), "cat", "difficulty").row(0, named=True)
