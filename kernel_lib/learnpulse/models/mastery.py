@@ -254,18 +254,7 @@ def _levels(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _practised(trace: MasteryTrace) -> pl.DataFrame:
     """Mastery rows of the (learner, skill) pairs the trace saw."""
-    outcome = pl.when(pl.col("last_correct")).then(pl.lit("correct")).otherwise(pl.lit("wrong"))
-    plural = pl.when(pl.col("n_attempts") == 1).then(pl.lit("")).otherwise(pl.lit("s"))
-    reason = pl.format(
-        "{} attempt{} on {}, {} correct, last {} {}: P(known) {}",
-        "n_attempts",
-        plural,
-        "skill",
-        "n_correct",
-        "streak",
-        outcome,
-        pl.col("p_known").round(2),
-    )
+    reason = pl.format("{}: P(known) {}", sq.history_reason(), pl.col("p_known").round(2))
     return trace.sequences.with_columns(model=pl.lit(model_name(trace.model)), reason=reason)
 
 

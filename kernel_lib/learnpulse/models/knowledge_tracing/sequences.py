@@ -292,10 +292,16 @@ def history_summary(responses: pl.DataFrame) -> pl.DataFrame:
             last_correct=pl.col("correct").last() == 1,
         )
     )
+    return summary.with_columns(reason=history_reason("skill ")).drop("last_correct")
+
+
+def history_reason(skill_prefix: str = "") -> pl.Expr:
+    """``"7 attempts on <skill_prefix>12, 5 correct, last 3 correct"`` from the columns
+    ``n_attempts``, ``skill``, ``n_correct``, ``streak`` and ``last_correct``."""
     outcome = pl.when(pl.col("last_correct")).then(pl.lit("correct")).otherwise(pl.lit("wrong"))
     plural = pl.when(pl.col("n_attempts") == 1).then(pl.lit("")).otherwise(pl.lit("s"))
-    reason = pl.format(
-        "{} attempt{} on skill {}, {} correct, last {} {}",
+    return pl.format(
+        f"{{}} attempt{{}} on {skill_prefix}{{}}, {{}} correct, last {{}} {{}}",
         "n_attempts",
         plural,
         "skill",
@@ -303,7 +309,6 @@ def history_summary(responses: pl.DataFrame) -> pl.DataFrame:
         "streak",
         outcome,
     )
-    return summary.with_columns(reason=reason).drop("last_correct")
 
 
 def prediction_rows(responses: pl.DataFrame, p_correct: np.ndarray, name: str) -> pl.DataFrame:
