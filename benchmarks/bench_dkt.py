@@ -40,7 +40,7 @@ def run(argv: list[str] | None = None) -> dict:
         "progress": not args.quiet,
     }
     train = read_dkt_sequences(args.train)
-    if args.folds:
+    if args.folds is not None:
         result = cross_validate_dkt(train, args.folds, **params)
     else:
         test = read_dkt_sequences(args.test) if args.test else None

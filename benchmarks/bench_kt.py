@@ -118,7 +118,7 @@ def run_dkt(sequences: list, args: argparse.Namespace) -> dict:
 
     if args.test:
         result = evaluate_dkt(sequences, read_dkt_sequences(args.test), progress=False)
-    elif args.folds:
+    elif args.folds is not None:
         result = cross_validate_dkt(sequences, args.folds, progress=False)
     else:
         result = evaluate_dkt(*learner_split(sequences), progress=False)
@@ -144,7 +144,7 @@ def run(argv: list[str] | None = None) -> dict:
     elif args.test:
         result = evaluate(args.model, sequences, read_dkt_sequences(args.test))
         result["protocol"] = "test file"
-    elif args.folds:
+    elif args.folds is not None:
         result = cross_validate(args.model, sequences, args.folds)
         result["protocol"] = f"{args.folds}-fold learner cross-validation (means)"
     else:

@@ -149,3 +149,14 @@ def test_benchmark_kt_with_a_test_file(shared_data, tmp_path, capsys):
         assert result["model"] == model and result["protocol"] == "test file"
         assert 0.7 < result["auc"] < 1 and 0 < result["rmse"] < 0.5
         assert result["n_test"] > 1000 and result["n_train"] > 4 * 1000
+
+
+@pytest.mark.parametrize("folds", ["0", "1", "401"])
+def test_benchmark_kt_refuses_folds_that_leave_a_side_empty(shared_data, tmp_path, capsys, folds):
+    lines = (shared_data / "assistments2009" / "builder_train.csv").read_text().splitlines()
+    (tmp_path / "train.csv").write_text("\n".join(lines[: 3 * 400]) + "\n")
+    args = ["benchmark", "kt", "--train", str(tmp_path / "train.csv"), "--folds", folds]
+    assert main(args) == 2
+    assert f"folds must be between 2 and the number of learners (400), not {folds}" in (
+        capsys.readouterr().err
+    )

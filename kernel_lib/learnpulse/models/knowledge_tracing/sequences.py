@@ -397,7 +397,15 @@ def learner_split(
 
 
 def learner_folds(sequences: Sequence[Any], k: int, seed: int = SPLIT_SEED):
-    """``k`` seeded (train, test) pairs of whole learners; each learner is tested once."""
+    """``k`` seeded (train, test) pairs of whole learners; each learner is tested once.
+
+    Raises ``ValueError`` unless 2 <= k <= the number of learners (one fold would train on
+    nobody; more folds than learners would test on nobody).
+    """
+    if not 2 <= k <= len(sequences):
+        raise ValueError(
+            f"folds must be between 2 and the number of learners ({len(sequences)}), not {k}"
+        )
     parts = np.array_split(np.random.default_rng(seed).permutation(len(sequences)), k)
     for held in range(k):
         train = [sequences[i] for j, part in enumerate(parts) if j != held for i in part]
