@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from learnpulse.models.knowledge_tracing.checks import check_pairs
+
 Pair = tuple[np.ndarray, np.ndarray]
 
 
@@ -100,7 +102,7 @@ def _from_frame(frame: pl.DataFrame, skills: list | None) -> DKTData:
 
 
 def _from_pairs(pairs: Sequence[Pair], skills: list | None) -> DKTData:
-    arrays = [(np.asarray(s, dtype=np.int64), np.asarray(c, dtype=np.int8)) for s, c in pairs]
+    arrays = check_pairs(pairs)
     if skills is None:
         seen = np.concatenate([s for s, _ in arrays] or [np.zeros(0, np.int64)])
         skills = np.unique(seen).tolist()

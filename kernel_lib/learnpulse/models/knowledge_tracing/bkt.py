@@ -38,6 +38,11 @@ from learnpulse.models.knowledge_tracing.ability import (
     AbilityHistory,
     sequence_bins,
 )
+from learnpulse.models.knowledge_tracing.checks import (
+    POSITIVE_INT,
+    Bound,
+    check_settings,
+)
 
 #: Default upper bound of ``p_guess`` and ``p_slip``: a learner who knows the skill must do
 #: better than one who guesses (Baker, Corbett & Aleven 2008).
@@ -155,7 +160,9 @@ class BKT(BaseEstimator):
         Guess and slip per (skill, item) instead of per skill.
     max_guess, max_slip : float, default :data:`MAX_GUESS_SLIP`
     max_learn, max_forget : float, default :data:`MAX_LEARN`, :data:`MAX_FORGET`
+        Upper bounds of the fitted parameters, each in (``min_prob``, 1].
     min_prob : float, default :data:`PROB_FLOOR`
+        Lower bound of every probability, in [0, 0.5).
     n_init : int, default :data:`DEFAULT_N_INIT`
         EM restarts run side by side; each skill keeps its most likely one.
     max_iter : int, default :data:`DEFAULT_MAX_ITER`
@@ -254,6 +261,26 @@ class BKT(BaseEstimator):
 
     # -- fitting -----------------------------------------------------------------------
 
+    def _check_settings(self) -> None:
+        """``ValueError`` naming a setting out of range (see :mod:`.checks`)."""
+        upper = Bound(low=self.min_prob, high=1, low_open=True)
+        check_settings(
+            "BKT",
+            self,
+            {
+                "min_prob": Bound(low=0, high=0.5, high_open=True),
+                "max_guess": upper,
+                "max_slip": upper,
+                "max_learn": upper,
+                "max_forget": upper,
+                "n_init": POSITIVE_INT,
+                "max_iter": Bound(low=0, integer=True),
+                "tol": Bound(low=0),
+                "ability_min_history": Bound(low=0, integer=True),
+                "max_fit_length": Bound(low=1, integer=True, optional=True),
+            },
+        )
+
     def _bounds(self) -> dict[str, tuple[float, float]]:
         low = self.min_prob
         return {
@@ -345,6 +372,7 @@ class BKT(BaseEstimator):
         BKT
             self, fitted.
         """
+        self._check_settings()
         responses = sq.response_frame(X)
         if self.max_fit_length is not None:
             rank = pl.int_range(pl.len()).over("learner_id", "skill")

@@ -41,6 +41,13 @@ from learnpulse.models.knowledge_tracing._dkt_parts import (
     roc_auc,
     windows,
 )
+from learnpulse.models.knowledge_tracing.checks import (
+    FRACTION,
+    POSITIVE,
+    POSITIVE_INT,
+    Bound,
+    check_settings,
+)
 
 __all__ = ["DKT", "DKTState", "as_sequences", "roc_auc"]
 
@@ -96,7 +103,12 @@ class DKTState:
 def _device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(
+            f"DKT device must be 'auto', 'cpu', 'cuda' or another torch device, not {device!r}"
+        ) from None
 
 
 def _available_cores() -> int:
@@ -186,6 +198,29 @@ class DKT:
         if not hasattr(self, "net_"):
             raise RuntimeError("this DKT is not fitted yet: call fit() or DKT.load() first")
 
+    def _check_settings(self) -> None:
+        """``ValueError`` naming a setting out of range (see :mod:`.checks`)."""
+        if self.cell not in CELLS:
+            raise ValueError(f"DKT cell must be one of {CELLS}, not {self.cell!r}")
+        check_settings(
+            "DKT",
+            self,
+            {
+                "hidden_size": POSITIVE_INT,
+                "learning_rate": POSITIVE,
+                "batch_size": POSITIVE_INT,
+                "max_epochs": POSITIVE_INT,
+                "patience": POSITIVE_INT,
+                "validation_fraction": FRACTION,
+                "window": POSITIVE_INT,
+                "dropout": FRACTION,
+                "max_grad_norm": POSITIVE,
+                "max_seconds": Bound(low=0, low_open=True, optional=True),
+                "n_threads": Bound(low=1, integer=True, optional=True),
+            },
+        )
+        _device(self.device)
+
     def _setup_torch(self) -> torch.device:
         threads = self.n_threads or _available_cores()
         if torch.get_num_threads() != threads:
@@ -211,8 +246,7 @@ class DKT:
         DKT
             self
         """
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {CELLS}, not {self.cell!r}")
+        self._check_settings()
         device = self._setup_torch()
         torch.manual_seed(self.random_state)
         rng = np.random.default_rng(self.random_state)

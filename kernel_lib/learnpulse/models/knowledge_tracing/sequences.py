@@ -37,6 +37,7 @@ import polars as pl
 
 from learnpulse import __version__
 from learnpulse.datasets.assistments import ITEM_PREFIX, LEARNER_PREFIX
+from learnpulse.models.knowledge_tracing.checks import check_pairs
 
 #: P(known) at or above which a skill counts as mastered (Corbett & Anderson 1995).
 MASTERY_THRESHOLD = 0.95
@@ -90,14 +91,15 @@ def _from_events(events: pl.DataFrame) -> pl.DataFrame:
 
 
 def _from_sequences(sequences: Sequence[tuple[np.ndarray, np.ndarray]]) -> pl.DataFrame:
+    sequences = check_pairs(sequences)
     lengths = np.array([len(skills) for skills, _ in sequences], dtype=np.int64)
     if not lengths.sum():
         return pl.DataFrame(schema=dict.fromkeys(RESPONSE_COLUMNS, pl.Int64)).with_columns(
             pl.col("learner_id", "skill", "item_id").cast(pl.String),
             pl.col("correct").cast(pl.Int8),
         )
-    skills = np.concatenate([np.asarray(s, dtype=np.int64) for s, _ in sequences])
-    correct = np.concatenate([np.asarray(c, dtype=np.int8) for _, c in sequences])
+    skills = np.concatenate([s for s, _ in sequences])
+    correct = np.concatenate([c for _, c in sequences])
     student = np.repeat(np.arange(lengths.size), lengths)
     frame = pl.DataFrame({"student": student, "skill_id": skills, "correct": correct})
     return frame.with_row_index("row").select(
