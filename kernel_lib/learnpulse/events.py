@@ -333,6 +333,33 @@ def _frame_rules() -> list[tuple[str, pl.Expr, str]]:
     return rules
 
 
+def _ts_problems(frame: pl.DataFrame) -> list[FieldError]:
+    ts_dtype = frame.schema.get("ts")
+    if isinstance(ts_dtype, pl.Datetime) and ts_dtype.time_zone is None:
+        return [FieldError(-1, "ts", _NAIVE_TS)]
+    if ts_dtype is not None and not isinstance(ts_dtype, pl.Datetime):
+        return [FieldError(-1, "ts", f"must be a timezone-aware datetime, not {ts_dtype}")]
+    return []
+
+
+def check_frame_dtypes(frame: pl.DataFrame) -> None:
+    """Raise :class:`EventValidationError` naming every event column of another dtype than
+    :data:`EVENT_FRAME_SCHEMA` (``ts``: any timezone-aware datetime), and a null
+    ``learner_id``. Reads no other row value, so it is cheap enough for every model call on
+    frames from the store or :func:`validate_frame`; other columns are left alone.
+    """
+    problems = _ts_problems(frame)
+    for name, dtype in frame.schema.items():
+        expected = EVENT_FRAME_SCHEMA.get(name)
+        if name != "ts" and expected is not None and dtype != expected:
+            problems.append(FieldError(-1, name, f"must be {expected}, not {dtype}"))
+    if "learner_id" in frame.columns and frame.get_column("learner_id").has_nulls():
+        first = frame.get_column("learner_id").is_null().arg_max()
+        problems.append(FieldError(int(first), "learner_id", "is required"))
+    if problems:
+        raise EventValidationError(problems)
+
+
 def _conform_columns(frame: pl.DataFrame) -> pl.DataFrame:
     """Add missing optional columns, cast to the event dtypes; raise naming a bad column."""
     problems = [
@@ -343,11 +370,7 @@ def _conform_columns(frame: pl.DataFrame) -> pl.DataFrame:
     problems += [
         FieldError(-1, c, "column is missing") for c in REQUIRED_FIELDS if c not in frame.columns
     ]
-    ts_dtype = frame.schema.get("ts")
-    if isinstance(ts_dtype, pl.Datetime) and ts_dtype.time_zone is None:
-        problems.append(FieldError(-1, "ts", _NAIVE_TS))
-    elif ts_dtype is not None and not isinstance(ts_dtype, pl.Datetime):
-        problems.append(FieldError(-1, "ts", f"must be a timezone-aware datetime, not {ts_dtype}"))
+    problems += _ts_problems(frame)
     if problems:
         raise EventValidationError(problems)
     frame = frame.with_columns(pl.col("ts").dt.convert_time_zone("UTC"))

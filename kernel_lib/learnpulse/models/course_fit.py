@@ -188,6 +188,11 @@ def training_frame(course: CourseData, days: Sequence[float] = TRAINING_DAYS) ->
     ValueError
         If no learner has a known ``final_result`` or no cut-off falls inside the course.
     """
+    if not isinstance(course, CourseData):
+        raise TypeError(
+            f"course must be a CourseData (events and learners with final_result), not "
+            f"{type(course).__name__}: e.g. learnpulse.datasets.simulate_course(...)"
+        )
     outcomes = oulad_outcomes(course.learners).filter(pl.col("final_result").is_not_null())
     if not outcomes.height:
         raise ValueError("course.learners.attributes need 'final_result' to train on")

@@ -29,6 +29,7 @@ Readiness and peer comparison are in :mod:`learnpulse.models.standing`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 
@@ -101,6 +102,24 @@ class ScoreSettings:
     progress_window: timedelta = _WEEK
     #: Thresholds of the progress categories.
     categories: CategoryThresholds = field(default_factory=CategoryThresholds)
+
+    def __post_init__(self) -> None:
+        # Plain mappings are accepted for the nested settings, e.g. weights={"accuracy": 0.5}
+        # (unnamed dimensions keep their default weight).
+        for name, kind in (("weights", ScoreWeights), ("categories", CategoryThresholds)):
+            value = getattr(self, name)
+            if isinstance(value, Mapping):
+                unknown = set(value) - {f.name for f in fields(kind)}
+                if unknown:
+                    raise ValueError(
+                        f"unknown {name} {sorted(unknown)}; "
+                        f"choose from {[f.name for f in fields(kind)]}"
+                    )
+                object.__setattr__(self, name, kind(**value))
+            elif not isinstance(value, kind):
+                raise TypeError(
+                    f"{name} must be a {kind.__name__} or a dict, not {type(value).__name__}"
+                )
 
 
 # -- shared inputs -------------------------------------------------------------------------

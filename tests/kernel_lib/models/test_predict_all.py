@@ -10,7 +10,7 @@ from polars.testing import assert_frame_equal
 
 import learnpulse.models as models
 from learnpulse.datasets import SimulationConfig, simulate_course
-from learnpulse.events import empty_event_frame
+from learnpulse.events import EventValidationError, empty_event_frame
 from learnpulse.models.course import OUTPUT_KEYS, UNFITTED_REASON, predict_all
 from learnpulse.models.course_fit import FittedCourseModels, fit_course_models, training_frame
 
@@ -121,6 +121,35 @@ def test_bad_input_is_named():
         predict_all(pl.concat([two, other]))
     with pytest.raises(TypeError, match="polars DataFrame"):
         predict_all([{"learner_id": "a"}])
+
+
+@pytest.mark.parametrize(
+    ("column", "change", "message"),
+    [
+        ("ts", pl.col("ts").cast(pl.String), "'ts': must be a timezone-aware datetime, not String"),
+        ("ts", pl.col("ts").dt.replace_time_zone(None), "field 'ts': timestamp has no timezone"),
+        ("correct", pl.col("correct").cast(pl.Int64), "'correct': must be Boolean, not Int64"),
+        ("skills", pl.col("skills").list.join(","), "'skills': must be List(String), not String"),
+        (
+            "learner_id",
+            pl.when(pl.int_range(pl.len()) == 4).then(None).otherwise("learner_id"),
+            "event 4: field 'learner_id': is required",
+        ),
+    ],
+)
+def test_event_columns_of_the_wrong_type_are_named(course, column, change, message):
+    events = course.events.with_columns(change.alias(column))
+    with pytest.raises(EventValidationError) as error:
+        predict_all(events)
+    assert message in str(error.value)
+    # other event columns a caller adds are left alone
+    extra = course.events.with_columns(cohort=pl.lit("A"))
+    assert predict_all(extra, only=["score"])["score"].height == course.learners.height
+
+
+def test_fit_course_models_names_a_wrong_input(course):
+    with pytest.raises(TypeError, match=r"course must be a CourseData .* not DataFrame"):
+        fit_course_models(course.events)
 
 
 def test_degenerate_courses_do_not_raise(course, fitted):

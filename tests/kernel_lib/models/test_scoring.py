@@ -88,6 +88,14 @@ def test_configurable_weights():
     assert scores.get_column("score").to_list() == scores.get_column("accuracy").to_list()
     with pytest.raises(ValueError, match="weights"):
         ScoreWeights(accuracy=-1.0)
+    as_dict = ScoreSettings(weights={"speed": 0.0, "consistency": 0, "progress": 0})
+    assert as_dict.weights == ScoreWeights(0.35, 0.0, 0.0, 0.0)
+    by_dict = learner_scores(attempts(LOG), settings=as_dict)
+    assert by_dict.get_column("score").to_list() == scores.get_column("accuracy").to_list()
+    with pytest.raises(ValueError, match=r"unknown weights \['acuracy'\]; choose from"):
+        ScoreSettings(weights={"acuracy": 1.0})
+    with pytest.raises(TypeError, match="weights must be a ScoreWeights or a dict, not list"):
+        ScoreSettings(weights=[1.0, 0.0, 0.0, 0.0])
 
 
 def test_speed_is_relative_to_item_median_and_clipped():
