@@ -22,7 +22,7 @@ import polars as pl
 
 from learnpulse.datasets.base import CourseData
 from learnpulse.datasets.oulad import presentation_start
-from learnpulse.events import EVENT_FRAME_SCHEMA, EVENT_KINDS
+from learnpulse.events import EVENT_FRAME_SCHEMA, EVENT_KINDS, check_frame_dtypes
 
 KEYS = ("course_id", "learner_id")
 #: Kinds that are bookkeeping, not activity (they do not count as "active").
@@ -257,6 +257,7 @@ def learner_features(
         Shape (n_learners, 2 + len(FEATURE_COLUMNS)): ``course_id``, ``learner_id`` then
         :data:`FEATURE_COLUMNS` (Int64 counts, Float64 others), sorted by the keys.
     """
+    check_frame_dtypes(events)
     events = _ensure_columns(events)
     frame = _attach_cutoff(events, at)
     keys = _group_keys(frame)

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from learnpulse.datasets import load_oulad, load_oulad_tables
-from learnpulse.events import empty_event_frame, validate_frame
+from learnpulse.events import EventValidationError, empty_event_frame, validate_frame
 from learnpulse.features import (
     FEATURE_COLUMNS,
     FEATURE_DESCRIPTIONS,
@@ -133,6 +133,11 @@ def test_degenerate_inputs(events):
     # The cut-off before every event: learners asked for still get a row.
     early = learner_features(events, at=T0 - timedelta(days=1), learners=events.select(KEYS))
     assert early.height == 2 and early.get_column("n_events").sum() == 0
+
+
+def test_an_event_column_of_the_wrong_type_is_named(events):
+    with pytest.raises(EventValidationError, match="'score': must be Float64, not String"):
+        learner_features(events.with_columns(pl.col("score").cast(pl.String)))
 
 
 def test_oulad_cutoffs_and_due_dates():

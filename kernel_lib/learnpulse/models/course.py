@@ -30,7 +30,6 @@ from functools import cached_property
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from learnpulse.events import check_frame_dtypes
 from learnpulse.features import learner_features
 from learnpulse.models import rules as rl
 from learnpulse.models import scoring as sc
@@ -313,7 +312,6 @@ def _check(events: pl.DataFrame, only: Iterable[str] | None) -> list[str]:
     missing = [c for c in ("learner_id", "course_id", "ts", "kind") if c not in events.columns]
     if missing:
         raise ValueError(f"event frame lacks column(s) {missing}")
-    check_frame_dtypes(events)
     courses = events.get_column("course_id").unique().to_list()
     if len(courses) > 1:
         raise ValueError(

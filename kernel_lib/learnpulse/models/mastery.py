@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from learnpulse.events import check_frame_dtypes
 from learnpulse.models.knowledge_tracing import BKT
 from learnpulse.models.knowledge_tracing import sequences as sq
 from learnpulse.models.knowledge_tracing.bkt import PARAMS
@@ -63,8 +64,10 @@ def check_time(at: datetime | None) -> None:
 
 
 def before(events: pl.DataFrame, at: datetime | None) -> pl.DataFrame:
-    """Events strictly before ``at`` (all of them when ``at`` is None)."""
+    """Events strictly before ``at`` (all of them when ``at`` is None); a column of the wrong
+    type is named (:func:`~learnpulse.events.check_frame_dtypes`)."""
     check_time(at)
+    check_frame_dtypes(events)
     return events if at is None else events.filter(pl.col("ts") < at)
 
 

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from learnpulse import __version__
+from learnpulse.events import check_frame_dtypes
 from learnpulse.models.knowledge_tracing.sequences import MASTERY_THRESHOLD
 
 #: The ``model`` column of each function's rows.
@@ -127,7 +128,9 @@ class ScoreSettings:
 
 def cutoff_of(events: pl.DataFrame, at: datetime | None) -> datetime | None:
     """``at`` when given (must be timezone-aware), else just after the latest event (so that
-    "events before the cut-off" are all of them); None without events."""
+    "events before the cut-off" are all of them); None without events. A column of the
+    wrong type is named (:func:`~learnpulse.events.check_frame_dtypes`)."""
+    check_frame_dtypes(events)
     if at is not None:
         if not isinstance(at, datetime) or at.tzinfo is None:
             raise ValueError(f"at must be a timezone-aware datetime, not {at!r}")

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from learnpulse.datasets import SimulationConfig, simulate_course
-from learnpulse.events import events_to_frame, validate_events
+from learnpulse.events import EventValidationError, events_to_frame, validate_events
 from learnpulse.models.knowledge_tracing import BKT, MASTERY_THRESHOLD
 from learnpulse.models.mastery import (
     MASTERY_COLUMNS,
@@ -252,3 +252,9 @@ def test_per_item_bkt_goes_through_its_own_mastery():
     assert (joined["n_attempts"] == joined["n_attempts_ours"]).all()
     assert ours.height == course.events["learner_id"].n_unique() * course.skills.height
     assert ours["model"].str.starts_with("bkt-item").all()
+
+
+def test_an_event_column_of_the_wrong_type_is_named():
+    events = ann_masters_a().with_columns(pl.col("correct").cast(pl.Int8))
+    with pytest.raises(EventValidationError, match="'correct': must be Boolean, not Int8"):
+        course_mastery(events, skills=chain_skills(), model=chain_model())
