@@ -18,12 +18,16 @@ cut-off get facts, not predictions: retention risk 1, success 0, no forecast, wi
 The mastery a week before the cut-off, which the progress category, the milestone and the
 readiness alerts compare with, is read from the BKT trace's trajectory (P(known) after each
 learner's last response before then), so it costs no second trace.
+
+The outputs of the feature models (:data:`FEATURE_OUTPUTS`) are computed in a second thread
+while the mastery-based ones run; the results are the same as in order.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import cached_property
 
@@ -74,6 +78,14 @@ OUTPUT_KEYS = (
 #: course is too short to gain from threads, and on a loaded machine spin-waiting threads made
 #: them ~5x slower (measured: 16 s vs 3 s for one model on 10,000 learners, 2 busy cores).
 PREDICT_THREADS = 1
+#: Outputs that read only the feature frame and the fitted models: ``predict_all`` computes
+#: them in a second thread while the others run. Their gradient-boosting predictions hold no
+#: lock and use one core, so on 2 cores they overlap with the polars work of the rest
+#: (measured on 10,000 learners: best of 5 2.17 s against 2.45 s in order).
+FEATURE_OUTPUTS = ("success", "retention_risk", "performance_forecast", "clusters")
+#: Outputs that read what FEATURE_OUTPUTS compute (the features, the retention risk): they
+#: wait for that thread, so that nothing is computed twice.
+_AFTER_FEATURE_OUTPUTS = ("peers", "feedback", "alerts")
 #: Reason of the labelled outputs when no fitted model is given.
 UNFITTED_REASON = (
     "no fitted model: train one with fit_course_models() on a course with known outcomes"
@@ -358,7 +370,9 @@ def predict_all(
         Outputs to compute (default: all of :data:`OUTPUT_KEYS`).
     timings : dict, optional
         Filled with the seconds each output took, in computing order (an output's time
-        includes the shared inputs it was first to need): for profiling.
+        includes the shared inputs it was first to need): for profiling. Asking for timings
+        computes the outputs one after another (:data:`FEATURE_OUTPUTS` are otherwise
+        computed in a second thread, and their times would overlap the others').
     cpu_timings : dict, optional
         The same with the process's CPU seconds (all threads), which, unlike wall time, do
         not grow when other processes load the machine.
@@ -378,6 +392,27 @@ def predict_all(
     course = _Course(events, skills=skills, items=items, learners=learners, at=at, fitted=fitted)
     if course.cutoff is None:
         return {key: _empty() for key in keys}
+    if timings is not None or cpu_timings is not None:
+        return _in_order(course, keys, timings, cpu_timings)
+    side = [k for k in keys if k in FEATURE_OUTPUTS]
+    first = [k for k in keys if k not in FEATURE_OUTPUTS and k not in _AFTER_FEATURE_OUTPUTS]
+    if not side or not first:
+        return _in_order(course, keys)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="learnpulse-features") as pool:
+        from_features = pool.submit(_in_order, course, side)
+        result = _in_order(course, first)
+        result.update(from_features.result())
+    result.update(_in_order(course, [k for k in keys if k in _AFTER_FEATURE_OUTPUTS]))
+    return {key: result[key] for key in keys}
+
+
+def _in_order(
+    course: _Course,
+    keys: list[str],
+    timings: dict[str, float] | None = None,
+    cpu_timings: dict[str, float] | None = None,
+) -> dict[str, pl.DataFrame]:
+    """The outputs ``keys``, one after another (see :func:`predict_all` for the timings)."""
     result = {}
     for key in keys:
         started, cpu = time.perf_counter(), time.process_time()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import polars as pl
@@ -9,6 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import learnpulse.models as models
+import learnpulse.models.course as course_module
 from learnpulse.datasets import SimulationConfig, simulate_course
 from learnpulse.events import EventValidationError, empty_event_frame
 from learnpulse.models.course import OUTPUT_KEYS, UNFITTED_REASON, predict_all
@@ -70,6 +72,35 @@ def test_every_output_with_fitted_models(course, outputs):
         "Stable",
         "Needs Attention",
     }
+
+
+def test_the_feature_thread_changes_no_result(course, fitted, mid_course, outputs, monkeypatch):
+    """The outputs of FEATURE_OUTPUTS come from a second thread unless timings are asked for;
+    both ways give the same frames, for every output and for subsets."""
+    threads = []
+    real = course_module._in_order
+
+    def watched(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(course_module, "_in_order", watched)
+    tables = {"skills": course.skills, "items": course.items, "learners": course.learners}
+    timings: dict[str, float] = {}
+    in_order = predict_all(course.events, **tables, at=mid_course, fitted=fitted, timings=timings)
+    assert list(timings) == list(OUTPUT_KEYS) and len(set(threads)) == 1
+    threads.clear()
+    overlapped = predict_all(course.events, **tables, at=mid_course, fitted=fitted)
+    assert any(name.startswith("learnpulse-features") for name in threads)
+    assert list(overlapped) == list(OUTPUT_KEYS)
+    for key in OUTPUT_KEYS:
+        assert_frame_equal(overlapped[key], in_order[key])
+        assert_frame_equal(outputs[key], in_order[key])
+    for only in (["alerts", "success"], ["clusters"], ["peers", "mastery"]):
+        part = predict_all(course.events, **tables, at=mid_course, fitted=fitted, only=only)
+        assert list(part) == [k for k in OUTPUT_KEYS if k in only]
+        for key in only:
+            assert_frame_equal(part[key], in_order[key])
 
 
 def test_withdrawn_learners_are_facts_not_predictions(course, outputs, mid_course):
