@@ -14,8 +14,8 @@ learners, ``learnpulse.models.clusters.CONFIDENCE_REFERENCE``). Both run with on
 Wall times depend on how busy the machine is, so the CPU time of the same calls (all threads
 of the process) and the load average at the start are reported too, and so is the split per
 output (wall and CPU) of the best of as many runs with the outputs computed in order
-(``predict_all_in_order_s``: ``predict_all`` otherwise computes the feature models' outputs
-in a second thread, ``learnpulse.models.course.FEATURE_OUTPUTS``).
+(``predict_all_in_order_s``: ``predict_all`` otherwise computes independent outputs
+in threads side by side, ``learnpulse.models.course.LANES``).
 """
 
 from __future__ import annotations

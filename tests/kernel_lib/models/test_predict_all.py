@@ -13,7 +13,7 @@ import learnpulse.models as models
 import learnpulse.models.course as course_module
 from learnpulse.datasets import SimulationConfig, simulate_course
 from learnpulse.events import EventValidationError, empty_event_frame
-from learnpulse.models.course import OUTPUT_KEYS, UNFITTED_REASON, predict_all
+from learnpulse.models.course import LANES, OUTPUT_KEYS, UNFITTED_REASON, predict_all
 from learnpulse.models.course_fit import FittedCourseModels, fit_course_models, training_frame
 
 NEEDED = ("learner_id", "model", "confidence", "reason")
@@ -74,9 +74,9 @@ def test_every_output_with_fitted_models(course, outputs):
     }
 
 
-def test_the_feature_thread_changes_no_result(course, fitted, mid_course, outputs, monkeypatch):
-    """The outputs of FEATURE_OUTPUTS come from a second thread unless timings are asked for;
-    both ways give the same frames, for every output and for subsets."""
+def test_the_lanes_change_no_result(course, fitted, mid_course, outputs, monkeypatch):
+    """The outputs of LANES come from threads of their own unless timings are asked for; both
+    ways give the same frames, for every output and for subsets."""
     threads = []
     real = course_module._in_order
 
@@ -91,12 +91,13 @@ def test_the_feature_thread_changes_no_result(course, fitted, mid_course, output
     assert list(timings) == list(OUTPUT_KEYS) and len(set(threads)) == 1
     threads.clear()
     overlapped = predict_all(course.events, **tables, at=mid_course, fitted=fitted)
-    assert any(name.startswith("learnpulse-features") for name in threads)
+    assert sum(name.startswith("learnpulse-lane") for name in threads) == len(LANES)
     assert list(overlapped) == list(OUTPUT_KEYS)
     for key in OUTPUT_KEYS:
         assert_frame_equal(overlapped[key], in_order[key])
         assert_frame_equal(outputs[key], in_order[key])
-    for only in (["alerts", "success"], ["clusters"], ["peers", "mastery"]):
+    subsets = (["alerts", "success"], ["clusters"], ["peers", "mastery"], ["knowledge_gaps"])
+    for only in (*subsets, ["recommendations", "clusters"], ["score", "knowledge_gaps"]):
         part = predict_all(course.events, **tables, at=mid_course, fitted=fitted, only=only)
         assert list(part) == [k for k in OUTPUT_KEYS if k in only]
         for key in only:
