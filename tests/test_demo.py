@@ -48,11 +48,20 @@ def _wait_for_json(
 
 
 class ServerProcess:
-    """A server command run in its own process group, stopped (with its children) on exit;
-    ``output`` is what it printed, once stopped."""
+    """A server command run in its own process group, stopped on exit with SIGTERM to the
+    whole group, or with ``signal_group=False`` to the command's process alone (as a process
+    manager would); ``output`` is what it printed and ``survivors`` whether any process of
+    the group outlived that, once stopped. Survivors are then killed."""
 
-    def __init__(self, command: list[str], env: dict[str, str], cwd: Path | None = None):
+    def __init__(
+        self,
+        command: list[str],
+        env: dict[str, str],
+        cwd: Path | None = None,
+        signal_group: bool = True,
+    ):
         self.command, self.env, self.cwd, self.output = command, env, cwd, ""
+        self.signal_group, self.survivors = signal_group, False
 
     def __enter__(self) -> subprocess.Popen:
         self.proc = subprocess.Popen(
@@ -68,8 +77,22 @@ class ServerProcess:
 
     def __exit__(self, *exc_info: object) -> None:
         with contextlib.suppress(ProcessLookupError):  # it may have exited: its output says why
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        self.output, _ = self.proc.communicate(timeout=60)
+            if self.signal_group:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            else:
+                self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.output, _ = self.proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:  # a process of the group still holds the output
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.output, _ = self.proc.communicate(timeout=60)
+            self.survivors = True
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.survivors = True
+        except ProcessLookupError:
+            self.survivors = False
 
 
 def demo_answers(server: str, token: str, proc: subprocess.Popen) -> dict:
@@ -134,7 +157,8 @@ def test_demo_serves_the_demo_course_status(tmp_path):
     ]
     shutil.copytree(REPO / "dashboards", tmp_path / "dashboards")
     server = f"http://127.0.0.1:{port}/"
-    process = ServerProcess(command, env)
+    # stopped like a process manager would: SIGTERM to the demo's own process only
+    process = ServerProcess(command, env, signal_group=False)
     with process as proc:
         answers = demo_answers(server, "demo-test-token", proc)
         # The server's root leads to the dashboard (where the browser opens).
@@ -142,6 +166,7 @@ def test_demo_serves_the_demo_course_status(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as redirect:
             opener.open(f"{server}?token=demo-test-token", timeout=10)
     output = process.output
+    assert not process.survivors, "SIGTERM to learnpulse demo left processes running"
     with EventStore(db) as store:
         counts = store.counts()
         courses = store.courses()["course_id"].to_list()

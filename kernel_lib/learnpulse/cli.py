@@ -6,12 +6,11 @@ import argparse
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from learnpulse import __version__
 from learnpulse.datasets.base import CourseData, DatasetFormatError
@@ -168,7 +167,7 @@ def _demo_models_dir() -> Path:
     return Path(jupyter_data_dir()) / "learnpulse" / "models"
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
+def cmd_demo(args: argparse.Namespace) -> NoReturn:
     with EventStore(args.db) as store:
         _print_result(ensure_demo_course(store, args), as_json=False)
         if not args.quiet:
@@ -183,10 +182,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         flush=True,
     )
     env = {**os.environ, DB_URL_ENV: url}
-    try:
-        return subprocess.call(_jupyter_command(args, models_dir), env=env)
-    except KeyboardInterrupt:
-        return 0
+    command = _jupyter_command(args, models_dir)
+    # Jupyter takes over this process: a signal to it (Ctrl-C, a process manager's SIGTERM)
+    # reaches the server itself, and no orphaned server is left holding the port.
+    os.execve(command[0], command, env)
 
 
 # -- benchmark -----------------------------------------------------------------------------
