@@ -352,7 +352,11 @@ def check_frame_dtypes(frame: pl.DataFrame) -> None:
     for name, dtype in frame.schema.items():
         expected = EVENT_FRAME_SCHEMA.get(name)
         if name != "ts" and expected is not None and dtype != expected:
-            problems.append(FieldError(-1, name, f"must be {expected}, not {dtype}"))
+            problems.append(
+                FieldError(
+                    -1, name, f"must be {expected}, not {dtype} (validate_frame() converts it)"
+                )
+            )
     if "learner_id" in frame.columns and frame.get_column("learner_id").has_nulls():
         first = frame.get_column("learner_id").is_null().arg_max()
         problems.append(FieldError(int(first), "learner_id", "is required"))
