@@ -172,6 +172,7 @@ class _Course:
             .with_columns(
                 confidence=pl.col("n_attempts") / (pl.col("n_attempts") + CONFIDENCE_HALF_ATTEMPTS)
             )
+            .sort("learner_id", "skill")  # as the mastery frame: float sums over it repeat
         )
 
     @cached_property

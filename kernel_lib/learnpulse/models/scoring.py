@@ -234,6 +234,7 @@ def _dimensions(attempts: pl.DataFrame, cutoff: datetime, s: ScoreSettings) -> p
         rows.group_by("learner_id", "_week")
         .agg(n=pl.len(), acc=pl.col("correct").mean())
         .filter(pl.col("n") >= s.min_week_attempts)
+        .sort("learner_id", "_week")  # the std below sums in this order: the same every run
         .group_by("learner_id")
         .agg(steadiness=pl.when(pl.len() > 1).then(1 - 2 * pl.col("acc").std()))
     )
