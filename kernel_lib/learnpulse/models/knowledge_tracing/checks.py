@@ -60,7 +60,6 @@ class Bound:
 #: Common bounds.
 POSITIVE_INT = Bound(low=1, integer=True)
 POSITIVE = Bound(low=0, low_open=True)
-PROBABILITY = Bound(low=0, high=1)
 FRACTION = Bound(low=0, high=1, high_open=True)
 
 

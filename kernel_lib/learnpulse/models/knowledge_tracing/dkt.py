@@ -23,7 +23,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,6 @@ from learnpulse.models.knowledge_tracing.checks import (
     FRACTION,
     POSITIVE,
     POSITIVE_INT,
-    Bound,
     check_settings,
 )
 
@@ -215,8 +214,8 @@ class DKT:
                 "window": POSITIVE_INT,
                 "dropout": FRACTION,
                 "max_grad_norm": POSITIVE,
-                "max_seconds": Bound(low=0, low_open=True, optional=True),
-                "n_threads": Bound(low=1, integer=True, optional=True),
+                "max_seconds": replace(POSITIVE, optional=True),
+                "n_threads": replace(POSITIVE_INT, optional=True),
             },
         )
         _device(self.device)
