@@ -71,9 +71,10 @@ COURSE_MODEL_FEATURES = (
 #: scores with 0-100 quiz scores; with quiz scores only (same setup): success AUC 0.855,
 #: retention 0.759, forecast MAE 18.4. Every prediction explains itself by occlusion (one
 #: model evaluation per feature and learner whose value is not the median), so each round
-#: costs ``predict_all`` time.
+#: costs ``predict_all`` time. Success keeps 15-leaf trees, unlike the classifiers' default
+#: of 4 (chosen on OULAD): in the same setup 15 leaves give AUC 0.855, 7 0.849, 4 0.837.
 MODEL_SETTINGS: dict[str, dict[str, Any]] = {
-    "success": {"estimator": "hgb", "max_iter": 100},
+    "success": {"estimator": "hgb", "max_iter": 100, "max_leaf_nodes": 15},
     "retention_risk": {"estimator": "logistic"},
     "performance_forecast": {"max_iter": 25},
 }
