@@ -37,11 +37,13 @@ def _wait_for_json(
         if proc.poll() is not None:
             pytest.fail(f"demo exited early with {proc.returncode}")
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            # a request may wait for a first computation: as long as the deadline allows
+            wait = max(5.0, deadline - time.monotonic())
+            with urllib.request.urlopen(url, timeout=wait) as response:
                 body = json.loads(response.read())
             if body or not nonempty:
                 return body
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.5)
     pytest.fail(f"no answer from {url} within {timeout} s")

@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 from learnpulse.datasets import load_oulad
 from learnpulse.features import OULAD_MODEL_COLUMNS, learner_features, oulad_day_frame
 from learnpulse.models.predictive import (
+    RISK_DIRECTIONS,
     PerformanceForecaster,
     RetentionRiskModel,
     SuccessModel,
@@ -166,3 +167,49 @@ def test_contributions_equal_one_model_call_per_feature(estimator):
     got = model.contributions(X)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     assert (got[:, ~model.used_] == 0).all() and (got[:5, 0] == 0).all()
+
+
+def _u_shaped(n: int = 2000, seed: int = 0) -> tuple[pl.DataFrame, np.ndarray]:
+    """Withdrawal that is likelier at both ends of ``active_days`` (a feature whose
+    direction ``RISK_DIRECTIONS`` fixes: more active days, lower risk), plus free noise."""
+    rng = np.random.default_rng(seed)
+    days = rng.uniform(0, 40, n)
+    logit = -1 + 0.01 * (days - 20) ** 2 - 0.05 * days
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame = pl.DataFrame(
+        {
+            "learner_id": [f"l{i}" for i in range(n)],
+            "active_days": days,
+            "noise": rng.normal(size=n),
+        }
+    )
+    return frame, y
+
+
+def _wrong_way(model, frame: pl.DataFrame, column: str) -> float:
+    """Share of the learners whose ``column`` contribution has the sign opposite to
+    RISK_DIRECTIONS (times the model's sign: risk +1, P(pass) and scores -1)."""
+    j = list(model.feature_names_).index(column)
+    above = np.sign(frame[column].to_numpy() - model.medians_[j])
+    expected = model._risk_sign * RISK_DIRECTIONS[column] * above
+    got = np.sign(model.contributions(frame)[:, j])
+    return float(np.mean((got != 0) & (got != expected)))
+
+
+@pytest.mark.parametrize("model_class", [RetentionRiskModel, SuccessModel, PerformanceForecaster])
+def test_monotonic_reasons_never_point_against_the_known_direction(model_class):
+    frame, withdrew = _u_shaped()
+    # the success model's label is "passed", the forecaster's a score: both fall with risk
+    y = withdrew if model_class is RetentionRiskModel else 1 - withdrew
+    y = 100.0 * y if model_class is PerformanceForecaster else y
+    free = model_class(max_iter=50, monotonic=False).fit(frame, y)
+    assert _wrong_way(free, frame, "active_days") > 0.05  # the U shape, learnt as it is
+    constrained = model_class(max_iter=50).fit(frame, y)
+    assert _wrong_way(constrained, frame, "active_days") == 0
+    reasons = constrained.predict_frame(frame)["reason"]
+    # many active days: never "raises risk", "lowers P(pass)" or "lowers forecast"
+    wrong = constrained._up if constrained._risk_sign > 0 else constrained._down
+    against = rf"active_days=[\d.]+ \({re.escape(wrong)}\)"
+    many = pl.Series(frame["active_days"] > 35)
+    assert not reasons.filter(many).str.contains(against).any()
+    assert free.predict_frame(frame)["reason"].filter(many).str.contains(against).any()
