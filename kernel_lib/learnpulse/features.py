@@ -68,6 +68,61 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
 }
 #: The numeric feature columns of :func:`learner_features`, in output order.
 FEATURE_COLUMNS: tuple[str, ...] = tuple(FEATURE_DESCRIPTIONS)
+_RECENT = f"in the last {RECENT_DAYS:g} days"
+#: How a prediction's reason words a feature's value (``{}``), and (second) what it says
+#: when the value is missing. Columns not listed are written ``name=value``.
+FEATURE_PHRASES: dict[str, tuple[str, str]] = {
+    "n_attempt": ("{} attempts", "attempts unknown"),
+    "n_hint": ("{} hints", "hints unknown"),
+    "n_explanation_viewed": ("{} explanations viewed", "explanations viewed unknown"),
+    "n_tutor_message": ("{} tutor messages", "tutor messages unknown"),
+    "n_cell_executed": ("{} cells run", "cells run unknown"),
+    "n_cell_error": ("{} cell errors", "cell errors unknown"),
+    "n_session_start": ("{} sessions started", "sessions started unknown"),
+    "n_resource_view": ("{} resources viewed", "resources viewed unknown"),
+    "n_assessment_submitted": ("{} assessments submitted", "assessments submitted unknown"),
+    "n_events": ("{} activity events", "activity unknown"),
+    "active_days": ("{} active days", "active days unknown"),
+    "n_sessions": ("{} sessions", "sessions unknown"),
+    "accuracy": ("accuracy {}", "no graded attempt yet"),
+    "hints_per_attempt": ("{} hints per attempt", "no attempt yet"),
+    "n_banked": ("{} submissions banked from an earlier presentation", "banked unknown"),
+    "n_late": ("{} late submissions", "late submissions unknown"),
+    "late_rate": ("{} of submissions late", "no dated submission yet"),
+    "mean_lateness_days": ("{} days late on average", "no dated submission yet"),
+    "n_recent_events": (f"{{}} activity events {_RECENT}", "recent activity unknown"),
+    "n_recent_submissions": (f"{{}} submissions {_RECENT}", "recent submissions unknown"),
+    "days_since_last_submission": ("{} days since the last submission", "no submission yet"),
+    "n_due": ("{} items due so far", "due dates unknown"),
+    "n_missed": ("{} due items not submitted", "due dates unknown"),
+    "missed_rate": ("{} of the due items not submitted", "nothing due yet"),
+    "missed_latest_due": ("latest due item not submitted: {}", "nothing due yet"),
+    "n_scored": ("{} scored assessments", "scored assessments unknown"),
+    "mean_score": ("mean score {}", "no score yet"),
+    "last_score": ("last score {}", "no score yet"),
+    "score_trend": ("score trend {} per assessment", "fewer than two scores"),
+    "days_since_last_activity": ("{} days since the last activity", "no activity yet"),
+    "days_registered": ("registered {} days ago", "no registration seen"),
+    "withdrawn": ("withdrawn: {}", "withdrawal unknown"),
+    "num_of_prev_attempts": ("{} earlier attempts at the module", "earlier attempts unknown"),
+    "studied_credits": ("{} credits studied", "credits unknown"),
+}
+#: 0/1 columns: a reason writes their value as no / yes.
+YES_NO_FEATURES = frozenset({"missed_latest_due", "withdrawn"})
+#: Format specs of values in reasons (others: whole numbers as such, else 2 decimals).
+FEATURE_FORMATS: dict[str, str] = {
+    "accuracy": ".0%",
+    "late_rate": ".0%",
+    "missed_rate": ".0%",
+    "hints_per_attempt": ".1f",
+    "mean_lateness_days": ".1f",
+    "days_since_last_submission": ".0f",
+    "days_since_last_activity": ".0f",
+    "days_registered": ".0f",
+    "mean_score": ".0f",
+    "last_score": ".0f",
+    "score_trend": "+.1f",
+}
 _DUE_COLUMNS = ("n_due", "n_missed", "missed_rate", "missed_latest_due")
 #: Columns filled with 0 for learners with no matching events (the others stay null).
 _COUNT_COLUMNS = tuple(

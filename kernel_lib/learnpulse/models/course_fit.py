@@ -75,7 +75,7 @@ COURSE_MODEL_FEATURES = (
 #: features of ``predictive.RISK_DIRECTIONS``, and retention is boosted too (50 rounds of
 #: 4-leaf trees at learning rate 0.1; 100 at 0.05 score the same, 0.748, in twice the
 #: prediction time): AUC 0.749 against the logistic model's 0.759, whose reasons pointed the
-#: wrong way in 33% of the top 3 (e.g. "active_days=40 raises risk"), none now. Success
+#: wrong way in 33% of the top 3 (e.g. "40 active days (raises risk)"), none now. Success
 #: (monotone) keeps 15-leaf trees, unlike the classifiers' default of 4 (chosen on OULAD):
 #: AUC 0.848 (unconstrained 0.855), 7 leaves 0.843, 4 leaves 0.836. Forecast MAE monotone
 #: 18.38, unconstrained 18.36.

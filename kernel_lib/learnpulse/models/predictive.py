@@ -11,7 +11,9 @@ replaced by its training median. That is exact for what it says ("how much this 
 value, compared with a typical one, moved this prediction"), works for any model, and costs
 one extra prediction per (learner, feature) that can matter: features the model does not use
 and values already at the median contribute exactly 0 and are not recomputed, and the rest go
-to the model in one call.
+to the model in one call. A reason words the features with the largest contributions as
+people read them (:data:`learnpulse.features.FEATURE_PHRASES`), e.g. "58 days since the last
+submission (lowers P(pass)); accuracy 45% (lowers P(pass))"; other columns as ``name=value``.
 
 Gradient boosting (``estimator="hgb"``, the default) was chosen by the numbers: on OULAD at
 day 60 (``benchmarks/bench_oulad.py``, test presentation 2014B) it beats a standardised
@@ -37,6 +39,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from learnpulse.features import FEATURE_FORMATS, FEATURE_PHRASES, YES_NO_FEATURES
+
 #: Version written in every prediction's ``model`` field (``"<name>/<version>"``).
 MODEL_VERSION = "1.0"
 #: Boosting rounds of the gradient-boosting models.
@@ -61,7 +65,7 @@ ID_COLUMNS = ("course_id", "learner_id")
 #: Features whose direction domain sense fixes: +1 if a higher value means a higher risk of
 #: not succeeding (withdrawing, failing, scoring low), -1 if a lower one does. With
 #: ``monotonic=True`` the gradient-boosting models are monotone in them (``monotonic_cst``),
-#: so that no reason says e.g. "active_days=40 raises risk": unconstrained, 13% of the top-3
+#: so that no reason says e.g. "40 active days (raises risk)": unconstrained, 13% of the top-3
 #: reasons of the success model on a simulated course and 33% of a logistic retention
 #: model's point the wrong way (collinear activity counts offsetting each other). Counts whose
 #: meaning is ambiguous (attempts, hints, tutor messages: struggling or diligent?) and course
@@ -215,17 +219,27 @@ class _FeatureModel(BaseEstimator):
         order = np.argsort(-np.abs(contrib), axis=1)[:, : self.n_reasons]
         rows = np.arange(X.shape[0])[:, None]
         effects = contrib[rows, order]
+        names = [str(c) for c in self.feature_names_]
+        templates = np.array([FEATURE_PHRASES.get(c, (f"{c}={{}}",))[0] for c in names])
+        unknown = np.array([FEATURE_PHRASES.get(c, ("", f"{c} missing"))[1] for c in names])
+        yes_no = np.array([c in YES_NO_FEATURES for c in names])
         columns = {}
         for k in range(order.shape[1]):
-            columns[f"name{k}"] = self.feature_names_[order[:, k]].astype(str)
-            columns[f"value{k}"] = _fmt_all(X[rows[:, 0], order[:, k]]).astype(str)
+            j, values = order[:, k], X[rows[:, 0], order[:, k]]
+            text = _fmt_all(values)
+            for c in {names[i] for i in np.unique(j)} & FEATURE_FORMATS.keys():
+                of_c = j == names.index(c)
+                text[of_c] = _fmt_all(values[of_c], FEATURE_FORMATS[c])
+            text = np.where(yes_no[j], np.where(values == 1, "yes", "no"), text)
+            text = np.where(np.isnan(values), unknown[j], text)
+            columns[f"template{k}"] = np.where(np.isnan(values), "{}", templates[j])
+            columns[f"value{k}"] = text.astype(str)
             columns[f"effect{k}"] = effects[:, k]
         parts = [
             pl.when(pl.col(f"effect{k}") != 0).then(
                 pl.format(
-                    "{}={} ({})",
-                    f"name{k}",
-                    f"value{k}",
+                    "{} ({})",
+                    pl.col(f"template{k}").str.replace("{}", pl.col(f"value{k}"), literal=True),
                     pl.when(pl.col(f"effect{k}") > 0)
                     .then(pl.lit(self._up))
                     .otherwise(pl.lit(self._down)),
@@ -272,16 +286,18 @@ def _n_iter(model) -> int:
     return max(1, int(np.max(getattr(last, "n_iter_", 1))))
 
 
-def _fmt(value: float) -> str:
+def _fmt(value: float, spec: str | None = None) -> str:
     if np.isnan(value):
         return "missing"
+    if spec is not None:
+        return format(value, spec)
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
 
 
-def _fmt_all(values: np.ndarray) -> np.ndarray:
+def _fmt_all(values: np.ndarray, spec: str | None = None) -> np.ndarray:
     """:func:`_fmt` of every value, shape (n,): formatted once per distinct value."""
     distinct, index = np.unique(values, return_inverse=True)
-    return np.array([_fmt(v) for v in distinct], dtype=object)[index.ravel()]
+    return np.array([_fmt(v, spec) for v in distinct], dtype=object)[index.ravel()]
 
 
 class _Classifier(ClassifierMixin, _FeatureModel):

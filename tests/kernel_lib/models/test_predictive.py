@@ -14,7 +14,12 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
 from learnpulse.datasets import load_oulad
-from learnpulse.features import OULAD_MODEL_COLUMNS, learner_features, oulad_day_frame
+from learnpulse.features import (
+    FEATURE_PHRASES,
+    OULAD_MODEL_COLUMNS,
+    learner_features,
+    oulad_day_frame,
+)
 from learnpulse.models.predictive import (
     RISK_DIRECTIONS,
     PerformanceForecaster,
@@ -73,11 +78,55 @@ def test_retention_frame_and_reasons(estimator):
     assert out.columns[:2] == ["course_id", "learner_id"]
     assert out["value"].is_between(0, 1).all() and out["confidence"].is_between(0.5, 1).all()
     assert out["model"].unique().to_list() == ["retention_risk/1.0"]
-    named = {n for r in out["reason"] for n in re.findall(r"(\w+)=", r)}
+    named = _named(model, out["reason"])
     assert named <= set(model.feature_names_) and "n_missed" in named
     assert "constant" not in named  # a constant feature never drives a prediction
     most = out.filter(pl.Series(frame["n_missed"] == 4))["reason"]
-    assert most.str.contains("n_missed=4 (raises risk)", literal=True).mean() > 0.8
+    assert most.str.contains("4 due items not submitted (raises risk)", literal=True).mean() > 0.8
+
+
+def _named(model, reasons: pl.Series) -> set[str]:
+    """The features the reasons name: every part is "<wording> (<direction>)", the wording
+    a FEATURE_PHRASES one (or ``name=value`` for other columns); fails on any other part."""
+    patterns = {}
+    for c in map(str, model.feature_names_):
+        template, unknown = FEATURE_PHRASES.get(c, (f"{c}={{}}", f"{c} missing"))
+        wording = re.escape(template).replace(r"\{\}", ".+")
+        patterns[c] = re.compile(f"^(?:{wording}|{re.escape(unknown)})$")
+    named = set()
+    for part in (p for r in reasons if r != "all features typical" for p in r.split("; ")):
+        direction = next(d for d in (model._up, model._down) if part.endswith(f" ({d})"))
+        wording = part.removesuffix(f" ({direction})")
+        hits = {c for c, pattern in patterns.items() if pattern.match(wording)}
+        assert hits, f"{part!r} names no feature"
+        named |= hits
+    return named
+
+
+def test_reasons_word_values_as_people_read_them():
+    rng = np.random.default_rng(1)
+    n = 600
+    missed = (rng.random(n) < 0.3).astype(int)  # median 0: a 1 is what changes the risk
+    accuracy = np.where(rng.random(n) < 0.2, np.nan, rng.uniform(0.2, 1, n))
+    days = rng.uniform(0, 60, n)
+    logit = 2 * missed - 3 * np.nan_to_num(accuracy, nan=0.3) + days / 20
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    frame = pl.DataFrame(
+        {
+            "learner_id": [f"l{i}" for i in range(n)],
+            "missed_latest_due": missed,
+            "accuracy": accuracy,
+            "days_since_last_submission": days,
+            "studied_credits": rng.choice([30.0, 60.0, 120.0], n),
+        }
+    )
+    reasons = RetentionRiskModel(**FAST).fit(frame, y).predict_frame(frame)["reason"]
+    text = "; ".join(reasons)
+    assert "latest due item not submitted: yes (raises risk)" in text
+    assert re.search(r"accuracy \d{1,3}% \((raises|lowers) risk\)", text)
+    assert "no graded attempt yet (" in text  # a missing accuracy, said in words
+    assert re.search(r"(?<![\d.])\d+ days since the last submission \(", text)  # whole days
+    assert "=" not in text and "missing" not in text and "nan" not in text
 
 
 def test_success_degenerate_inputs():
@@ -145,7 +194,7 @@ def test_oulad_quality(oulad_day60, model_class, label, flip, threshold):
     auc = roc_auc_score(1 - y if flip else y, 1 - p if flip else p)
     assert auc > threshold
     out = model.predict_frame(test.head(50))
-    named = {n for r in out["reason"] for n in re.findall(r"(\w+)=", r)}
+    named = _named(model, out["reason"])
     assert named and named <= set(test.columns)
 
 
@@ -209,7 +258,7 @@ def test_monotonic_reasons_never_point_against_the_known_direction(model_class):
     reasons = constrained.predict_frame(frame)["reason"]
     # many active days: never "raises risk", "lowers P(pass)" or "lowers forecast"
     wrong = constrained._up if constrained._risk_sign > 0 else constrained._down
-    against = rf"active_days=[\d.]+ \({re.escape(wrong)}\)"
+    against = rf"[\d.]+ active days \({re.escape(wrong)}\)"
     many = pl.Series(frame["active_days"] > 35)
     assert not reasons.filter(many).str.contains(against).any()
     assert free.predict_frame(frame)["reason"].filter(many).str.contains(against).any()
