@@ -41,8 +41,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from learnpulse.features import FEATURE_FORMATS, FEATURE_PHRASES, YES_NO_FEATURES
 
-#: Version written in every prediction's ``model`` field (``"<name>/<version>"``).
-MODEL_VERSION = "1.0"
+#: Version written in every prediction's ``model`` field (``"<name>/<version>"``); 1.1:
+#: monotone in RISK_DIRECTIONS, reasons in words.
+MODEL_VERSION = "1.1"
 #: Boosting rounds of the gradient-boosting models.
 MAX_ITER = 200
 #: Learning rate of the gradient-boosting models.
@@ -132,6 +133,11 @@ class _FeatureModel(BaseEstimator):
         self.n_reasons = n_reasons
         self.random_state = random_state
         self.monotonic = monotonic
+
+    def __setstate__(self, state: dict) -> None:
+        # models pickled before version 1.1 had no constraints
+        state.setdefault("monotonic", False)
+        super().__setstate__(state)
 
     def _hgb_params(self) -> dict:
         names = list(self.feature_names_[self.used_])

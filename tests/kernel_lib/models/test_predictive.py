@@ -77,7 +77,7 @@ def test_retention_frame_and_reasons(estimator):
     out = model.predict_frame(frame)
     assert out.columns[:2] == ["course_id", "learner_id"]
     assert out["value"].is_between(0, 1).all() and out["confidence"].is_between(0.5, 1).all()
-    assert out["model"].unique().to_list() == ["retention_risk/1.0"]
+    assert out["model"].unique().to_list() == ["retention_risk/1.1"]
     named = _named(model, out["reason"])
     assert named <= set(model.feature_names_) and "n_missed" in named
     assert "constant" not in named  # a constant feature never drives a prediction
@@ -262,3 +262,14 @@ def test_monotonic_reasons_never_point_against_the_known_direction(model_class):
     many = pl.Series(frame["active_days"] > 35)
     assert not reasons.filter(many).str.contains(against).any()
     assert free.predict_frame(frame)["reason"].filter(many).str.contains(against).any()
+
+
+def test_a_model_pickled_before_constraints_loads_as_unconstrained():
+    frame, y = _synthetic()
+    model = RetentionRiskModel(**FAST).fit(frame, y)
+    state = model.__getstate__()
+    del state["monotonic"]  # what version 1.0 pickled
+    old = RetentionRiskModel.__new__(RetentionRiskModel)
+    old.__setstate__(state)
+    assert old.get_params()["monotonic"] is False
+    np.testing.assert_array_equal(old.predict_proba(frame), model.predict_proba(frame))
