@@ -34,6 +34,7 @@ from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupShuffleSplit
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
@@ -61,6 +62,10 @@ MIN_SAMPLES_LEAF = 50
 N_REASONS = 3
 #: Quantiles of the forecaster's interval (an 80% interval).
 INTERVAL_QUANTILES = (0.1, 0.9)
+#: Share of the training learners the forecaster holds out to calibrate its interval, and the
+#: fewest held-out rows that calibrate (fewer: the quantile models' interval as it is).
+CALIBRATION_SHARE = 0.2
+MIN_CALIBRATION_ROWS = 30
 #: Columns never used as features (identifiers).
 ID_COLUMNS = ("course_id", "learner_id")
 #: Features whose direction domain sense fixes: +1 if a higher value means a higher risk of
@@ -440,8 +445,13 @@ class PerformanceForecaster(RegressorMixin, _FeatureModel):
     """Next assessment score with an interval (quantile gradient boosting).
 
     The point forecast minimises absolute error (a median forecast); ``lower``/``upper`` come
-    from two quantile models at :data:`INTERVAL_QUANTILES`. Parameters are those of
-    :class:`SuccessModel` except ``estimator`` (always gradient boosting) plus ``quantiles``.
+    from two quantile models at :data:`INTERVAL_QUANTILES`, conformalised (Romano, Patterson
+    & Candes 2019, CQR): fitted on all but a ``calibration`` share of the learners, then
+    widened (or narrowed) by the margin that makes the held-out learners' scores fall inside
+    as often as the nominal coverage says. Unconformalised, the 80% interval held 76% of
+    the next-TMA scores of OULAD test learners. Parameters are those of
+    :class:`SuccessModel` except ``estimator`` (always gradient boosting) plus ``quantiles``
+    and ``calibration`` (0: no calibration).
     """
 
     name = "performance_forecast"
@@ -460,6 +470,7 @@ class PerformanceForecaster(RegressorMixin, _FeatureModel):
         n_reasons: int = N_REASONS,
         random_state: int | None = 0,
         monotonic: bool = True,
+        calibration: float = CALIBRATION_SHARE,
     ) -> None:
         super().__init__(
             features,
@@ -473,21 +484,51 @@ class PerformanceForecaster(RegressorMixin, _FeatureModel):
             monotonic,
         )
         self.quantiles = quantiles
+        self.calibration = calibration
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
 
-    def fit(self, X, y) -> PerformanceForecaster:
-        """Fit on features ``X`` (shape (n_samples, n_features)) and scores ``y`` (n_samples,)."""
+    def fit(self, X, y, groups=None) -> PerformanceForecaster:
+        """Fit on features ``X`` (shape (n_samples, n_features)) and scores ``y`` (n_samples,).
+
+        ``groups`` (shape (n_samples,)) says whose rows are whose, so that the interval is
+        calibrated on learners the quantile models never saw; default: the ``learner_id``
+        column of a frame ``X``, else every row its own group.
+        """
+        if groups is None and isinstance(X, pl.DataFrame) and "learner_id" in X.columns:
+            groups = X.get_column("learner_id").to_numpy()
         X, y = self._fit_matrix(X, y)
         y = y.astype(np.float64)
-        self.model_ = self._regressor("absolute_error").fit(X[:, self.used_], y)
-        self.bounds_ = [self._regressor(q).fit(X[:, self.used_], y) for q in self.quantiles]
-        self.n_iter_ = _n_iter(self.model_)
         self.y_range_ = (float(y.min()), float(y.max()))
+        self.model_ = self._regressor("absolute_error").fit(X[:, self.used_], y)
+        self.n_iter_ = _n_iter(self.model_)
+        fitted, held_out = self._calibration_split(len(y), groups)
+        self.bounds_ = [
+            self._regressor(q).fit(X[fitted][:, self.used_], y[fitted]) for q in self.quantiles
+        ]
+        self.interval_margin_ = 0.0
+        if held_out.size:
+            lo, hi = self._quantile_bounds(X[held_out]).T
+            misses = np.maximum(lo - y[held_out], y[held_out] - hi)
+            n, coverage = held_out.size, self.quantiles[1] - self.quantiles[0]
+            level = min(1.0, np.ceil((n + 1) * coverage) / n)
+            self.interval_margin_ = float(np.quantile(misses, level, method="higher"))
         return self
+
+    def _calibration_split(self, n: int, groups) -> tuple[np.ndarray, np.ndarray]:
+        """Rows the quantile models fit on and rows that calibrate them (maybe none)."""
+        every = np.arange(n)
+        if not 0 < self.calibration < 1 or n * self.calibration < MIN_CALIBRATION_ROWS:
+            return every, every[:0]
+        groups = every if groups is None else np.asarray(groups)
+        split = GroupShuffleSplit(1, test_size=self.calibration, random_state=self.random_state)
+        fitted, held_out = next(split.split(every, groups=groups))
+        if held_out.size < MIN_CALIBRATION_ROWS:
+            return every, every[:0]
+        return fitted, held_out
 
     def _regressor(self, loss: str | float):
         """Median (``"absolute_error"``) or quantile ``loss`` model; a constant without data."""
@@ -508,8 +549,14 @@ class PerformanceForecaster(RegressorMixin, _FeatureModel):
         X = self._matrix(X)
         return self._interval(X, self._raw(X))
 
+    def _quantile_bounds(self, X: np.ndarray) -> np.ndarray:
+        """The quantile models' (lower, upper), shape (n_samples, 2), before calibration."""
+        return np.column_stack([m.predict(X[:, self.used_]) for m in self.bounds_])
+
     def _interval(self, X: np.ndarray, point: np.ndarray) -> np.ndarray:
-        lo, hi = (np.clip(m.predict(X[:, self.used_]), *self.y_range_) for m in self.bounds_)
+        margin = getattr(self, "interval_margin_", 0.0)  # 0 for models pickled before it
+        lo, hi = self._quantile_bounds(X).T
+        lo, hi = np.clip(lo - margin, *self.y_range_), np.clip(hi + margin, *self.y_range_)
         return np.column_stack([np.minimum(lo, point), np.maximum(hi, point)])
 
     def _raw(self, X: np.ndarray) -> np.ndarray:

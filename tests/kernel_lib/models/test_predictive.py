@@ -273,3 +273,41 @@ def test_a_model_pickled_before_constraints_loads_as_unconstrained():
     old.__setstate__(state)
     assert old.get_params()["monotonic"] is False
     np.testing.assert_array_equal(old.predict_proba(frame), model.predict_proba(frame))
+
+
+def _scores(n: int, seed: int) -> tuple[pl.DataFrame, np.ndarray]:
+    """Scores of learners (4 rows each) with heavy-tailed noise around a trend in x."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 10, n)
+    y = 50 + 3 * x + 8 * rng.standard_t(3, n)
+    learners = [f"s{seed}-{i // 4}" for i in range(n)]
+    return pl.DataFrame({"learner_id": learners, "x": x, "noise": rng.normal(size=n)}), y
+
+
+def test_forecast_interval_is_calibrated_on_held_out_learners():
+    train, y = _scores(2000, seed=0)
+    fresh, y_fresh = _scores(4000, seed=1)
+    overfit = {"max_iter": 100, "min_samples_leaf": 5, "max_leaf_nodes": 31}
+
+    def coverage(model) -> float:
+        lo, hi = model.predict_interval(fresh).T
+        return float(np.mean((lo <= y_fresh) & (y_fresh <= hi)))
+
+    raw = PerformanceForecaster(calibration=0, **overfit).fit(train, y)
+    calibrated = PerformanceForecaster(**overfit).fit(train, y)
+    assert raw.interval_margin_ == 0
+    assert coverage(raw) < 0.76  # small leaves fit the training noise: too narrow
+    assert 0.76 <= coverage(calibrated) <= 0.85  # nominal 0.8
+    # the point forecast is the same model either way
+    np.testing.assert_array_equal(raw.predict(fresh), calibrated.predict(fresh))
+
+
+def test_forecast_calibration_holds_out_whole_learners():
+    frame, y = _scores(400, seed=2)
+    model = PerformanceForecaster(**FAST)
+    fitted, held_out = model._calibration_split(len(y), frame["learner_id"].to_numpy())
+    ids = frame["learner_id"].to_numpy()
+    assert held_out.size >= 30 and not set(ids[fitted]) & set(ids[held_out])
+    assert len(fitted) + len(held_out) == len(y)
+    few, none = model._calibration_split(100, None)  # 20 held-out rows: too few to calibrate
+    assert len(few) == 100 and none.size == 0
