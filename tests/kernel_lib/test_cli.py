@@ -160,3 +160,14 @@ def test_benchmark_kt_refuses_folds_that_leave_a_side_empty(shared_data, tmp_pat
     assert f"folds must be between 2 and the number of learners (400), not {folds}" in (
         capsys.readouterr().err
     )
+
+
+def test_benchmark_oulad_averages_seeds_and_refuses_none(shared_data, capsys):
+    data = str(shared_data / "oulad")
+    assert main(["benchmark", "oulad", "--train-dir", data, "--seeds", "0"]) == 2
+    assert "--seeds must be at least 1, not 0" in capsys.readouterr().err
+    args = ["benchmark", "oulad", "--train-dir", data, "--target", "withdrawn", "--seeds", "2"]
+    assert main([*args, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["seeds"] == 2 and result["auc_min"] <= result["auc"] <= result["auc_max"]
+    assert result["auc"] > result["baseline_auc"] + 0.05
