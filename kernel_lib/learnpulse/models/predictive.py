@@ -231,8 +231,8 @@ class _FeatureModel(BaseEstimator):
         rows = np.arange(X.shape[0])[:, None]
         effects = contrib[rows, order]
         names = [str(c) for c in self.feature_names_]
-        templates = np.array([FEATURE_PHRASES.get(c, (f"{c}={{}}",))[0] for c in names])
-        unknown = np.array([FEATURE_PHRASES.get(c, ("", f"{c} missing"))[1] for c in names])
+        wordings = [FEATURE_PHRASES.get(c, (f"{c}={{}}", f"{c} missing")) for c in names]
+        templates, unknown = (np.array(w) for w in zip(*wordings, strict=True))
         yes_no = np.array([c in YES_NO_FEATURES for c in names])
         columns = {}
         for k in range(order.shape[1]):
