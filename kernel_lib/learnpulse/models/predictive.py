@@ -215,13 +215,48 @@ class _FeatureModel(BaseEstimator):
         """:meth:`contributions` of the float matrix ``X`` whose raw scores are ``base``."""
         out = np.zeros_like(X)
         # A NaN feature differs from a (never NaN) median; equal values change nothing.
-        changed = (self.medians_ != X) & self.used_
+        changed = (self.medians_ != X) & self.used_ & self._crosses_a_split(X)
         rows, columns = np.nonzero(changed)
         if rows.size:
             typical = X[rows]
             typical[np.arange(rows.size), columns] = self.medians_[columns]
             out[rows, columns] = base[rows] - self._raw(typical)
         return out
+
+    def _crosses_a_split(self, X: np.ndarray) -> np.ndarray:
+        """Where moving a value to its median can change a gradient-boosting raw score,
+        shape (n_samples, n_features_in_), bool.
+
+        A tree sends a number left when it is <= the split's threshold, so a value and the
+        median on the same side of every threshold on their feature take the same path in
+        every tree: their contribution is exactly 0 (on a simulated course, about half of the
+        cells of a 4-leaf model, a tenth for 15 leaves). Missing values and categories may go
+        either way; other models (logistic, constant) are not pruned.
+        """
+        trees = getattr(self.model_, "_predictors", None)
+        crosses = np.ones(X.shape, dtype=bool)
+        if trees is None:
+            return crosses
+        nodes = np.concatenate([tree.nodes for per_class in trees for tree in per_class])
+        splits = nodes[nodes["is_leaf"] == 0]
+        used = np.flatnonzero(self.used_)
+        categorical = getattr(self.model_, "is_categorical_", None)
+        if categorical is None:
+            categorical = np.zeros(used.size, dtype=bool)
+        # With categories, the trees see them first, then the numbers (sklearn's encoder).
+        tree_column = np.empty(used.size, dtype=int)
+        tree_column[np.r_[np.flatnonzero(categorical), np.flatnonzero(~categorical)]] = np.arange(
+            used.size
+        )
+        for k in np.flatnonzero(~categorical):
+            j = used[k]
+            on_k = splits["feature_idx"] == tree_column[k]
+            thresholds = np.unique(splits["num_threshold"][on_k])
+            x = X[:, j]
+            side = np.searchsorted(thresholds, np.nan_to_num(x), side="left")
+            median_side = np.searchsorted(thresholds, self.medians_[j], side="left")
+            crosses[:, j] = np.isnan(x) | (side != median_side)
+        return crosses
 
     def _reasons(self, X: np.ndarray, contrib: np.ndarray) -> list[str]:
         """Per row, the ``n_reasons`` features with the largest contributions, in words."""

@@ -198,24 +198,44 @@ def test_oulad_quality(oulad_day60, model_class, label, flip, threshold):
     assert named and named <= set(test.columns)
 
 
-@pytest.mark.parametrize("estimator", ["hgb", "logistic"])
-def test_contributions_equal_one_model_call_per_feature(estimator):
+@pytest.mark.parametrize(
+    ("model_class", "estimator"),
+    [
+        (RetentionRiskModel, "hgb"),
+        (RetentionRiskModel, "logistic"),
+        (SuccessModel, "hgb"),
+        (PerformanceForecaster, None),
+    ],
+)
+def test_contributions_equal_one_model_call_per_feature(model_class, estimator):
     """Recomputing only the (learner, feature) cells that can change gives exactly what one
-    occlusion call per feature gives (features at their median and unused ones give 0)."""
+    occlusion call per feature gives (features at their median, unused ones and values on
+    the median's side of every split give 0)."""
     frame, y = _synthetic()
-    model = RetentionRiskModel(estimator=estimator, **FAST).fit(frame, y)
+    frame = frame.with_columns(band=pl.Series(np.arange(frame.height) % 3, dtype=pl.Float64))
+    params = {"estimator": estimator} if estimator else {}
+    model = model_class(categorical=["band"], **params, **FAST)
+    if model_class is PerformanceForecaster:
+        y = frame["days_registered"].to_numpy() + 10 * y
+    model.fit(frame, y)
     X = frame.select(pl.col(list(model.feature_names_)).cast(pl.Float64)).to_numpy()
     X[:5, 0] = model.medians_[0]  # some cells already typical
     X[5:10, 1] = np.nan  # some missing
-    base = model.decision_function(X)
+    base = model._raw(X)
     expected = np.empty_like(X)
     for j in range(X.shape[1]):
         typical = X.copy()
         typical[:, j] = model.medians_[j]
-        expected[:, j] = base - model.decision_function(typical)
+        expected[:, j] = base - model._raw(typical)
     got = model.contributions(X)
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     assert (got[:, ~model.used_] == 0).all() and (got[:5, 0] == 0).all()
+    differs = (model.medians_ != X) & model.used_
+    pruned = differs & ~model._crosses_a_split(X)
+    if estimator == "logistic":
+        assert not pruned.any()
+    else:  # cells skipped as same-side, yet the result above is exact
+        assert pruned.sum() > 0.05 * differs.sum()
 
 
 def _u_shaped(n: int = 2000, seed: int = 0) -> tuple[pl.DataFrame, np.ndarray]:
