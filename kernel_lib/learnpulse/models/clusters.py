@@ -12,6 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 from learnpulse import __version__
+from learnpulse.models.mastery import check_columns
 
 #: Feature columns (of :func:`learnpulse.features.learner_features`) clustered by default,
 #: with the words used when a cluster is clearly above / below the class on them.
@@ -151,6 +152,7 @@ class LearnerClusters(BaseEstimator):
             ``confidence``, ``model``, ``reason``; in the order of ``features``.
         """
         check_is_fitted(self, "kmeans_")
+        check_columns(features, ("learner_id",), "feature frame")
         Z = self.scaler_.transform(self._matrix(features))
         labels = self.kmeans_.predict(Z)
         if self.n_clusters_ > 1 and len(np.unique(labels)) > 1:

@@ -47,6 +47,7 @@ from learnpulse.models.gaps import knowledge_gaps
 from learnpulse.models.knowledge_tracing.sequences import CONFIDENCE_HALF_ATTEMPTS
 from learnpulse.models.mastery import (
     before,
+    check_columns,
     course_mastery,
     fit_mastery_model,
     trace_mastery,
@@ -326,12 +327,19 @@ OUTPUTS: dict[str, Callable[[_Course], pl.DataFrame]] = {
 }
 
 
-def _check(events: pl.DataFrame, only: Iterable[str] | None) -> list[str]:
+def _check(
+    events: pl.DataFrame,
+    only: Iterable[str] | None,
+    skills: pl.DataFrame | None,
+    items: pl.DataFrame | None,
+) -> list[str]:
     if not isinstance(events, pl.DataFrame):
         raise TypeError(f"events must be a polars DataFrame, not {type(events).__name__}")
-    missing = [c for c in ("learner_id", "course_id", "ts", "kind") if c not in events.columns]
-    if missing:
-        raise ValueError(f"event frame lacks column(s) {missing}")
+    check_columns(events, ("learner_id", "course_id", "ts", "kind"), "event frame")
+    if skills is not None:
+        check_columns(skills, ("skill_id",), "skill frame")
+    if items is not None:
+        check_columns(items, ("item_id", "skills"), "item frame")
     courses = events.get_column("course_id").unique().to_list()
     if len(courses) > 1:
         raise ValueError(
@@ -391,7 +399,7 @@ def predict_all(
         One frame per key of :data:`OUTPUT_KEYS` (or of ``only``), in that order; every
         frame has ``learner_id``, ``model``, ``confidence`` and ``reason``.
     """
-    keys = _check(events, only)
+    keys = _check(events, only, skills, items)
     events = before(events, at)
     if learners is not None:
         events = events.filter(

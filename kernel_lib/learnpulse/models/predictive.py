@@ -41,6 +41,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from learnpulse.features import FEATURE_FORMATS, FEATURE_PHRASES, YES_NO_FEATURES
+from learnpulse.models.mastery import check_columns
 
 #: Version written in every prediction's ``model`` field (``"<name>/<version>"``); 1.1:
 #: monotone in RISK_DIRECTIONS, reasons in words.
@@ -102,6 +103,21 @@ RISK_DIRECTIONS = {
 def _feature_columns(frame: pl.DataFrame) -> list[str]:
     """Numeric columns of a frame that are not identifiers."""
     return [c for c, t in frame.schema.items() if c not in ID_COLUMNS and t.is_numeric()]
+
+
+def _frame_matrix(frame: pl.DataFrame, names: list[str]) -> np.ndarray:
+    """The columns ``names`` of a feature frame as floats, shape (n_rows, len(names)); a
+    missing or non-numeric column is named."""
+    check_columns(frame, tuple(names), "feature frame")
+    schema = frame.schema
+    wrong = {c: str(schema[c]) for c in names if not _numeric(schema[c])}
+    if wrong:
+        raise ValueError(f"feature columns must be numeric (or boolean); got {wrong}")
+    return frame.select(pl.col(names).cast(pl.Float64)).to_numpy()
+
+
+def _numeric(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric() or dtype in (pl.Boolean, pl.Null)
 
 
 class _FeatureModel(BaseEstimator):
@@ -168,10 +184,7 @@ class _FeatureModel(BaseEstimator):
         """Validate training input; remember feature names and medians (for reasons)."""
         if isinstance(X, pl.DataFrame):
             names = list(self.features) if self.features is not None else _feature_columns(X)
-            missing = [c for c in names if c not in X.columns]
-            if missing:
-                raise ValueError(f"feature frame lacks columns {missing}")
-            X = X.select(pl.col(names).cast(pl.Float64)).to_numpy()
+            X = _frame_matrix(X, names)
         else:
             names = None
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
@@ -189,7 +202,7 @@ class _FeatureModel(BaseEstimator):
         """Prediction input as a float array, shape (n_samples, n_features_in_)."""
         check_is_fitted(self, "medians_")
         if isinstance(X, pl.DataFrame):
-            X = X.select(pl.col(list(self.feature_names_)).cast(pl.Float64)).to_numpy()
+            X = _frame_matrix(X, list(self.feature_names_))
             if not X.shape[0]:
                 return X.reshape(0, len(self.feature_names_))
         return validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
@@ -312,6 +325,7 @@ class _FeatureModel(BaseEstimator):
             ``confidence`` (0..1), ``model`` (``"<name>/<MODEL_VERSION>"``), ``reason``,
             plus model-specific columns (the forecaster's ``lower`` and ``upper``).
         """
+        check_columns(features, ("learner_id",), "feature frame")
         X = self._matrix(features)
         raw = self._raw(X) if X.shape[0] else np.empty(0)
         value, confidence, extra = self._values(X, raw)

@@ -130,6 +130,17 @@ def test_degenerate_inputs_give_probabilities(rows):
     assert mastery.get_column("p_known").is_between(0, 1).all()
 
 
+def test_bad_event_frames_are_named():
+    frame = events([("x", ["s"], True), ("x", ["s"], False)])
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['correct'\]"):
+        BKT().fit(frame.drop("correct"))
+    as_text = frame.with_columns(pl.col("correct").cast(pl.String))
+    with pytest.raises(ValueError, match=r"'correct' must be Boolean .*not String"):
+        BKT().fit(as_text)
+    as_numbers = frame.with_columns(pl.col("correct").cast(pl.Int64))
+    assert response_frame(as_numbers)["correct"].to_list() == [1, 0]
+
+
 def test_empty_frame():
     empty = pl.DataFrame(schema=EVENT_FRAME_SCHEMA)
     model = BKT().fit(empty)

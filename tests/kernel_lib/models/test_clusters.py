@@ -67,6 +67,8 @@ def test_degenerate_inputs():
         LearnerClusters().predict(one)
     with pytest.raises(ValueError, match="lack the columns"):
         LearnerClusters().fit(one.drop("accuracy"))
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['learner_id'\]"):
+        LearnerClusters().fit(one).predict_frame(one.drop("learner_id"))
 
 
 def test_simulated_course_splits_by_ability():

@@ -165,6 +165,11 @@ def test_bad_input_is_named():
         predict_all(pl.concat([two, other]))
     with pytest.raises(TypeError, match="polars DataFrame"):
         predict_all([{"learner_id": "a"}])
+    course = simulate_course(SimulationConfig(n_learners=3, seed=1))
+    with pytest.raises(ValueError, match=r"item frame lacks column\(s\) \['skills'\]"):
+        predict_all(course.events, items=course.items.drop("skills"))
+    with pytest.raises(ValueError, match=r"skill frame lacks column\(s\) \['skill_id'\]"):
+        predict_all(course.events, skills=course.skills.drop("skill_id"))
 
 
 @pytest.mark.parametrize(

@@ -147,6 +147,27 @@ def test_success_degenerate_inputs():
     assert np.allclose(only_constant.predict_proba(frame)[:, 1], y.mean())
 
 
+@pytest.mark.parametrize("model_class", [RetentionRiskModel, SuccessModel, PerformanceForecaster])
+def test_bad_feature_frames_are_refused_naming_the_column(model_class):
+    frame, y = _synthetic()
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['n_late'\]"):
+        model_class(features=["n_missed", "n_late"], **FAST).fit(frame, y)
+    with pytest.raises(ValueError, match=r"numeric.*'noise': 'String'"):
+        model_class(features=["n_missed", "noise"], **FAST).fit(
+            frame.with_columns(pl.col("noise").cast(pl.String)), y
+        )
+    model = model_class(**FAST).fit(frame, y)
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['noise'\]"):
+        model.predict_frame(frame.drop("noise"))
+    with pytest.raises(ValueError, match="'days_registered': 'String'"):
+        model.predict_frame(frame.with_columns(pl.col("days_registered").cast(pl.String)))
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['learner_id'\]"):
+        model.predict_frame(frame.drop("learner_id"))
+    # booleans and integer counts are numbers
+    as_flags = frame.with_columns(pl.col("n_missed").cast(pl.Int64), pl.col("constant") > 0)
+    assert model.predict_frame(as_flags).height == frame.height
+
+
 def test_forecaster_interval_and_features_of_no_submissions():
     rng = np.random.default_rng(1)
     x = rng.uniform(0, 10, 600)

@@ -131,6 +131,9 @@ def response_frame(X: Inputs) -> pl.DataFrame:
         missing = {"learner_id", "ts", "kind", "skills", "correct"} - set(X.columns)
         if missing:
             raise ValueError(f"event frame lacks column(s) {sorted(missing)}")
+        dtype = X.schema["correct"]
+        if dtype != pl.Boolean and not dtype.is_integer():
+            raise ValueError(f"event column 'correct' must be Boolean (or 0/1), not {dtype}")
         if "item_id" not in X.columns:
             X = X.with_columns(item_id=pl.lit(None, dtype=pl.String))
         return _from_events(X)
