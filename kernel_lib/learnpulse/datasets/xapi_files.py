@@ -9,8 +9,6 @@ line, blank lines ignored). The mapping between statements and events is
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from learnpulse.datasets.base import (
     DatasetFormatError,
 )
 from learnpulse.events import EventValidationError, events_to_frame
+from learnpulse.files import write_text
 from learnpulse.xapi import events_to_statements, paused_gc, statements_to_events
 
 #: File suffixes written as JSON Lines by :func:`write_xapi`; anything else is a JSON array.
@@ -166,12 +165,5 @@ def write_xapi(frame: pl.DataFrame, path: str | Path) -> Path:
             text = (
                 "[\n" + ",\n".join(json.dumps(s, ensure_ascii=False) for s in statements) + "\n]\n"
             )
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_text(path, text)
     return path

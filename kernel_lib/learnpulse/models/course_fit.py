@@ -32,6 +32,7 @@ from threadpoolctl import threadpool_limits
 from learnpulse import __version__
 from learnpulse.datasets.base import CourseData
 from learnpulse.features import KEYS, NON_ACTIVITY_KINDS, learner_features, oulad_outcomes
+from learnpulse.files import replacing, sha256, write_text
 from learnpulse.models.clusters import LearnerClusters
 from learnpulse.models.knowledge_tracing import BKT
 from learnpulse.models.mastery import fit_mastery_model
@@ -90,6 +91,8 @@ FIT_THREADS = 1
 #: Format of the folder :meth:`FittedCourseModels.save` writes.
 SAVE_FORMAT = 1
 _MANIFEST, _MASTERY, _ESTIMATORS = "manifest.json", "mastery.json", "models.joblib"
+#: Manifest entries that describe the save itself, not the training (``trained_on``).
+_MANIFEST_KEYS = ("format", "learnpulse", "files")
 
 
 @dataclass
@@ -120,19 +123,26 @@ class FittedCourseModels:
 
     def save(self, directory: str | Path) -> Path:
         """Write the models to ``directory`` (created): a JSON manifest, the BKT as JSON and
-        the scikit-learn models with joblib (load only folders you trust: it is a pickle)."""
+        the scikit-learn models with joblib (load only folders you trust: it is a pickle).
+
+        The model files replace earlier ones only once both are written, so a save that
+        fails leaves an earlier save as it was; the manifest, written last, holds their
+        SHA-256, so :meth:`load` refuses a folder whose files are not those of one save.
+        """
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
-        self.mastery.save(folder / _MASTERY)
         estimators = {
             "success": self.success,
             "retention_risk": self.retention_risk,
             "performance_forecast": self.performance_forecast,
             "clusters": self.clusters,
         }
-        joblib.dump(estimators, folder / _ESTIMATORS)
-        manifest = {"format": SAVE_FORMAT, "learnpulse": __version__, **self.trained_on}
-        (folder / _MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        with replacing(folder / _MASTERY) as mastery, replacing(folder / _ESTIMATORS) as models:
+            self.mastery.save(mastery)
+            joblib.dump(estimators, models)
+        files = {name: sha256(folder / name) for name in (_MASTERY, _ESTIMATORS)}
+        manifest = {"format": SAVE_FORMAT, "learnpulse": __version__, "files": files}
+        write_text(folder / _MANIFEST, json.dumps({**manifest, **self.trained_on}, indent=2))
         return folder
 
     @classmethod
@@ -144,7 +154,8 @@ class FittedCourseModels:
         FileNotFoundError
             If a file of the folder is missing.
         ValueError
-            If the folder was written in another format.
+            If the folder was written in another format, or a file is not the one its
+            manifest names (a save that did not finish, or a file changed since).
         """
         folder = Path(directory)
         manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
@@ -152,8 +163,14 @@ class FittedCourseModels:
             raise ValueError(
                 f"{folder / _MANIFEST}: format {manifest.get('format')!r}, expected {SAVE_FORMAT}"
             )
+        for name, digest in manifest.get("files", {}).items():  # older saves list none
+            if sha256(folder / name) != digest:
+                raise ValueError(
+                    f"{folder / name} is not the file {_MANIFEST} names (a save that did not "
+                    "finish, or a file changed since): save the models again"
+                )
         estimators = joblib.load(folder / _ESTIMATORS)
-        trained_on = {k: v for k, v in manifest.items() if k not in ("format", "learnpulse")}
+        trained_on = {k: v for k, v in manifest.items() if k not in _MANIFEST_KEYS}
         return cls(
             mastery=BKT.load(folder / _MASTERY),
             trained_on=trained_on,

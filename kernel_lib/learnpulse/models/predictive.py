@@ -9,9 +9,10 @@ Reasons come from per-learner feature contributions by occlusion: the change in 
 raw score (log-odds for classifiers, the score for the forecaster) when one feature is
 replaced by its training median. That is exact for what it says ("how much this feature's
 value, compared with a typical one, moved this prediction"), works for any model, and costs
-one extra prediction per (learner, feature) that can matter: features the model does not use
-and values already at the median contribute exactly 0 and are not recomputed, and the rest go
-to the model in one call. A reason words the features with the largest contributions as
+one extra prediction per (learner, feature) that can matter: features the model does not use,
+values already at the median and (gradient boosting) values on the median's side of every
+split on their feature contribute exactly 0 and are not recomputed, and the rest go to the
+model in one call. A reason words the features with the largest contributions as
 people read them (:data:`learnpulse.features.FEATURE_PHRASES`), e.g. "58 days since the last
 submission (lowers P(pass)); accuracy 45% (lowers P(pass))"; other columns as ``name=value``.
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import timedelta
 
+import joblib
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -15,6 +17,7 @@ from learnpulse.datasets import SimulationConfig, simulate_course
 from learnpulse.events import EventValidationError, empty_event_frame
 from learnpulse.models.course import LANES, OUTPUT_KEYS, UNFITTED_REASON, predict_all
 from learnpulse.models.course_fit import FittedCourseModels, fit_course_models, training_frame
+from learnpulse.models.knowledge_tracing import BKT
 
 NEEDED = ("learner_id", "model", "confidence", "reason")
 
@@ -225,6 +228,30 @@ def test_fitted_models_save_and_load(tmp_path, course, fitted, mid_course):
     (folder / "manifest.json").write_text('{"format": 99}')
     with pytest.raises(ValueError, match="format"):
         FittedCourseModels.load(folder)
+
+
+def test_a_failed_save_leaves_the_earlier_one_and_mixed_files_are_refused(
+    tmp_path, fitted, monkeypatch
+):
+    folder = fitted.save(tmp_path / "models")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    retrained = dataclasses.replace(fitted, mastery=BKT(max_iter=1).fit(empty_event_frame()))
+    with monkeypatch.context() as patch:
+        patch.setattr(joblib, "dump", full_disk)  # the models file cannot be written
+        with pytest.raises(OSError, match="No space"):
+            retrained.save(folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # nothing left over
+    assert FittedCourseModels.load(folder).mastery.skills_ == fitted.mastery.skills_
+    # A file of another save (e.g. copied over by hand) does not pass for this one.
+    other = retrained.save(tmp_path / "other")
+    (folder / "mastery.json").write_bytes((other / "mastery.json").read_bytes())
+    with pytest.raises(ValueError, match=r"mastery\.json is not the file manifest\.json names"):
+        FittedCourseModels.load(folder)
+    assert FittedCourseModels.load(other).mastery.skills_ == []
 
 
 def test_training_frame_needs_outcomes(course):

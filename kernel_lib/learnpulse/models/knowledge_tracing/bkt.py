@@ -33,6 +33,7 @@ import polars as pl
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from learnpulse.files import write_text
 from learnpulse.models.knowledge_tracing import sequences as sq
 from learnpulse.models.knowledge_tracing.ability import (
     AbilityHistory,
@@ -576,8 +577,8 @@ class BKT(BaseEstimator):
         return model
 
     def save(self, path: str | Path) -> None:
-        """Write :meth:`to_dict` as JSON."""
-        Path(path).write_text(json.dumps(self.to_dict()), encoding="utf-8")
+        """Write :meth:`to_dict` as JSON (whole or not at all)."""
+        write_text(path, json.dumps(self.to_dict()))
 
     @classmethod
     def load(cls, path: str | Path) -> BKT:

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from learnpulse.files import replacing
 from learnpulse.models.knowledge_tracing._dkt_parts import (
     DKTData,
     DKTNet,
@@ -493,7 +494,8 @@ class DKT:
     # -- persistence ------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
-        """Write config, skills, training summary and weights to one torch file."""
+        """Write config, skills, training summary and weights to one torch file (whole or
+        not at all)."""
         self._check_fitted()
         payload = {
             "model": MODEL_NAME,
@@ -504,7 +506,8 @@ class DKT:
             "epochs": [self.n_epochs_, self.best_epoch_],
             "state_dict": {k: v.cpu() for k, v in self.net_.state_dict().items()},
         }
-        torch.save(payload, Path(path))
+        with replacing(path) as temporary:
+            torch.save(payload, temporary)
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> DKT:

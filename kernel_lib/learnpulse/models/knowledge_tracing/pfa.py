@@ -28,6 +28,7 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from learnpulse.files import write_text
 from learnpulse.models.knowledge_tracing import sequences as sq
 
 #: Smoothing factors (alpha) of the exponentially weighted means of earlier outcomes on a
@@ -217,8 +218,8 @@ class PFA(BaseEstimator):
         return model
 
     def save(self, path: str | Path) -> None:
-        """Write :meth:`to_dict` as JSON."""
-        Path(path).write_text(json.dumps(self.to_dict()), encoding="utf-8")
+        """Write :meth:`to_dict` as JSON (whole or not at all)."""
+        write_text(path, json.dumps(self.to_dict()))
 
     @classmethod
     def load(cls, path: str | Path) -> PFA:
