@@ -24,6 +24,7 @@ import numpy as np
 from rank_bm25 import BM25Okapi
 
 from learnpulse.agents.base import Source
+from learnpulse.files import replacing
 
 if TYPE_CHECKING:
     from learnpulse.course import Course
@@ -260,9 +261,8 @@ def cached_embeddings(model, texts: list[str], model_id: str) -> np.ndarray:
     matrix = model.encode(texts, normalize_embeddings=True, batch_size=EMBEDDING_BATCH)
     try:  # written whole or not at all: another process may read it at the same time
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(partial, matrix)
-        os.replace(partial, path)
+        with replacing(path) as partial, open(partial, "wb") as out:
+            np.save(out, matrix)
     except OSError:
         pass  # a read-only home: encode again next time
     return matrix
