@@ -171,3 +171,15 @@ def test_benchmark_oulad_averages_seeds_and_refuses_none(shared_data, capsys):
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["seeds"] == 2 and result["auc_min"] <= result["auc"] <= result["auc_max"]
     assert result["auc"] > result["baseline_auc"] + 0.05
+
+
+def test_benchmark_forecast_averages_learner_splits(shared_data, capsys):
+    data = str(shared_data / "oulad")
+    assert main(["benchmark", "forecast", "--train-dir", data, "--splits", "0"]) == 2
+    assert "--splits must be at least 1, not 0" in capsys.readouterr().err
+    assert main(["benchmark", "forecast", "--train-dir", data, "--splits", "2", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    low, high = result["improvement_min"], result["improvement_max"]
+    assert result["splits"] == 2 and low < result["improvement"] < high  # two different splits
+    assert low > 0.05 and result["mae"] < result["baseline_mae"]
+    assert 0.75 < result["interval_coverage"] < 0.85
