@@ -12,9 +12,10 @@ value, compared with a typical one, moved this prediction"), works for any model
 one extra prediction per (learner, feature) that can matter: features the model does not use,
 values already at the median and (gradient boosting) values on the median's side of every
 split on their feature contribute exactly 0 and are not recomputed, and the rest go to the
-model in one call. A reason words the features with the largest contributions as
-people read them (:data:`learnpulse.features.FEATURE_PHRASES`), e.g. "58 days since the last
-submission (lowers P(pass)); accuracy 45% (lowers P(pass))"; other columns as ``name=value``.
+model in one call (:mod:`learnpulse.models.occlusion`). A reason words the features with the
+largest contributions as people read them (:data:`learnpulse.features.FEATURE_PHRASES`),
+e.g. "58 days since the last submission (lowers P(pass)); accuracy 45% (lowers P(pass))";
+other columns as ``name=value``.
 
 Gradient boosting (``estimator="hgb"``, the default) was chosen by the numbers: on OULAD at
 day 60 (``benchmarks/bench_oulad.py``, test presentation 2014B) it beats a standardised
@@ -41,8 +42,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from learnpulse.features import FEATURE_FORMATS, FEATURE_PHRASES, YES_NO_FEATURES
 from learnpulse.models.mastery import check_columns
+from learnpulse.models.occlusion import splits_crossed, word_reasons
 
 #: Version written in every prediction's ``model`` field (``"<name>/<version>"``); 1.1:
 #: monotone in RISK_DIRECTIONS, reasons in words.
@@ -227,89 +228,16 @@ class _FeatureModel(BaseEstimator):
 
     def _contributions(self, X: np.ndarray, base: np.ndarray) -> np.ndarray:
         """:meth:`contributions` of the float matrix ``X`` whose raw scores are ``base``."""
-        out = np.zeros_like(X)
         # A NaN feature differs from a (never NaN) median; equal values change nothing.
-        changed = (self.medians_ != X) & self.used_ & self._crosses_a_split(X)
+        crosses = splits_crossed(self.model_, self.used_, self.medians_, X)
+        changed = (self.medians_ != X) & self.used_ & crosses
+        out = np.zeros_like(X)
         rows, columns = np.nonzero(changed)
         if rows.size:
             typical = X[rows]
             typical[np.arange(rows.size), columns] = self.medians_[columns]
             out[rows, columns] = base[rows] - self._raw(typical)
         return out
-
-    def _crosses_a_split(self, X: np.ndarray) -> np.ndarray:
-        """Where moving a value to its median can change a gradient-boosting raw score,
-        shape (n_samples, n_features_in_), bool.
-
-        A tree sends a number left when it is <= the split's threshold, so a value and the
-        median on the same side of every threshold on their feature take the same path in
-        every tree: their contribution is exactly 0 (on a simulated course, about half of the
-        cells of a 4-leaf model, a tenth for 15 leaves). Missing values and categories may go
-        either way; other models (logistic, constant) are not pruned.
-        """
-        trees = getattr(self.model_, "_predictors", None)
-        crosses = np.ones(X.shape, dtype=bool)
-        if trees is None:
-            return crosses
-        nodes = np.concatenate([tree.nodes for per_class in trees for tree in per_class])
-        splits = nodes[nodes["is_leaf"] == 0]
-        used = np.flatnonzero(self.used_)
-        categorical = getattr(self.model_, "is_categorical_", None)
-        if categorical is None:
-            categorical = np.zeros(used.size, dtype=bool)
-        # With categories, the trees see them first, then the numbers (sklearn's encoder).
-        tree_column = np.empty(used.size, dtype=int)
-        tree_column[np.r_[np.flatnonzero(categorical), np.flatnonzero(~categorical)]] = np.arange(
-            used.size
-        )
-        for k in np.flatnonzero(~categorical):
-            j = used[k]
-            on_k = splits["feature_idx"] == tree_column[k]
-            thresholds = np.unique(splits["num_threshold"][on_k])
-            x = X[:, j]
-            side = np.searchsorted(thresholds, np.nan_to_num(x), side="left")
-            median_side = np.searchsorted(thresholds, self.medians_[j], side="left")
-            crosses[:, j] = np.isnan(x) | (side != median_side)
-        return crosses
-
-    def _reasons(self, X: np.ndarray, contrib: np.ndarray) -> list[str]:
-        """Per row, the ``n_reasons`` features with the largest contributions, in words."""
-        if self.n_reasons < 1:
-            return ["all features typical"] * X.shape[0]
-        order = np.argsort(-np.abs(contrib), axis=1)[:, : self.n_reasons]
-        rows = np.arange(X.shape[0])[:, None]
-        effects = contrib[rows, order]
-        names = [str(c) for c in self.feature_names_]
-        wordings = [FEATURE_PHRASES.get(c, (f"{c}={{}}", f"{c} missing")) for c in names]
-        templates, unknown = (np.array(w) for w in zip(*wordings, strict=True))
-        yes_no = np.array([c in YES_NO_FEATURES for c in names])
-        columns = {}
-        for k in range(order.shape[1]):
-            j, values = order[:, k], X[rows[:, 0], order[:, k]]
-            text = _fmt_all(values)
-            for c in {names[i] for i in np.unique(j)} & FEATURE_FORMATS.keys():
-                of_c = j == names.index(c)
-                text[of_c] = _fmt_all(values[of_c], FEATURE_FORMATS[c])
-            text = np.where(yes_no[j], np.where(values == 1, "yes", "no"), text)
-            text = np.where(np.isnan(values), unknown[j], text)
-            columns[f"template{k}"] = np.where(np.isnan(values), "{}", templates[j])
-            columns[f"value{k}"] = text.astype(str)
-            columns[f"effect{k}"] = effects[:, k]
-        parts = [
-            pl.when(pl.col(f"effect{k}") != 0).then(
-                pl.format(
-                    "{} ({})",
-                    pl.col(f"template{k}").str.replace("{}", pl.col(f"value{k}"), literal=True),
-                    pl.when(pl.col(f"effect{k}") > 0)
-                    .then(pl.lit(self._up))
-                    .otherwise(pl.lit(self._down)),
-                )
-            )
-            for k in range(order.shape[1])
-        ]
-        joined = pl.concat_str(parts, separator="; ", ignore_nulls=True)
-        reason = pl.when(joined == "").then(pl.lit("all features typical")).otherwise(joined)
-        return pl.DataFrame(columns).select(reason).to_series().to_list()
 
     def predict_frame(self, features: pl.DataFrame) -> pl.DataFrame:
         """One prediction row per learner of ``features``.
@@ -331,7 +259,12 @@ class _FeatureModel(BaseEstimator):
         raw = self._raw(X) if X.shape[0] else np.empty(0)
         value, confidence, extra = self._values(X, raw)
         keys = [c for c in ID_COLUMNS if c in features.columns]
-        reasons = self._reasons(X, self._contributions(X, raw)) if X.shape[0] else []
+        reasons = []
+        if X.shape[0]:
+            contrib = self._contributions(X, raw)
+            reasons = word_reasons(
+                self.feature_names_, X, contrib, self.n_reasons, self._up, self._down
+            )
         return features.select(keys).with_columns(
             value=pl.Series(value, dtype=pl.Float64),
             confidence=pl.Series(confidence, dtype=pl.Float64),
@@ -345,20 +278,6 @@ def _n_iter(model) -> int:
     """Boosting rounds / solver iterations of a fitted model (1 for a constant model)."""
     last = model.steps[-1][1] if hasattr(model, "steps") else model
     return max(1, int(np.max(getattr(last, "n_iter_", 1))))
-
-
-def _fmt(value: float, spec: str | None = None) -> str:
-    if np.isnan(value):
-        return "missing"
-    if spec is not None:
-        return format(value, spec)
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
-
-
-def _fmt_all(values: np.ndarray, spec: str | None = None) -> np.ndarray:
-    """:func:`_fmt` of every value, shape (n,): formatted once per distinct value."""
-    distinct, index = np.unique(values, return_inverse=True)
-    return np.array([_fmt(v, spec) for v in distinct], dtype=object)[index.ravel()]
 
 
 class _Classifier(ClassifierMixin, _FeatureModel):

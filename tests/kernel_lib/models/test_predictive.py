@@ -20,6 +20,7 @@ from learnpulse.features import (
     learner_features,
     oulad_day_frame,
 )
+from learnpulse.models.occlusion import ALL_TYPICAL, splits_crossed
 from learnpulse.models.predictive import (
     RISK_DIRECTIONS,
     PerformanceForecaster,
@@ -94,7 +95,7 @@ def _named(model, reasons: pl.Series) -> set[str]:
         wording = re.escape(template).replace(r"\{\}", ".+")
         patterns[c] = re.compile(f"^(?:{wording}|{re.escape(unknown)})$")
     named = set()
-    for part in (p for r in reasons if r != "all features typical" for p in r.split("; ")):
+    for part in (p for r in reasons if r != ALL_TYPICAL for p in r.split("; ")):
         direction = next(d for d in (model._up, model._down) if part.endswith(f" ({d})"))
         wording = part.removesuffix(f" ({direction})")
         hits = {c for c, pattern in patterns.items() if pattern.match(wording)}
@@ -252,7 +253,7 @@ def test_contributions_equal_one_model_call_per_feature(model_class, estimator):
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     assert (got[:, ~model.used_] == 0).all() and (got[:5, 0] == 0).all()
     differs = (model.medians_ != X) & model.used_
-    pruned = differs & ~model._crosses_a_split(X)
+    pruned = differs & ~splits_crossed(model.model_, model.used_, model.medians_, X)
     if estimator == "logistic":
         assert not pruned.any()
     else:  # cells skipped as same-side, yet the result above is exact

@@ -1,0 +1,151 @@
+"""Occlusion reasons of the tabular models: which cells can matter, and the words for them.
+
+:mod:`learnpulse.models.predictive` computes a feature's contribution as the change in a
+model's raw score when the feature is replaced by its training median. This module holds the
+two parts that do not depend on the model's kind: :func:`splits_crossed` (which cells a
+gradient-boosting model's trees can score differently from the median, so that only those are
+recomputed) and :func:`word_reasons` (the largest contributions of each row, as people read
+them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from learnpulse.features import FEATURE_FORMATS, FEATURE_PHRASES, YES_NO_FEATURES
+
+#: The reason of a row whose contributions are all 0.
+ALL_TYPICAL = "all features typical"
+
+
+def splits_crossed(model, used: np.ndarray, medians: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Where moving a value to its median can change a gradient-boosting raw score.
+
+    A tree sends a number left when it is <= the split's threshold, so a value and the median
+    on the same side of every threshold on their feature take the same path in every tree:
+    their contribution is exactly 0 (on a simulated course, about half of the cells of a
+    4-leaf model, a tenth for 15 leaves). Missing values and categories may go either way;
+    other models (logistic, constant) are not pruned.
+
+    Parameters
+    ----------
+    model : fitted estimator
+        A ``HistGradientBoosting*`` model is pruned (it reads sklearn's ``_predictors`` and
+        ``is_categorical_``); anything else gives all True.
+    used : numpy.ndarray, shape (n_features,), bool
+        The features the model was given, in its column order.
+    medians : numpy.ndarray, shape (n_features,)
+        The value each feature is moved to.
+    X : numpy.ndarray, shape (n_samples, n_features)
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_samples, n_features), bool
+    """
+    trees = getattr(model, "_predictors", None)
+    crosses = np.ones(X.shape, dtype=bool)
+    if trees is None:
+        return crosses
+    nodes = np.concatenate([tree.nodes for per_class in trees for tree in per_class])
+    splits = nodes[nodes["is_leaf"] == 0]
+    used = np.flatnonzero(used)
+    categorical = getattr(model, "is_categorical_", None)
+    if categorical is None:
+        categorical = np.zeros(used.size, dtype=bool)
+    # With categories, the trees see them first, then the numbers (sklearn's encoder).
+    tree_column = np.empty(used.size, dtype=int)
+    tree_column[np.r_[np.flatnonzero(categorical), np.flatnonzero(~categorical)]] = np.arange(
+        used.size
+    )
+    for k in np.flatnonzero(~categorical):
+        j = used[k]
+        on_k = splits["feature_idx"] == tree_column[k]
+        thresholds = np.unique(splits["num_threshold"][on_k])
+        x = X[:, j]
+        side = np.searchsorted(thresholds, np.nan_to_num(x), side="left")
+        median_side = np.searchsorted(thresholds, medians[j], side="left")
+        crosses[:, j] = np.isnan(x) | (side != median_side)
+    return crosses
+
+
+def word_reasons(
+    names: Sequence[str],
+    X: np.ndarray,
+    contrib: np.ndarray,
+    n_reasons: int,
+    up: str,
+    down: str,
+) -> list[str]:
+    """Per row, the ``n_reasons`` features with the largest contributions, in words.
+
+    Parameters
+    ----------
+    names : sequence of str, length n_features
+        Feature names; :data:`~learnpulse.features.FEATURE_PHRASES` words the known ones,
+        others read ``name=value``.
+    X : numpy.ndarray, shape (n_samples, n_features)
+        The feature values (NaN: missing).
+    contrib : numpy.ndarray, shape (n_samples, n_features)
+        The contributions; a feature with 0 is not named.
+    n_reasons : int
+        How many features a reason names at most.
+    up, down : str
+        What a positive / negative contribution does, e.g. "raises risk".
+
+    Returns
+    -------
+    list of str, length n_samples
+        E.g. "58 days since the last submission (raises risk); accuracy 45% (raises risk)",
+        or :data:`ALL_TYPICAL`.
+    """
+    if n_reasons < 1:
+        return [ALL_TYPICAL] * X.shape[0]
+    order = np.argsort(-np.abs(contrib), axis=1)[:, :n_reasons]
+    rows = np.arange(X.shape[0])[:, None]
+    effects = contrib[rows, order]
+    names = [str(c) for c in names]
+    wordings = [FEATURE_PHRASES.get(c, (f"{c}={{}}", f"{c} missing")) for c in names]
+    templates, unknown = (np.array(w) for w in zip(*wordings, strict=True))
+    yes_no = np.array([c in YES_NO_FEATURES for c in names])
+    columns = {}
+    for k in range(order.shape[1]):
+        j, values = order[:, k], X[rows[:, 0], order[:, k]]
+        text = _fmt_all(values)
+        for c in {names[i] for i in np.unique(j)} & FEATURE_FORMATS.keys():
+            of_c = j == names.index(c)
+            text[of_c] = _fmt_all(values[of_c], FEATURE_FORMATS[c])
+        text = np.where(yes_no[j], np.where(values == 1, "yes", "no"), text)
+        text = np.where(np.isnan(values), unknown[j], text)
+        columns[f"template{k}"] = np.where(np.isnan(values), "{}", templates[j])
+        columns[f"value{k}"] = text.astype(str)
+        columns[f"effect{k}"] = effects[:, k]
+    parts = [
+        pl.when(pl.col(f"effect{k}") != 0).then(
+            pl.format(
+                "{} ({})",
+                pl.col(f"template{k}").str.replace("{}", pl.col(f"value{k}"), literal=True),
+                pl.when(pl.col(f"effect{k}") > 0).then(pl.lit(up)).otherwise(pl.lit(down)),
+            )
+        )
+        for k in range(order.shape[1])
+    ]
+    joined = pl.concat_str(parts, separator="; ", ignore_nulls=True)
+    reason = pl.when(joined == "").then(pl.lit(ALL_TYPICAL)).otherwise(joined)
+    return pl.DataFrame(columns).select(reason).to_series().to_list()
+
+
+def _fmt(value: float, spec: str | None = None) -> str:
+    if np.isnan(value):
+        return "missing"
+    if spec is not None:
+        return format(value, spec)
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
+
+
+def _fmt_all(values: np.ndarray, spec: str | None = None) -> np.ndarray:
+    """:func:`_fmt` of every value, shape (n,): formatted once per distinct value."""
+    distinct, index = np.unique(values, return_inverse=True)
+    return np.array([_fmt(v, spec) for v in distinct], dtype=object)[index.ravel()]
