@@ -167,6 +167,23 @@ def jp_server_config(jp_server_config, models_dir):
     return {**jp_server_config, "LearnPulseApp": {**jp_server_config["LearnPulseApp"], **analytics}}
 
 
+def test_course_models_that_do_not_load_here_are_left_out(tmp_path, models_dir, caplog):
+    """A folder the server cannot use (here: pickled by another scikit-learn release) is
+    logged and predicted without, not an error for every request; a good one is read."""
+    import shutil
+
+    from learnpulse_server.handlers.analytics import _fitted_loader
+
+    shutil.copytree(models_dir / "demo-python-101", tmp_path / "demo-python-101")
+    assert _fitted_loader(str(tmp_path))("demo-python-101").success is not None
+    manifest_path = tmp_path / "demo-python-101" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "scikit-learn": "0.24.2"}))
+    with caplog.at_level("WARNING"):
+        assert _fitted_loader(str(tmp_path))("demo-python-101") is None
+    assert "fitted with scikit-learn 0.24.2" in caplog.text
+
+
 def learners_in(body: dict) -> set[str]:
     rows = [row for frame in body["predictions"].values() for row in frame]
     return {row["learner_id"] for row in rows}

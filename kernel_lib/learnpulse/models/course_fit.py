@@ -19,6 +19,7 @@ and fitting k-means, ~4 s for 10,000 learners, is not redone at every ``predict_
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -27,6 +28,8 @@ from typing import Any
 
 import joblib
 import polars as pl
+import sklearn
+from sklearn.exceptions import InconsistentVersionWarning
 from threadpoolctl import threadpool_limits
 
 from learnpulse import __version__
@@ -91,8 +94,13 @@ FIT_THREADS = 1
 #: Format of the folder :meth:`FittedCourseModels.save` writes.
 SAVE_FORMAT = 1
 _MANIFEST, _MASTERY, _ESTIMATORS = "manifest.json", "mastery.json", "models.joblib"
+#: Manifest entry naming the scikit-learn release that pickled the estimators: another release
+#: may not unpickle them, or may unpickle them into models that predict wrongly
+#: (scikit-learn's model persistence guide), so :meth:`FittedCourseModels.load` refuses them.
+_SKLEARN = "scikit-learn"
 #: Manifest entries that describe the save itself, not the training (``trained_on``).
-_MANIFEST_KEYS = ("format", "learnpulse", "files")
+_MANIFEST_KEYS = ("format", "learnpulse", _SKLEARN, "files")
+_FIT_AGAIN = "fit them again (fit_course_models(course).save(folder))"
 
 
 @dataclass
@@ -141,7 +149,12 @@ class FittedCourseModels:
             self.mastery.save(mastery)
             joblib.dump(estimators, models)
         files = {name: sha256(folder / name) for name in (_MASTERY, _ESTIMATORS)}
-        manifest = {"format": SAVE_FORMAT, "learnpulse": __version__, "files": files}
+        manifest = {
+            "format": SAVE_FORMAT,
+            "learnpulse": __version__,
+            _SKLEARN: sklearn.__version__,
+            "files": files,
+        }
         write_text(folder / _MANIFEST, json.dumps({**manifest, **self.trained_on}, indent=2))
         return folder
 
@@ -154,8 +167,9 @@ class FittedCourseModels:
         FileNotFoundError
             If a file of the folder is missing.
         ValueError
-            If the folder was written in another format, or a file is not the one its
-            manifest names (a save that did not finish, or a file changed since).
+            If the folder was written in another format, a file is not the one its manifest
+            names (a save that did not finish, or a file changed since), or the estimators
+            were pickled by another scikit-learn release.
         """
         folder = Path(directory)
         manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
@@ -169,13 +183,34 @@ class FittedCourseModels:
                     f"{folder / name} is not the file {_MANIFEST} names (a save that did not "
                     "finish, or a file changed since): save the models again"
                 )
-        estimators = joblib.load(folder / _ESTIMATORS)
+        pickled_by = manifest.get(_SKLEARN)
+        if pickled_by is not None and pickled_by != sklearn.__version__:
+            raise ValueError(
+                f"{folder}: the models were fitted with scikit-learn {pickled_by}, this is "
+                f"{sklearn.__version__}, which may not read them correctly: {_FIT_AGAIN}"
+            )
+        estimators = _unpickle(folder / _ESTIMATORS)
         trained_on = {k: v for k, v in manifest.items() if k not in _MANIFEST_KEYS}
         return cls(
             mastery=BKT.load(folder / _MASTERY),
             trained_on=trained_on,
             **estimators,
         )
+
+
+def _unpickle(path: Path) -> dict[str, Any]:
+    """The estimators :meth:`FittedCourseModels.save` pickled; saves older than the manifest's
+    scikit-learn entry are checked by scikit-learn's own warning, raised as an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InconsistentVersionWarning)
+        try:
+            return joblib.load(path)
+        except InconsistentVersionWarning as stale:
+            raise ValueError(
+                f"{path}: {stale.estimator_name} was fitted with scikit-learn "
+                f"{stale.original_sklearn_version}, this is {stale.current_sklearn_version}, "
+                f"which may not read it correctly: {_FIT_AGAIN}"
+            ) from None
 
 
 def _next_scores(events: pl.DataFrame, cut: Any) -> pl.DataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,20 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _loads(folder: Path) -> bool:
+    """Whether ``folder`` holds course models that load here (says why not, if it exists)."""
+    from learnpulse.models.course_fit import FittedCourseModels
+
+    if not folder.exists():
+        return False
+    try:
+        FittedCourseModels.load(folder)
+    except (OSError, ValueError) as error:
+        print(f"Fitting the course models again: {error}", file=sys.stderr, flush=True)
+        return False
+    return True
+
+
 def prepare_demo(store: Any, course_id: str, models_dir: str | Path, seed: int = 0) -> Path:
     """What the demo server needs beyond the course's events, made once:
 
@@ -134,14 +149,16 @@ def prepare_demo(store: Any, course_id: str, models_dir: str | Path, seed: int =
       server as ``--LearnPulseApp.models_dir``): without them those predictions are empty;
     - real example training runs in the store, for the training dashboard.
 
-    Returns the models folder. What is already there (models, runs) is not made again.
+    Returns the models folder. What is already there (models, runs) is not made again,
+    unless the models do not load here (e.g. pickled by another scikit-learn release after an
+    upgrade, or a save that did not finish): then they are fitted again, saying why.
     """
     from learnpulse.datasets.simulator import SimulationConfig, simulate_course
     from learnpulse.models.course_fit import fit_course_models
     from learnpulse.viz.examples import log_example_runs
 
     folder = Path(models_dir)
-    if not (folder / course_id).exists():
+    if not _loads(folder / course_id):
         past = SimulationConfig(n_learners=DEMO_PAST_LEARNERS, seed=seed + 1, course_id=course_id)
         fit_course_models(simulate_course(past)).save(folder / course_id)
     if store.training_runs().is_empty():

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from datetime import timedelta
 
 import joblib
 import polars as pl
 import pytest
+import sklearn
 from polars.testing import assert_frame_equal
 
 import learnpulse.models as models
 import learnpulse.models.course as course_module
 from learnpulse.datasets import SimulationConfig, simulate_course
 from learnpulse.events import EventValidationError, empty_event_frame
+from learnpulse.files import sha256
 from learnpulse.models.course import LANES, OUTPUT_KEYS, UNFITTED_REASON, predict_all
 from learnpulse.models.course_fit import FittedCourseModels, fit_course_models, training_frame
 from learnpulse.models.knowledge_tracing import BKT
@@ -252,6 +255,37 @@ def test_a_failed_save_leaves_the_earlier_one_and_mixed_files_are_refused(
     with pytest.raises(ValueError, match=r"mastery\.json is not the file manifest\.json names"):
         FittedCourseModels.load(folder)
     assert FittedCourseModels.load(other).mastery.skills_ == []
+
+
+def _another_release() -> str:
+    """A scikit-learn version string of the same length as this one's, but another."""
+    other = "".join("9" if c.isdigit() else c for c in sklearn.__version__)
+    assert other != sklearn.__version__
+    return other
+
+
+def test_models_pickled_by_another_scikit_learn_release_are_refused(tmp_path, fitted):
+    folder = fitted.save(tmp_path / "models")
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["scikit-learn"] == sklearn.__version__
+    assert FittedCourseModels.load(folder).trained_on == fitted.trained_on  # not training info
+    manifest_path.write_text(json.dumps({**manifest, "scikit-learn": "0.24.2"}))
+    with pytest.raises(ValueError, match=r"fitted with scikit-learn 0\.24\.2, this is .* fit them"):
+        FittedCourseModels.load(folder)
+    # A save from before the manifest named the release: the pickles themselves say it (as
+    # scikit-learn writes them), and scikit-learn's warning becomes this error.
+    other = _another_release()
+    pickled = (folder / "models.joblib").read_bytes()
+    assert sklearn.__version__.encode() in pickled
+    (folder / "models.joblib").write_bytes(
+        pickled.replace(sklearn.__version__.encode(), other.encode())
+    )
+    del manifest["scikit-learn"]
+    manifest["files"]["models.joblib"] = sha256(folder / "models.joblib")
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=rf"fitted with scikit-learn {other}, this is .* fit them"):
+        FittedCourseModels.load(folder)
 
 
 def test_training_frame_needs_outcomes(course):

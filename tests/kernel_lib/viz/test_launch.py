@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -48,3 +49,27 @@ def test_a_dashboard_is_served(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_demo_models_that_do_not_load_are_fitted_again(tmp_path, monkeypatch, capsys):
+    import learnpulse.viz.launch as launch
+    from learnpulse.models.course_fit import FittedCourseModels
+    from learnpulse.store import EventStore
+
+    monkeypatch.setattr(launch, "DEMO_PAST_LEARNERS", 150)  # a small earlier cohort
+    monkeypatch.setattr("learnpulse.viz.examples.log_example_runs", lambda store: [])
+    store = EventStore(f"sqlite:///{tmp_path / 'demo.db'}")
+    folder = launch.prepare_demo(store, "demo-course", tmp_path / "models") / "demo-course"
+    assert FittedCourseModels.load(folder).trained_on["course_id"] == ["demo-course"]
+    saved = {p.name: p.read_bytes() for p in folder.iterdir()}
+    launch.prepare_demo(store, "demo-course", tmp_path / "models")  # loads: nothing made again
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == saved
+    assert capsys.readouterr().err == ""
+    # e.g. after an upgrade of scikit-learn: the demo fits them again instead of failing later
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "scikit-learn": "0.24.2"}))
+    launch.prepare_demo(store, "demo-course", tmp_path / "models")
+    assert "Fitting the course models again" in capsys.readouterr().err
+    reloaded = json.loads((folder / "manifest.json").read_text())
+    assert reloaded["scikit-learn"] != "0.24.2"
+    assert FittedCourseModels.load(folder).trained_on["course_id"] == ["demo-course"]
