@@ -183,3 +183,24 @@ def test_benchmark_forecast_averages_learner_splits(shared_data, capsys):
     assert result["splits"] == 2 and low < result["improvement"] < high  # two different splits
     assert low > 0.05 and result["mae"] < result["baseline_mae"]
     assert 0.75 < result["interval_coverage"] < 0.85
+
+
+def test_benchmark_completion_compares_the_two_paces(capsys):
+    assert main(["benchmark", "completion", "--goal-size", "0"]) == 2
+    assert "--goal-size and every --weeks must be at least 1" in capsys.readouterr().err
+    args = ["benchmark", "completion", "--learners", "300", "--weeks", "4", "8", "--json"]
+    assert main(args) == 0
+    result = _json_out(capsys)
+    goal, every = (
+        {k.removesuffix(f"_{pace}"): v for k, v in result.items() if k.endswith(pace)}
+        for pace in ("goal_skills", "every_skill")
+    )
+    for side in (goal, every):
+        assert 0 < side["reached"] < side["in_progress"]
+        assert 0 <= side["coverage"] <= 1 and side["median_abs_error_days"] > 0
+    # Gains on other skills no longer count toward a goal: goals nobody has started are "no
+    # progress" instead of "in progress", and fewer learners are told they will finish in
+    # the course's time when they never do.
+    assert goal["in_progress"] < every["in_progress"]
+    assert goal["in_progress"] + goal["no_progress"] == every["in_progress"] + every["no_progress"]
+    assert goal["optimistic"] < every["optimistic"]

@@ -3,9 +3,12 @@
 The mastery still needed is the sum over the target skills of how far each is below the
 mastery threshold (``MASTERY_THRESHOLD - P(known)``, 0 when mastered, the whole threshold for
 a skill never attempted), in the same unit as learning velocity (skills' worth of demonstrated
-P(known)). Dividing it by the learner's recent weekly gain
+P(known)). Dividing it by the learner's recent weekly gain on the target skills
 (mean over the last :data:`RECENT_WEEKS` weeks, inactive weeks counting as 0) gives the weeks
-left; by their recent gain per active hour, the active hours left. The interval comes from the
+left; by that gain per active hour, the active hours left. For a goal, only the gains on the
+goal's skills count: gains on other skills do not bring the goal nearer (``learnpulse
+benchmark completion``: with every skill's gains, most simulated learners who never reached a
+goal of three skills were told they would within the course). The interval comes from the
 spread of those weekly gains: the mean weekly gain +- :data:`INTERVAL_Z` standard errors; when
 its lower end is not positive, the upper end of the days is infinite.
 
@@ -198,7 +201,8 @@ def time_to_completion(
     model : BKT, optional
         The fitted BKT ``mastery`` came from (default: fitted on ``events``).
     progress : polars.DataFrame, optional
-        :func:`~learnpulse.models.velocity.weekly_progress` if already computed.
+        :func:`~learnpulse.models.velocity.weekly_progress` if already computed, with
+        ``skills=goal_skills`` for a goal.
 
     Returns
     -------
@@ -212,7 +216,8 @@ def time_to_completion(
     targets = _targets(skills, goal_skills)
     check_columns(mastery, _MASTERY_COLUMNS, "mastery frame")
     if progress is None:
-        progress = weekly_progress(events, model=model, at=at)
+        on = None if goal_skills is None else targets
+        progress = weekly_progress(events, model=model, at=at, skills=on)
     frame = _needs(mastery, targets).join(_pace(progress), on="learner_id", how="left")
     frame = _estimates(frame)
     return frame.select(

@@ -18,6 +18,7 @@ learner's earlier weeks.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import polars as pl
@@ -95,6 +96,7 @@ def weekly_progress(
     at: datetime | None = None,
     trace: MasteryTrace | None = None,
     spans: pl.DataFrame | None = None,
+    skills: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Mastery gained and active hours of every learner in every week up to the cut-off.
 
@@ -112,6 +114,9 @@ def weekly_progress(
     spans : polars.DataFrame, optional
         :func:`~learnpulse.models.activity.session_spans` of ``events`` before ``at`` if
         already computed.
+    skills : sequence of str, optional
+        Count only the gains and attempts on these skills (default: every skill); the hours
+        are all active hours.
 
     Returns
     -------
@@ -127,6 +132,8 @@ def weekly_progress(
     cutoff = at if at is not None else events.get_column("ts").max()
     trace = trace_mastery(events, model=model) if trace is None else trace
     responses = trace.responses
+    if skills is not None:
+        responses = responses.filter(pl.col("skill").is_in(list(skills)))
     gains = responses.group_by("learner_id", weeks_back=_weeks_back("ts", cutoff)).agg(
         gain=pl.col("gain").sum(), attempts=pl.len()
     )

@@ -11,10 +11,13 @@ import pytest
 from learnpulse.models.completion import INTERVAL_Z, RECENT_WEEKS, time_to_completion
 from learnpulse.models.knowledge_tracing import MASTERY_THRESHOLD
 from learnpulse.models.mastery import course_mastery
+from learnpulse.models.velocity import weekly_progress
 from tests.kernel_lib.models.test_mastery import (
     ann_masters_a,
+    attempt,
     chain_model,
     chain_skills,
+    expected_p_known,
     frame,
 )
 
@@ -124,6 +127,31 @@ def test_from_events_one_week_of_history_has_no_upper_bound():
     assert ann["status"] == "in progress" and ann["skills_left"] == 2
     assert math.isfinite(ann["days_left"]) and math.isinf(ann["days_high"])
     assert rows.filter(learner_id="bob")["status"][0] == "no progress"
+
+
+def test_a_goal_counts_only_the_gains_on_its_skills():
+    """Gains on A bring the course nearer, not a goal of B alone: Ann, who only practises A,
+    makes no progress toward B; Cai's pace toward B is what B's answers demonstrated."""
+    model, skills = chain_model(), chain_skills()
+    b_outcomes = [True, False, True]
+    b_answers = [attempt("cai", 10 + i, "B", c, session_id="s2") for i, c in enumerate(b_outcomes)]
+    events = pl.concat([ann_masters_a(), frame(b_answers)])
+    mastery = course_mastery(events, skills=skills, model=model)
+
+    def rows(**goal) -> dict[str, dict]:
+        result = time_to_completion(events, mastery, skills=skills, model=model, **goal)
+        return {row["learner_id"]: row for row in result.iter_rows(named=True)}
+
+    course, goal = rows(), rows(goal_skills=["B"])
+    assert course["ann"]["status"] == "in progress"
+    assert goal["ann"]["status"] == "no progress" and math.isinf(goal["ann"]["days_left"])
+    b_gain = expected_p_known(model, b_outcomes, "B")  # a skill's gains add up to P(known)
+    assert goal["cai"]["status"] == "in progress" and b_gain < MASTERY_THRESHOLD
+    assert goal["cai"]["rate_per_week"] == pytest.approx(b_gain)
+    assert goal["cai"]["days_left"] == pytest.approx(7 * (MASTERY_THRESHOLD - b_gain) / b_gain)
+    weekly = weekly_progress(events, model=model, skills=["B"])
+    assert weekly.filter(learner_id="ann")["gain"].sum() == 0
+    assert weekly.filter(learner_id="ann")["hours"].sum() > 0  # hours are all active hours
 
 
 def test_empty():
