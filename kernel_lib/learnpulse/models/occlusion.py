@@ -110,13 +110,17 @@ def word_reasons(
     wordings = [FEATURE_PHRASES.get(c, (f"{c}={{}}", f"{c} missing")) for c in names]
     templates, unknown = (np.array(w) for w in zip(*wordings, strict=True))
     yes_no = np.array([c in YES_NO_FEATURES for c in names])
+    specs = [None, *sorted(set(FEATURE_FORMATS.values()))]
+    spec_of = np.array([specs.index(FEATURE_FORMATS.get(c)) for c in names])
     columns = {}
     for k in range(order.shape[1]):
         j, values = order[:, k], X[rows[:, 0], order[:, k]]
-        text = _fmt_all(values)
-        for c in {names[i] for i in np.unique(j)} & FEATURE_FORMATS.keys():
-            of_c = j == names.index(c)
-            text[of_c] = _fmt_all(values[of_c], FEATURE_FORMATS[c])
+        # only values a reason shows are formatted (a 0 effect is not named)
+        text = np.full(values.shape, "", dtype=object)
+        shown = (effects[:, k] != 0) & ~np.isnan(values) & ~yes_no[j]
+        for spec in np.unique(spec_of[j[shown]]):
+            of_spec = shown & (spec_of[j] == spec)
+            text[of_spec] = _fmt_all(values[of_spec], specs[spec])
         text = np.where(yes_no[j], np.where(values == 1, "yes", "no"), text)
         text = np.where(np.isnan(values), unknown[j], text)
         columns[f"template{k}"] = np.where(np.isnan(values), "{}", templates[j])
@@ -137,15 +141,12 @@ def word_reasons(
     return pl.DataFrame(columns).select(reason).to_series().to_list()
 
 
-def _fmt(value: float, spec: str | None = None) -> str:
-    if np.isnan(value):
-        return "missing"
-    if spec is not None:
-        return format(value, spec)
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.2f}"
-
-
 def _fmt_all(values: np.ndarray, spec: str | None = None) -> np.ndarray:
-    """:func:`_fmt` of every value, shape (n,): formatted once per distinct value."""
+    """Numbers (not NaN) as a reason shows them, shape (n,): with ``spec``, else whole ones
+    without decimals and others with two; formatted once per distinct value."""
     distinct, index = np.unique(values, return_inverse=True)
-    return np.array([_fmt(v, spec) for v in distinct], dtype=object)[index.ravel()]
+    if spec is None:
+        words = [f"{v:.0f}" if v.is_integer() else f"{v:.2f}" for v in distinct.tolist()]
+    else:
+        words = [format(v, spec) for v in distinct.tolist()]
+    return np.array(words, dtype=object)[index.ravel()]
