@@ -249,11 +249,13 @@ def mastery_label(p_known: np.ndarray) -> np.ndarray:
 
     Returns
     -------
-    numpy.ndarray, shape (n,), str
+    numpy.ndarray, shape (n,), object (str)
+        Python strings: polars reads them ~3x faster than a numpy string array.
     """
     p_known = np.asarray(p_known, dtype=float)
     bounds = [p_known >= bound for bound, _ in MASTERY_LABELS]
-    return np.select(bounds, [label for _, label in MASTERY_LABELS], default=LOWEST_LABEL)
+    code = np.select(bounds, np.arange(len(MASTERY_LABELS)), default=len(MASTERY_LABELS))
+    return np.array([label for _, label in MASTERY_LABELS] + [LOWEST_LABEL], dtype=object)[code]
 
 
 def attempt_confidence(n_attempts: np.ndarray) -> np.ndarray:
