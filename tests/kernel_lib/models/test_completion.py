@@ -91,9 +91,15 @@ def test_interval_from_weekly_spread():
     gains = np.array([0.2, 0.4, 0.3, 0.5])
     se = gains.std(ddof=1) / math.sqrt(RECENT_WEEKS)
     need = bumpy["mastery_needed"]
-    assert bumpy["days_left"] == pytest.approx(7 * need / gains.mean())
-    assert bumpy["days_low"] == pytest.approx(7 * need / (gains.mean() + INTERVAL_Z * se))
-    assert bumpy["days_high"] == pytest.approx(7 * need / (gains.mean() - INTERVAL_Z * se))
+    days = 7 * need / gains.mean()
+    assert bumpy["days_left"] == pytest.approx(days)
+    # the mean pace's uncertainty and the week-to-week spread's, in quadrature
+    wobble = INTERVAL_Z * 7 * math.sqrt(need * gains.std(ddof=1) ** 2 / gains.mean() ** 3)
+    faster = days - 7 * need / (gains.mean() + INTERVAL_Z * se)
+    slower = 7 * need / (gains.mean() - INTERVAL_Z * se) - days
+    assert bumpy["days_low"] == pytest.approx(days - math.hypot(faster, wobble))
+    assert bumpy["days_high"] == pytest.approx(days + math.hypot(slower, wobble))
+    assert bumpy["days_low"] < days - faster and bumpy["days_high"] > days + slower
     ratio = bumpy["hours_left"] / bumpy["days_left"]
     assert bumpy["hours_high"] == pytest.approx(bumpy["days_high"] * ratio)
 
