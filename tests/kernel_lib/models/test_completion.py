@@ -93,13 +93,15 @@ def test_interval_from_weekly_spread():
     need = bumpy["mastery_needed"]
     days = 7 * need / gains.mean()
     assert bumpy["days_left"] == pytest.approx(days)
-    # the mean pace's uncertainty and the week-to-week spread's, in quadrature
-    wobble = INTERVAL_Z * 7 * math.sqrt(need * gains.std(ddof=1) ** 2 / gains.mean() ** 3)
-    faster = days - 7 * need / (gains.mean() + INTERVAL_Z * se)
-    slower = 7 * need / (gains.mean() - INTERVAL_Z * se) - days
-    assert bumpy["days_low"] == pytest.approx(days - math.hypot(faster, wobble))
-    assert bumpy["days_high"] == pytest.approx(days + math.hypot(slower, wobble))
-    assert bumpy["days_low"] < days - faster and bumpy["days_high"] > days + slower
+    # the mean pace's uncertainty and the week-to-week spread's, in quadrature on a log scale
+    cv2 = gains.std(ddof=1) ** 2 / (need * gains.mean())  # of a first-passage time
+    wobble = INTERVAL_Z * math.sqrt(math.log1p(cv2))
+    faster = math.log(days / (7 * need / (gains.mean() + INTERVAL_Z * se)))
+    slower = math.log(7 * need / (gains.mean() - INTERVAL_Z * se) / days)
+    assert bumpy["days_low"] == pytest.approx(days * math.exp(-math.hypot(faster, wobble)))
+    assert bumpy["days_high"] == pytest.approx(days * math.exp(math.hypot(slower, wobble)))
+    assert 0 < bumpy["days_low"] < days * math.exp(-faster)  # wider than the mean's part alone
+    assert bumpy["days_high"] > days * math.exp(slower)
     ratio = bumpy["hours_left"] / bumpy["days_left"]
     assert bumpy["hours_high"] == pytest.approx(bumpy["days_high"] * ratio)
 
