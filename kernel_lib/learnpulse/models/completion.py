@@ -86,10 +86,12 @@ def _needs(mastery: pl.DataFrame, targets: list[str]) -> pl.DataFrame:
 
 
 def _pace(progress: pl.DataFrame) -> pl.DataFrame:
-    """Per learner: recent mean weekly gain, its standard error, gain per active hour."""
+    """Per learner: recent mean weekly gain, its spread and standard error, gain per active
+    hour."""
     recent = progress.filter(pl.col("weeks_back") < RECENT_WEEKS)
     return recent.group_by("learner_id").agg(
         rate=pl.col("gain").mean(),
+        rate_sd=pl.col("gain").std(),
         rate_se=pl.col("gain").std() / pl.len().cast(pl.Float64).sqrt(),
         per_hour=pl.when(pl.col("hours").sum() > 0).then(
             pl.col("gain").sum() / pl.col("hours").sum()
@@ -114,8 +116,7 @@ def _estimates(frame: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(status=status)
     done, going = pl.col("status") == COMPLETE, pl.col("status") == IN_PROGRESS
     point = _WEEK_DAYS * need / rate
-    spread = pl.col("rate_se") * pl.col("pace_weeks").cast(pl.Float64).sqrt()
-    wobble = (INTERVAL_Z * (1 + spread**2 / (need * rate)).log().sqrt()).fill_null(0.0)
+    wobble = (INTERVAL_Z * (1 + pl.col("rate_sd") ** 2 / (need * rate)).log().sqrt()).fill_null(0.0)
     faster = (point / (_WEEK_DAYS * need / high_rate)).log()
     slower = (_WEEK_DAYS * need / low_rate / point).log()
     early = point * (-(faster**2 + wobble**2).sqrt()).exp()
