@@ -96,7 +96,7 @@ def weekly_progress(
     at: datetime | None = None,
     trace: MasteryTrace | None = None,
     spans: pl.DataFrame | None = None,
-    skills: Sequence[str] | None = None,
+    skills: str | Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """Mastery gained and active hours of every learner in every week up to the cut-off.
 
@@ -114,7 +114,7 @@ def weekly_progress(
     spans : polars.DataFrame, optional
         :func:`~learnpulse.models.activity.session_spans` of ``events`` before ``at`` if
         already computed.
-    skills : sequence of str, optional
+    skills : str or sequence of str, optional
         Count only the gains and attempts on these skills (default: every skill); the hours
         are all active hours.
 
@@ -133,7 +133,8 @@ def weekly_progress(
     trace = trace_mastery(events, model=model) if trace is None else trace
     responses = trace.responses
     if skills is not None:
-        responses = responses.filter(pl.col("skill").is_in(list(skills)))
+        wanted = [skills] if isinstance(skills, str) else list(skills)  # one skill, not letters
+        responses = responses.filter(pl.col("skill").is_in(wanted))
     gains = responses.group_by("learner_id", weeks_back=_weeks_back("ts", cutoff)).agg(
         gain=pl.col("gain").sum(), attempts=pl.len()
     )

@@ -105,3 +105,14 @@ def test_higher_ability_learns_faster():
     assert rho > 0.15, f"rank correlation of ability and velocity only {rho:.2f}"
     assert set(velocity["trend"]) <= {"accelerating", "steady", "slowing"}
     assert velocity["confidence"].is_between(0, 1).all()
+
+
+def test_weekly_progress_on_one_named_skill():
+    """A skill named by a string is that skill, not its letters."""
+    from learnpulse.models.mastery import fit_mastery_model
+
+    events = simulate_course(SimulationConfig(n_learners=30, seed=4)).events
+    model = fit_mastery_model(events)
+    one = weekly_progress(events, model=model, skills="loops")
+    assert one.equals(weekly_progress(events, model=model, skills=["loops"]))
+    assert one["gain"].sum() > 0 and one["attempts"].sum() > 0
