@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Integer, List, TraitError, Unicode, validate
+from traitlets import Bool, Dict, Float, Integer, List, TraitError, Unicode, validate
 
 from learnpulse.store import EventStore
 
@@ -99,6 +99,27 @@ class LearnPulseApp(ExtensionApp):
         config=True,
         help="Learners per page of GET analytics/predictive unless ?limit= says otherwise.",
     )
+    course_settings = Dict(
+        config=True,
+        help=(
+            "What instructors tune in the models' outputs (learnpulse.models.CourseSettings), "
+            'e.g. {"mastery_threshold": 0.9, "score": {"weights": {"accuracy": 0.5}}, '
+            '"rules": {"dropout_risk": 0.6, "inactivity_days": 10}, "readiness": '
+            '{"ready_at": 0.85}}; names left out keep their defaults. An unknown name or a '
+            "bad value stops the server at start, naming it."
+        ),
+    )
+
+    @validate("course_settings")
+    def _check_course_settings(self, proposal: dict) -> dict:
+        from learnpulse.models.settings import CourseSettings
+
+        try:
+            CourseSettings.from_mapping(proposal["value"])
+        except ValueError as error:
+            raise TraitError(f"LearnPulseApp.course_settings: {error}") from None
+        return proposal["value"]
+
     models_dir = Unicode(
         None,
         allow_none=True,

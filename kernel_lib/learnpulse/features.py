@@ -15,6 +15,7 @@ Everything is vectorised polars.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -313,7 +314,7 @@ def learner_features(
         :data:`FEATURE_COLUMNS` (Int64 counts, Float64 others), sorted by the keys.
     """
     check_frame_dtypes(events)
-    events = _ensure_columns(events)
+    events = with_optional_columns(events)
     frame = _attach_cutoff(events, at)
     keys = _group_keys(frame)
     result = (
@@ -348,8 +349,9 @@ def _group_keys(frame: pl.DataFrame) -> list[str]:
     return ["learner_id"] if one_course else list(KEYS)
 
 
-def _ensure_columns(events: pl.DataFrame) -> pl.DataFrame:
-    """Add the optional event columns this module reads, as nulls, when absent."""
+def with_optional_columns(events: pl.DataFrame) -> pl.DataFrame:
+    """``events`` with the absent columns of ``EVENT_FRAME_SCHEMA`` added as nulls (the
+    models read the optional columns when present and treat nulls as unknown)."""
     missing = [c for c in EVENT_FRAME_SCHEMA if c not in events.columns]
     return events.with_columns(pl.lit(None, dtype=EVENT_FRAME_SCHEMA[c]).alias(c) for c in missing)
 
@@ -422,6 +424,8 @@ def oulad_cutoffs(course_ids: Iterable[str], day: float) -> pl.DataFrame:
         Shape (n_distinct_courses, 2): ``course_id``, ``at`` (Datetime UTC), usable as the
         ``at`` of :func:`learner_features`; events on days ``< day`` are then kept.
     """
+    if isinstance(day, bool) or not isinstance(day, int | float) or not math.isfinite(day):
+        raise ValueError(f"day must be a finite number of days, not {day!r}")
     unique = sorted(set(course_ids))
     starts = [presentation_start(c.rsplit("-", 1)[-1]) + timedelta(days=day) for c in unique]
     return pl.DataFrame(

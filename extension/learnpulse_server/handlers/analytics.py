@@ -54,6 +54,7 @@ def analytics_service(handler: LearnPulseMixin) -> LiveAnalytics:
         service = LiveAnalytics(
             handler.store,
             fitted_for=_fitted_loader(app.models_dir),
+            settings=app.course_settings or None,
             refresh_interval=app.analytics_refresh_interval,
             prediction_interval=app.analytics_prediction_interval,
             workers=app.analytics_workers,

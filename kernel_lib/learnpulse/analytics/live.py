@@ -82,6 +82,16 @@ def _default_predict(events: pl.DataFrame, **tables: Any) -> dict[str, pl.DataFr
     return predict_all(events, **tables)
 
 
+def _dropout_risk(settings: Any) -> float:
+    """Retention risk from which a learner is at risk: :data:`AT_RISK_PROBABILITY`, else the
+    dropout alert's threshold of ``settings`` (CourseSettings, mapping or None)."""
+    if AT_RISK_PROBABILITY is not None:
+        return AT_RISK_PROBABILITY
+    from learnpulse.models.settings import course_settings  # imports the models: only now
+
+    return course_settings(settings).rules.dropout_risk
+
+
 def _log_failure(job: Future) -> None:
     """Report the failure of work nobody waits for (the watcher's recomputations)."""
     if not job.cancelled() and job.exception() is not None:
@@ -94,19 +104,14 @@ def _cacheable(key: Hashable) -> bool:
     return not isinstance(key, tuple) or key[-1] is None
 
 
-def _at_risk(predictions: Result | None) -> tuple[int, None] | None:
+def _at_risk(predictions: Result | None, settings: Any) -> tuple[int, None] | None:
     """Learners at risk in cached predictions, when a fitted retention model made them."""
     if predictions is None or "retention_risk" not in predictions.value:
         return None
     risk = predictions.value["retention_risk"]["value"]
     if risk.is_empty() or risk.null_count() == risk.len():
         return None
-    threshold = AT_RISK_PROBABILITY
-    if threshold is None:
-        from learnpulse.models.rules import RuleSettings  # imports the models: only now
-
-        threshold = RuleSettings().dropout_risk
-    return int((risk >= threshold).sum()), None
+    return int((risk >= _dropout_risk(settings)).sum()), None
 
 
 @dataclass
@@ -130,6 +135,9 @@ class LiveAnalytics:
         default :func:`learnpulse.models.predict_all`.
     fitted_for : callable, optional
         ``fitted_for(course)`` -> fitted course models (or None) passed to ``predict``.
+    settings : CourseSettings or mapping, optional
+        Passed to ``predict`` as ``settings=`` when given; its ``rules.dropout_risk`` is the
+        overview's at-risk threshold (see :data:`AT_RISK_PROBABILITY`).
     refresh_interval, prediction_interval, workers
         See :data:`REFRESH_INTERVAL_S`, :data:`PREDICTION_INTERVAL_S`, :data:`WORKERS`.
     """
@@ -140,6 +148,7 @@ class LiveAnalytics:
         *,
         predict: Predict | None = None,
         fitted_for: Callable[[str], Any] | None = None,
+        settings: Any = None,
         refresh_interval: float = REFRESH_INTERVAL_S,
         prediction_interval: float = PREDICTION_INTERVAL_S,
         workers: int = WORKERS,
@@ -147,6 +156,7 @@ class LiveAnalytics:
         self.store = store
         self.predict = predict or _default_predict
         self.fitted_for = fitted_for
+        self.settings = settings
         self.refresh_interval = refresh_interval
         self.prediction_interval = prediction_interval
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="learnpulse-analytics")
@@ -335,7 +345,8 @@ class LiveAnalytics:
 
     def _overview_of(self, state: _Course, range: str, at: datetime | None):
         def compute(snapshot: CourseSnapshot) -> dict[str, Any]:
-            at_risk = None if at is not None else _at_risk(state.results.get("predictions"))
+            cached = state.results.get("predictions")
+            at_risk = None if at is not None else _at_risk(cached, self.settings)
             if at_risk is not None and state.results["predictions"].revision != snapshot.revision:
                 at_risk = None
             return course_overview(snapshot.events, range=range, at=at, at_risk=at_risk)
@@ -350,6 +361,7 @@ class LiveAnalytics:
             items=snapshot.items,
             learners=snapshot.learners,
             fitted=fitted,
+            **({} if self.settings is None else {"settings": self.settings}),
         )
 
     def _watch(self) -> None:

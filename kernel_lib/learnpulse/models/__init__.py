@@ -36,6 +36,7 @@ _LAZY = {
     "ScoreWeights": "scoring",
     "ScoreSettings": "scoring",
     "ReadinessSettings": "standing",
+    "CourseSettings": "settings",
     "Rule": "rules",
     "RuleSettings": "rules",
     "FEEDBACK_RULES": "rules",

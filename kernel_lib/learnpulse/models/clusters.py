@@ -69,14 +69,22 @@ class LearnerClusters(BaseEstimator):
     def _traits(self) -> dict[str, tuple[str, str]]:
         return self.traits or DEFAULT_TRAITS
 
-    def _matrix(self, features: pl.DataFrame) -> np.ndarray:
+    def _raw(self, features: pl.DataFrame) -> np.ndarray:
+        """The trait columns, shape (n_learners, n_traits), NaN where unknown."""
         missing = [c for c in self._traits if c not in features.columns]
         if missing:
             raise ValueError(f"features lack the columns {missing}")
-        # A learner with no attempt has no accuracy: count it as the class median, not as 0.
         columns = [pl.col(c).cast(pl.Float64).fill_nan(None) for c in self._traits]
-        frame = features.select(columns)
-        return frame.with_columns(pl.all().fill_null(pl.all().median())).fill_null(0.0).to_numpy()
+        return features.select(columns).to_numpy().astype(np.float64)
+
+    def _matrix(self, features: pl.DataFrame) -> np.ndarray:
+        """:meth:`_raw` with unknown values at the training learners' median: a learner with
+        no attempt has no accuracy and counts as the class median, not as 0, whoever else is
+        scored with them (models fitted before ``fill_`` use the scaler's means)."""
+        X = self._raw(features)
+        fill = getattr(self, "fill_", None)
+        fill = self.scaler_.mean_ if fill is None else fill
+        return np.where(np.isnan(X), fill, X)
 
     def fit(self, features: pl.DataFrame, y: None = None) -> LearnerClusters:
         """Standardise, try every k in ``k_range``, keep the best silhouette.
@@ -86,7 +94,13 @@ class LearnerClusters(BaseEstimator):
         features : polars.DataFrame, shape (n_learners, >= len(traits))
             One row per learner with the trait columns.
         """
-        X = self._matrix(features)
+        X = self._raw(features)
+        known = ~np.isnan(X)
+        median = [
+            np.median(X[known[:, j], j]) if known[:, j].any() else 0.0 for j in range(X.shape[1])
+        ]
+        self.fill_ = np.asarray(median, dtype=np.float64)
+        X = np.where(known, X, self.fill_)
         self.scaler_ = StandardScaler().fit(X)
         Z = self.scaler_.transform(X)
         distinct = len(np.unique(Z.round(9), axis=0))

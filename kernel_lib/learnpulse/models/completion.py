@@ -1,7 +1,7 @@
 """Time to completion: days and active hours left to master a course's (or a goal's) skills.
 
 The mastery still needed is the sum over the target skills of how far each is below the
-mastery threshold (``MASTERY_THRESHOLD - P(known)``, 0 when mastered, the whole threshold for
+mastery threshold (``mastery_threshold - P(known)``, 0 when mastered, the whole threshold for
 a skill never attempted), in the same unit as learning velocity (skills' worth of demonstrated
 P(known)). Dividing it by the learner's recent weekly gain on the target skills
 (mean over the last :data:`RECENT_WEEKS` weeks, inactive weeks counting as 0) gives the weeks
@@ -61,8 +61,9 @@ def _targets(skills: pl.DataFrame, goal_skills: Sequence[str] | None) -> list[st
     return list(dict.fromkeys(goal_skills))
 
 
-def _needs(mastery: pl.DataFrame, targets: list[str]) -> pl.DataFrame:
-    """Per learner: mastery still needed, target skills left, mean confidence of the rows.
+def _needs(mastery: pl.DataFrame, targets: list[str], threshold: float) -> pl.DataFrame:
+    """Per learner: mastery still needed (up to ``threshold`` on each target skill), target
+    skills left, mean confidence of the rows.
 
     A target skill never attempted (or without a row) counts from 0: velocity counts
     demonstrated mastery, so the prior is not progress already made.
@@ -70,14 +71,14 @@ def _needs(mastery: pl.DataFrame, targets: list[str]) -> pl.DataFrame:
     rows = mastery.filter(pl.col("skill").is_in(targets))
     missing = len(targets) - pl.col("skill").n_unique()
     shown = pl.when(pl.col("n_attempts") > 0).then(pl.col("p_known")).otherwise(0.0)
-    gap = (sq.MASTERY_THRESHOLD - shown).clip(lower_bound=0.0)
+    gap = (threshold - shown).clip(lower_bound=0.0)
     learners = mastery.select("learner_id").unique()
     needs = rows.group_by("learner_id").agg(
-        mastery_needed=gap.sum() + missing * sq.MASTERY_THRESHOLD,
+        mastery_needed=gap.sum() + missing * threshold,
         skills_left=(~pl.col("mastered")).sum().cast(pl.Int64) + missing,
         mastery_confidence=pl.col("confidence").mean(),
     )
-    full = pl.lit(len(targets) * sq.MASTERY_THRESHOLD)
+    full = pl.lit(len(targets) * threshold)
     return learners.join(needs, on="learner_id", how="left").with_columns(
         pl.col("mastery_needed").fill_null(full),
         pl.col("skills_left").fill_null(len(targets)),
@@ -189,6 +190,7 @@ def time_to_completion(
     at: datetime | None = None,
     model: BKT | None = None,
     progress: pl.DataFrame | None = None,
+    mastery_threshold: float = sq.MASTERY_THRESHOLD,
 ) -> pl.DataFrame:
     """Expected days and active hours left to master the course's (or a goal's) skills.
 
@@ -211,6 +213,8 @@ def time_to_completion(
     progress : polars.DataFrame, optional
         :func:`~learnpulse.models.velocity.weekly_progress` if already computed, with
         ``skills=goal_skills`` for a goal.
+    mastery_threshold : float
+        P(known) a skill is mastered from, in (0, 1]: the one ``mastery`` was labelled with.
 
     Returns
     -------
@@ -221,12 +225,13 @@ def time_to_completion(
         ``rate_per_week``, ``status`` (complete / in progress / no progress),
         ``confidence``, ``model``, ``reason``, sorted by learner.
     """
+    threshold = sq.check_mastery_threshold(mastery_threshold)
     targets = _targets(skills, goal_skills)
     check_columns(mastery, _MASTERY_COLUMNS, "mastery frame")
     if progress is None:
         on = None if goal_skills is None else targets
         progress = weekly_progress(events, model=model, at=at, skills=on)
-    frame = _needs(mastery, targets).join(_pace(progress), on="learner_id", how="left")
+    frame = _needs(mastery, targets, threshold).join(_pace(progress), on="learner_id", how="left")
     frame = _estimates(frame)
     return frame.select(
         "learner_id",

@@ -26,15 +26,16 @@ the same as in order.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from learnpulse.features import learner_features
+from learnpulse.features import learner_features, with_optional_columns
 from learnpulse.models import rules as rl
 from learnpulse.models import scoring as sc
 from learnpulse.models import standing as st
@@ -54,6 +55,7 @@ from learnpulse.models.mastery import (
 )
 from learnpulse.models.predictive import MODEL_VERSION
 from learnpulse.models.recommendations import recommend
+from learnpulse.models.settings import CourseSettings, course_settings
 from learnpulse.models.velocity import learning_velocity, weekly_progress
 
 #: The keys of :func:`predict_all`'s result, in order.
@@ -113,8 +115,10 @@ class _Course:
         learners: pl.DataFrame | None,
         at: datetime | None,
         fitted: FittedCourseModels | None,
+        settings: CourseSettings,
     ) -> None:
-        self.events, self.at, self.fitted = events, at, fitted
+        self.events, self.at, self.fitted, self.settings = events, at, fitted, settings
+        self.threshold = settings.mastery_threshold
         self.given_skills, self.given_items, self.learners = skills, items, learners
         self.cutoff = sc.cutoff_of(events, at)
 
@@ -160,12 +164,14 @@ class _Course:
 
     @cached_property
     def mastery(self) -> pl.DataFrame:
-        return course_mastery(self.events, skills=self.skills, trace=self.trace)
+        return course_mastery(
+            self.events, skills=self.skills, trace=self.trace, mastery_threshold=self.threshold
+        )
 
     @cached_property
     def mastery_before(self) -> pl.DataFrame:
         """Mastery one progress window before the cut-off, from the trace's trajectory."""
-        earlier = self.cutoff - sc.ScoreSettings().progress_window
+        earlier = self.cutoff - self.settings.score.progress_window
         return (
             self.trace.responses.filter(pl.col("ts") < earlier)
             .group_by("learner_id", "skill")
@@ -195,7 +201,13 @@ class _Course:
     @cached_property
     def score(self) -> pl.DataFrame:
         return sc.learner_scores(
-            self.events, self.mastery, skills=self.skills, at=self.at, attempts=self.attempts
+            self.events,
+            self.mastery,
+            skills=self.skills,
+            at=self.at,
+            settings=self.settings.score,
+            attempts=self.attempts,
+            mastery_threshold=self.threshold,
         )
 
     @cached_property
@@ -206,8 +218,10 @@ class _Course:
             skills=self.skills,
             at=self.at,
             mastery_before=self.mastery_before,
+            settings=self.settings.score,
             scores=self.score,
             attempts=self.attempts,
+            mastery_threshold=self.threshold,
         )
 
     def readiness_at(self, mastery: pl.DataFrame, cutoff: datetime) -> pl.DataFrame:
@@ -217,6 +231,7 @@ class _Course:
             items=self.items,
             skills=self.skills,
             at=cutoff,
+            settings=self.settings.readiness,
             attempts=self.attempts.filter(pl.col("ts") < cutoff),
         )
 
@@ -230,7 +245,7 @@ class _Course:
 
     @cached_property
     def signals(self) -> pl.DataFrame:
-        earlier = self.cutoff - sc.ScoreSettings().progress_window
+        earlier = self.cutoff - self.settings.score.progress_window
         return rl.learner_signals(
             self.events,
             self.attempts,
@@ -243,7 +258,9 @@ class _Course:
             mastery_before=self.mastery_before,
             n_skills=self.n_skills,
             retention=self.retention_risk,
+            settings=self.settings.rules,
             days=self.days,
+            mastery_threshold=self.threshold,
         )
 
 
@@ -293,13 +310,20 @@ def _clusters(course: _Course) -> pl.DataFrame:
 def _recommendations(course: _Course) -> pl.DataFrame:
     if course.skills.is_empty():  # nothing to recommend in a course without skills
         return _empty()
-    return recommend(course.mastery, course.items, course.skills, course.events, at=course.at)
+    return recommend(
+        course.mastery,
+        course.items,
+        course.skills,
+        course.events,
+        at=course.at,
+        mastery_threshold=course.threshold,
+    )
 
 
 def _gaps(course: _Course) -> pl.DataFrame:
     if course.skills.is_empty():
         return _empty()
-    return knowledge_gaps(course.mastery, course.skills)
+    return knowledge_gaps(course.mastery, course.skills, mastery_threshold=course.threshold)
 
 
 #: Output key -> how it is computed from the shared course inputs.
@@ -311,7 +335,12 @@ OUTPUTS: dict[str, Callable[[_Course], pl.DataFrame]] = {
     ),
     "success": lambda c: _labelled(c, "success"),
     "time_to_completion": lambda c: time_to_completion(
-        c.events, c.mastery, skills=c.skills, at=c.at, progress=c.weekly
+        c.events,
+        c.mastery,
+        skills=c.skills,
+        at=c.at,
+        progress=c.weekly,
+        mastery_threshold=c.threshold,
     ),
     "retention_risk": lambda c: c.retention_risk,
     "knowledge_gaps": _gaps,
@@ -322,16 +351,18 @@ OUTPUTS: dict[str, Callable[[_Course], pl.DataFrame]] = {
     "readiness": lambda c: c.readiness,
     "peers": lambda c: st.peer_comparison(st.peer_metrics(c.score, c.mastery, c.features)),
     "recommendations": _recommendations,
-    "feedback": lambda c: rl.evaluate_rules(c.signals, rl.FEEDBACK_RULES),
-    "alerts": lambda c: rl.evaluate_rules(c.signals, rl.ALERT_RULES),
+    "feedback": lambda c: rl.evaluate_rules(c.signals, rl.FEEDBACK_RULES, c.settings.rules),
+    "alerts": lambda c: rl.evaluate_rules(c.signals, rl.ALERT_RULES, c.settings.rules),
 }
 
 
 def _check(
     events: pl.DataFrame,
-    only: Iterable[str] | None,
+    only: Iterable[str] | str | None,
     skills: pl.DataFrame | None,
     items: pl.DataFrame | None,
+    learners: pl.DataFrame | None,
+    fitted: FittedCourseModels | None,
 ) -> list[str]:
     if not isinstance(events, pl.DataFrame):
         raise TypeError(f"events must be a polars DataFrame, not {type(events).__name__}")
@@ -340,12 +371,19 @@ def _check(
         check_columns(skills, ("skill_id",), "skill frame")
     if items is not None:
         check_columns(items, ("item_id", "skills"), "item frame")
+    if learners is not None:
+        check_columns(learners, ("learner_id",), "learner frame")
+    if fitted is not None and not isinstance(fitted, FittedCourseModels):
+        raise TypeError(
+            f"fitted must come from fit_course_models() (FittedCourseModels), "
+            f"not {type(fitted).__name__}"
+        )
     courses = events.get_column("course_id").unique().to_list()
     if len(courses) > 1:
         raise ValueError(
             f"predict_all works on one course; events have {len(courses)}: filter them"
         )
-    keys = list(OUTPUT_KEYS) if only is None else list(only)
+    keys = list(OUTPUT_KEYS) if only is None else [only] if isinstance(only, str) else list(only)
     unknown = [k for k in keys if k not in OUTPUTS]
     if unknown:
         raise ValueError(f"unknown output(s) {unknown}; choose from {list(OUTPUT_KEYS)}")
@@ -360,7 +398,8 @@ def predict_all(
     learners: pl.DataFrame | None = None,
     at: datetime | None = None,
     fitted: FittedCourseModels | None = None,
-    only: Iterable[str] | None = None,
+    only: Iterable[str] | str | None = None,
+    settings: CourseSettings | Mapping[str, Any] | None = None,
     timings: dict[str, float] | None = None,
     cpu_timings: dict[str, float] | None = None,
 ) -> dict[str, pl.DataFrame]:
@@ -382,8 +421,12 @@ def predict_all(
         Timezone-aware cut-off: only events before it count (default: all of them).
     fitted : FittedCourseModels, optional
         From :func:`~learnpulse.models.course_fit.fit_course_models`; see the module docstring.
-    only : iterable of str, optional
-        Outputs to compute (default: all of :data:`OUTPUT_KEYS`).
+    only : str or iterable of str, optional
+        Outputs to compute (default: all of :data:`OUTPUT_KEYS`; a string is one output).
+    settings : CourseSettings or mapping, optional
+        The mastery threshold, score weights, rule and readiness thresholds
+        (:class:`~learnpulse.models.settings.CourseSettings`; default: their defaults). A
+        mapping is checked, e.g. ``{"mastery_threshold": 0.9}``.
     timings : dict, optional
         Filled with the seconds each output took, in computing order (an output's time
         includes the shared inputs it was first to need): for profiling. Asking for timings
@@ -399,13 +442,22 @@ def predict_all(
         One frame per key of :data:`OUTPUT_KEYS` (or of ``only``), in that order; every
         frame has ``learner_id``, ``model``, ``confidence`` and ``reason``.
     """
-    keys = _check(events, only, skills, items)
-    events = before(events, at)
+    keys = _check(events, only, skills, items, learners, fitted)
+    settings = course_settings(settings)
+    events = before(with_optional_columns(events), at)
     if learners is not None:
         events = events.filter(
             pl.col("learner_id").is_in(learners.get_column("learner_id").implode())
         )
-    course = _Course(events, skills=skills, items=items, learners=learners, at=at, fitted=fitted)
+    course = _Course(
+        events,
+        skills=skills,
+        items=items,
+        learners=learners,
+        at=at,
+        fitted=fitted,
+        settings=settings,
+    )
     if course.cutoff is None:
         return {key: _empty() for key in keys}
     if timings is not None or cpu_timings is not None:

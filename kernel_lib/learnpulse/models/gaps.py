@@ -3,7 +3,7 @@
 A skill is a gap for a learner when it is not mastered and at least :data:`MIN_BLOCKED` skills
 that (directly or through others) require it are not mastered either. Gaps are ranked per
 learner by ``score = deficit * n_blocked``: how far below mastery the skill is (``deficit =
-1 - P(known) / MASTERY_THRESHOLD``, 0..1) times how many not-yet-mastered skills downstream it
+1 - P(known) / mastery_threshold``, 0..1) times how many not-yet-mastered skills downstream it
 blocks, so an unmastered root of a long chain comes before the skills that depend on it.
 
 :class:`SkillGraph` (the course's prerequisite DAG: topological order, ancestors, descendants)
@@ -143,13 +143,15 @@ def _blocked(candidates: pl.DataFrame, mastered: pl.DataFrame, graph: SkillGraph
     )
 
 
-def _scores() -> dict[str, pl.Expr]:
+def _scores(threshold: float) -> dict[str, pl.Expr]:
     """``deficit`` and ``value`` (the gap score) from ``p_known`` and ``n_blocked``."""
-    deficit = (1 - pl.col("p_known") / sq.MASTERY_THRESHOLD).clip(0.0, 1.0)
+    deficit = (1 - pl.col("p_known") / threshold).clip(0.0, 1.0)
     return {"deficit": deficit, "value": deficit * pl.col("n_blocked")}
 
 
-def blocking_scores(mastery: pl.DataFrame, graph: SkillGraph) -> pl.DataFrame:
+def blocking_scores(
+    mastery: pl.DataFrame, graph: SkillGraph, mastery_threshold: float = sq.MASTERY_THRESHOLD
+) -> pl.DataFrame:
     """The gap score of every (learner, skill) not mastered, without lists or text (fast).
 
     Parameters
@@ -157,6 +159,8 @@ def blocking_scores(mastery: pl.DataFrame, graph: SkillGraph) -> pl.DataFrame:
     mastery : polars.DataFrame
         ``learner_id``, ``skill``, ``p_known``, ``mastered``.
     graph : SkillGraph
+    mastery_threshold : float
+        The P(known) ``mastered`` was decided by: the deficit is the share of it missing.
 
     Returns
     -------
@@ -179,10 +183,11 @@ def blocking_scores(mastery: pl.DataFrame, graph: SkillGraph) -> pl.DataFrame:
         .agg(n_blocked=pl.len().cast(pl.Int64))
     )
     frame = candidates.join(counts, on=["learner_id", "skill"], how="left")
-    return frame.with_columns(pl.col("n_blocked").fill_null(0)).with_columns(**_scores())
+    scores = _scores(sq.check_mastery_threshold(mastery_threshold))
+    return frame.with_columns(pl.col("n_blocked").fill_null(0)).with_columns(**scores)
 
 
-def _reason(names: dict[str, str]) -> pl.Expr:
+def _reason(names: dict[str, str], threshold: float) -> pl.Expr:
     shown = pl.col("blocked").list.head(NAMED_BLOCKED)
     named = shown.list.eval(pl.element().replace_strict(names, return_dtype=pl.String)).list.join(
         ", "
@@ -199,7 +204,7 @@ def _reason(names: dict[str, str]) -> pl.Expr:
         "name",
         "label",
         pl.col("p_known").round(2),
-        pl.lit(sq.MASTERY_THRESHOLD),
+        pl.lit(threshold),
         attempts,
         "n_blocked",
         named,
@@ -213,6 +218,7 @@ def knowledge_gaps(
     *,
     learner: str | None = None,
     min_blocked: int = MIN_BLOCKED,
+    mastery_threshold: float = sq.MASTERY_THRESHOLD,
 ) -> pl.DataFrame:
     """Ranked skills below mastery that block not-yet-mastered skills downstream.
 
@@ -227,6 +233,8 @@ def knowledge_gaps(
         Only this learner (default: everybody in ``mastery``).
     min_blocked : int
         Least number of blocked skills for a gap; 0 lists every skill below mastery.
+    mastery_threshold : float
+        The P(known) the mastery frame's ``mastered`` was decided by, in (0, 1].
 
     Returns
     -------
@@ -236,12 +244,14 @@ def knowledge_gaps(
         course order), ``confidence`` (the mastery row's), ``model``, ``reason``.
     """
     check_columns(mastery, _MASTERY_COLUMNS, "mastery frame")
+    threshold = sq.check_mastery_threshold(mastery_threshold)
     graph = prerequisite_graph(skills)
     if learner is not None:
         mastery = mastery.filter(pl.col("learner_id") == learner)
     mastery = mastery.filter(pl.col("skill").is_in(graph.order))
     if "label" not in mastery.columns:
-        mastery = mastery.with_columns(label=pl.Series(sq.mastery_label(mastery["p_known"])))
+        labels = sq.mastery_label(mastery["p_known"], threshold)
+        mastery = mastery.with_columns(label=pl.Series(labels, dtype=pl.String))
     if "n_attempts" not in mastery.columns:
         mastery = mastery.with_columns(n_attempts=pl.lit(None, pl.Int64))
     mastery = mastery.select(*_MASTERY_COLUMNS, "label", "n_attempts")
@@ -256,7 +266,7 @@ def knowledge_gaps(
             name=pl.col("skill").replace_strict(graph.names, return_dtype=pl.String),
         )
         .filter(pl.col("n_blocked") >= min_blocked)
-        .with_columns(**_scores())
+        .with_columns(**_scores(threshold))
         .sort(["learner_id", "value", "n_blocked", "skill"], descending=[False, True, True, False])
         .with_columns(rank=pl.int_range(1, pl.len() + 1).over("learner_id"))
     )
@@ -273,5 +283,5 @@ def knowledge_gaps(
         "blocked",
         "confidence",
         model=pl.lit(MODEL),
-        reason=_reason(graph.names),
+        reason=_reason(graph.names, threshold),
     )

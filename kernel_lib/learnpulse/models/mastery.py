@@ -143,6 +143,17 @@ class MasteryTrace:
     model: BKT
 
 
+def _per_skill(model: Any) -> bool:
+    """A BKT whose parameter rows are its skills (with ability bins they are (skill, bin)
+    keys, and a skill's parameters depend on the learner)."""
+    return isinstance(model, BKT) and model.ability_bins is None
+
+
+def _traceable(model: Any) -> bool:
+    """A BKT this module traces itself: per-skill parameters, one guess/slip per skill."""
+    return _per_skill(model) and not model.per_item_guess_slip
+
+
 def _skill_params(model: BKT, skills: pl.Series) -> dict[str, np.ndarray]:
     """The model's parameters of each skill (the unseen-skill defaults for unknown ones)."""
     code = sq.codes(skills, model.skills_)
@@ -206,7 +217,8 @@ def trace_mastery(
     ----------
     events : polars.DataFrame, shape (n_events, >= 5)
     model : BKT, optional
-        Fitted, without per-item guess/slip; default :func:`fit_mastery_model` on ``events``.
+        Fitted, without per-item guess/slip or ability bins; default
+        :func:`fit_mastery_model` on ``events``.
     at : datetime, optional
 
     Returns
@@ -215,8 +227,8 @@ def trace_mastery(
     """
     events = before(events, at)
     model = fit_mastery_model(events) if model is None else model
-    if not isinstance(model, BKT) or model.per_item_guess_slip:
-        raise TypeError("tracing needs a fitted BKT without per-item guess/slip")
+    if not _traceable(model):
+        raise TypeError("tracing needs a fitted BKT without per-item guess/slip or ability bins")
     if not hasattr(model, "params_"):
         raise ValueError("the BKT is not fitted: call fit_mastery_model(events) first")
     rows = attempt_rows(events)
@@ -240,14 +252,14 @@ def model_name(model: Any) -> str:
     return str(getattr(model, "name", type(model).__name__))
 
 
-def _levels(frame: pl.DataFrame) -> pl.DataFrame:
-    """``mastered``, ``proficiency``, ``label`` from ``p_known``; ``confidence`` from
-    ``n_attempts`` where the frame has none."""
+def _levels(frame: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """``mastered`` (P(known) >= ``threshold``), ``proficiency``, ``label`` from ``p_known``;
+    ``confidence`` from ``n_attempts`` where the frame has none."""
     p = frame.get_column("p_known").to_numpy()
     columns = {
-        "mastered": pl.Series(p >= sq.MASTERY_THRESHOLD, dtype=pl.Boolean),
+        "mastered": pl.Series(p >= threshold, dtype=pl.Boolean),
         "proficiency": pl.Series(sq.proficiency(p), dtype=pl.Int64),
-        "label": pl.Series(sq.mastery_label(p), dtype=pl.String),
+        "label": pl.Series(sq.mastery_label(p, threshold), dtype=pl.String),
     }
     if "confidence" not in frame.columns:
         n = frame.get_column("n_attempts").to_numpy()
@@ -269,7 +281,7 @@ def _untried(
         pl.DataFrame({"skill": skills.cast(pl.String)}), how="cross"
     )
     grid = grid.join(tried.select("learner_id", "skill"), on=["learner_id", "skill"], how="anti")
-    if isinstance(model, BKT):
+    if _per_skill(model):
         prior = pl.Series(_skill_params(model, grid.get_column("skill"))["p_init"])
         source = "the course prior"
     else:
@@ -297,7 +309,9 @@ def _counts(events: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def label_mastery(frame: pl.DataFrame) -> pl.DataFrame:
+def label_mastery(
+    frame: pl.DataFrame, *, mastery_threshold: float = sq.MASTERY_THRESHOLD
+) -> pl.DataFrame:
     """Mastery levels on a model's mastery frame, e.g. DKT's (``skill_id``, ``p_correct``).
 
     DKT's ``mastery()`` gives P(correct at the next attempt) per ``skill_id`` and no levels;
@@ -308,6 +322,8 @@ def label_mastery(frame: pl.DataFrame) -> pl.DataFrame:
     frame : polars.DataFrame
         ``learner_id``, ``skill`` or ``skill_id``, ``p_known`` or ``p_correct``,
         ``n_attempts``; optional ``confidence``, ``model``, ``reason``.
+    mastery_threshold : float
+        P(known) from which a skill is mastered, in (0, 1].
 
     Returns
     -------
@@ -317,14 +333,15 @@ def label_mastery(frame: pl.DataFrame) -> pl.DataFrame:
     renames = {"skill_id": "skill", "p_correct": "p_known"}
     frame = frame.rename({k: v for k, v in renames.items() if k in frame.columns})
     check_columns(frame, ("learner_id", "skill", "p_known", "n_attempts"), "mastery frame")
-    return _levels(frame)
+    return _levels(frame, sq.check_mastery_threshold(mastery_threshold))
 
 
-def _from_model(events: pl.DataFrame, model: Any) -> pl.DataFrame:
+def _from_model(events: pl.DataFrame, model: Any, threshold: float) -> pl.DataFrame:
     """Mastery rows of a model with its own ``mastery(events)`` (DKT, per-item BKT...)."""
     if not callable(getattr(model, "mastery", None)):
         raise TypeError(f"model must be a fitted BKT or DKT, not {type(model).__name__}")
-    frame = label_mastery(model.mastery(events.filter(pl.col("kind") == "attempt")))
+    attempts = events.filter(pl.col("kind") == "attempt")
+    frame = label_mastery(model.mastery(attempts), mastery_threshold=threshold)
     frame = frame.drop("n_attempts", "n_correct", strict=False).join(
         _counts(events), on=["learner_id", "skill"], how="left"
     )
@@ -338,6 +355,7 @@ def course_mastery(
     model: Any = None,
     at: datetime | None = None,
     trace: MasteryTrace | None = None,
+    mastery_threshold: float = sq.MASTERY_THRESHOLD,
 ) -> pl.DataFrame:
     """Mastery of every (learner, skill): practised skills traced, the others at the prior.
 
@@ -356,29 +374,34 @@ def course_mastery(
     trace : MasteryTrace, optional
         :func:`trace_mastery` of the same events and cut-off if already computed (``model``
         is then its model).
+    mastery_threshold : float
+        P(known) from which a skill is mastered, in (0, 1] (default
+        :data:`~learnpulse.models.knowledge_tracing.MASTERY_THRESHOLD`).
 
     Returns
     -------
     polars.DataFrame, shape (n_rows, 11)
         :data:`MASTERY_COLUMNS`, sorted by learner and skill: ``p_known``, ``mastered``
-        (>= ``MASTERY_THRESHOLD``), ``proficiency`` (1-10), ``label`` (Mastered / Proficient /
+        (>= ``mastery_threshold``), ``proficiency`` (1-10), ``label`` (Mastered / Proficient /
         Developing / Needs Focus), ``n_attempts``, ``n_correct``, ``confidence``, ``model``,
         ``reason``.
     """
+    threshold = sq.check_mastery_threshold(mastery_threshold)
     events = before(events, at)
     check_columns(events, _EVENT_COLUMNS, "event frame")
     if trace is not None:
         model = trace.model
     elif model is None:
         model = fit_mastery_model(events)
-    if isinstance(model, BKT) and not model.per_item_guess_slip:
+    if _traceable(model):
         rows = _practised(trace_mastery(events, model=model) if trace is None else trace)
     else:
-        rows = _from_model(events, model)
-    rows = _levels(rows).select(MASTERY_COLUMNS)
+        rows = _from_model(events, model, threshold)
+    rows = _levels(rows, threshold).select(MASTERY_COLUMNS)
     if skills is not None:
         check_columns(skills, ("skill_id",), "skill frame")
         learners = events.get_column("learner_id").unique()
-        untried = _levels(_untried(learners, skills.get_column("skill_id"), rows, model))
+        untried = _untried(learners, skills.get_column("skill_id"), rows, model)
+        untried = _levels(untried, threshold)
         rows = pl.concat([rows, untried.select(MASTERY_COLUMNS)], how="vertical_relaxed")
     return rows.sort("learner_id", "skill")

@@ -7,8 +7,9 @@ One frame, one row per recommendation, ``kind`` saying which:
   ``keep``; ``difficulty`` is the suggested level (their recent items' mean difficulty moved by
   :data:`DIFFICULTY_STEP`).
 - ``next_exercise``: exercises on a skill not yet mastered whose prerequisites are all at least
-  Proficient (:data:`READY_P`), not yet solved by the learner (an item on several skills needs
-  each of them at least Proficient or ready); skills that unblock the most come
+  Proficient (:data:`READY_P`, or mastered under a lower mastery threshold), not yet solved
+  by the learner (an item on several skills needs each of them at least Proficient or
+  ready); skills that unblock the most come
   first (the :func:`~learnpulse.models.gaps.knowledge_gaps` score), then the items whose
   difficulty is nearest the learner's P(known) on the skill, moved like the difficulty row.
 - ``revision``: items answered poorly lately (accuracy below :data:`LOW_ACCURACY` over the last
@@ -30,6 +31,8 @@ from learnpulse.models.mastery import before, check_columns
 
 #: P(known) a prerequisite needs for its dependants to be "ready" (the Proficient bound).
 READY_P = dict((label, bound) for bound, label in sq.MASTERY_LABELS)["Proficient"]
+#: At least Proficient: from READY_P, or mastered (a mastery threshold may be set below it).
+_PROFICIENT = (pl.col("p_known") >= READY_P) | pl.col("mastered")
 #: Next exercises and revision items recommended per learner (at most).
 N_NEXT_EXERCISES = 3
 N_REVISION = 3
@@ -151,7 +154,7 @@ def exercises(items: pl.DataFrame) -> pl.DataFrame:
         if "attributes" in items.columns
         else pl.lit(None, pl.String)
     )
-    difficulty = pl.col("difficulty") if "difficulty" in items.columns else pl.lit(None)
+    difficulty = _known("difficulty") if "difficulty" in items.columns else pl.lit(None)
     return (
         items.with_columns(type=kind, difficulty=difficulty.cast(pl.Float64))
         .filter(pl.col("type").is_in(EXERCISE_TYPES) | pl.col("type").is_null())
@@ -171,7 +174,7 @@ def _ready(mastery: pl.DataFrame, graph: SkillGraph) -> pl.DataFrame:
     skill = mastery.schema["skill"]  # String, or the enum of _Keys
     pairs = pl.DataFrame(pairs, schema={"skill": skill, "prereq": skill}, orient="row")
     needed = pairs.group_by("skill").agg(needed=pl.len())
-    ok = mastery.filter(pl.col("p_known") >= READY_P).select(
+    ok = mastery.filter(_PROFICIENT).select(
         "learner_id", prereq="skill", prereq_confidence="confidence"
     )
     open_rows = mastery.filter(~pl.col("mastered")).select("learner_id", "skill", "p_known")
@@ -198,7 +201,7 @@ def _closed_items(candidates: pl.DataFrame, ready, mastery, exercise_rows) -> pl
     open_skills = pl.concat(
         [
             ready.select("learner_id", "skill"),
-            mastery.filter(pl.col("p_known") >= READY_P).select("learner_id", "skill"),
+            mastery.filter(_PROFICIENT).select("learner_id", "skill"),
         ]
     )
     return (
@@ -301,8 +304,10 @@ def _next_exercises(mastery, graph, exercise_rows, solved, difficulty, gaps) -> 
 
 
 def _poor_items(graded: pl.DataFrame, cutoff: datetime) -> pl.DataFrame:
-    """(learner, item) answered poorly in the last RECENT_DAYS days, last attempt wrong."""
-    recent = graded.filter(pl.col("ts") >= pl.lit(cutoff) - pl.duration(days=RECENT_DAYS))
+    """(learner, item) answered poorly in the last RECENT_DAYS days, last attempt wrong
+    (attempts without an item have nothing to revisit)."""
+    since = pl.lit(cutoff) - pl.duration(days=RECENT_DAYS)
+    recent = graded.filter((pl.col("ts") >= since) & pl.col("item_id").is_not_null())
     per_item = (
         recent.sort("ts")
         .group_by("learner_id", "item_id")
@@ -341,9 +346,7 @@ def _fading_skills(graded: pl.DataFrame, mastery: pl.DataFrame, cutoff: datetime
         .agg(last=pl.col("ts").max(), item_id=pl.col("item_id").get(pl.col("ts").arg_min()))
     )
     days = (pl.lit(cutoff) - pl.col("last")).dt.total_microseconds() / _DAY_US
-    strong = mastery.filter(pl.col("p_known") >= READY_P).select(
-        "learner_id", "skill", "label", "confidence"
-    )
+    strong = mastery.filter(_PROFICIENT).select("learner_id", "skill", "label", "confidence")
     fading = strong.join(last, on=["learner_id", "skill"]).with_columns(days=days)
     fading = fading.filter((pl.col("days") >= REVIEW_AFTER_DAYS) & pl.col("item_id").is_not_null())
     reason = pl.format(
@@ -385,7 +388,7 @@ def _revision(graded, mastery, cutoff) -> pl.DataFrame:
 # -- learning path -----------------------------------------------------------------------
 
 
-def _path(mastery: pl.DataFrame, graph: SkillGraph, goal: str) -> pl.DataFrame:
+def _path(mastery: pl.DataFrame, graph: SkillGraph, goal: str, threshold: float) -> pl.DataFrame:
     closure = [s for s in graph.order if s in graph.ancestors(goal)] + [goal]
     steps = pl.DataFrame({"skill": closure, "order": range(len(closure))})
     learners = mastery.select("learner_id").unique()
@@ -413,7 +416,7 @@ def _path(mastery: pl.DataFrame, graph: SkillGraph, goal: str) -> pl.DataFrame:
     )
     path = todo.with_columns(
         action=pl.lit("learn"),
-        value=(1 - pl.col("p_known").fill_null(0.0) / sq.MASTERY_THRESHOLD).clip(0.0, 1.0),
+        value=(1 - pl.col("p_known").fill_null(0.0) / threshold).clip(0.0, 1.0),
         confidence=pl.col("confidence").fill_null(0.0),
         reason=reason,
     )
@@ -438,6 +441,7 @@ def recommend(
     learner: str | None = None,
     goal: str | None = None,
     at: datetime | None = None,
+    mastery_threshold: float = sq.MASTERY_THRESHOLD,
 ) -> pl.DataFrame:
     """Next exercises, revision items, a learning path to ``goal`` and a difficulty advice.
 
@@ -458,6 +462,8 @@ def recommend(
         A skill id: adds the ``learning_path`` rows toward it.
     at : datetime, optional
         Timezone-aware cut-off for ``events`` (default: the last event's time).
+    mastery_threshold : float
+        The P(known) the mastery frame's ``mastered`` was decided by, in (0, 1].
 
     Returns
     -------
@@ -470,6 +476,7 @@ def recommend(
     check_columns(
         mastery, ("learner_id", "skill", "p_known", "mastered", "confidence"), "mastery frame"
     )
+    threshold = sq.check_mastery_threshold(mastery_threshold)
     graph = prerequisite_graph(skills)
     if goal is not None and goal not in graph.names:
         raise ValueError(f"goal {goal!r} is not a skill of the skill frame")
@@ -478,11 +485,12 @@ def recommend(
         mastery = mastery.filter(pl.col("learner_id") == learner)
         events = events.filter(pl.col("learner_id") == learner)
     if "label" not in mastery.columns:
-        mastery = mastery.with_columns(label=pl.Series(sq.mastery_label(mastery["p_known"])))
+        labels = sq.mastery_label(mastery["p_known"], threshold)
+        mastery = mastery.with_columns(label=pl.Series(labels, dtype=pl.String))
     learners = mastery.select("learner_id").unique()
     graded = _graded(events, items)
     difficulty = _difficulty(graded, learners)
-    gaps = blocking_scores(mastery, graph).select(
+    gaps = blocking_scores(mastery, graph, threshold).select(
         "learner_id", "skill", "n_blocked", unblocks="value"
     )
     solved = graded.filter(pl.col("correct")).select("learner_id", "item_id").unique()
@@ -496,7 +504,7 @@ def recommend(
         cutoff = at if at is not None else events.get_column("ts").max()
         parts.append(_finish(_revision(graded, mastery, cutoff), KINDS[1]))
     if goal is not None:
-        parts.append(_finish(_path(mastery, graph, goal), KINDS[2]))
+        parts.append(_finish(_path(mastery, graph, goal, threshold), KINDS[2]))
     order = pl.col("kind").replace_strict(KINDS, list(range(len(KINDS))), return_dtype=pl.Int64)
     return pl.concat(parts).sort("learner_id", order, "rank")
 
@@ -507,10 +515,16 @@ def _graded(events: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame:
     ``difficulty``."""
     check_columns(events, ("learner_id", "ts", "kind", "item_id", "skills", "correct"), "events")
     graded = events.filter((pl.col("kind") == "attempt") & pl.col("correct").is_not_null())
-    own = pl.col("difficulty") if "difficulty" in events.columns else pl.lit(None, pl.Float64)
+    # NaN is no difficulty: it falls back like null (to the item frame's, then the default)
+    own = _known("difficulty") if "difficulty" in events.columns else pl.lit(None, pl.Float64)
     graded = graded.select("learner_id", "ts", "item_id", "skills", "correct", difficulty=own)
     if "difficulty" not in items.columns:
         return graded
-    listed = items.select("item_id", listed=pl.col("difficulty").cast(pl.Float64))
+    listed = items.select("item_id", listed=_known("difficulty"))
     graded = graded.join(listed, on="item_id", how="left")
     return graded.with_columns(difficulty=pl.coalesce("difficulty", "listed")).drop("listed")
+
+
+def _known(column: str) -> pl.Expr:
+    """A float column with NaN as null."""
+    return pl.col(column).cast(pl.Float64).fill_nan(None)

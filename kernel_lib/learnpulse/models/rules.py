@@ -32,7 +32,10 @@ import polars as pl
 from learnpulse import __version__
 from learnpulse.features import NON_ACTIVITY_KINDS
 from learnpulse.models.activity import learner_days
-from learnpulse.models.knowledge_tracing.sequences import MASTERY_THRESHOLD
+from learnpulse.models.knowledge_tracing.sequences import (
+    MASTERY_THRESHOLD,
+    check_mastery_threshold,
+)
 
 #: Urgencies, most urgent first.
 URGENCIES = ("high", "medium", "low")
@@ -82,6 +85,16 @@ class RuleSettings:
     dropout_risk: float = 0.5
     #: Confidence of a rule resting on n attempts: n / (n + this).
     evidence_half_attempts: float = 10.0
+
+    def __post_init__(self) -> None:
+        windows = ("recent_window", "earlier_window", "hint_window", "streak_min_days")
+        small = [name for name in windows if getattr(self, name) < 1]
+        if small:
+            raise ValueError(f"{small[0]} must be at least 1, not {getattr(self, small[0])}")
+        if not 0 <= self.dropout_risk <= 1:
+            raise ValueError(f"dropout_risk must be in [0, 1], not {self.dropout_risk}")
+        if not all(0 < m <= 1 for m in self.milestones):
+            raise ValueError(f"milestones must be shares in (0, 1], not {self.milestones}")
 
 
 @dataclass(frozen=True)
@@ -310,11 +323,13 @@ def _activity_signals(
     )
 
 
-def _mastered_share(mastery: pl.DataFrame | None, n_skills: int, name: str) -> pl.DataFrame:
+def _mastered_share(
+    mastery: pl.DataFrame | None, n_skills: int, name: str, threshold: float
+) -> pl.DataFrame:
     if mastery is None or not n_skills:
         return pl.DataFrame(schema={"learner_id": pl.String, name: pl.Float64})
     return mastery.group_by("learner_id").agg(
-        (100 * (pl.col("p_known") >= MASTERY_THRESHOLD).sum() / n_skills).alias(name)
+        (100 * (pl.col("p_known") >= threshold).sum() / n_skills).alias(name)
     )
 
 
@@ -363,6 +378,7 @@ def learner_signals(
     retention: pl.DataFrame | None = None,
     settings: RuleSettings | None = None,
     days: pl.DataFrame | None = None,
+    mastery_threshold: float = MASTERY_THRESHOLD,
 ) -> pl.DataFrame:
     """Everything the rules read, one row per learner (:data:`SIGNAL_DESCRIPTIONS`).
 
@@ -390,18 +406,21 @@ def learner_signals(
     days : polars.DataFrame, optional
         :func:`~learnpulse.models.activity.learner_days` of ``events`` before ``at`` if
         already computed.
+    mastery_threshold : float
+        P(known) from which a skill counts as mastered in the milestones, in (0, 1].
 
     Returns
     -------
     polars.DataFrame, shape (n_learners, 1 + len(SIGNAL_DESCRIPTIONS))
     """
     s = settings or RuleSettings()
+    threshold = check_mastery_threshold(mastery_threshold)
     frame = scores.select("learner_id", "n_attempts", "accuracy", "speed", "score")
     joins: list[pl.DataFrame] = [
         _attempt_signals(attempts, s),
         _activity_signals(events, at, days),
-        _mastered_share(mastery, n_skills, "mastered_pct"),
-        _mastered_share(mastery_before, n_skills, "mastered_before_pct"),
+        _mastered_share(mastery, n_skills, "mastered_pct", threshold),
+        _mastered_share(mastery_before, n_skills, "mastered_before_pct", threshold),
         _renamed(progress, {"weekly_change": "score_change"}),
         _renamed(readiness, {"value": "readiness"}),
         _renamed(readiness_before, {"value": "readiness_before"}),

@@ -37,7 +37,10 @@ import polars as pl
 
 from learnpulse import __version__
 from learnpulse.events import check_frame_dtypes
-from learnpulse.models.knowledge_tracing.sequences import MASTERY_THRESHOLD
+from learnpulse.models.knowledge_tracing.sequences import (
+    MASTERY_THRESHOLD,
+    check_mastery_threshold,
+)
 
 #: The ``model`` column of each function's rows.
 SCORE_MODEL = f"learner-score {__version__}"
@@ -197,8 +200,11 @@ def course_skill_count(mastery: pl.DataFrame | None, skills: pl.DataFrame | None
     return 0
 
 
-def mastery_progress(mastery: pl.DataFrame | None, n_skills: int) -> pl.DataFrame:
-    """Progress dimension per learner (see the module docstring).
+def mastery_progress(
+    mastery: pl.DataFrame | None, n_skills: int, mastery_threshold: float = MASTERY_THRESHOLD
+) -> pl.DataFrame:
+    """Progress dimension per learner (see the module docstring): a skill's credit is its
+    P(known) as a share of ``mastery_threshold``.
 
     Returns
     -------
@@ -209,7 +215,7 @@ def mastery_progress(mastery: pl.DataFrame | None, n_skills: int) -> pl.DataFram
     if mastery is None or not mastery.height or not n_skills:
         return pl.DataFrame(schema=schema)
     tried = pl.col("n_attempts") > 0 if "n_attempts" in mastery.columns else pl.lit(True)
-    credit = pl.when(tried).then((pl.col("p_known") / MASTERY_THRESHOLD).clip(0, 1))
+    credit = pl.when(tried).then((pl.col("p_known") / mastery_threshold).clip(0, 1))
     return mastery.group_by("learner_id").agg(progress=100 * credit.fill_null(0).sum() / n_skills)
 
 
@@ -313,6 +319,7 @@ def learner_scores(
     at: datetime | None = None,
     settings: ScoreSettings | None = None,
     attempts: pl.DataFrame | None = None,
+    mastery_threshold: float = MASTERY_THRESHOLD,
 ) -> pl.DataFrame:
     """Multi-dimensional score of every learner (see the module docstring).
 
@@ -330,6 +337,8 @@ def learner_scores(
     settings : ScoreSettings, optional
     attempts : polars.DataFrame, optional
         :func:`graded_attempts` of ``events`` if already computed (saves a pass).
+    mastery_threshold : float
+        P(known) that earns a skill full credit in the progress dimension, in (0, 1].
 
     Returns
     -------
@@ -339,11 +348,12 @@ def learner_scores(
         ``confidence``, ``model``, ``reason``; learners with an attempt or a mastery row.
     """
     s = settings or ScoreSettings()
+    threshold = check_mastery_threshold(mastery_threshold)
     cutoff = cutoff_of(events, at)
     if cutoff is None:
         return pl.DataFrame(schema=_SCORE_SCHEMA)
     attempts = graded_attempts(events, at) if attempts is None else attempts
-    progress = mastery_progress(mastery, course_skill_count(mastery, skills))
+    progress = mastery_progress(mastery, course_skill_count(mastery, skills), threshold)
     frame = _score_at(attempts, progress, cutoff, s)
     return (
         frame.with_columns(value=pl.col("score"), model=pl.lit(SCORE_MODEL))
@@ -396,12 +406,13 @@ def progress_categories(
     settings: ScoreSettings | None = None,
     scores: pl.DataFrame | None = None,
     attempts: pl.DataFrame | None = None,
+    mastery_threshold: float = MASTERY_THRESHOLD,
 ) -> pl.DataFrame:
     """Progress category of every learner from the change of their score over a week.
 
     Parameters
     ----------
-    events, mastery, skills, at, settings, attempts
+    events, mastery, skills, at, settings, attempts, mastery_threshold
         As for :func:`learner_scores`.
     mastery_before : polars.DataFrame, optional
         Mastery one ``progress_window`` before the cut-off; without it the progress dimension
@@ -418,6 +429,7 @@ def progress_categories(
         category is then Stable with confidence 0), ``confidence``, ``model``, ``reason``.
     """
     s = settings or ScoreSettings()
+    threshold = check_mastery_threshold(mastery_threshold)
     cutoff = cutoff_of(events, at)
     schema = {
         "learner_id": pl.String,
@@ -434,11 +446,17 @@ def progress_categories(
     attempts = graded_attempts(events, at) if attempts is None else attempts
     if scores is None:
         scores = learner_scores(
-            events, mastery, skills=skills, at=at, settings=s, attempts=attempts
+            events,
+            mastery,
+            skills=skills,
+            at=at,
+            settings=s,
+            attempts=attempts,
+            mastery_threshold=threshold,
         )
     n_skills = course_skill_count(mastery, skills)
     held = mastery_before is None
-    progress = mastery_progress(mastery if held else mastery_before, n_skills)
+    progress = mastery_progress(mastery if held else mastery_before, n_skills, threshold)
     earlier = _score_at(attempts, progress, cutoff - s.progress_window, s).filter(
         pl.col("n_attempts") > 0
     )

@@ -44,6 +44,17 @@ class ReadinessSettings:
     #: Readiness at or above which a learner is "almost" ready.
     almost_at: float = 0.60
 
+    def __post_init__(self) -> None:
+        weights = (self.mastery_weight, self.accuracy_weight)
+        if min(weights) < 0 or not sum(weights) > 0:
+            raise ValueError(f"readiness weights must be >= 0 with a positive sum, got {weights}")
+        if not 0 <= self.almost_at <= self.ready_at <= 1:
+            raise ValueError(
+                f"need 0 <= almost_at <= ready_at <= 1, got {self.almost_at}, {self.ready_at}"
+            )
+        if self.recent_attempts < 1:
+            raise ValueError(f"recent_attempts must be at least 1, not {self.recent_attempts}")
+
 
 #: Peer metrics: column -> what it is (higher is better for each).
 PEER_METRICS: dict[str, str] = {
@@ -76,18 +87,30 @@ def assessed_skills_of(
     return []
 
 
+def _checked_skills(assessed: str | Iterable[str], skills: pl.DataFrame | None) -> list[str]:
+    """``assessed`` as a sorted list (a string is one skill), each a skill of ``skills``."""
+    wanted = sorted({assessed} if isinstance(assessed, str) else set(assessed))
+    if skills is not None:
+        unknown = sorted(set(wanted) - set(skills.get_column("skill_id").to_list()))
+        if unknown:
+            raise ValueError(f"assessed_skills not in the course's skill frame: {unknown}")
+    return wanted
+
+
 def _evidence(
     mastery: pl.DataFrame, attempts: pl.DataFrame, assessed: list[str], recent: int
 ) -> pl.DataFrame:
     """Per learner: mean P(known) and confidence over the assessed skills (tried skills only
     count), accuracy and number of the last ``recent`` attempts."""
     n = max(len(assessed), 1)
-    tried = pl.col("n_attempts") > 0 if "n_attempts" in mastery.columns else pl.lit(True)
+    counted = pl.col("skill").is_in(assessed)
+    if "n_attempts" in mastery.columns:
+        counted = counted & (pl.col("n_attempts") > 0)
     sure = pl.col("confidence") if "confidence" in mastery.columns else pl.lit(0.0)
-    known = (
-        mastery.filter(pl.col("skill").is_in(assessed))
-        .group_by("learner_id")
-        .agg(mastery=pl.col("p_known").filter(tried).sum() / n, confidence=sure.sum() / n)
+    # every learner of the mastery frame keeps a row, with or without assessed skills
+    known = mastery.group_by("learner_id").agg(
+        mastery=pl.col("p_known").filter(counted).sum() / n,
+        confidence=sure.filter(pl.col("skill").is_in(assessed)).sum() / n,
     )
     latest = attempts.group_by("learner_id").agg(
         recent_accuracy=pl.col("correct").tail(recent).mean(),
@@ -120,8 +143,9 @@ def readiness(
     items, skills : polars.DataFrame, optional
         Define the assessed skills when ``assessed_skills`` is not given
         (see :func:`assessed_skills_of`).
-    assessed_skills : iterable of str, optional
-        Skills the exam covers.
+    assessed_skills : str or iterable of str, optional
+        Skills the exam covers (a string is one skill); with ``skills``, each must be one of
+        its skills.
     at : datetime, optional
     settings : ReadinessSettings, optional
     attempts : polars.DataFrame, optional
@@ -140,7 +164,7 @@ def readiness(
     s = settings or ReadinessSettings()
     cutoff_of(events, at)
     assessed = (
-        sorted(set(assessed_skills))
+        _checked_skills(assessed_skills, skills)
         if assessed_skills is not None
         else assessed_skills_of(items, skills, mastery)
     )

@@ -112,3 +112,18 @@ def test_reference_silhouettes_exact_with_everyone_and_close_with_a_sample():
     assert reference_silhouettes(points, lonely)[0] == 0.0
     frame = model.predict_frame(features, reference_size=None)
     np.testing.assert_allclose(frame["confidence"].to_numpy(), (exact + 1) / 2)
+
+
+def test_a_learners_cluster_does_not_depend_on_who_else_is_scored():
+    """A learner with no attempt has no accuracy: it counts as the training median, alone
+    or in a batch (it was the batch's median, and 0 alone: "struggling", confidence 1)."""
+    course = simulate_course(SimulationConfig(n_learners=150, seed=8))
+    features = learner_features(course.events)
+    model = LearnerClusters().fit(features)
+    blank = features.head(1).with_columns(learner_id=pl.lit("new"), accuracy=pl.lit(None))
+    alone = model.predict_frame(blank, reference_size=None)
+    batch = model.predict_frame(pl.concat([features, blank]), reference_size=None)
+    assert alone["cluster"].item() == batch.filter(pl.col("learner_id") == "new")["cluster"].item()
+    assert model.fill_[list(model._traits).index("accuracy")] == pytest.approx(
+        features["accuracy"].drop_nulls().median()
+    )

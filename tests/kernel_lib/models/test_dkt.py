@@ -155,3 +155,13 @@ def test_event_frames_match_sequences():
     rows = from_frame.mastery(frame)
     assert rows.height == 20 * 4
     assert set(rows.columns) >= {"learner_id", "skill_id", "p_correct", "confidence", "reason"}
+
+
+def test_only_attempts_are_responses():
+    """Other events may carry ``correct`` (a submitted assessment): DKT, like BKT, reads
+    attempts only when the frame says the kind."""
+    frame = events_frame(mastery_pattern(8, 6, seed=2)).with_columns(kind=pl.lit("attempt"))
+    extra = frame.head(5).with_columns(kind=pl.lit("assessment_submitted"), correct=False)
+    model = DKT(max_epochs=1, **FAST).fit(frame)
+    both = pl.concat([frame, extra])
+    np.testing.assert_allclose(model.predict_proba(both), model.predict_proba(frame))

@@ -258,3 +258,17 @@ def test_an_event_column_of_the_wrong_type_is_named():
     events = ann_masters_a().with_columns(pl.col("correct").cast(pl.Int8))
     with pytest.raises(EventValidationError, match="'correct': must be Boolean, not Int8"):
         course_mastery(events, skills=chain_skills(), model=chain_model())
+
+
+def test_ability_bins_are_traced_by_the_model_itself():
+    """An ability-bin BKT's parameters are per (skill, bin): course mastery must not read
+    them as per-skill rows (it did: P(known) 1.0 where the model says 0.002)."""
+    course = simulate_course(SimulationConfig(n_learners=80, weeks=4, seed=4))
+    model = BKT(ability_bins=(0.5, 0.8)).fit(course.events)
+    ours = course_mastery(course.events, model=model, skills=course.skills)
+    theirs = model.mastery(course.events)
+    joined = theirs.join(ours, on=["learner_id", "skill"], suffix="_ours")
+    assert joined.height == theirs.height > 0
+    assert np.allclose(joined["p_known"], joined["p_known_ours"], atol=1e-12)
+    with pytest.raises(TypeError, match="ability bins"):
+        trace_mastery(course.events, model=model)

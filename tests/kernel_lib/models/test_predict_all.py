@@ -176,6 +176,24 @@ def test_bad_input_is_named():
         predict_all(course.events, items=course.items.drop("skills"))
     with pytest.raises(ValueError, match=r"skill frame lacks column\(s\) \['skill_id'\]"):
         predict_all(course.events, skills=course.skills.drop("skill_id"))
+    with pytest.raises(ValueError, match=r"learner frame lacks column\(s\) \['learner_id'\]"):
+        predict_all(course.events, learners=pl.DataFrame({"x": [1]}))
+    with pytest.raises(TypeError, match="learner frame must be a polars DataFrame, not list"):
+        predict_all(course.events, learners=["a"])
+    with pytest.raises(TypeError, match="fitted must come from fit_course_models"):
+        predict_all(course.events, fitted="models.joblib")
+
+
+def test_optional_event_columns_may_be_absent_and_one_output_named(course):
+    """Columns other than the keys, ``ts`` and ``kind`` are optional: absent ones count as
+    unknown (without ``session_id`` or ``duration_ms`` three outputs raised polars errors)."""
+    bare = course.events.drop("session_id", "duration_ms", "payload", "confidence")
+    out = predict_all(bare, skills=course.skills, items=course.items)
+    for key, frame in out.items():
+        _check_frame(key, frame, set(course.learners["learner_id"]))
+    assert out["learning_velocity"].height == course.learners.height
+    # a bare string is one output (it was split into its letters)
+    assert list(predict_all(course.events, only="score")) == ["score"]
 
 
 @pytest.mark.parametrize(

@@ -165,3 +165,20 @@ def test_best_exercises_survive_the_skill_pruning(monkeypatch):
     assert pruned.select("learner_id", "rank", "item_id").equals(
         everything.select("learner_id", "rank", "item_id")
     )
+
+
+def test_attempts_without_items_or_with_nan_difficulty_give_whole_rows():
+    """Every row has a reason and a number: an attempt without an item is not a revision
+    item (its row had no item and no reason), a NaN difficulty counts as unknown (it put NaN
+    in the values and the reasons)."""
+    course = simulate_course(SimulationConfig(n_learners=60, weeks=4, seed=9))
+    mastery = course_mastery(course.events, skills=course.skills)
+    for events in (
+        course.events.with_columns(item_id=pl.lit(None, pl.String)),
+        course.events.with_columns(difficulty=pl.lit(float("nan"))),
+    ):
+        rows = recommendations.recommend(mastery, course.items, course.skills, events)
+        assert rows.height and rows["reason"].null_count() == 0
+        assert not rows["value"].is_nan().any()
+        assert rows.filter(pl.col("kind") == "revision")["item_id"].null_count() == 0
+        assert "NaN" not in " ".join(rows["reason"].to_list())

@@ -167,6 +167,20 @@ def test_readiness_known_answers():
     )
 
 
+def test_readiness_names_its_skills_and_keeps_every_learner():
+    """A string is one skill (it was split into letters), a skill the course lacks is named,
+    and a learner with no assessed skill still gets a row (they were dropped)."""
+    log = [("ann", 1, True, 1000), ("ann", 2, True, 1000)]
+    mastery = mastery_rows([("ann", "s1", 0.9, 3), ("ann", "s2", 0.7, 2), ("cid", "s2", 0.6, 0)])
+    one = readiness(attempts(log), mastery, assessed_skills="s1")
+    assert one["n_assessed_skills"].to_list() == [1, 1]
+    assert one["learner_id"].to_list() == ["ann", "cid"]
+    assert one.row(0, named=True)["mastery"] == pytest.approx(0.9)
+    skills = pl.DataFrame({"skill_id": ["s1", "s2"]})
+    with pytest.raises(ValueError, match=r"not in the course's skill frame: \['s9'\]"):
+        readiness(attempts(log), mastery, skills=skills, assessed_skills=["s1", "s9"])
+
+
 def test_peer_percentiles_and_ranks():
     metrics = pl.DataFrame({"learner_id": list("abcde"), "score": [10.0, 20.0, 20.0, 40.0, None]})
     frame = peer_comparison(metrics)

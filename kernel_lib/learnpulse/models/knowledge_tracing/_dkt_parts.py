@@ -67,12 +67,17 @@ class DKTNet(nn.Module):
 
 
 def _frame_rows(frame: pl.DataFrame) -> pl.DataFrame:
-    """Scored responses, one row per (event, skill), sorted by learner then time."""
+    """Scored responses, one row per (event, skill), sorted by learner then time: attempts
+    only when the frame has ``kind`` (as for BKT and PFA; other events may carry ``correct``
+    too, e.g. a submitted assessment)."""
     missing = {"learner_id", "skills", "correct"} - set(frame.columns)
     if missing:
         raise ValueError(f"event frame lacks column(s) {sorted(missing)}")
     order = ["learner_id", "ts"] if "ts" in frame.columns else ["learner_id"]
-    rows = frame.filter(pl.col("correct").is_not_null() & (pl.col("skills").list.len() > 0))
+    scored = pl.col("correct").is_not_null() & (pl.col("skills").list.len() > 0)
+    if "kind" in frame.columns:
+        scored = scored & (pl.col("kind") == "attempt")
+    rows = frame.filter(scored)
     return (
         rows.sort(order, maintain_order=True)
         .select("learner_id", pl.col("skills").cast(pl.List(pl.String)), "correct")

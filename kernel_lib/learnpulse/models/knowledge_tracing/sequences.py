@@ -240,12 +240,31 @@ def proficiency(p_known: np.ndarray) -> np.ndarray:
     return np.clip(levels, 1, PROFICIENCY_LEVELS).astype(np.int64)
 
 
-def mastery_label(p_known: np.ndarray) -> np.ndarray:
-    """Mastered / Proficient / Developing / Needs Focus (:data:`MASTERY_LABELS`).
+def check_mastery_threshold(threshold: float) -> float:
+    """``threshold`` as a float, or ``ValueError`` unless it is a number in (0, 1]."""
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.floating):
+        raise TypeError(f"mastery_threshold must be a number, not {type(threshold).__name__}")
+    if not 0 < threshold <= 1:
+        raise ValueError(f"mastery_threshold must be in (0, 1], not {threshold}")
+    return float(threshold)
+
+
+def mastery_labels(threshold: float = MASTERY_THRESHOLD) -> tuple[tuple[float, str], ...]:
+    """The label bounds for a mastery ``threshold``: "Mastered" from it, the other bounds of
+    :data:`MASTERY_LABELS` below it (a threshold of 0.75 leaves no room for "Proficient")."""
+    threshold = check_mastery_threshold(threshold)
+    (_, top), *rest = MASTERY_LABELS
+    return ((threshold, top), *((bound, label) for bound, label in rest if bound < threshold))
+
+
+def mastery_label(p_known: np.ndarray, threshold: float = MASTERY_THRESHOLD) -> np.ndarray:
+    """Mastered / Proficient / Developing / Needs Focus (:func:`mastery_labels`).
 
     Parameters
     ----------
     p_known : numpy.ndarray, shape (n,)
+    threshold : float
+        P(known) from which a skill is mastered (default :data:`MASTERY_THRESHOLD`).
 
     Returns
     -------
@@ -253,9 +272,10 @@ def mastery_label(p_known: np.ndarray) -> np.ndarray:
         Python strings: polars reads them ~3x faster than a numpy string array.
     """
     p_known = np.asarray(p_known, dtype=float)
-    bounds = [p_known >= bound for bound, _ in MASTERY_LABELS]
-    code = np.select(bounds, np.arange(len(MASTERY_LABELS)), default=len(MASTERY_LABELS))
-    return np.array([label for _, label in MASTERY_LABELS] + [LOWEST_LABEL], dtype=object)[code]
+    labels = mastery_labels(threshold)
+    bounds = [p_known >= bound for bound, _ in labels]
+    code = np.select(bounds, np.arange(len(labels)), default=len(labels))
+    return np.array([label for _, label in labels] + [LOWEST_LABEL], dtype=object)[code]
 
 
 def attempt_confidence(n_attempts: np.ndarray) -> np.ndarray:

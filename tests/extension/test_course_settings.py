@@ -1,0 +1,61 @@
+"""LearnPulseApp.course_settings through a real Jupyter server: the mastery threshold and the
+dropout-risk threshold reach the predictions and the dashboard; a typo stops the server."""
+
+from __future__ import annotations
+
+import pytest
+from traitlets import TraitError
+
+from learnpulse_server.app import LearnPulseApp
+from tests.extension.test_analytics import get, models_dir, simulated  # noqa: F401 (fixtures)
+
+#: Below the default 0.95, so that more skills are mastered; the dropout threshold is low
+#: enough that some learners of the simulated class are at risk and others not.
+SETTINGS = {"mastery_threshold": 0.6, "rules": {"dropout_risk": 0.005}}
+
+
+@pytest.fixture
+def jp_server_config(jp_server_config, models_dir):  # noqa: F811
+    app = {
+        **jp_server_config["LearnPulseApp"],
+        "models_dir": str(models_dir),
+        "analytics_prediction_interval": 0.0,
+        "course_settings": SETTINGS,
+    }
+    return {**jp_server_config, "LearnPulseApp": app}
+
+
+async def test_the_mastery_threshold_reaches_the_predictions(jp_fetch, simulated):  # noqa: F811
+    body = await get(jp_fetch, "predictive", type="mastery", limit=100)
+    rows = body["predictions"]["mastery"]
+    assert rows
+    for row in rows:
+        assert row["mastered"] == (row["p_known"] >= 0.6), row
+        assert (row["label"] == "Mastered") == row["mastered"], row
+    assert any(0.6 <= row["p_known"] < 0.95 for row in rows), "a default would differ"
+
+
+async def test_the_dashboard_counts_at_risk_with_the_configured_threshold(
+    jp_fetch,
+    simulated,  # noqa: F811
+):
+    predicted = await get(jp_fetch, "predictive", type="retention_risk", limit=100)
+    risks = [r["value"] for r in predicted["predictions"]["retention_risk"]]
+    body = await get(jp_fetch, "dashboard", range="month")
+    at_risk = {row["kpi"]: row for row in body["kpis"]}["at_risk"]["value"]
+    assert at_risk == sum(r >= 0.005 for r in risks)
+    assert at_risk != sum(r >= 0.5 for r in risks), "the default threshold would count others"
+
+
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        ({"mastery_treshold": 0.9}, "unknown setting(s) ['mastery_treshold']"),
+        ({"rules": {"dropout_risk": "high"}}, "rules.dropout_risk: expected a number"),
+        ({"mastery_threshold": 0}, "mastery_threshold must be in (0, 1]"),
+    ],
+)
+def test_a_bad_setting_stops_the_server_naming_it(settings, named):
+    with pytest.raises(TraitError) as info:
+        LearnPulseApp(course_settings=settings)
+    assert "LearnPulseApp.course_settings" in str(info.value) and named in str(info.value)
