@@ -109,6 +109,22 @@ def evaluate(name: str, train: list, test: list) -> dict[str, float | int | str 
     }
 
 
+def held_out(args: argparse.Namespace, sequences: list) -> tuple[list, list]:
+    """(train, test) of the --test file or of the seeded learner split, both with responses."""
+    if args.test:
+        train, test = sequences, read_dkt_sequences(args.test)
+        where = f"{args.train} and {args.test}"
+    else:
+        train, test = learner_split(sequences)
+        where = f"the {1 - TEST_FRACTION:.0%} learner split of {args.train}"
+    for side, part in (("training", train), ("test", test)):
+        if not sum(len(skills) for skills, _ in part):
+            raise ValueError(
+                f"{where}: no {side} responses ({len(sequences)} learner(s) in {args.train})"
+            )
+    return train, test
+
+
 def run_dkt(sequences: list, args: argparse.Namespace) -> dict:
     """DKT on the same protocols (``benchmarks/bench_dkt.py`` has its training options)."""
     from learnpulse.models.knowledge_tracing.dkt_benchmark import (
@@ -116,12 +132,10 @@ def run_dkt(sequences: list, args: argparse.Namespace) -> dict:
         evaluate_dkt,
     )
 
-    if args.test:
-        result = evaluate_dkt(sequences, read_dkt_sequences(args.test), progress=False)
-    elif args.folds is not None:
+    if args.folds is not None and not args.test:
         result = cross_validate_dkt(sequences, args.folds, progress=False)
     else:
-        result = evaluate_dkt(*learner_split(sequences), progress=False)
+        result = evaluate_dkt(*held_out(args, sequences), progress=False)
     # evaluate_dkt counts test learners; the table counts predicted responses, as for BKT.
     result["n_test"] = result.get("n_predictions", result["n_test"])
     return {"model": "dkt", **result, "target_auc": TARGET_AUC["dkt"]}
@@ -141,15 +155,12 @@ def run(argv: list[str] | None = None) -> dict:
     sequences = read_dkt_sequences(args.train)
     if args.model == "dkt":
         result = run_dkt(sequences, args)
-    elif args.test:
-        result = evaluate(args.model, sequences, read_dkt_sequences(args.test))
-        result["protocol"] = "test file"
-    elif args.folds is not None:
+    elif args.folds is not None and not args.test:
         result = cross_validate(args.model, sequences, args.folds)
         result["protocol"] = f"{args.folds}-fold learner cross-validation (means)"
     else:
-        result = evaluate(args.model, *learner_split(sequences))
-        result["protocol"] = f"{1 - TEST_FRACTION:.0%} learner split"
+        result = evaluate(args.model, *held_out(args, sequences))
+        result["protocol"] = "test file" if args.test else f"{1 - TEST_FRACTION:.0%} learner split"
     table = pl.DataFrame([result]).select(
         "model",
         pl.col("auc", "rmse").round(4),

@@ -102,10 +102,15 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeat", type=int, default=3, help="predict_all runs (best kept)")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        raise ValueError(f"--repeat must be at least 1, not {args.repeat}")
     data = simulate_course(SimulationConfig(n_learners=args.learners, seed=args.seed))
     train = simulate_course(SimulationConfig(n_learners=args.train_learners, seed=args.seed + 1))
     load = os.getloadavg()[0]
     fitted, fit_s, _ = _best(lambda: fit_course_models(train), 1)
+    skipped = fitted.trained_on.get("skipped", {})
+    if skipped:  # e.g. a training course too small for both outcomes of a label
+        raise ValueError(f"--train-learners {args.train_learners} left models unfitted: {skipped}")
     tables = {"skills": data.skills, "items": data.items, "fitted": fitted}
     out, ours_s, ours_cpu = _best(lambda: predict_all(data.events, **tables), args.repeat)
     # The split per output needs the outputs computed in order (no second thread), so it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,11 +15,23 @@ T = TypeVar("T")
 
 
 def print_report(table: pl.DataFrame, result: dict[str, Any], *, as_json: bool) -> None:
-    """Print the comparison table; with ``as_json``, one JSON object as the last line."""
+    """Print the comparison table; with ``as_json``, one JSON object as the last line
+    (strict JSON: a measure that is undefined, e.g. an AUC on one class, is null)."""
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_hide_dataframe_shape=True, fmt_str_lengths=60):
         print(table)
     if as_json:
-        print(json.dumps(result, default=str))
+        print(json.dumps(_finite(result), default=str, allow_nan=False))
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (also in dicts and lists) as None."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 #: Default OpenMP threads for model fitting in benchmarks: one, because on a shared, loaded

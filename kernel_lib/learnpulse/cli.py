@@ -12,9 +12,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from polars.exceptions import ComputeError
+from sqlalchemy.exc import SQLAlchemyError
+
 from learnpulse import __version__
 from learnpulse.datasets.base import CourseData, DatasetFormatError
 from learnpulse.events import EventValidationError
+from learnpulse.files import replacing
 from learnpulse.store import DB_URL_ENV, EventStore, SchemaTooNewError
 from learnpulse.viz.launch import add_dashboard_parser, cmd_dashboard, prepare_demo
 
@@ -67,7 +71,8 @@ def cmd_simulate(args: argparse.Namespace) -> dict[str, Any]:
     simulated = time.perf_counter() - started
     result: dict[str, Any] = {**data.summary(), "simulate_seconds": round(simulated, 2)}
     if args.parquet:
-        data.events.write_parquet(args.parquet)
+        with replacing(args.parquet) as partial:  # a failed write leaves the old file
+            data.events.write_parquet(partial)
         result["written_to"] = args.parquet
     else:
         with EventStore(args.db) as store:
@@ -93,6 +98,11 @@ def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
     path = Path(args.path)
     if not path.exists():
         raise CommandError(f"{path}: no such file or directory")
+    if args.course and args.source == "oulad":
+        raise CommandError(
+            "--course is for assistments and xapi: an OULAD folder has one course per module "
+            "presentation (e.g. AAA-2013J)"
+        )
     options = {"course_id": args.course} if args.course else {}
     data = _loader(args.source)(path, **options)
     with EventStore(args.db) as store:
@@ -197,7 +207,19 @@ def _benchmark_dirs() -> list[Path]:
     return [*dirs, here.parents[2] / "benchmarks", Path.cwd() / "benchmarks"]
 
 
-def cmd_benchmark(args: argparse.Namespace, rest: list[str]) -> dict[str, Any]:
+def _benchmark_names() -> list[str]:
+    names = {p.stem.removeprefix("bench_") for d in _benchmark_dirs() for p in d.glob("bench_*.py")}
+    return sorted(names)
+
+
+def cmd_benchmark(args: argparse.Namespace, rest: list[str]) -> dict[str, Any] | None:
+    if args.name is None or args.name.startswith("-"):
+        names = ", ".join(_benchmark_names()) or "none found"
+        usage = f"learnpulse benchmark NAME [options]; NAME is one of: {names}"
+        if {args.name, *rest} & {"-h", "--help"}:
+            print(f"usage: {usage}\n`learnpulse benchmark NAME --help` lists NAME's options.")
+            return None
+        raise CommandError(f"name a benchmark: {usage}")
     for directory in _benchmark_dirs():
         script = directory / f"bench_{args.name}.py"
         if script.is_file():
@@ -270,10 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_dashboard_parser(sub)
 
+    # --help passes on to the benchmark's own parser, which lists its options
     bench = sub.add_parser(
-        "benchmark", help="run a benchmark from benchmarks/ (extra args pass on)"
+        "benchmark", help="run a benchmark from benchmarks/ (extra args pass on)", add_help=False
     )
-    bench.add_argument("name", help="e.g. store, simulator")
+    bench.add_argument("name", nargs="?", help="e.g. kt, oulad, predict_all")
 
     for command in (simulate, imp, export, forget, status):
         command.add_argument("--json", action="store_true", help="print JSON")
@@ -302,6 +325,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         _print_result(commands[args.command](args), args.json)
         return 0
+    except SQLAlchemyError as exc:  # the driver's own words, without SQLAlchemy's page
+        problem = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        where = getattr(args, "db", None) or "the default store"
+        print(f"learnpulse {args.command}: error: cannot use {where}: {problem}", file=sys.stderr)
+        return 2
     except (
         CommandError,
         DatasetFormatError,
@@ -309,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         SchemaTooNewError,
         ValueError,
         OSError,
+        ComputeError,  # polars failing to read or write a file (e.g. a full disk)
     ) as exc:
         print(f"learnpulse {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +16,9 @@ def replacing(path: str | Path) -> Iterator[Path]:
     the block ends without an error, and is removed otherwise, so ``path`` is never left
     half-written: a reader sees the old file or the new one."""
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
+    temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    # created as open() would (0666 less the umask; mkstemp's 0600 would outlive the rename)
+    os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
     try:
         yield Path(temporary)
         os.replace(temporary, path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -102,6 +103,60 @@ def test_simulate_into_the_store_and_to_parquet(tmp_path, db, capsys):
     out = tmp_path / "sim.parquet"
     assert main([*args, "--course", "sim-a", "--parquet", str(out)]) == 0
     assert pl.read_parquet(out).height == stored["events"]
+
+
+def test_a_failed_parquet_write_keeps_the_old_file(tmp_path, capsys, monkeypatch):
+    """Written whole or not at all: a write that fails half-way (here, as on a full disk)
+    leaves the earlier file, no temporary file, and one line of error."""
+    out = tmp_path / "sim.parquet"
+    args = ["simulate", "--learners", "5", "--weeks", "1", "--quiet", "--parquet", str(out)]
+    assert main(args) == 0
+    before = out.read_bytes()
+
+    def full_disk(self, file, **kwargs):
+        Path(file).write_bytes(b"PAR1 half")
+        raise pl.exceptions.ComputeError("parquet: No space left on device (os error 28)")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", full_disk)
+    capsys.readouterr()
+    assert main([*args, "--learners", "9"]) == 2
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["sim.parquet"]
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda p: p.mkdir(), "unable to open database file"),
+        (lambda p: p.write_text("not a database"), "file is not a database"),
+    ],
+)
+def test_a_store_that_cannot_be_used_is_one_line(tmp_path, capsys, make, problem):
+    path = tmp_path / "store"
+    make(path)
+    assert main(["status", "--db", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"learnpulse status: error: cannot use {path}: {problem}\n"
+
+
+def test_oulad_import_refuses_a_course_id(shared_data, db, capsys):
+    assert main(["import", "oulad", str(shared_data / "oulad"), "--course", "c", "--db", db]) == 2
+    assert "--course is for assistments and xapi" in capsys.readouterr().err
+    with EventStore(db) as store:
+        assert store.counts()["events"] == 0
+
+
+def test_benchmark_help_lists_the_benchmarks_and_their_options(capsys):
+    assert main(["benchmark", "--help"]) == 0
+    assert "NAME is one of: " in capsys.readouterr().out
+    assert main(["benchmark"]) == 2
+    assert "name a benchmark" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["benchmark", "kt", "--help"])
+    assert info.value.code == 0
+    assert "--train TRAIN" in capsys.readouterr().out
 
 
 def test_bad_arguments_exit_with_usage(capsys):
@@ -204,3 +259,30 @@ def test_benchmark_completion_compares_the_two_paces(capsys):
     assert goal["in_progress"] < every["in_progress"]
     assert goal["in_progress"] + goal["no_progress"] == every["in_progress"] + every["no_progress"]
     assert goal["optimistic"] < every["optimistic"]
+
+
+def test_benchmark_json_is_strict_with_undefined_measures_as_null(capsys):
+    """An AUC on a test set of one class is undefined: null, not NaN (not JSON)."""
+    from learnpulse.benchmarking import print_report
+
+    result = {"auc": float("nan"), "ratio": float("inf"), "folds": [0.8, float("nan")], "n": 3}
+    print_report(pl.DataFrame({"auc": [None]}), result, as_json=True)
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    strict = json.loads(line, parse_constant=lambda name: pytest.fail(f"{name} in JSON"))
+    assert strict == {"auc": None, "ratio": None, "folds": [0.8, None], "n": 3}
+
+
+def test_benchmark_predict_all_refuses_what_it_cannot_measure(capsys):
+    assert main(["benchmark", "predict_all", "--learners", "50", "--repeat", "0"]) == 2
+    assert "--repeat must be at least 1, not 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["bkt", "dkt"])
+def test_benchmark_kt_names_a_side_without_responses(tmp_path, capsys, model):
+    """Two learners leave the seeded 80/20 split no test learner: say so (it was sklearn's
+    "Found array with 0 sample(s)" or numpy's "need at least one array to concatenate")."""
+    source = tmp_path / "two.csv"
+    source.write_text(DKT)
+    assert main(["benchmark", "kt", "--train", str(source), "--model", model]) == 2
+    err = capsys.readouterr().err
+    assert f"the 80% learner split of {source}: no test responses (2 learner(s)" in err

@@ -212,3 +212,9 @@ def test_attempt_scores_stay_out_of_the_score_columns(events):
     assert row["last_score"] == pytest.approx(80.0)
     assert row["score_trend"] == pytest.approx(20.0)
     assert row["accuracy"] == pytest.approx(2 / 3)  # correctness still counts here
+
+
+@pytest.mark.parametrize("day", [float("inf"), float("nan"), "60"])
+def test_oulad_cut_off_day_must_be_a_finite_number(day):
+    with pytest.raises(ValueError, match="day must be a finite number of days"):
+        oulad_cutoffs(["AAA-2013J"], day)

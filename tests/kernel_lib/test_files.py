@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 
 import pytest
 
@@ -31,3 +33,13 @@ def test_a_finished_write_replaces_the_file(tmp_path):
 def test_a_missing_folder_is_an_error_not_a_silent_skip(tmp_path):
     with pytest.raises(FileNotFoundError):
         write_text(tmp_path / "absent" / "model.json", "x")
+
+
+def test_a_replaced_file_gets_the_usual_permissions(tmp_path):
+    """As open() would make it (0666 less the umask), not a temporary file's private 0600."""
+    umask = os.umask(0o022)
+    try:
+        write_text(tmp_path / "export.json", "{}")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "export.json").stat().st_mode) == 0o644

@@ -107,7 +107,18 @@ _KEY_COLUMNS = frozenset(
 )
 _NULL_VALUES = ["", "?"]
 #: Column -> regular expression its values must match.
-_PATTERNS = {"code_presentation": r"^\d{4}[BJ]$"}
+_PATTERNS = {
+    "code_presentation": r"^\d{4}[BJ]$",
+    "final_result": r"^(Pass|Fail|Withdrawn|Distinction)$",
+}
+#: Table -> the columns that name one row: a second row with the same values is an error.
+_ROW_KEYS = {
+    "courses": ("code_module", "code_presentation"),
+    "studentInfo": ("code_module", "code_presentation", "id_student"),
+    "studentRegistration": ("code_module", "code_presentation", "id_student"),
+    "assessments": ("id_assessment",),
+    "vle": ("id_site",),
+}
 _EXPECTED = {
     pl.Int32(): "a whole number",
     pl.Int64(): "a whole number",
@@ -165,6 +176,12 @@ def _read_table(
     raw = raw.select(pl.col(c).str.strip_chars() for c in columns)
     typed = raw.select(_cast(c, schema[c]).alias(c) for c in columns)
     problems = [p for c in columns if (p := _first_problem(raw, typed, c)) is not None]
+    keys = _ROW_KEYS.get(path.stem)
+    if keys:
+        repeated = (~typed.select(pl.struct(keys).is_first_distinct()).to_series()).arg_true()
+        if repeated.len():
+            values = ", ".join(f"{k}={typed.item(int(repeated[0]), k)}" for k in keys)
+            problems.append((int(repeated[0]), f"a second row for {values}"))
     if problems:
         row, problem = min(problems)
         # +2: line 1 is the header and rows count from 0.

@@ -233,6 +233,11 @@ def _replace(tiny, name: str, old: str, new: str) -> None:
         ("assessments", "AAA,2013J,8,", "AAA,2013X,8,", "line 3", "code_presentation"),
         ("studentInfo", "AAA,2013J,2,", "AAA,2013J,,", "line 3", "'id_student' is empty"),
         ("assessments", ",50\n", ",heavy\n", "line 2", "weight"),
+        # an outcome nobody defined, and a learner listed twice (counted twice before)
+        ("studentInfo", "N,Pass\n", "N,Maybe\n", "line 2", "'Maybe' is not like ^(Pass|Fail"),
+        ("studentInfo", "AAA,2013J,2,", "AAA,2013J,1,", "line 3", "a second row for"),
+        ("studentRegistration", "AAA,2013J,2,", "AAA,2013J,1,", "line 3", "id_student=1"),
+        ("assessments", "AAA,2013J,8,", "AAA,2013J,7,", "line 3", "id_assessment=7"),
     ],
 )
 def test_malformed_tables_name_file_and_line(tiny, name, old, new, where, words):
