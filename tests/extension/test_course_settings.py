@@ -7,7 +7,12 @@ import pytest
 from traitlets import TraitError
 
 from learnpulse_server.app import LearnPulseApp
-from tests.extension.test_analytics import get, models_dir, simulated  # noqa: F401 (fixtures)
+from tests.extension.test_analytics import (  # noqa: F401 (fixtures)
+    enrolled_risks,
+    get,
+    models_dir,
+    simulated,
+)
 
 #: Below the default 0.95, so that more skills are mastered; the dropout threshold is low
 #: enough that some learners of the simulated class are at risk and others not.
@@ -40,7 +45,7 @@ async def test_the_dashboard_counts_at_risk_with_the_configured_threshold(
     simulated,  # noqa: F811
 ):
     predicted = await get(jp_fetch, "predictive", type="retention_risk", limit=100)
-    risks = [r["value"] for r in predicted["predictions"]["retention_risk"]]
+    risks = enrolled_risks(predicted)
     body = await get(jp_fetch, "dashboard", range="month")
     at_risk = {row["kpi"]: row for row in body["kpis"]}["at_risk"]["value"]
     assert at_risk == sum(r >= 0.005 for r in risks)

@@ -29,6 +29,7 @@ import polars as pl
 
 from learnpulse.analytics.mirror import CourseMirror, CourseSnapshot
 from learnpulse.analytics.overview import course_overview
+from learnpulse.analytics.predictions import at_risk_count
 from learnpulse.analytics.trends import course_trends
 from learnpulse.store import EventStore
 
@@ -105,13 +106,12 @@ def _cacheable(key: Hashable) -> bool:
 
 
 def _at_risk(predictions: Result | None, settings: Any) -> tuple[int, None] | None:
-    """Learners at risk in cached predictions, when a fitted retention model made them."""
-    if predictions is None or "retention_risk" not in predictions.value:
+    """Enrolled learners at risk in cached predictions, when a fitted retention model made
+    them (learners who withdrew are gone, not at risk: as the dashboards count)."""
+    if predictions is None:
         return None
-    risk = predictions.value["retention_risk"]["value"]
-    if risk.is_empty() or risk.null_count() == risk.len():
-        return None
-    return int((risk >= _dropout_risk(settings)).sum()), None
+    count = at_risk_count(predictions.value, _dropout_risk(settings))
+    return None if count is None else (count, None)
 
 
 @dataclass

@@ -13,6 +13,24 @@ import polars as pl
 
 #: The predictions key holding the alerts.
 ALERTS = "alerts"
+#: How ``predict_all`` starts the reason of a learner who already withdrew (retention risk 1
+#: as a fact: they are no longer "at risk").
+WITHDRAWN_REASON_PREFIX = "withdrew"
+
+
+def withdrawn(reason: pl.Expr) -> pl.Expr:
+    """Rows of learners who withdrew before the cut-off, from their ``reason``."""
+    return reason.fill_null("").str.starts_with(WITHDRAWN_REASON_PREFIX)
+
+
+def at_risk_count(predictions: Mapping[str, pl.DataFrame], threshold: float) -> int | None:
+    """Enrolled learners whose retention risk is at least ``threshold``; learners who
+    withdrew are not counted. None without a retention-risk value (no fitted model)."""
+    risk = predictions.get("retention_risk")
+    if risk is None or "value" not in risk.columns or risk["value"].drop_nulls().is_empty():
+        return None
+    enrolled = risk.filter(~withdrawn(pl.col("reason")))
+    return enrolled.filter(pl.col("value") >= threshold).height
 
 
 def learner_ids(predictions: Mapping[str, pl.DataFrame]) -> list[str]:

@@ -13,15 +13,11 @@ from typing import Any
 
 import polars as pl
 
+from learnpulse.analytics import predictions as analytics_predictions
+from learnpulse.analytics.predictions import withdrawn
+
 #: A retention risk (probability of withdrawing) at or above this counts as "at risk".
 AT_RISK_THRESHOLD = 0.5
-#: How ``predict_all`` starts the retention-risk reason of a learner who already withdrew
-#: (they are no longer "at risk": they are listed last, with status "withdrawn").
-WITHDRAWN_REASON_PREFIX = "withdrew"
-
-
-def _withdrawn(reason: pl.Expr) -> pl.Expr:
-    return reason.fill_null("").str.starts_with(WITHDRAWN_REASON_PREFIX)
 
 
 def course_predictions(
@@ -55,11 +51,8 @@ def cluster_points(predictions: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
 def at_risk_count(predictions: dict[str, pl.DataFrame]) -> float | None:
     """Enrolled learners whose retention risk is at least :data:`AT_RISK_THRESHOLD` (None: no
     model output, or no learner with a risk value). Learners who withdrew are not counted."""
-    risk = predictions.get("retention_risk")
-    if risk is None or "value" not in risk.columns or risk["value"].drop_nulls().len() == 0:
-        return None
-    enrolled = risk.filter(~_withdrawn(pl.col("reason")))
-    return float(enrolled.filter(pl.col("value") >= AT_RISK_THRESHOLD).height)
+    count = analytics_predictions.at_risk_count(predictions, AT_RISK_THRESHOLD)
+    return None if count is None else float(count)
 
 
 def _value(frame: pl.DataFrame | None, name: str, reason: str | None = None) -> pl.DataFrame:
@@ -106,7 +99,7 @@ def risk_table(predictions: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
     reason = pl.concat_str(
         [pl.col("risk_reason"), pl.col("success_reason")], separator="; ", ignore_nulls=True
     )
-    status = pl.when(_withdrawn(pl.col("risk_reason"))).then(pl.lit("withdrawn"))
+    status = pl.when(withdrawn(pl.col("risk_reason"))).then(pl.lit("withdrawn"))
     return table.select(
         "learner_id",
         status.otherwise(pl.lit("enrolled")).alias("status"),

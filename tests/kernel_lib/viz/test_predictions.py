@@ -43,3 +43,11 @@ def test_cluster_points_place_every_clustered_learner(outputs):
     assert points.height == outputs["clusters"].height
     assert set(points["cluster"]) == set(outputs["clusters"]["cluster"])
     assert points["accuracy"].drop_nulls().is_between(0, 100).all()
+
+
+def test_withdrawn_rows_are_recognised_by_predict_alls_reason():
+    """The at-risk counts skip learners who withdrew by the reason predict_all gives them."""
+    from learnpulse.analytics.predictions import WITHDRAWN_REASON_PREFIX
+    from learnpulse.models.course import _WITHDRAWN_REASON
+
+    assert _WITHDRAWN_REASON.startswith(WITHDRAWN_REASON_PREFIX)
