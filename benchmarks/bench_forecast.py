@@ -116,12 +116,24 @@ def _with_item_mean(train: pl.DataFrame, test: pl.DataFrame) -> tuple[pl.DataFra
     )
 
 
+def _scored_rows(directory) -> pl.DataFrame:
+    """:func:`forecast_rows` of a folder, or ValueError if it has no target to forecast."""
+    rows = forecast_rows(load_oulad(directory))
+    if not rows.filter(pl.col("rank") > 0).height:
+        raise ValueError(
+            f"{directory}: no scored TMA submission after an earlier scored one (scores come "
+            "from studentAssessment_scored_subset.csv or a score column; only 2013J has them "
+            "in shared/data)"
+        )
+    return rows
+
+
 def splits(args: argparse.Namespace) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """(train, test) rows: by directory, or by learner groups, one split per seed from
     ``--seed`` (``--splits`` of them)."""
-    rows = forecast_rows(load_oulad(args.train_dir))
+    rows = _scored_rows(args.train_dir)
     if args.test_dir is not None:
-        yield _with_item_mean(rows, forecast_rows(load_oulad(args.test_dir)))
+        yield _with_item_mean(rows, _scored_rows(args.test_dir))
         return
     groups = rows.get_column("learner_id").to_numpy()
     for seed in range(args.seed, args.seed + args.splits):

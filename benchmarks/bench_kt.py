@@ -132,7 +132,7 @@ def run_dkt(sequences: list, args: argparse.Namespace) -> dict:
         evaluate_dkt,
     )
 
-    if args.folds is not None and not args.test:
+    if args.folds is not None:
         result = cross_validate_dkt(sequences, args.folds, progress=False)
     else:
         result = evaluate_dkt(*held_out(args, sequences), progress=False)
@@ -152,10 +152,12 @@ def run(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
+    if args.test and args.folds is not None:
+        raise ValueError("--folds splits --train; with --test there is nothing to split")
     sequences = read_dkt_sequences(args.train)
     if args.model == "dkt":
         result = run_dkt(sequences, args)
-    elif args.folds is not None and not args.test:
+    elif args.folds is not None:
         result = cross_validate(args.model, sequences, args.folds)
         result["protocol"] = f"{args.folds}-fold learner cross-validation (means)"
     else:

@@ -45,14 +45,25 @@ SEEDS = 5
 
 def split_frames(train_dir: Path, test_dir: Path | None, day: float) -> tuple[pl.DataFrame, ...]:
     """(train, test) modelling frames; without ``test_dir`` split by latest presentation."""
-    train = oulad_day_frame(load_oulad(train_dir), day)
+    train = _with_outcomes(oulad_day_frame(load_oulad(train_dir), day), train_dir)
     if test_dir is not None:
-        return train, oulad_day_frame(load_oulad(test_dir), day)
+        return train, _with_outcomes(oulad_day_frame(load_oulad(test_dir), day), test_dir)
     presentations = sorted(train.get_column("presentation").unique())
     if len(presentations) < 2:
         raise ValueError(f"need two presentations to split by time, found {presentations}")
     latest = pl.col("presentation") == presentations[-1]
     return train.filter(~latest), train.filter(latest)
+
+
+def _with_outcomes(frame: pl.DataFrame, directory: Path) -> pl.DataFrame:
+    """``frame``, or ValueError naming how many of its learners have no ``final_result``."""
+    unknown = frame.get_column("final_result").null_count()
+    if unknown:
+        raise ValueError(
+            f"{directory}/studentInfo.csv: {unknown} learner(s) still registered at the cut-off "
+            "have no final_result: the benchmark needs every outcome"
+        )
+    return frame
 
 
 def evaluate(model, train: pl.DataFrame, test: pl.DataFrame, label: str, flip: bool) -> dict:

@@ -147,9 +147,14 @@ def _attach_cutoff(events: pl.DataFrame, at: datetime | pl.DataFrame | None) -> 
         on = [k for k in KEYS if k in at.columns]
         if not on or "at" not in at.columns:
             raise ValueError("an `at` frame needs column 'at' and course_id and/or learner_id")
+        dtype = at.schema["at"]
+        if not isinstance(dtype, pl.Datetime) or dtype.time_zone is None:
+            raise ValueError(f"an `at` frame's 'at' must be timezone-aware datetimes, not {dtype}")
         cut = at.select(*on, _at=pl.col("at").cast(events.schema["ts"]))
         frame = events.join(cut, on=on, how="inner")
     else:
+        if not isinstance(at, datetime) or at.tzinfo is None:
+            raise ValueError(f"at must be a timezone-aware datetime, not {at!r}")
         frame = events.with_columns(_at=pl.lit(at).cast(events.schema["ts"]))
     return frame.filter(pl.col("ts") < pl.col("_at")) if at is not None else frame
 

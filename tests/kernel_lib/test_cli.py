@@ -286,3 +286,20 @@ def test_benchmark_kt_names_a_side_without_responses(tmp_path, capsys, model):
     assert main(["benchmark", "kt", "--train", str(source), "--model", model]) == 2
     err = capsys.readouterr().err
     assert f"the 80% learner split of {source}: no test responses (2 learner(s)" in err
+
+
+def test_benchmark_forecast_names_a_folder_without_targets(tmp_path, capsys):
+    from tests.kernel_lib.datasets.test_oulad import TINY
+
+    for name, text in TINY.items():  # one scored TMA: nothing comes after it
+        (tmp_path / f"{name}.csv").write_text(text)
+    assert main(["benchmark", "forecast", "--train-dir", str(tmp_path), "--splits", "1"]) == 2
+    assert f"{tmp_path}: no scored TMA submission after an earlier" in capsys.readouterr().err
+
+
+def test_benchmark_kt_refuses_folds_with_a_test_file(tmp_path, capsys):
+    source = tmp_path / "two.csv"
+    source.write_text(DKT)
+    args = ["benchmark", "kt", "--train", str(source), "--test", str(source), "--folds", "3"]
+    assert main(args) == 2
+    assert "with --test there is nothing to split" in capsys.readouterr().err

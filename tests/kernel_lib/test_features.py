@@ -218,3 +218,17 @@ def test_attempt_scores_stay_out_of_the_score_columns(events):
 def test_oulad_cut_off_day_must_be_a_finite_number(day):
     with pytest.raises(ValueError, match="day must be a finite number of days"):
         oulad_cutoffs(["AAA-2013J"], day)
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2024, 10, 1),
+        "2024-10-01",
+        pl.DataFrame({"course_id": ["c"], "at": [datetime(2024, 10, 1)]}),
+    ],
+)
+def test_a_cut_off_without_a_timezone_is_refused(at):
+    """Event times are UTC: a naive cut-off was silently read as UTC (or a polars error)."""
+    with pytest.raises(ValueError, match="timezone-aware"):
+        learner_features(empty_event_frame(), at=at)

@@ -7,6 +7,7 @@ nothing to it. ``clone``, ``get_params`` and ``set_params`` are tested instead.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -335,3 +336,19 @@ def test_ability_save_load_round_trip(tmp_path):
     loaded = BKT.load(tmp_path / "bkt.json")
     assert loaded.get_params() == model.get_params() and loaded.keys_ == model.keys_
     np.testing.assert_array_equal(loaded.predict_proba(sequences), model.predict_proba(sequences))
+
+
+def test_loading_another_file_says_what_it_is_not(tmp_path):
+    """A PFA's file, a DKT's or any other file: "not a saved BKT model", not a KeyError."""
+    from learnpulse.models.knowledge_tracing import PFA
+
+    sequences = [(np.array([0, 0, 1]), np.array([0, 1, 1]))] * 3
+    PFA().fit(sequences).save(tmp_path / "pfa.json")
+    (tmp_path / "weights.pt").write_bytes(b"\x80\x02garbage")
+    (tmp_path / "other.json").write_text('{"name": "something else"}')
+    for name in ("pfa.json", "weights.pt", "other.json"):
+        with pytest.raises(ValueError, match=re.escape(f"{name}: not a saved BKT model")):
+            BKT.load(tmp_path / name)
+    BKT().fit(sequences).save(tmp_path / "bkt.json")
+    with pytest.raises(ValueError, match=r"bkt\.json: not a saved PFA model"):
+        PFA.load(tmp_path / "bkt.json")

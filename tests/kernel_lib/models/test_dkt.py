@@ -165,3 +165,20 @@ def test_only_attempts_are_responses():
     model = DKT(max_epochs=1, **FAST).fit(frame)
     both = pl.concat([frame, extra])
     np.testing.assert_allclose(model.predict_proba(both), model.predict_proba(frame))
+
+
+def test_mastery_keeps_learners_without_a_usable_response():
+    """As documented: they get the model's prior (they were left out)."""
+    frame = events_frame(mastery_pattern(6, 5, seed=4))
+    model = DKT(max_epochs=1, **FAST).fit(frame)
+    stranger = frame.head(3).with_columns(learner_id=pl.lit("new"), skills=pl.lit(["zzz"]))
+    rows = model.mastery(pl.concat([frame, stranger])).filter(pl.col("learner_id") == "new")
+    assert rows.height == len(model.skills_)
+    np.testing.assert_allclose(rows["p_correct"], model._prior(), rtol=1e-6)
+    assert (rows["n_attempts"] == 0).all()
+
+
+def test_loading_a_file_that_is_not_a_dkt_model_is_named(tmp_path):
+    (tmp_path / "bkt.json").write_text('{"settings": {}}')
+    with pytest.raises(ValueError, match=r"bkt\.json is not a saved DKT model"):
+        DKT.load(tmp_path / "bkt.json")

@@ -43,6 +43,7 @@ from learnpulse.models.knowledge_tracing.checks import (
     POSITIVE_INT,
     Bound,
     check_settings,
+    read_model_file,
 )
 
 #: Default upper bound of ``p_guess`` and ``p_slip``: a learner who knows the skill must do
@@ -583,4 +584,4 @@ class BKT(BaseEstimator):
     @classmethod
     def load(cls, path: str | Path) -> BKT:
         """Read a model :meth:`save` wrote."""
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        return read_model_file(path, cls.from_dict, "BKT")

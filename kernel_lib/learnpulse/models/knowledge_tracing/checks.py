@@ -8,13 +8,17 @@ a DKT response code collide with the next skill's).
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -110,3 +114,18 @@ def check_pairs(pairs: Sequence[tuple[Any, Any]]) -> list[tuple[np.ndarray, np.n
             )
         out.append((skills.astype(np.int64), correct.astype(np.int8)))
     return out
+
+
+def read_model_file(path: str | Path, build: Callable[[dict[str, Any]], T], what: str) -> T:
+    """``build(JSON of path)``, or ValueError saying the file is not a saved ``what`` model
+    (another model's file, or not JSON, raised KeyError / TypeError deep inside before)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: not a saved {what} model (not JSON: {error})") from None
+    try:
+        return build(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        problem = f"{type(error).__name__}: {error}"
+        raise ValueError(f"{path}: not a saved {what} model ({problem})") from None

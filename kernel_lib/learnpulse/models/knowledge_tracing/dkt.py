@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -419,7 +420,15 @@ class DKT:
         counts = np.zeros((len(converted.sequences), n_skills), dtype=np.int64)
         for row, (skills, _) in enumerate(converted.sequences):
             counts[row] = np.bincount(skills, minlength=n_skills)
-        return self._mastery_frame(converted.learner_ids, last, counts)
+        learners = list(converted.learner_ids)
+        if isinstance(data, pl.DataFrame) and "learner_id" in data.columns:
+            # learners whose events hold no usable response (none scored, unknown skills)
+            seen = {str(x) for x in learners}
+            unseen = sorted(set(data.get_column("learner_id").cast(pl.String)) - seen)
+            learners += unseen
+            last = np.vstack([last, np.tile(self._prior(), (len(unseen), 1))])
+            counts = np.vstack([counts, np.zeros((len(unseen), n_skills), dtype=np.int64)])
+        return self._mastery_frame(learners, last, counts)
 
     def _prior(self) -> np.ndarray:
         """Probabilities before any response (from the zero initial state), shape (n_skills,)."""
@@ -512,8 +521,11 @@ class DKT:
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> DKT:
         """Read a file written by :meth:`save` (weights only, no code is unpickled)."""
-        payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-        if payload.get("model") != MODEL_NAME:
+        try:
+            payload = torch.load(Path(path), map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError) as error:  # another format
+            raise ValueError(f"{path} is not a saved DKT model ({error})") from None
+        if not isinstance(payload, dict) or payload.get("model") != MODEL_NAME:
             raise ValueError(f"{path} is not a saved DKT model")
         params = dict(payload["params"])
         if device is not None:

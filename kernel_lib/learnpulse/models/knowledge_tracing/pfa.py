@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from learnpulse.files import write_text
 from learnpulse.models.knowledge_tracing import sequences as sq
+from learnpulse.models.knowledge_tracing.checks import read_model_file
 
 #: Smoothing factors (alpha) of the exponentially weighted means of earlier outcomes on a
 #: skill: 0.7 follows the last response or two, 0.3 the last several.
@@ -224,7 +225,7 @@ class PFA(BaseEstimator):
     @classmethod
     def load(cls, path: str | Path) -> PFA:
         """Read a model :meth:`save` wrote."""
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        return read_model_file(path, cls.from_dict, "PFA")
 
 
 def _constant_logit(target: np.ndarray) -> float:
