@@ -50,12 +50,6 @@ Predict = Callable[..., dict[str, pl.DataFrame]]
 _log = logging.getLogger(__name__)
 
 
-#: Predicted dropout probability at or above which a learner counts as at risk in the
-#: overview's ``at_risk`` KPI; None: the dropout alert's threshold
-#: (:class:`learnpulse.models.rules.RuleSettings` ``dropout_risk``).
-AT_RISK_PROBABILITY: float | None = None
-
-
 class UnknownCourseError(LookupError):
     """The store has no events of the course asked for."""
 
@@ -83,16 +77,6 @@ def _default_predict(events: pl.DataFrame, **tables: Any) -> dict[str, pl.DataFr
     return predict_all(events, **tables)
 
 
-def _dropout_risk(settings: Any) -> float:
-    """Retention risk from which a learner is at risk: :data:`AT_RISK_PROBABILITY`, else the
-    dropout alert's threshold of ``settings`` (CourseSettings, mapping or None)."""
-    if AT_RISK_PROBABILITY is not None:
-        return AT_RISK_PROBABILITY
-    from learnpulse.models.settings import course_settings  # imports the models: only now
-
-    return course_settings(settings).rules.dropout_risk
-
-
 def _log_failure(job: Future) -> None:
     """Report the failure of work nobody waits for (the watcher's recomputations)."""
     if not job.cancelled() and job.exception() is not None:
@@ -105,12 +89,10 @@ def _cacheable(key: Hashable) -> bool:
     return not isinstance(key, tuple) or key[-1] is None
 
 
-def _at_risk(predictions: Result | None, settings: Any) -> tuple[int, None] | None:
-    """Enrolled learners at risk in cached predictions, when a fitted retention model made
-    them (learners who withdrew are gone, not at risk: as the dashboards count)."""
-    if predictions is None:
-        return None
-    count = at_risk_count(predictions.value, _dropout_risk(settings))
+def _at_risk(predictions: Result | None) -> tuple[int, None] | None:
+    """Learners at risk in cached predictions (``predict_all``'s ``at_risk``), when a fitted
+    retention model made them."""
+    count = None if predictions is None else at_risk_count(predictions.value)
     return None if count is None else (count, None)
 
 
@@ -136,8 +118,8 @@ class LiveAnalytics:
     fitted_for : callable, optional
         ``fitted_for(course)`` -> fitted course models (or None) passed to ``predict``.
     settings : CourseSettings or mapping, optional
-        Passed to ``predict`` as ``settings=`` when given; its ``rules.dropout_risk`` is the
-        overview's at-risk threshold (see :data:`AT_RISK_PROBABILITY`).
+        Passed to ``predict`` as ``settings=`` when given (its ``rules.dropout_risk`` decides
+        who is at risk, in the predictions and the overview's ``at_risk``).
     refresh_interval, prediction_interval, workers
         See :data:`REFRESH_INTERVAL_S`, :data:`PREDICTION_INTERVAL_S`, :data:`WORKERS`.
     """
@@ -346,7 +328,7 @@ class LiveAnalytics:
     def _overview_of(self, state: _Course, range: str, at: datetime | None):
         def compute(snapshot: CourseSnapshot) -> dict[str, Any]:
             cached = state.results.get("predictions")
-            at_risk = None if at is not None else _at_risk(cached, self.settings)
+            at_risk = None if at is not None else _at_risk(cached)
             if at_risk is not None and state.results["predictions"].revision != snapshot.revision:
                 at_risk = None
             return course_overview(snapshot.events, range=range, at=at, at_risk=at_risk)

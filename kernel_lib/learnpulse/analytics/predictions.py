@@ -16,6 +16,9 @@ ALERTS = "alerts"
 #: How ``predict_all`` starts the reason of a learner who already withdrew (retention risk 1
 #: as a fact: they are no longer "at risk").
 WITHDRAWN_REASON_PREFIX = "withdrew"
+#: Risk from which a learner is at risk in rows without ``at_risk`` (the default of
+#: ``learnpulse.models.RuleSettings.dropout_risk``).
+DEFAULT_DROPOUT_RISK = 0.5
 
 
 def withdrawn(reason: pl.Expr) -> pl.Expr:
@@ -23,14 +26,17 @@ def withdrawn(reason: pl.Expr) -> pl.Expr:
     return reason.fill_null("").str.starts_with(WITHDRAWN_REASON_PREFIX)
 
 
-def at_risk_count(predictions: Mapping[str, pl.DataFrame], threshold: float) -> int | None:
-    """Enrolled learners whose retention risk is at least ``threshold``; learners who
-    withdrew are not counted. None without a retention-risk value (no fitted model)."""
+def at_risk_count(predictions: Mapping[str, pl.DataFrame]) -> int | None:
+    """Learners ``predict_all`` marked ``at_risk`` (a retention risk at or above the course
+    settings' dropout threshold; learners who withdrew are not at risk). None without a
+    retention-risk value (no fitted model)."""
     risk = predictions.get("retention_risk")
     if risk is None or "value" not in risk.columns or risk["value"].drop_nulls().is_empty():
         return None
-    enrolled = risk.filter(~withdrawn(pl.col("reason")))
-    return enrolled.filter(pl.col("value") >= threshold).height
+    if "at_risk" not in risk.columns:  # rows from before predict_all marked them
+        enrolled = risk.filter(~withdrawn(pl.col("reason")))
+        return enrolled.filter(pl.col("value") >= DEFAULT_DROPOUT_RISK).height
+    return int(risk.get_column("at_risk").sum())
 
 
 def learner_ids(predictions: Mapping[str, pl.DataFrame]) -> list[str]:

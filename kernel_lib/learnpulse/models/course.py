@@ -294,7 +294,14 @@ def _labelled(course: _Course, name: str) -> pl.DataFrame:
     else:
         with threadpool_limits(PREDICT_THREADS):
             rows = model.predict_frame(active).drop("course_id", strict=False)
-    return pl.concat([rows, withdrawn], how="diagonal_relaxed").sort("learner_id")
+    rows = pl.concat([rows, withdrawn], how="diagonal_relaxed").sort("learner_id")
+    if name != "retention_risk":
+        return rows
+    # decided here, by the course's settings, so that every view counts the same learners
+    risky = pl.col("value") >= course.settings.rules.dropout_risk
+    return rows.with_columns(
+        at_risk=(risky & (pl.col("reason") != _WITHDRAWN_REASON)).fill_null(False)
+    )
 
 
 def _clusters(course: _Course) -> pl.DataFrame:
@@ -440,7 +447,9 @@ def predict_all(
     -------
     dict of str to polars.DataFrame
         One frame per key of :data:`OUTPUT_KEYS` (or of ``only``), in that order; every
-        frame has ``learner_id``, ``model``, ``confidence`` and ``reason``.
+        frame has ``learner_id``, ``model``, ``confidence`` and ``reason``. Retention risk
+        rows also say ``at_risk``: a risk at or above the settings' ``rules.dropout_risk``
+        (learners who withdrew are gone, not at risk).
     """
     keys = _check(events, only, skills, items, learners, fitted)
     settings = course_settings(settings)

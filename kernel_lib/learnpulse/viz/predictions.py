@@ -16,9 +16,6 @@ import polars as pl
 from learnpulse.analytics import predictions as analytics_predictions
 from learnpulse.analytics.predictions import withdrawn
 
-#: A retention risk (probability of withdrawing) at or above this counts as "at risk".
-AT_RISK_THRESHOLD = 0.5
-
 
 def course_predictions(
     events: pl.DataFrame, at: datetime | None = None, **tables: Any
@@ -49,9 +46,9 @@ def cluster_points(predictions: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
 
 
 def at_risk_count(predictions: dict[str, pl.DataFrame]) -> float | None:
-    """Enrolled learners whose retention risk is at least :data:`AT_RISK_THRESHOLD` (None: no
-    model output, or no learner with a risk value). Learners who withdrew are not counted."""
-    count = analytics_predictions.at_risk_count(predictions, AT_RISK_THRESHOLD)
+    """Learners ``predict_all`` marked at risk (by the course settings' dropout threshold;
+    never those who withdrew); None without model output or a learner with a risk value."""
+    count = analytics_predictions.at_risk_count(predictions)
     return None if count is None else float(count)
 
 

@@ -110,6 +110,10 @@ def test_rule_settings_reach_the_alerts(default, lowered):
     expected = risk.filter(pl.col("value") >= 0.01).height
     assert dropout(lowered).height == expected > dropout(default).height
     assert 0 < expected < risk.height
+    # the retention rows say who is at risk by the same threshold; never one who withdrew
+    marked = lowered["retention_risk"].filter(pl.col("at_risk"))
+    assert marked.height == expected
+    assert not default["retention_risk"].filter(pl.col("at_risk"))["value"].lt(0.5).any()
 
 
 def test_score_weights_reach_the_score(course, fitted, default):

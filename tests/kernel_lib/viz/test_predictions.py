@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from learnpulse.analytics.predictions import DEFAULT_DROPOUT_RISK
+from learnpulse.models import RuleSettings
 from learnpulse.viz import predictions
 
 
@@ -24,9 +26,13 @@ def test_risk_table_lists_enrolled_learners_riskiest_first_with_reasons(outputs)
 
 def test_at_risk_count_counts_enrolled_learners_at_or_over_the_threshold(outputs):
     table = predictions.risk_table(outputs).filter(pl.col("status") == "enrolled")
-    expected = (table["retention_risk"] >= predictions.AT_RISK_THRESHOLD).sum()
+    expected = (table["retention_risk"] >= RuleSettings().dropout_risk).sum()
     assert predictions.at_risk_count(outputs) == expected
     assert predictions.at_risk_count({}) is None
+    # rows from before predict_all marked at_risk: the default threshold, enrolled only
+    unmarked = {**outputs, "retention_risk": outputs["retention_risk"].drop("at_risk")}
+    assert predictions.at_risk_count(unmarked) == expected
+    assert RuleSettings().dropout_risk == DEFAULT_DROPOUT_RISK
 
 
 def test_peer_ranking_orders_learners_by_score(outputs):
