@@ -21,7 +21,7 @@ def course_predictions(
     events: pl.DataFrame, at: datetime | None = None, **tables: Any
 ) -> dict[str, pl.DataFrame]:
     """``predict_all(events, at=at, **tables)`` (``skills``, ``items``, ``learners``,
-    ``fitted`` are passed on)."""
+    ``fitted``, ``settings`` are passed on)."""
     # Imported here: the models (scikit-learn...) take seconds to import, and a dashboard
     # reading through the server never needs them.
     from learnpulse.models import predict_all

@@ -99,6 +99,9 @@ class DirectSource(DataSource):
     fitted : FittedCourseModels, optional
         Trained success / retention / forecast models (``predict_all``'s ``fitted``);
         without them those outputs have null values and say why.
+    settings : CourseSettings or mapping, optional
+        The course settings (``predict_all``'s ``settings``: mastery threshold, score
+        weights, rule thresholds...), as the server's ``LearnPulseApp.course_settings``.
     sampler : SystemSampler, optional
         System metrics sampler for the system monitor (one is created on first use).
     """
@@ -114,10 +117,12 @@ class DirectSource(DataSource):
         skills: pl.DataFrame | None = None,
         items: pl.DataFrame | None = None,
         sampler: Any = None,
+        settings: Any = None,
     ) -> None:
         if events is None and store is None:
             raise ValueError("DirectSource needs events or a store")
         self.store, self.at, self.fitted, self._sampler = store, at, fitted, sampler
+        self.settings = settings
         self._tables = {k: v for k, v in (("skills", skills), ("items", items)) if v is not None}
         self.course = course or self._first_course(events)
         self._events = events if events is not None else pl.DataFrame()
@@ -162,7 +167,11 @@ class DirectSource(DataSource):
         with self._lock:
             if self._predictions is None or self._predictions[0] != version:
                 outputs = predictions.course_predictions(
-                    self._events, self.at, fitted=self.fitted, **self._course_tables()
+                    self._events,
+                    self.at,
+                    fitted=self.fitted,
+                    settings=self.settings,
+                    **self._course_tables(),
                 )
                 self._predictions = (version, outputs)
             outputs = self._predictions[1]

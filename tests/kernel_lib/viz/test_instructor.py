@@ -93,3 +93,21 @@ def test_new_events_in_the_store_appear_on_the_next_check(tmp_path, course, fitt
         after = dashboard.kpis.kpis.filter(pl.col("kpi") == "sessions")["value"][0]
         assert after == before + 1
         dashboard.stop_live()
+
+
+def test_the_at_risk_card_follows_the_course_settings(course, fitted, outputs):
+    """An instructor who sets a lower dropout threshold sees more learners at risk on the
+    card, counted as the alerts are (the card used a fixed 0.5 before)."""
+    risk = outputs["retention_risk"].filter(~pl.col("reason").str.starts_with("withdrew"))
+    low = float(risk["value"].median())
+    source = DirectSource(
+        course.events,
+        fitted=fitted,
+        skills=course.skills,
+        items=course.items,
+        settings={"rules": {"dropout_risk": low}},
+    )
+    dashboard = InstructorDashboard(source, live=False)
+    card = dashboard.kpis.kpis.filter(pl.col("kpi") == "at_risk")["value"].item()
+    assert card == risk.filter(pl.col("value") >= low).height
+    assert card > risk.filter(pl.col("value") >= 0.5).height
