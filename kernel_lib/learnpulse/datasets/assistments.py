@@ -35,6 +35,10 @@ LEARNER_PREFIX = "as09-"
 ITEM_PREFIX = "skill-"
 
 _LINES_PER_STUDENT = 3
+#: Largest skill id accepted: the format's ids are dense indices (DKT one-hot encodes ids
+#: 0..max, and the loader makes a skill of each), so a larger one is a raw database id (one
+#: id of 10^11 asked for 745 GiB).
+MAX_SKILL_ID = 100_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -89,9 +93,10 @@ def _parse_counts(lines: list[str]) -> tuple[np.ndarray, _Problems]:
 
 
 def _parse_values(
-    lines: list[str], counts: np.ndarray, offset: int, what: str, allowed: pl.Expr
+    lines: list[str], counts: np.ndarray, offset: int, what: str, allowed: pl.Expr, rule: str
 ) -> tuple[np.ndarray, _Problems]:
-    """Values of every ``offset``-th line as int64, and the first bad value and length."""
+    """Values of every ``offset``-th line as int64, and the first bad value and length
+    (a value is bad unless ``allowed``, which ``rule`` says in words)."""
     values = _split_values(lines[offset::_LINES_PER_STUDENT])
     number = pl.col("value").str.strip_chars().cast(pl.Int64, strict=False)
     values = values.with_columns(number=number)
@@ -99,7 +104,7 @@ def _parse_values(
     bad = values.filter(~allowed.fill_null(False))
     if bad.height:
         row, text = bad.row(0)[:2]
-        problems.append((row * _LINES_PER_STUDENT + offset + 1, f"{what} {text!r} is not valid"))
+        problems.append((row * _LINES_PER_STUDENT + offset + 1, f"{what} {text!r} is not {rule}"))
     lengths = np.bincount(values.get_column("row").to_numpy(), minlength=len(counts))
     # Rows with an unreadable count (-1) already have a problem, on an earlier line.
     mismatch = np.flatnonzero((lengths != counts) & (counts >= 0))
@@ -119,9 +124,16 @@ def _parse_dkt(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     complete = lines[: len(lines) - len(lines) % _LINES_PER_STUDENT]
     counts, problems = _parse_counts(complete)
     number = pl.col("number")
-    skills, skill_problems = _parse_values(complete, counts, 1, "skill id", number >= 0)
+    skills, skill_problems = _parse_values(
+        complete,
+        counts,
+        1,
+        "skill id",
+        number.is_between(0, MAX_SKILL_ID),
+        f"a whole number from 0 to {MAX_SKILL_ID:,} (ids are dense indices)",
+    )
     correct, correct_problems = _parse_values(
-        complete, counts, 2, "correctness value", number.is_in([0, 1])
+        complete, counts, 2, "correctness value", number.is_in([0, 1]), "0 or 1"
     )
     problems += skill_problems + correct_problems
     if len(complete) < len(lines):

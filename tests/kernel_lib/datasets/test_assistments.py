@@ -136,6 +136,8 @@ def test_uuid5_ids_equals_the_standard_library():
         ("2\n1,2\n1,yes\n", 3, "correctness"),
         (GOOD + "2\n7,x\n1,1\n", 5, "skill id 'x'"),
         (GOOD + "2\n7,-3\n1,1\n", 5, "skill id"),
+        # a raw database id, not a dense index: it asked for 745 GiB
+        (GOOD + "2\n7,99999999999\n1,1\n", 5, "skill id '99999999999'"),
         ("2\n1,,\n1,0\n", 2, "skill id"),
         (GOOD + "2\n1,2\n", 6, "ends early"),
         (GOOD + "2\n", 5, "ends early"),
