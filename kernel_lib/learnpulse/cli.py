@@ -70,7 +70,9 @@ def cmd_simulate(args: argparse.Namespace) -> dict[str, Any]:
     data = _simulate(args)
     simulated = time.perf_counter() - started
     result: dict[str, Any] = {**data.summary(), "simulate_seconds": round(simulated, 2)}
-    if args.parquet:
+    if args.parquet is not None:
+        if not args.parquet:
+            raise CommandError("--parquet needs a file name")
         with replacing(args.parquet) as partial:  # a failed write leaves the old file
             data.events.write_parquet(partial)
         result["written_to"] = args.parquet

@@ -249,7 +249,8 @@ def _score_aggregates(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """Mean, latest and trend of scores per learner (learners without a score are absent);
     attempts' scores (their correctness, 0/1, which ``accuracy`` counts) are left out, so
     the score columns stay on the scale of assessment scores (0-100)."""
-    graded = pl.col("score").is_not_null() & (pl.col("kind") != SCORELESS_KIND)
+    # a NaN score is no score (it made every score column NaN)
+    graded = pl.col("score").is_not_nan().fill_null(False) & (pl.col("kind") != SCORELESS_KIND)
     scored = frame.filter(graded).select(*keys, "ts", "score").sort("ts")
     # a group keeps the frame's (time) order, so the position in it is the scored-event index
     index = pl.int_range(pl.len()).cast(pl.Float64)

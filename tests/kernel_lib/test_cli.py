@@ -303,3 +303,11 @@ def test_benchmark_kt_refuses_folds_with_a_test_file(tmp_path, capsys):
     args = ["benchmark", "kt", "--train", str(source), "--test", str(source), "--folds", "3"]
     assert main(args) == 2
     assert "with --test there is nothing to split" in capsys.readouterr().err
+
+
+def test_simulate_to_an_empty_file_name_is_refused(db, capsys):
+    """It wrote to the default store instead."""
+    assert main(["simulate", "--learners", "3", "--quiet", "--parquet", "", "--db", db]) == 2
+    assert "--parquet needs a file name" in capsys.readouterr().err
+    with EventStore(db) as store:
+        assert store.counts()["events"] == 0

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import polars as pl
 import pytest
 
-from learnpulse.datasets import load_oulad, load_oulad_tables
+from learnpulse.datasets import SimulationConfig, load_oulad, load_oulad_tables, simulate_course
 from learnpulse.events import EventValidationError, empty_event_frame, validate_frame
 from learnpulse.features import (
     FEATURE_COLUMNS,
@@ -232,3 +232,17 @@ def test_a_cut_off_without_a_timezone_is_refused(at):
     """Event times are UTC: a naive cut-off was silently read as UTC (or a polars error)."""
     with pytest.raises(ValueError, match="timezone-aware"):
         learner_features(empty_event_frame(), at=at)
+
+
+def test_a_nan_score_is_no_score():
+    events = simulate_course(SimulationConfig(n_learners=20, weeks=3, seed=5)).events
+    scored = pl.col("score").is_not_null() & (pl.col("kind") == "assessment_submitted")
+    first = events.filter(scored).row(0, named=True)["id"]
+    with_nan = events.with_columns(
+        score=pl.when(pl.col("id") == first).then(float("nan")).otherwise(pl.col("score"))
+    )
+    without = events.filter(pl.col("id") != first)
+    columns = ["n_scored", "mean_score", "last_score", "score_trend"]
+    got = learner_features(with_nan).select(columns)
+    assert not any(got.select(pl.col(columns[1:]).is_nan().any()).row(0))
+    assert got.equals(learner_features(without).select(columns))
