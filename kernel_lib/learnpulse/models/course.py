@@ -378,6 +378,11 @@ def _check(
         check_columns(skills, ("skill_id",), "skill frame")
     if items is not None:
         check_columns(items, ("item_id", "skills"), "item frame")
+        if not isinstance(items.schema["skills"], pl.List):
+            raise TypeError(
+                f"item frame column 'skills' must be a list of skill ids, not "
+                f"{items.schema['skills']}"
+            )
     if learners is not None:
         check_columns(learners, ("learner_id",), "learner frame")
     if fitted is not None and not isinstance(fitted, FittedCourseModels):

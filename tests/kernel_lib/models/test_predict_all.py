@@ -182,6 +182,9 @@ def test_bad_input_is_named():
         predict_all(course.events, learners=["a"])
     with pytest.raises(TypeError, match="fitted must come from fit_course_models"):
         predict_all(course.events, fitted="models.joblib")
+    joined = course.items.with_columns(pl.col("skills").list.join(","))
+    with pytest.raises(TypeError, match="'skills' must be a list of skill ids, not String"):
+        predict_all(course.events, items=joined)
 
 
 def test_optional_event_columns_may_be_absent_and_one_output_named(course):
