@@ -64,3 +64,27 @@ def test_a_bad_setting_stops_the_server_naming_it(settings, named):
     with pytest.raises(TraitError) as info:
         LearnPulseApp(course_settings=settings)
     assert "LearnPulseApp.course_settings" in str(info.value) and named in str(info.value)
+
+
+def test_the_course_files_threshold_is_the_default_and_a_conflict_is_logged(tmp_path, caplog):
+    """Students' widgets and the tutor read the course file: predictions follow it unless
+    course_settings says otherwise, which is logged."""
+    import shutil
+
+    import yaml
+
+    from learnpulse.course.loading import DEMO_COURSE_FILE
+    from learnpulse_server.handlers.analytics import _prediction_settings
+
+    folder = shutil.copytree(DEMO_COURSE_FILE.parent, tmp_path / "course")  # with material
+    course = yaml.safe_load(DEMO_COURSE_FILE.read_text()) | {"mastery_threshold": 0.8}
+    path = folder / "course.yaml"
+    path.write_text(yaml.safe_dump(course))
+    app = LearnPulseApp(tutor_course_file=str(path))
+    assert _prediction_settings(app) == {"mastery_threshold": 0.8}
+    app.course_settings = {"mastery_threshold": 0.9, "rules": {"dropout_risk": 0.4}}
+    with caplog.at_level("WARNING"):
+        settings = _prediction_settings(app)
+    assert settings == {"mastery_threshold": 0.9, "rules": {"dropout_risk": 0.4}}
+    assert "differs from 0.8" in caplog.text
+    assert _prediction_settings(LearnPulseApp()) is None

@@ -54,13 +54,33 @@ def analytics_service(handler: LearnPulseMixin) -> LiveAnalytics:
         service = LiveAnalytics(
             handler.store,
             fitted_for=_fitted_loader(app.models_dir),
-            settings=app.course_settings or None,
+            settings=_prediction_settings(app),
             refresh_interval=app.analytics_refresh_interval,
             prediction_interval=app.analytics_prediction_interval,
             workers=app.analytics_workers,
         )
         handler.settings[SERVICE_SETTING] = service
     return service
+
+
+def _prediction_settings(app: Any) -> dict[str, Any] | None:
+    """``course_settings``, with the mastery threshold of the tutor's course file when they
+    set none, so that the instructor's views and the students' widgets say "mastered" alike."""
+    settings = dict(app.course_settings)
+    if app.tutor_course_file:
+        from learnpulse.course import load_course
+
+        threshold = load_course(app.tutor_course_file).mastery_threshold
+        configured = settings.setdefault("mastery_threshold", threshold)
+        if configured != threshold:
+            _log.warning(
+                "learnpulse: course_settings.mastery_threshold %s differs from %s in %s, "
+                "which the students' widgets and the tutor use",
+                configured,
+                threshold,
+                app.tutor_course_file,
+            )
+    return settings or None
 
 
 def _fitted_loader(models_dir: str | None):

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from learnpulse.models.thresholds import MASTERY_THRESHOLD
+
 if TYPE_CHECKING:
     from learnpulse.store import EventStore
 
@@ -54,7 +56,9 @@ def prior_mastery_model() -> Any:
     return fit_mastery_model(empty_event_frame())
 
 
-def learner_mastery(events: pl.DataFrame, model: Any = None) -> pl.DataFrame:
+def learner_mastery(
+    events: pl.DataFrame, model: Any = None, mastery_threshold: float = MASTERY_THRESHOLD
+) -> pl.DataFrame:
     """Mastery rows (``learner_id``, ``skill``, ``p_known``, ``label``, ...) from ``events``.
 
     Parameters
@@ -63,6 +67,8 @@ def learner_mastery(events: pl.DataFrame, model: Any = None) -> pl.DataFrame:
         The learner's events.
     model : fitted BKT or DKT, optional
         Default :func:`prior_mastery_model`.
+    mastery_threshold : float
+        P(known) from which a skill is mastered (the course's).
 
     Returns
     -------
@@ -74,7 +80,8 @@ def learner_mastery(events: pl.DataFrame, model: Any = None) -> pl.DataFrame:
     attempts = events.filter((pl.col("kind") == "attempt") & pl.col("correct").is_not_null())
     if attempts.is_empty():
         return pl.DataFrame()
-    return course_mastery(attempts, model=model if model is not None else prior_mastery_model())
+    model = model if model is not None else prior_mastery_model()
+    return course_mastery(attempts, model=model, mastery_threshold=mastery_threshold)
 
 
 def history(events: pl.DataFrame, limit: int = HISTORY_MESSAGES) -> list[dict[str, str]]:

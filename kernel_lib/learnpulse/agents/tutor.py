@@ -70,7 +70,7 @@ def build_context(
         course=course,
         exercise=exercise,
         history=history(events),
-        mastery=learner_mastery(events, mastery_model),
+        mastery=learner_mastery(events, mastery_model, course.mastery_threshold),
         events=events,
         code=code,
         error=error,

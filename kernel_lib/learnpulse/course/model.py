@@ -16,6 +16,8 @@ from typing import Any
 
 import polars as pl
 
+from learnpulse.models.thresholds import MASTERY_THRESHOLD
+
 #: Exercise types and what ``answer`` holds for each.
 EXERCISE_TYPES: dict[str, str] = {
     "numeric": "the expected number",
@@ -163,12 +165,15 @@ class Course:
     """A course: skills (a prerequisite DAG) and exercises, both keyed by id.
 
     Build with :meth:`from_dict` or :func:`learnpulse.course.load_course`; both validate.
+    ``mastery_threshold`` is the P(known) from which a skill counts as mastered in this course
+    (optional in the file): the student widgets and the tutor read it from here.
     """
 
     id: str
     title: str
     skills: dict[str, Skill]
     exercises: dict[str, Exercise]
+    mastery_threshold: float = MASTERY_THRESHOLD
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base_dir: str | Path | None = None) -> Course:

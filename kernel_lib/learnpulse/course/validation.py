@@ -20,6 +20,7 @@ from learnpulse.course.model import (
     TutorPolicy,
     _close,
 )
+from learnpulse.models.thresholds import MASTERY_THRESHOLD
 
 SKILL_FIELDS = {"id", "name", "prerequisites", "material", "material_file"}
 EXERCISE_FIELDS = {
@@ -277,7 +278,15 @@ def build_course(data: Mapping[str, Any], base_dir: str | Path | None = None) ->
     if not isinstance(data, Mapping):
         raise CourseError([("course", "-", f"expected a mapping, got {type(data).__name__}")])
     problems = _Problems()
-    _unknown_fields(data, {"id", "title", "skills", "exercises"}, "course", problems)
+    _unknown_fields(
+        data, {"id", "title", "skills", "exercises", "mastery_threshold"}, "course", problems
+    )
+    threshold = data.get("mastery_threshold", MASTERY_THRESHOLD)
+    number = isinstance(threshold, int | float) and not isinstance(threshold, bool)
+    if not (number and 0 < threshold <= 1):
+        problems.add(
+            "course", "mastery_threshold", f"must be a number in (0, 1], not {threshold!r}"
+        )
     for name in ("id", "title"):
         if not isinstance(data.get(name), str) or not data[name].strip():
             problems.add("course", name, "required text is missing")
@@ -301,4 +310,5 @@ def build_course(data: Mapping[str, Any], base_dir: str | Path | None = None) ->
         _check_solutions(exercise_list, problems)
     if problems:
         raise CourseError(problems)
-    return Course(data["id"], data["title"], skills, {e.id: e for e in exercise_list})
+    exercises = {e.id: e for e in exercise_list}
+    return Course(data["id"], data["title"], skills, exercises, float(threshold))

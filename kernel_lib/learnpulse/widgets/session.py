@@ -22,7 +22,7 @@ import polars as pl
 from learnpulse.collectors import context
 from learnpulse.course import CheckResult, Course, Exercise, demo_course
 from learnpulse.events import EVENT_FRAME_SCHEMA
-from learnpulse.models.knowledge_tracing import BKT, MASTERY_THRESHOLD, mastery_label, proficiency
+from learnpulse.models.knowledge_tracing import BKT, mastery_label, proficiency
 from learnpulse.models.knowledge_tracing.sequences import attempt_confidence, model_label
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class MasteryChange:
         """``"Lists and indexing: 67% → 90% (Proficient)"`` per skill, one per line."""
         lines = []
         for skill, after in self.after.items():
-            label = mastery_label(np.array([after]))[0]
+            label = mastery_label(np.array([after]), course.mastery_threshold)[0]
             name = course.skills[skill].name if skill in course.skills else skill
             lines.append(f"{name}: {self.before[skill]:.0%} → {after:.0%} ({label})")
         return "\n".join(lines)
@@ -335,9 +335,9 @@ class LearnerSession:
                 "skill": skills,
                 "name": [self.course.skills[s].name for s in skills],
                 "p_known": p,
-                "mastered": p >= MASTERY_THRESHOLD,
+                "mastered": p >= self.course.mastery_threshold,
                 "proficiency": proficiency(p),
-                "label": mastery_label(p),
+                "label": mastery_label(p, self.course.mastery_threshold),
                 "n_attempts": n,
                 "n_correct": n_correct,
                 "confidence": attempt_confidence(n),

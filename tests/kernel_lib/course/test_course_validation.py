@@ -164,3 +164,11 @@ def test_load_course_reports_bad_yaml(tmp_path: Path) -> None:
         load_course(path)
     with pytest.raises(FileNotFoundError):
         load_course(tmp_path / "absent.yaml")
+
+
+def test_a_course_says_what_mastered_means() -> None:
+    assert Course.from_dict(BASE).mastery_threshold == 0.95
+    assert Course.from_dict(variant("mastery_threshold", 0.8)).mastery_threshold == 0.8
+    for bad in (1.5, 0, "high", True):
+        with pytest.raises(CourseError, match=r"mastery_threshold.*must be a number in"):
+            Course.from_dict(variant("mastery_threshold", bad))

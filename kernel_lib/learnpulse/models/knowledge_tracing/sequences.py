@@ -38,9 +38,8 @@ import polars as pl
 from learnpulse import __version__
 from learnpulse.datasets.assistments import ITEM_PREFIX, LEARNER_PREFIX
 from learnpulse.models.knowledge_tracing.checks import check_pairs
+from learnpulse.models.thresholds import MASTERY_THRESHOLD
 
-#: P(known) at or above which a skill counts as mastered (Corbett & Anderson 1995).
-MASTERY_THRESHOLD = 0.95
 #: Labels by P(known): at least the first bound -> first label, ...; below all -> "Needs Focus".
 MASTERY_LABELS: tuple[tuple[float, str], ...] = (
     (MASTERY_THRESHOLD, "Mastered"),
