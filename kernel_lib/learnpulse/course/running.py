@@ -22,6 +22,10 @@ from typing import Any
 
 #: Seconds one test case (or running the submitted source) may take before it is stopped.
 CODE_TIMEOUT_S = 2.0
+#: Seconds between the repeated alarms once a check's time is up, and how long they repeat
+#: (see ``_alarm``).
+TIMEOUT_REPEAT_S = 0.05
+TIMEOUT_GIVE_UP_S = 5.0
 #: Longest printed output kept in a check's details.
 MAX_CAPTURED_CHARS = 2_000
 _OWN_FOLDER = str(Path(__file__).resolve().parent)
@@ -36,17 +40,29 @@ class CheckTimeout(BaseException):
 
 @contextlib.contextmanager
 def _alarm(seconds: float) -> Iterator[None]:
-    """SIGALRM timer on the main thread; an outer timer (e.g. pytest-timeout) is restored."""
+    """SIGALRM timer on the main thread; an outer timer (e.g. pytest-timeout) is restored.
+
+    Once the time is up the alarm repeats every :data:`TIMEOUT_REPEAT_S` until the code
+    stops: a bare ``except:`` in a loop swallows one :class:`CheckTimeout`, not all of them
+    (with a single alarm such a loop ran for ever). After :data:`TIMEOUT_GIVE_UP_S` more
+    the alarm stops itself, whatever happened, so that it can never outlive the check.
+    """
+    done = False
+    give_up = time.monotonic() + seconds + TIMEOUT_GIVE_UP_S
 
     def on_alarm(signum: int, frame: FrameType | None) -> None:
+        if done or time.monotonic() > give_up:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            return
         raise CheckTimeout
 
     started = time.monotonic()
     previous = signal.signal(signal.SIGALRM, on_alarm)
-    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds, TIMEOUT_REPEAT_S)
     try:
         yield
     finally:
+        done = True  # first: a late alarm must not interrupt the clean-up
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         if outer_delay:

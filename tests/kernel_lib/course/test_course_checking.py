@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 
@@ -243,6 +244,26 @@ def test_students_except_exception_cannot_swallow_the_timeout(short_timeout) -> 
         "            pass",
     )
     assert diagnosis(check(TOTAL, stubborn)) == "timeout"
+
+
+@pytest.mark.timeout(30)
+def test_a_bare_except_in_a_loop_cannot_swallow_the_timeout(short_timeout) -> None:
+    """A natural wrong answer (retry until it parses): one swallowed alarm hung the kernel.
+    (Widgets and magics check on the kernel's main thread, where the alarm repeats.)"""
+    retries = code(
+        "def total(numbers):",
+        "    while True:",
+        "        try:",
+        "            return int('forty')",
+        "        except:",
+        "            pass",
+    )
+    started = time.monotonic()
+    assert diagnosis(check(TOTAL, retries)) == "timeout"
+    assert time.monotonic() - started < 5
+    # no repeating alarm is left (pytest-timeout's own timer, outside it, is restored)
+    time.sleep(0.3)
+    assert signal.getitimer(signal.ITIMER_REAL)[1] == 0.0
 
 
 def test_check_rejects_a_non_exercise() -> None:
