@@ -67,6 +67,7 @@ class LearnPulseApp(ExtensionApp):
     # -- events --------------------------------------------------------------------------------
     max_batch_events = Integer(
         10_000,
+        min=1,
         config=True,
         help="Largest number of events accepted in one POST events batch (413 above it).",
     )
@@ -74,6 +75,7 @@ class LearnPulseApp(ExtensionApp):
     # -- analytics -----------------------------------------------------------------------------
     analytics_refresh_interval = Float(
         2.0,
+        min=0.0,
         config=True,
         help=(
             "Seconds between two looks at the store for new events by the analytics cache "
@@ -82,6 +84,7 @@ class LearnPulseApp(ExtensionApp):
     )
     analytics_prediction_interval = Float(
         10.0,
+        min=0.0,
         config=True,
         help=(
             "Fewest seconds between two recomputations of a course's predictions while new "
@@ -91,11 +94,13 @@ class LearnPulseApp(ExtensionApp):
     )
     analytics_workers = Integer(
         1,
+        min=1,
         config=True,
         help="Worker threads computing analytics and predictions (off the event loop).",
     )
     analytics_page_learners = Integer(
         500,
+        min=1,
         config=True,
         help="Learners per page of GET analytics/predictive unless ?limit= says otherwise.",
     )
@@ -134,16 +139,19 @@ class LearnPulseApp(ExtensionApp):
     # -- metrics -------------------------------------------------------------------------------
     metrics_interval_s = Float(
         1.0,
+        min=0.01,
         config=True,
         help="Seconds between system metric samples (taken on a background thread).",
     )
     metrics_history = Integer(
         3600,
+        min=1,
         config=True,
         help="System metric samples kept in memory for GET metrics/history (oldest dropped).",
     )
     metrics_persist_interval_s = Float(
         60.0,
+        min=0.01,
         config=True,
         help=(
             "Write the samples gathered to the store's system_samples table this often "
@@ -152,6 +160,7 @@ class LearnPulseApp(ExtensionApp):
     )
     metrics_retention_days = Float(
         7.0,
+        min=0.0,
         config=True,
         help="Stored system samples older than this many days are deleted.",
     )
@@ -189,6 +198,7 @@ class LearnPulseApp(ExtensionApp):
     )
     overfitting_window = Integer(
         5,
+        min=1,
         config=True,
         help=(
             "Training runs: logged points (with training and validation loss) examined for "
@@ -244,9 +254,27 @@ class LearnPulseApp(ExtensionApp):
     )
     tutor_llm_timeout = Float(
         20.0,
+        min=0.01,
         config=True,
         help="Seconds to wait for the LLM to connect and for each streamed piece of its answer.",
     )
+
+    def _link_jupyter_server_extension(self, serverapp) -> None:
+        try:
+            super()._link_jupyter_server_extension(serverapp)
+        except Exception as error:
+            self._config_error = error  # initialize() stops the server with it
+            raise
+
+    def initialize(self) -> None:
+        """Stop the server when the configuration did not apply: jupyter_server logs a
+        linking error and goes on loading the extension, which would then serve with the
+        defaults (another store, no instructors: every user one)."""
+        if not self._linked:
+            problem = getattr(self, "_config_error", "the extension was not linked")
+            self.log.critical("learnpulse: invalid configuration, stopping: %s", problem)
+            raise SystemExit(1)
+        super().initialize()
 
     def initialize_settings(self) -> None:
         self.store = EventStore(self.db_url)

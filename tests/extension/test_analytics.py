@@ -285,3 +285,21 @@ async def test_stream_refuses_a_student_asking_about_another(jp_ws_fetch, simula
             headers=as_user("ada"),
         )
     assert info.value.code == 403
+
+
+@pytest.mark.parametrize("course", ["../elsewhere", "/tmp/elsewhere", "a/../../elsewhere"])
+def test_course_models_are_read_only_from_inside_models_dir(tmp_path, models_dir, course):
+    """Course ids come with events (a student's too): one must not point the server at a
+    folder of pickles elsewhere."""
+    import shutil
+
+    from learnpulse_server.handlers.analytics import _fitted_loader
+
+    inside = tmp_path / "models"
+    shutil.copytree(models_dir / "demo-python-101", inside / "demo-python-101")
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(models_dir / "demo-python-101", elsewhere)
+    loader = _fitted_loader(str(inside))
+    assert loader("demo-python-101") is not None
+    target = course.replace("/tmp/elsewhere", str(elsewhere))
+    assert loader(target) is None

@@ -3,6 +3,8 @@ dropout-risk threshold reach the predictions and the dashboard; a typo stops the
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from traitlets import TraitError
 
@@ -88,3 +90,43 @@ def test_the_course_files_threshold_is_the_default_and_a_conflict_is_logged(tmp_
     assert settings == {"mastery_threshold": 0.9, "rules": {"dropout_risk": 0.4}}
     assert "differs from 0.8" in caplog.text
     assert _prediction_settings(LearnPulseApp()) is None
+
+
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [
+        (
+            'c.LearnPulseApp.course_settings = {"rules": {"dropout_risk": "0.3"}}',
+            "rules.dropout_risk: expected a number, got '0.3'",
+        ),
+        ("c.LearnPulseApp.analytics_workers = 0", "'analytics_workers' trait"),
+    ],
+)
+def test_a_jupyter_server_with_a_bad_setting_stops(tmp_path, line, named):
+    """jupyter_server only logs an extension that fails to link, then loads it: learnpulse
+    served with the defaults (no instructors: every user was one). It must stop instead."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config = tmp_path / "jupyter_server_config.py"
+    config.write_text(
+        'c.ServerApp.jpserver_extensions = {"learnpulse_server": True}\n'
+        f'c.LearnPulseApp.db_url = "sqlite:///{tmp_path / "s.db"}"\n'
+        'c.LearnPulseApp.instructors = ["teacher"]\n'
+        f"{line}\n"
+    )
+    jupyter = Path(sys.executable).parent / "jupyter"
+    done = subprocess.run(
+        [str(jupyter), "server", "--no-browser", "--port", "0", f"--config={config}"],
+        env={
+            **os.environ,
+            "JUPYTER_CONFIG_DIR": str(tmp_path),
+            "JUPYTER_RUNTIME_DIR": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "learnpulse: invalid configuration, stopping" in done.stderr and named in done.stderr

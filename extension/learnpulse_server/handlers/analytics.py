@@ -95,9 +95,13 @@ def _fitted_loader(models_dir: str | None):
 
         return FittedCourseModels.load(folder)
 
+    root = Path(models_dir).resolve()
+
     def fitted_for(course: str) -> Any:
-        folder = Path(models_dir) / course
-        if not folder.is_dir():
+        folder = (root / course).resolve()
+        # a course id is one folder name: "../x" or "/x" must not reach other folders (a
+        # student chooses the course ids of their own events, and models are unpickled)
+        if folder.parent != root or not folder.is_dir():
             return None
         try:
             return load(folder, max((f.stat().st_mtime_ns for f in folder.iterdir()), default=0))
