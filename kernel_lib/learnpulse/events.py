@@ -26,6 +26,10 @@ import uuid6
 
 #: Largest accepted ``payload``, in bytes of compact JSON.
 MAX_PAYLOAD_BYTES = 64 * 1024
+#: Event times accepted: from EARLIEST_TS to before LATEST_TS (UTC). Far outside, dates
+#: overflow the week and period arithmetic of the analytics (year 1 or 9999 made them fail).
+EARLIEST_TS = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST_TS = datetime(2200, 1, 1, tzinfo=timezone.utc)
 
 EVENT_KINDS: tuple[str, ...] = (
     "attempt",
@@ -218,8 +222,22 @@ def _check_one(
         return None, ("ts", _FRIENDLY["format"])
     if parsed.tzinfo is None:
         return None, ("ts", _NAIVE_TS)
+    problem = time_range_problem(parsed)
+    if problem:
+        return None, ("ts", problem)
     event["ts"] = parsed.astimezone(_UTC)
     return event, None
+
+
+def time_range_problem(moment: datetime) -> str | None:
+    """Why a timezone-aware ``moment`` is not a usable event time (None: it is)."""
+    try:
+        inside = EARLIEST_TS <= moment < LATEST_TS
+    except OverflowError:  # an offset pushing year 1 or 9999 past the calendar
+        inside = False
+    if inside:
+        return None
+    return f"must be from {EARLIEST_TS:%Y-%m-%d} to before {LATEST_TS:%Y-%m-%d} (UTC)"
 
 
 def validate_event(raw: Mapping[str, Any]) -> dict[str, Any]:

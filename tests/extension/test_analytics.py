@@ -123,6 +123,8 @@ async def test_course_wide_routes_are_for_instructors(jp_fetch, hand_built, rout
     [
         ("dashboard", {"range": "year"}, 400, "'range'"),
         ("dashboard", {"at": "yesterday"}, 400, "'at'"),
+        ("dashboard", {"at": "0001-01-01T00:00:00Z"}, 400, "from 1970-01-01 to before"),
+        ("trends", {"at": "9999-12-31T23:59:59-01:00"}, 400, "from 1970-01-01 to before"),
         ("dashboard", {"wait": "maybe"}, 400, "'wait'"),
         ("dashboard", {"course": "nope"}, 404, "'nope'"),
         ("trends", {"weeks": "0"}, 400, "'weeks'"),
@@ -285,6 +287,13 @@ async def test_stream_refuses_a_student_asking_about_another(jp_ws_fetch, simula
             headers=as_user("ada"),
         )
     assert info.value.code == 403
+
+
+async def test_stream_refuses_an_unknown_model_before_the_upgrade(jp_ws_fetch, simulated):
+    """A 400 naming it, as the contract says (it upgraded, then sent an error and closed)."""
+    with pytest.raises(HTTPClientError) as info:
+        await jp_ws_fetch("learnpulse", "api", "analytics", "stream", params={"type": "horoscope"})
+    assert info.value.code == 400
 
 
 @pytest.mark.parametrize("course", ["../elsewhere", "/tmp/elsewhere", "a/../../elsewhere"])

@@ -84,6 +84,13 @@ def test_offsets_and_datetimes_become_utc(make_event):
         ({"ts": "2024-09-02T09:00:00"}, "ts", "no timezone"),
         ({"ts": datetime(2024, 9, 2, 9)}, "ts", "no timezone"),
         ({"ts": "yesterday"}, "ts", "ISO 8601"),
+        # out of the calendar the analytics can do weeks in (these made them fail)
+        ({"ts": "9999-12-31T23:00:00-05:00"}, "ts", "from 1970-01-01 to before 2200-01-01"),
+        ({"ts": "0001-01-01T00:00:00Z"}, "ts", "from 1970-01-01 to before 2200-01-01"),
+        # beyond the store's integer columns (a stored 1e30 made every read of the course fail)
+        ({"duration_ms": 1e30}, "duration_ms", "smaller than or equal to 9223372036854775807"),
+        ({"attempt": 2**40}, "attempt", "smaller than or equal to 2147483647"),
+        ({"hints_used": 2**31}, "hints_used", "smaller than or equal to 2147483647"),
         ({"id": "not-a-uuid"}, "id", "UUID"),
         ({"skills": ["ok", 3]}, "skills[1]", "must be string"),
         ({"skills": ["s"] * 65}, "skills", "less than or equal to 64"),

@@ -263,6 +263,12 @@ class AnalyticsStreamHandler(AnalyticsMixin, LearnPulseWebSocketHandler):
     async def get(self, *args: Any, **kwargs: Any) -> None:
         # Bad parameters or an unknown course: a 4xx before the upgrade.
         self._wanted = self.query_str("type", "all")
+        from learnpulse.models import OUTPUT_KEYS  # the models' names, without computing them
+
+        try:
+            select_models(dict.fromkeys(OUTPUT_KEYS), self._wanted)
+        except KeyError as error:
+            raise bad_request(f"query parameter 'type': {error.args[0]}") from None
         self._learners = self.requested_learners()
         self._limit = self.query_int(
             "limit",

@@ -22,6 +22,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 from tornado.websocket import WebSocketHandler
 
+from learnpulse.events import time_range_problem
 from learnpulse.store import EventStore
 
 T = TypeVar("T")
@@ -155,6 +156,9 @@ class LearnPulseMixin:
                 f"query parameter '{name}' must be an ISO 8601 date-time with a timezone, "
                 f"e.g. 2024-09-01T10:00:00Z, not {text!r}"
             )
+        problem = time_range_problem(moment)
+        if problem:
+            raise bad_request(f"query parameter '{name}' {problem}, not {text!r}")
         return moment
 
     def query_choice(self, name: str, choices: Sequence[str], default: str | None) -> str | None:
