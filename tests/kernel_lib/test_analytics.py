@@ -336,6 +336,29 @@ def test_live_unknown_course_is_named(sqlite_store):
         live.close()
 
 
+def test_live_sees_a_first_or_new_course_when_asked_to_wait(tmp_path):
+    """An empty store's course list was kept for a minute: the first events' course (and a
+    new course) answered "no course" even to requests that wait for every stored event."""
+    with EventStore(f"sqlite:///{tmp_path / 'empty.db'}") as store:
+        live = LiveAnalytics(store, predict=engagement_only)
+        try:
+            with pytest.raises(UnknownCourseError):
+                live.resolve_course(None)
+            store.append(HAND_BUILT)
+            assert live.resolve_course(None, fresh=True) == "course-a"
+            store.append(
+                [
+                    attempt("2024-09-10T10:00:00", "z", "ex-1", None, True, "s9")
+                    | {"course_id": "course-new"}
+                ]
+            )
+            with pytest.raises(UnknownCourseError):
+                live.resolve_course("course-new")  # within COURSE_RECHECK_S: not looked for
+            assert live.resolve_course("course-new", fresh=True) == "course-new"
+        finally:
+            live.close()
+
+
 def test_prediction_pages_and_alerts():
     predictions = {
         "engagement": pl.DataFrame(

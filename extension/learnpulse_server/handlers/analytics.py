@@ -123,9 +123,11 @@ class AnalyticsMixin(LearnPulseMixin):
         return _BOOLEANS[self.query_choice(name, list(_BOOLEANS), "false")]
 
     async def course(self) -> str:
-        """The ``course`` parameter, or the store's first course; 404 if there is none."""
+        """The ``course`` parameter, or the store's first course; 404 if there is none
+        (``wait=true`` looks in the store again for a course it has not seen yet)."""
+        resolve = functools.partial(self.service.resolve_course, fresh=self.query_bool("wait"))
         try:
-            return await self.off_loop(self.service.resolve_course, self.query_str("course"))
+            return await self.off_loop(resolve, self.query_str("course"))
         except UnknownCourseError as error:
             raise web.HTTPError(404, "%s", str(error)) from None
 

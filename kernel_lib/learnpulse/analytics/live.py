@@ -158,8 +158,12 @@ class LiveAnalytics:
             self._course_list = (time.monotonic(), courses)
         return courses
 
-    def resolve_course(self, course: str | None) -> str:
+    def resolve_course(self, course: str | None, *, fresh: bool = False) -> str:
         """``course`` if the store has it, or the first course when None (blocking).
+
+        A course not in the list read earlier (or none at all) makes the list be read again
+        if it is older than :data:`COURSE_RECHECK_S`, or at once with ``fresh`` (a request
+        that waits for every stored event).
 
         Raises
         ------
@@ -168,7 +172,8 @@ class LiveAnalytics:
         """
         known = self.courses()
         list_age = time.monotonic() - self._course_list[0]
-        if course is not None and course not in known and list_age > COURSE_RECHECK_S:
+        missing = course not in known if course is not None else not known
+        if missing and (fresh or list_age > COURSE_RECHECK_S):
             self._course_list = (float("-inf"), [])  # it may be new: look again
             known = self.courses()
         if course is None and known:
