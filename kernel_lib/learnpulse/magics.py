@@ -14,6 +14,7 @@ the notebook: a problem is shown as one friendly line and logged.
 
 from __future__ import annotations
 
+import ast
 import functools
 import html
 import inspect
@@ -120,6 +121,50 @@ class TutorAnswer:
         return format_reply_text(self.entry)
 
 
+#: What %%check says to a cell that gave no answer (it records no attempt).
+NO_ANSWER = (
+    "No answer in this cell: end it with the answer (e.g. `3`) or assign it to `answer` here."
+)
+
+
+class _BoundNames(ast.NodeVisitor):
+    """Names a cell binds at its top level (not inside functions, classes, comprehensions)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Store | ast.Del):
+            self.names.add(node.id)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.names.add(node.name)
+
+    visit_AsyncFunctionDef = visit_ClassDef = visit_FunctionDef  # their bodies are local
+
+    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
+        self.names.update((a.asname or a.name).split(".")[0] for a in node.names)
+
+    visit_ImportFrom = visit_Import
+
+    def _local(self, node: ast.AST) -> None:
+        pass
+
+    visit_Lambda = visit_ListComp = visit_SetComp = visit_DictComp = _local
+    visit_GeneratorExp = _local
+
+
+def _names_bound(source: str) -> set[str] | None:
+    """:class:`_BoundNames` of ``source``, or None if it does not parse."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    visitor = _BoundNames()
+    visitor.visit(tree)
+    return visitor.names
+
+
 @magics_class
 class LearnPulseMagics(Magics):
     """The learnpulse student magics (see the module docstring)."""
@@ -162,13 +207,20 @@ class LearnPulseMagics(Magics):
                 "%explain explains the error."
             )
             result = CheckResult(False, 0.0, feedback, {"diagnosis": "exception"})
-        elif exercise.type == "code":
-            result = check(exercise, self.shell.user_ns)
         else:
-            answer = (
-                outcome.result if outcome.result is not None else self.shell.user_ns.get("answer")
-            )
-            result = check(exercise, answer)
+            # only what this cell defined counts: a name left by an earlier cell (an old
+            # `answer`, a function of another exercise) graded a cell that gave none
+            bound = _names_bound(self.shell.transform_cell(cell))
+            user_ns = self.shell.user_ns
+            defined = user_ns if bound is None else {k: user_ns[k] for k in bound if k in user_ns}
+            if exercise.type == "code":
+                result = check(exercise, defined)
+            else:
+                answer = outcome.result if outcome.result is not None else defined.get("answer")
+                if answer is None:
+                    display(CheckReport(exercise.id, False, NO_ANSWER, ""))
+                    return
+                result = check(exercise, answer)
         change = session.record_attempt(exercise, result, answer=cell, source="magic")
         self.last_result = result
         display(

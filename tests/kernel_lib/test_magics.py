@@ -90,6 +90,22 @@ def test_check_of_an_answer_value(shell: InteractiveShell, tracked_store) -> Non
     assert tracked_store.events("attempt").get_column("correct").to_list() == [False, True]
 
 
+def test_check_grades_only_what_the_cell_defined(shell: InteractiveShell, tracked_store) -> None:
+    """An `answer` or a function left by an earlier cell graded a cell that gave none."""
+    run(shell, "%%check ex-lists-01\nanswer = 3\n")
+    outputs, _ = run(shell, "%%check ex-lists-03\nprint('I think it is 5')\n")
+    assert "No answer in this cell" in outputs[-1]["text/plain"]
+    run(shell, RIGHT_TOTAL)
+    outputs, _ = run(shell, "%%check ex-loops-04\ndef totl(numbers):\n    return 0\n")
+    assert "could not find a function named 'total'" in outputs[-1]["text/plain"]
+    attempts = tracked_store.events("attempt")
+    assert attempts.get_column("item_id").to_list() == ["ex-lists-01", "ex-loops-04", "ex-loops-04"]
+    assert attempts.get_column("correct").to_list()[-1] is False
+    # assigning it again in the cell counts, even to the same value
+    run(shell, "%%check ex-lists-01\nanswer = 3\n")
+    assert magics(shell).last_result.correct
+
+
 def test_check_of_a_cell_that_raises(shell: InteractiveShell, tracked_store) -> None:
     outputs, _ = run(shell, "%%check ex-loops-04\ndef total(numbers):\n    return 0\n1 / 0\n")
     assert "Your cell raised ZeroDivisionError" in outputs[-1]["text/plain"]
