@@ -28,7 +28,10 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.display import display
 
+from learnpulse.kernel_logs import log_to_kernel_console
+
 log = logging.getLogger("learnpulse.magics")
+log_to_kernel_console()  # magics run in kernels: records must not land in the cells
 
 #: Agent answering ``%review`` and ``%explain`` (the code reviewer includes the error explainer).
 REVIEW_AGENT = "reviewer"
@@ -273,7 +276,11 @@ class LearnPulseMagics(Magics):
         if exercise is not None and not exercise.policy.tutor_enabled:
             self._say("The tutor is turned off for this exercise by your instructor.", "info")
             return
-        reply = ask_tutor(message, session, exercise=exercise, **context)
+        try:
+            reply = ask_tutor(message, session, exercise=exercise, **context)
+        except ValueError as error:  # the tutor refuses the message itself, e.g. too long
+            self._say(f"The tutor could not take that message: {error}.", "bad")
+            return
         self.last_reply = reply
         display(TutorAnswer(reply_record(reply)))
 

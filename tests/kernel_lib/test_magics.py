@@ -218,3 +218,10 @@ def test_plain_terminal_ipython_gets_text(tmp_path) -> None:
     assert "Your progress" in out and "Lists and indexing" in out
     assert "Traceback" not in out + finished.stderr
     assert "VBox(" not in out  # the text rendering, not the widget's repr
+
+
+def test_a_message_too_long_for_the_tutor_says_so(shell: InteractiveShell) -> None:
+    """It said the tutor could not be reached (and logged a traceback into the cell)."""
+    outputs, _ = run(shell, "%tutor " + "why " * 5_000)
+    text = outputs[-1]["text/plain"]
+    assert "The tutor could not take that message" in text and "at most" in text

@@ -175,6 +175,15 @@ class Course:
     exercises: dict[str, Exercise]
     mastery_threshold: float = MASTERY_THRESHOLD
 
+    def __post_init__(self) -> None:
+        # also when built directly (dataclasses.replace...): 95 (a percentage) would make
+        # every widget fail later, without saying why
+        threshold = self.mastery_threshold
+        number = isinstance(threshold, int | float) and not isinstance(threshold, bool)
+        if not (number and 0 < threshold <= 1):
+            problem = f"must be a number in (0, 1], not {threshold!r}"
+            raise CourseError([("course", "mastery_threshold", problem)])
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], base_dir: str | Path | None = None) -> Course:
         """A validated course from plain data (what the YAML file holds).

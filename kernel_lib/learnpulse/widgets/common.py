@@ -18,7 +18,10 @@ from typing import Any, TypeVar
 import ipywidgets as widgets
 from markdown_it import MarkdownIt
 
+from learnpulse.kernel_logs import log_to_kernel_console
+
 log = logging.getLogger("learnpulse.widgets")
+log_to_kernel_console()  # widgets run in kernels: records must not land in the cells
 
 #: What the student sees when something inside learnpulse fails (``{what}`` names the action).
 FRIENDLY_ERROR = (
@@ -53,6 +56,7 @@ def guarded(what: str) -> Callable[[Method], Method]:
     def decorate(method: Method) -> Method:
         @functools.wraps(method)
         def wrapper(self: TextFallback, *args: Any, **kwargs: Any) -> Any:
+            self.clear_problem()  # an earlier failure is not this action's
             try:
                 return method(self, *args, **kwargs)
             except Exception:
@@ -82,17 +86,24 @@ class TextFallback(widgets.VBox):
         self.problem = message
         self.status.value = coloured(message, "bad")
 
+    def clear_problem(self) -> None:
+        """Take a problem report down (a later action went through)."""
+        if self.problem:
+            self.problem = ""
+            self.status.value = ""
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         try:
             data = dict(super()._repr_mimebundle_(**kwargs) or {})
         except Exception:  # a closed widget has no live view; the text still works
             data = {}
-        try:
-            data["text/plain"] = self.as_text()
-        except Exception:
-            log.exception("learnpulse widget text rendering failed")
-            data["text/plain"] = FRIENDLY_ERROR.format(what="show this")
+        data["text/plain"] = str(self)
         return data
 
     def __str__(self) -> str:
-        return self.as_text()
+        """:meth:`as_text`, or a friendly line if it fails (print(widget) never raises)."""
+        try:
+            return self.as_text()
+        except Exception:
+            log.exception("learnpulse widget text rendering failed")
+            return FRIENDLY_ERROR.format(what="show this")

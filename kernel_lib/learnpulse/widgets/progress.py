@@ -48,6 +48,7 @@ def recommend_next(session: LearnerSession) -> Recommendation:
         course.skills_frame(),
         session.graded_frame(),
         learner=session.learner_id,
+        mastery_threshold=course.mastery_threshold,
     )
     for kind in EXERCISE_KINDS:
         found = rows.filter((pl.col("kind") == kind) & pl.col("item_id").is_in(course.exercises))
