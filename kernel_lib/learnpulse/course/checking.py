@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 CLOSE_RELATIVE = 0.05
 #: Similarity (difflib ratio) above which a short-text answer is a near miss (a typo).
 NEAR_MISS_RATIO = 0.8
+#: Longest text answer compared for a near miss (the comparison is quadratic: a 1 MB answer
+#: took seconds, and is no spelling slip).
+NEAR_MISS_MAX_CHARS = 200
 #: Longest repr of a student's value quoted back in feedback.
 MAX_REPR = 80
 
@@ -117,7 +120,8 @@ def check_numeric(exercise: Exercise, given: Any) -> CheckResult:
         if isinstance(given, str):
             try:
                 float(given)
-                advice = f" Give the number itself ({given.strip()}, not {given!r})."
+                plain = short_repr(given.strip())[1:-1]  # the digits, without quotes
+                advice = f" Give the number itself ({plain}, not {short_repr(given)})."
             except ValueError:
                 advice = " Give a number such as 42 or 3.5."
         return result(
@@ -127,7 +131,7 @@ def check_numeric(exercise: Exercise, given: Any) -> CheckResult:
             given_type=type(given).__name__,
         )
     if not math.isfinite(given):
-        return result(False, f"You gave {given!r}, expected a finite number.", "wrong")
+        return result(False, f"You gave {short_repr(given)}, expected a finite number.", "wrong")
     if numbers_equal(given, expected, exercise.tolerance):
         return result(True, f"Correct: {short_repr(given)}.", "correct")
     specific = exercise.feedback.get(_number_key(given))
@@ -168,13 +172,14 @@ def check_text(exercise: Exercise, given: Any) -> CheckResult:
         return result(False, "Your answer is empty: type a word or short phrase.", "wrong")
     accepted = {normalise_text(a) for a in exercise.answer}
     if answer in accepted:
-        return result(True, f"Correct: {given!r}.", "correct")
+        return result(True, f"Correct: {short_repr(given)}.", "correct")
     specific = {normalise_text(k): v for k, v in exercise.feedback.items()}.get(answer)
     if specific:
         return result(False, specific, "misconception")
-    if any(SequenceMatcher(None, answer, a).ratio() >= NEAR_MISS_RATIO for a in accepted):
-        return result(False, f"{given!r} is very close: check the spelling.", "near_miss")
-    return result(False, f"{given!r} is not what we are looking for.", "wrong")
+    close = (SequenceMatcher(None, answer, a).ratio() >= NEAR_MISS_RATIO for a in accepted)
+    if len(answer) <= NEAR_MISS_MAX_CHARS and any(close):
+        return result(False, f"{short_repr(given)} is very close: check the spelling.", "near_miss")
+    return result(False, f"{short_repr(given)} is not what we are looking for.", "wrong")
 
 
 def _choice_index(exercise: Exercise, given: Any) -> int | None:
@@ -209,7 +214,7 @@ def check_choice(exercise: Exercise, given: Any) -> CheckResult:
     specific = exercise.feedback.get(chosen) or exercise.feedback.get(str(index))
     if specific:
         return result(False, specific, "misconception", choice=index)
-    return result(False, f"{chosen!r} is not correct.", "wrong", choice=index)
+    return result(False, f"{short_repr(chosen)} is not correct.", "wrong", choice=index)
 
 
 def check(exercise: Exercise, answer_or_namespace: Any) -> CheckResult:

@@ -28,6 +28,8 @@ TIMEOUT_REPEAT_S = 0.05
 TIMEOUT_GIVE_UP_S = 5.0
 #: Longest printed output kept in a check's details.
 MAX_CAPTURED_CHARS = 2_000
+#: Longest exception message quoted in feedback.
+MAX_ERROR_CHARS = 300
 _OWN_FOLDER = str(Path(__file__).resolve().parent)
 
 
@@ -147,8 +149,13 @@ def student_frame(traceback: TracebackType | None) -> tuple[str, int, str] | Non
 
 
 def describe_error(error: BaseException) -> str:
-    """``"IndexError: list index out of range (line 3: `return items[i]`)"``."""
-    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    """``"IndexError: list index out of range (line 3: `return items[i]`)"``; a message is
+    cut to :data:`MAX_ERROR_CHARS` (a student's ``ValueError('m' * 5_000_000)`` was 5 MB of
+    feedback)."""
+    message = str(error)
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[: MAX_ERROR_CHARS - 3] + "..."
+    text = f"{type(error).__name__}: {message}" if message else type(error).__name__
     if isinstance(error, SyntaxError) and error.lineno:
         line = (error.text or "").strip()
         return f"SyntaxError: {error.msg} (line {error.lineno}: `{line}`)"

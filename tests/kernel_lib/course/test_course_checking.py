@@ -286,3 +286,16 @@ def test_check_never_raises_for_any_answer(exercise_id: str, answer) -> None:
     assert 0.0 <= result.score <= 1.0
     assert result.feedback
     assert result.details["diagnosis"] != "checker_error", result.feedback
+
+
+def test_feedback_quotes_a_huge_answer_or_error_only_in_part() -> None:
+    """Answers and error messages are echoed back cut short (a 1 MB answer gave 2 MB of
+    feedback, and took seconds to compare for a spelling slip)."""
+    numeric = COURSE.exercise("ex-lists-01")
+    text = next(e for e in COURSE.exercises.values() if e.type == "text")
+    started = time.monotonic()
+    for exercise, answer in ((numeric, "9" * 1_000_000), (text, "x" * 1_000_000)):
+        assert len(check(exercise, answer).feedback) < 500
+    assert time.monotonic() - started < 1.0
+    loud = code("def total(numbers):", "    raise ValueError('m' * 5_000_000)")
+    assert len(check(TOTAL, loud).feedback) < 2_000
