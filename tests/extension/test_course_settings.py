@@ -59,7 +59,7 @@ async def test_the_dashboard_counts_at_risk_with_the_configured_threshold(
     [
         ({"mastery_treshold": 0.9}, "unknown setting(s) ['mastery_treshold']"),
         ({"rules": {"dropout_risk": "high"}}, "rules.dropout_risk: expected a number"),
-        ({"mastery_threshold": 0}, "mastery_threshold must be in (0, 1]"),
+        ({"mastery_threshold": 0}, "mastery_threshold must be a number in (0, 1]"),
     ],
 )
 def test_a_bad_setting_stops_the_server_naming_it(settings, named):

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from learnpulse.models.thresholds import MASTERY_THRESHOLD
+from learnpulse.models.thresholds import MASTERY_THRESHOLD, threshold_problem
 
 #: Exercise types and what ``answer`` holds for each.
 EXERCISE_TYPES: dict[str, str] = {
@@ -178,10 +178,8 @@ class Course:
     def __post_init__(self) -> None:
         # also when built directly (dataclasses.replace...): 95 (a percentage) would make
         # every widget fail later, without saying why
-        threshold = self.mastery_threshold
-        number = isinstance(threshold, int | float) and not isinstance(threshold, bool)
-        if not (number and 0 < threshold <= 1):
-            problem = f"must be a number in (0, 1], not {threshold!r}"
+        problem = threshold_problem(self.mastery_threshold)
+        if problem:
             raise CourseError([("course", "mastery_threshold", problem)])
 
     @classmethod

@@ -20,7 +20,7 @@ from learnpulse.course.model import (
     TutorPolicy,
     _close,
 )
-from learnpulse.models.thresholds import MASTERY_THRESHOLD
+from learnpulse.models.thresholds import MASTERY_THRESHOLD, threshold_problem
 
 SKILL_FIELDS = {"id", "name", "prerequisites", "material", "material_file"}
 EXERCISE_FIELDS = {
@@ -282,11 +282,9 @@ def build_course(data: Mapping[str, Any], base_dir: str | Path | None = None) ->
         data, {"id", "title", "skills", "exercises", "mastery_threshold"}, "course", problems
     )
     threshold = data.get("mastery_threshold", MASTERY_THRESHOLD)
-    number = isinstance(threshold, int | float) and not isinstance(threshold, bool)
-    if not (number and 0 < threshold <= 1):
-        problems.add(
-            "course", "mastery_threshold", f"must be a number in (0, 1], not {threshold!r}"
-        )
+    problem = threshold_problem(threshold)
+    if problem:
+        problems.add("course", "mastery_threshold", problem)
     for name in ("id", "title"):
         if not isinstance(data.get(name), str) or not data[name].strip():
             problems.add("course", name, "required text is missing")

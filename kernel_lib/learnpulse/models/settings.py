@@ -59,10 +59,7 @@ class CourseSettings:
     readiness: ReadinessSettings = field(default_factory=ReadinessSettings)
 
     def __post_init__(self) -> None:
-        try:
-            threshold = check_mastery_threshold(self.mastery_threshold)
-        except (TypeError, ValueError) as error:
-            raise ValueError(str(error)) from None
+        threshold = check_mastery_threshold(self.mastery_threshold)
         object.__setattr__(self, "mastery_threshold", threshold)
         for name, kind in _SECTIONS.items():
             object.__setattr__(self, name, _section(kind, getattr(self, name), name))

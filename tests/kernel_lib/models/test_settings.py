@@ -127,7 +127,7 @@ def test_score_weights_reach_the_score(course, fitted, default):
 @pytest.mark.parametrize(
     ("settings", "named"),
     [
-        ({"mastery_threshold": 1.5}, "mastery_threshold must be in (0, 1], not 1.5"),
+        ({"mastery_threshold": 1.5}, "mastery_threshold must be a number in (0, 1], not 1.5"),
         ({"mastery_threshold": "high"}, "mastery_threshold: expected a number, got 'high'"),
         ({"mastery_treshold": 0.9}, "unknown setting(s) ['mastery_treshold']"),
         ({"rules": {"dropout_risk": "high"}}, "rules.dropout_risk: expected a number"),

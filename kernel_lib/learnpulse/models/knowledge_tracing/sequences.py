@@ -38,7 +38,7 @@ import polars as pl
 from learnpulse import __version__
 from learnpulse.datasets.assistments import ITEM_PREFIX, LEARNER_PREFIX
 from learnpulse.models.knowledge_tracing.checks import check_pairs
-from learnpulse.models.thresholds import MASTERY_THRESHOLD
+from learnpulse.models.thresholds import MASTERY_THRESHOLD, threshold_problem
 
 #: Labels by P(known): at least the first bound -> first label, ...; below all -> "Needs Focus".
 MASTERY_LABELS: tuple[tuple[float, str], ...] = (
@@ -241,11 +241,11 @@ def proficiency(p_known: np.ndarray) -> np.ndarray:
 
 def check_mastery_threshold(threshold: float) -> float:
     """``threshold`` as a float, or ``ValueError`` unless it is a number in (0, 1]."""
-    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.floating):
-        raise TypeError(f"mastery_threshold must be a number, not {type(threshold).__name__}")
-    if not 0 < threshold <= 1:
-        raise ValueError(f"mastery_threshold must be in (0, 1], not {threshold}")
-    return float(threshold)
+    value = float(threshold) if isinstance(threshold, np.floating) else threshold
+    problem = threshold_problem(value)
+    if problem:
+        raise ValueError(f"mastery_threshold {problem}")
+    return float(value)
 
 
 def mastery_labels(threshold: float = MASTERY_THRESHOLD) -> tuple[tuple[float, str], ...]:
