@@ -252,7 +252,7 @@ class LearnPulseMagics(Magics):
             self._say("No more hints for this exercise: try %tutor with your question.", "info")
             return
         level = session.hints_opened[exercise.id]
-        self._say(f"Hint {level} of {len(exercise.hints)}: {text}", "info")
+        self._say(f"Hint {level} of {exercise.hint_limit}: {text}", "info")
 
     @line_magic
     @_friendly("show your progress")

@@ -69,7 +69,7 @@ class LearningAssistant:
         source = Source(f"exercise:{exercise.id}/hints", f"{exercise.title}: hint ladder")
         if level <= exercise.hint_limit:
             text = (
-                f"{refusal}Here is hint {level} of {len(exercise.hints)} for "
+                f"{refusal}Here is hint {level} of {exercise.hint_limit} for "
                 f"**{exercise.title}**:\n\n> {exercise.hints[level - 1]}\n\n"
                 "What have you tried so far? Tell me where it goes wrong and I can help with "
                 "that step."
@@ -78,10 +78,16 @@ class LearningAssistant:
             return Draft(text, (source,), 0.9, actions, payload={"hint_level": level})
         skill = context.course.skills.get(exercise.skill) if context.course else None
         topic = skill.name if skill else exercise.skill
+        # "all 0 hints" when the instructor turned hints off said nothing true
+        opened = (
+            f"You have opened all {exercise.hint_limit} hint(s) your instructor allows"
+            if exercise.hint_limit
+            else "Your instructor turned hints off"
+        )
         text = (
-            f"{refusal}You have opened all {exercise.hint_limit} hint(s) your instructor "
-            f"allows for **{exercise.title}**. Re-read the course section on *{topic}*, try a "
-            "small example in a cell, and check it; the explanation opens once you answer."
+            f"{refusal}{opened} for **{exercise.title}**. Re-read the course section on "
+            f"*{topic}*, try a small example in a cell, and check it; the explanation opens "
+            "once you answer."
         )
         actions = (f"Explain {topic}", "Review my code")
         return Draft(text, (source,), 0.8, actions, payload={"hint_level": context.hints_used})

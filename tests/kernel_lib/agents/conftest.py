@@ -42,7 +42,8 @@ def course() -> Course:
 
 @pytest.fixture(scope="session")
 def policy_course() -> Course:
-    """Exercises with every policy: open, one hint at most, tutor off, code allowed."""
+    """Exercises with every policy: open, one hint at most, no hints, tutor off, code
+    allowed."""
     data = {
         "id": "policy-course",
         "title": "Policies",
@@ -58,6 +59,7 @@ def policy_course() -> Course:
         "exercises": [
             _exercise("open"),
             _exercise("one-hint", max_hint_level=1),
+            _exercise("no-hints", max_hint_level=0),
             _exercise("closed", tutor_enabled=False),
             _exercise("code-ok", show_code=True),
         ],

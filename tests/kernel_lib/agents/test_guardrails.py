@@ -185,10 +185,14 @@ def test_hint_ladder_stops_at_the_policy_limit(policy_course, lite_store):
     second = ask("another hint", learner_id="ann", exercise="one-hint", store=lite_store,
                  course=policy_course)  # fmt: skip
     assert "Add the values up first." in first.text
+    assert "hint 1 of 1 " in first.text  # of the hints allowed, not of the 2 written
     assert "Divide the total" not in second.text
     assert "all 1 hint(s) your instructor allows" in second.text
     opened = ask("hint", learner_id="ann", exercise="open", store=lite_store, course=policy_course)
     assert "hint 1 of 2" in opened.text  # the ladder is per exercise
+    off = ask("hint", learner_id="ann", exercise="no-hints", store=lite_store,
+              course=policy_course)  # fmt: skip
+    assert "Your instructor turned hints off" in off.text and "all 0 hint" not in off.text
 
 
 def test_tutor_off_answers_nothing_about_the_exercise(policy_course, chat_api):
