@@ -26,6 +26,10 @@ import uuid6
 
 #: Largest accepted ``payload``, in bytes of compact JSON.
 MAX_PAYLOAD_BYTES = 64 * 1024
+#: Deepest accepted nesting of objects and arrays in ``payload`` (the payload itself is 1).
+#: Python writes JSON recursively: a payload ~960 deep was stored, then every ``GET events``
+#: page holding it failed.
+MAX_PAYLOAD_DEPTH = 64
 #: Event times accepted: from EARLIEST_TS to before LATEST_TS (UTC). Far outside, dates
 #: overflow the week and period arithmetic of the analytics (year 1 or 9999 made them fail).
 EARLIEST_TS = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -67,10 +71,16 @@ EVENT_FRAME_SCHEMA: dict[str, pl.DataType] = {
 }
 EVENT_FIELDS: tuple[str, ...] = tuple(EVENT_FRAME_SCHEMA)
 REQUIRED_FIELDS: tuple[str, ...] = ("id", "ts", "learner_id", "course_id", "kind")
+#: Free-text id fields, stored as SQL text (``skills`` holds more of them).
+TEXT_FIELDS: tuple[str, ...] = ("learner_id", "course_id", "session_id", "item_id")
 _FLOAT_FIELDS = ("score", "confidence", "difficulty")
 _EMPTY_EVENT: dict[str, Any] = dict.fromkeys(EVENT_FIELDS)
 _UTC = timezone.utc
 _PAYLOAD_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+_UNICODE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_TOO_DEEP = f"is nested deeper than {MAX_PAYLOAD_DEPTH} levels"
+_NUL_TEXT = "must not contain the NUL character (U+0000)"
+_SURROGATE = "an unpaired surrogate such as \\ud800"
 _NAIVE_TS = "timestamp has no timezone; give UTC (Z) or an offset such as +02:00"
 _FRIENDLY = {
     "format": "must be an ISO 8601 date-time with a timezone, e.g. 2024-09-01T10:00:00Z",
@@ -207,11 +217,13 @@ def _check_one(
     # Valid events have no other fields: every field, in storage order, None when absent.
     event = _EMPTY_EVENT.copy()
     event.update(raw)
+    problem = _storage_problem(event)
+    if problem:
+        return None, problem
     if event["payload"] is not None:
-        try:
-            text = _PAYLOAD_ENCODER.encode(event["payload"])
-        except (TypeError, ValueError) as exc:
-            return None, ("payload", f"is not valid JSON ({exc})")
+        text, message = _payload_text(event["payload"])
+        if text is None:
+            return None, ("payload", message)
         if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode()) > MAX_PAYLOAD_BYTES:
             return None, ("payload", f"is larger than {MAX_PAYLOAD_BYTES} bytes")
         if encode_payload:
@@ -227,6 +239,77 @@ def _check_one(
         return None, ("ts", problem)
     event["ts"] = parsed.astimezone(_UTC)
     return event, None
+
+
+def _text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored as SQL text on every backend (None: it can).
+
+    PostgreSQL refuses NUL in text, which SQLite stores (the same event was a 500 on one
+    store only), and an unpaired surrogate has no UTF-8 form (a 500 on both).
+    """
+    if "\x00" in text:
+        return _NUL_TEXT
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return f"is not valid Unicode text (it has {_SURROGATE})"
+    return None
+
+
+def _storage_problem(event: dict[str, Any]) -> tuple[str, str] | None:
+    """(field, message) of a schema-valid event the store cannot hold, else None; makes the
+    number fields floats (a JSON integer beyond the float range overflowed the store)."""
+    for name in TEXT_FIELDS:
+        problem = event[name] is not None and _text_problem(event[name])
+        if problem:
+            return name, problem
+    for index, skill in enumerate(event["skills"] or ()):
+        problem = _text_problem(skill)
+        if problem:
+            return f"skills[{index}]", problem
+    for name in _FLOAT_FIELDS:
+        if event[name] is not None:
+            try:
+                event[name] = float(event[name])
+            except OverflowError:
+                return name, "is beyond the range of a float (about 1.8e308)"
+    return None
+
+
+def _deeper_than(payload: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` levels in ``payload``."""
+    level: list[Any] = [payload]
+    for _ in range(limit):
+        level = [
+            child
+            for value in level
+            for child in (value.values() if isinstance(value, dict) else value)
+            if isinstance(child, (dict, list, tuple))
+        ]
+        if not level:
+            return False
+    return True
+
+
+def _payload_text(payload: Any) -> tuple[str | None, str]:
+    """(compact ASCII JSON text of ``payload``, "") or (None, why it cannot be stored and
+    read back as JSON)."""
+    try:
+        text = _PAYLOAD_ENCODER.encode(payload)
+    except RecursionError:
+        return None, _TOO_DEEP
+    except (TypeError, ValueError) as exc:
+        return None, f"is not valid JSON ({exc})"
+    # Depth d takes 2d characters at least; a surrogate is written as \udxxx.
+    if len(text) > 2 * MAX_PAYLOAD_DEPTH and _deeper_than(payload, MAX_PAYLOAD_DEPTH):
+        return None, _TOO_DEEP
+    if "\\ud" in text:
+        try:
+            _UNICODE_ENCODER.encode(payload).encode()
+        except UnicodeEncodeError:
+            return None, f"holds text that is not valid Unicode ({_SURROGATE})"
+    return text, ""
 
 
 def time_range_problem(moment: datetime) -> str | None:
@@ -341,6 +424,10 @@ def _frame_rules() -> list[tuple[str, pl.Expr, str]]:
             rules.append((name, col.list.len() > spec["maxItems"], "has too many items"))
     for name in _FLOAT_FIELDS:
         rules.append((name, ~pl.col(name).is_finite(), "must be a finite number"))
+    for name in TEXT_FIELDS:
+        rules.append((name, pl.col(name).str.contains("\x00", literal=True), _NUL_TEXT))
+    nul_skill = pl.col("skills").list.eval(pl.element().str.contains("\x00", literal=True))
+    rules.append(("skills", nul_skill.list.any(), _NUL_TEXT))
     rules.append(
         (
             "payload",
@@ -420,8 +507,16 @@ def _payload_problems(frame: pl.DataFrame) -> list[FieldError]:
         except ValueError as exc:
             errors.append(FieldError(row, "payload", f"is not valid JSON ({exc})"))
             continue
+        except RecursionError:
+            errors.append(FieldError(row, "payload", _TOO_DEEP))
+            continue
         if not isinstance(payload, dict):
             errors.append(FieldError(row, "payload", "must be a JSON object"))
+            continue
+        # json.loads takes NaN, and unpaired surrogates as \ud800: the records' rules again.
+        problem = _payload_text(payload)[1]
+        if problem:
+            errors.append(FieldError(row, "payload", problem))
             continue
         check = _payload_validator(kind) if kind in EVENT_KINDS else None
         if check is not None:

@@ -42,6 +42,13 @@ HOSTILE_EVENTS = [
     ({"kind": ["attempt"]}, "kind"),
     ({"session_id": {"nested": True}}, "session_id"),
     ({"unexpected": 1}, "unexpected"),
+    # these were 500s: text a store cannot hold, a number beyond a float, and a payload too
+    # deep to be written back as JSON (stored, it failed every GET events page with it)
+    ({"item_id": "ex-\x00"}, "item_id"),
+    ({"session_id": "s-\ud800"}, "session_id"),
+    ({"payload": {"answer": "\udfff"}}, "payload"),
+    ({"score": 10**400}, "score"),
+    ({"payload": json.loads('{"a":' * 500 + "1" + "}" * 500)}, "payload"),
 ]
 
 

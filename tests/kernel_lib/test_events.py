@@ -14,6 +14,7 @@ from learnpulse.events import (
     EVENT_FIELDS,
     EVENT_KINDS,
     MAX_PAYLOAD_BYTES,
+    MAX_PAYLOAD_DEPTH,
     EventValidationError,
     events_to_frame,
     frame_to_records,
@@ -39,6 +40,14 @@ KIND_EXTRAS = {
     "registration": {"item_id": None, "session_id": None},
     "withdrawal": {"item_id": None},
 }
+
+
+def nested(depth: int) -> dict:
+    """A payload whose objects nest ``depth`` levels deep."""
+    payload: dict = {"leaf": 1}
+    for _ in range(depth - 1):
+        payload = {"a": payload}
+    return payload
 
 
 def test_every_kind_has_a_versioned_schema():
@@ -101,6 +110,20 @@ def test_offsets_and_datetimes_become_utc(make_event):
         ({"colour": "red"}, "colour", "not an event field"),
         ({"kind": "cell_error", "payload": {}}, "payload.error_type", "is required"),
         ({"kind": "session_start", "session_id": None}, "session_id", "must be string"),
+        # text PostgreSQL cannot store (SQLite took NUL: a 500 on one store only) or that
+        # has no UTF-8 form (a 500 on both; in skills it came back as another character)
+        ({"learner_id": "ada\x00"}, "learner_id", "NUL character"),
+        ({"session_id": "s\x00"}, "session_id", "NUL character"),
+        ({"item_id": "ex-\ud800"}, "item_id", "unpaired surrogate"),
+        ({"skills": ["loops", "lo\x00ps"]}, "skills[1]", "NUL character"),
+        ({"skills": ["lo\udfffps"]}, "skills[0]", "unpaired surrogate"),
+        ({"payload": {"answer": "\ud800"}}, "payload", "unpaired surrogate"),
+        # an integer beyond the float range overflowed the store's float column (a 500)
+        ({"score": 10**400}, "score", "beyond the range of a float"),
+        # deeper payloads were stored, then could not be written back as JSON (a 500)
+        ({"payload": nested(MAX_PAYLOAD_DEPTH + 1)}, "payload", "nested deeper than 64"),
+        ({"payload": {"list": [nested(MAX_PAYLOAD_DEPTH)]}}, "payload", "nested deeper"),
+        ({"payload": nested(5_000)}, "payload", "nested deeper than 64"),
     ],
 )
 def test_bad_events_are_rejected_naming_the_field(change, field, message, make_event):
@@ -111,6 +134,20 @@ def test_bad_events_are_rejected_naming_the_field(change, field, message, make_e
     assert error.index == 0
     assert re.search(message, error.message), error.message
     assert f"field '{field}'" in str(info.value)
+
+
+def test_valid_unicode_deep_payloads_and_integer_scores_are_kept(make_event):
+    text = "caf\u00e9 \U0001f600 \\ud800"  # a paired surrogate, and a backslash, are fine
+    event = validate_event(
+        make_event(
+            item_id=text,
+            skills=[text],
+            score=2**64,
+            payload={"answer": text, "deep": nested(MAX_PAYLOAD_DEPTH - 1)},
+        )
+    )
+    assert (event["item_id"], event["skills"], event["payload"]["answer"]) == (text, [text], text)
+    assert event["score"] == float(2**64) and isinstance(event["score"], float)
 
 
 def test_missing_fields_are_named(make_event):
@@ -150,6 +187,27 @@ def test_frame_validation_uses_the_same_rules(make_event):
         validate_frame(bad)
     found = {(e.index, e.field) for e in info.value.errors}
     assert found == {(1, "attempt"), (2, "payload"), (3, "payload.error_type")}
+
+
+def test_frame_validation_refuses_what_records_refuse(make_event):
+    frame = events_to_frame(validate_events([make_event(offset_s=i) for i in range(6)]))
+    too_deep = [json.dumps(nested(MAX_PAYLOAD_DEPTH + 1)), "[" * 5_000 + "]" * 5_000]
+    bad = frame.with_columns(
+        pl.Series("payload", ['{"v": NaN}', '{"a": "\\ud800"}', *too_deep, None, None]),
+        pl.Series("item_id", ["ex-1", "ex-1", "ex-1", "ex-1", "ex\x00", "ex-1"]),
+        pl.Series("skills", [["loops"]] * 5 + [["lo\x00ops"]]),
+    )
+    with pytest.raises(EventValidationError) as info:
+        validate_frame(bad)
+    found = [(e.index, e.field, e.message.split(" (")[0]) for e in info.value.errors]
+    assert found == [
+        (0, "payload", "is not valid JSON"),
+        (1, "payload", "holds text that is not valid Unicode"),
+        (2, "payload", "is nested deeper than 64 levels"),
+        (3, "payload", "is nested deeper than 64 levels"),
+        (4, "item_id", "must not contain the NUL character"),
+        (5, "skills", "must not contain the NUL character"),
+    ]
 
 
 def test_frame_structure_errors(make_event):

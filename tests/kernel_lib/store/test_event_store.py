@@ -56,6 +56,23 @@ def test_a_batch_with_one_bad_event_writes_nothing(store, make_event):
     assert store.counts()["learners"] == 0
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("item_id", "ex\x00"),  # SQLite stored it, PostgreSQL failed the transaction
+        ("learner_id", "learner-\ud800"),  # no UTF-8 form: both drivers failed
+        ("score", 10**400),  # beyond a float column: both failed
+    ],
+)
+def test_text_and_numbers_a_store_cannot_hold_are_refused_alike(store, make_event, field, value):
+    batch = _batch(make_event, 3)
+    batch[1][field] = value
+    with pytest.raises(EventValidationError) as info:
+        store.append(batch)
+    assert [(e.index, e.field) for e in info.value.errors] == [(1, field)]
+    assert store.counts()["events"] == 0
+
+
 def test_batches_appended_together_are_answered_one_by_one(store, make_event):
     first, second, third = _batch(make_event, 4), _batch(make_event, 3), _batch(make_event, 2)
     second[1]["kind"] = "telepathy"
