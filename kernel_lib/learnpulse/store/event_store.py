@@ -121,6 +121,7 @@ class EventStore(TimeSeriesStore):
                 tables.learners,
                 ["course_id", "learner_id", "first_seen_us"],
                 ["course_id", "learner_id"],
+                keep_earliest="first_seen_us",
             ),
             "items": self._compile_insert(
                 tables.items,
@@ -223,16 +224,34 @@ class EventStore(TimeSeriesStore):
                 inserted += self._insert_events(connection, rows)
         return AppendResult(frame.height, inserted)
 
-    def _compile_insert(self, table: Any, columns: Sequence[str], conflict: list[str]) -> str:
+    def _compile_insert(
+        self,
+        table: Any,
+        columns: Sequence[str],
+        conflict: list[str],
+        *,
+        keep_earliest: str | None = None,
+    ) -> str:
         """INSERT ... ON CONFLICT DO NOTHING with positional parameters in ``columns`` order.
 
+        With ``keep_earliest``, a row already stored instead takes that column's new value
+        when it is earlier, or the stored one is NULL (events may arrive out of time order).
         Rows then go to the driver as plain tuples: building SQLAlchemy parameter dicts
         per row would cost as much as the insert itself.
         """
         dialect = type(self._engine.dialect)(
             paramstyle="qmark" if self.backend == "sqlite" else "format"
         )
-        statement = self._insert(table).on_conflict_do_nothing(index_elements=conflict)
+        statement = self._insert(table)
+        if keep_earliest is None:
+            statement = statement.on_conflict_do_nothing(index_elements=conflict)
+        else:
+            stored, offered = table.c[keep_earliest], statement.excluded[keep_earliest]
+            statement = statement.on_conflict_do_update(
+                index_elements=conflict,
+                set_={keep_earliest: offered},
+                where=stored.is_(None) | (offered < stored),
+            )
         compiled = statement.compile(dialect=dialect, column_keys=list(columns))
         assert list(compiled.positiontup) == list(columns), compiled.positiontup
         return str(compiled)

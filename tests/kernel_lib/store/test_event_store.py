@@ -165,6 +165,24 @@ def test_append_course_stores_metadata_and_upserts(store, make_event):
     assert loaded.summary()["events"] == 4 and loaded.summary()["skills"] == 2
 
 
+def test_first_seen_is_the_earliest_event_whatever_the_order_of_arrival(store, make_event):
+    def first_seen(learner):
+        learners = store.learners("course-a")
+        return learners.filter(pl.col("learner_id") == learner)["first_seen"][0]
+
+    store.append([make_event(learner_id="late", offset_s=60)])
+    store.append([make_event(learner_id="late", offset_s=10)])  # e.g. delivered from a spool
+    store.append([make_event(learner_id="late", offset_s=30)])
+    assert first_seen("late") == datetime(2024, 9, 2, 9, 0, 10, tzinfo=timezone.utc)
+    # An import names its learners before their events (it left first_seen empty).
+    events = events_to_frame(validate_events([make_event(learner_id="imported", offset_s=5)]))
+    learners = pl.DataFrame(
+        {"course_id": ["course-a"], "learner_id": ["imported"], "attributes": ["{}"]}
+    )
+    store.append_course(CourseData(events=events, learners=learners))
+    assert first_seen("imported") == datetime(2024, 9, 2, 9, 0, 5, tzinfo=timezone.utc)
+
+
 def test_forget_erases_one_learner_only(store, make_event):
     store.append(_batch(make_event, 9))
     store.append([make_event(learner_id="learner-1", course_id="course-b")])
