@@ -78,6 +78,7 @@ _EMPTY_EVENT: dict[str, Any] = dict.fromkeys(EVENT_FIELDS)
 _UTC = timezone.utc
 _PAYLOAD_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 _UNICODE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_TS_RANGE = f"must be from {EARLIEST_TS:%Y-%m-%d} to before {LATEST_TS:%Y-%m-%d} (UTC)"
 _TOO_DEEP = f"is nested deeper than {MAX_PAYLOAD_DEPTH} levels"
 _NUL_TEXT = "must not contain the NUL character (U+0000)"
 _SURROGATE = "an unpaired surrogate such as \\ud800"
@@ -318,9 +319,7 @@ def time_range_problem(moment: datetime) -> str | None:
         inside = EARLIEST_TS <= moment < LATEST_TS
     except OverflowError:  # an offset pushing year 1 or 9999 past the calendar
         inside = False
-    if inside:
-        return None
-    return f"must be from {EARLIEST_TS:%Y-%m-%d} to before {LATEST_TS:%Y-%m-%d} (UTC)"
+    return None if inside else _TS_RANGE
 
 
 def validate_event(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -422,6 +421,8 @@ def _frame_rules() -> list[tuple[str, pl.Expr, str]]:
             rules.append((name, col > spec["maximum"], f"is greater than {spec['maximum']}"))
         if "maxItems" in spec:
             rules.append((name, col.list.len() > spec["maxItems"], "has too many items"))
+    ts = pl.col("ts")
+    rules.append(("ts", (ts < EARLIEST_TS) | (ts >= LATEST_TS), _TS_RANGE))
     for name in _FLOAT_FIELDS:
         rules.append((name, ~pl.col(name).is_finite(), "must be a finite number"))
     for name in TEXT_FIELDS:

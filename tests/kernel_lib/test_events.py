@@ -210,6 +210,23 @@ def test_frame_validation_refuses_what_records_refuse(make_event):
     ]
 
 
+def test_frame_validation_keeps_times_in_the_same_range_as_records(make_event):
+    frame = events_to_frame(validate_events([make_event(offset_s=i) for i in range(4)]))
+    moments = [
+        datetime(1, 1, 1),
+        datetime(1969, 12, 31, 23),
+        datetime(2024, 9, 2),
+        datetime(2200, 1, 1),
+    ]
+    bad = frame.with_columns(
+        pl.Series("ts", moments, dtype=pl.Datetime("us")).dt.replace_time_zone("UTC")
+    )
+    with pytest.raises(EventValidationError) as info:
+        validate_frame(bad)
+    assert [(e.index, e.field) for e in info.value.errors] == [(0, "ts"), (1, "ts"), (3, "ts")]
+    assert "from 1970-01-01 to before 2200-01-01" in info.value.errors[0].message
+
+
 def test_frame_structure_errors(make_event):
     frame = events_to_frame(validate_events([make_event()]))
     with pytest.raises(EventValidationError, match="frame: field 'ts': timestamp has no timezone"):
