@@ -101,9 +101,9 @@ OPTIONAL_TABLES = frozenset({"courses", "vle", "studentAssessment_scored_subset"
 #: Columns that may be missing from a file: the original OULAD studentAssessment has ``score``,
 #: the copy in ``shared/data`` does not (its scores are in the scored subset).
 OPTIONAL_COLUMNS = {"studentAssessment": frozenset({"score"})}
-#: Columns that must have a value in every row.
+#: Columns that must have a value in every row (a submission without a date has no time).
 _KEY_COLUMNS = frozenset(
-    {"code_module", "code_presentation", "id_student", "id_assessment", "id_site"}
+    {"code_module", "code_presentation", "id_student", "id_assessment", "id_site", "date_submitted"}
 )
 _NULL_VALUES = ["", "?"]
 #: Column -> regular expression its values must match.
@@ -118,6 +118,9 @@ _ROW_KEYS = {
     "studentRegistration": ("code_module", "code_presentation", "id_student"),
     "assessments": ("id_assessment",),
     "vle": ("id_site",),
+    # one submission per student and assessment: a second one got the same event id, and the
+    # store silently kept only one of them
+    "studentAssessment": ("id_assessment", "id_student"),
 }
 _EXPECTED = {
     pl.Int32(): "a whole number",

@@ -238,6 +238,10 @@ def _replace(tiny, name: str, old: str, new: str) -> None:
         ("studentInfo", "AAA,2013J,2,", "AAA,2013J,1,", "line 3", "a second row for"),
         ("studentRegistration", "AAA,2013J,2,", "AAA,2013J,1,", "line 3", "id_student=1"),
         ("assessments", "AAA,2013J,8,", "AAA,2013J,7,", "line 3", "id_assessment=7"),
+        # a second submission had the first one's event id (the store kept one of them), and
+        # one without a date failed validation without naming the file
+        ("studentAssessment", "8,1,200,0", "7,2,25,0", "line 4", "id_assessment=7, id_stu"),
+        ("studentAssessment", "7,2,21,1", "7,2,,1", "line 3", "'date_submitted' is empty"),
     ],
 )
 def test_malformed_tables_name_file_and_line(tiny, name, old, new, where, words):
