@@ -29,14 +29,24 @@ from learnpulse.xapi import events_to_statements, paused_gc, statements_to_event
 JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
 
 
+def _loads(path: Path, where: str, text: str) -> Any:
+    """``json.loads(text)``; a DatasetFormatError naming ``where`` for JSON nested too deeply."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise DatasetFormatError(path, where, "JSON nested too deeply") from None
+
+
 def _read_json_lines(path: Path, text: str) -> tuple[list[Any], list[str]]:
     """(statements, "line N" of each) of a JSON Lines text."""
     statements, places = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only "\n" ends a line (a "\r" before it is JSON whitespace): str.splitlines also split
+    # on U+2028, U+0085 and others, which JSON strings may hold unescaped (write_xapi does).
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            statements.append(json.loads(line))
+            statements.append(_loads(path, f"line {number}", line))
         except json.JSONDecodeError as exc:
             raise DatasetFormatError(path, f"line {number}", f"invalid JSON ({exc.msg})") from None
         places.append(f"line {number}")
@@ -59,7 +69,7 @@ def read_statements(path: str | Path) -> tuple[list[Any], list[str]]:
     except UnicodeDecodeError as exc:
         raise DatasetFormatError(path, "file", f"is not UTF-8 text ({exc})") from None
     try:
-        document = json.loads(text)
+        document = _loads(path, "file", text)
     except json.JSONDecodeError as exc:
         # "Extra data" after a first complete value: several values, i.e. JSON Lines.
         if exc.msg == "Extra data" or not text.strip():

@@ -47,6 +47,18 @@ def test_round_trip(tmp_path, frame, name):
     assert _decoded(course.events) == _decoded(frame)
 
 
+def test_json_lines_round_trip_text_with_unicode_line_separators(tmp_path, make_event):
+    # JSON strings may hold these unescaped (write_xapi writes them so); str.splitlines
+    # cut the statement there and the file learnpulse wrote could not be read back.
+    text = "one\u2028two\u2029three\x85four\x0bfive\x1cix"
+    events = [make_event(item_id=text, payload={"answer": text}), make_event(offset_s=1)]
+    frame = events_to_frame(validate_events(events))
+    path = write_xapi(frame, tmp_path / "out.jsonl")
+    (tmp_path / "crlf.jsonl").write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    for name in ("out.jsonl", "crlf.jsonl"):
+        assert _decoded(load_xapi(tmp_path / name).events) == _decoded(frame)
+
+
 def test_course_tables_come_from_the_events(tmp_path, frame):
     course = load_xapi(write_xapi(frame, tmp_path / "x.jsonl"))
     assert sorted(course.learners.select("course_id", "learner_id").rows()) == [
@@ -128,6 +140,9 @@ def test_invalid_event_field_is_named(tmp_path, frame):
         ("42", "file"),
         ('{"id": 1}', "record 0"),
         ("[1]", "record 0"),
+        # too deep for json.loads: a RecursionError traceback before
+        ("[" * 100_000 + "]" * 100_000, "file"),
+        ('{"a": 1}\n' + "[" * 100_000 + "]" * 100_000, "line 2"),
     ],
 )
 def test_unreadable_files(tmp_path, text, where):
