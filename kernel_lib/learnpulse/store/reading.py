@@ -48,8 +48,11 @@ def result_schema(statement: Select) -> dict[str, pl.DataType]:
 
 
 def _literal_sql(engine: Engine, statement: Select) -> str:
-    # connectorx takes no bound parameters; literal rendering escapes every value.
-    return str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    # connectorx takes no bound parameters; literal rendering escapes every value. Rendered
+    # for psycopg's "pyformat" parameters it would also double every "%" for the driver,
+    # which connectorx does not undo: a filter on "100%" matched nothing on PostgreSQL.
+    dialect = type(engine.dialect)(paramstyle="named")
+    return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
 
 def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -119,6 +119,17 @@ def test_query_filters(store, make_event):
         store.query(since=datetime(2024, 1, 1))
 
 
+def test_query_filters_match_values_with_sql_and_format_characters(store, make_event):
+    # PostgreSQL is read through connectorx, whose SQL had every "%" doubled (no match)
+    values = ["100%", "a%%b", "%(x)s", "o'brien", "back\\slash", ":name", "?", "x' OR '1'='1"]
+    store.append(
+        [make_event(learner_id=v, course_id=v, item_id=v, offset_s=i) for i, v in enumerate(values)]
+    )
+    for value in values:
+        for filters in ({"learners": value}, {"course": value}, {"items": [value]}):
+            assert store.query(**filters)["learner_id"].to_list() == [value], filters
+
+
 def test_query_of_nothing_has_the_event_columns(store):
     frame = store.query(course="nobody")
     assert frame.is_empty()
