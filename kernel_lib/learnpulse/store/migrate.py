@@ -6,9 +6,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 
 from learnpulse.store.engine import WRITE_OPTION
+
+#: Key of the PostgreSQL advisory lock an upgrade holds (until its commit), so that servers
+#: opening a new store at once upgrade it one after the other: the first one builds the
+#: schema, the others then find it at head. SQLite's BEGIN IMMEDIATE does the same.
+PG_UPGRADE_LOCK_KEY = 0x6C70_7363_6865_6D61  # "lpschema"
 
 
 class SchemaTooNewError(RuntimeError):
@@ -46,4 +51,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.connect() as connection:
         connection = connection.execution_options(**{WRITE_OPTION: True})
         with connection.begin():
+            if connection.dialect.name == "postgresql":
+                lock = text("SELECT pg_advisory_xact_lock(:key)")
+                connection.execute(lock, {"key": PG_UPGRADE_LOCK_KEY})
             command.upgrade(_config(connection), revision)

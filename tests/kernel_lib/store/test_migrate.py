@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -27,6 +30,21 @@ def test_head_is_applied_and_reopening_changes_nothing(store_url, make_event):
         assert store.status()["schema_revision"] == migrate.head_revision()
     with EventStore(store_url) as again:
         assert again.counts()["events"] == 1
+
+
+def test_servers_opening_a_new_store_at_once_all_get_it(store_url):
+    # e.g. the user servers of a class starting together on a fresh PostgreSQL database:
+    # all but one failed, each building the tables the first one was building too
+    opener = "import sys; from learnpulse.store import EventStore; EventStore(sys.argv[1]).close()"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", opener, store_url], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()[-2000:]
+    with EventStore(store_url, migrate_schema=False) as store:
+        assert store.status()["schema_revision"] == migrate.head_revision()
 
 
 def test_a_store_from_a_newer_learnpulse_is_refused_untouched(tmp_path, make_event):
