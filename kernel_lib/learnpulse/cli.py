@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from learnpulse import __version__
 from learnpulse.datasets.base import CourseData, DatasetFormatError
-from learnpulse.events import EventValidationError
+from learnpulse.events import EVENT_KINDS, EventValidationError
 from learnpulse.files import replacing
 from learnpulse.store import DB_URL_ENV, EventStore, SchemaTooNewError
 from learnpulse.viz.launch import add_dashboard_parser, cmd_dashboard, prepare_demo
@@ -281,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("path", help="output file (.parquet; .json or .jsonl for xapi)")
     export.add_argument("--course")
     export.add_argument("--learner", action="append", help="repeat for several")
-    export.add_argument("--kind", action="append", help="repeat for several")
+    export.add_argument("--kind", action="append", choices=EVENT_KINDS, help="repeat for several")
     _add_db(export)
 
     forget = sub.add_parser("forget", help="erase one learner's data")

@@ -166,6 +166,16 @@ def test_bad_arguments_exit_with_usage(capsys):
     assert "invalid choice: 'moodle'" in capsys.readouterr().err
 
 
+def test_export_of_an_unknown_kind_is_refused(tmp_path, db, capsys):
+    # it wrote an empty file and said "events: 0", as if the kind had no events
+    out = tmp_path / "hints.parquet"
+    with pytest.raises(SystemExit) as info:
+        main(["export", "parquet", str(out), "--kind", "hints", "--db", db])
+    assert info.value.code == 2
+    assert "invalid choice: 'hints'" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_benchmark_runs_a_named_benchmark(capsys):
     assert (
         main(
