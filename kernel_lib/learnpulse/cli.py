@@ -20,6 +20,7 @@ from learnpulse.datasets.base import CourseData, DatasetFormatError
 from learnpulse.events import EVENT_KINDS, EventValidationError
 from learnpulse.files import replacing
 from learnpulse.store import DB_URL_ENV, EventStore, SchemaTooNewError
+from learnpulse.store.engine import resolve_url
 from learnpulse.viz.launch import add_dashboard_parser, cmd_dashboard, prepare_demo
 
 #: Course id of the simulated demo course.
@@ -114,16 +115,31 @@ def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
 # -- export / status / forget --------------------------------------------------------------
 
 
+def _existing_store(db: str | None) -> EventStore:
+    """The store of ``db`` for a command that only reads or deletes: a SQLite file that does
+    not exist, or is empty, is an error (opening it would make an empty store, and a typo in
+    ``--db`` would then report zero events instead of the mistake)."""
+    url = resolve_url(db)
+    path = Path(url.database or ":memory:")
+    on_disk = url.get_backend_name() == "sqlite" and path.name != ":memory:"
+    if on_disk and (not path.exists() or path.stat().st_size == 0):
+        raise CommandError(
+            f"no store at {path}: give the --db of an existing store, or put events in it "
+            "first (learnpulse import, simulate or demo)"
+        )
+    return EventStore(db)
+
+
 def cmd_export(args: argparse.Namespace) -> dict[str, Any]:
     filters = {"course": args.course, "learners": args.learner, "kinds": args.kind}
-    with EventStore(args.db) as store:
+    with _existing_store(args.db) as store:
         write = store.export_parquet if args.format == "parquet" else store.export_xapi
         rows = write(args.path, **{k: v for k, v in filters.items() if v})
     return {"events": rows, "written_to": args.path}
 
 
 def cmd_status(args: argparse.Namespace) -> dict[str, Any]:
-    with EventStore(args.db) as store:
+    with _existing_store(args.db) as store:
         status = store.status()
         courses = store.courses()
     status["courses"] = courses.to_dicts()
@@ -131,7 +147,7 @@ def cmd_status(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_forget(args: argparse.Namespace) -> dict[str, Any]:
-    with EventStore(args.db) as store:
+    with _existing_store(args.db) as store:
         deleted = store.forget(args.learner, course=args.course)
     return {"learner": args.learner, **{f"deleted_{k}": v for k, v in deleted.items()}}
 

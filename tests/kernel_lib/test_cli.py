@@ -321,3 +321,21 @@ def test_simulate_to_an_empty_file_name_is_refused(db, capsys):
     assert "--parquet needs a file name" in capsys.readouterr().err
     with EventStore(db) as store:
         assert store.counts()["events"] == 0
+
+
+@pytest.mark.parametrize(
+    "command", [["status"], ["export", "parquet", "out.parquet"], ["forget", "x"]]
+)
+@pytest.mark.parametrize("existing", ["missing", "empty file"])
+def test_reading_commands_refuse_a_store_that_is_not_there(tmp_path, capsys, command, existing):
+    folder = tmp_path / "typo"
+    path = folder / "store.db"
+    if existing == "empty file":
+        folder.mkdir()
+        path.touch()
+    assert main([*command, "--db", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"no store at {path}" in err and err.count("\n") == 1
+    # nothing was made: no folder, no store in the empty file
+    assert path.stat().st_size == 0 if existing == "empty file" else not folder.exists()
+    assert not (tmp_path / "out.parquet").exists()
