@@ -34,6 +34,7 @@ from learnpulse.store.series import TimeSeriesStore, delete_training_runs
 WRITE_CHUNK_ROWS = 50_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_US = timedelta(microseconds=1)
+_INT64_MAX = 2**63 - 1
 _encode_skills = json.JSONEncoder(separators=(",", ":")).encode
 
 
@@ -369,10 +370,12 @@ class EventStore(TimeSeriesStore):
         for bound, compare in ((since, t.c.ts_us.__ge__), (until, t.c.ts_us.__lt__)):
             if bound is not None:
                 statement = statement.where(compare(_to_us(bound)))
-        if after_seq is not None:
-            statement = statement.where(t.c.seq > after_seq)
+        if after_seq is not None:  # within int64: SQLite's driver overflowed beyond it
+            statement = statement.where(t.c.seq > min(max(after_seq, -_INT64_MAX), _INT64_MAX))
         if order not in ("ts", "seq"):
             raise ValueError(f"order must be 'ts' or 'seq', not {order!r}")
+        if limit is not None and limit < 0:  # SQLite read -1 as "no limit", PostgreSQL failed
+            raise ValueError(f"limit must be 0 or more, not {limit}")
         statement = statement.order_by(*((t.c.ts_us, t.c.seq) if order == "ts" else (t.c.seq,)))
         if limit is not None:
             statement = statement.limit(limit)

@@ -119,6 +119,16 @@ def test_query_filters(store, make_event):
         store.query(since=datetime(2024, 1, 1))
 
 
+def test_query_paging_bounds_answer_alike_on_both_backends(store, make_event):
+    store.append(_batch(make_event, 3))
+    assert store.query(after_seq=2**63).height == 0  # OverflowError on SQLite
+    assert store.query(after_seq=-(2**70)).height == 3
+    assert store.query(limit=0).height == 0
+    # -1 was "no limit" on SQLite and a connectorx error on PostgreSQL
+    with pytest.raises(ValueError, match="limit must be 0 or more, not -1"):
+        store.query(limit=-1)
+
+
 def test_query_filters_match_values_with_sql_and_format_characters(store, make_event):
     # PostgreSQL is read through connectorx, whose SQL had every "%" doubled (no match)
     values = ["100%", "a%%b", "%(x)s", "o'brien", "back\\slash", ":name", "?", "x' OR '1'='1"]
