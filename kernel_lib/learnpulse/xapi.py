@@ -249,7 +249,11 @@ def _learner_id(actor: Any) -> str:
         raise ValueError("statement has no actor object")
     account = actor.get("account")
     if isinstance(account, Mapping) and account.get("name"):
-        return str(account["name"])
+        if not isinstance(account["name"], str):  # str([1]) would make up a learner "[1]"
+            raise ValueError(
+                f"statement actor.account.name must be a string, not {account['name']!r}"
+            )
+        return account["name"]
     if isinstance(actor.get("mbox"), str):
         # Pseudonymous: the xAPI mbox_sha1sum of the address, never the address itself.
         return hashlib.sha1(actor["mbox"].encode()).hexdigest()
@@ -279,7 +283,14 @@ def _course_and_item(
     parents = _mapping(context.get("contextActivities")).get("parent") or []
     if isinstance(parents, Mapping):  # xAPI 1.0.0 allowed a single activity here
         parents = [parents]
+    if not isinstance(parents, list):
+        raise ValueError(
+            f"statement contextActivities.parent must be an activity or a list of them, "
+            f"not {parents!r}"
+        )
     parent_id = _mapping(parents[0]).get("id") if parents else None
+    if parent_id is not None and not isinstance(parent_id, str):
+        raise ValueError(f"statement contextActivities.parent id must be an IRI, not {parent_id!r}")
     course = _mapping(context.get("extensions")).get(_ext("course_id"))
     if course is None and parent_id is not None:
         ours = parse_activity_id(parent_id)

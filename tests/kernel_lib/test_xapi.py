@@ -264,6 +264,22 @@ def test_actor_without_account_or_mbox_is_rejected(actor):
         from_xapi(_foreign(actor=actor))
 
 
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"actor": {"account": {"homePage": "https://lms", "name": [1]}}}, "actor.account.name"),
+        ({"context": {"contextActivities": {"parent": 5}}}, "contextActivities.parent"),
+        ({"context": {"contextActivities": {"parent": "x"}}}, "contextActivities.parent"),
+        ({"context": {"contextActivities": {"parent": [{"id": 5}]}}}, "parent id"),
+    ],
+)
+def test_odd_shapes_are_named_not_guessed(changes, named):
+    # a list name became learner "[1]"; a number as parent failed with "'int' object is not
+    # subscriptable"
+    with pytest.raises(ValueError, match=f"{named}.* must be"):
+        from_xapi(_foreign(**changes))
+
+
 def test_unknown_verb_names_it_and_lists_the_known_ones():
     with pytest.raises(ValueError) as info:
         from_xapi(_foreign(verb={"id": "http://adlnet.gov/expapi/verbs/passed"}))
