@@ -97,6 +97,28 @@ async def test_concurrent_posts_share_commits_and_each_gets_its_answer(
     assert sum(writes) == 12 and len(writes) < 12  # some batches went in one transaction
 
 
+async def test_a_batch_the_store_fails_fails_alone(jp_fetch, jp_serverapp, lp_db_url, make_event):
+    # a store error on one batch used to fail every request of its group commit
+    store = jp_serverapp.web_app.settings["learnpulse_store"]
+    append_batches = store.append_batches
+
+    def fail_poisoned(batches):
+        if any(e["learner_id"] == "poison" for batch in batches for e in batch):
+            raise RuntimeError("the store cannot take this batch")
+        return append_batches(batches)
+
+    store.append_batches = fail_poisoned
+    batches = [[make_event(offset_s=10 * k + i) for i in range(10)] for k in range(12)]
+    batches[4][2]["learner_id"] = "poison"
+    answers = await asyncio.gather(
+        *(post_events(jp_fetch, batch) for batch in batches), return_exceptions=True
+    )
+    failed = answers.pop(4)
+    assert isinstance(failed, HTTPClientError) and failed.code == 500
+    assert [json.loads(a.body)["stored"] for a in answers] == [10] * 11
+    assert stored_count(lp_db_url) == 110
+
+
 async def test_batches_over_the_limit_get_413(jp_fetch, jp_serverapp, lp_db_url, make_event):
     learnpulse_app(jp_serverapp).max_batch_events = 3
     code, body = await refused(post_events(jp_fetch, [make_event() for _ in range(4)]))

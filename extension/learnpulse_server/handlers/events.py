@@ -89,11 +89,11 @@ class GroupCommitter:
             while self._waiting:
                 group, self._waiting = _take_group(self._waiting)
                 try:
-                    outcomes = await asyncio.to_thread(
-                        self._store.append_batches, [events for events, _ in group]
-                    )
-                except Exception as error:  # the store failed: every batch of the group did
-                    outcomes = [error] * len(group)
+                    outcomes = await self._store_batches([events for events, _ in group])
+                except Exception:
+                    # the store failed the transaction: each batch goes again on its own, so
+                    # that only the one it cannot take fails, not every request of the group
+                    outcomes = [await self._store_alone(events) for events, _ in group]
                 for (_, future), outcome in zip(group, outcomes, strict=True):
                     if future.cancelled():  # the request has gone (the server is stopping)
                         continue
@@ -103,6 +103,16 @@ class GroupCommitter:
                         future.set_result(outcome)
         finally:
             self._writer = None
+
+    async def _store_batches(self, batches: list[list[Any]]) -> list[Any]:
+        return await asyncio.to_thread(self._store.append_batches, batches)
+
+    async def _store_alone(self, events: list[Any]) -> Any:
+        """One batch's outcome: its result or validation error, or the store's exception."""
+        try:
+            return (await self._store_batches([events]))[0]
+        except Exception as error:
+            return error
 
 
 def _take_group(waiting: list[tuple[list[Any], Any]]) -> tuple[list, list]:
