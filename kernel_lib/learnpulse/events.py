@@ -218,6 +218,8 @@ def _check_one(
     # Valid events have no other fields: every field, in storage order, None when absent.
     event = _EMPTY_EVENT.copy()
     event.update(raw)
+    # one spelling of a UUID, so that a retry in upper case is still the same event
+    event["id"] = event["id"].lower()
     problem = _storage_problem(event)
     if problem:
         return None, problem
@@ -555,4 +557,4 @@ def validate_frame(frame: pl.DataFrame, *, max_errors: int = 100) -> pl.DataFram
     if errors:
         errors.sort(key=lambda e: e.index)
         raise EventValidationError(errors[:max_errors])
-    return frame
+    return frame.with_columns(pl.col("id").str.to_lowercase())  # as validate_events

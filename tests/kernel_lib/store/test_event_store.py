@@ -46,6 +46,17 @@ def test_append_is_idempotent_on_event_id(store, make_event):
     assert store.counts()["events"] == 11
 
 
+def test_an_event_id_in_upper_case_is_the_same_event(store, make_event):
+    # one UUID in two spellings was stored twice, on both paths in
+    event = make_event()
+    store.append([event])
+    again = store.append([{**event, "id": event["id"].upper()}])
+    assert (again.inserted, again.duplicates) == (0, 1)
+    frame = store.query().with_columns(pl.col("id").str.to_uppercase())
+    assert store.append(frame).duplicates == 1
+    assert store.query()["id"].to_list() == [event["id"].lower()]
+
+
 def test_a_batch_with_one_bad_event_writes_nothing(store, make_event):
     batch = _batch(make_event, 10)
     batch[7]["correct"] = "yes"
