@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from html import escape
 
 import holoviews as hv
 import panel as pn
@@ -55,8 +56,8 @@ class KpiCards(Viewer):
                 colour, arrow = (theme.GOOD if good else theme.BAD), ("▲" if change > 0 else "▼")
                 text = f"{_fmt(abs(change), row['unit'])} vs previous"
         return (
-            f"<div class='lp-kpi' data-kpi='{row['kpi']}'>"
-            f"<div style='color:{theme.MUTED};font-size:13px'>{row['label']}</div>"
+            f"<div class='lp-kpi' data-kpi='{escape(row['kpi'])}'>"
+            f"<div style='color:{theme.MUTED};font-size:13px'>{escape(row['label'])}</div>"
             f"<div class='lp-kpi-value' style='font-size:28px;font-weight:600;color:#0f172a'>"
             f"{_fmt(row['value'], row['unit'])}</div>"
             f"<div style='color:{colour};font-size:12px'>{arrow} {text}</div></div>"
@@ -248,10 +249,12 @@ class AlertFeed(Viewer):
             colour = colours.get(urgency, theme.MUTED)
             who = row.get("learner_id") or row.get("metric") or ""
             text = row.get("message") or row.get("reason") or ""
+            # Learner ids and messages come from the data: shown as text, never as markup.
             items.append(
                 pn.pane.HTML(
                     f"<div class='lp-alert' style='border-left:4px solid {colour};"
-                    f"padding:2px 8px'><b>{urgency}</b> · {who}<br>{text}</div>",
+                    f"padding:2px 8px'><b>{escape(urgency)}</b> · {escape(str(who))}<br>"
+                    f"{escape(str(text))}</div>",
                     margin=(3, 4),
                 )
             )

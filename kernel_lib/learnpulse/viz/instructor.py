@@ -222,7 +222,7 @@ class InstructorDashboard(Viewer):
             self._fill(summary, outputs)
         except SourceError as error:
             self.problem = f"Course data unavailable: {error}"
-            self._status.object = f"**{self.problem}**"
+            self._status.object = f"**{theme.plain(self.problem)}**"
         finally:
             self._layout.loading = False
 
@@ -256,7 +256,7 @@ class InstructorDashboard(Viewer):
         self._status.object = (
             f"{period['start']:%Y-%m-%d} to {period['end']:%Y-%m-%d %H:%M} UTC · "
             f"updated {self.last_update:%H:%M:%S}"
-            + (f" · **{self.problem}**" if self.problem else "")
+            + (f" · **{theme.plain(self.problem)}**" if self.problem else "")
             + (f" · {EMPTY_NOTE}: {', '.join(empty)}" if empty else "")
         )
 

@@ -171,7 +171,7 @@ class LearnerDrilldown(Viewer):
             mastery = outputs.get("mastery", pl.DataFrame(schema={"learner_id": pl.String}))
             mine = mastery.filter(pl.col("learner_id") == self.learner_id)
             self.predictions_frame = learner_predictions(outputs, self.learner_id)
-            self._title.object = f"### {self.learner_id}\n{events.height:,} events"
+            self._title.object = f"### {theme.plain(self.learner_id)}\n{events.height:,} events"
             self._reasons.value = self.predictions_frame.to_pandas()
             self._mastery.object = (
                 _mastery_chart(mine)

@@ -185,7 +185,7 @@ class StudentDashboard(Viewer):
             pn.Row(self.accuracy, self.speed),
             pn.Row(self.topics, self.difficulty),
             pn.Row(self.percentile, self.plan),
-            subtitle=f"Learner **{self.learner_id}**",
+            subtitle=f"Learner **{theme.plain(self.learner_id)}**",
         )
         self.refresh()
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from functools import cache
 
@@ -138,6 +140,17 @@ def _publish_voila_comms() -> None:
         return
     if get_ipython() is not None and hasattr(get_ipython(), "kernel"):
         display(Javascript(VOILA_COMMS_JS))
+
+
+#: Characters Markdown reads as formatting (escaped with a backslash by :func:`plain`).
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+
+
+def plain(text: object) -> str:
+    """``text`` (a learner id, a message from the data) to put in a Markdown pane, shown as
+    written: an HTML tag in it is text, not markup the browser runs, and ``*`` or ``_`` do not
+    format. For an HTML pane, ``html.escape`` is enough."""
+    return _MARKDOWN_SYNTAX.sub(r"\\\1", html.escape(str(text), quote=False))
 
 
 def card(*objects, title: str, **kwargs) -> pn.Card:

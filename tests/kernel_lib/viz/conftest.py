@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+from html.parser import HTMLParser
+
 import pytest
 
 from learnpulse.viz import theme
@@ -42,3 +45,30 @@ def source(course, fitted):
 @pytest.fixture(scope="session")
 def outputs(source):
     return source.predictions()
+
+
+@pytest.fixture(scope="session")
+def markup_id() -> str:
+    """A learner id that is markup: a dashboard rendering it as HTML would run its script."""
+    return "<img src=x onerror=alert(1)>&'\""
+
+
+class _Text(HTMLParser):
+    """The text a browser shows for some HTML, and the tags it would make."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.text, self.tags = "", []
+        self.feed(markup)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_data(self, data):
+        self.text += data
+
+
+@pytest.fixture(scope="session")
+def rendered():
+    """What the browser gets from a Markdown pane (Panel sends its HTML escaped once)."""
+    return lambda pane: _Text(html.unescape(pane.get_root().text))

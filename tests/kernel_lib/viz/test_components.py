@@ -77,3 +77,14 @@ def test_alert_feed_lists_at_most_its_limit(outputs):
     assert outputs["alerts"]["message"][0] in feed.items[0].object
     feed.alerts = None
     assert "No alerts" in feed.items[0].object
+
+
+def test_alerts_and_cards_show_the_datas_text_as_text_not_markup(markup_id):
+    alerts = pl.DataFrame({
+        "learner_id": [markup_id], "urgency": ["high"], "message": ["<b>inactive</b>"],
+    })  # fmt: skip
+    shown = AlertFeed(alerts=alerts).items[0].object
+    assert "<img" not in shown and "<b>inactive" not in shown
+    assert "&lt;img src=x onerror=alert(1)&gt;&amp;" in shown and "&lt;b&gt;inactive" in shown
+    kpis = _kpis(1.0, 1.0).with_columns(label=pl.lit("<script>x</script>"))
+    assert all("<script>" not in card.object for card in KpiCards(kpis=kpis).cards)

@@ -111,3 +111,10 @@ def test_the_at_risk_card_follows_the_course_settings(course, fitted, outputs):
     card = dashboard.kpis.kpis.filter(pl.col("kpi") == "at_risk")["value"].item()
     assert card == risk.filter(pl.col("value") >= low).height
     assert card > risk.filter(pl.col("value") >= 0.5).height
+
+
+def test_the_drilldown_shows_a_learner_id_that_is_markup_as_text(dashboard, markup_id, rendered):
+    dashboard.drilldown.learner_id = markup_id
+    shown = rendered(dashboard.drilldown._title)
+    assert "img" not in shown.tags and markup_id in shown.text
+    dashboard.drilldown.learner_id = None

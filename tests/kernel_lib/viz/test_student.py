@@ -38,3 +38,9 @@ def test_percentiles_and_plan_of_someone_else_are_not_mixed_in(outputs, learner)
 def test_a_student_dashboard_needs_a_learner(source):
     with pytest.raises(ValueError, match="learner_id"):
         StudentDashboard(source)
+
+
+def test_a_learner_id_that_is_markup_is_shown_as_text(source, markup_id, rendered):
+    header = StudentDashboard(source, learner_id=markup_id)._layout[0]
+    shown = rendered(header)
+    assert "img" not in shown.tags and markup_id in shown.text

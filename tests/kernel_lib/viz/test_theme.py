@@ -76,3 +76,12 @@ def test_extension_code_is_sent_once_in_voila(monkeypatch, in_voila, kept):
     first, second = page.outputs
     assert len(first.data) == kept and "application/javascript" in first.data
     assert first.metadata == {"a": 1} and second.data == {"text/plain": "other"}
+
+
+@pytest.mark.parametrize(
+    "text", ["<img src=x onerror=alert(1)>", "a_b_ *c* & [x](javascript:alert(1)) # 1."]
+)
+def test_plain_text_in_markdown_is_shown_as_written(text, rendered):
+    shown = rendered(pn.pane.Markdown(f"### {theme.plain(text)}"))
+    assert shown.tags == ["h3"]
+    assert shown.text.strip() == text
