@@ -151,7 +151,9 @@ class DataTable(Viewer):
     def _clicked(self, event) -> None:
         shown = self._table.value
         if "learner_id" in shown.columns and event.row is not None:
-            self.selected = str(shown.iloc[event.row]["learner_id"])
+            learner = shown.iloc[event.row]["learner_id"]
+            if isinstance(learner, str):  # not a row saying there is no learner
+                self.selected = learner
 
     def _csv(self) -> io.BytesIO:
         """The rows as filtered and sorted in the table, as CSV."""

@@ -42,7 +42,10 @@ class ApiError(SourceError):
 
 
 def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+    """A model's rows; without any, still a ``learner_id`` column (as ``predict_all``'s)."""
+    if not rows:
+        return pl.DataFrame(schema={"learner_id": pl.String})
+    return pl.DataFrame(rows, infer_schema_length=None)
 
 
 class HttpSource(DataSource):
@@ -129,7 +132,7 @@ class HttpSource(DataSource):
         with ThreadPoolExecutor(PARALLEL_REQUESTS, thread_name_prefix="learnpulse-viz") as pool:
             outputs = dict(zip(COURSE_MODELS, pool.map(self._model, COURSE_MODELS), strict=True))
         shown = heatmap_candidates(outputs["peers"])
-        outputs["mastery"] = self._model("mastery", shown) if shown else pl.DataFrame()
+        outputs["mastery"] = self._model("mastery", shown) if shown else _frame([])
         return outputs
 
     def learner_events(self, learner_id: str) -> pl.DataFrame:

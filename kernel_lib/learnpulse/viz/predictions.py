@@ -64,15 +64,31 @@ def _value(frame: pl.DataFrame | None, name: str, reason: str | None = None) -> 
     return frame.select("learner_id", *selected)
 
 
+#: Columns of :func:`risk_table`.
+RISK_TABLE_SCHEMA = {
+    "learner_id": pl.String,
+    "status": pl.String,
+    "retention_risk": pl.Float64,
+    "success_probability": pl.Float64,
+    "engagement": pl.String,
+    "confidence": pl.Float64,
+    "reason": pl.String,
+    "model": pl.String,
+}
+
+
 def risk_table(predictions: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
     """One row per learner: ``learner_id``, ``status`` (enrolled / withdrawn),
     ``retention_risk``, ``success_probability``, ``engagement`` (trend), ``confidence``,
     ``reason`` (both models' reasons), ``model``; enrolled learners first, riskiest first
-    (without a risk value last). None without retention risk output.
+    (without a risk value last). None without retention risk output; no rows (with these
+    columns) without a learner.
     """
     risk = predictions.get("retention_risk")
     if risk is None:
         return None
+    if risk.is_empty():  # a course without events: no value column to read
+        return pl.DataFrame(schema=RISK_TABLE_SCHEMA)
     table = risk.select(
         "learner_id",
         pl.col("value").cast(pl.Float64).alias("retention_risk"),

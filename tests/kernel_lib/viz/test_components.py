@@ -88,3 +88,9 @@ def test_alerts_and_cards_show_the_datas_text_as_text_not_markup(markup_id):
     assert "&lt;img src=x onerror=alert(1)&gt;&amp;" in shown and "&lt;b&gt;inactive" in shown
     kpis = _kpis(1.0, 1.0).with_columns(label=pl.lit("<script>x</script>"))
     assert all("<script>" not in card.object for card in KpiCards(kpis=kpis).cards)
+
+
+def test_a_click_on_a_row_without_a_learner_selects_nobody():
+    table = DataTable(frame=pl.DataFrame({"learner_id": [None], "note": ["no output"]}))
+    table._clicked(SimpleNamespace(row=0))
+    assert table.selected is None  # was the learner "None"

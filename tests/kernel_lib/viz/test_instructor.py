@@ -118,3 +118,16 @@ def test_the_drilldown_shows_a_learner_id_that_is_markup_as_text(dashboard, mark
     shown = rendered(dashboard.drilldown._title)
     assert "img" not in shown.tags and markup_id in shown.text
     dashboard.drilldown.learner_id = None
+
+
+def test_a_course_without_events_shows_empty_panels():
+    """A new course (or store) has no events yet: the dashboard opens, empty; it raised
+    ColumnNotFoundError before (the risk table read a value column no model wrote)."""
+    from learnpulse.events import EVENT_FRAME_SCHEMA
+
+    dashboard = InstructorDashboard(
+        DirectSource(pl.DataFrame(schema=EVENT_FRAME_SCHEMA)), live=False
+    )
+    assert dashboard.problem == ""
+    assert dashboard.kpis.kpis.filter(pl.col("kpi") == "sessions")["value"].item() == 0
+    assert dashboard.risk.table.is_empty() and "Mastery" in dashboard.empty_panels()

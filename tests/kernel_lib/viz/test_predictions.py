@@ -57,3 +57,14 @@ def test_withdrawn_rows_are_recognised_by_predict_alls_reason():
     from learnpulse.models.course import _WITHDRAWN_REASON
 
     assert _WITHDRAWN_REASON.startswith(WITHDRAWN_REASON_PREFIX)
+
+
+def test_risk_table_of_a_course_without_learners_is_empty_with_its_columns():
+    from learnpulse.events import EVENT_FRAME_SCHEMA
+
+    empty = predictions.course_predictions(pl.DataFrame(schema=EVENT_FRAME_SCHEMA))
+    table = predictions.risk_table(empty)
+    assert table.is_empty() and table.schema == predictions.RISK_TABLE_SCHEMA
+    # through the API an empty model output has only learner_id
+    from_api = {"retention_risk": pl.DataFrame(schema={"learner_id": pl.String})}
+    assert predictions.risk_table(from_api).schema == predictions.RISK_TABLE_SCHEMA
