@@ -6,10 +6,8 @@ outside Jupyter, the learner of this process (``$LEARNPULSE_LEARNER_ID``).
 """
 
 from learnpulse.viz import theme
-from learnpulse.viz.sources import default_source
-from learnpulse.viz.student import StudentDashboard
+from learnpulse.viz.launch import dashboard
 
 theme.setup()
 
-source = default_source()
-StudentDashboard(source, learner_id=source.user()).servable(title="learnpulse: my progress")
+dashboard("student").servable(title="learnpulse: my progress")

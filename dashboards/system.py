@@ -7,10 +7,10 @@
 import os
 
 from learnpulse.viz import theme
-from learnpulse.viz.sources import default_source
-from learnpulse.viz.system import REFRESH_INTERVAL_S, SystemMonitor
+from learnpulse.viz.launch import dashboard
+from learnpulse.viz.system import REFRESH_INTERVAL_S
 
 theme.setup()
 
 interval = float(os.environ.get("LEARNPULSE_REFRESH_S", REFRESH_INTERVAL_S))
-SystemMonitor(default_source(), interval_s=interval).servable(title="learnpulse: system")
+dashboard("system", interval_s=interval).servable(title="learnpulse: system")

@@ -5,9 +5,8 @@ Runs are those logged with ``learnpulse.track_training`` that the signed-in user
 """
 
 from learnpulse.viz import theme
-from learnpulse.viz.sources import default_source
-from learnpulse.viz.training import TrainingDashboard
+from learnpulse.viz.launch import dashboard
 
 theme.setup()
 
-TrainingDashboard(default_source()).servable(title="learnpulse: training")
+dashboard("training").servable(title="learnpulse: training")

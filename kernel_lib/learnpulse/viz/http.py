@@ -86,24 +86,34 @@ class HttpSource(DataSource):
         url = self.server.api_url + route
         if query:
             url += "?" + urllib.parse.urlencode(query, doseq=True)
+        return self._fetch(url, route)
+
+    def _fetch(self, url: str, name: str) -> Any:
+        """``GET url`` as JSON; any failure an :class:`ApiError` saying ``GET name: why``."""
         request = urllib.request.Request(url, headers=self._headers())
         try:
             with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as response:
-                return json.loads(response.read())
+                body = response.read()
         except urllib.error.HTTPError as error:
-            detail = error.read().decode(errors="replace")[:300]
-            raise ApiError(f"GET {route}: HTTP {error.code}: {detail}") from None
+            raise ApiError(f"GET {name}: HTTP {error.code}: {_message(error.read())}") from None
         except urllib.error.URLError as error:
-            raise ApiError(f"GET {route}: server unreachable ({error.reason})") from None
+            raise ApiError(f"GET {name}: server unreachable ({error.reason})") from None
+        except OSError as error:  # timed out or cut off while answering
+            raise ApiError(f"GET {name}: no complete answer ({error or 'timed out'})") from None
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise ApiError(
+                f"GET {name}: the answer is not JSON (is {self.server.url} a learnpulse server?)"
+            ) from None
 
     def user(self) -> str:
         """The signed-in user's name (``GET {server}api/me``): the student's learner id."""
-        request = urllib.request.Request(self.server.url + "api/me", headers=self._headers())
+        me = self._fetch(self.server.url + "api/me", "api/me")
         try:
-            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as response:
-                return json.loads(response.read())["identity"]["username"]
-        except (urllib.error.URLError, KeyError) as error:
-            raise ApiError(f"GET api/me: cannot tell who is signed in ({error})") from None
+            return me["identity"]["username"]
+        except (KeyError, TypeError):
+            raise ApiError("GET api/me: the answer does not name the signed-in user") from None
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"token {self.server.token}"} if self.server.token else {}
@@ -210,6 +220,16 @@ class HttpSource(DataSource):
         self._stopped.set()
         for socket in getattr(self, "_sockets", []):
             socket.close()
+
+
+def _message(body: bytes) -> str:
+    """What an error answer says: the server's JSON ``message``, else the start of the body."""
+    text = body.decode(errors="replace")
+    try:
+        message = json.loads(text)["message"]
+    except (ValueError, KeyError, TypeError):
+        message = None
+    return (str(message) if message else text)[:300]
 
 
 def _events_frame(records: list[dict[str, Any]]) -> pl.DataFrame:

@@ -271,8 +271,17 @@ class InstructorDashboard(Viewer):
     # -- live updates ----------------------------------------------------------------------
 
     def check_for_updates(self) -> bool:
-        """Redraw if the source has new events since the last check; True if it did."""
-        changed = self.source.version() != self._version
+        """Redraw if the source has new events since the last check; True if it did.
+
+        If the source cannot answer, the panels stay as they are and the status line says
+        why (the next check tries again)."""
+        try:
+            changed = self.source.version() != self._version
+        except SourceError as error:
+            self._version = None  # the next check that gets an answer redraws
+            self.problem = f"Live updates paused: {error}"
+            self._status.object = f"**{theme.plain(self.problem)}**"
+            return False
         if changed:
             self.refresh()
         return changed

@@ -29,20 +29,35 @@ DASHBOARDS: dict[str, str] = {
 DEMO_PAST_LEARNERS = 1_000
 
 
-def _builder(name: str, source: Any) -> Callable[[], Any]:
-    """A function making a fresh dashboard (one per browser session) over ``source``."""
+def dashboard(name: str, source: Any = None, **params: Any) -> Any:
+    """A fresh dashboard ``name`` (see :data:`DASHBOARDS`) over ``source`` (default:
+    :func:`~learnpulse.viz.sources.default_source`) with ``params``; when its data cannot be
+    read (no server, server down, token refused...), a page saying why, not a blank page.
+    """
+    from learnpulse.viz import theme
     from learnpulse.viz.instructor import InstructorDashboard
+    from learnpulse.viz.sources import SourceError, default_source
     from learnpulse.viz.student import StudentDashboard
     from learnpulse.viz.system import SystemMonitor
     from learnpulse.viz.training import TrainingDashboard
 
-    builders: dict[str, Callable[[], Any]] = {
-        "instructor": lambda: InstructorDashboard(source),
-        "student": lambda: StudentDashboard(source, learner_id=source.user()),
-        "system": lambda: SystemMonitor(source),
-        "training": lambda: TrainingDashboard(source),
+    builders: dict[str, Callable[..., Any]] = {
+        "instructor": InstructorDashboard,
+        "student": lambda source, **more: StudentDashboard(
+            source, learner_id=source.user(), **more
+        ),
+        "system": SystemMonitor,
+        "training": TrainingDashboard,
     }
-    return builders[name]
+    try:
+        return builders[name](default_source() if source is None else source, **params)
+    except SourceError as error:
+        return theme.unavailable(f"learnpulse: {name}", error)
+
+
+def _builder(name: str, source: Any) -> Callable[[], Any]:
+    """A function making a fresh dashboard (one per browser session) over ``source``."""
+    return lambda: dashboard(name, source)
 
 
 def launch_dashboard(

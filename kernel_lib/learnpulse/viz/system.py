@@ -18,7 +18,7 @@ from panel.viewable import Viewer
 from learnpulse.collectors.health import Thresholds
 from learnpulse.viz import charts, theme
 from learnpulse.viz.components import AlertFeed, ChartPanel, DataTable
-from learnpulse.viz.sources import DataSource
+from learnpulse.viz.sources import DataSource, SourceError
 
 #: Seconds between refreshes by default.
 REFRESH_INTERVAL_S = 2.0
@@ -184,8 +184,13 @@ class SystemMonitor(Viewer):
         self._status.object = f"Last sample {when} · {series.height} samples shown"
 
     def refresh(self) -> None:
-        """Take the newest sample and redraw."""
-        sample = self.source.system()
+        """Take the newest sample and redraw; if there is none (the server is unreachable),
+        keep the charts and say why on the status line."""
+        try:
+            sample = self.source.system()
+        except SourceError as error:
+            self._status.object = f"**No new sample: {theme.plain(error)}**"
+            return
         self._samples = [*self._samples[-(MAX_POINTS - 1) :], sample]
         self._show(sample)
 

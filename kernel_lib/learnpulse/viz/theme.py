@@ -177,6 +177,16 @@ def page(title: str, *rows, subtitle: str = "") -> pn.Column:
     return Page(header, *rows, styles=PAGE_STYLES, sizing_mode="stretch_width")
 
 
+def unavailable(title: str, error: Exception) -> Page:
+    """A dashboard page saying why it has no data (server unreachable, token refused...)."""
+    message = pn.pane.Markdown(
+        f"**Data unavailable:** {plain(error)}\n\nReload the page to try again.",
+        styles={"color": BAD},
+        margin=(0, 10),
+    )
+    return page(title, message)
+
+
 class Page(pn.Column):
     """A dashboard's top layout: a ``Column`` that is quick to display in a notebook or Voila.
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 
 from learnpulse.viz.connection import ServerInfo
-from learnpulse.viz.http import HttpSource
+from learnpulse.viz.http import ApiError, HttpSource
 from learnpulse.viz.learner import LearnerDrilldown
 
 MODELS = ("mastery", "retention_risk", "score", "peers", "recommendations")
@@ -37,3 +42,50 @@ def test_a_learner_without_model_rows_can_be_drilled_into(source, monkeypatch):
     assert all(frame.columns == ["learner_id"] for frame in outputs.values())
     drilldown = LearnerDrilldown(source=source, learner_id="ghost")
     assert "0 events" in drilldown._title.object and drilldown.predictions_frame.is_empty()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Answers ``/learnpulse/api/<status>`` with that status and ``/learnpulse/api/html``
+    with a web page (a server that is not learnpulse's); ``/learnpulse/api/slow`` late."""
+
+    def do_GET(self):
+        route = self.path.split("/")[-1].split("?")[0]
+        if route == "slow":
+            time.sleep(1)
+        status, body = (
+            (200, b"<html>hello</html>")
+            if route in ("html", "slow")
+            else (int(route), json.dumps({"message": "only instructors may do this"}).encode())
+        )
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def odd_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield HttpSource(ServerInfo(f"http://127.0.0.1:{server.server_port}/", "t", "test"), live=False)
+    server.shutdown()
+
+
+def test_every_failure_of_the_server_is_an_api_error_saying_what(odd_server, source, monkeypatch):
+    with pytest.raises(ApiError, match=r"^GET 403: HTTP 403: only instructors may do this$"):
+        odd_server.get("403")
+    with pytest.raises(
+        ApiError, match=r"not JSON \(is http://127.0.0.1:\d+/ a learnpulse server\?\)"
+    ):
+        odd_server.get("html")  # raised JSONDecodeError: past the dashboards' error handling
+    monkeypatch.setattr("learnpulse.viz.http.REQUEST_TIMEOUT_S", 0.2)
+    with pytest.raises(ApiError, match=r"GET slow: .*timed out"):
+        odd_server.get("slow")
+    with pytest.raises(ApiError, match="GET status: server unreachable"):
+        source.get("status")  # nothing listens on port 1
+    with pytest.raises(ApiError, match="GET api/me: server unreachable"):
+        source.user()

@@ -131,3 +131,19 @@ def test_a_course_without_events_shows_empty_panels():
     assert dashboard.problem == ""
     assert dashboard.kpis.kpis.filter(pl.col("kpi") == "sessions")["value"].item() == 0
     assert dashboard.risk.table.is_empty() and "Mastery" in dashboard.empty_panels()
+
+
+def test_live_updates_say_when_the_source_stops_answering_and_resume(source, monkeypatch):
+    from learnpulse.viz.sources import SourceError
+
+    dashboard = InstructorDashboard(source, live=False)
+
+    def unreachable():
+        raise SourceError("GET status: server unreachable (Connection refused)")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(source, "version", unreachable)
+        assert not dashboard.check_for_updates()  # raised in the periodic callback
+    assert "Live updates paused" in dashboard.problem
+    assert "server unreachable" in dashboard._status.object
+    assert dashboard.check_for_updates() and dashboard.problem == ""

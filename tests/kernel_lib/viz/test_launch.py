@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 
+import panel as pn
 import pytest
 
 from learnpulse.cli import build_parser
@@ -73,3 +74,17 @@ def test_demo_models_that_do_not_load_are_fitted_again(tmp_path, monkeypatch, ca
     reloaded = json.loads((folder / "manifest.json").read_text())
     assert reloaded["scikit-learn"] != "0.24.2"
     assert FittedCourseModels.load(folder).trained_on["course_id"] == ["demo-course"]
+
+
+@pytest.mark.parametrize("name", ["student", "system", "training", "instructor"])
+def test_a_dashboard_whose_server_is_down_says_so(name):
+    """panel serve showed a blank page (the error only in its log) when the server was down
+    or refused the token; now the page says why."""
+    from learnpulse.viz.connection import ServerInfo
+    from learnpulse.viz.http import HttpSource
+    from learnpulse.viz.launch import dashboard
+
+    down = HttpSource(ServerInfo("http://127.0.0.1:1/", "token", "test"), live=False)
+    page = pn.panel(dashboard(name, down))
+    text = "\n".join(str(getattr(part, "object", "")) for part in page.select(pn.pane.Markdown))
+    assert "server unreachable" in text, text

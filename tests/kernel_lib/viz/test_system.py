@@ -49,3 +49,19 @@ def test_monitor_refreshes_and_draws_thresholds():
     assert monitor._callback.period == 5000
     monitor.running = False
     assert monitor._callback is None
+
+
+def test_a_monitor_whose_server_goes_away_keeps_its_charts_and_says_why(monkeypatch):
+    from learnpulse.viz.sources import SourceError
+
+    source = DirectSource(pl.DataFrame({"ts": [], "learner_id": []}))
+    monitor = SystemMonitor(source, running=False)
+    points = len(monitor._samples)
+
+    def unreachable():
+        raise SourceError("GET metrics: server unreachable (Connection refused)")
+
+    monkeypatch.setattr(source, "system", unreachable)
+    monitor.refresh()  # raised in the periodic callback: the page froze without a word
+    assert len(monitor._samples) == points
+    assert "server unreachable" in monitor._status.object
