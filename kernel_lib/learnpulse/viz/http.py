@@ -23,7 +23,8 @@ from learnpulse.viz.sources import DataSource, SourceError
 
 #: Seconds an API request may take before the dashboard reports the server as unreachable.
 REQUEST_TIMEOUT_S = 60.0
-#: Learners fetched per ``analytics/predictive`` page (the route's largest page).
+#: Learners fetched per ``analytics/predictive`` page (the route's largest page; a course
+#: with more is read page after page).
 PREDICTION_PAGE_LEARNERS = 10_000
 #: Events fetched per ``GET events`` page.
 EVENT_PAGE = 10_000
@@ -126,10 +127,20 @@ class HttpSource(DataSource):
         return data.summary_from_overview(data.overview_from_json(body))
 
     def _model(self, model: str, learners: list[str] | None = None) -> pl.DataFrame:
-        body = self.get(
-            "analytics/predictive", type=model, learner=learners, limit=PREDICTION_PAGE_LEARNERS
-        )
-        return _frame(body["predictions"][model])
+        """``model``'s rows of every learner (or of ``learners``), page after page."""
+        rows: list[dict[str, Any]] = []
+        offset: int | None = 0
+        while offset is not None:
+            body = self.get(
+                "analytics/predictive",
+                type=model,
+                learner=learners,
+                limit=PREDICTION_PAGE_LEARNERS,
+                offset=offset,
+            )
+            rows.extend(body["predictions"][model])
+            offset = body["learners"]["next_offset"]
+        return _frame(rows)
 
     def predictions(self, learner: str | None = None) -> dict[str, pl.DataFrame]:
         """One learner's every model output; for the course, the outputs of

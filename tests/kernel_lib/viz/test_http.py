@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import polars as pl
 import pytest
 
 from learnpulse.viz.connection import ServerInfo
@@ -57,10 +59,11 @@ class _Handler(BaseHTTPRequestHandler):
             if route in ("html", "slow")
             else (int(route), json.dumps({"message": "only instructors may do this"}).encode())
         )
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        with contextlib.suppress(ConnectionError):  # the slow one's client gave up
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
     def log_message(self, *args):
         pass
@@ -89,3 +92,25 @@ def test_every_failure_of_the_server_is_an_api_error_saying_what(odd_server, sou
         source.get("status")  # nothing listens on port 1
     with pytest.raises(ApiError, match="GET api/me: server unreachable"):
         source.user()
+
+
+def test_the_course_predictions_hold_every_learner_past_one_page(source, monkeypatch):
+    """A course with more learners than a page (10,000) showed only the first page: the
+    at-risk card, the risk table and the peer ranking left the others out."""
+    from learnpulse.analytics.predictions import prediction_page
+    from learnpulse.viz import http
+
+    learners = [f"learner-{i:02d}" for i in range(5)]
+    outputs = {
+        model: pl.DataFrame({"learner_id": learners, "value": [0.5] * 5})
+        for model in (*http.COURSE_MODELS, "mastery")
+    }
+
+    def predictive(type, learner=None, limit=None, offset=0):
+        page = prediction_page(outputs, [type], learners=learner, offset=offset, limit=limit)
+        return {**page, "predictions": {type: page["predictions"][type].to_dicts()}}
+
+    monkeypatch.setattr(http, "PREDICTION_PAGE_LEARNERS", 2)
+    monkeypatch.setattr(source, "get", FakeApi({"analytics/predictive": predictive}))
+    course = source.predictions()
+    assert all(course[model]["learner_id"].to_list() == learners for model in http.COURSE_MODELS)
