@@ -8,6 +8,7 @@ Runs have the shape of ``GET learnpulse/api/training/runs`` (summaries) and
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import holoviews as hv
@@ -64,8 +65,21 @@ def runs_table(runs: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def run_metrics(detail: dict[str, Any]) -> pl.DataFrame:
-    """A run's logged rows (``GET training/runs/<id>``'s ``metrics``) with ``run`` = its name.
+def run_labels(runs: list[dict[str, Any]]) -> dict[str, str]:
+    """Run id -> how charts and the picker name the run: its name, followed by the start of
+    its id when other runs share the name (their curves would be drawn as one)."""
+    names = Counter(run["name"] for run in runs)
+    return {
+        run["run_id"]: run["name"]
+        if names[run["name"]] == 1
+        else f"{run['name']} ({run['run_id'][:8]})"
+        for run in runs
+    }
+
+
+def run_metrics(detail: dict[str, Any], label: str | None = None) -> pl.DataFrame:
+    """A run's logged rows (``GET training/runs/<id>``'s ``metrics``) with ``run`` = ``label``
+    (default: its name).
 
     Shape (n_logs, 8): ``run``, ``epoch``, ``step``, ``loss``, ``val_loss``, ``lr``,
     ``accuracy``, ``val_accuracy``.
@@ -75,23 +89,25 @@ def run_metrics(detail: dict[str, Any]) -> pl.DataFrame:
     if not rows:
         return pl.DataFrame(schema=schema)
     frame = pl.DataFrame(rows, schema={c: pl.Float64 for c in _METRIC_COLUMNS})
-    return frame.select(pl.lit(detail["name"]).alias("run"), *_METRIC_COLUMNS)
+    return frame.select(pl.lit(label or detail["name"]).alias("run"), *_METRIC_COLUMNS)
 
 
-def overfitting_points(details: list[dict[str, Any]]) -> pl.DataFrame:
-    """Where each overfitting run's validation loss was lowest: ``run``, ``step``,
-    ``val_loss`` (the point to keep a checkpoint from)."""
+def overfitting_points(
+    details: list[dict[str, Any]], labels: dict[str, str] | None = None
+) -> pl.DataFrame:
+    """Where each overfitting run's validation loss was lowest: ``run`` (its label in
+    ``labels``, default its name), ``step``, ``val_loss`` (the point to keep a checkpoint
+    from)."""
     rows = []
     for detail in details:
+        label = (labels or {}).get(detail["run_id"], detail["name"])
         verdict = detail.get("overfitting") or {}
         since = verdict.get("since_step")
         if not verdict.get("overfitting") or since is None:
             continue
         metrics = run_metrics(detail).filter(pl.col("step") == since).drop_nulls("val_loss")
         if metrics.height:
-            rows.append(
-                {"run": detail["name"], "step": float(since), "val_loss": metrics["val_loss"][0]}
-            )
+            rows.append({"run": label, "step": float(since), "val_loss": metrics["val_loss"][0]})
     return pl.DataFrame(rows, schema={"run": pl.String, "step": pl.Float64, "val_loss": pl.Float64})
 
 
@@ -162,6 +178,7 @@ class TrainingDashboard(Viewer):
     def __init__(self, source: DataSource, **params: Any) -> None:
         super().__init__(**params)
         self.source = source
+        self._labels: dict[str, str] = {}
         self.runs = DataTable(title="Runs", filename="training_runs.csv")
         self._markers = overfitting_points([])
         self.loss = ChartPanel(lambda f: loss_chart(f, self._markers), title="Loss")
@@ -177,18 +194,19 @@ class TrainingDashboard(Viewer):
         """Reload the list of runs (keeping the comparison) and redraw."""
         summaries = self.source.training_runs()
         self.runs.frame = runs_table(summaries)
-        names = {run["run_id"]: run["name"] for run in summaries}
-        self.param.compared.objects = list(names)
-        kept = [run for run in self.compared if run in names]
-        self.compared = kept or list(names)[:DEFAULT_COMPARED]
+        self._labels = run_labels(summaries)
+        # The picker shows the labels and gives run ids.
+        self.param.compared.objects = {label: run for run, label in self._labels.items()}
+        kept = [run for run in self.compared if run in self._labels]
+        self.compared = kept or list(self._labels)[:DEFAULT_COMPARED]
         self._draw()
 
     @param.depends("compared", watch=True)
     def _draw(self) -> None:
         details = [self.source.training_run(run_id) for run_id in self.compared]
-        frames = [run_metrics(d) for d in details]
+        frames = [run_metrics(d, self._labels.get(d["run_id"])) for d in details]
         frame = pl.concat(frames) if frames else run_metrics({"name": "", "metrics": []})
-        self._markers = overfitting_points(details)
+        self._markers = overfitting_points(details, self._labels)
         for panel in (self.loss, self.lr, self.accuracy):
             panel.frame = frame
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import holoviews as hv
+import panel as pn
 import pytest
 
 from learnpulse.viz import charts
@@ -43,3 +44,24 @@ def test_comparing_one_run_redraws_the_curves(store):
     curves = [p for p in dashboard.loss.element if isinstance(p, hv.Curve)]
     assert len(curves) == 2
     assert not any(isinstance(p, hv.Scatter) for p in dashboard.loss.element)
+
+
+def test_runs_sharing_a_name_are_drawn_and_picked_apart(tmp_path):
+    """Running a notebook twice logs two runs of one name: their points were joined into
+    one zigzag curve per metric, and the picker listed bare run ids."""
+    from learnpulse.collectors.training import TrainingRun
+    from learnpulse.store import EventStore
+
+    with EventStore(f"sqlite:///{tmp_path / 'runs.db'}") as store:
+        for offset in (0.0, 1.0):
+            with TrainingRun("dkt", store=store) as run:
+                for step in range(4):
+                    run.log(step=step, loss=offset + 1 / (step + 1))
+        dashboard = TrainingDashboard(DirectSource(store=store))
+    curves = [part for part in dashboard.loss.element if isinstance(part, hv.Curve)]
+    assert sorted(len(curve) for curve in curves) == [4, 4]
+    labels = {curve.label for curve in curves}
+    assert len(labels) == 2 and all(label.startswith("dkt (") for label in labels)
+    assert sorted(dashboard.param.compared.objects) == sorted(dashboard.compared)
+    picker = pn.widgets.MultiChoice.from_param(dashboard.param.compared)
+    assert all(name.startswith("dkt (") for name in picker.options)
