@@ -183,7 +183,8 @@ def with_thresholds(chart: hv.Element, warning: float | None, critical: float | 
         lines.append(hv.HLine(warning).opts(color=theme.WARNING, line_dash="dashed"))
     if critical is not None:
         lines.append(hv.HLine(critical).opts(color=theme.BAD, line_dash="dashed"))
-    return (chart * hv.Overlay(lines)).opts(title=chart.opts.get().kwargs.get("title", ""))
+    # The chart's options (title, ylim...) do not carry over to the product: set them again.
+    return (chart * hv.Overlay(lines)).opts(**chart.opts.get().kwargs)
 
 
 def markers(

@@ -65,3 +65,21 @@ def test_a_monitor_whose_server_goes_away_keeps_its_charts_and_says_why(monkeypa
     monitor.refresh()  # raised in the periodic callback: the page froze without a word
     assert len(monitor._samples) == points
     assert "server unreachable" in monitor._status.object
+
+
+def test_a_metric_chart_keeps_its_0_to_100_axis_under_its_thresholds():
+    """Memory at 4-8 % was drawn on a 3.6-8.4 axis, its warning and critical lines (75, 85)
+    off the chart: the threshold overlay dropped the chart's ylim."""
+    from datetime import datetime, timedelta, timezone
+
+    from learnpulse.viz.system import _metric_chart
+
+    start = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    series = pl.DataFrame({
+        "ts": [start + timedelta(seconds=2 * i) for i in range(5)],
+        "memory": [4.0, 5.0, 6.0, 7.0, 8.0],
+    })  # fmt: skip
+    chart = _metric_chart("memory", "Memory", {"warning": 75.0, "critical": 85.0})(series)
+    plot = hv.renderer("bokeh").get_plot(chart)
+    assert (plot.state.y_range.start, plot.state.y_range.end) == (0, 100)
+    assert chart.opts.get().kwargs["title"] == "Memory use"
