@@ -342,7 +342,8 @@ def test_live_sees_a_first_or_new_course_when_asked_to_wait(tmp_path):
     with EventStore(f"sqlite:///{tmp_path / 'empty.db'}") as store:
         live = LiveAnalytics(store, predict=engagement_only)
         try:
-            with pytest.raises(UnknownCourseError):
+            # said "no course None in the store; courses: none"
+            with pytest.raises(UnknownCourseError, match=r"^the store has no course yet: "):
                 live.resolve_course(None)
             store.append(HAND_BUILT)
             assert live.resolve_course(None, fresh=True) == "course-a"

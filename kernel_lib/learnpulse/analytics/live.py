@@ -178,7 +178,12 @@ class LiveAnalytics:
             known = self.courses()
         if course is None and known:
             return known[0]
-        if course is None or course not in known:
+        if course is None:
+            raise UnknownCourseError(
+                "the store has no course yet: its events arrive as learners work (or load "
+                "some with learnpulse simulate / import)"
+            )
+        if course not in known:
             listed = ", ".join(known[:20]) or "none"
             raise UnknownCourseError(f"no course {course!r} in the store; courses: {listed}")
         return course
