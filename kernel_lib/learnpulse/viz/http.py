@@ -34,8 +34,10 @@ COURSE_MODELS = (
 )  # fmt: skip
 #: Model outputs fetched at once (the server encodes one while this kernel decodes another).
 PARALLEL_REQUESTS = 4
-#: Seconds between reconnection attempts of the event stream.
+#: Seconds before the first reconnection attempt of a stream that failed, doubled after each
+#: failed attempt up to STREAM_RETRY_MAX_S (a refused token is not retried every 2 s forever).
 STREAM_RETRY_S = 2.0
+STREAM_RETRY_MAX_S = 60.0
 
 
 class ApiError(SourceError):
@@ -68,6 +70,10 @@ class HttpSource(DataSource):
         self._received = 0
         self._stream = None
         self._stopped = threading.Event()
+        self._open: set[str] = set()  # URLs of the streams connected now
+        self._seen: int | None = None
+        self._version = 0
+        self._version_lock = threading.Lock()
         if live:
             self._start_stream()
 
@@ -167,9 +173,18 @@ class HttpSource(DataSource):
         return _events_frame(pages)
 
     def version(self) -> int:
-        if self._stream is not None and self._stream.is_alive():
-            return self._received
-        return int(self.get("status")["counts"]["events"])
+        """Grows by one whenever what it watches changed: the streams' messages while they
+        are connected, else the server's event count (an outage raises here, as without
+        streams). Switching between the two counts as a change."""
+        seen = self._received if self._streams_open() else self.get("status")["counts"]["events"]
+        with self._version_lock:
+            if seen != self._seen:
+                self._seen, self._version = seen, self._version + 1
+            return self._version
+
+    def _streams_open(self) -> bool:
+        streams = getattr(self, "_streams", [])
+        return bool(streams) and len(self._open) == len(streams)
 
     def system(self) -> dict[str, Any]:
         return self.get("metrics")
@@ -198,7 +213,7 @@ class HttpSource(DataSource):
             # One learner per message is enough to learn that predictions changed.
             "analytics/stream": {**course, "limit": 1},
         }
-        self._sockets: list[Any] = []
+        self._sockets: dict[str, Any] = {}
         self._streams = []
         for route, query in streams.items():
             url = self.server.api_url.replace("http", "ws", 1) + route
@@ -215,21 +230,36 @@ class HttpSource(DataSource):
         self._stream = self._streams[0]
 
     def _follow(self, websocket: Any, url: str) -> None:
+        connections = 0
+
+        def on_open(_socket: Any) -> None:
+            nonlocal connections
+            connections += 1
+            if connections > 1:  # back after an outage: what happened meanwhile is unknown
+                self._received += 1
+            self._open.add(url)
+
         def on_message(_socket: Any, message: str) -> None:
             body = json.loads(message)
             if body.get("type") != "snapshot":  # a snapshot is what we already have
                 self._received += 1
 
+        delay = STREAM_RETRY_S
         while not self._stopped.is_set():
-            app = websocket.WebSocketApp(url, header=self._headers(), on_message=on_message)
-            self._sockets.append(app)
+            app = websocket.WebSocketApp(
+                url, header=self._headers(), on_open=on_open, on_message=on_message
+            )
+            self._sockets[url] = app
+            before = connections
             app.run_forever()
-            self._stopped.wait(STREAM_RETRY_S)
+            self._open.discard(url)
+            delay = STREAM_RETRY_S if connections > before else min(2 * delay, STREAM_RETRY_MAX_S)
+            self._stopped.wait(delay)
 
     def close(self) -> None:
         """Stop following the streams."""
         self._stopped.set()
-        for socket in getattr(self, "_sockets", []):
+        for socket in list(getattr(self, "_sockets", {}).values()):
             socket.close()
 
 
