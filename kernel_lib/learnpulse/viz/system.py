@@ -7,6 +7,7 @@ them and refreshes every ``interval_s`` seconds.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -135,8 +136,9 @@ class SystemMonitor(Viewer):
         self.kernels = DataTable(title="Kernels", filename="kernels.csv")
         self.health = pn.indicators.Number(
             label="Health score",
-            value=0,
+            value=math.nan,
             format="{value:.0f}/100",
+            nan_format="–",  # no score yet: not a red 0
             font_size="40pt",
             colors=[
                 (HEALTH_BANDS[0], theme.BAD),
@@ -177,7 +179,8 @@ class SystemMonitor(Viewer):
         for chart in self.charts.values():
             chart.frame = series
         self.kernels.frame = kernel_table(sample)
-        self.health.value = (sample.get("health") or {}).get("score") or 0
+        score = (sample.get("health") or {}).get("score")
+        self.health.value = math.nan if score is None else score
         self.alerts.alerts = health_alerts(sample)
         last = series["ts"].max() if series.height else None
         when = f"{last:%H:%M:%S} UTC" if last is not None else "none yet"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import holoviews as hv
 import polars as pl
 import pytest
 
-from learnpulse.viz import charts
+from learnpulse.viz import charts, theme
 from learnpulse.viz.sources import DirectSource
 from learnpulse.viz.system import SystemMonitor, health_alerts, kernel_table, series_frame
 
@@ -83,3 +85,15 @@ def test_a_metric_chart_keeps_its_0_to_100_axis_under_its_thresholds():
     plot = hv.renderer("bokeh").get_plot(chart)
     assert (plot.state.y_range.start, plot.state.y_range.end) == (0, 100)
     assert chart.opts.get().kwargs["title"] == "Memory use"
+
+
+def test_a_sample_without_a_health_score_shows_none_not_a_red_zero(monkeypatch):
+    source = DirectSource(pl.DataFrame({"ts": [], "learner_id": []}))
+    monkeypatch.setattr(source, "system", lambda: {**SAMPLE, "health": {"alerts": []}})
+    monitor = SystemMonitor(source, running=False)
+    assert math.isnan(monitor.health.value)  # was 0, drawn in the "bad" colour
+    text = monitor.health.get_root().text
+    assert "–/100" in text and theme.BAD not in text
+    monkeypatch.setattr(source, "system", lambda: SAMPLE)
+    monitor.refresh()
+    assert monitor.health.value == 37.5
