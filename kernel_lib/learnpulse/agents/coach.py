@@ -12,7 +12,8 @@ from learnpulse.agents.base import Draft, Source, TutorContext
 
 #: Weeks a study plan covers when the learner does not say.
 DEFAULT_PLAN_WEEKS = 4
-#: Longest plan, in weeks.
+#: Shortest and longest plan, in weeks (a learner asking for "0 weeks" gets the shortest).
+MIN_PLAN_WEEKS = 1
 MAX_PLAN_WEEKS = 16
 #: Study sessions suggested per week.
 SESSIONS_PER_WEEK = 3
@@ -120,7 +121,8 @@ class MentorCoach:
 
     def _plan(self, message: str, context: TutorContext, engagement: dict | None) -> str:
         asked = _WEEKS.search(message)
-        weeks = min(int(asked.group(1)), MAX_PLAN_WEEKS) if asked else DEFAULT_PLAN_WEEKS
+        weeks = int(asked.group(1)) if asked else DEFAULT_PLAN_WEEKS
+        weeks = min(max(weeks, MIN_PLAN_WEEKS), MAX_PLAN_WEEKS)
         when = (
             f" on {engagement['preferred_day']}s around {engagement['peak_hour']}:00 UTC, "
             "when you usually work"

@@ -167,6 +167,14 @@ def test_coach_reports_the_streak_of_the_engagement_model(course, lite_store):
     assert "**Week 3:**" not in plan.text
 
 
+@pytest.mark.parametrize("asked", ["0 weeks", "00 weeks", "99 weeks"])
+def test_coach_plans_at_least_one_and_at_most_the_longest_plan(course, asked):
+    # "0 weeks" divided the skills by zero: a ZeroDivisionError (HTTP 500) for a plain question
+    plan = ask(f"make me a study plan for {asked}", learner_id="cleo", course=course)
+    assert plan.agent == "coach" and "**Week 1:**" in plan.text
+    assert "**Week 17:**" not in plan.text
+
+
 AGENT_PLUGIN = """
 from learnpulse.agents import Draft
 
