@@ -95,22 +95,31 @@ def _without_docstring(body: list[ast.stmt]) -> list[ast.stmt]:
     return (body[1:] or [ast.Pass()]) if is_doc else body
 
 
+#: What parsing a piece of text as Python may raise (RecursionError: nested too deeply).
+_UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
+
+
 def _parse(code: str) -> ast.Module | None:
     """``code`` parsed; a fragment (an unclosed block, a block body cut from its header) is
     parsed line by line, each line a statement (a block header gets an empty body)."""
     try:
         return ast.parse(textwrap.dedent(code))
-    except (SyntaxError, ValueError):
+    except _UNPARSABLE:
         pass
+    statements = _line_statements(code)
+    return ast.Module(body=statements, type_ignores=[]) if statements else None
+
+
+def _line_statements(code: str) -> list[ast.stmt]:
     statements: list[ast.stmt] = []
     for line in code.splitlines():
         text = line.strip()
         text = f"{text} pass" if text.endswith(":") else text
         try:
             statements.extend(ast.parse(text).body)
-        except (SyntaxError, ValueError):
+        except _UNPARSABLE:
             continue
-    return ast.Module(body=statements, type_ignores=[]) if statements else None
+    return statements
 
 
 def _size(node: ast.AST) -> int:
@@ -142,10 +151,33 @@ class Fingerprint:
 
 @lru_cache(maxsize=256)
 def fingerprint(code: str) -> Fingerprint | None:
-    """The normalised fingerprint of ``code``, or None if it does not parse."""
+    """The normalised fingerprint of ``code``, or None if it does not parse.
+
+    Code nested too deeply to normalise whole (Python's recursion limit: a 600-deep
+    expression beside a solution) is fingerprinted line by line, as a fragment, skipping the
+    lines that are themselves too deep: it neither crashes the tutor nor hides the rest.
+    """
     tree = _parse(code)
     if tree is None:
         return None
+    try:
+        return _fingerprint(tree)
+    except RecursionError:
+        pass
+    prints = []
+    for statement in _line_statements(code):
+        try:
+            prints.append(_fingerprint(ast.Module(body=[statement], type_ignores=[])))
+        except RecursionError:
+            continue
+    if not prints:
+        return None
+    merged = _merge(prints)
+    top = tuple(part for one in prints for part in one.top)
+    return Fingerprint(merged.statements, merged.expressions, top, sum(p.size for p in prints))
+
+
+def _fingerprint(tree: ast.Module) -> Fingerprint:
     tree = _Normaliser().visit(tree)
     # Functions are compared by their bodies: the signature is given in the exercise prompt.
     top = [

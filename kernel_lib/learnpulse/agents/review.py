@@ -260,6 +260,8 @@ def review_code(code: str, known_names: Iterable[str] = ()) -> list[Finding]:
     ------
     SyntaxError
         If ``code`` does not parse (the error explainer handles it).
+    RecursionError
+        If ``code`` is nested too deeply to parse or analyse (Python's recursion limit).
     """
     tree = ast.parse(code)
     known = set(known_names)

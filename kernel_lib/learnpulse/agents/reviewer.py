@@ -9,6 +9,12 @@ from learnpulse.agents.errors import ErrorInfo, explain_error, parse_traceback
 from learnpulse.agents.review import format_findings, review_code
 
 _FENCED_CODE = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
+#: What the reviewer says of code nested deeper than Python's recursion limit lets it analyse.
+TOO_DEEP = (
+    "Your code is nested too deeply for me to review (hundreds of brackets, operators or "
+    "blocks inside one another). Break the expression into steps with a named variable for "
+    "each, then ask again."
+)
 ANALYSIS_SOURCES = (
     Source("analysis:pyflakes", "pyflakes static analysis"),
     Source("analysis:learnpulse-review", "learnpulse code checks (ast)"),
@@ -50,6 +56,8 @@ class CodeReviewer:
                     explanation, source = explain_error(syntax_error, code)
                     parts.append(explanation)
                     sources.append(source)
+            except RecursionError:
+                parts.append(TOO_DEEP)
             else:
                 parts.append(format_findings(findings))
                 sources.extend(ANALYSIS_SOURCES)

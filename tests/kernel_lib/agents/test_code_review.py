@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from learnpulse.agents import ask
 from learnpulse.agents.review import COMPLEXITY_LIMIT, NESTING_LIMIT, format_findings, review_code
 
 BRANCHY = "def grade(s):\n" + "".join(
@@ -77,3 +78,12 @@ def test_review_gives_hints_never_rewritten_code():
 def test_syntax_errors_are_raised_for_the_explainer():
     with pytest.raises(SyntaxError):
         review_code("def f(:\n")
+
+
+@pytest.mark.parametrize("expression", ["-" * 600 + "1", "a+" * 4000 + "a", "-" * 5000 + "1"])
+def test_code_nested_too_deeply_gets_an_answer_not_a_crash(expression):
+    # pyflakes and ast hit Python's recursion limit: a RecursionError (HTTP 500) before
+    with pytest.raises(RecursionError):
+        review_code(f"x = {expression}\n")
+    reply = ask(f"```python\nx = {expression}\n```", learner_id="ada", agent="reviewer")
+    assert "nested too deeply" in reply.text

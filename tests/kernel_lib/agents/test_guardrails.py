@@ -120,6 +120,18 @@ def test_guard_redacts_every_shape_of_a_leak(shape):
     assert not leaks(safe, SOLUTION)
 
 
+def test_code_nested_too_deeply_neither_crashes_the_guard_nor_hides_a_leak():
+    # A 600-deep expression hit the recursion limit while normalising: RecursionError (HTTP
+    # 500), and the solution beside it would have gone unchecked had that been ignored.
+    deep = "x = " + "-" * 600 + "1\n"
+    for code in (_renamed(SOLUTION) + deep, deep + _renamed(SOLUTION)):
+        assert coverage(code, SOLUTION) >= 0.5
+        safe, redactions = redact_leaks(f"Here:\n\n```python\n{code}```\n", [SOLUTION])
+        assert redactions and not leaks(safe, SOLUTION)
+    for text in (f"```python\n{deep}```\n", f"```\nx = {'-' * 5000}1\n```\n"):
+        assert redact_leaks(text, [SOLUTION]) == (text, 0)
+
+
 def _llm(chat_api, text: str) -> OpenAIChatEngine:
     chat_api.text = text
     return OpenAIChatEngine(chat_api.url, "solver", timeout=5)
