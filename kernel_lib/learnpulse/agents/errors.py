@@ -27,6 +27,11 @@ LIBRARY_PATHS = tuple(
 SUGGESTIONS = 3
 #: Similarity (difflib ratio) from which a defined name counts as a likely misspelling.
 SUGGESTION_CUTOFF = 0.6
+#: Longest exception message, name or source line explained and quoted; longer ones are cut
+#: (a 5 MB message took minutes to match against the explainers' patterns, and was quoted).
+MAX_QUOTED_CHARS = 500
+#: What parsing a learner's line or cell may raise (RecursionError: nested too deeply).
+_UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
 
 
 @dataclass
@@ -54,12 +59,25 @@ def _is_library(filename: str) -> bool:
     return any(filename.startswith(path) for path in LIBRARY_PATHS)
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_QUOTED_CHARS else f"{text[: MAX_QUOTED_CHARS - 3]}..."
+
+
+def _message(error: BaseException) -> str:
+    """``str(error)``, cut to :data:`MAX_QUOTED_CHARS`; a note when its ``__str__`` raises
+    (a learner's own exception class may have a broken one)."""
+    try:
+        return _cut(str(error))
+    except Exception:
+        return f"(the {type(error).__name__}'s message could not be read)"
+
+
 def _defined_names(code: str | None) -> tuple[str, ...]:
     if not code:
         return ()
     try:
         tree = ast.parse(code)
-    except SyntaxError:
+    except _UNPARSABLE:
         return ()
     names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
     names |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)}
@@ -77,16 +95,16 @@ def locate(error: BaseException, code: str | None = None) -> ErrorInfo:
         The learner's source (a cell); used for the line text when the frame's file is not on
         disk (``<cell>``, ``<ipython-input-...>``) and for "did you mean" suggestions.
     """
-    info = ErrorInfo(type(error).__name__, str(error), defined=_defined_names(code))
+    info = ErrorInfo(type(error).__name__, _message(error), defined=_defined_names(code))
     if isinstance(error, NameError | ImportError):
-        quoted = re.search(r"'([^']+)'", str(error))
+        quoted = re.search(r"'([^']+)'", info.message)
         info.name = getattr(error, "name", None) or (quoted.group(1) if quoted else None)
     if isinstance(error, AttributeError):
         info.name = getattr(error, "name", None)
         info.extra["obj_type"] = type(getattr(error, "obj", None)).__name__
     if isinstance(error, SyntaxError):
-        info.message = error.msg
-        info.lineno, info.line = error.lineno, (error.text or "").strip()
+        info.message = _cut(str(error.msg or ""))
+        info.lineno, info.line = error.lineno, _cut(str(error.text or "").strip())
         info.filename = error.filename or ""
         return info
     frames = traceback.extract_tb(error.__traceback__)
@@ -94,16 +112,19 @@ def locate(error: BaseException, code: str | None = None) -> ErrorInfo:
     if own:
         frame = own[-1]
         info.lineno, info.function, info.filename = frame.lineno, frame.name, frame.filename
-        info.line = (frame.line or "").strip()
+        info.line = _cut((frame.line or "").strip())
         info.depth = sum(1 for f in frames if f.name == frame.name)
         if not info.line and code and frame.lineno:
             lines = code.splitlines()
             if 0 < frame.lineno <= len(lines):
-                info.line = lines[frame.lineno - 1].strip()
+                info.line = _cut(lines[frame.lineno - 1].strip())
     if isinstance(error, FileNotFoundError):
         info.name = error.filename
     if isinstance(error, KeyError) and error.args:
-        info.name = repr(error.args[0])
+        try:
+            info.name = _cut(repr(error.args[0]))
+        except Exception:  # the key's own __repr__ failed
+            info.name = None
     return info
 
 
@@ -118,14 +139,14 @@ def parse_traceback(text: str) -> ErrorInfo | None:
         match = _TRACEBACK_LAST.match(lines[index].strip())
         if not match:
             continue
-        info = ErrorInfo(match.group(1), match.group(2) or "")
+        info = ErrorInfo(match.group(1), _cut(match.group(2) or ""))
         for position, line in enumerate(lines[:index]):
             frame = _FRAME.search(line)
             if frame:
                 info.filename, info.lineno = frame.group(1), int(frame.group(2))
                 info.function = frame.group(3) or "<module>"
                 following = lines[position + 1].strip() if position + 1 < index else ""
-                info.line = "" if _FRAME.search(following) else following.lstrip("^~ ")
+                info.line = "" if _FRAME.search(following) else _cut(following.lstrip("^~ "))
         quoted = re.search(r"'([^']+)'", info.message)
         if quoted and info.type_name in ("NameError", "UnboundLocalError", "ModuleNotFoundError"):
             info.name = quoted.group(1)
@@ -147,7 +168,7 @@ def _line_nodes(line: str) -> list[ast.AST]:
     for candidate in (text, f"{text}\n    pass", text.rstrip(":"), f"({text})"):
         try:
             return list(ast.walk(ast.parse(candidate)))
-        except SyntaxError:
+        except _UNPARSABLE:
             continue
     return []
 
@@ -179,6 +200,11 @@ def _calls(line: str) -> list[str]:
 
 def _code(text: str) -> str:
     return f"`{text}`"
+
+
+def _said(message: str) -> str:
+    """``": <message>"``, or nothing for an exception raised without a message."""
+    return f": {message}" if message else ""
 
 
 # -- one explainer per exception type: (what, why, how to investigate) ---------------------------
@@ -278,11 +304,11 @@ def _index_error(info: ErrorInfo) -> Explanation:
 
 
 def _key_error(info: ErrorInfo) -> Explanation:
-    key = info.name or info.message
+    key = info.name or info.message or "?"
     pairs = _subscripts(info.line)
-    where = f" in {_code(pairs[-1][0])}" if pairs else ""
+    where = _code(pairs[-1][0]) if pairs else "the dictionary"
     return (
-        f"The key {_code(key)} is not{where}.",
+        f"The key {_code(key)} is not in {where}.",
         "A dictionary only has the keys you put in it; spelling, capitals, spaces and the type "
         "of the key all matter (`1` and `'1'` are different keys).",
         f"Print the dictionary's keys (`print(list(d.keys()))`), or use `d.get({key}, default)` "
@@ -348,7 +374,7 @@ def _zero_division(info: ErrorInfo) -> Explanation:
 
 def _syntax_error(info: ErrorInfo) -> Explanation:
     return (
-        f"Python could not read this code: {info.message}.",
+        f"Python could not read this code{_said(info.message)}.",
         "The code breaks Python's grammar, so nothing in the cell ran. Common causes: a "
         "missing `:` after `if`/`for`/`def`, an unclosed bracket or quote (the error then "
         "points at the next line), `=` instead of `==` in a condition.",
@@ -359,7 +385,7 @@ def _syntax_error(info: ErrorInfo) -> Explanation:
 
 def _indentation_error(info: ErrorInfo) -> Explanation:
     return (
-        f"The indentation is wrong: {info.message}.",
+        f"The indentation is wrong{_said(info.message)}.",
         "Python uses indentation to know which lines belong to an `if`, a loop or a "
         "function: a block line needs an indented body, and lines of one block must line up "
         "exactly (mixing tabs and spaces breaks that).",
@@ -377,7 +403,7 @@ def _import_error(info: ErrorInfo) -> Explanation:
             "the kernel runs in (which may differ from your terminal's)."
         )
     else:
-        what = f"The import failed: {info.message}."
+        what = f"The import failed{_said(info.message)}."
         why = "The module exists but does not define that name (spelling, or a different version)."
     return (
         what,
@@ -423,7 +449,7 @@ def _stop_iteration(info: ErrorInfo) -> Explanation:
 
 def _generic(info: ErrorInfo) -> Explanation:
     return (
-        f"A `{info.type_name}` was raised: {info.message}",
+        f"A `{info.type_name}` was raised{_said(info.message)}",
         "The operation on this line could not complete.",
         "Print the values used on this line just before it runs, and read the exception "
         "message word by word: it usually names the value or operation.",

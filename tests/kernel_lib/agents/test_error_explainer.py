@@ -97,3 +97,46 @@ def test_errors_raised_in_an_ipython_cell_point_at_the_cell_line():
     broken = "for i in range(3)\n    print(i)\n"
     text, _ = explain_error(shell.run_cell(broken).error_before_exec, broken)
     assert "expected ':'" in text and "`for i in range(3)`" in text
+
+
+class BrokenMessage(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("broken __str__")
+
+
+class BrokenKey:
+    def __repr__(self) -> str:
+        raise RuntimeError("broken __repr__")
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (BrokenMessage(), ["BrokenMessage", "could not be read"]),
+        (KeyError(BrokenKey()), ["KeyError", "not in the dictionary"]),
+        (KeyError(), ["KeyError", "not in the dictionary"]),
+        (SyntaxError(), ["could not read this code."]),
+        (ImportError(), ["The import failed."]),
+        (RuntimeError("x" * 5_000_000), ["RuntimeError", "xxx..."]),
+    ],
+)
+def test_odd_exceptions_are_explained_not_raised(error, words):
+    # A broken __str__ or key __repr__ raised out of the explainer; a 5 MB message was quoted
+    # whole; a bare SyntaxError read "could not read this code: None."
+    text, _ = explain_error(error)
+    assert all(word in text for word in words), text
+    assert ": None" not in text and ": ." not in text
+    assert len(text) < 2_000
+
+
+def test_long_error_messages_are_explained_quickly():
+    # The explainers' patterns are quadratic in the message: 10,000 pasted characters took
+    # 3.5 s, a 5 MB message minutes (a hung notebook under %explain)
+    import time
+
+    pasted = f'Traceback (most recent call last):\n  File "<cell>"\nValueError: {"x" * 9_900}'
+    for error in (parse_traceback(pasted), ValueError("x" * 100_000), TypeError("y" * 100_000)):
+        started = time.perf_counter()
+        text, _ = explain_error(error)
+        assert time.perf_counter() - started < 0.5
+        assert "Error" in text
