@@ -65,6 +65,24 @@ async def test_chat_rejects_bad_bodies_naming_the_field(jp_fetch, body, field):
     assert field in json.loads(info.value.response.body)["message"]
 
 
+async def test_chat_and_stream_refuse_json_nested_too_deeply(jp_fetch, jp_ws_fetch):
+    # json.loads raised RecursionError: an HTTP 500, and a closed WebSocket
+    body = "[" * 100_000
+    with pytest.raises(HTTPClientError) as info:
+        await jp_fetch(
+            "learnpulse", "api", "tutor", "chat", method="POST", body=body, headers=as_user("ada")
+        )
+    assert info.value.code == 400
+    assert "nested too deeply" in json.loads(info.value.response.body)["message"]
+    ws = await jp_ws_fetch("learnpulse", "api", "tutor", "stream", headers=as_user("ada"))
+    ws.write_message(body)
+    error = json.loads(await ws.read_message())
+    assert error["type"] == "error" and "nested too deeply" in error["message"]
+    ws.write_message(json.dumps({"message": "show me the concept map"}))
+    assert json.loads(await ws.read_message())["type"] == "start"
+    ws.close()
+
+
 async def test_chat_unknown_exercise_is_not_found(jp_fetch):
     with pytest.raises(HTTPClientError) as info:
         await _chat(jp_fetch, {"message": "hint", "exercise": "ex-loops-99"})

@@ -50,6 +50,8 @@ def parse_chat(raw: bytes | str) -> dict[str, str]:
         body = json.loads(raw or b"null")
     except ValueError:
         raise ValueError('the body must be JSON: {"message": ...}') from None
+    except RecursionError:
+        raise ValueError("the body's JSON is nested too deeply") from None
     if not isinstance(body, dict):
         raise ValueError("the body must be a JSON object with a 'message' field")
     for name, value in body.items():
