@@ -2,7 +2,8 @@
 
 Leak detection compares every piece of code in a reply (fenced blocks, inline code, runs of
 lines that parse as Python) with the exercise's reference solution by *normalised AST*:
-identifiers that are not built-ins become ``_``, constants become their type, docstrings go.
+identifiers that are not built-ins become ``_``, constants become their type, docstrings go,
+``x += y`` reads as ``x = x + y``.
 A reply leaks when its code covers at least :data:`LEAK_COVERAGE` of the solution's
 structure (statements matched whole, compound ones partially through their bodies).
 Renaming variables or changing numbers does not hide a leak; string equality is never used.
@@ -82,6 +83,12 @@ class _Normaliser(ast.NodeTransformer):
         node.name = "_"
         node.body = _without_docstring(node.body)
         return node
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> ast.AST:
+        # ``total += n`` is ``total = total + n``: one form, so that rewriting it hides nothing
+        self.generic_visit(node)
+        value = ast.BinOp(left=node.target, op=node.op, right=node.value)
+        return ast.Assign(targets=[node.target], value=value, type_comment=None)
 
     def visit_keyword(self, node: ast.keyword) -> ast.AST:
         self.generic_visit(node)

@@ -96,6 +96,15 @@ def test_coverage_is_rename_and_constant_invariant():
     assert coverage("print('hello')\n", SOLUTION) == 0.0
 
 
+def test_augmented_assignment_written_out_is_the_same_code():
+    # "total = total + v" for the solution's "total += v" covered 0.38 of it: not redacted
+    written_out = _renamed(SOLUTION).replace("v1_x += v2_x", "v1_x = v1_x + v2_x")
+    assert written_out != _renamed(SOLUTION)
+    assert coverage(written_out, SOLUTION) == 1.0
+    safe, _ = redact_leaks(f"Try this:\n\n```python\n{written_out}```\n", [SOLUTION])
+    assert REDACTED in safe and not leaks(safe, SOLUTION)
+
+
 @pytest.mark.parametrize("shape", ["fenced", "bare", "split", "inline-body", "streamed"])
 def test_guard_redacts_every_shape_of_a_leak(shape):
     code = _renamed(SOLUTION)
