@@ -42,6 +42,7 @@ WITHHELD = "[code example withheld: your instructor turned off code in replies f
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _FENCED = re.compile(r"```[\w+-]*\n(.*?)(?:```|\Z)", re.S)
 _INLINE = re.compile(r"`([^`\n]+)`")
+_QUOTE_MARK = re.compile(r"^[ \t]*>[ \t]?", re.M)
 #: Words that carry no content in a question (fillers, greetings, pronouns, "stuck").
 FILLER_WORDS = (
     "a an the i me my it its is are was be to of in on for and or but not no this that what "
@@ -108,7 +109,9 @@ _UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
 
 def _parse(code: str) -> ast.Module | None:
     """``code`` parsed; a fragment (an unclosed block, a block body cut from its header) is
-    parsed line by line, each line a statement (a block header gets an empty body)."""
+    parsed line by line, each line a statement (a block header gets an empty body). Code
+    quoted in markdown (lines starting with ``>``, never Python) is read without the marks."""
+    code = _QUOTE_MARK.sub("", code)
     try:
         return ast.parse(textwrap.dedent(code))
     except _UNPARSABLE:
@@ -119,7 +122,7 @@ def _parse(code: str) -> ast.Module | None:
 
 def _line_statements(code: str) -> list[ast.stmt]:
     statements: list[ast.stmt] = []
-    for line in code.splitlines():
+    for line in _QUOTE_MARK.sub("", code).splitlines():
         text = line.strip()
         text = f"{text} pass" if text.endswith(":") else text
         try:

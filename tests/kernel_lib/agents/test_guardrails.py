@@ -105,6 +105,15 @@ def test_augmented_assignment_written_out_is_the_same_code():
     assert REDACTED in safe and not leaks(safe, SOLUTION)
 
 
+@pytest.mark.parametrize("quote", ["> ", ">", "  > "])
+def test_solution_quoted_in_markdown_is_redacted(quote):
+    # "> " marks before each line made no line parse as Python: the solution went out whole
+    quoted = "".join(f"{quote}{line}\n" for line in f"```python\n{SOLUTION}```".splitlines())
+    for text in (f"As the notes say:\n\n{quoted}", quoted.replace("```python\n", "", 1)):
+        safe, _ = redact_leaks(text, [SOLUTION])
+        assert REDACTED in safe and not leaks(safe, SOLUTION)
+
+
 @pytest.mark.parametrize("shape", ["fenced", "bare", "split", "inline-body", "streamed"])
 def test_guard_redacts_every_shape_of_a_leak(shape):
     code = _renamed(SOLUTION)
