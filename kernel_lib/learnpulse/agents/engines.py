@@ -205,10 +205,12 @@ def _event_text(line: bytes) -> str | None:
         return None
     try:
         event = json.loads(data)
-        choice = event["choices"][0]
-    except (ValueError, KeyError, IndexError, TypeError) as error:
+        content = (event["choices"][0].get("delta") or {}).get("content") or ""
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as error:
         raise EngineError(f"malformed stream event: {data[:200]!r}") from error
-    return (choice.get("delta") or {}).get("content") or ""
+    if not isinstance(content, str):  # a number or a list would break the guardrails
+        raise EngineError(f"malformed stream event: {data[:200]!r}")
+    return content
 
 
 class LocalChatEngine:

@@ -68,11 +68,13 @@ def policy_course() -> Course:
 
 
 class FakeChatAPI:
-    """Script of the fake upstream: ``mode`` and ``text``; ``requests`` records each call."""
+    """Script of the fake upstream: ``mode`` and ``text`` (``malformed``: the bytes sent in
+    mode "malformed"); ``requests`` records each call."""
 
     def __init__(self) -> None:
         self.mode = "stream"
         self.text = "Hello from the model."
+        self.malformed = b"data: {not json}\n\n"
         self.requests: list[dict] = []
         self.url = ""
 
@@ -97,7 +99,7 @@ def _handler(api: FakeChatAPI) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
             if api.mode == "malformed":
-                self.wfile.write(b"data: {not json}\n\n")
+                self.wfile.write(api.malformed)
                 return
             words = api.text.split(" ")
             for index, word in enumerate(words):

@@ -4,6 +4,7 @@ timeouts, fallback)."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -67,6 +68,25 @@ def test_tutor_falls_back_to_the_offline_answer(course, chat_api, mode):
     engine = OpenAIChatEngine(chat_api.url, "m", timeout=0.5)
     reply = ask("what does range(5) give?", learner_id="ada", course=course, engine=engine)
     assert reply.engine.startswith("offline (fallback:")
+    assert "not including 5" in reply.text
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"choices": ["text"]},
+        {"choices": [{"delta": "text"}]},
+        {"choices": [{"delta": {"content": 5}}]},
+        {"choices": [{"delta": {"content": ["a", "b"]}}]},
+    ],
+)
+def test_events_of_the_wrong_shape_fall_back_to_the_offline_answer(course, chat_api, event):
+    # a choice or delta that is no object raised AttributeError, a content that is no string
+    # TypeError in the guardrails: the tutor failed instead of answering offline
+    chat_api.mode, chat_api.malformed = "malformed", f"data: {json.dumps(event)}\n\n".encode()
+    engine = OpenAIChatEngine(chat_api.url, "m", timeout=5)
+    reply = ask("what does range(5) give?", learner_id="ada", course=course, engine=engine)
+    assert reply.engine.startswith("offline (fallback: malformed stream event")
     assert "not including 5" in reply.text
 
 
