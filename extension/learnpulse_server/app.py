@@ -218,7 +218,8 @@ class LearnPulseApp(ExtensionApp):
         help=(
             "Base URL of an OpenAI-compatible chat API for the tutor, e.g. "
             "http://localhost:11434/v1 (Ollama). Empty: $LEARNPULSE_LLM_URL, else the offline "
-            "tutor. Any failure falls back to the offline tutor."
+            "tutor. A URL without `tutor_llm_model`, or not http(s), stops the server at "
+            "start; any failure of the LLM while answering falls back to the offline tutor."
         ),
     )
     tutor_llm_model = Unicode("", config=True, help="Model name sent to `tutor_llm_url`.")
@@ -270,11 +271,24 @@ class LearnPulseApp(ExtensionApp):
         """Stop the server when the configuration did not apply: jupyter_server logs a
         linking error and goes on loading the extension, which would then serve with the
         defaults (another store, no instructors: every user one)."""
-        if not self._linked:
-            problem = getattr(self, "_config_error", "the extension was not linked")
+        problem = None if self._linked else getattr(self, "_config_error", "not linked")
+        if problem is None:
+            problem = self._tutor_engine_problem()
+        if problem is not None:
             self.log.critical("learnpulse: invalid configuration, stopping: %s", problem)
             raise SystemExit(1)
         super().initialize()
+
+    def _tutor_engine_problem(self) -> str | None:
+        """Why the tutor settings (or $LEARNPULSE_LLM_*) make no engine: otherwise every
+        chat request was a 400 blaming the student's request."""
+        from learnpulse_server.handlers.tutor import tutor_engine
+
+        try:
+            tutor_engine(self)
+        except ValueError as error:
+            return f"tutor engine: {error}"
+        return None
 
     def initialize_settings(self) -> None:
         self.store = EventStore(self.db_url)

@@ -100,6 +100,9 @@ def test_the_course_files_threshold_is_the_default_and_a_conflict_is_logged(tmp_
             "rules.dropout_risk: expected a number, got '0.3'",
         ),
         ("c.LearnPulseApp.analytics_workers = 0", "'analytics_workers' trait"),
+        # every tutor chat was a 400 ("an LLM engine needs a model name")
+        ('c.LearnPulseApp.tutor_llm_url = "http://127.0.0.1:9/v1"', "needs a model name"),
+        ('c.LearnPulseApp.tutor_llm_url = "localhost:11434"', "must be an http(s) URL"),
     ],
 )
 def test_a_jupyter_server_with_a_bad_setting_stops(tmp_path, line, named):

@@ -71,6 +71,28 @@ def _course(path: str) -> Course:
     return load_course(path) if path else demo_course()
 
 
+def tutor_engine(app: Any) -> Any:
+    """The tutor's engine from the app's traits; without a URL or local model, from the
+    environment.
+
+    Raises
+    ------
+    ValueError
+        When they do not make an engine (a URL without a model, a URL that is not http(s)):
+        the server checks this at start (``LearnPulseApp.initialize``), not per request.
+    """
+    if not app.tutor_llm_url:
+        if app.tutor_llm_local_model:
+            return LocalChatEngine(app.tutor_llm_local_model)
+        return engine_from_env()
+    return OpenAIChatEngine(
+        app.tutor_llm_url,
+        app.tutor_llm_model,
+        api_key=os.environ.get(app.tutor_llm_api_key_env),
+        timeout=float(app.tutor_llm_timeout),
+    )
+
+
 class TutorMixin:
     """What the tutor handlers share: the configured course and engine."""
 
@@ -79,19 +101,7 @@ class TutorMixin:
         return _course(self.extensionapp.tutor_course_file)
 
     def tutor_engine(self) -> Any:
-        """An engine from the app's traits; without a URL or local model, from the
-        environment."""
-        app = self.extensionapp
-        if not app.tutor_llm_url:
-            if app.tutor_llm_local_model:
-                return LocalChatEngine(app.tutor_llm_local_model)
-            return engine_from_env()
-        return OpenAIChatEngine(
-            app.tutor_llm_url,
-            app.tutor_llm_model,
-            api_key=os.environ.get(app.tutor_llm_api_key_env),
-            timeout=float(app.tutor_llm_timeout),
-        )
+        return tutor_engine(self.extensionapp)
 
     def tutor_options(self, body: dict[str, str]) -> dict[str, Any]:
         return {
