@@ -116,6 +116,13 @@ async def test_students_reach_only_their_own_conversation(jp_fetch):
         headers=as_user("teacher"),
     )  # fmt: skip
     assert json.loads(teacher.body)["messages"][0]["text"] == "what is a list comprehension"
+    for learner in ("", "x" * 10_000):  # an empty conversation, and no length limit, before
+        with pytest.raises(HTTPClientError) as info:
+            await jp_fetch(
+                "learnpulse", "api", "tutor", "history", params={"learner": learner},
+                headers=as_user("teacher"),
+            )  # fmt: skip
+        assert info.value.code == 400
 
 
 async def test_stream_sends_start_chunks_and_the_whole_reply(jp_ws_fetch, lp_db_url):
@@ -134,6 +141,28 @@ async def test_stream_sends_start_chunks_and_the_whole_reply(jp_ws_fetch, lp_db_
     ws.close()
     with EventStore(lp_db_url) as store:
         assert set(store.query(kinds="tutor_message").get_column("learner_id")) == {"ada"}
+
+
+async def test_a_stream_failure_is_an_error_frame_and_the_socket_goes_on(jp_ws_fetch, monkeypatch):
+    # an unexpected exception closed the socket (the HTTP side answers "internal error")
+    from learnpulse_server.handlers import tutor
+
+    real = tutor.ask_stream
+    failing = {"once": True}
+
+    def fail_once(*args, **kwargs):
+        if failing.pop("once", False):
+            raise RuntimeError("boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tutor, "ask_stream", fail_once)
+    ws = await jp_ws_fetch("learnpulse", "api", "tutor", "stream", headers=as_user("ada"))
+    ws.write_message(json.dumps({"message": "show me the concept map"}))
+    error = json.loads(await ws.read_message())
+    assert error == {"type": "error", "message": "internal error (logged on the server)"}
+    ws.write_message(json.dumps({"message": "show me the concept map"}))
+    assert json.loads(await ws.read_message())["type"] == "start"
+    ws.close()
 
 
 async def test_stream_refuses_anonymous(jp_ws_fetch):

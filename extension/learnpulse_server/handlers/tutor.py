@@ -146,7 +146,9 @@ class HistoryHandler(TutorMixin, LearnPulseHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        learner = self.get_argument("learner", self.learner_id)
+        learner = self.query_str("learner", self.learner_id)
+        if not learner:
+            raise bad_request("query parameter 'learner' must be a learner id")
         self.require_learner(learner)
         events = await self.off_loop(
             self.store.query,
@@ -168,6 +170,13 @@ class StreamHandler(TutorMixin, LearnPulseWebSocketHandler):
         await super().get(*args, **kwargs)
 
     async def on_message(self, message: str | bytes) -> None:
+        try:
+            await self._reply(message)
+        except Exception:  # as the HTTP side's "internal error": the socket stays usable
+            self.log.exception("learnpulse: tutor stream failed")
+            self.send_json({"type": "error", "message": "internal error (logged on the server)"})
+
+    async def _reply(self, message: str | bytes) -> None:
         try:
             body = parse_chat(message)
             stream = await self.off_loop(ask_stream, body["message"], **self.tutor_options(body))
