@@ -17,6 +17,7 @@ import traceback
 from dataclasses import dataclass, field
 
 from learnpulse.agents.base import Source
+from learnpulse.course.running import cut_text, error_message
 
 #: Folders whose frames are library code, not the learner's: the traceback is followed to the
 #: last frame outside them.
@@ -60,16 +61,7 @@ def _is_library(filename: str) -> bool:
 
 
 def _cut(text: str) -> str:
-    return text if len(text) <= MAX_QUOTED_CHARS else f"{text[: MAX_QUOTED_CHARS - 3]}..."
-
-
-def _message(error: BaseException) -> str:
-    """``str(error)``, cut to :data:`MAX_QUOTED_CHARS`; a note when its ``__str__`` raises
-    (a learner's own exception class may have a broken one)."""
-    try:
-        return _cut(str(error))
-    except Exception:
-        return f"(the {type(error).__name__}'s message could not be read)"
+    return cut_text(text, MAX_QUOTED_CHARS)
 
 
 def _defined_names(code: str | None) -> tuple[str, ...]:
@@ -95,7 +87,9 @@ def locate(error: BaseException, code: str | None = None) -> ErrorInfo:
         The learner's source (a cell); used for the line text when the frame's file is not on
         disk (``<cell>``, ``<ipython-input-...>``) and for "did you mean" suggestions.
     """
-    info = ErrorInfo(type(error).__name__, _message(error), defined=_defined_names(code))
+    info = ErrorInfo(
+        type(error).__name__, error_message(error, MAX_QUOTED_CHARS), defined=_defined_names(code)
+    )
     if isinstance(error, NameError | ImportError):
         quoted = re.search(r"'([^']+)'", info.message)
         info.name = getattr(error, "name", None) or (quoted.group(1) if quoted else None)

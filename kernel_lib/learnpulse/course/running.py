@@ -148,13 +148,25 @@ def student_frame(traceback: TracebackType | None) -> tuple[str, int, str] | Non
     return found
 
 
+def cut_text(text: str, limit: int) -> str:
+    """``text``, or its first ``limit - 3`` characters and "..."."""
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def error_message(error: BaseException, limit: int = MAX_ERROR_CHARS) -> str:
+    """``str(error)`` cut to ``limit`` characters, or a note when its ``__str__`` raises (a
+    student's own exception class may have a broken one)."""
+    try:
+        return cut_text(str(error), limit)
+    except Exception:
+        return f"(the {type(error).__name__}'s message could not be read)"
+
+
 def describe_error(error: BaseException) -> str:
     """``"IndexError: list index out of range (line 3: `return items[i]`)"``; a message is
     cut to :data:`MAX_ERROR_CHARS` (a student's ``ValueError('m' * 5_000_000)`` was 5 MB of
     feedback)."""
-    message = str(error)
-    if len(message) > MAX_ERROR_CHARS:
-        message = message[: MAX_ERROR_CHARS - 3] + "..."
+    message = error_message(error)
     text = f"{type(error).__name__}: {message}" if message else type(error).__name__
     if isinstance(error, SyntaxError) and error.lineno:
         line = (error.text or "").strip()

@@ -299,3 +299,17 @@ def test_feedback_quotes_a_huge_answer_or_error_only_in_part() -> None:
     assert time.monotonic() - started < 1.0
     loud = code("def total(numbers):", "    raise ValueError('m' * 5_000_000)")
     assert len(check(TOTAL, loud).feedback) < 2_000
+
+
+def test_an_exception_with_a_broken_message_is_still_described() -> None:
+    # str(error) raised inside the checker: a "checker_error" instead of the student's error
+    broken = code(
+        "class Oops(Exception):",
+        "    def __str__(self):",
+        "        raise RuntimeError('no message')",
+        "def total(numbers):",
+        "    raise Oops()",
+    )
+    result = check(TOTAL, broken)
+    assert result.details["diagnosis"] == "exception", result.feedback
+    assert "Oops: (the Oops's message could not be read)" in result.feedback
