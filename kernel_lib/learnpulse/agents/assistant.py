@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import polars as pl
+
 from learnpulse.agents.base import Draft, Source, TutorContext
 from learnpulse.agents.guardrails import asks_for_solution
 from learnpulse.agents.learner import level_of, with_previous_question
@@ -94,7 +96,7 @@ class LearningAssistant:
 
     def explain(self, message: str, context: TutorContext) -> Draft:
         """An explanation of ``message`` from the best-matching passages."""
-        exclude = [f"exercise:{context.exercise.id}/explanation"] if context.exercise else []
+        exclude = _closed_explanations(context)
         query = with_previous_question(message, context.history)
         if context.exercise is not None and context.course is not None:
             skill = context.course.skills.get(context.exercise.skill)
@@ -145,3 +147,22 @@ class LearningAssistant:
             lines += ["", f"See also: {see}."]
         lines += ["", f"(Source: *{passage.source.title}*.)"]
         return "\n".join(lines)
+
+
+def _closed_explanations(context: TutorContext) -> list[str]:
+    """Sources of the explanations the learner has not opened: the exercise at hand's, and
+    those of exercises not yet answered correctly (the exercise widget shows one only then,
+    and an explanation often works the answer out: "4 + 4 = 8")."""
+    if context.course is None:
+        return []
+    events = context.events
+    solved: set[str] = set()
+    if {"kind", "item_id", "correct"} <= set(events.columns):
+        right = events.filter((pl.col("kind") == "attempt") & pl.col("correct").fill_null(False))
+        solved = set(right.get_column("item_id").drop_nulls())
+    current = context.exercise.id if context.exercise else None
+    return [
+        f"exercise:{exercise_id}/explanation"
+        for exercise_id in context.course.exercises
+        if exercise_id == current or exercise_id not in solved
+    ]

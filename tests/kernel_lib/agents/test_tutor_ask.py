@@ -99,6 +99,19 @@ def test_assistant_cites_course_and_reference(course):
     assert "1. " in loops.text and "(Source: *for and while loops — range*.)" in loops.text
 
 
+def test_an_exercise_explanation_is_quoted_only_once_the_learner_solved_it(course, lite_store):
+    # it often works the answer out ("x = x + y computes 4 + 4 = 8"): quoted before, to
+    # anyone asking about the topic, while the widget opens it only after a correct answer
+    question, explanation = "explain reassignment x = x + y", "exercise:ex-variables-01/explanation"
+    before = ask(question, learner_id="ada", course=course, store=lite_store)
+    assert before.sources and explanation not in {s.id for s in before.sources}
+    exercise = course.exercise("ex-variables-01")
+    lite_store.append([make_event(learner_id="ada", course_id=course.id, item_id=exercise.id,
+                                  skills=[exercise.skill], correct=True)])  # fmt: skip
+    after = ask(question, learner_id="ada", course=course, store=lite_store)
+    assert explanation in {s.id for s in after.sources}
+
+
 def test_assistant_speaks_to_the_learner_level(course, lite_store):
     beginner = ask("how does a while loop work", learner_id="ada", course=course)
     wins = [make_event(offset_s=i, learner_id="pro", course_id=course.id, item_id="ex-loops-01",
