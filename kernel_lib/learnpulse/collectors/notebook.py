@@ -16,6 +16,7 @@ import atexit
 import contextlib
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -80,8 +81,9 @@ class NotebookActivity:
         self.failures = 0
         self.session_id: str | None = None
         self._session_started = 0.0
-        self._cell_started: float | None = None
-        self._cell: tuple[str | None, str | None] = (None, None)
+        # Cells started and not yet ended, innermost last: a cell may run another one
+        # (``%rerun``, ``get_ipython().run_cell``) before it ends itself.
+        self._cells: list[_Cell] = []
 
     @property
     def sink(self) -> EventSink:
@@ -114,8 +116,8 @@ class NotebookActivity:
     def pre_run_cell(self, info: Any) -> None:
         try:
             code = getattr(info, "raw_cell", None) if self.config.record_code else None
-            self._cell = (getattr(info, "cell_id", None), code)
-            self._cell_started = time.perf_counter()
+            cell = _Cell(info, getattr(info, "cell_id", None), code, time.perf_counter())
+            self._cells.append(cell)
         except Exception:
             self._failed()
 
@@ -125,17 +127,30 @@ class NotebookActivity:
         except Exception:
             self._failed()
 
+    def _ended(self, result: Any) -> _Cell | None:
+        """The cell ``result`` ends (the innermost one when ``result`` does not say which);
+        None after a post without pre (the extension was loaded inside this cell)."""
+        info = getattr(result, "info", None)
+        for index in range(len(self._cells) - 1, -1, -1):
+            if info is None or self._cells[index].info is info:
+                cell = self._cells[index]
+                del self._cells[index:]  # cells inside it that never ended are gone too
+                return cell
+        return None
+
     def _record(self, result: Any) -> None:
-        started, self._cell_started = self._cell_started, None
-        if started is None:  # post without pre (the extension was loaded inside this cell)
+        cell = self._ended(result)
+        if cell is None:
             return
-        duration_ms = int((time.perf_counter() - started) * 1000)
-        error = result.error_in_exec or result.error_before_exec
-        cell_id, code = self._cell
-        payload: dict[str, Any] = {
-            "success": error is None,
-            "execution_count": result.execution_count,
-        }
+        duration_ms = int((time.perf_counter() - cell.started) * 1000)
+        if result is None:  # the run itself was aborted (an interrupted async cell)
+            error: BaseException | None = sys.exc_info()[1] or KeyboardInterrupt()
+            execution_count = None
+        else:
+            error = result.error_in_exec or result.error_before_exec
+            execution_count = result.execution_count
+        cell_id, code = cell.cell_id, cell.code
+        payload: dict[str, Any] = {"success": error is None, "execution_count": execution_count}
         if cell_id:
             payload["cell_id"] = cell_id
         if code is not None:
@@ -157,6 +172,16 @@ class NotebookActivity:
         self.failures += 1
         if self.failures == 1:  # once, not once per cell
             log.warning("learnpulse: notebook activity not recorded", exc_info=True)
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """A cell that started running: its ``ExecutionInfo``, id, code (if recorded), start."""
+
+    info: Any
+    cell_id: str | None
+    code: str | None
+    started: float
 
 
 _sessions_started = 0

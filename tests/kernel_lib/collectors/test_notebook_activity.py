@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -117,6 +118,50 @@ def test_a_broken_sink_never_raises_into_the_notebook(shell):
     assert activity.failures >= 3
 
 
+class _ListSink:
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+
+    def put(self, event: dict) -> None:
+        self.events.append(event)
+
+
+def test_a_cell_running_another_cell_records_both(shell):
+    sink = _ListSink()
+    activity = NotebookActivity(shell, sink, NotebookConfig())  # type: ignore[arg-type]
+    activity.start()
+    shell.run_cell("get_ipython().run_cell('inner = 1')\nimport time; time.sleep(0.05)")
+    shell.run_cell("1 / 0")
+    activity.stop()
+    executed = [e for e in sink.events if e["kind"] == "cell_executed"]
+    assert len(executed) == 3  # the outer cell was lost: the inner one took its start time
+    inner, outer, failed = executed
+    assert outer["duration_ms"] >= 50 > inner["duration_ms"]
+    assert (outer["payload"]["success"], failed["payload"]["success"]) == (True, False)
+    assert [e["payload"]["error_type"] for e in sink.events if e["kind"] == "cell_error"] == [
+        "ZeroDivisionError"
+    ]
+
+
+def test_an_aborted_cell_without_a_result_is_recorded_as_failed(shell):
+    """ipykernel ends an interrupted top-level-await cell with post_run_cell(None) while the
+    CancelledError propagates."""
+    sink = _ListSink()
+    activity = NotebookActivity(shell, sink, NotebookConfig())  # type: ignore[arg-type]
+    activity.start()
+    info = shell.run_cell("pass").info
+    activity.pre_run_cell(info)
+    try:
+        raise asyncio.CancelledError
+    except asyncio.CancelledError:
+        activity.post_run_cell(None)
+    activity.stop()
+    assert activity.failures == 0
+    kinds = [(e["kind"], (e.get("payload") or {}).get("error_type")) for e in sink.events]
+    assert ("cell_error", "CancelledError") in kinds
+    assert [k for k, _ in kinds].count("cell_executed") == 2
+
+
 def test_overhead_per_cell_is_small(shell, tmp_path):
     sink = EventSink(StoreDestination(f"sqlite:///{tmp_path / 'o.db'}"), tmp_path / "s", FAST)
     activity = NotebookActivity(shell, sink, NotebookConfig())
@@ -124,9 +169,10 @@ def test_overhead_per_cell_is_small(shell, tmp_path):
     n = 300
     started = time.perf_counter()
     for _ in range(n):
-        activity.pre_run_cell(None)
+        activity.pre_run_cell(result.info)
         activity.post_run_cell(result)
     per_cell_ms = (time.perf_counter() - started) / n * 1000
+    assert sink.flush(10) and sink.stats()["received"] == n
     sink.close()
     print(f"notebook collector overhead: {per_cell_ms * 1000:.0f} us per cell")
     assert per_cell_ms < 2.0
