@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -49,11 +50,15 @@ class NotebookConfig:
         Put the exception's message in ``cell_error`` payloads (``error_message``).
     max_text_chars : int
         Longest code or message kept (payloads must stay under the event size limit).
+    max_text_bytes : int
+        Most bytes the code or the message may take in the payload's JSON, where a non-ASCII
+        character takes 6 or 12: both together stay under ``events.MAX_PAYLOAD_BYTES``.
     """
 
     record_code: bool = False
     record_error_message: bool = False
     max_text_chars: int = 8_000
+    max_text_bytes: int = 24_000
 
     @classmethod
     def from_environment(cls) -> NotebookConfig:
@@ -154,13 +159,23 @@ class NotebookActivity:
         if cell_id:
             payload["cell_id"] = cell_id
         if code is not None:
-            payload["code"] = code[: self.config.max_text_chars]
+            payload["code"] = self._clip(code)
         self._emit("cell_executed", duration_ms=duration_ms, payload=payload)
         if error is not None:
             details = {"error_type": type(error).__name__}
             if self.config.record_error_message:
-                details["error_message"] = str(error)[: self.config.max_text_chars]
+                details["error_message"] = self._clip(_message(error))
             self._emit("cell_error", duration_ms=duration_ms, payload={**payload, **details})
+
+    def _clip(self, text: str) -> str:
+        """``text`` cut to the configured characters and JSON bytes; unpaired surrogates,
+        which the store refuses, become "?"."""
+        text = text[: self.config.max_text_chars].encode("utf-8", "replace").decode("utf-8")
+        size = len(json.dumps(text))
+        while size > self.config.max_text_bytes and text:  # each pass keeps the share that fits
+            text = text[: len(text) * self.config.max_text_bytes // size]
+            size = len(json.dumps(text))
+        return text
 
     def _emit(self, kind: str, **fields: Any) -> None:
         try:
@@ -172,6 +187,14 @@ class NotebookActivity:
         self.failures += 1
         if self.failures == 1:  # once, not once per cell
             log.warning("learnpulse: notebook activity not recorded", exc_info=True)
+
+
+def _message(error: BaseException) -> str:
+    """``str(error)``, or a placeholder when the exception cannot even say that."""
+    try:
+        return str(error)
+    except Exception:
+        return f"<unprintable {type(error).__name__}>"
 
 
 @dataclass(frozen=True)

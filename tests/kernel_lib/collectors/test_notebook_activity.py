@@ -13,6 +13,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from learnpulse.collectors import EventSink, SinkConfig, StoreDestination
 from learnpulse.collectors.notebook import NotebookActivity, NotebookConfig
+from learnpulse.events import validate_event
 from learnpulse.store import EventStore
 
 FAST = SinkConfig(gather_s=0.02, retry_s=0.1, exit_timeout_s=5.0)
@@ -160,6 +161,37 @@ def test_an_aborted_cell_without_a_result_is_recorded_as_failed(shell):
     kinds = [(e["kind"], (e.get("payload") or {}).get("error_type")) for e in sink.events]
     assert ("cell_error", "CancelledError") in kinds
     assert [k for k, _ in kinds].count("cell_executed") == 2
+
+
+def test_long_non_ascii_code_and_odd_messages_are_cut_to_fit_not_lost(shell):
+    """Cut by characters only, 7,000 accented characters of code and message made a payload
+    over the 64 KiB limit (6 bytes each in JSON) and the events were refused."""
+    sink = _ListSink()
+    config = NotebookConfig(record_code=True, record_error_message=True)
+    activity = NotebookActivity(shell, sink, config)  # type: ignore[arg-type]
+    activity.start()
+    shell.run_cell("s = '" + "é" * 7000 + "'\nraise ValueError(s)")
+    shell.run_cell("s = '" + "\U0001f600" * 7000 + "'")
+    shell.run_cell("raise ValueError('\\ud800 alone')")  # an unpaired surrogate
+
+    class Unprintable(Exception):
+        def __str__(self):
+            raise RuntimeError("no message")
+
+    result = shell.run_cell("pass")
+    result.error_in_exec = Unprintable()
+    activity.pre_run_cell(result.info)
+    activity.post_run_cell(result)
+    activity.stop()
+    assert activity.failures == 0
+    kinds = [e["kind"] for e in sink.events]
+    assert kinds.count("cell_executed") == 5 and kinds.count("cell_error") == 3
+    errors = [e["payload"] for e in sink.events if e["kind"] == "cell_error"]
+    assert errors[0]["error_message"].startswith("éé") and errors[0]["code"].startswith("s = 'é")
+    assert errors[1]["error_message"] == "? alone"
+    assert errors[2]["error_message"] == "<unprintable Unprintable>"
+    for event in sink.events:
+        validate_event(event)
 
 
 def test_overhead_per_cell_is_small(shell, tmp_path):
