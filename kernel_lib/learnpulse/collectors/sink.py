@@ -114,14 +114,20 @@ class EventSink:
         """Hand one validated event record (JSON-serialisable) to the writer; never blocks."""
         with self._changed:
             self._received += 1
+        if self._stopping.is_set():  # closed: no writer will take it from the queue
+            self._spool_directly(event)
+            return
         try:
             self._queue.put_nowait(dict(event))
         except queue.Full:  # memory bound reached: write straight to the spool
-            try:
-                self._spool([dict(event)])
-            except OSError as error:  # store away, memory full and the disk refuses: give up
-                log.error("learnpulse: event %s lost: %s", event.get("id"), error)
-            self._settle(1)
+            self._spool_directly(event)
+
+    def _spool_directly(self, event: Mapping[str, Any]) -> None:
+        try:
+            self._spool([dict(event)])
+        except OSError as error:  # store away, memory full and the disk refuses: give up
+            log.error("learnpulse: event %s lost: %s", event.get("id"), error)
+        self._settle(1)
 
     def flush(self, timeout: float | None = None, *, include_spool: bool = False) -> bool:
         """Wait until every event put so far is stored or spooled (with ``include_spool``: stored).

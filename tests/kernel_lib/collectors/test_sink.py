@@ -142,3 +142,20 @@ def test_events_wait_in_memory_while_neither_store_nor_spool_can_be_written(
     assert sink.flush(15, include_spool=True)
     sink.close()
     assert sorted(_stored(switchable_store.url)) == sorted(e["id"] for e in events)
+
+
+def test_an_event_put_after_close_is_spooled_not_dropped(tmp_path, switchable_store):
+    """E.g. the notebook's session_end at exit, after a sink made by configure() was closed
+    first: it sat in a queue no writer read."""
+    switchable_store.unblock()
+    spool = tmp_path / "spool"
+    closed = EventSink(StoreDestination(switchable_store.url), spool, FAST)
+    closed.close()
+    late = learnpulse.collectors.make_event("resource_view", item_id="late")
+    closed.put(late)
+    assert closed.flush(1)
+    assert closed.stats()["pending_in_spool"] == 1
+    second = EventSink(StoreDestination(switchable_store.url), spool, FAST)
+    assert second.flush(10, include_spool=True)
+    second.close()
+    assert _stored(switchable_store.url) == [late["id"]]
