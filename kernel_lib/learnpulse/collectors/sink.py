@@ -309,10 +309,12 @@ class EventSink:
     def _recover_orphans(self) -> None:
         """Give back files claimed by processes that died while delivering them."""
         for claimed in self.spool_dir.glob(f"*{_SENDING}"):
-            pid = int(claimed.name.rsplit(".", 2)[-2])
-            if pid != os.getpid() and not _alive(pid):
+            original, _, pid = claimed.name.removesuffix(_SENDING).rpartition(".")
+            if not original.endswith(_SPOOLED) or not pid.isdigit():
+                continue  # not a claimed spool file: leave it alone
+            if int(pid) != os.getpid() and not _alive(int(pid)):
                 try:
-                    claimed.rename(claimed.with_name(claimed.name.rsplit(".", 2)[0]))
+                    claimed.rename(claimed.with_name(original))
                 except OSError:
                     continue
 

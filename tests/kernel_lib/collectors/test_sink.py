@@ -159,3 +159,20 @@ def test_an_event_put_after_close_is_spooled_not_dropped(tmp_path, switchable_st
     assert second.flush(10, include_spool=True)
     second.close()
     assert _stored(switchable_store.url) == [late["id"]]
+
+
+def test_a_foreign_file_named_like_a_claimed_batch_is_left_alone(tmp_path, switchable_store):
+    """A stray ``notes.sending`` made EventSink() raise ValueError (no pid in its name): no
+    sink, so track() raised and the notebook recorded nothing."""
+    switchable_store.unblock()
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    for name in ("notes.sending", "x.jsonl.notapid.sending", "1-1-abc.jsonl.sending"):
+        (spool / name).write_text("not ours\n")
+    sink = EventSink(StoreDestination(switchable_store.url), spool, FAST)
+    event = learnpulse.collectors.make_event("resource_view", item_id="r")
+    sink.put(event)
+    assert sink.flush(10, include_spool=True)
+    sink.close()
+    assert _stored(switchable_store.url) == [event["id"]]
+    assert len(list(spool.glob("*.sending"))) == 3
