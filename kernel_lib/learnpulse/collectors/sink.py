@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -263,11 +263,15 @@ class EventSink:
     # -- spool -----------------------------------------------------------------------------
 
     def _write_file(self, batch: list[dict[str, Any]], suffix: str) -> Path:
+        lines = (json.dumps(event, default=str).encode() + b"\n" for event in batch)
+        return self._write_lines(lines, suffix)
+
+    def _write_lines(self, lines: Iterable[bytes], suffix: str) -> Path:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         name = f"{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         temporary = self.spool_dir / f".{name}.partial"
-        with temporary.open("w", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(event, default=str) + "\n" for event in batch)
+        with temporary.open("wb") as handle:
+            handle.writelines(lines)
             handle.flush()
             os.fsync(handle.fileno())
         target = self.spool_dir / f"{name}{suffix}"
@@ -294,14 +298,18 @@ class EventSink:
             except OSError:  # another process claimed it first
                 continue
             try:
-                batch = [json.loads(line) for line in claimed.read_text("utf-8").splitlines()]
-            except (OSError, ValueError) as error:
+                batch, broken = _parse_spooled(claimed.read_bytes())
+            except OSError as error:
                 log.error("learnpulse: unreadable spool file %s: %s", claimed, error)
                 claimed.rename(claimed.with_suffix(_REJECTED))
                 continue
-            if not self._send(batch):
+            if batch and not self._send(batch):
                 claimed.rename(path)
                 return
+            if broken:  # a file cut short (a crash, a full disk) or edited by hand
+                kept = self._write_lines(broken, _REJECTED)
+                message = "learnpulse: %d unreadable line(s) of spool file %s kept aside in %s"
+                log.error(message, len(broken), path, kept)
             claimed.unlink()
             with self._changed:
                 self._changed.notify_all()
@@ -317,6 +325,21 @@ class EventSink:
                     claimed.rename(claimed.with_name(original))
                 except OSError:
                     continue
+
+
+def _parse_spooled(data: bytes) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """The events of a spool file's content, and the lines that are not one."""
+    events, broken = [], []
+    for line in data.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            event = None
+        if isinstance(event, dict):
+            events.append(event)
+        elif line.strip():
+            broken.append(line + b"\n")
+    return events, broken
 
 
 def _alive(pid: int) -> bool:

@@ -161,6 +161,26 @@ def test_an_event_put_after_close_is_spooled_not_dropped(tmp_path, switchable_st
     assert _stored(switchable_store.url) == [late["id"]]
 
 
+def test_a_spool_file_cut_short_delivers_its_whole_lines_and_keeps_the_rest_aside(
+    tmp_path, switchable_store
+):
+    """A file cut mid-line (a crash, a full disk, a hand edit) was set aside whole: its
+    complete events were never delivered."""
+    switchable_store.unblock()
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    events = [learnpulse.collectors.make_event("resource_view", item_id="r") for _ in range(3)]
+    text = "".join(json.dumps(e) + "\n" for e in events)
+    (spool / "1-1-abc.jsonl").write_text(text[:-30] + "\n\n[1, 2]\n")
+    sink = EventSink(StoreDestination(switchable_store.url), spool, FAST)
+    assert sink.flush(10, include_spool=True)
+    sink.close()
+    assert sorted(_stored(switchable_store.url)) == sorted(e["id"] for e in events[:2])
+    (rejected,) = spool.glob("*.rejected")
+    assert rejected.read_text().splitlines() == [json.dumps(events[2])[:-29], "[1, 2]"]
+    assert not list(spool.glob("*.jsonl*"))
+
+
 def test_a_foreign_file_named_like_a_claimed_batch_is_left_alone(tmp_path, switchable_store):
     """A stray ``notes.sending`` made EventSink() raise ValueError (no pid in its name): no
     sink, so track() raised and the notebook recorded nothing."""
