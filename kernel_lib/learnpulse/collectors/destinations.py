@@ -31,8 +31,9 @@ TOKEN_ENV = "LEARNPULSE_TOKEN"
 HUB_TOKEN_ENV = "JUPYTERHUB_API_TOKEN"
 #: Seconds an HTTP delivery may take before the server counts as unreachable.
 HTTP_TIMEOUT_S = 10.0
-#: Statuses that mean "try again later" although they are 4xx.
-RETRYABLE_STATUSES = (408, 425, 429)
+#: Statuses that mean "try again later" although they are 4xx: the request, not the events,
+#: is at fault (no valid token, a wrong server URL or the extension not loaded, a timeout).
+RETRYABLE_STATUSES = (401, 404, 408, 425, 429)
 EVENTS_PATH = "learnpulse/api/events"
 
 Deliver = Callable[[list[dict[str, Any]]], None]
@@ -93,15 +94,40 @@ class HttpDestination:
             headers["Authorization"] = f"token {self.token}"
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                response.read()
+            with _OPENER.open(request, timeout=self.timeout_s) as response:
+                status, reply = response.status, response.read()
         except urllib.error.HTTPError as error:
-            if error.code >= 500 or error.code in RETRYABLE_STATUSES:
-                raise ConnectionError(f"{self.url}: HTTP {error.code}") from error
+            problem = f"{self.url}: HTTP {error.code}"
+            if 300 <= error.code < 400:  # urllib would re-send it as a GET, without the events
+                problem += f", redirected to {error.headers.get('Location')}"
+            if error.code < 400 or error.code >= 500 or error.code in RETRYABLE_STATUSES:
+                raise ConnectionError(problem) from error
             raise _rejection(error) from error
+        if status != 201 or not _is_receipt(reply):  # e.g. a proxy's or a login page
+            raise ConnectionError(f"{self.url}: HTTP {status} is not a learnpulse receipt")
 
     def close(self) -> None:
         """Nothing to release: each batch is one request."""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects become errors: a POST must reach the events API itself."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _is_receipt(reply: bytes) -> bool:
+    """Whether ``reply`` is the events API's answer to a stored batch (``{"received": n,
+    ...}``)."""
+    try:
+        receipt = json.loads(reply)
+    except ValueError:
+        return False
+    return isinstance(receipt, dict) and isinstance(receipt.get("received"), int)
 
 
 def _rejection(error: urllib.error.HTTPError) -> EventValidationError:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -69,6 +72,60 @@ def test_the_server_url_in_the_environment_selects_http(monkeypatch):
     assert destination.token == "hub-token"
     monkeypatch.delenv("LEARNPULSE_SERVER_URL")
     assert not isinstance(default_destination(), HttpDestination)
+
+
+class _NotTheApi(BaseHTTPRequestHandler):
+    """Answers every request with ``(status, headers, body)`` of the server's ``answer``."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        status, headers, body = self.server.answer  # type: ignore[attr-defined]
+        self.send_response(status)
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _answering(status: int, body: bytes = b"", headers: dict | None = None):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _NotTheApi)
+    server.answer = (status, headers or {}, body)  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers"),
+    [
+        (301, b"", {"Location": "/elsewhere"}),  # http -> https: re-sent as a GET, 200
+        (200, b"<html>Sign in</html>", {}),  # a proxy's or a login page
+        (200, b'{"events": []}', {}),  # JSON, but not a receipt
+        (401, b"", {}),  # no valid token
+        (404, b"<html>Not Found</html>", {}),  # a wrong URL, the extension not loaded
+    ],
+)
+def test_answers_that_are_not_a_receipt_keep_the_batch_for_later(tmp_path, status, body, headers):
+    """A redirect was followed as a GET and a 200 page counted as delivered (the events were
+    lost); a 401 or 404 set the valid events aside as rejected for good."""
+    with _answering(status, body, headers) as url:
+        sink = EventSink(HttpDestination(url, token="token-ada"), tmp_path / "spool", FAST)
+        sink.put(make_event("resource_view", learner_id="ada", item_id="r"))
+        assert sink.flush(10)
+        sink.close()
+    stats = sink.stats()
+    assert (stats["delivered"], stats["rejected"], stats["pending_in_spool"]) == (0, 0, 1)
 
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
