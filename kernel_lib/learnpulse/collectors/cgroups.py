@@ -56,6 +56,11 @@ def _int(text: str | None) -> int | None:
     return int(text) if text is not None and text.lstrip("-").isdigit() else None
 
 
+def _ratio(quota: int | None, period: int | None) -> float | None:
+    """CPU cores of a quota per period; None without a positive quota ("max", -1: no limit)."""
+    return quota / period if quota and quota > 0 and period and period > 0 else None
+
+
 def _membership(proc_cgroup: Path) -> dict[str, str]:
     """controller -> cgroup path of this process (v2's single hierarchy under key "")."""
     groups: dict[str, str] = {}
@@ -79,10 +84,7 @@ def _group_dir(base: Path, relative: str | None, probe: str) -> Path:
 
 def _read_v2(root: Path, groups: dict[str, str]) -> ContainerLimits:
     group = _group_dir(root, groups.get(""), "memory.max")
-    cpu_limit = None
-    cpu_max = (_read(group / "cpu.max") or "max").split()
-    if cpu_max[0] != "max" and len(cpu_max) == 2 and int(cpu_max[1]) > 0:
-        cpu_limit = int(cpu_max[0]) / int(cpu_max[1])
+    quota, _, period = (_read(group / "cpu.max") or "max").partition(" ")  # "max 100000"
     usage_us = None
     for line in (_read(group / "cpu.stat") or "").splitlines():
         name, _, value = line.partition(" ")
@@ -90,7 +92,7 @@ def _read_v2(root: Path, groups: dict[str, str]) -> ContainerLimits:
             usage_us = _int(value)
     return ContainerLimits(
         version=2,
-        cpu_limit_cores=cpu_limit,
+        cpu_limit_cores=_ratio(_int(quota), _int(period)),
         memory_limit_bytes=_int(_read(group / "memory.max")),  # "max" -> None
         memory_usage_bytes=_int(_read(group / "memory.current")),
         cpu_usage_s=None if usage_us is None else usage_us / 1e6,
@@ -109,7 +111,7 @@ def _read_v1(root: Path, groups: dict[str, str]) -> ContainerLimits:
     usage_ns = _int(_read(acct / "cpuacct.usage"))
     return ContainerLimits(
         version=1,
-        cpu_limit_cores=quota / period if quota and quota > 0 and period else None,
+        cpu_limit_cores=_ratio(quota, period),
         memory_limit_bytes=limit if limit is not None and limit < V1_UNLIMITED_BYTES else None,
         memory_usage_bytes=_int(_read(memory / "memory.usage_in_bytes")),
         cpu_usage_s=None if usage_ns is None else usage_ns / 1e9,

@@ -274,7 +274,6 @@ class SystemSampler:
         limits = read_container_limits(**self._cgroup_paths)
         cpu = self._cpu(limits)
         memory = self._memory(limits)
-        disk = psutil.disk_usage(self.config.disk_path)
         gpu = self._gpu()
         response = self._probe_response()
         sample = {
@@ -282,13 +281,7 @@ class SystemSampler:
             "host": self.host,
             "cpu": cpu,
             "memory": memory,
-            "disk": {
-                "path": self.config.disk_path,
-                "total": disk.total,
-                "used": disk.used,
-                "free": disk.free,
-                "percent": disk.percent,
-            },
+            "disk": self._disk(),
             "gpu": gpu,
             "response_ms": response,
             "limits": limits.to_dict(),
@@ -350,9 +343,30 @@ class SystemSampler:
             "server_rss": _rss(self._server),
         }
 
+    def _disk(self) -> dict[str, Any]:
+        """Usage of the file system of ``config.disk_path``; nulls and the reason when it
+        cannot be read (the folder was removed, a network mount went away)."""
+        usage = {"path": self.config.disk_path}
+        try:
+            disk = psutil.disk_usage(self.config.disk_path)
+        except OSError as error:
+            names = ("total", "used", "free", "percent")
+            return {**usage, **dict.fromkeys(names), "reason": f"not readable: {error}"}
+        return {
+            **usage,
+            "total": disk.total,
+            "used": disk.used,
+            "free": disk.free,
+            "percent": disk.percent,
+        }
+
     def _gpu(self) -> dict[str, Any]:
         if self._gpu_checked is None or self._gpu_checked["available"]:
-            self._gpu_checked = gpu_memory()
+            try:
+                self._gpu_checked = gpu_memory()
+            except Exception as error:  # a driver error: not cached, tried again next sample
+                log.warning("learnpulse: GPU memory not readable: %s", error)
+                return {"available": False, "reason": f"GPU memory not readable: {error}"}
         return self._gpu_checked
 
     def _kernel_usage(self) -> dict[str, dict[str, Any]]:

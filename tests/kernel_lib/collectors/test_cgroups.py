@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from learnpulse.collectors.cgroups import read_container_limits
 
 
@@ -87,3 +89,16 @@ def test_cgroup_v1_unlimited_values_are_none(tmp_path):
 def test_no_cgroup_filesystem(tmp_path):
     limits = read_container_limits(tmp_path / "missing", tmp_path / "missing-proc")
     assert limits.version is None and limits.memory_limit_bytes is None
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "cores"),
+    [("abc 100000", None), ("-1 100000", None), ("150000 0", None), ("100000", None)],
+)
+def test_cgroup_v2_odd_cpu_max_is_no_limit_not_an_error(tmp_path, cpu_max, cores):
+    """A quota that was not a number raised ValueError (no sample, no metrics at all); -1
+    gave a negative limit."""
+    root, proc = tmp_path / "cgroup", tmp_path / "proc-cgroup"
+    _write(root, {"cgroup.controllers": "cpu memory", "cpu.max": cpu_max, "memory.max": "max"})
+    proc.write_text("0::/\n")
+    assert read_container_limits(root, proc).cpu_limit_cores == cores

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -177,3 +178,39 @@ def test_gpu_is_reported_absent_with_a_reason():
     gpu = gpu_memory()
     assert gpu["available"] is False and gpu["reason"]
     assert SystemSampler().sample_now()["gpu"] == gpu
+
+
+def test_an_unreadable_disk_path_gives_nulls_and_a_reason_not_a_failed_sample(tmp_path):
+    """psutil.disk_usage raising (the notebook folder removed, a network mount gone) failed
+    the whole sample: no metrics at all, and GET metrics answered 500."""
+    sampler = SystemSampler(SamplerConfig(disk_path=str(tmp_path / "gone"), persist_every_s=1))
+    sampler.store = EventStore(f"sqlite:///{tmp_path / 'm.db'}")
+    sample = sampler.sample_now()
+    assert sample["disk"]["percent"] is None and "not readable" in sample["disk"]["reason"]
+    assert sample["memory"]["total"] > 0 and 0 <= sample["health"]["score"] <= 100
+    sampler.stop()
+    assert sampler.store.system_samples()["disk_percent"].to_list() == [None]
+    sampler.store.close()
+
+
+def test_a_gpu_read_error_is_reported_and_tried_again(monkeypatch):
+    calls = []
+
+    def mem_get_info(index):
+        calls.append(index)
+        if len(calls) == 1:
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return (3 * 1024**3, 4 * 1024**3)
+
+    cuda = types.SimpleNamespace(
+        is_available=lambda: True,
+        device_count=lambda: 1,
+        mem_get_info=mem_get_info,
+        get_device_name=lambda index: "Fake GPU",
+    )
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
+    sampler = SystemSampler()
+    first = sampler.sample_now()["gpu"]
+    assert first["available"] is False and "illegal memory access" in first["reason"]
+    second = sampler.sample_now()["gpu"]
+    assert second["available"] is True and second["percent"] == 25.0
