@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 #: Name of the overfitting detector in its results (``model`` column).
 OVERFITTING_MODEL = "loss-trend"
 _NAMED_METRICS = ("loss", "val_loss", "lr", "accuracy", "val_accuracy")
+#: Largest epoch and step (in size): the store's integer columns (32 and 64 bits).
+MAX_POSITION = {"epoch": 2**31 - 1, "step": 2**63 - 1}
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,18 @@ def _number(value: Any, name: str) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"run.log: '{name}' must be a number, not {type(value).__name__}")
     return float(value)
+
+
+def _position(value: Any, name: str) -> int | None:
+    """A logged epoch or step as an int that the store can hold (:data:`MAX_POSITION`)."""
+    if value is None:
+        return None
+    position = int(value.item() if hasattr(value, "item") else value)
+    if abs(position) > MAX_POSITION[name]:
+        raise ValueError(
+            f"run.log: '{name}' must be at most {MAX_POSITION[name]} in size, not {value}"
+        )
+    return position
 
 
 class TrainingRun:
@@ -141,8 +155,8 @@ class TrainingRun:
         row: dict[str, Any] = {
             "seq": len(self._rows),
             "ts": datetime.now(timezone.utc),
-            "epoch": None if epoch is None else int(epoch),
-            "step": len(self._rows) if step is None else int(step),
+            "epoch": _position(epoch, "epoch"),
+            "step": len(self._rows) if step is None else _position(step, "step"),
         }
         for name in _NAMED_METRICS:
             row[name] = None if name in non_finite else numbers.get(name)

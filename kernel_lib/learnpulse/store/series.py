@@ -121,10 +121,10 @@ class TimeSeriesStore:
             }
             for row in rows
         ]
-        for record in records:
+        for record, row in zip(records, rows, strict=True):
             for name in ("epoch", "step"):
                 if record[name] is not None:
-                    record[name] = int(record[name])
+                    record[name] = int(row[name])  # not through float: exact beyond 2**53
         if not records:
             return 0
         statement = self._insert(tables.training_metrics).on_conflict_do_nothing(

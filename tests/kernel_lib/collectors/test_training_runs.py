@@ -137,6 +137,24 @@ def test_log_rejects_non_numbers_naming_the_field(url):
         run.log(lr="0.1")
 
 
+def test_an_epoch_or_step_beyond_64_bits_is_refused_when_logged(url):
+    """A step of 2**70 was accepted, then every flush failed (the store's integers are 64-bit):
+    no later point of the run was stored and its summary raised. Steps near 2**63 overflowed
+    too, passed through a float on their way to the store."""
+    config = learnpulse.collectors.training.TrainingConfig(flush_every=2)
+    with learnpulse.track_training("huge", store=url, config=config) as run:
+        for name in ("step", "epoch"):
+            with pytest.raises(ValueError, match=name):
+                run.log(**{name: 2**70}, loss=1.0)
+        for step in range(4):
+            run.log(epoch=2**31 - 1, step=2**63 - 1 - step, loss=1.0 / (step + 1))
+        assert run.summary()["n_logs"] == 4
+    with EventStore(url) as store:
+        stored = store.training_metrics(run.run_id)
+    assert stored["step"].to_list() == [2**63 - 1 - step for step in range(4)]
+    assert stored["epoch"].unique().to_list() == [2**31 - 1]
+
+
 def test_a_learners_runs_can_be_erased(url, monkeypatch):
     for learner in ("ada", "bob"):
         monkeypatch.setenv("LEARNPULSE_LEARNER_ID", learner)
