@@ -100,9 +100,10 @@ class HttpDestination:
             problem = f"{self.url}: HTTP {error.code}"
             if 300 <= error.code < 400:  # urllib would re-send it as a GET, without the events
                 problem += f", redirected to {error.headers.get('Location')}"
-            if error.code < 400 or error.code >= 500 or error.code in RETRYABLE_STATUSES:
+            reply = _json_reply(error.read())
+            if not _refuses_the_events(error.code, reply):
                 raise ConnectionError(problem) from error
-            raise _rejection(error) from error
+            raise _rejection(error.code, reply) from error
         if status != 201 or not _is_receipt(reply):  # e.g. a proxy's or a login page
             raise ConnectionError(f"{self.url}: HTTP {status} is not a learnpulse receipt")
 
@@ -130,18 +131,31 @@ def _is_receipt(reply: bytes) -> bool:
     return isinstance(receipt, dict) and isinstance(receipt.get("received"), int)
 
 
-def _rejection(error: urllib.error.HTTPError) -> EventValidationError:
-    """A 4xx answer as the validation error it reports (retrying would not help)."""
+def _json_reply(body: bytes) -> dict[str, Any]:
     try:
-        reply = json.loads(error.read() or b"{}")
+        reply = json.loads(body or b"{}")
     except ValueError:
-        reply = {}
+        return {}
+    return reply if isinstance(reply, dict) else {}
+
+
+def _refuses_the_events(status: int, reply: dict[str, Any]) -> bool:
+    """Whether an error answer refuses the events themselves (retrying would not help). A
+    403 does only when it names an event (a student's batch with another learner's events):
+    Jupyter also answers 403 to a token it does not accept, which a new token mends."""
+    if status < 400 or status >= 500 or status in RETRYABLE_STATUSES:
+        return False
+    return status != 403 or str(reply.get("message", "")).startswith("events[")
+
+
+def _rejection(status: int, reply: dict[str, Any]) -> EventValidationError:
+    """A 4xx answer as the validation error it reports."""
     problems = [
         FieldError(int(e.get("index", -1)), str(e.get("field", "event")), str(e.get("message")))
         for e in reply.get("errors", [])
         if isinstance(e, dict)
     ]
-    message = reply.get("message") or f"HTTP {error.code}"
+    message = reply.get("message") or f"HTTP {status}"
     return EventValidationError(problems or [FieldError(-1, "batch", str(message))])
 
 

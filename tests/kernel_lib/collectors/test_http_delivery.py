@@ -62,6 +62,19 @@ async def test_a_refused_batch_is_kept_aside_not_retried(
     assert learnpulse_app(jp_serverapp).store.query().is_empty()
 
 
+async def test_a_token_the_server_refuses_keeps_the_batch_for_later(
+    jp_serverapp, http_server, http_server_port, jp_base_url, tmp_path
+):
+    # Jupyter's 403 for an unknown token set every event aside as rejected, for good
+    url = _server_url(http_server_port, jp_base_url)
+    sink = EventSink(HttpDestination(url, token="expired"), tmp_path / "spool", FAST)
+    sink.put(make_event("resource_view", learner_id="ada", item_id="r"))
+    assert await asyncio.to_thread(sink.flush, 10, include_spool=True)
+    await asyncio.to_thread(sink.close)
+    stats = sink.stats()
+    assert (stats["delivered"], stats["rejected"], stats["pending_in_spool"]) == (0, 0, 1)
+
+
 def test_the_server_url_in_the_environment_selects_http(monkeypatch):
     monkeypatch.setenv("LEARNPULSE_SERVER_URL", "http://127.0.0.1:8888/user/ada")
     monkeypatch.delenv("LEARNPULSE_TOKEN", raising=False)
