@@ -101,6 +101,13 @@ class HttpDestination:
             if 300 <= error.code < 400:  # urllib would re-send it as a GET, without the events
                 problem += f", redirected to {error.headers.get('Location')}"
             reply = _json_reply(error.read())
+            if error.code == 413 and len(events) > 1:
+                # more events than the server takes at once: in halves (a retry after a
+                # half went in re-sends it, and the server skips what it has)
+                half = len(events) // 2
+                self(events[:half])
+                self(events[half:])
+                return
             if not _refuses_the_events(error.code, reply):
                 raise ConnectionError(problem) from error
             raise _rejection(error.code, reply) from error

@@ -75,6 +75,23 @@ async def test_a_token_the_server_refuses_keeps_the_batch_for_later(
     assert (stats["delivered"], stats["rejected"], stats["pending_in_spool"]) == (0, 0, 1)
 
 
+async def test_a_batch_over_the_server_limit_goes_in_parts(
+    jp_serverapp, http_server, http_server_port, jp_base_url, tmp_path
+):
+    # a 413 set the valid events aside as rejected when the server took fewer at once
+    learnpulse_app(jp_serverapp).max_batch_events = 3
+    url = _server_url(http_server_port, jp_base_url)
+    sink = EventSink(HttpDestination(url, token="token-ada"), tmp_path / "spool", FAST)
+    events = [make_event("resource_view", learner_id="ada", item_id=f"r{i}") for i in range(10)]
+    for event in events:
+        sink.put(event)
+    assert await asyncio.to_thread(sink.flush, 10, include_spool=True)
+    await asyncio.to_thread(sink.close)
+    assert sink.stats()["rejected"] == 0
+    stored = learnpulse_app(jp_serverapp).store.query()
+    assert sorted(stored["id"]) == sorted(e["id"] for e in events)
+
+
 def test_the_server_url_in_the_environment_selects_http(monkeypatch):
     monkeypatch.setenv("LEARNPULSE_SERVER_URL", "http://127.0.0.1:8888/user/ada")
     monkeypatch.delenv("LEARNPULSE_TOKEN", raising=False)
