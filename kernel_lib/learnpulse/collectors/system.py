@@ -316,8 +316,10 @@ class SystemSampler:
         now = time.monotonic()
         if limits.cpu_limit_cores and limits.cpu_usage_s is not None and self._last_cgroup:
             then, before = self._last_cgroup
+            used = None
             if before.cpu_usage_s is not None and now > then:
                 used = (limits.cpu_usage_s - before.cpu_usage_s) / (now - then)
+            if used is not None and used >= 0:  # the counter went down: the group was remade
                 percent = min(100.0, 100 * used / limits.cpu_limit_cores)
         self._last_cgroup = (now, limits)
         return {

@@ -104,6 +104,9 @@ def test_container_limits_drive_memory_and_cpu_percent(tmp_path):
     assert second["cpu"]["percent"] == 100.0 and second["cpu"]["limit_cores"] == 1.0
     levels = {a["metric"]: a["level"] for a in second["health"]["alerts"]}
     assert levels == {"memory_percent": "critical", "cpu_percent": "critical"}
+    _write(root, {**files, "cpu.stat": "usage_usec 5"})  # a new group: the counter restarts
+    third = sampler.sample_now()
+    assert third["cpu"]["percent"] == third["cpu"]["host_percent"] >= 0  # was about -9000 %
 
 
 def test_health_score_and_thresholds():
