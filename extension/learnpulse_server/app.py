@@ -151,7 +151,7 @@ class LearnPulseApp(ExtensionApp):
     )
     metrics_persist_interval_s = Float(
         60.0,
-        min=0.01,
+        min=0.0,
         config=True,
         help=(
             "Write the samples gathered to the store's system_samples table this often "

@@ -66,6 +66,15 @@ async def test_history_grows_is_bounded_by_limit_and_persisted(jp_fetch):
     assert stored["samples"] and set(stored["samples"][0]) >= {"cpu", "memory", "health"}
 
 
+def test_persisting_samples_can_be_switched_off():
+    """0 keeps the samples in memory only, as the trait's help says (0 used to be refused,
+    which stopped the server at start)."""
+    from learnpulse_server.app import LearnPulseApp
+
+    assert LearnPulseApp(metrics_persist_interval_s=0).metrics_persist_interval_s == 0
+    assert "0 keeps them in memory only" in LearnPulseApp.metrics_persist_interval_s.help
+
+
 @pytest.mark.parametrize(
     ("params", "named"),
     [
