@@ -131,6 +131,8 @@ class OpenAIChatEngine:
         Seconds for the connection and for each streamed piece (:data:`LLM_TIMEOUT`).
     deadline : float
         Seconds for the whole answer (:data:`LLM_DEADLINE`).
+    max_tokens : int
+        Largest answer, in tokens (:data:`LLM_MAX_TOKENS`).
     """
 
     def __init__(

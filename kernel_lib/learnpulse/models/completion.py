@@ -218,7 +218,7 @@ def time_to_completion(
 
     Returns
     -------
-    polars.DataFrame, shape (n_learners, 16)
+    polars.DataFrame, shape (n_learners, 15)
         ``learner_id``, ``value`` (= ``days_left``), ``days_left``, ``days_low``,
         ``days_high``, ``hours_left``, ``hours_low``, ``hours_high`` (0 when complete; days
         inf and hours null without progress), ``skills_left``, ``mastery_needed``,

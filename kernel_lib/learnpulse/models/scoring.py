@@ -423,7 +423,7 @@ def progress_categories(
 
     Returns
     -------
-    polars.DataFrame, shape (n_learners, 7)
+    polars.DataFrame, shape (n_learners, 8)
         ``learner_id``, ``value`` (one of :data:`CATEGORIES`), ``score``, ``score_before``,
         ``weekly_change`` (points; null for a learner without a score a week earlier, whose
         category is then Stable with confidence 0), ``confidence``, ``model``, ``reason``.
