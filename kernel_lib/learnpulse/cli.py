@@ -1,4 +1,5 @@
-"""The ``learnpulse`` command: demo, simulate, import, export, status, forget, benchmark."""
+"""The ``learnpulse`` command: demo, simulate, import, export, status, forget, dashboard,
+benchmark."""
 
 from __future__ import annotations
 
