@@ -101,9 +101,12 @@ class TutorStream:
             course = self.context.course.exercises.values()
             solutions += [e.solution for e in course if e.type == "code"]
         withhold = exercise is not None and not exercise.policy.show_code
-        # A hint is the instructor's own text, shown as the policy allows: never redacted.
-        is_hint = "hint_level" in self.draft.payload and self._engine.name == OfflineEngine.name
-        answers = answer_patterns(exercise) if exercise is not None and not is_hint else []
+        # A hint is the instructor's own text, shown as the policy allows, and the offline
+        # coach writes of weeks, sessions and streaks, never of an exercise: their numbers
+        # are not the answer ("3 sessions a week" became "[answer hidden] sessions a week").
+        offline = self._engine.name == OfflineEngine.name
+        own_text = offline and ("hint_level" in self.draft.payload or self.agent == "coach")
+        answers = answer_patterns(exercise) if exercise is not None and not own_text else []
         guard = ReplyGuard(solutions, withhold=withhold, allowed_code=own_code, answers=answers)
         parts: list[str] = []
         for chunk in self._generate():

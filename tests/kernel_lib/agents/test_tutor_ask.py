@@ -112,6 +112,14 @@ def test_an_exercise_explanation_is_quoted_only_once_the_learner_solved_it(cours
     assert explanation in {s.id for s in after.sources}
 
 
+def test_the_offline_coach_is_not_redacted_for_an_exercise_answer(course):
+    # ex-lists-01's answer is 3: "3 sessions a week" became "[answer hidden: ...] sessions"
+    assert course.exercise("ex-lists-01").answer == 3
+    reply = ask("make me a study plan", learner_id="ada", course=course, exercise="ex-lists-01")
+    assert reply.agent == "coach" and reply.redactions == 0
+    assert "answer hidden" not in reply.text and "3 sessions a week" in reply.text
+
+
 def test_assistant_speaks_to_the_learner_level(course, lite_store):
     beginner = ask("how does a while loop work", learner_id="ada", course=course)
     wins = [make_event(offset_s=i, learner_id="pro", course_id=course.id, item_id="ex-loops-01",
