@@ -138,3 +138,29 @@ def lite_store(tmp_path):
 
     with EventStore(f"sqlite:///{tmp_path / 'tutor.db'}") as event_store:
         yield event_store
+
+
+@pytest.fixture
+def agent_plugin(tmp_path, monkeypatch):
+    """``install(source, entry_points)``: a module ``lp_plugin`` with ``source`` and the
+    ``learnpulse.agents`` entry points (``"name = lp_plugin:Class"`` lines) that ``pip install``
+    would register, on ``sys.path`` for this test; agents are discovered again after it."""
+    import importlib
+    import sys
+    import textwrap
+
+    from learnpulse.agents import ENTRY_POINT_GROUP, available_agents
+
+    def install(source: str, points: str) -> None:
+        (tmp_path / "lp_plugin.py").write_text(textwrap.dedent(source))
+        info = tmp_path / "lp_plugin-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lp-plugin\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{points}\n")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        importlib.invalidate_caches()
+        available_agents.cache_clear()
+
+    yield install
+    sys.modules.pop("lp_plugin", None)
+    available_agents.cache_clear()
