@@ -40,3 +40,20 @@ def test_a_third_party_plugin_is_found(tmp_path, monkeypatch):
     assert "streak" in available_models()
     assert load_model("streak").__doc__ == "Counts streaks."
     sys.modules.pop("my_models", None)
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["plugin-first", "plugin-last"])
+def test_a_plugin_cannot_take_a_built_in_name(tmp_path, monkeypatch, first):
+    """The plugin's place on sys.path decided which 'bkt' won, silently."""
+    import importlib
+
+    (tmp_path / "my_bkt.py").write_text("class BKT:\n    '''Not the real one.'''\n")
+    dist = tmp_path / "my_bkt-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-bkt\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[learnpulse.models]\nbkt = my_bkt:BKT\n")
+    path = [str(tmp_path), *sys.path] if first else [*sys.path, str(tmp_path)]
+    monkeypatch.setattr(sys, "path", path)
+    importlib.invalidate_caches()
+    with pytest.warns(UserWarning, match=r"model 'bkt' .*\(my_bkt:BKT\) left out: .*taken by"):
+        assert load_model("bkt") is BKT
