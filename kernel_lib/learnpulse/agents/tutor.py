@@ -10,8 +10,10 @@ question is answerable (else ask what the learner tried), let the engine write t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
+from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 from learnpulse.agents.base import Draft, Source, TutorContext, TutorReply
@@ -32,6 +34,7 @@ from learnpulse.agents.router import route
 from learnpulse.events import new_event_id
 
 if TYPE_CHECKING:
+    from learnpulse.agents.base import Agent
     from learnpulse.agents.engines import Engine
     from learnpulse.course import Course, Exercise
     from learnpulse.store import EventStore
@@ -43,6 +46,13 @@ MAX_LOGGED_CHARS = 16000
 #: Agents that answer questions and so need enough detail to answer well.
 QUESTION_AGENTS = ("assistant", "reviewer")
 FALLBACK_NOTE = "\n\n*(The language model did not finish; here is the offline answer.)*\n\n"
+#: The reply when an agent raises or does not return a Draft (its error is logged).
+AGENT_FAILED = (
+    "The {title} could not answer this just now. Try asking in other words, or let the tutor "
+    "choose another agent."
+)
+
+log = logging.getLogger(__name__)
 
 
 def _resolve_exercise(exercise: Exercise | str | None, course: Course) -> Exercise | None:
@@ -166,6 +176,37 @@ def _check_message(message: Any) -> str:
     return message.strip()
 
 
+def _agent_draft(agent: Agent, message: str, context: TutorContext) -> Draft:
+    """``agent``'s draft; if it raises or returns something else than a :class:`Draft`, a
+    short apology, the error logged naming the agent (a plugin's bug must not reach the
+    learner's notebook or fail the server's request)."""
+    try:
+        draft = agent.draft(message, context)
+        _check_draft(draft)
+    except Exception:
+        where = f"{type(agent).__module__}.{type(agent).__qualname__}"
+        log.exception("learnpulse: tutor agent %r (%s) failed to answer", agent.name, where)
+        return Draft(AGENT_FAILED.format(title=agent.title), (), 0.0)
+    return draft
+
+
+def _check_draft(draft: Any) -> None:
+    """TypeError naming the first field of ``draft`` that the tutor cannot use."""
+    if not isinstance(draft, Draft):
+        raise TypeError(f"draft() returned a {type(draft).__name__}, not a Draft")
+    valid = {
+        "text": isinstance(draft.text, str),
+        "sources": all(isinstance(s, Source) for s in draft.sources),
+        "confidence": isinstance(draft.confidence, Real),
+        "actions": all(isinstance(a, str) for a in draft.actions),
+        "notes": all(isinstance(n, str) for n in draft.notes),
+        "payload": isinstance(draft.payload, Mapping),
+    }
+    for name, ok in valid.items():
+        if not ok:
+            raise TypeError(f"the draft's {name} is not what Draft documents: {draft!r:.200}")
+
+
 def _policy_draft(message: str, context: TutorContext, agent: str) -> Draft | None:
     """A reply the guardrails give instead of the agent's: tutor off, or a too vague question."""
     exercise = context.exercise
@@ -222,7 +263,7 @@ def ask_stream(
     agents = available_agents()
     name, routing = route(message, context, agents, agent)
     policy = _policy_draft(message, context, name)
-    draft = policy or agents[name].draft(message, context)
+    draft = policy or _agent_draft(agents[name], message, context)
     # The guardrails' own answers are final: no engine rewrites them.
     engine = OfflineEngine() if policy is not None or engine is None else engine
     run = {"engine": engine, "store": store, "routing": routing}

@@ -245,3 +245,45 @@ def test_short_follow_ups_are_read_with_the_previous_question(course, lite_store
         store=lite_store)  # fmt: skip
     follow_up = ask("and writing?", learner_id="ada", course=course, store=lite_store)
     assert follow_up.sources[0].id.startswith("course:files#")
+
+
+FAILING_AGENTS = """
+from learnpulse.agents import Draft, Source
+
+
+class Failing:
+    title = "Failing agent"
+    description = "Has a bug."
+    keywords = ()
+
+    def __init__(self, answer):
+        self.name, self.answer = answer, answer
+
+    def draft(self, message, context):
+        if self.answer == "raises":
+            raise KeyError("a plugin's own bug")
+        return {
+            "string": "a plain string",
+            "no-text": Draft(None),
+            "bad-sources": Draft("text", sources=("course:loops",)),
+        }[self.answer]
+
+
+raises, string, no_text, bad_sources = (
+    Failing(n) for n in ("raises", "string", "no-text", "bad-sources")
+)
+"""
+
+
+@pytest.mark.parametrize("name", ["raises", "string", "no-text", "bad-sources"])
+def test_an_agent_that_fails_gets_an_apology_and_a_log(
+    agent_plugin, course, lite_store, caplog, name
+):
+    """A plugin's exception (a KeyError even read as an unknown exercise in the server) or
+    wrong draft reached the learner's notebook as a traceback."""
+    agent_plugin(FAILING_AGENTS, f"{name} = lp_plugin:{name.replace('-', '_')}")
+    reply = ask("what is a list?", learner_id="ada", agent=name, course=course, store=lite_store)
+    assert (reply.agent, reply.confidence) == (name, 0.0)
+    assert reply.text.startswith("The Failing agent could not answer this just now.")
+    assert f"tutor agent '{name}' (lp_plugin.Failing) failed" in caplog.text
+    assert lite_store.query(kinds="tutor_message").height == 2
