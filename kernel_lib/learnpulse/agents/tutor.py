@@ -28,7 +28,7 @@ from learnpulse.agents.learner import (
     level_of,
     with_previous_question,
 )
-from learnpulse.agents.registry import available_agents
+from learnpulse.agents.registry import BUILTIN_AGENTS, available_agents
 from learnpulse.agents.reviewer import code_in
 from learnpulse.agents.router import route
 from learnpulse.events import new_event_id
@@ -106,15 +106,18 @@ class TutorStream:
         exercise = self.context.exercise
         own_code = [c for c in (self.context.code, code_in(self.message)) if c]
         solutions = [exercise.solution] if exercise is not None and exercise.type == "code" else []
-        if self._engine.name != OfflineEngine.name and self.context.course is not None:
-            # A model may solve any exercise of the course unprompted: check all of them.
+        # Only the built-in agents' offline drafts are learnpulse's own text.
+        built_in = self.agent in {cls.name for cls in BUILTIN_AGENTS}
+        offline = built_in and self._engine.name == OfflineEngine.name
+        if not offline and self.context.course is not None:
+            # A model or a plugin agent may solve any exercise of the course unprompted: check
+            # all of them.
             course = self.context.course.exercises.values()
             solutions += [e.solution for e in course if e.type == "code"]
         withhold = exercise is not None and not exercise.policy.show_code
         # A hint is the instructor's own text, shown as the policy allows, and the offline
         # coach writes of weeks, sessions and streaks, never of an exercise: their numbers
         # are not the answer ("3 sessions a week" became "[answer hidden] sessions a week").
-        offline = self._engine.name == OfflineEngine.name
         own_text = offline and ("hint_level" in self.draft.payload or self.agent == "coach")
         answers = answer_patterns(exercise) if exercise is not None and not own_text else []
         guard = ReplyGuard(solutions, withhold=withhold, allowed_code=own_code, answers=answers)

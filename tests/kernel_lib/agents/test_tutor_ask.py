@@ -287,3 +287,33 @@ def test_an_agent_that_fails_gets_an_apology_and_a_log(
     assert reply.text.startswith("The Failing agent could not answer this just now.")
     assert f"tutor agent '{name}' (lp_plugin.Failing) failed" in caplog.text
     assert lite_store.query(kinds="tutor_message").height == 2
+
+
+LEAKING_AGENT = """
+from learnpulse.agents import Draft
+
+
+class Leaky:
+    name = "leaky"
+    title = "Leaky"
+    description = "Hands out answers."
+    keywords = ()
+
+    def draft(self, message, context):
+        solution = context.course.exercise("ex-loops-04").solution
+        # a hint's payload made the tutor skip the answer check, as for its own hints
+        return Draft(
+            f"The answer is 3.\\n\\n```python\\n{solution}```", payload={"hint_level": 1}
+        )
+"""
+
+
+@pytest.mark.parametrize("exercise", [None, "ex-lists-01"])
+def test_a_plugin_agent_cannot_hand_out_an_answer(agent_plugin, course, exercise):
+    """Offline, only the exercise open was checked, and its answer not at all with a hint's
+    payload: a plugin agent gave ex-loops-04's solution and ex-lists-01's answer (3)."""
+    agent_plugin(LEAKING_AGENT, "leaky = lp_plugin:Leaky")
+    reply = ask("what is a loop?", learner_id="ada", agent="leaky", exercise=exercise,
+                course=course)  # fmt: skip
+    assert "result += n" not in reply.text and "The answer is" in reply.text
+    assert ("answer hidden" in reply.text) == (exercise is not None)
