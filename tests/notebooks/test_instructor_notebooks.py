@@ -55,3 +55,39 @@ def test_researcher_benchmarks(tmp_path, monkeypatch, shared_data):
     text = "\n".join(run("researcher-benchmarks.ipynb", tmp_path))
     assert "BKT + forgetting" in text and "gradient boosting" in text
     assert ":NdOverlay" in text and ":Bars" in text  # the plots were made
+
+
+def test_researcher_model_predicts_the_next_attempt():
+    """The guide's RecentAccuracy left each learner's last attempt out of its prediction for
+    the next one: after one correct attempt, '0 of the last attempts counted', confidence 0."""
+    import json
+    import textwrap
+    from datetime import datetime, timedelta, timezone
+
+    import polars as pl
+
+    from learnpulse.events import EVENT_FRAME_SCHEMA
+
+    cells = json.loads((NOTEBOOKS / "researcher-extensions.ipynb").read_text())["cells"]
+    code = next(
+        "".join(c["source"]) for c in cells if 'package / "models.py"' in "".join(c["source"])
+    )
+    source = textwrap.dedent(code.split('"""')[1]).replace('\\"\\"\\"', '"""')
+    namespace: dict = {}
+    exec(compile(source, "my_research/models.py", "exec"), namespace)
+    columns = {"learner_id": ["learner-1", "learner-2"], "correct": [True, False]}
+    start = datetime(2024, 9, 2, 9, tzinfo=timezone.utc)
+    events = pl.DataFrame(
+        {
+            **columns,
+            "ts": [start, start + timedelta(minutes=1)],
+            "kind": ["attempt"] * 2,
+            "item_id": ["ex-1"] * 2,
+            "skills": [["loops"]] * 2,
+        },
+    ).cast({k: EVENT_FRAME_SCHEMA[k] for k in ("learner_id", "ts", "skills", "correct")})
+    model = namespace["RecentAccuracy"](window=5).fit(events)
+    frame = model.predict_frame(events).sort("learner_id")
+    assert frame["confidence"].to_list() == [0.2, 0.2]
+    assert frame["value"][0] > frame["value"][1]  # the correct attempt counts for learner-1
+    assert len(model.predict_proba(events)) == 2
