@@ -127,3 +127,18 @@ def make_event(**fields):
 @pytest.fixture(name="make_event")
 def make_event_fixture():
     return make_event
+
+
+def write_plugin(folder, module: str, source: str, group: str, points: str) -> None:
+    """What ``pip install`` of a plugin leaves in ``folder``: module ``module`` with
+    ``source``, and a dist-info declaring the ``group`` entry points (``"name = target"``
+    lines). Put ``folder`` on ``sys.path`` to make it visible."""
+    import textwrap
+
+    folder = Path(folder)
+    (folder / f"{module}.py").write_text(textwrap.dedent(source))
+    info = folder / f"{module}-0.1.dist-info"
+    info.mkdir()
+    name = module.replace("_", "-")
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[{group}]\n{points}\n")

@@ -25,26 +25,45 @@ __all__ = [
 ]
 
 
-def load_ipython_extension(ipython) -> None:
-    """``%load_ext learnpulse``: the tutor magics and the notebook-activity collector.
+#: Entry-point group of collector plugins: a module (or object) with
+#: ``load_ipython_extension(ipython)`` and optionally ``unload_ipython_extension(ipython)``,
+#: e.g. ``[project.entry-points."learnpulse.collectors"] clicks = "my_pkg.clicks"``.
+COLLECTOR_GROUP = "learnpulse.collectors"
+#: What ``%load_ext learnpulse`` installs before the collector plugins.
+_BUILT_IN_PARTS = ("learnpulse.magics", "learnpulse.collectors.notebook")
 
-    Each part installs itself; a failure in one is reported as a warning and never raises
-    into the student's notebook.
-    """
+
+def _kernel_parts():
+    """(name, loader) of each part ``%load_ext learnpulse`` installs: the built-in ones, then
+    the collector plugins of :data:`COLLECTOR_GROUP`."""
     import importlib
+    from importlib.metadata import entry_points
+
+    for module in _BUILT_IN_PARTS:
+        yield module, lambda module=module: importlib.import_module(module)
+    for point in entry_points(group=COLLECTOR_GROUP):
+        yield f"collector plugin {point.name!r} ({point.value})", point.load
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext learnpulse``: the tutor magics, the notebook-activity collector and the
+    collector plugins (:data:`COLLECTOR_GROUP`).
+
+    Each part installs itself; a failure in one is reported as a warning naming it and never
+    raises into the student's notebook.
+    """
     import warnings
 
-    for module in ("learnpulse.magics", "learnpulse.collectors.notebook"):
+    for name, load in _kernel_parts():
         try:
-            importlib.import_module(module).load_ipython_extension(ipython)
-        except Exception as error:  # the notebook must keep working without learnpulse
-            warnings.warn(f"learnpulse: {module} not loaded: {error}", stacklevel=2)
+            load().load_ipython_extension(ipython)
+        except Exception as error:  # the notebook must keep working without it
+            warnings.warn(f"learnpulse: {name} not loaded: {error}", stacklevel=2)
 
 
 def unload_ipython_extension(ipython) -> None:
     import contextlib
-    import importlib
 
-    for module in ("learnpulse.magics", "learnpulse.collectors.notebook"):
-        with contextlib.suppress(Exception):  # unloading is best effort
-            importlib.import_module(module).unload_ipython_extension(ipython)
+    for _, load in _kernel_parts():
+        with contextlib.suppress(Exception):  # unloading is best effort; it may have none
+            load().unload_ipython_extension(ipython)

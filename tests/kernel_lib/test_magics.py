@@ -66,6 +66,40 @@ def test_load_and_unload_register_the_magics(shell: InteractiveShell) -> None:
     shell.run_cell("%load_ext learnpulse")
 
 
+def test_collector_plugins_load_with_the_extension_and_a_broken_one_is_named(
+    tmp_path, monkeypatch
+) -> None:
+    """DESIGN.md's learnpulse.collectors group was read by nothing: a researcher's collector
+    registered there was ignored without a word."""
+    import importlib
+    import sys
+
+    from learnpulse import COLLECTOR_GROUP
+    from tests.conftest import write_plugin
+
+    source = """
+        loaded = []
+        def load_ipython_extension(ipython):
+            loaded.append("in")
+        def unload_ipython_extension(ipython):
+            loaded.append("out")
+    """
+    points = "clicks = lp_clicks\nbroken = lp_clicks:missing"
+    write_plugin(tmp_path, "lp_clicks", source, COLLECTOR_GROUP, points)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    ip = InteractiveShell.instance()
+    try:
+        with pytest.warns(UserWarning, match=r"collector plugin 'broken' \(lp_clicks:missing\)"):
+            ip.run_cell("%load_ext learnpulse")
+        assert sys.modules["lp_clicks"].loaded == ["in"]
+        assert "check" in ip.magics_manager.magics["cell"]  # the built-in parts still load
+        ip.run_cell("%unload_ext learnpulse")
+        assert sys.modules["lp_clicks"].loaded == ["in", "out"]
+    finally:
+        sys.modules.pop("lp_clicks", None)
+
+
 def test_check_runs_the_cell_then_the_tests(shell: InteractiveShell, tracked_store) -> None:
     outputs, _ = run(shell, WRONG_TOTAL)
     report = outputs[-1]["text/plain"]

@@ -147,16 +147,12 @@ def agent_plugin(tmp_path, monkeypatch):
     would register, on ``sys.path`` for this test; agents are discovered again after it."""
     import importlib
     import sys
-    import textwrap
 
     from learnpulse.agents import ENTRY_POINT_GROUP, available_agents
+    from tests.conftest import write_plugin
 
     def install(source: str, points: str) -> None:
-        (tmp_path / "lp_plugin.py").write_text(textwrap.dedent(source))
-        info = tmp_path / "lp_plugin-0.1.dist-info"
-        info.mkdir()
-        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lp-plugin\nVersion: 0.1\n")
-        (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{points}\n")
+        write_plugin(tmp_path, "lp_plugin", source, ENTRY_POINT_GROUP, points)
         monkeypatch.syspath_prepend(str(tmp_path))
         importlib.invalidate_caches()
         available_agents.cache_clear()
