@@ -380,3 +380,24 @@ def test_prediction_pages_and_alerts():
     assert select_models(predictions, "all") == ["engagement", "alerts"]
     with pytest.raises(KeyError, match="no model 'x'; known: all, engagement, alerts"):
         select_models(predictions, "x")
+
+
+def test_live_failing_subscriber_does_not_fail_the_predictions(sqlite_store, caplog):
+    """A subscriber that raised (e.g. a closed stream's event loop) failed the computation:
+    the request waiting for it got the subscriber's error, the subscribers after it got
+    nothing."""
+
+    def broken(result):
+        raise RuntimeError("Event loop is closed")
+
+    received = []
+    live = LiveAnalytics(sqlite_store, predict=engagement_only, prediction_interval=0)
+    try:
+        live.subscribe("course-a", broken)
+        live.subscribe("course-a", received.append)
+        result = live.predictions("course-a", wait=True).result(timeout=30)
+        assert set(result.value["engagement"]["learner_id"]) == {"a", "b", "c"}
+        assert received == [result]
+        assert "Event loop is closed" in caplog.text
+    finally:
+        live.close()

@@ -214,7 +214,8 @@ class LiveAnalytics:
 
     def subscribe(self, course: str, callback: Callable[[Result], None]) -> Callable[[], None]:
         """Call ``callback(result)`` (on a worker thread) with each new predictions result of
-        ``course``; returns the function that unsubscribes."""
+        ``course``; returns the function that unsubscribes. A callback that raises is dropped
+        (and logged): it never fails the computation nor the other subscribers."""
         with self._lock:
             self._course(course).subscribers.append(callback)
             if self._watcher is None or not self._watcher.is_alive():
@@ -330,8 +331,19 @@ class LiveAnalytics:
                 state.results[key] = result
             subscribers = list(state.subscribers) if is_predictions else []
         for callback in subscribers:
-            callback(result)
+            self._notify(state, callback, result)
         return result
+
+    def _notify(self, state: _Course, callback: Callable[[Result], None], result: Result) -> None:
+        try:
+            callback(result)
+        except Exception:
+            _log.exception(
+                "learnpulse analytics: a subscriber of %s failed: dropped", state.mirror.course
+            )
+            with self._lock:
+                if callback in state.subscribers:
+                    state.subscribers.remove(callback)
 
     # -- computations --------------------------------------------------------------------
 
