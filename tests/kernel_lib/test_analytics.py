@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from concurrent.futures import CancelledError
 from datetime import date, datetime, timedelta, timezone
 
 import polars as pl
@@ -401,3 +403,28 @@ def test_live_failing_subscriber_does_not_fail_the_predictions(sqlite_store, cap
         assert "Event loop is closed" in caplog.text
     finally:
         live.close()
+
+
+def test_live_close_resolves_the_work_it_drops(sqlite_store):
+    """close() dropped queued work but not the futures handed out for it: whoever awaited
+    them (a request of a stopping server) waited forever, and so did every later call for the
+    same result once the closed workers had refused a job."""
+    started, release = threading.Event(), threading.Event()
+
+    def blocking(events, **tables):
+        started.set()
+        release.wait(30)
+        return engagement_only(events, **tables)
+
+    live = LiveAnalytics(sqlite_store, predict=blocking)
+    running = live.predictions("course-a")
+    assert started.wait(30)
+    queued = live.trends("course-a")
+    live.close()
+    release.set()
+    assert set(running.result(timeout=30).value["engagement"]["learner_id"]) == {"a", "b", "c"}
+    with pytest.raises(CancelledError):
+        queued.result(timeout=5)
+    for _ in range(2):  # not left pending for the next caller
+        with pytest.raises(RuntimeError, match="after shutdown"):
+            live.overview("course-a").result(timeout=5)

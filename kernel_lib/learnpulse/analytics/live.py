@@ -233,11 +233,16 @@ class LiveAnalytics:
         return unsubscribe
 
     def close(self) -> None:
-        """Stop the watcher and the workers (running work finishes, queued work is dropped)."""
+        """Stop the watcher and the workers (running work finishes, queued work is dropped:
+        its futures are cancelled)."""
         # under the lock: the watcher schedules under it, so it never meets a shut executor
         with self._lock:
             self._closed.set()
             self._executor.shutdown(wait=False, cancel_futures=True)
+            for state in self._courses.values():
+                for key, job in list(state.pending.items()):
+                    if job.cancel():  # not started: its _run was dropped with the queue
+                        del state.pending[key]
 
     # -- caching -------------------------------------------------------------------------
 
@@ -275,8 +280,8 @@ class LiveAnalytics:
         if pending is not None and not (sync or fresh):
             return pending
         job: Future[Result] = Future()
+        self._executor.submit(self._run, job, state, key, compute, sync, fresh)  # closed: raises
         state.pending[key] = job
-        self._executor.submit(self._run, job, state, key, compute, sync, fresh)
         return job
 
     def _run(self, job: Future, state: _Course, key: Hashable, compute, sync, fresh) -> None:
