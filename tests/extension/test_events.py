@@ -270,3 +270,44 @@ def test_latest_seq_finds_the_newest_event_across_gaps(tmp_path, make_event):
         store.forget("l1")
         assert store.counts()["events"] == 13
         assert latest_seq(store) == store.query(with_seq=True, order="seq")["seq"].max() == 39
+
+
+async def test_stream_to_a_client_that_does_not_read_holds_back(
+    jp_ws_fetch, lp_db_url, make_event, monkeypatch
+):
+    """The stream sent every stored event at once whatever the client took: one that did not
+    read (or read slowly) made the server hold the whole event log, as JSON, in memory."""
+    from learnpulse_server.handlers import events as module
+
+    streams = []
+    opened = module.EventStreamHandler.open
+
+    async def open_and_keep(handler, *args, **kwargs):
+        streams.append(handler)
+        await opened(handler, *args, **kwargs)
+
+    monkeypatch.setattr(module.EventStreamHandler, "open", open_and_keep)
+    note = "x" * 2000  # ~45 MB of JSON in all: more than the sockets' buffers
+    events = [make_event(offset_s=i, payload={"note": note}) for i in range(20_000)]
+    with EventStore(lp_db_url) as store:
+        store.append(events)
+        last_seq = store.query(order="seq", with_seq=True)["seq"].max()
+    ws = await jp_ws_fetch(
+        "learnpulse", "api", "events", "stream", params={"after": "0"}, headers=as_user("teacher")
+    )
+    (stream,) = streams
+    progress, settled = None, 0
+    while settled < 5:  # until the pump stops advancing (it waits on the client, or is done)
+        await asyncio.sleep(0.2)
+        now = stream._filters["after_seq"]
+        settled, progress = (settled + 1, now) if now == progress else (0, now)
+    buffered = stream.ws_connection.stream._total_write_index - (
+        stream.ws_connection.stream._total_write_done_index
+    )
+    assert progress < last_seq, "the whole log was read for a client that took nothing"
+    assert buffered < 4 * module.STREAM_BATCH_EVENTS * len(note)
+    received = []
+    while len(received) < len(events):  # a client that reads then gets everything, in order
+        received += [e["id"] for e in (await next_message(ws, timeout=30))["events"]]
+    assert received == [e["id"] for e in events]
+    ws.close()

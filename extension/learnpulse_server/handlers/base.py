@@ -20,7 +20,7 @@ from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
-from tornado.websocket import WebSocketHandler
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from learnpulse.events import time_range_problem
 from learnpulse.store import EventStore
@@ -253,6 +253,13 @@ class LearnPulseWebSocketHandler(
         """Send one JSON message (ignored when the client has gone)."""
         if self.ws_connection is not None and not self.ws_connection.is_closing():
             self.write_message(to_json(body))
+
+    async def flush_json(self, body: Any) -> None:
+        """Send one JSON message and wait until the socket has taken it: a client that reads
+        slowly holds up its own stream, not the server's memory (at once if it has gone)."""
+        if self.ws_connection is not None and not self.ws_connection.is_closing():
+            with contextlib.suppress(WebSocketClosedError):
+                await self.write_message(to_json(body))
 
 
 def _json_type(value: Any) -> str:

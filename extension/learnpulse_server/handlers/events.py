@@ -265,7 +265,7 @@ class EventStreamHandler(LearnPulseWebSocketHandler):
             )
             if frame.height:
                 self._filters["after_seq"] = frame["seq"][-1]
-                self.send_json({"events": events_json(frame), "next": frame["seq"][-1]})
+                await self.flush_json({"events": events_json(frame), "next": frame["seq"][-1]})
             if frame.height < STREAM_BATCH_EVENTS:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(changed.wait(), STREAM_POLL_S)
