@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import threading
 
 import polars as pl
 import pytest
@@ -312,3 +314,48 @@ def test_course_models_are_read_only_from_inside_models_dir(tmp_path, models_dir
     assert loader("demo-python-101") is not None
     target = course.replace("/tmp/elsewhere", str(elsewhere))
     assert loader(target) is None
+
+
+async def test_stream_updates_arrive_in_order(jp_ws_fetch, simulated, monkeypatch):
+    """Each update was prepared off the loop on its own, so a newer one prepared faster went
+    out first and the client was left with the older predictions (and every update waited in
+    the server's memory for a client that did not read)."""
+    from learnpulse_server.handlers import analytics as module
+
+    streams, written, older_values = [], [], []
+    opened, page_of = module.AnalyticsStreamHandler.open, module.prediction_page
+    newer_written = threading.Event()
+
+    async def open_and_keep(handler, *args, **kwargs):
+        streams.append(handler)
+        await opened(handler, *args, **kwargs)
+
+    def slow_for_the_older(value, models, **kwargs):
+        if any(value is older for older in older_values):
+            newer_written.wait(2)  # the newer update overtakes it, if it may
+        return page_of(value, models, **kwargs)
+
+    monkeypatch.setattr(module.AnalyticsStreamHandler, "open", open_and_keep)
+    monkeypatch.setattr(module, "prediction_page", slow_for_the_older)
+    ws = await jp_ws_fetch("learnpulse", "api", "analytics", "stream", params={"type": "score"})
+    snapshot = json.loads(await ws.read_message())
+    (stream,) = streams
+    sent = await asyncio.wrap_future(stream.service.predictions(snapshot["course"]))
+    write = stream.write_message
+
+    def recording_write(text, *args, **kwargs):
+        written.append(json.loads(text)["seq"])
+        if written[-1] == sent.seq + 2:
+            newer_written.set()
+        return write(text, *args, **kwargs)
+
+    monkeypatch.setattr(stream, "write_message", recording_write)
+    older_values.append(dict(sent.value))
+    older = dataclasses.replace(
+        sent, value=older_values[0], seq=sent.seq + 1, revision=sent.revision + 1
+    )
+    newer = dataclasses.replace(sent, seq=sent.seq + 2, revision=sent.revision + 2)
+    await asyncio.gather(stream._update(older), stream._update(newer))
+    ws.close()
+    assert written[-1] == newer.seq
+    assert written == sorted(written)

@@ -259,6 +259,8 @@ class AnalyticsStreamHandler(AnalyticsMixin, LearnPulseWebSocketHandler):
     auth_resource = "learnpulse:analytics"
     _unsubscribe = None
     _sent_revision = -1
+    _queued: tuple[Result, frozenset[str] | None] | None = None  # the next update to send
+    _sending = False
 
     @web.authenticated
     @authorized
@@ -304,8 +306,28 @@ class AnalyticsStreamHandler(AnalyticsMixin, LearnPulseWebSocketHandler):
         changed = result.changed_learners
         if changed is not None and self._learners is not None:
             changed = changed & set(self._learners)
-        if changed is None or changed:
-            await self._send("update", result, changed)
+        if changed is not None and not changed:
+            return
+        self._queue(result, changed)
+        if self._sending:  # the update being sent is followed by the queued one
+            return
+        self._sending = True
+        try:
+            while self._queued is not None:
+                (result, changed), self._queued = self._queued, None
+                await self._send("update", result, changed)
+        finally:
+            self._sending = False
+
+    def _queue(self, result: Result, changed: frozenset[str] | None) -> None:
+        """Make the queued update the newest result, for every learner changed since the
+        last one sent: updates go out one at a time and in order, and a client that reads
+        slowly gets fewer of them instead of a growing backlog in the server."""
+        if self._queued is not None:
+            queued, before = self._queued
+            changed = None if changed is None or before is None else changed | before
+            result = max(queued, result, key=lambda candidate: candidate.revision)
+        self._queued = (result, changed)
 
     async def _send(self, kind: str, result: Result, learners) -> None:
         self._sent_revision = max(self._sent_revision, result.revision)
@@ -320,9 +342,7 @@ class AnalyticsStreamHandler(AnalyticsMixin, LearnPulseWebSocketHandler):
         ids = page["learners"]["ids"]
         alerts = alerts_of(result.value, ids) if ALERTS in result.value else []
         message = {"type": kind, **result_meta(result), "models": models, **page, "alerts": alerts}
-        text = await self.off_loop(dumps, message)
-        if self.ws_connection is not None and not self.ws_connection.is_closing():
-            self.write_message(text)
+        await self.flush_text(await self.off_loop(dumps, message))
 
     def _fail(self, message: str) -> None:
         self.send_json({"type": "error", "message": message})

@@ -257,9 +257,13 @@ class LearnPulseWebSocketHandler(
     async def flush_json(self, body: Any) -> None:
         """Send one JSON message and wait until the socket has taken it: a client that reads
         slowly holds up its own stream, not the server's memory (at once if it has gone)."""
+        await self.flush_text(to_json(body))
+
+    async def flush_text(self, text: str) -> None:
+        """:meth:`flush_json` for a message already encoded."""
         if self.ws_connection is not None and not self.ws_connection.is_closing():
             with contextlib.suppress(WebSocketClosedError):
-                await self.write_message(to_json(body))
+                await self.write_message(text)
 
 
 def _json_type(value: Any) -> str:
