@@ -125,3 +125,29 @@ async def test_stream_refuses_anonymous(jp_ws_fetch):
     with pytest.raises(HTTPClientError) as info:
         await jp_ws_fetch("learnpulse", "api", "metrics", "stream", headers=ANONYMOUS)
     assert info.value.code == 403
+
+
+async def test_stream_to_a_client_that_does_not_read_keeps_no_backlog(jp_ws_fetch, monkeypatch):
+    """Every sample was written whether or not the client took the previous ones: one that
+    did not read made the server keep a sample a second in memory for as long as it stayed."""
+    from learnpulse_server.handlers import metrics as module
+
+    streams = []
+    opened = module.MetricsStreamHandler.open
+
+    def open_and_keep(handler, *args, **kwargs):
+        streams.append(handler)
+        opened(handler, *args, **kwargs)
+
+    monkeypatch.setattr(module.MetricsStreamHandler, "open", open_and_keep)
+    socket = await jp_ws_fetch("learnpulse", "api", "metrics", "stream", headers=as_user("bob"))
+    (stream,) = streams
+    big = stream.with_settings
+    monkeypatch.setattr(stream, "with_settings", lambda sample: {**big(sample), "pad": "x" * 2**20})
+    for _ in range(40):  # 40 MB of samples: more than the sockets' buffers
+        await asyncio.to_thread(stream.sampler.sample_now)
+    await asyncio.sleep(0.5)
+    connection = stream.ws_connection.stream
+    buffered = connection._total_write_index - connection._total_write_done_index
+    assert buffered < 4 * 2**20
+    socket.close()

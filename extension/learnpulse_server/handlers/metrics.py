@@ -8,6 +8,7 @@ extension); handlers only read its newest samples.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
@@ -135,10 +136,12 @@ class KernelMetricsHandler(_MetricsMixin, LearnPulseHandler):
 
 
 class MetricsStreamHandler(_MetricsMixin, LearnPulseWebSocketHandler):
-    """Sends the newest sample on connect, then every new sample as it is taken."""
+    """Sends the newest sample on connect, then every new sample as it is taken (a client
+    that has not taken the previous one yet skips it: no backlog grows in the server)."""
 
     auth_resource = "learnpulse:metrics"
     _unsubscribe = None
+    _sending: asyncio.Future | None = None
 
     @web.authenticated
     @authorized
@@ -149,10 +152,14 @@ class MetricsStreamHandler(_MetricsMixin, LearnPulseWebSocketHandler):
         loop = self.serverapp.io_loop.asyncio_loop
         latest = self.sampler.peek()
         if latest is not None:
-            self.send_json(self.with_settings(latest))
+            self._push(latest)
         self._unsubscribe = self.sampler.subscribe(
-            lambda sample: loop.call_soon_threadsafe(self.send_json, self.with_settings(sample))
+            lambda sample: loop.call_soon_threadsafe(self._push, sample)
         )
+
+    def _push(self, sample: dict[str, Any]) -> None:
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.ensure_future(self.flush_json(self.with_settings(sample)))
 
     def on_message(self, message: str | bytes) -> None:
         """Clients only listen."""
