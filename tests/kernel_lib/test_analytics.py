@@ -428,3 +428,38 @@ def test_live_close_resolves_the_work_it_drops(sqlite_store):
     for _ in range(2):  # not left pending for the next caller
         with pytest.raises(RuntimeError, match="after shutdown"):
             live.overview("course-a").result(timeout=5)
+
+
+def test_live_concurrent_computations_of_a_result_keep_the_newest(sqlite_store):
+    """With several workers, two computations of a course's predictions ran at once: the one
+    on older events, finishing last, replaced the newer result in the cache (later requests
+    were served older predictions than earlier ones), and the learners whose events it had
+    taken as changed were never reported changed by the newer one."""
+    first_started, release_first = threading.Event(), threading.Event()
+    calls = []
+
+    def first_blocks(events, **tables):
+        calls.append(events.height)
+        if len(calls) == 2:
+            first_started.set()
+            release_first.wait(3)  # the second overtakes it, if it may
+        return engagement_only(events, **tables)
+
+    live = LiveAnalytics(sqlite_store, predict=first_blocks, prediction_interval=0, workers=2)
+    received = []
+    try:
+        live.predictions("course-a", wait=True).result(timeout=30)
+        live.subscribe("course-a", received.append)
+        sqlite_store.append([tutor("2024-09-10T10:00:00", "a", {"role": "learner"})])
+        older = live.predictions("course-a", wait=True)
+        assert first_started.wait(30)
+        sqlite_store.append([tutor("2024-09-10T11:00:00", "b", {"role": "learner"})])
+        newer = live.predictions("course-a", wait=True)
+        newest = newer.result(timeout=30)
+        release_first.set()
+        assert older.result(timeout=30).revision < newest.revision
+        assert live.predictions("course-a").result(timeout=30).revision == newest.revision
+        assert set().union(*(r.changed_learners for r in received)) == {"a", "b"}
+    finally:
+        release_first.set()
+        live.close()

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -102,6 +103,7 @@ class _Course:
     synced_at: float = float("-inf")
     results: dict[Hashable, Result] = field(default_factory=dict)
     pending: dict[Hashable, Future] = field(default_factory=dict)
+    busy: dict[Hashable, threading.Lock] = field(default_factory=dict)  # held while computing
     changed: set[str] = field(default_factory=set)  # since the last predictions
     subscribers: list[Callable[[Result], None]] = field(default_factory=list)
 
@@ -285,9 +287,17 @@ class LiveAnalytics:
         return job
 
     def _run(self, job: Future, state: _Course, key: Hashable, compute, sync, fresh) -> None:
+        with self._lock:  # (results for a cut-off ``at`` are not kept: nothing to replace)
+            busy = (
+                state.busy.setdefault(key, threading.Lock()) if _cacheable(key) else nullcontext()
+            )
         try:
             if job.set_running_or_notify_cancel():
-                job.set_result(self._result(state, key, compute, sync=sync, fresh=fresh))
+                # one computation of a result at a time (several workers): each starts from
+                # the one before, so none replaces a newer one or loses its changed learners
+                with busy:
+                    result = self._result(state, key, compute, sync=sync, fresh=fresh)
+                job.set_result(result)
         except BaseException as error:  # handed to whoever waits on the job
             job.set_exception(error)
         finally:
