@@ -189,9 +189,12 @@ class SystemSampler:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> SystemSampler:
-        if self._thread is None:
+        """Sample on a new thread unless one is running (again after :meth:`stop`)."""
+        if not self.running:
+            # each thread has its own stop flag: one that outlived stop()'s timeout still stops
+            self._stop = threading.Event()
             self._thread = threading.Thread(
-                target=self._run, name="learnpulse-sampler", daemon=True
+                target=self._run, args=(self._stop,), name="learnpulse-sampler", daemon=True
             )
             self._thread.start()
         return self
@@ -218,8 +221,8 @@ class SystemSampler:
             if listener in self._listeners:
                 self._listeners.remove(listener)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.config.interval_s):
+    def _run(self, stop: threading.Event) -> None:
+        while not stop.wait(self.config.interval_s):
             try:
                 self.sample_now()
                 if self.config.persist_every_s is not None and (

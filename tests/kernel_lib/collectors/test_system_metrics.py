@@ -217,3 +217,22 @@ def test_a_gpu_read_error_is_reported_and_tried_again(monkeypatch):
     assert first["available"] is False and "illegal memory access" in first["reason"]
     second = sampler.sample_now()["gpu"]
     assert second["available"] is True and second["percent"] == 25.0
+
+
+def test_a_stopped_sampler_starts_again():
+    """start() after stop() returned at once and sampled nothing: the old thread object was
+    taken for a running one and the stop flag stayed set."""
+    sampler = SystemSampler(SamplerConfig(interval_s=0.05, history=100)).start()
+    sampler.stop()
+    assert not sampler.running
+    taken = len(sampler.history())
+    sampler.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(sampler.history()) <= taken and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sampler.running
+        assert len(sampler.history()) > taken
+    finally:
+        sampler.stop()
+    assert not sampler.running
