@@ -10,8 +10,10 @@ question is answerable (else ask what the learner tried), let the engine write t
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from numbers import Real
 from typing import TYPE_CHECKING, Any
@@ -51,6 +53,13 @@ AGENT_FAILED = (
     "The {title} could not answer this just now. Try asking in other words, or let the tutor "
     "choose another agent."
 )
+#: Seconds a plugin agent may take to draft a reply; then the learner gets AGENT_FAILED and
+#: the draft is abandoned (its thread is a daemon: a hung plugin cannot hold the kernel or
+#: the server's request).
+PLUGIN_DRAFT_TIMEOUT_S = 30.0
+#: Longest draft an agent may give, in characters (a plugin's 10 MB answer went whole to
+#: the widget); longer ones are cut, saying so.
+MAX_DRAFT_CHARS = 20_000
 
 log = logging.getLogger(__name__)
 
@@ -184,13 +193,42 @@ def _agent_draft(agent: Agent, message: str, context: TutorContext) -> Draft:
     short apology, the error logged naming the agent (a plugin's bug must not reach the
     learner's notebook or fail the server's request)."""
     try:
-        draft = agent.draft(message, context)
+        if type(agent) in BUILTIN_AGENTS:
+            draft = agent.draft(message, context)
+        else:
+            draft = _within(PLUGIN_DRAFT_TIMEOUT_S, agent.draft, message, context)
         _check_draft(draft)
     except Exception:
         where = f"{type(agent).__module__}.{type(agent).__qualname__}"
         log.exception("learnpulse: tutor agent %r (%s) failed to answer", agent.name, where)
         return Draft(AGENT_FAILED.format(title=agent.title), (), 0.0)
+    if len(draft.text) > MAX_DRAFT_CHARS:
+        cut = draft.text[:MAX_DRAFT_CHARS]
+        note = f"\n\n*(The answer was cut at {MAX_DRAFT_CHARS:,} characters.)*"
+        draft = dataclasses.replace(draft, text=cut + note)
     return draft
+
+
+def _within(seconds: float, function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` on a daemon thread; TimeoutError if it takes longer than
+    ``seconds`` (the thread is left to finish on its own)."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, function(*args)))
+        except BaseException as error:  # handed to the caller's thread
+            outcome.append((False, error))
+
+    thread = threading.Thread(target=run, name="learnpulse-agent-draft", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if not outcome:
+        raise TimeoutError(f"no answer within {seconds:g} s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
 
 
 def _check_draft(draft: Any) -> None:

@@ -4,6 +4,7 @@ the five agents' answers, and agent plugins."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
@@ -317,3 +318,48 @@ def test_a_plugin_agent_cannot_hand_out_an_answer(agent_plugin, course, exercise
                 course=course)  # fmt: skip
     assert "result += n" not in reply.text and "The answer is" in reply.text
     assert ("answer hidden" in reply.text) == (exercise is not None)
+
+
+UNRULY_AGENTS = """
+import threading
+
+from learnpulse.agents import Draft
+
+release = threading.Event()
+
+
+class Unruly:
+    title = "Unruly agent"
+    description = "Hangs, or says far too much."
+    keywords = ()
+
+    def __init__(self, name):
+        self.name = name
+
+    def draft(self, message, context):
+        if self.name == "hangs":
+            release.wait(60)
+        return Draft("word " * 2_000_000)
+
+
+hangs, floods = Unruly("hangs"), Unruly("floods")
+"""
+
+
+def test_a_plugin_agent_that_hangs_or_floods_is_bounded(agent_plugin, course, monkeypatch):
+    """A hung plugin held the notebook (or one of the server's threads) for good, and a
+    10 MB draft went whole to the widget."""
+    import sys
+
+    from learnpulse.agents import tutor
+
+    agent_plugin(UNRULY_AGENTS, "hangs = lp_plugin:hangs\nfloods = lp_plugin:floods")
+    monkeypatch.setattr(tutor, "PLUGIN_DRAFT_TIMEOUT_S", 0.5)
+    started = time.monotonic()
+    hung = ask("what is a list?", learner_id="ada", agent="hangs", course=course)
+    assert time.monotonic() - started < 5
+    assert hung.text.startswith("The Unruly agent could not answer this just now.")
+    sys.modules["lp_plugin"].release.set()
+    flood = ask("what is a list?", learner_id="ada", agent="floods", course=course)
+    assert len(flood.text) < tutor.MAX_DRAFT_CHARS + 100
+    assert flood.text.endswith(f"cut at {tutor.MAX_DRAFT_CHARS:,} characters.)*")
