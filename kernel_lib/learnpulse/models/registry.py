@@ -42,9 +42,17 @@ def load_model(name: str) -> type:
     ------
     KeyError
         If no model has that name; the message lists the registered ones.
+    ImportError
+        If the plugin cannot be imported, naming the model and its entry point.
     """
     models = available_models()
     if name not in models:
         known = ", ".join(sorted(models)) or "none"
         raise KeyError(f"no model registered as {name!r} in {ENTRY_POINT_GROUP!r}; known: {known}")
-    return models[name].load()
+    try:
+        return models[name].load()
+    except Exception as error:  # the plugin's own error said nothing of which model it was
+        raise ImportError(
+            f"model {name!r} ({models[name].value}) could not be loaded: "
+            f"{type(error).__name__}: {error}"
+        ) from error

@@ -11,7 +11,6 @@ import polars as pl
 import pytest
 
 from learnpulse.agents import (
-    ENTRY_POINT_GROUP,
     ask,
     ask_stream,
     available_agents,
@@ -21,6 +20,7 @@ from learnpulse.agents.learner import learner_mastery
 from learnpulse.course import check
 from learnpulse.models.engagement import engagement_patterns
 from tests.conftest import make_event
+from tests.kernel_lib.agents.test_agent_registry import AGENTS
 
 
 @pytest.mark.parametrize(
@@ -197,35 +197,11 @@ def test_coach_plans_at_least_one_and_at_most_the_longest_plan(course, asked):
     assert "**Week 17:**" not in plan.text
 
 
-AGENT_PLUGIN = """
-from learnpulse.agents import Draft
-
-
-class EchoAgent:
-    name = "echo"
-    title = "Echo"
-    description = "Repeats the question."
-    keywords = ("echo",)
-
-    def draft(self, message, context):
-        return Draft(f"You said: {message}", (), 1.0)
-"""
-
-
-def test_agents_register_through_entry_points(course, tmp_path, monkeypatch):
-    (tmp_path / "echo_agent.py").write_text(AGENT_PLUGIN)
-    info = tmp_path / "echo_agent-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: echo-agent\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\necho = echo_agent:EchoAgent\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    available_agents.cache_clear()
-    try:
-        assert "echo" in available_agents()
-        reply = ask("echo this please", learner_id="ada", course=course)
-        assert (reply.agent, reply.text) == ("echo", "You said: echo this please")
-    finally:
-        available_agents.cache_clear()
+def test_agents_register_through_entry_points(course, agent_plugin):
+    agent_plugin(AGENTS, "echo = lp_plugin:Echo")
+    assert "echo" in available_agents()
+    reply = ask("echo this please", learner_id="ada", course=course)
+    assert (reply.agent, reply.text) == ("echo", "You said: echo this please")
 
 
 def test_concept_questions_go_to_the_assistant(course):

@@ -8,6 +8,8 @@ import pytest
 
 from learnpulse.models import available_models, load_model
 from learnpulse.models.knowledge_tracing import BKT
+from learnpulse.models.registry import ENTRY_POINT_GROUP
+from tests.conftest import write_plugin
 
 
 def test_built_in_models_are_registered():
@@ -30,16 +32,22 @@ def test_unknown_model_names_the_known_ones():
 
 
 def test_a_third_party_plugin_is_found(tmp_path, monkeypatch):
-    package = tmp_path / "my_models.py"
-    package.write_text("class Streak:\n    '''Counts streaks.'''\n")
-    dist = tmp_path / "my_models-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-models\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[learnpulse.models]\nstreak = my_models:Streak\n")
+    source = "class Streak:\n    '''Counts streaks.'''\n"
+    write_plugin(tmp_path, "my_models", source, ENTRY_POINT_GROUP, "streak = my_models:Streak")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert "streak" in available_models()
     assert load_model("streak").__doc__ == "Counts streaks."
     sys.modules.pop("my_models", None)
+
+
+def test_a_plugin_that_cannot_be_imported_is_named(tmp_path, monkeypatch):
+    # the plugin's own ZeroDivisionError said nothing of which model it was
+    write_plugin(tmp_path, "my_broken", "1 / 0\n", ENTRY_POINT_GROUP, "broken = my_broken:M")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    message = r"model 'broken' \(my_broken:M\) could not be loaded: ZeroDivisionError"
+    with pytest.raises(ImportError, match=message):
+        load_model("broken")
+    sys.modules.pop("my_broken", None)
 
 
 @pytest.mark.parametrize("first", [True, False], ids=["plugin-first", "plugin-last"])
@@ -47,11 +55,8 @@ def test_a_plugin_cannot_take_a_built_in_name(tmp_path, monkeypatch, first):
     """The plugin's place on sys.path decided which 'bkt' won, silently."""
     import importlib
 
-    (tmp_path / "my_bkt.py").write_text("class BKT:\n    '''Not the real one.'''\n")
-    dist = tmp_path / "my_bkt-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: my-bkt\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[learnpulse.models]\nbkt = my_bkt:BKT\n")
+    source = "class BKT:\n    '''Not the real one.'''\n"
+    write_plugin(tmp_path, "my_bkt", source, ENTRY_POINT_GROUP, "bkt = my_bkt:BKT")
     path = [str(tmp_path), *sys.path] if first else [*sys.path, str(tmp_path)]
     monkeypatch.setattr(sys, "path", path)
     importlib.invalidate_caches()
