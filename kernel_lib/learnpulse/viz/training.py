@@ -19,7 +19,7 @@ from panel.viewable import Viewer
 
 from learnpulse.viz import charts, theme
 from learnpulse.viz.components import ChartPanel, DataTable
-from learnpulse.viz.sources import DataSource
+from learnpulse.viz.sources import DataSource, SourceError
 
 #: Runs selected for comparison when the dashboard opens (the newest ones).
 DEFAULT_COMPARED = 3
@@ -185,8 +185,13 @@ class TrainingDashboard(Viewer):
         self.lr = ChartPanel(lambda f: metric_chart(f, "lr"), title="Learning rate")
         self.accuracy = ChartPanel(lambda f: metric_chart(f, "accuracy"), title="Accuracy")
         picker = pn.widgets.MultiChoice.from_param(self.param.compared, label="Compare runs")
+        self._status = pn.pane.Markdown("", styles={"color": theme.MUTED})
         self._layout = theme.page(
-            "Training analytics", self.runs, picker, self.loss, pn.Row(self.lr, self.accuracy)
+            "Training analytics",
+            self.runs,
+            pn.Row(picker, self._status),
+            self.loss,
+            pn.Row(self.lr, self.accuracy),
         )
         self.refresh()
 
@@ -203,7 +208,16 @@ class TrainingDashboard(Viewer):
 
     @param.depends("compared", watch=True)
     def _draw(self) -> None:
-        details = [self.source.training_run(run_id) for run_id in self.compared]
+        details, gone = [], []
+        for run_id in self.compared:
+            try:
+                details.append(self.source.training_run(run_id))
+            except (KeyError, SourceError):  # deleted since the list was read
+                gone.append(self._labels.get(run_id, run_id))
+        # the error was raised in a watcher: the charts kept the old runs without a word
+        self._status.object = (
+            f"No longer stored: {theme.plain(', '.join(gone))} (refresh the list)" if gone else ""
+        )
         frames = [run_metrics(d, self._labels.get(d["run_id"])) for d in details]
         frame = pl.concat(frames) if frames else run_metrics({"name": "", "metrics": []})
         self._markers = overfitting_points(details, self._labels)

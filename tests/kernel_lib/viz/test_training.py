@@ -65,3 +65,25 @@ def test_runs_sharing_a_name_are_drawn_and_picked_apart(tmp_path):
     assert sorted(dashboard.param.compared.objects) == sorted(dashboard.compared)
     picker = pn.widgets.MultiChoice.from_param(dashboard.param.compared)
     assert all(name.startswith("dkt (") for name in picker.options)
+
+
+def test_a_run_deleted_since_the_list_was_read_is_named_not_fatal(store, monkeypatch):
+    dashboard = TrainingDashboard(DirectSource(store=store))
+    table = dashboard.runs.table
+    kept, deleted = table["run_id"].to_list()
+    real = dashboard.source.training_run
+
+    def training_run(run_id):
+        if run_id == deleted:
+            raise KeyError(f"no training run {run_id!r}")  # as DirectSource after a delete
+        return real(run_id)
+
+    monkeypatch.setattr(dashboard.source, "training_run", training_run)
+    dashboard.compared = [deleted, kept]  # raised in the watcher: the charts kept old runs
+    curves = [p for p in dashboard.loss.element if isinstance(p, hv.Curve)]
+    assert len(curves) == 2  # the kept run's loss and val_loss
+    name = table.filter(table["run_id"] == deleted)["name"][0]
+    assert "No longer stored" in dashboard._status.object
+    assert name.replace("-", "\\-") in dashboard._status.object
+    dashboard.compared = [kept]
+    assert dashboard._status.object == ""
