@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 #: Name of the overfitting detector in its results (``model`` column).
 OVERFITTING_MODEL = "loss-trend"
 _NAMED_METRICS = ("loss", "val_loss", "lr", "accuracy", "val_accuracy")
+#: Key of a logged point's ``extra`` listing its metrics that were not finite.
+NON_FINITE_KEY = "non_finite"
 #: Largest epoch and step (in size): the store's integer columns (32 and 64 bits).
 MAX_POSITION = {"epoch": 2**31 - 1, "step": 2**63 - 1}
 
@@ -146,8 +148,11 @@ class TrainingRun:
         """Record one point of the run; any other keyword is kept as an extra number.
 
         Values may be Python/numpy numbers or 0-d torch tensors. A non-finite value (a loss
-        that diverged to NaN) is stored as missing and named in ``extra["non_finite"]``.
+        that diverged to NaN) is stored as missing and named in ``extra["non_finite"]``
+        (:data:`NON_FINITE_KEY`: no metric may take that name).
         """
+        if NON_FINITE_KEY in extra:  # it would be overwritten by, or overwrite, that list
+            raise ValueError(f"{NON_FINITE_KEY!r} is reserved: name the metric otherwise")
         values = {"loss": loss, "val_loss": val_loss, "lr": lr, "accuracy": accuracy}
         values["val_accuracy"] = val_accuracy
         numbers = {k: _number(v, k) for k, v in {**values, **extra}.items() if v is not None}
@@ -162,7 +167,7 @@ class TrainingRun:
             row[name] = None if name in non_finite else numbers.get(name)
         row["extra"] = {k: v for k, v in numbers.items() if k in extra and k not in non_finite}
         if non_finite:
-            row["extra"]["non_finite"] = non_finite
+            row["extra"][NON_FINITE_KEY] = non_finite
         self._rows.append(row)
         self._pending.append(row)
         if len(self._pending) >= self.config.flush_every:

@@ -137,6 +137,14 @@ def test_log_rejects_non_numbers_naming_the_field(url):
         run.log(lr="0.1")
 
 
+def test_the_non_finite_key_is_not_a_metric_name(url):
+    # run.log(non_finite=1.0) was stored, then replaced by the list of non-finite metrics
+    with learnpulse.track_training("clash", store=url) as run:
+        with pytest.raises(ValueError, match="'non_finite' is reserved"):
+            run.log(step=0, non_finite=1.0)
+        run.log(step=1, loss=0.5)  # the run goes on
+
+
 def test_an_epoch_or_step_beyond_64_bits_is_refused_when_logged(url):
     """A step of 2**70 was accepted, then every flush failed (the store's integers are 64-bit):
     no later point of the run was stored and its summary raised. Steps near 2**63 overflowed
