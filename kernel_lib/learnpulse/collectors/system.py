@@ -184,6 +184,7 @@ class SystemSampler:
         self._probe_sent: float | None = None
         self._response_ms: float | None = None
         self._gpu_checked: dict[str, Any] | None = None
+        self._gpu_error: str | None = None  # the last GPU read error logged
         self._last_persist = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -370,8 +371,12 @@ class SystemSampler:
             try:
                 self._gpu_checked = gpu_memory()
             except Exception as error:  # a driver error: not cached, tried again next sample
-                log.warning("learnpulse: GPU memory not readable: %s", error)
-                return {"available": False, "reason": f"GPU memory not readable: {error}"}
+                reason = f"GPU memory not readable: {error}"
+                if reason != self._gpu_error:  # once while it lasts, not every sample
+                    log.warning("learnpulse: %s", reason)
+                    self._gpu_error = reason
+                return {"available": False, "reason": reason}
+            self._gpu_error = None
         return self._gpu_checked
 
     def _kernel_usage(self) -> dict[str, dict[str, Any]]:

@@ -236,3 +236,19 @@ def test_a_stopped_sampler_starts_again():
     finally:
         sampler.stop()
     assert not sampler.running
+
+
+def test_a_lasting_gpu_error_is_logged_once_while_it_lasts(monkeypatch, caplog):
+    def broken(index):
+        raise RuntimeError("CUDA error: device lost")
+
+    cuda = types.SimpleNamespace(
+        is_available=lambda: True, device_count=lambda: 1, mem_get_info=broken,
+        get_device_name=lambda index: "Fake GPU",
+    )  # fmt: skip
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
+    sampler = SystemSampler()
+    with caplog.at_level("WARNING", logger="learnpulse"):
+        for _ in range(5):  # a warning per sample, every interval, before
+            assert "device lost" in sampler.sample_now()["gpu"]["reason"]
+    assert caplog.text.count("device lost") == 1
