@@ -91,6 +91,7 @@ class ExerciseWidget(TextFallback):
         self.namespace = namespace
         self.last_result: CheckResult | None = None
         self.last_change: MasteryChange | None = None
+        self.session.load_history()  # hints opened before a kernel restart stay open
         self.hint_level = self.session.hints_opened.get(self.exercise.id, 0)
         self.session.begin(self.exercise)
         self._build()
@@ -205,6 +206,7 @@ class ExerciseWidget(TextFallback):
     def hint(self) -> str | None:
         """Open the next hint of the ladder (up to the policy's limit); None when none is left."""
         text = self.session.open_hint(self.exercise)
+        self.session.load_history()  # hints opened before a kernel restart stay open
         self.hint_level = self.session.hints_opened.get(self.exercise.id, 0)
         self._update_hint_button()
         if text is None:

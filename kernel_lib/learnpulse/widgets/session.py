@@ -123,7 +123,12 @@ class LearnerSession:
             return self._store
 
     def load_history(self) -> int:
-        """Replay the learner's stored attempts in this course (once); how many were read."""
+        """Replay the learner's stored attempts and hints in this course (once); how many
+        attempts were read.
+
+        The hints already opened count too: after a kernel restart the ladder goes on where
+        it was (it started again at hint 1, recording each hint a second time).
+        """
         with self._lock:
             if self._history_loaded:
                 return 0
@@ -132,17 +137,23 @@ class LearnerSession:
         if store is None:
             return 0
         try:
-            frame = store.query(course=self.course.id, learners=self.learner_id, kinds="attempt")
+            frame = store.query(
+                course=self.course.id, learners=self.learner_id, kinds=["attempt", "hint"]
+            )
         except Exception:  # no store, or an unreachable one: start from the prior
             log.warning("learnpulse: could not read earlier attempts", exc_info=True)
             return 0
-        for row in frame.iter_rows(named=True):
+        attempts = frame.filter(pl.col("kind") == "attempt")
+        for row in attempts.iter_rows(named=True):
             if row["correct"] is not None and row["item_id"]:
                 skills = row["skills"] or []
                 self._apply(
                     row["item_id"], skills, bool(row["correct"]), row["ts"], row["difficulty"]
                 )
-        return frame.height
+        hints = frame.filter((pl.col("kind") == "hint") & pl.col("item_id").is_not_null())
+        for item, level in hints.group_by("item_id").agg(pl.col("hints_used").max()).rows():
+            self.hints_opened[item] = max(self.hints_opened.get(item, 0), level or 0)
+        return attempts.height
 
     def _apply(
         self,
@@ -191,6 +202,7 @@ class LearnerSession:
     def open_hint(self, exercise: Exercise) -> str | None:
         """Open the next hint of ``exercise`` within its policy (tracked); None when none is
         left."""
+        self.load_history()
         level = self.hints_opened.get(exercise.id, 0)
         if level >= exercise.hint_limit:
             return None

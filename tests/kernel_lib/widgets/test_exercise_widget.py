@@ -166,6 +166,23 @@ def test_history_from_the_store_starts_the_next_session(tracked_store: TrackedSt
     assert later.streak_days() == 1
 
 
+def test_hints_opened_before_a_restart_stay_open(tracked_store: TrackedStore) -> None:
+    exercise = COURSE.exercise("ex-lists-05")
+    first = ExerciseWidget(exercise)
+    first.hint()
+    first.hint()
+    tracked_store.events()  # delivered
+    # the kernel restarts: a new session of the same learner
+    later = LearnerSession(learner_id="ada", store_url=tracked_store.url)
+    widget = ExerciseWidget(exercise, session=later)
+    assert widget.hint_level == 2 and exercise.hints[1] in widget.hints_html.value
+    assert widget.hint() == exercise.hints[2]
+    again = LearnerSession(learner_id="ada", store_url=tracked_store.url)
+    assert again.open_hint(exercise) is None  # as %hint: the ladder is at its end
+    levels = tracked_store.events("hint").get_column("hints_used").to_list()
+    assert levels == [1, 2, 3]  # no hint recorded twice
+
+
 def test_unreachable_store_still_gives_feedback(tmp_path) -> None:
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the store's folder should be")
