@@ -198,9 +198,10 @@ class LearnPulseMagics(Magics):
     def check(self, line: str, cell: str) -> None:
         """``%%check <exercise_id>``: run the cell, then check it against the exercise."""
         from learnpulse.course import CheckResult, check
+        from learnpulse.widgets.exercise import resolve_exercise
 
         session = self._session()
-        exercise = session.course.exercise(line.strip())
+        exercise = resolve_exercise(line.strip(), session.course)
         session.begin(exercise)
         outcome = self.shell.run_cell(cell, store_history=False)
         if not outcome.success:
@@ -244,8 +245,10 @@ class LearnPulseMagics(Magics):
     @_friendly("show a hint")
     def hint(self, line: str) -> None:
         """``%hint <exercise_id>``: the next hint of the exercise's ladder."""
+        from learnpulse.widgets.exercise import resolve_exercise
+
         session = self._session()
-        exercise = session.course.exercise(line.strip())
+        exercise = resolve_exercise(line.strip(), session.course)
         session.begin(exercise)
         text = session.open_hint(exercise)
         if text is None:

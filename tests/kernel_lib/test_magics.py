@@ -198,6 +198,28 @@ def test_tutor_answers_with_agent_sources_and_suggestions(
     assert isinstance(chat, TutorChatWidget) and chat.exercise.id == "ex-loops-04"
 
 
+def test_practice_from_the_tutor_can_be_read_and_answered(
+    shell: InteractiveShell, tracked_store
+) -> None:
+    """Asked while working on an exercise (whose policy withholds code), the generated
+    question's code was withheld, and %exercise / %%check did not know its id."""
+    from learnpulse.agents import generated_exercise
+
+    run(shell, "%exercise ex-loops-05")
+    outputs, _ = run(shell, "%tutor give me a practice exercise on loops")
+    reply = magics(shell).last_reply
+    exercise_id = outputs[-1]["text/plain"].split("%exercise ")[1].split("`")[0]
+    practice = generated_exercise(exercise_id)
+    assert reply.agent == "generator" and reply.redactions == 0
+    assert "withheld" not in reply.text and "```python" in reply.text  # the question's code
+    outputs, _ = run(shell, f"%exercise {exercise_id}")
+    assert isinstance(magics(shell).last_widget, ExerciseWidget)
+    assert magics(shell).last_widget.exercise.id == exercise_id
+    outputs, _ = run(shell, f"%%check {exercise_id}\n{practice.answer}\n")
+    assert magics(shell).last_result.correct, outputs[-1]["text/plain"]
+    assert tracked_store.events("attempt").get_column("item_id").to_list() == [exercise_id]
+
+
 def test_review_of_the_previous_cell_and_of_a_function(shell: InteractiveShell) -> None:
     run(shell, "def total(numbers, seen=[]):\n    seen.append(numbers)\n    return sum(numbers)\n")
     outputs, _ = run(shell, "%review")

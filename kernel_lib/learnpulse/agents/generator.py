@@ -407,7 +407,8 @@ class ContentGenerator:
         else:
             why = f" (your weakest skill so far: P(known) {context.p_known(skill):.2f})"
         intro = (
-            f"Here is new practice on **{skill}**{why}. Answer in the exercise widget or tell me."
+            f"Here is new practice on **{skill}**{why}. To answer, open it in your notebook "
+            f"with `%exercise {exercises[0].id}`."
         )
         source = Source(f"generator:{skill}", f"learnpulse exercise templates: {skill}")
         payload = {"exercises": [e.id for e in exercises], "skill": skill}

@@ -123,11 +123,17 @@ class TutorStream:
             # all of them.
             course = self.context.course.exercises.values()
             solutions += [e.solution for e in course if e.type == "code"]
-        withhold = exercise is not None and not exercise.policy.show_code
+        # The offline generator's code is the question of a new exercise, not code for this
+        # one (withheld, "what is total after this code runs?" could not be answered).
+        generated = offline and self.agent == "generator"
+        withhold = exercise is not None and not exercise.policy.show_code and not generated
         # A hint is the instructor's own text, shown as the policy allows, and the offline
         # coach writes of weeks, sessions and streaks, never of an exercise: their numbers
-        # are not the answer ("3 sessions a week" became "[answer hidden] sessions a week").
-        own_text = offline and ("hint_level" in self.draft.payload or self.agent == "coach")
+        # are not the answer ("3 sessions a week" became "[answer hidden] sessions a week"),
+        # nor are those of a generated exercise.
+        own_text = offline and (
+            "hint_level" in self.draft.payload or self.agent == "coach" or generated
+        )
         answers = answer_patterns(exercise) if exercise is not None and not own_text else []
         guard = ReplyGuard(solutions, withhold=withhold, allowed_code=own_code, answers=answers)
         parts: list[str] = []

@@ -21,6 +21,8 @@ from learnpulse.widgets.session import LearnerSession, MasteryChange, current_se
 
 #: Rows of the code answer box.
 CODE_BOX_ROWS = 8
+#: Start of the ids of the tutor's generated practice exercises.
+GENERATED_PREFIX = "gen-"
 
 
 def parse_answer(exercise: Exercise, text: str) -> Any:
@@ -45,8 +47,15 @@ def code_stub(exercise: Exercise) -> str:
 
 
 def resolve_exercise(exercise: Exercise | str, course: Course) -> Exercise:
-    """``exercise`` itself, or the course's exercise of that id (KeyError naming close ids)."""
-    return exercise if isinstance(exercise, Exercise) else course.exercise(exercise)
+    """``exercise`` itself, a practice exercise the tutor generated (``gen-...``, rebuilt from
+    its id), or the course's exercise of that id (KeyError naming close ids)."""
+    if isinstance(exercise, Exercise):
+        return exercise
+    if exercise.startswith(GENERATED_PREFIX):
+        from learnpulse.agents.generator import generated_exercise
+
+        return generated_exercise(exercise)
+    return course.exercise(exercise)
 
 
 class ExerciseWidget(TextFallback):
