@@ -92,14 +92,17 @@ class CheckReport:
 
         mark = "✔ " if self.correct else "✘ "
         tone = "good" if self.correct else "bad"
+        mastery = self.mastery.replace("\n", "; ")
         return (
             f"<p><b>{html.escape(self.exercise_id)}</b>: {coloured(mark + self.feedback, tone)}"
-            f"<br>{coloured('Mastery — ' + self.mastery.replace(chr(10), '; '), 'info')}</p>"
+            + (f"<br>{coloured('Mastery — ' + mastery, 'info')}" if mastery else "")
+            + "</p>"
         )
 
     def __repr__(self) -> str:
         mark = "✔" if self.correct else "✘"
-        return f"{self.exercise_id}: {mark} {self.feedback}\nMastery — {self.mastery}"
+        text = f"{self.exercise_id}: {mark} {self.feedback}"
+        return f"{text}\nMastery — {self.mastery}" if self.mastery else text
 
 
 @dataclass
@@ -128,6 +131,8 @@ class TutorAnswer:
 NO_ANSWER = (
     "No answer in this cell: end it with the answer (e.g. `3`) or assign it to `answer` here."
 )
+#: What %%check says to a cell the student interrupted (it records no attempt).
+STOPPED = "You stopped the cell, so nothing was checked: run it again when it is ready."
 
 
 class _BoundNames(ast.NodeVisitor):
@@ -198,6 +203,7 @@ class LearnPulseMagics(Magics):
     def check(self, line: str, cell: str) -> None:
         """``%%check <exercise_id>``: run the cell, then check it against the exercise."""
         from learnpulse.course import CheckResult, check
+        from learnpulse.course.running import describe_error
         from learnpulse.widgets.exercise import resolve_exercise
 
         session = self._session()
@@ -206,8 +212,11 @@ class LearnPulseMagics(Magics):
         outcome = self.shell.run_cell(cell, store_history=False)
         if not outcome.success:
             error = outcome.error_in_exec or outcome.error_before_exec
+            if isinstance(error, KeyboardInterrupt):  # the student stopped it: no attempt
+                display(CheckReport(exercise.id, False, STOPPED, ""))
+                return
             feedback = (
-                f"Your cell raised {type(error).__name__}: {error}. Fix it and run again; "
+                f"Your cell raised {describe_error(error)}. Fix it and run again; "
                 "%explain explains the error."
             )
             result = CheckResult(False, 0.0, feedback, {"diagnosis": "exception"})

@@ -13,7 +13,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from learnpulse.magics import LearnPulseMagics, question_mark_guard
+from learnpulse.magics import STOPPED, LearnPulseMagics, question_mark_guard
 from learnpulse.widgets import ExerciseWidget, ProgressWidget, TutorChatWidget
 from tests.kernel_lib.widgets import helpers
 from tests.kernel_lib.widgets.helpers import TrackedStore
@@ -144,6 +144,17 @@ def test_check_of_a_cell_that_raises(shell: InteractiveShell, tracked_store) -> 
     outputs, _ = run(shell, "%%check ex-loops-04\ndef total(numbers):\n    return 0\n1 / 0\n")
     assert "Your cell raised ZeroDivisionError" in outputs[-1]["text/plain"]
     assert isinstance(sys.last_value, ZeroDivisionError)
+    assert tracked_store.events("attempt").get_column("correct").to_list() == [False]
+
+
+def test_check_of_a_cell_the_student_stopped(shell: InteractiveShell, tracked_store) -> None:
+    """Interrupting a runaway %%check cell was graded as a wrong attempt ("Your cell raised
+    KeyboardInterrupt: .") and the skills' mastery dropped."""
+    outputs, _ = run(shell, "%%check ex-loops-04\nraise KeyboardInterrupt\n")
+    assert outputs[-1]["text/plain"] == "ex-loops-04: ✘ " + STOPPED
+    assert "Mastery" not in outputs[-1]["text/html"]
+    outputs, _ = run(shell, "%%check ex-loops-04\nraise ValueError\n")
+    assert "Your cell raised ValueError (line 1: `raise ValueError`)." in outputs[-1]["text/plain"]
     assert tracked_store.events("attempt").get_column("correct").to_list() == [False]
 
 
