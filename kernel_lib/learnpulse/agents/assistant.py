@@ -11,7 +11,7 @@ import polars as pl
 from learnpulse.agents.base import Draft, Source, TutorContext
 from learnpulse.agents.guardrails import asks_for_solution
 from learnpulse.agents.learner import level_of, with_previous_question
-from learnpulse.agents.retrieval import Hit, course_index
+from learnpulse.agents.retrieval import Hit, course_index, skills_in
 
 #: Retrieval score (BM25, course boost included) at which the assistant's confidence is 0.5.
 CONFIDENCE_HALF_SCORE = 8.0
@@ -99,8 +99,12 @@ class LearningAssistant:
         exclude = _closed_explanations(context)
         query = with_previous_question(message, context.history)
         if context.exercise is not None and context.course is not None:
+            # the topic of the exercise, unless the question names another one ("what is a
+            # tuple?" during a loops exercise was answered with while loops)
+            named = skills_in(message, context.course, by_passage=False)
             skill = context.course.skills.get(context.exercise.skill)
-            query = f"{query} {skill.name if skill else ''}"  # the topic of the exercise
+            if skill is not None and (not named or skill.id in named):
+                query = f"{query} {skill.name}"
         hits = course_index(context.course).search(query, SOURCES_PER_ANSWER, exclude)
         if not hits:
             return Draft(

@@ -399,10 +399,11 @@ def _first_mention(tokens: list[str], names: set[str]) -> int | None:
     return next((i for i, token in enumerate(tokens) if token in names), None)
 
 
-def skills_in(message: str, course: Course | None) -> list[str]:
+def skills_in(message: str, course: Course | None, *, by_passage: bool = True) -> list[str]:
     """Skills of ``course`` a message names, in order of mention: by id ("loops", "dicts",
-    "tuples"), else by a word of the skill's name ("dictionaries", "comprehensions"), else the
-    skill of the best-matching course passage when it matches well; else none."""
+    "tuples"), else by a word of the skill's name ("dictionaries", "comprehensions"), else
+    (``by_passage``) the skill of the best-matching course passage when it matches well; else
+    none."""
     if course is None:
         return []
     tokens = tokenize(message)
@@ -415,5 +416,7 @@ def skills_in(message: str, course: Course | None) -> list[str]:
         mentioned = sorted((i, skill) for i, skill in found if i is not None)
         if mentioned:
             return list(dict.fromkeys(skill for _, skill in mentioned))
+    if not by_passage:
+        return []
     hits = [h for h in course_index(course).search(message, 1) if h.passage.skill]
     return [hits[0].passage.skill] if hits and hits[0].score >= SKILL_MATCH_SCORE else []

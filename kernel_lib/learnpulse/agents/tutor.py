@@ -31,6 +31,7 @@ from learnpulse.agents.learner import (
     with_previous_question,
 )
 from learnpulse.agents.registry import BUILTIN_AGENTS, available_agents
+from learnpulse.agents.retrieval import skills_in
 from learnpulse.agents.reviewer import code_in
 from learnpulse.agents.router import route
 from learnpulse.events import new_event_id
@@ -265,12 +266,15 @@ def _policy_draft(message: str, context: TutorContext, agent: str) -> Draft | No
             1.0,
         )
     has_code = bool(context.code or code_in(message))
+    question = with_previous_question(message, context.history)
     vague = too_vague(
-        with_previous_question(message, context.history),
+        question,
         has_code=has_code,
         has_error=context.error is not None,
         has_exercise=exercise is not None,
     )
+    # a question naming a topic of the course is not vague, however short ("what is a tuple?")
+    vague = vague and not skills_in(question, context.course, by_passage=False)
     if agent in QUESTION_AGENTS and vague:
         return Draft(
             "Happy to help! Tell me a bit more so I can: what are you working on, what did you "

@@ -253,6 +253,15 @@ def test_vague_questions_get_asked_what_was_tried(course, message):
     assert reply.confidence < 0.5
 
 
+@pytest.mark.parametrize("exercise", [None, "ex-loops-06"])
+def test_a_short_question_naming_a_topic_is_answered_on_that_topic(course, exercise):
+    """A question like "what is a tuple?" was too vague without an exercise, and answered with
+    while loops during a loops exercise (the exercise's topic was added to every question)."""
+    reply = ask("what is a tuple?", learner_id="ann", exercise=exercise, course=course)
+    assert "what did you try" not in reply.text
+    assert reply.sources[0].id.startswith("course:tuples_sets#"), reply.text
+
+
 def test_vague_question_with_an_exercise_gets_a_hint(course):
     reply = ask("I'm stuck", learner_id="ann", exercise="ex-loops-04", course=course)
     assert "hint 1 of 3" in reply.text
