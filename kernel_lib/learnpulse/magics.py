@@ -196,6 +196,16 @@ class LearnPulseMagics(Magics):
 
         return current_session()
 
+    def _exercise(self, line: str, magic: str) -> Any:
+        """The exercise a magic's line names (KeyError saying how to name one, or naming close
+        matches: ``%exercise`` alone said "no exercise ''")."""
+        from learnpulse.widgets.exercise import resolve_exercise
+
+        exercise_id = line.strip()
+        if not exercise_id:
+            raise KeyError(f"Which exercise? Give its id, e.g. {magic} ex-lists-01.")
+        return resolve_exercise(exercise_id, self._session().course)
+
     # -- exercises ----------------------------------------------------------------------------
 
     @cell_magic
@@ -204,10 +214,9 @@ class LearnPulseMagics(Magics):
         """``%%check <exercise_id>``: run the cell, then check it against the exercise."""
         from learnpulse.course import CheckResult, check
         from learnpulse.course.running import describe_error
-        from learnpulse.widgets.exercise import resolve_exercise
 
         session = self._session()
-        exercise = resolve_exercise(line.strip(), session.course)
+        exercise = self._exercise(line, "%%check")
         session.begin(exercise)
         outcome = self.shell.run_cell(cell, store_history=False)
         if not outcome.success:
@@ -248,16 +257,14 @@ class LearnPulseMagics(Magics):
         """``%exercise <exercise_id>``: show the exercise widget."""
         from learnpulse.widgets.exercise import ExerciseWidget
 
-        self._show(ExerciseWidget(line.strip(), session=self._session()))
+        self._show(ExerciseWidget(self._exercise(line, "%exercise"), session=self._session()))
 
     @line_magic
     @_friendly("show a hint")
     def hint(self, line: str) -> None:
         """``%hint <exercise_id>``: the next hint of the exercise's ladder."""
-        from learnpulse.widgets.exercise import resolve_exercise
-
         session = self._session()
-        exercise = resolve_exercise(line.strip(), session.course)
+        exercise = self._exercise(line, "%hint")
         session.begin(exercise)
         text = session.open_hint(exercise)
         if text is None:

@@ -162,6 +162,9 @@ def test_unknown_exercise_is_a_friendly_message(shell: InteractiveShell, tracked
     outputs, _ = run(shell, "%%check ex-loop-04\nx = 1\n")
     assert "no exercise 'ex-loop-04'" in outputs[-1]["text/plain"]
     assert "ex-loops-04" in outputs[-1]["text/plain"]  # a close match is suggested
+    for magic in ("%exercise", "%hint", "%%check\nanswer = 3\n"):
+        outputs, _ = run(shell, magic)  # no id: it said "no exercise ''"
+        assert outputs[-1]["text/plain"].startswith("Which exercise? Give its id, e.g. %")
     outputs, _ = run(shell, "%progress lops")
     assert "no skill 'lops'" in outputs[-1]["text/plain"]
     assert tracked_store.events("attempt").height == 0
