@@ -156,6 +156,8 @@ def test_tutor_usage_counts_agents_and_hint_levels(events):
         {"level": 2, "hints": 1, "highest_for": 1},
     ]
     assert tutor_usage["daily"]["tutor_messages"].to_list() == [2, 0, 0, 1, 0, 0, 0]
+    # questions: the learners' messages only (a's question on Monday, not the mentor's reply)
+    assert tutor_usage["daily"]["questions"].to_list() == [1, 0, 0, 1, 0, 0, 0]
 
 
 def test_at_risk_kpi_when_given(events):

@@ -62,6 +62,10 @@ def _topics(in_period: pl.LazyFrame, column: str, name: str) -> pl.LazyFrame:
     )
 
 
+#: ``tutor_message`` events of the learners (payload ``role``), not the tutor's replies.
+IS_QUESTION = pl.col("payload").str.json_path_match("$.role") == "learner"
+
+
 def _agents(in_period: pl.LazyFrame) -> pl.LazyFrame:
     """Tutor messages per agent (payload ``agent``): messages, learners' messages, learners."""
     messages = in_period.filter(pl.col("kind") == "tutor_message").with_columns(
@@ -69,16 +73,24 @@ def _agents(in_period: pl.LazyFrame) -> pl.LazyFrame:
         .str.json_path_match("$.agent")
         .fill_null(UNSPECIFIED_AGENT)
         .alias("agent"),
-        pl.col("payload").str.json_path_match("$.role").alias("role"),
+        IS_QUESTION.alias("is_question"),
     )
     return (
         messages.group_by("agent")
         .agg(
             pl.len().cast(pl.Int64).alias("messages"),
-            (pl.col("role") == "learner").sum().cast(pl.Int64).alias("learner_messages"),
+            pl.col("is_question").sum().cast(pl.Int64).alias("learner_messages"),
             pl.col("learner_id").n_unique().cast(pl.Int64).alias("learners"),
         )
         .sort(["messages", "agent"], descending=[True, False])
+    )
+
+
+def _questions(in_period: pl.LazyFrame) -> pl.LazyFrame:
+    """Learners' messages to the tutor (:data:`IS_QUESTION`) per UTC day with any."""
+    questions = in_period.filter((pl.col("kind") == "tutor_message") & IS_QUESTION)
+    return questions.group_by(pl.col("ts").dt.date().alias("date")).agg(
+        pl.len().cast(pl.Int64).alias("questions")
     )
 
 
@@ -207,7 +219,8 @@ def course_overview(
         :mod:`learnpulse.analytics.measures` (one row per day, empty days included);
         ``popular_skills`` / ``popular_items``: frames (<= TOP_TOPICS, 5) ``skill`` / ``item_id,
         events, learners, attempts, accuracy``, most active first;
-        ``tutor``: dict of ``daily`` (days, 3) ``date, tutor_messages, hints``, ``agents``
+        ``tutor``: dict of ``daily`` (days, 4) ``date, tutor_messages`` (the learners' and the
+        tutor's), ``questions`` (the learners' only), ``hints``, ``agents``
         (n_agents, 4) ``agent, messages, learner_messages, learners`` and ``hint_levels``
         (n_levels, 3) ``level, hints, highest_for``.
         :func:`learnpulse.analytics.to_json` turns it into JSON-ready dicts.
@@ -220,7 +233,7 @@ def course_overview(
     in_period = window.filter(pl.col("ts") >= pl.lit(period.start))
     sessions = session_table(window)
     grid = _day_grid(previous.first_day, period.last_day)
-    day_totals, learners, skills, items, agents, hint_levels = pl.collect_all(
+    day_totals, learners, skills, items, agents, hint_levels, questions = pl.collect_all(
         [
             bucket_totals(window, sessions, lambda ts: ts.dt.date(), grid),
             _period_learners(window, period),
@@ -228,6 +241,7 @@ def course_overview(
             _topics(in_period, "item_id", "item_id"),
             _agents(in_period),
             _hint_levels(in_period),
+            _questions(in_period),
         ]
     )
     both = _period_measures(day_totals, learners, period)
@@ -243,7 +257,9 @@ def course_overview(
         "popular_skills": skills,
         "popular_items": items,
         "tutor": {
-            "daily": daily.select("date", "tutor_messages", "hints"),
+            "daily": daily.join(questions, on="date", how="left").select(
+                "date", "tutor_messages", pl.col("questions").fill_null(0), "hints"
+            ),
             "agents": agents,
             "hint_levels": hint_levels,
         },

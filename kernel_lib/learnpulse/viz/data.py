@@ -75,8 +75,9 @@ def summary_from_overview(overview: dict[str, Any]) -> dict[str, Any]:
         ``period`` (dict with ``start``, ``end``), ``kpis`` (:func:`kpi_rows`), ``daily``
         (``date``, ``sessions``, ``active_learners``, ``avg_session_minutes``, ``accuracy`` %),
         ``topics`` (``skill``, ``attempts``, ``learners``, ``accuracy`` %), ``tutor_questions``
-        (``date``, ``questions``), ``tutor_agents`` (``agent``, ``messages``: learners'
-        messages) and ``hint_levels`` (``level``, ``hints``).
+        (``date``, ``questions``: learners' messages to the tutor, not its replies),
+        ``tutor_agents`` (``agent``, ``messages``: learners' messages) and ``hint_levels``
+        (``level``, ``hints``).
     """
     tutor = overview["tutor"]
     daily = ("date", "sessions", "active_learners", "avg_session_minutes", "accuracy")
@@ -86,7 +87,7 @@ def summary_from_overview(overview: dict[str, Any]) -> dict[str, Any]:
         "kpis": kpi_rows(overview["kpis"]),
         "daily": _pick(overview["daily"], {c: c for c in daily}, percent="accuracy"),
         "topics": _pick(overview["popular_skills"], {c: c for c in topics}, percent="accuracy"),
-        "tutor_questions": _pick(tutor["daily"], {"date": "date", "questions": "tutor_messages"}),
+        "tutor_questions": _pick(tutor["daily"], {"date": "date", "questions": "questions"}),
         "tutor_agents": _pick(tutor["agents"], {"agent": "agent", "messages": "learner_messages"}),
         "hint_levels": _pick(tutor["hint_levels"], {"level": "level", "hints": "hints"}),
     }

@@ -37,6 +37,15 @@ def test_summary_has_the_columns_the_components_draw(course):
     assert summary["hint_levels"]["level"].to_list() == sorted(summary["hint_levels"]["level"])
 
 
+def test_tutor_questions_are_the_learners_messages_not_the_tutors_replies(course):
+    overview = course_overview(course.events, range="course")
+    summary = data.summary_from_overview(overview)
+    asked = overview["tutor"]["agents"]["learner_messages"].sum()
+    assert asked < overview["tutor"]["daily"]["tutor_messages"].sum()  # replies too
+    assert summary["tutor_questions"]["questions"].sum() == asked
+    assert summary["tutor_agents"]["messages"].sum() == asked
+
+
 def test_summary_read_back_from_json_equals_the_one_computed_here(course):
     overview = course_overview(course.events, range="month")
     here = data.summary_from_overview(overview)
