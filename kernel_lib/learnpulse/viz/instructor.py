@@ -148,6 +148,9 @@ class InstructorDashboard(Viewer):
         super().__init__(**params)
         self.source = source
         self._version: int | None = None
+        # (source version, outputs) of the last predictions read: they do not depend on the
+        # range, so a range switch reuses them until new events arrive.
+        self._outputs: tuple[int, dict[str, pl.DataFrame]] | None = None
         self._build()
         self.refresh()
         self._callback = None
@@ -215,41 +218,59 @@ class InstructorDashboard(Viewer):
         try:
             self._version = self.source.version()  # before reading: newer events redraw again
             summary = self.source.summary(self.range)
-            try:
-                outputs, self.problem = self.source.predictions(), ""
-            except SourceError as error:  # descriptive panels still work without the models
-                outputs, self.problem = {}, f"Model outputs unavailable: {error}"
-            self._fill(summary, outputs)
+            self._fill(summary, self._predictions(self._version))
         except SourceError as error:
             self.problem = f"Course data unavailable: {error}"
             self._status.object = f"**{theme.plain(self.problem)}**"
         finally:
             self._layout.loading = False
 
+    def _predictions(self, version: int) -> dict[str, pl.DataFrame]:
+        """The source's model outputs at ``version`` (read again only for a new version)."""
+        if self._outputs is not None and self._outputs[0] == version:
+            self.problem = ""
+            return self._outputs[1]
+        try:
+            outputs, self.problem = self.source.predictions(), ""
+        except SourceError as error:  # descriptive panels still work without the models
+            self._outputs = None
+            self.problem = f"Model outputs unavailable: {error}"
+            return {}
+        self._outputs = (version, outputs)
+        return outputs
+
     def _fill(self, summary: dict[str, Any], outputs: dict[str, pl.DataFrame]) -> None:
         # At risk: counted from the same predictions as the table (withdrawn learners are
         # not at risk any more), so the card and the table agree.
         at_risk = predictions.at_risk_count(outputs)
-        self.kpis.kpis = summary["kpis"].with_columns(
-            pl.when(pl.col("kpi") == "at_risk")
-            .then(pl.lit(at_risk, pl.Float64))
-            .otherwise(pl.col("value"))
-            .alias("value")
+        _update(
+            self.kpis,
+            kpis=summary["kpis"].with_columns(
+                pl.when(pl.col("kpi") == "at_risk")
+                .then(pl.lit(at_risk, pl.Float64))
+                .otherwise(pl.col("value"))
+                .alias("value")
+            ),
         )
-        self.daily.frame = summary["daily"]
-        self.durations.frame = summary["daily"]
-        self.topics.frame = summary["topics"]
-        self.questions.frame = summary["tutor_questions"]
-        self.agents.frame = summary["tutor_agents"]
-        self.hint_levels.frame = summary["hint_levels"]
-        self.mastery.mastery = outputs.get("mastery")
+        _update(self.daily, frame=summary["daily"])
+        _update(self.durations, frame=summary["daily"])
+        _update(self.topics, frame=summary["topics"])
+        _update(self.questions, frame=summary["tutor_questions"])
+        _update(self.agents, frame=summary["tutor_agents"])
+        _update(self.hint_levels, frame=summary["hint_levels"])
+        # The model outputs do not depend on the range, and most events leave most of them
+        # as they were: only what changed is drawn again (and sent to the browser).
+        _update(self.mastery, mastery=outputs.get("mastery"))
         risk = predictions.risk_table(outputs)
-        self.risk.frame = _missing("retention_risk") if risk is None else risk
-        self.peers.frame = predictions.peer_ranking(outputs)
+        _update(self.risk, frame=_missing("retention_risk") if risk is None else risk)
+        _update(self.peers, frame=predictions.peer_ranking(outputs))
         clusters = predictions.cluster_points(outputs)
-        self.clusters.frame = clusters
-        self.cluster_table.frame = None if clusters is None else cluster_descriptions(clusters)
-        self.alerts.alerts = outputs.get("alerts")
+        _update(self.clusters, frame=clusters)
+        _update(
+            self.cluster_table,
+            frame=None if clusters is None else cluster_descriptions(clusters),
+        )
+        _update(self.alerts, alerts=outputs.get("alerts"))
         self.last_update = datetime.now()
         period = summary["period"]
         empty = self.empty_panels()
@@ -306,6 +327,23 @@ class InstructorDashboard(Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         return self._layout
+
+
+def _update(component: param.Parameterized, **frames: pl.DataFrame | None) -> None:
+    """Set a component's frames, leaving out those equal to what it shows: setting a frame
+    redraws the panel and sends it to the browser again (for the tables, heatmap and scatter
+    of a large course, seconds of a browser's time at each range switch or new event)."""
+    changed = {
+        name: frame for name, frame in frames.items() if not _same(getattr(component, name), frame)
+    }
+    if changed:
+        component.param.update(changed)
+
+
+def _same(old: pl.DataFrame | None, new: pl.DataFrame | None) -> bool:
+    if old is None or new is None:
+        return old is new
+    return old.schema == new.schema and old.equals(new)
 
 
 def _missing(model: str) -> pl.DataFrame:
