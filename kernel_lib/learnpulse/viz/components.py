@@ -34,6 +34,14 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:,.0f}"
 
 
+def _fmt_change(change: float, unit: str) -> str:
+    """The size of a change as shown: a percentage's in percentage points (60 % -> 62 % is
+    "2.0 pp", not a relative "2.0 %")."""
+    if unit == "%":
+        return f"{change:.1f} pp"
+    return _fmt(change, unit)
+
+
 class KpiCards(Viewer):
     """One card per KPI: value with unit, and its change vs the previous period."""
 
@@ -45,16 +53,20 @@ class KpiCards(Viewer):
         self._draw()
 
     def _card_html(self, row: dict) -> str:
-        change = row["change"]
+        change, unit = row["change"], row["unit"]
         colour, arrow, text = theme.MUTED, "", "no previous period"
+        if change is None and row["value"] is None and row["previous"] is not None:
+            text = "no data in this period"
         if change is not None:
             worse_up = row["kpi"] in KPIS_WORSE_WHEN_HIGHER
-            if abs(change) <= KPI_FLAT_CHANGE:
+            shown = _fmt_change(abs(change), unit)
+            # Flat too when the change shows as zero (no green arrow for "0.0 min").
+            if abs(change) <= KPI_FLAT_CHANGE or shown == _fmt_change(0.0, unit):
                 arrow, text = "→", "no change"
             else:
                 good = (change > 0) != worse_up
                 colour, arrow = (theme.GOOD if good else theme.BAD), ("▲" if change > 0 else "▼")
-                text = f"{_fmt(abs(change), row['unit'])} vs previous"
+                text = f"{shown} vs previous"
         return (
             f"<div class='lp-kpi' data-kpi='{escape(row['kpi'])}'>"
             f"<div style='color:{theme.MUTED};font-size:13px'>{escape(row['label'])}</div>"

@@ -33,6 +33,22 @@ def test_kpi_cards_colour_good_and_bad_news():
     assert theme.GOOD in at_risk
 
 
+def test_kpi_changes_read_as_shown_on_the_card():
+    """A percentage's change is in percentage points; a change that shows as zero has no
+    arrow; a KPI with no value this period says so (it said "no previous period")."""
+    rows = [
+        ("accuracy", "Accuracy", "%", 60.9, 59.7, 1.2),
+        ("avg_session_minutes", "Avg. session length", "min", 23.63, 23.60, 0.03),
+        ("sessions", "Sessions", "sessions", None, 201.0, None),
+    ]
+    schema = ["kpi", "label", "unit", "value", "previous", "change"]
+    cards = KpiCards(kpis=pl.DataFrame(rows, schema=schema, orient="row"))
+    accuracy, minutes, sessions = (card.object for card in cards.cards)
+    assert "▲ 1.2 pp vs previous" in accuracy
+    assert "→ no change" in minutes and "▲" not in minutes and theme.GOOD not in minutes
+    assert "no data in this period" in sessions and "no previous period" not in sessions
+
+
 def _bars(frame: pl.DataFrame):
     return charts.bars(frame, "day", "n", title="Per day", xlabel="Day", ylabel="Count (n)")
 
