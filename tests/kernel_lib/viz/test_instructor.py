@@ -67,26 +67,23 @@ def test_a_range_switch_redraws_only_what_depends_on_the_range(source, monkeypat
     """The model outputs do not depend on the range: a switch neither reads them again nor
     redraws their panels (it did both: seconds of the browser's time in a large course)."""
     dashboard = InstructorDashboard(source, live=False)
-    models = {
-        "heatmap": dashboard.mastery.element,
-        "clusters": dashboard.clusters.element,
-        "risk": dashboard.risk._table.value,
-        "peers": dashboard.peers._table.value,
-        "alerts": dashboard.alerts.items[0],
-    }
-    daily = dashboard.daily.element
+
+    def model_panels() -> dict:
+        return {
+            "heatmap": dashboard.mastery.element,
+            "clusters": dashboard.clusters.element,
+            "risk": dashboard.risk._table.value,
+            "peers": dashboard.peers._table.value,
+            "alerts": dashboard.alerts.items[0],
+        }
+
+    before, daily = model_panels(), dashboard.daily.element
     reads = []
     monkeypatch.setattr(source, "predictions", lambda *a, **k: reads.append(a) or {})
     dashboard.range = "week"
     assert reads == [] and dashboard.daily.element is not daily
-    now = {
-        "heatmap": dashboard.mastery.element,
-        "clusters": dashboard.clusters.element,
-        "risk": dashboard.risk._table.value,
-        "peers": dashboard.peers._table.value,
-        "alerts": dashboard.alerts.items[0],
-    }
-    assert [name for name, shown in models.items() if now[name] is not shown] == []
+    now = model_panels()
+    assert [name for name, shown in before.items() if now[name] is not shown] == []
 
 
 def test_selecting_a_learner_shows_their_details(dashboard):
