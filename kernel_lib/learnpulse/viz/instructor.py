@@ -7,7 +7,7 @@ creates one and displays it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import panel as pn
@@ -271,12 +271,12 @@ class InstructorDashboard(Viewer):
             frame=None if clusters is None else cluster_descriptions(clusters),
         )
         _update(self.alerts, alerts=outputs.get("alerts"))
-        self.last_update = datetime.now()
+        self.last_update = datetime.now(timezone.utc)  # the status line speaks UTC
         period = summary["period"]
         empty = self.empty_panels()
         self._status.object = (
             f"{period['start']:%Y-%m-%d} to {period['end']:%Y-%m-%d %H:%M} UTC · "
-            f"updated {self.last_update:%H:%M:%S}"
+            f"updated {self.last_update:%H:%M:%S} UTC"
             + (f" · **{theme.plain(self.problem)}**" if self.problem else "")
             + (f" · {EMPTY_NOTE}: {', '.join(empty)}" if empty else "")
         )

@@ -170,3 +170,9 @@ def test_live_updates_say_when_the_source_stops_answering_and_resume(source, mon
     assert "Live updates paused" in dashboard.problem
     assert "server unreachable" in dashboard._status.object
     assert dashboard.check_for_updates() and dashboard.problem == ""
+
+
+def test_the_status_line_gives_the_update_time_in_utc(dashboard):
+    # it was the kernel's local time, beside the period in UTC
+    assert dashboard.last_update.utcoffset() == timedelta(0)
+    assert f"updated {dashboard.last_update:%H:%M:%S} UTC" in dashboard._status.object
