@@ -10,6 +10,7 @@ them).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -109,6 +110,7 @@ def word_reasons(
     names = [str(c) for c in names]
     wordings = [FEATURE_PHRASES.get(c, (f"{c}={{}}", f"{c} missing")) for c in names]
     templates, unknown = (np.array(w) for w in zip(*wordings, strict=True))
+    singular = np.array([singular_template(t) for t in templates])  # "1 submission"
     yes_no = np.array([c in YES_NO_FEATURES for c in names])
     specs = [None, *sorted(set(FEATURE_FORMATS.values()))]
     spec_of = np.array([specs.index(FEATURE_FORMATS.get(c)) for c in names])
@@ -123,7 +125,8 @@ def word_reasons(
             text[of_spec] = _fmt_all(values[of_spec], specs[spec])
         text = np.where(yes_no[j], np.where(values == 1, "yes", "no"), text)
         text = np.where(np.isnan(values), unknown[j], text)
-        columns[f"template{k}"] = np.where(np.isnan(values), "{}", templates[j])
+        template = np.where(text == "1", singular[j], templates[j])
+        columns[f"template{k}"] = np.where(np.isnan(values), "{}", template)
         columns[f"value{k}"] = text.astype(str)
         columns[f"effect{k}"] = effects[:, k]
     parts = [
@@ -139,6 +142,13 @@ def word_reasons(
     joined = pl.concat_str(parts, separator="; ", ignore_nulls=True)
     reason = pl.when(joined == "").then(pl.lit(ALL_TYPICAL)).otherwise(joined)
     return pl.DataFrame(columns).select(reason).to_series().to_list()
+
+
+def singular_template(template: str) -> str:
+    """``template`` for the value 1: its first plural word after ``{}`` in the singular
+    ("{} days since the last submission" -> "{} day since the last submission")."""
+    head, mark, tail = template.partition("{}")
+    return head + mark + re.sub(r"\b(\w+?)s\b", r"\1", tail, count=1)
 
 
 def _fmt_all(values: np.ndarray, spec: str | None = None) -> np.ndarray:

@@ -20,7 +20,7 @@ from learnpulse.features import (
     learner_features,
     oulad_day_frame,
 )
-from learnpulse.models.occlusion import ALL_TYPICAL, splits_crossed
+from learnpulse.models.occlusion import ALL_TYPICAL, singular_template, splits_crossed
 from learnpulse.models.predictive import (
     RISK_DIRECTIONS,
     PerformanceForecaster,
@@ -92,7 +92,8 @@ def _named(model, reasons: pl.Series) -> set[str]:
     patterns = {}
     for c in map(str, model.feature_names_):
         template, unknown = FEATURE_PHRASES.get(c, (f"{c}={{}}", f"{c} missing"))
-        wording = re.escape(template).replace(r"\{\}", ".+")
+        forms = {template, singular_template(template)}  # "1 due item", "2 due items"
+        wording = "|".join(re.escape(t).replace(r"\{\}", ".+") for t in forms)
         patterns[c] = re.compile(f"^(?:{wording}|{re.escape(unknown)})$")
     named = set()
     for part in (p for r in reasons if r != ALL_TYPICAL for p in r.split("; ")):
