@@ -246,3 +246,28 @@ def test_a_nan_score_is_no_score():
     got = learner_features(with_nan).select(columns)
     assert not any(got.select(pl.col(columns[1:]).is_nan().any()).row(0))
     assert got.equals(learner_features(without).select(columns))
+
+
+@pytest.mark.parametrize("odd", ['{"late": {"by": 2}}', '{"late": [1]}', '{"is_banked": {}}'])
+def test_payload_flags_read_alike_whatever_the_other_payloads_hold(odd):
+    """The late and banked flags are JSON booleans (or the text "true"/"false"); a number,
+    an object or an array is no flag. One such payload among the others changes nothing for
+    them (it makes the parse of every payload at once fail: each flag is then matched on its
+    own)."""
+    payloads = [
+        {"late": True, "is_banked": True},
+        {"late": "true"},
+        {"late": 1, "is_banked": "false"},
+        {"late": False},
+        {},
+    ]
+    rows = [
+        _event(n, n / 10, "assessment_submitted", item_id=f"t{n}", payload=json.dumps(p))
+        for n, p in enumerate(payloads, 1)
+    ]
+    plain = _row(learner_features(_frame(rows)))
+    assert (plain["n_late"], plain["n_banked"]) == (2, 1)
+    odd_row = _event(9, 0.9, "assessment_submitted", item_id="t9", payload=odd)
+    with_odd = _row(learner_features(_frame([*rows, odd_row])))
+    assert (with_odd["n_late"], with_odd["n_banked"]) == (2, 1)
+    assert with_odd["n_assessment_submitted"] == 6
