@@ -196,6 +196,19 @@ class LearnPulseApp(ExtensionApp):
         config=True,
         help="Server response time (ms a callback waits on the event loop) at [warning, critical].",
     )
+    health_window_s = Float(
+        60.0,
+        min=0.01,
+        config=True,
+        help=(
+            "Seconds of recent system samples the health score, status and alerts describe "
+            "(not the newest sample alone): a level (warning, critical) holds when a metric was "
+            "at or above it in at least half the samples of the window, and the score is that "
+            "of the value reached in at least half of them. So a single quiet sample does "
+            "not hide a sustained overload, nor does a single spike read as critical. A window "
+            "shorter than metrics_interval_s judges the newest sample alone."
+        ),
+    )
     overfitting_window = Integer(
         5,
         min=1,

@@ -8,9 +8,11 @@ import json
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from learnpulse_server.handlers.openapi import openapi_document
 from tests.extension.conftest import ANONYMOUS, as_user
 
 INTERVAL_S = 0.1
+HEALTH_WINDOW_S = 0.5
 
 
 @pytest.fixture
@@ -20,6 +22,7 @@ def jp_server_config(jp_server_config):
         "metrics_interval_s": INTERVAL_S,
         "metrics_persist_interval_s": 0.2,
         "cpu_thresholds": [0.0, 100.0],
+        "health_window_s": HEALTH_WINDOW_S,
     }
     return {**jp_server_config, "LearnPulseApp": app}
 
@@ -64,6 +67,35 @@ async def test_history_grows_is_bounded_by_limit_and_persisted(jp_fetch):
     await asyncio.sleep(0.5)
     stored = await _get(jp_fetch, "metrics", "history", source="store")
     assert stored["samples"] and set(stored["samples"][0]) >= {"cpu", "memory", "health"}
+
+
+async def test_health_describes_the_configured_window_of_samples(jp_fetch):
+    """Health was the newest sample's alone: one quiet sample after a sustained overload read
+    100/100. It now describes the samples of the last health_window_s seconds."""
+    await asyncio.sleep(8 * INTERVAL_S)
+    health = (await _get(jp_fetch, "metrics"))["health"]
+    assert health["window_s"] == HEALTH_WINDOW_S
+    assert 1 <= health["samples"] <= HEALTH_WINDOW_S / INTERVAL_S  # not the whole history
+    [cpu] = [a for a in health["alerts"] if a["metric"] == "cpu_percent"]  # warning level 0 %
+    assert cpu["samples"] == health["samples"] and cpu["samples_at_level"] >= 1
+    assert cpu["reason"].startswith("CPU at or above ")
+    assert f"of the last {HEALTH_WINDOW_S:g} s; now {cpu['value']:.1f}%" in cpu["reason"]
+    history = (await _get(jp_fetch, "metrics", "history"))["samples"]
+    assert len(history) > health["samples"]
+    assert {s["health"]["window_s"] for s in history} == {HEALTH_WINDOW_S}
+    schemas = openapi_document()["components"]["schemas"]  # the contract says what is sent
+    assert set(schemas["Health"]["required"]) == set(health)
+    assert set(schemas["HealthAlert"]["required"]) == set(cpu)
+
+
+def test_a_health_window_that_is_not_positive_is_refused():
+    from traitlets import TraitError
+
+    from learnpulse_server.app import LearnPulseApp
+
+    with pytest.raises(TraitError, match="health_window_s"):
+        LearnPulseApp(health_window_s=0)
+    assert "at least half the samples" in LearnPulseApp.health_window_s.help
 
 
 def test_persisting_samples_can_be_switched_off():

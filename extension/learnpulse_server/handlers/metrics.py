@@ -58,6 +58,7 @@ def start_sampler(app: Any) -> SystemSampler:
         history=app.metrics_history,
         disk_path=app.serverapp.root_dir,
         thresholds=thresholds,
+        health_window_s=app.health_window_s,
         persist_every_s=app.metrics_persist_interval_s or None,
         retention_days=app.metrics_retention_days,
     )

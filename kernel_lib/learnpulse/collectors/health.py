@@ -1,8 +1,33 @@
-"""Warning/critical thresholds and the 0-100 health score of a system sample."""
+"""Warning/critical thresholds and the 0-100 health of the recent system samples.
+
+Health describes a window of recent samples (:data:`HEALTH_WINDOW_S` by default), not the
+newest one alone: judged on one sample, a single quiet sample after minutes of overload read
+as "100/100" and a single spike as critical. How the window is judged:
+
+- A level (warning, critical) holds for a metric when the metric was at or above it in at
+  least :data:`LEVEL_SHARE` (half) of the window's samples. Requiring every sample, like an
+  alerting rule's ``for:`` clause, would let one quiet sample clear a sustained overload, the
+  failure this replaces; a mean would let one extreme sample (the event loop blocked for a
+  minute) outweigh the rest, and is a value the metric may never have had.
+- The score is the metric's score at that same value (the highest value reached in at least
+  half the samples, the upper median), so score, status and alerts agree: critical when the
+  score is 50 or below.
+- The window holds the samples taken in the last ``window_s`` seconds, however many there
+  are: just after a start it has few, and one shorter than the sampling interval has only
+  the newest sample (the old, per-sample behaviour).
+
+The samples themselves are never smoothed: each keeps its measured values; an alert also
+gives the newest sample's ``value`` beside the window's.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+import threading
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timedelta
 from typing import Any
 
 #: Score of a metric exactly at its warning threshold (100 below it).
@@ -11,6 +36,19 @@ SCORE_AT_WARNING = 100.0
 SCORE_AT_CRITICAL = 50.0
 #: Ceiling of response time, as a multiple of its critical threshold (score 0 there).
 RESPONSE_CEILING_FACTOR = 2.0
+#: Seconds of recent samples the health describes, by default.
+HEALTH_WINDOW_S = 60.0
+#: Share of the window's samples in which a metric must be at or above a level for it to hold.
+LEVEL_SHARE = 0.5
+#: How alerts name each metric, and its unit.
+METRIC_LABELS = {
+    "cpu_percent": ("CPU", "%"),
+    "memory_percent": ("Memory", "%"),
+    "gpu_memory_percent": ("GPU memory", "%"),
+    "response_ms": ("Response time", " ms"),
+}
+
+Values = Mapping[str, "float | None"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +78,9 @@ class Thresholds:
         return asdict(self)
 
 
+METRICS = tuple(f.name for f in fields(Thresholds))
+
+
 def metric_score(value: float, threshold: Threshold, ceiling: float) -> float:
     """100 up to the warning level, 50 at the critical level, 0 at ``ceiling``, linear between."""
     if value <= threshold.warning:
@@ -52,47 +93,140 @@ def metric_score(value: float, threshold: Threshold, ceiling: float) -> float:
     return max(0.0, SCORE_AT_CRITICAL * (1 - (value - threshold.critical) / span))
 
 
-def health(values: dict[str, float | None], thresholds: Thresholds) -> dict[str, Any]:
-    """Health of one sample: the worst metric's score, a status and one alert per metric over.
+def check_window_s(window_s: float) -> float:
+    """``window_s`` if it is a positive number of seconds, else a ValueError naming it."""
+    if isinstance(window_s, bool) or not isinstance(window_s, (int, float)):
+        raise ValueError(f"health window_s must be a number of seconds, not {window_s!r}")
+    if not (math.isfinite(window_s) and window_s > 0):
+        raise ValueError(f"health window_s must be > 0 seconds, not {window_s}")
+    return float(window_s)
+
+
+def check_metrics(values: Values) -> Values:
+    """``values`` if it names only known metrics, else a ValueError naming the others."""
+    unknown = set(values) - set(METRICS)
+    if unknown:
+        raise ValueError(f"unknown metric(s) {sorted(unknown)}; known: {list(METRICS)}")
+    return values
+
+
+def window_health(
+    samples: Sequence[Values], thresholds: Thresholds, window_s: float = HEALTH_WINDOW_S
+) -> dict[str, Any]:
+    """Health of the samples of a window: the worst metric's score, a status and one alert
+    per metric at or above its warning level in at least half of them (see the module).
 
     Parameters
     ----------
-    values : dict
+    samples : sequence of dict
+        The window's samples, oldest first, each ``{metric: value}`` for metrics among
         ``cpu_percent``, ``memory_percent``, ``gpu_memory_percent``, ``response_ms``; a None
         value (not measured, e.g. no GPU) is left out.
+    thresholds : Thresholds
+        Warning/critical levels of each metric.
+    window_s : float
+        Length of the window (seconds) the samples were taken in; said in the alerts.
 
     Returns
     -------
     dict
-        ``score`` (0-100, 100 = every metric below its warning level), ``status``
-        (ok | warning | critical) and ``alerts`` (metric, value, level, threshold, reason).
+        ``score`` (0-100, 100 = every metric below its warning level in at least half the
+        samples), ``status`` (ok | warning | critical), ``window_s``, ``samples`` (how many
+        the window held) and ``alerts``: ``metric``, ``level``, ``threshold``,
+        ``window_value`` (the value reached in at least half the samples), ``value`` (the
+        newest sample's), ``samples_at_level``, ``samples`` (those measuring the metric) and
+        ``reason``.
+
+    Raises
+    ------
+    ValueError
+        A metric that is not one of the four, or a window that is not > 0 seconds.
     """
-    scores, alerts = [100.0], []
-    for name, value in values.items():
-        threshold: Threshold = getattr(thresholds, name)
-        if value is None:
+    window_s = check_window_s(window_s)
+    for sample in samples:
+        check_metrics(sample)
+    scores, alerts = [SCORE_AT_WARNING], []
+    for name in METRICS:
+        values = [s[name] for s in samples if s.get(name) is not None]
+        if not values:
             continue
+        threshold: Threshold = getattr(thresholds, name)
         ceiling = threshold.critical * RESPONSE_CEILING_FACTOR if name == "response_ms" else 100.0
-        scores.append(metric_score(value, threshold, ceiling))
+        held = sorted(values, reverse=True)[math.ceil(LEVEL_SHARE * len(values)) - 1]
+        scores.append(metric_score(held, threshold, ceiling))
         level = (
-            "critical"
-            if value >= threshold.critical
-            else "warning"
-            if value >= threshold.warning
+            "critical" if held >= threshold.critical
+            else "warning" if held >= threshold.warning
             else None
-        )
+        )  # fmt: skip
         if level is not None:
-            limit = getattr(threshold, level)
-            alerts.append(
-                {
-                    "metric": name,
-                    "value": round(value, 2),
-                    "level": level,
-                    "threshold": limit,
-                    "reason": f"{name} is {value:.1f}, at or above the {level} level {limit:g}",
-                }
-            )
+            alerts.append(_alert(name, level, getattr(threshold, level), held, samples, window_s))
     status = "ok"
     if alerts:
         status = "critical" if any(a["level"] == "critical" for a in alerts) else "warning"
-    return {"score": round(min(scores), 1), "status": status, "alerts": alerts}
+    return {
+        "score": round(min(scores), 1),
+        "status": status,
+        "window_s": window_s,
+        "samples": len(samples),
+        "alerts": alerts,
+    }
+
+
+def _alert(
+    name: str, level: str, limit: float, held: float, samples: Sequence[Values], window_s: float
+) -> dict[str, Any]:
+    values = [s[name] for s in samples if s.get(name) is not None]
+    at_level = sum(value >= limit for value in values)
+    latest = samples[-1].get(name)
+    latest = None if latest is None else round(latest, 2)
+    label, unit = METRIC_LABELS[name]
+    if len(values) == 1:
+        when = "in the only sample"
+    elif at_level == len(values):
+        when = f"in all {len(values)} samples"
+    else:
+        when = f"in {at_level} of the {len(values)} samples"
+    now = "" if latest is None else f"; now {latest:.1f}{unit}"
+    return {
+        "metric": name,
+        "level": level,
+        "threshold": limit,
+        "window_value": round(held, 2),
+        "value": latest,
+        "samples_at_level": at_level,
+        "samples": len(values),
+        "reason": (
+            f"{label} at or above {limit:g}{unit} (the {level} level) {when} "
+            f"of the last {window_s:g} s{now}"
+        ),
+    }
+
+
+class HealthWindow:
+    """The metric values of the samples of the last ``window_s`` seconds, and their health.
+
+    Parameters
+    ----------
+    thresholds : Thresholds
+        Warning/critical levels of each metric.
+    window_s : float
+        Seconds of samples the health describes (see the module for how they are judged).
+    """
+
+    def __init__(self, thresholds: Thresholds, window_s: float = HEALTH_WINDOW_S) -> None:
+        self.thresholds, self.window_s = thresholds, check_window_s(window_s)
+        self._samples: deque[tuple[datetime, dict[str, float | None]]] = deque()
+        self._lock = threading.Lock()
+
+    def add(self, ts: datetime, values: Values) -> dict[str, Any]:
+        """Add the sample taken at ``ts``, forget those older than the window before it,
+        and return the health of the window (:func:`window_health`)."""
+        check_metrics(values)  # before it is kept: it would fail every later window
+        with self._lock:
+            self._samples.append((ts, dict(values)))
+            start = max(t for t, _ in self._samples) - timedelta(seconds=self.window_s)
+            while self._samples[0][0] <= start:
+                self._samples.popleft()
+            window = [v for t, v in self._samples if t > start]
+        return window_health(window, self.thresholds, self.window_s)

@@ -2,8 +2,9 @@
 
 A :class:`SystemSampler` samples on its own thread at a fixed interval (never on a server's
 event loop), keeps a bounded history, optionally persists samples to the store, and calls
-listeners with each new sample. Kernel processes are given by a callable returning
-``{kernel_id: pid}`` so this module needs nothing from the server.
+listeners with each new sample. Each sample's health describes the recent samples, not that
+one alone (see :mod:`learnpulse.collectors.health`). Kernel processes are given by a callable
+returning ``{kernel_id: pid}`` so this module needs nothing from the server.
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from typing import Any
 import psutil
 
 from learnpulse.collectors.cgroups import ContainerLimits, read_container_limits
-from learnpulse.collectors.health import Thresholds, health
+from learnpulse.collectors.health import (
+    HEALTH_WINDOW_S,
+    HealthWindow,
+    Thresholds,
+    check_window_s,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,10 @@ class SamplerConfig:
         The file system whose usage is reported (the notebook directory, typically).
     thresholds : Thresholds
         Warning/critical levels for the health score.
+    health_window_s : float
+        Seconds of recent samples each sample's ``health`` describes: a level holds when a
+        metric was at or above it in at least half of them (see
+        :mod:`learnpulse.collectors.health` for why).
     persist_every_s : float or None
         Write the samples gathered to the store this often; None = never persist.
     retention_days : float
@@ -63,6 +73,7 @@ class SamplerConfig:
     history: int = 3600
     disk_path: str = "/"
     thresholds: Thresholds = field(default_factory=Thresholds)
+    health_window_s: float = HEALTH_WINDOW_S
     persist_every_s: float | None = None
     retention_days: float = 7.0
 
@@ -71,6 +82,7 @@ class SamplerConfig:
             raise ValueError(f"interval_s must be > 0, not {self.interval_s}")
         if self.history < 1:
             raise ValueError(f"history must be >= 1, not {self.history}")
+        check_window_s(self.health_window_s)
 
 
 def gpu_memory() -> dict[str, Any]:
@@ -171,6 +183,8 @@ class SystemSampler:
         }
         self.host = socket.gethostname()
         self._history: deque[dict[str, Any]] = deque(maxlen=config.history)
+        # its own samples: the history may be shorter than the window
+        self._health = HealthWindow(config.thresholds, config.health_window_s)
         self._unsaved: list[dict[str, Any]] = []
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
@@ -273,7 +287,10 @@ class SystemSampler:
     # -- sampling --------------------------------------------------------------------------
 
     def sample_now(self) -> dict[str, Any]:
-        """Take one sample, add it to the history, tell listeners; return it."""
+        """Take one sample, add it to the history, tell listeners; return it.
+
+        Its ``health`` describes the samples of the last ``config.health_window_s`` seconds,
+        this one included; its measured values are its own."""
         now = datetime.now(timezone.utc)
         limits = read_container_limits(**self._cgroup_paths)
         cpu = self._cpu(limits)
@@ -291,14 +308,14 @@ class SystemSampler:
             "limits": limits.to_dict(),
             "kernels": self._kernel_usage(),
         }
-        sample["health"] = health(
+        sample["health"] = self._health.add(
+            now,
             {
                 "cpu_percent": cpu["percent"],
                 "memory_percent": memory["percent"],
                 "gpu_memory_percent": gpu.get("percent"),
                 "response_ms": response,
             },
-            self.config.thresholds,
         )
         with self._lock:
             self._history.append(sample)

@@ -85,8 +85,17 @@ def kernel_table(sample: dict[str, Any]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
+def health_window(sample: dict[str, Any]) -> str:
+    """What the sample's health describes, e.g. ``"last 60 s"`` (``""`` from a server that
+    judged the newest sample alone)."""
+    window_s = (sample.get("health") or {}).get("window_s")
+    return f"last {window_s:g} s" if isinstance(window_s, (int, float)) else ""
+
+
 def health_alerts(sample: dict[str, Any]) -> pl.DataFrame:
-    """The sample's alerts: ``level`` (as urgency), ``metric``, ``reason``."""
+    """The sample's alerts: ``level`` (as urgency), ``metric``, ``reason`` (each about the
+    health window: "CPU at or above 90% (the critical level) in 58 of the 60 samples of the
+    last 60 s; now 12.0%")."""
     alerts = (sample.get("health") or {}).get("alerts") or []
     return pl.DataFrame(
         [{"urgency": a["level"], "metric": a["metric"], "reason": a["reason"]} for a in alerts],
@@ -117,7 +126,12 @@ def _metric_chart(column: str, label: str, threshold: dict[str, float] | None):
 
 
 class SystemMonitor(Viewer):
-    """Live system charts, per-kernel use, a health score and alerts."""
+    """Live system charts, per-kernel use, a health score and alerts.
+
+    The score and alerts are the newest sample's ``health``: they describe the server's
+    health window (the last ``LearnPulseApp.health_window_s`` seconds), which the card says;
+    the charts show every sample as measured.
+    """
 
     interval_s = param.Number(
         default=REFRESH_INTERVAL_S, bounds=(0.5, 3600), doc="Seconds between refreshes."
@@ -181,6 +195,11 @@ class SystemMonitor(Viewer):
         self.kernels.frame = kernel_table(sample)
         score = (sample.get("health") or {}).get("score")
         self.health.value = math.nan if score is None else score
+        # the score and alerts describe the recent window, not the newest point of the charts
+        window = health_window(sample)
+        self.health.label = f"Health score, {window}" if window else "Health score"
+        over = f" over the {window}" if window else ""
+        self.alerts.empty_text = f"No metric at or above its warning level{over}."
         self.alerts.alerts = health_alerts(sample)
         last = series["ts"].max() if series.height else None
         when = f"{last:%H:%M:%S} UTC" if last is not None else "none yet"

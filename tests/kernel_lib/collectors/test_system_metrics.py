@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from learnpulse.collectors.health import Threshold, Thresholds, health
+from learnpulse.collectors.health import Threshold, Thresholds, window_health
 from learnpulse.collectors.system import NVIDIA_MARKERS, SamplerConfig, SystemSampler, gpu_memory
 from learnpulse.store import EventStore
 from tests.kernel_lib.collectors.test_cgroups import _write
@@ -111,17 +111,17 @@ def test_container_limits_drive_memory_and_cpu_percent(tmp_path):
 
 def test_health_score_and_thresholds():
     limits = Thresholds()
-    calm = health(
-        {"cpu_percent": 10, "memory_percent": 20, "gpu_memory_percent": None, "response_ms": 5},
+    calm = window_health(
+        [{"cpu_percent": 10, "memory_percent": 20, "gpu_memory_percent": None, "response_ms": 5}],
         limits,
     )
-    busy = health({"cpu_percent": 80, "memory_percent": 20, "response_ms": 5}, limits)
-    slow = health({"cpu_percent": 10, "memory_percent": 20, "response_ms": 6000}, limits)
-    assert calm == {"score": 100.0, "status": "ok", "alerts": []}
+    busy = window_health([{"cpu_percent": 80, "memory_percent": 20, "response_ms": 5}], limits)
+    slow = window_health([{"cpu_percent": 10, "memory_percent": 20, "response_ms": 6000}], limits)
+    assert calm == {"score": 100.0, "status": "ok", "window_s": 60.0, "samples": 1, "alerts": []}
     assert busy["status"] == "warning" and busy["score"] == 75.0
     assert slow["status"] == "critical" and 0 < slow["score"] < 50
-    assert slow["alerts"][0]["metric"] == "response_ms" and "5000" in slow["alerts"][0]["reason"]
-    gpu = health({"gpu_memory_percent": 70}, limits)
+    assert slow["alerts"][0]["metric"] == "response_ms" and "5000 ms" in slow["alerts"][0]["reason"]
+    gpu = window_health([{"gpu_memory_percent": 70}], limits)
     assert gpu["status"] == "warning"
     with pytest.raises(ValueError, match="warning < critical"):
         Threshold(90, 70)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import holoviews as hv
 import polars as pl
@@ -97,3 +98,40 @@ def test_a_sample_without_a_health_score_shows_none_not_a_red_zero(monkeypatch):
     monkeypatch.setattr(source, "system", lambda: SAMPLE)
     monitor.refresh()
     assert monitor.health.value == 37.5
+
+
+def _monitor(machine) -> SystemMonitor:
+    source = DirectSource(pl.DataFrame({"ts": [], "learner_id": []}), sampler=machine.sampler)
+    return SystemMonitor(source, running=False)
+
+
+def _alert_texts(monitor: SystemMonitor) -> list[str]:
+    return [item.object for item in monitor.alerts.items]
+
+
+def test_the_health_card_and_alerts_describe_the_recent_window_not_the_newest_sample(tmp_path):
+    """The card read "Health 100/100" while the CPU chart sat above its critical line for
+    minutes: the score was the newest sample's, and one quiet sample followed the overload."""
+    from tests.kernel_lib.collectors.test_health import FakeMachine
+
+    overloaded = FakeMachine(tmp_path / "overloaded")
+    monitor = _monitor(overloaded)
+    for busy in [True] * 10 + [False]:
+        overloaded.load(busy=busy, memory_percent=50)
+        monitor.refresh()
+    assert monitor.charts["cpu"].frame["cpu"][-1] == 0.0  # the chart shows the sample as measured
+    assert monitor.health.value <= 50  # was 100
+    assert monitor.health.label == "Health score, last 60 s"
+    [cpu] = _alert_texts(monitor)
+    # the first of the 12 samples (the card's first) has the host's CPU: busy or not
+    assert re.search(r"CPU at or above 90% \(the critical level\) in 1[01] of the 12 samples of "
+                     r"the last 60 s; now 0.0%", cpu)  # fmt: skip
+
+    spiked = FakeMachine(tmp_path / "spiked")
+    monitor = _monitor(spiked)
+    for busy in [False] * 10 + [True]:
+        spiked.load(busy=busy, memory_percent=50)
+        monitor.refresh()
+    assert monitor.charts["cpu"].frame["cpu"][-1] == 100.0
+    assert monitor.health.value == 100  # was critical
+    assert _alert_texts(monitor) == ["No metric at or above its warning level over the last 60 s."]
