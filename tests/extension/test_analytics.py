@@ -359,3 +359,73 @@ async def test_stream_updates_arrive_in_order(jp_ws_fetch, simulated, monkeypatc
     ws.close()
     assert written[-1] == newer.seq
     assert written == sorted(written)
+
+
+def stream_updates() -> list[asyncio.Task]:
+    """The analytics streams' updates still pending on the server's event loop."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done()
+        and getattr(task.get_coro(), "__qualname__", "").startswith("AnalyticsStreamHandler.")
+    ]
+
+
+async def eventually(condition, timeout: float = 10) -> bool:
+    """Whether ``condition()`` holds within ``timeout`` seconds (the loop keeps running)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (ImportError("No module named 'torch'"), "the predictive models are unavailable: "),
+        (RuntimeError("the model broke"), "internal error (RuntimeError); see the server log"),
+    ],
+    ids=["models-unavailable", "unexpected"],
+)
+async def test_stream_whose_snapshot_fails_leaves_nothing_behind(
+    jp_ws_fetch, jp_serverapp, hand_built, error, message
+):
+    """When the opening snapshot failed with a 503 (the models missing), an update delivered
+    meanwhile waited for the snapshot forever (a task left on the loop for each); any other
+    failure dropped the socket without a word and left its subscription: the course's
+    predictions were recomputed every refresh interval for nobody."""
+    from datetime import datetime, timezone
+
+    from learnpulse.analytics.live import LiveAnalytics, Result
+    from learnpulse_server.handlers.analytics import SERVICE_SETTING
+
+    settings = jp_serverapp.web_app.settings
+    started, fail = threading.Event(), threading.Event()
+
+    def failing(events, **tables):
+        started.set()
+        fail.wait(30)
+        raise error
+
+    service = LiveAnalytics(settings["learnpulse_store"], predict=failing)
+    settings[SERVICE_SETTING] = service
+    subscribers = service._course("course-a").subscribers
+    try:
+        ws = await jp_ws_fetch("learnpulse", "api", "analytics", "stream")
+        assert await asyncio.to_thread(started.wait, 30)  # the snapshot is being computed
+        (deliver,) = subscribers
+        newer = Result({}, "course-a", 99, 99, datetime.now(timezone.utc), 0.0, None)
+        deliver(newer)  # as a worker does with predictions computed meanwhile
+        assert await eventually(lambda: len(stream_updates()) == 1)  # it waits for the snapshot
+        fail.set()
+        reply = json.loads(await asyncio.wait_for(ws.read_message(), timeout=30))
+        assert reply["type"] == "error" and reply["message"].startswith(message)
+        assert await asyncio.wait_for(ws.read_message(), timeout=30) is None  # closed
+        assert await eventually(lambda: not subscribers and not stream_updates()), (
+            f"left behind: {len(subscribers)} subscriber(s), {len(stream_updates())} update(s)"
+        )
+    finally:
+        fail.set()
+        service.close()
