@@ -22,10 +22,11 @@ HAND_AT = "2024-09-09T00:00:00Z"
 RENAMED = {"learner-00000": "ada", "learner-00001": "bob"}
 
 
-def simulated_class(n_learners: int = 30):
-    """A small simulated course whose first two learners are the users ada and bob."""
+def simulated_class(n_learners: int = 30, names: dict[str, str] | None = None):
+    """A small simulated course whose first two learners are the users ada and bob (and
+    other learners renamed by ``names``)."""
     data = simulate_course(SimulationConfig(n_learners=n_learners, weeks=4, seed=3))
-    rename = pl.col("learner_id").replace(RENAMED)
+    rename = pl.col("learner_id").replace({**RENAMED, **(names or {})})
     data.events = data.events.with_columns(rename)
     data.learners = data.learners.with_columns(rename)
     return data
@@ -216,6 +217,33 @@ async def test_predictive_one_model_for_named_learners(jp_fetch, simulated):
         "bob",
         "learner-00005",
     ]
+
+
+@pytest.fixture
+def comma_named(lp_db_url):
+    """The simulated class with learners "Doe, Jane", "Doe" and "Jane" (ids as an import of
+    "last, first" names makes them)."""
+    names = {"learner-00002": "Doe, Jane", "learner-00003": "Doe", "learner-00004": "Jane"}
+    with EventStore(lp_db_url) as store:
+        store.append_course(simulated_class(names=names))
+
+
+async def test_predictive_names_a_learner_whose_id_has_a_comma(jp_fetch, comma_named):
+    """``?learner=`` was split on every comma: "Doe, Jane" could not be asked for (asking
+    gave the predictions of "Doe" and "Jane"). A repeated parameter now names one id per
+    value; a single value is still a comma-separated list."""
+
+    async def predicted(*learners: str) -> tuple[list[str], set[str]]:
+        params = [("type", "success"), *(("learner", learner) for learner in learners)]
+        route = ("learnpulse", "api", "analytics", "predictive")
+        response = await jp_fetch(*route, params=params, headers=as_user("teacher"))
+        body = json.loads(response.body)
+        return body["learners"]["ids"], learners_in(body)
+
+    both = ["Doe, Jane", "bob"]
+    assert await predicted("Doe, Jane", "bob") == (both, set(both))
+    assert await predicted("Doe, Jane", "Doe, Jane") == (["Doe, Jane"], {"Doe, Jane"})
+    assert await predicted("Doe, Jane") == (["Doe", "Jane"], {"Doe", "Jane"})  # as before
 
 
 async def test_a_student_gets_only_their_own_predictions(jp_fetch, simulated):
