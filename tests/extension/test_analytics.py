@@ -22,10 +22,11 @@ HAND_AT = "2024-09-09T00:00:00Z"
 RENAMED = {"learner-00000": "ada", "learner-00001": "bob"}
 
 
-def simulated_class(n_learners: int = 30):
-    """A small simulated course whose first two learners are the users ada and bob."""
+def simulated_class(n_learners: int = 30, names: dict[str, str] | None = None):
+    """A small simulated course whose first two learners are the users ada and bob (and
+    other learners renamed by ``names``)."""
     data = simulate_course(SimulationConfig(n_learners=n_learners, weeks=4, seed=3))
-    rename = pl.col("learner_id").replace(RENAMED)
+    rename = pl.col("learner_id").replace({**RENAMED, **(names or {})})
     data.events = data.events.with_columns(rename)
     data.learners = data.learners.with_columns(rename)
     return data
@@ -218,6 +219,33 @@ async def test_predictive_one_model_for_named_learners(jp_fetch, simulated):
     ]
 
 
+@pytest.fixture
+def comma_named(lp_db_url):
+    """The simulated class with learners "Doe, Jane", "Doe" and "Jane" (ids as an import of
+    "last, first" names makes them)."""
+    names = {"learner-00002": "Doe, Jane", "learner-00003": "Doe", "learner-00004": "Jane"}
+    with EventStore(lp_db_url) as store:
+        store.append_course(simulated_class(names=names))
+
+
+async def test_predictive_names_a_learner_whose_id_has_a_comma(jp_fetch, comma_named):
+    """``?learner=`` was split on every comma: "Doe, Jane" could not be asked for (asking
+    gave the predictions of "Doe" and "Jane"). A repeated parameter now names one id per
+    value; a single value is still a comma-separated list."""
+
+    async def predicted(*learners: str) -> tuple[list[str], set[str]]:
+        params = [("type", "success"), *(("learner", learner) for learner in learners)]
+        route = ("learnpulse", "api", "analytics", "predictive")
+        response = await jp_fetch(*route, params=params, headers=as_user("teacher"))
+        body = json.loads(response.body)
+        return body["learners"]["ids"], learners_in(body)
+
+    both = ["Doe, Jane", "bob"]
+    assert await predicted("Doe, Jane", "bob") == (both, set(both))
+    assert await predicted("Doe, Jane", "Doe, Jane") == (["Doe, Jane"], {"Doe, Jane"})
+    assert await predicted("Doe, Jane") == (["Doe", "Jane"], {"Doe", "Jane"})  # as before
+
+
 async def test_a_student_gets_only_their_own_predictions(jp_fetch, simulated):
     for params in ({}, {"learner": "ada"}):
         body = await get(jp_fetch, "predictive", "ada", **params)
@@ -359,3 +387,73 @@ async def test_stream_updates_arrive_in_order(jp_ws_fetch, simulated, monkeypatc
     ws.close()
     assert written[-1] == newer.seq
     assert written == sorted(written)
+
+
+def stream_updates() -> list[asyncio.Task]:
+    """The analytics streams' updates still pending on the server's event loop."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done()
+        and getattr(task.get_coro(), "__qualname__", "").startswith("AnalyticsStreamHandler.")
+    ]
+
+
+async def eventually(condition, timeout: float = 10) -> bool:
+    """Whether ``condition()`` holds within ``timeout`` seconds (the loop keeps running)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (ImportError("No module named 'torch'"), "the predictive models are unavailable: "),
+        (RuntimeError("the model broke"), "internal error (RuntimeError); see the server log"),
+    ],
+    ids=["models-unavailable", "unexpected"],
+)
+async def test_stream_whose_snapshot_fails_leaves_nothing_behind(
+    jp_ws_fetch, jp_serverapp, hand_built, error, message
+):
+    """When the opening snapshot failed with a 503 (the models missing), an update delivered
+    meanwhile waited for the snapshot forever (a task left on the loop for each); any other
+    failure dropped the socket without a word and left its subscription: the course's
+    predictions were recomputed every refresh interval for nobody."""
+    from datetime import datetime, timezone
+
+    from learnpulse.analytics.live import LiveAnalytics, Result
+    from learnpulse_server.handlers.analytics import SERVICE_SETTING
+
+    settings = jp_serverapp.web_app.settings
+    started, fail = threading.Event(), threading.Event()
+
+    def failing(events, **tables):
+        started.set()
+        fail.wait(30)
+        raise error
+
+    service = LiveAnalytics(settings["learnpulse_store"], predict=failing)
+    settings[SERVICE_SETTING] = service
+    subscribers = service._course("course-a").subscribers
+    try:
+        ws = await jp_ws_fetch("learnpulse", "api", "analytics", "stream")
+        assert await asyncio.to_thread(started.wait, 30)  # the snapshot is being computed
+        (deliver,) = subscribers
+        newer = Result({}, "course-a", 99, 99, datetime.now(timezone.utc), 0.0, None)
+        deliver(newer)  # as a worker does with predictions computed meanwhile
+        assert await eventually(lambda: len(stream_updates()) == 1)  # it waits for the snapshot
+        fail.set()
+        reply = json.loads(await asyncio.wait_for(ws.read_message(), timeout=30))
+        assert reply["type"] == "error" and reply["message"].startswith(message)
+        assert await asyncio.wait_for(ws.read_message(), timeout=30) is None  # closed
+        assert await eventually(lambda: not subscribers and not stream_updates()), (
+            f"left behind: {len(subscribers)} subscriber(s), {len(stream_updates())} update(s)"
+        )
+    finally:
+        fail.set()
+        service.close()

@@ -184,6 +184,26 @@ async def test_get_pages_filters_and_hides_other_learners(jp_fetch, make_event):
     assert asked["events"] and {e["learner_id"] for e in asked["events"]} == {"bob"}
 
 
+async def test_get_names_a_learner_whose_id_has_a_comma(jp_fetch, make_event):
+    """``?learner=Doe, Jane`` asked for "Doe" and "Jane", and nothing asked for "Doe, Jane"
+    alone: each value of a repeated ``learner`` is now one id, commas and all."""
+    names = ["Doe, Jane", "Doe", "Jane", "bob"]
+    await post_events(jp_fetch, [make_event(offset_s=i, learner_id=n) for i, n in enumerate(names)])
+
+    async def learners_of(*params: tuple[str, str]) -> list[str]:
+        response = await jp_fetch(
+            "learnpulse", "api", "events", params=list(params), headers=as_user("teacher")
+        )
+        return [event["learner_id"] for event in json.loads(response.body)["events"]]
+
+    assert await learners_of(("learner", "Doe, Jane"), ("learner", "Doe, Jane")) == ["Doe, Jane"]
+    assert await learners_of(("learner", "Doe, Jane"), ("learner", "bob")) == ["Doe, Jane", "bob"]
+    assert await learners_of(("learner", "Doe, Jane")) == ["Doe", "Jane"]  # a list, as before
+    assert await learners_of(("kind", "hint,attempt"), ("kind", "cell_error")) == names
+    code, body = await refused(get_events(jp_fetch, learner=" , "))
+    assert code == 400 and "query parameter 'learner' must name at least one" in body["message"]
+
+
 @pytest.mark.parametrize(
     ("params", "named"),
     [

@@ -465,3 +465,58 @@ def test_live_concurrent_computations_of_a_result_keep_the_newest(sqlite_store):
     finally:
         release_first.set()
         live.close()
+
+
+def with_retention_risk(events: pl.DataFrame, **tables) -> dict[str, pl.DataFrame]:
+    """``engagement_only`` plus a retention risk (as a fitted model gives): every learner at
+    risk, so that the overview has an ``at_risk`` KPI."""
+    learners = sorted(set(events["learner_id"]))
+    risk = pl.DataFrame(
+        {
+            "learner_id": learners,
+            "model": "retention_risk",
+            "confidence": 0.5,
+            "reason": "no recent activity",
+            "value": [0.9] * len(learners),
+            "at_risk": [True] * len(learners),
+        }
+    )
+    return {**engagement_only(events, **tables), "retention_risk": risk}
+
+
+def test_live_overview_computed_alongside_the_predictions_is_not_kept(sqlite_store, monkeypatch):
+    """With several workers, an overview computed while the predictions of the same events
+    were computed read no predictions (no at-risk count), and was stored after the new
+    predictions had dropped the cached overviews: the dashboard lacked the at-risk count
+    until the next event."""
+    from learnpulse.analytics import live as module
+
+    overview_read, predictions_stored = threading.Event(), threading.Event()
+    overview_of = module.course_overview
+
+    def predict_after_the_overview_read(events, **tables):
+        assert overview_read.wait(30)  # the overview has read the (absent) predictions
+        return with_retention_risk(events, **tables)
+
+    def overview_stored_after_the_predictions(events, *, at_risk, **kwargs):
+        if not overview_read.is_set():
+            overview_read.set()
+            assert predictions_stored.wait(30)
+        return overview_of(events, at_risk=at_risk, **kwargs)
+
+    monkeypatch.setattr(module, "course_overview", overview_stored_after_the_predictions)
+    live = LiveAnalytics(
+        sqlite_store, predict=predict_after_the_overview_read, prediction_interval=0, workers=2
+    )
+    try:
+        predictions = live.predictions("course-a", wait=True)
+        overview = live.overview("course-a", wait=True)
+        predictions.result(timeout=30)
+        predictions_stored.set()
+        assert "at_risk" not in kpis(overview.result(timeout=30).value)  # read before them
+        for wait in (False, True):
+            fresh = live.overview("course-a", wait=wait).result(timeout=30)
+            assert kpis(fresh.value)["at_risk"]["value"] == 3, f"wait={wait}"
+    finally:
+        predictions_stored.set()
+        live.close()

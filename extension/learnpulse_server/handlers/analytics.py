@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -253,11 +254,14 @@ class AnalyticsStreamHandler(AnalyticsMixin, LearnPulseWebSocketHandler):
     first page of learners, plus their ``alerts``), then ``{"type": "update", ...}`` with the
     predictions and alerts of the learners whose events changed, each time the predictions
     are recomputed after new events. A failure is one ``{"type": "error", "message"}``
-    message, then the socket closes.
+    message, then the socket closes. However the socket ends, its subscription and the
+    updates not yet sent end with it.
     """
 
     auth_resource = "learnpulse:analytics"
-    _unsubscribe = None
+    _unsubscribe: Callable[[], None] | None = None
+    _stopped = False  # the socket ended: no more updates
+    _updates: frozenset[asyncio.Task] | set[asyncio.Task] = frozenset()  # started, not done
     _sent_revision = -1
     _queued: tuple[Result, frozenset[str] | None] | None = None  # the next update to send
     _sending = False
@@ -286,18 +290,44 @@ class AnalyticsStreamHandler(AnalyticsMixin, LearnPulseWebSocketHandler):
     async def open(self, *args: Any, **kwargs: Any) -> None:
         loop = asyncio.get_running_loop()
         self._snapshot_sent = asyncio.Event()  # updates wait for it, then skip what it had
+        self._updates = set()
 
         def on_result(new: Result) -> None:  # called on a worker thread
-            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._update(new)))
+            loop.call_soon_threadsafe(self._start_update, new)
 
         self._unsubscribe = self.service.subscribe(self._course, on_result)
         try:
             result = await self.predictions(self._course, wait=False)
+            await self._send("snapshot", result, self._learners)
         except web.HTTPError as error:
             self._fail(error.log_message % error.args)
+        except Exception as error:  # raised out of open, tornado drops the socket: no on_close
+            _log.exception("learnpulse: analytics/stream of %s failed", self._course)
+            self._fail(f"internal error ({type(error).__name__}); see the server log")
+        except BaseException:  # cancelled: the server stops
+            self._stop()
+            raise
+        else:
+            self._snapshot_sent.set()
+
+    def _start_update(self, result: Result) -> None:
+        """Send ``result``'s update in a task of the socket's (on the event loop)."""
+        if self._stopped:  # delivered as the socket ended
             return
-        await self._send("snapshot", result, self._learners)
-        self._snapshot_sent.set()
+        task = asyncio.ensure_future(self._update(result))
+        self._updates.add(task)
+        task.add_done_callback(self._updates.discard)
+
+    def _stop(self) -> None:
+        """Unsubscribe and cancel the updates not yet sent (those waiting for a snapshot
+        that failed would wait forever); every way the socket ends comes here."""
+        self._stopped = True
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        for task in list(self._updates):
+            task.cancel()
+        self._queued = None
 
     async def _update(self, result: Result) -> None:
         await self._snapshot_sent.wait()
@@ -345,6 +375,7 @@ class AnalyticsStreamHandler(AnalyticsMixin, LearnPulseWebSocketHandler):
         await self.flush_text(await self.off_loop(dumps, message))
 
     def _fail(self, message: str) -> None:
+        self._stop()
         self.send_json({"type": "error", "message": message})
         self.close()
 
@@ -352,8 +383,7 @@ class AnalyticsStreamHandler(AnalyticsMixin, LearnPulseWebSocketHandler):
         """Clients only listen; anything they send is ignored."""
 
     def on_close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
+        self._stop()
 
 
 _ROUTE = rf"{API_PREFIX}/analytics"

@@ -43,9 +43,25 @@ def to_json(body: Any) -> str:
     return json.dumps(body, default=_json_default)
 
 
+def _comma_separated(value: str) -> list[str]:
+    """The non-blank parts of ``value`` between commas, stripped."""
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
 def bad_request(message: str, status: int = 400) -> web.HTTPError:
     """A 4xx error whose JSON ``message`` names the problem."""
     return web.HTTPError(status, "%s", message, reason=None)
+
+
+def _named_values(name: str, values: list[str]) -> list[str]:
+    """The ``values`` of query parameter ``name`` without repeats; a 400 when there are none
+    or one is too long."""
+    if not values or any(len(v) > MAX_QUERY_VALUE_CHARS for v in values):
+        raise bad_request(
+            f"query parameter '{name}' must name at least one value: comma-separated, "
+            f"or one per repeated '{name}', each at most {MAX_QUERY_VALUE_CHARS} characters"
+        )
+    return list(dict.fromkeys(values))
 
 
 class LearnPulseMixin:
@@ -116,14 +132,18 @@ class LearnPulseMixin:
         return value
 
     def query_list(self, name: str) -> list[str] | None:
-        """Every value of ``name`` (repeated and/or comma-separated), or None when absent."""
+        """The ids named by query parameter ``name``, or None when absent.
+
+        Given once, its value is a comma-separated list (``?learner=a,b``: ``a`` and ``b``).
+        Repeated, each value is one id taken whole, commas and all (``?learner=a,b&learner=c``:
+        ``a,b`` and ``c``), so that any id can be named; ``?learner=a,b&learner=a,b`` names
+        ``a,b`` alone (ids named twice count once).
+        """
         raw = self.get_query_arguments(name)  # type: ignore[attr-defined]
         if not raw:
             return None
-        values = [v.strip() for value in raw for v in value.split(",") if v.strip()]
-        if not values or any(len(v) > MAX_QUERY_VALUE_CHARS for v in values):
-            raise bad_request(f"query parameter '{name}' must be non-empty, comma-separated ids")
-        return values
+        values = _comma_separated(raw[0]) if len(raw) == 1 else [v for v in raw if v]
+        return _named_values(name, values)
 
     def query_int(
         self, name: str, default: int | None, *, minimum: int = 0, maximum: int | None = None
@@ -171,8 +191,11 @@ class LearnPulseMixin:
         return value
 
     def query_choices(self, name: str, choices: Sequence[str]) -> list[str] | None:
-        """Some of ``choices`` (repeated and/or comma-separated)."""
-        values = self.query_list(name)
+        """Some of ``choices`` (repeated and/or comma-separated: a choice has no comma)."""
+        raw = self.get_query_arguments(name)  # type: ignore[attr-defined]
+        values = None
+        if raw:
+            values = _named_values(name, [v for value in raw for v in _comma_separated(value)])
         unknown = sorted(set(values or ()) - set(choices))
         if unknown:
             raise bad_request(

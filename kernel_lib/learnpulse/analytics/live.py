@@ -12,6 +12,11 @@ loop wraps it with :func:`asyncio.wrap_future`):
   the call;
 * :meth:`LiveAnalytics.subscribe` registers a callback that gets each new predictions result;
   while a course has subscribers a watcher thread polls the store every ``refresh_interval``.
+
+With several workers, computations overlap; the cache stays consistent because a result is
+kept only if nothing newer was kept meanwhile: one computation of a result at a time, each
+from events at least as new as the one before, and an overview (whose ``at_risk`` comes from
+the cached predictions) is kept only if no predictions were stored while it was computed.
 """
 
 from __future__ import annotations
@@ -90,6 +95,11 @@ def _cacheable(key: Hashable) -> bool:
     return not isinstance(key, tuple) or key[-1] is None
 
 
+def _reads_predictions(key: Hashable) -> bool:
+    """Overviews take their ``at_risk`` from the cached predictions."""
+    return isinstance(key, tuple) and key[0] == "overview"
+
+
 def _at_risk(predictions: Result | None) -> tuple[int, None] | None:
     """Learners at risk in cached predictions (``predict_all``'s ``at_risk``), when a fitted
     retention model made them."""
@@ -106,6 +116,9 @@ class _Course:
     busy: dict[Hashable, threading.Lock] = field(default_factory=dict)  # held while computing
     changed: set[str] = field(default_factory=set)  # since the last predictions
     subscribers: list[Callable[[Result], None]] = field(default_factory=list)
+    # goes up with each predictions result stored: an overview computed meanwhile read the
+    # older predictions (or none) and is not kept
+    predictions_generation: int = 0
 
 
 class LiveAnalytics:
@@ -325,6 +338,7 @@ class LiveAnalytics:
         started = time.perf_counter()
         is_predictions = key == "predictions"
         with self._lock:
+            generation = state.predictions_generation  # before compute reads the predictions
             changed = state.changed if is_predictions else set()
             if is_predictions:
                 state.changed = set()
@@ -341,13 +355,26 @@ class LiveAnalytics:
         )
         with self._lock:
             if is_predictions:  # overviews may now show the at-risk count: recompute them
-                state.results = {k: v for k, v in state.results.items() if k[0] != "overview"}
-            if _cacheable(key):
+                state.predictions_generation += 1
+                state.results = {
+                    k: v for k, v in state.results.items() if not _reads_predictions(k)
+                }
+            if _cacheable(key) and self._is_newest(state, key, result, generation):
                 state.results[key] = result
             subscribers = list(state.subscribers) if is_predictions else []
         for callback in subscribers:
             self._notify(state, callback, result)
         return result
+
+    @staticmethod
+    def _is_newest(state: _Course, key: Hashable, result: Result, generation: int) -> bool:
+        """Whether ``result`` may be cached (lock held): it is from events no older than the
+        cached one, and, for an overview, no predictions were stored since it began (it read
+        older ones: its ``at_risk`` would be missing or stale until the next event)."""
+        cached = state.results.get(key)
+        if cached is not None and cached.revision > result.revision:
+            return False
+        return not _reads_predictions(key) or generation == state.predictions_generation
 
     def _notify(self, state: _Course, callback: Callable[[Result], None], result: Result) -> None:
         try:
