@@ -321,10 +321,12 @@ class LearnPulseApp(ExtensionApp):
             self.handlers.extend(routes)
 
     async def stop_extension(self) -> None:
+        from learnpulse_server.handlers.analytics import SERVICE_SETTING
         from learnpulse_server.handlers.metrics import stop_sampler
 
         stop_sampler(self)
-        analytics = self.settings.get("learnpulse_analytics")
+        # made on first use by a handler, so kept in the web app's settings (a copy of ours)
+        analytics = self.serverapp.web_app.settings.get(SERVICE_SETTING)
         if analytics is not None:
             analytics.close()
         store = getattr(self, "store", None)

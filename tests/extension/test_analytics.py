@@ -14,7 +14,8 @@ from tornado.httpclient import HTTPClientError
 from learnpulse.analytics import course_overview, course_trends, to_json
 from learnpulse.datasets.simulator import SimulationConfig, simulate_course
 from learnpulse.store import EventStore
-from tests.extension.conftest import ANONYMOUS, as_user
+from learnpulse_server.handlers.analytics import SERVICE_SETTING
+from tests.extension.conftest import ANONYMOUS, as_user, learnpulse_app
 from tests.kernel_lib.test_analytics import HAND_BUILT, attempt
 
 HAND_AT = "2024-09-09T00:00:00Z"
@@ -101,6 +102,16 @@ async def test_dashboard_follows_new_events(jp_fetch, hand_built, lp_db_url):
     assert fresh["seq"] > first["seq"]
     assert fresh["period"]["last_day"] == "2024-09-12"
     assert fresh["daily"][-1]["attempts"] == 1
+
+
+async def test_stopping_the_server_stops_the_analytics_service(jp_fetch, hand_built, jp_serverapp):
+    """The service made by the first request lives in the web app's settings; the stop
+    looked for it in the extension's own copy, so its workers and watcher outlived the stop."""
+    await get(jp_fetch, "dashboard", range="week")
+    service = jp_serverapp.web_app.settings[SERVICE_SETTING]
+    assert not service._closed.is_set()
+    await learnpulse_app(jp_serverapp).stop_extension()
+    assert service._closed.is_set()
 
 
 async def test_trends_are_weekly_with_directions(jp_fetch, simulated, lp_db_url):

@@ -51,6 +51,17 @@ def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
+#: Query parameters naming ids, which the server reads as a comma list when given once.
+ID_PARAMETERS = ("learner", "course", "item")
+
+
+def _whole_ids(value: str | list[str]) -> list[str]:
+    """Ids to send as repeated parameters, each taken whole by the server: a lone id that
+    holds a comma is sent twice ("Doe, Jane" given once would be "Doe" and "Jane")."""
+    ids = [value] if isinstance(value, str) else list(value)
+    return ids * 2 if len(ids) == 1 and "," in ids[0] else ids
+
+
 class HttpSource(DataSource):
     """Reads a course through ``{server}learnpulse/api/`` as the token's user.
 
@@ -90,6 +101,7 @@ class HttpSource(DataSource):
         query = {k: v for k, v in params.items() if v is not None}
         if self.course and "course" not in query:
             query["course"] = self.course
+        query = {k: _whole_ids(v) if k in ID_PARAMETERS else v for k, v in query.items()}
         url = self.server.api_url + route
         if query:
             url += "?" + urllib.parse.urlencode(query, doseq=True)

@@ -6,6 +6,7 @@ import contextlib
 import json
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import polars as pl
@@ -114,3 +115,18 @@ def test_the_course_predictions_hold_every_learner_past_one_page(source, monkeyp
     monkeypatch.setattr(source, "get", FakeApi({"analytics/predictive": predictive}))
     course = source.predictions()
     assert all(course[model]["learner_id"].to_list() == learners for model in http.COURSE_MODELS)
+
+
+def test_a_learner_id_with_a_comma_is_asked_for_whole(source, monkeypatch):
+    """The server reads one ``learner`` value as a comma list, so the drill-down of "Doe, Jane"
+    asked for "Doe" and "Jane"; a lone id with a comma now goes twice (repeated values are
+    each one id), other ids as before."""
+    urls = []
+    monkeypatch.setattr(source, "_fetch", lambda url, name: urls.append(url) or {"events": []})
+    source.learner_events("Doe, Jane")
+    source.get("analytics/predictive", learner="ada", course="a,b course")
+    source.get("analytics/predictive", learner=["Doe, Jane", "ada"])
+    asked = [urllib.parse.parse_qs(urllib.parse.urlsplit(url).query) for url in urls]
+    assert asked[0]["learner"] == ["Doe, Jane", "Doe, Jane"]
+    assert asked[1]["learner"] == ["ada"] and asked[1]["course"] == ["a,b course"] * 2
+    assert asked[2]["learner"] == ["Doe, Jane", "ada"]
