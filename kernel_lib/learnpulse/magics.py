@@ -232,11 +232,12 @@ class LearnPulseMagics(Magics):
         else:
             # only what this cell defined counts: a name left by an earlier cell (an old
             # `answer`, a function of another exercise) graded a cell that gave none
-            bound = _names_bound(self.shell.transform_cell(cell))
+            code = self.shell.transform_cell(cell)
+            bound = _names_bound(code)
             user_ns = self.shell.user_ns
             defined = user_ns if bound is None else {k: user_ns[k] for k in bound if k in user_ns}
             if exercise.type == "code":
-                result = check(exercise, defined)
+                result = check(exercise, defined, source=code)  # the rules read the cell
             else:
                 answer = outcome.result if outcome.result is not None else defined.get("answer")
                 if answer is None:

@@ -7,6 +7,7 @@ import json
 import pytest
 from tornado.httpclient import HTTPClientError
 
+from learnpulse.agents import generate_exercise
 from learnpulse.store import EventStore
 from tests.extension.conftest import ANONYMOUS, as_user
 
@@ -46,6 +47,29 @@ async def test_chat_honours_agent_and_exercise(jp_fetch):
     assert "result += n" not in reply["text"]
     review = await _chat(jp_fetch, {"message": "plan my week", "agent": "reviewer"})
     assert review["agent"] == "reviewer"
+
+
+async def test_chat_review_applies_the_exercises_rules(jp_fetch):
+    """The reviewer checks code against the exercise's rules as the checker does: for an
+    authored exercise, and for a practice exercise the tutor generated."""
+    summed = "Please review:\n```python\ndef total(numbers):\n    return sum(numbers)\n```"
+    body = {"message": summed, "agent": "reviewer", "exercise": "ex-loops-04"}
+    review = await _chat(jp_fetch, body)
+    assert review["agent"] == "reviewer"
+    assert (
+        "**The exercise's rules:** this exercise asks you not to use the built-in sum() (line 2) "
+        "and to use a for loop." in review["text"]
+    )
+    loop = "r = 0\n    for n in numbers:\n        r += n\n    return r"
+    looped = summed.replace("return sum(numbers)", loop)
+    clean = await _chat(jp_fetch, {**body, "message": looped})
+    assert "exercise's rules" not in clean["text"]
+    practice = generate_exercise("loops", 0.9, seed=1)  # count the multiples, with a for loop
+    assert practice.required == ("for",)
+    comprehension = f"def {practice.function}(numbers):\n    return len([n for n in numbers])"
+    message = f"review my code\n```python\n{comprehension}\n```"
+    generated = await _chat(jp_fetch, {**body, "message": message, "exercise": practice.id})
+    assert "this exercise asks you to use a for loop." in generated["text"]
 
 
 @pytest.mark.parametrize(

@@ -116,6 +116,37 @@ def test_check_runs_the_cell_then_the_tests(shell: InteractiveShell, tracked_sto
     assert payload["source"] == "magic" and "def total" in payload["answer"]
 
 
+def test_check_applies_the_exercises_rules_to_the_cell(
+    shell: InteractiveShell, tracked_store
+) -> None:
+    """ex-loops-04 asks for a for loop, not the built-in sum: `return sum(numbers)` passed."""
+    outputs, _ = run(shell, "%%check ex-loops-04\ndef total(numbers):\n    return sum(numbers)\n")
+    assert outputs[-1]["text/plain"].startswith(
+        "ex-loops-04: ✘ All 4 tests pass, but this exercise asks you not to use the built-in "
+        "sum() (line 2) and to use a for loop.\nMastery — "
+    )
+    assert not magics(shell).last_result.correct
+    no_sum = "this exercise asks you not to use the built-in sum()"
+    outputs, _ = run(shell, "%review total")  # the reviewer applies the same rules
+    assert f"{no_sum} (line 2)" in outputs[-1]["text/plain"]
+    try:  # a helper from an earlier cell is read too
+        run(shell, "def add_all(xs):\n    return sum(xs)\n")
+        outputs, _ = run(
+            shell,
+            "%%check ex-loops-04\ndef total(numbers):\n    for n in numbers:\n        pass\n"
+            "    return add_all(numbers)\n",
+        )
+        assert f"{no_sum} (in add_all)." in outputs[-1]["text/plain"]
+    finally:
+        shell.user_ns.pop("add_all", None)
+    run(shell, RIGHT_TOTAL)
+    assert magics(shell).last_result.correct
+    attempts = tracked_store.events("attempt")
+    assert attempts.get_column("correct").to_list() == [False, False, True]
+    diagnoses = [json.loads(p)["diagnosis"] for p in attempts.get_column("payload")]
+    assert diagnoses == ["broken_rule", "broken_rule", "correct"]
+
+
 def test_check_of_an_answer_value(shell: InteractiveShell, tracked_store) -> None:
     outputs, _ = run(shell, "%%check ex-lists-01\nlen(['a', 'b', 'c', 'd'])\n")
     assert "4 is the length of the list" in outputs[-1]["text/plain"]  # the author's feedback

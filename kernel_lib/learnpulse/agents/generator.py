@@ -5,7 +5,8 @@ A template draws its parameters from a seeded random generator and returns an ex
 whose expected answer (or, for code, whose test cases) is *computed* by running the template's
 reference code on the drawn parameters, so checker and exercise always agree. Generated
 exercises are :class:`learnpulse.course.Exercise` objects checked by
-:func:`learnpulse.course.check` like authored ones; an id names template, difficulty and seed,
+:func:`learnpulse.course.check` like authored ones (rules on the code included: the loops code
+template requires a ``for`` loop); an id names template, difficulty and seed,
 so :func:`generated_exercise` rebuilds the exercise from its id in any process.
 """
 
@@ -63,9 +64,16 @@ def _trace_numeric(title: str, code: str, name: str, hints: tuple[str, ...]) -> 
 
 
 def _code_exercise(
-    title: str, prompt: str, solution: str, function: str, inputs: list[tuple], hints: tuple
+    title: str,
+    prompt: str,
+    solution: str,
+    function: str,
+    inputs: list[tuple],
+    hints: tuple,
+    required: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """A code exercise whose test cases are the reference solution's results on ``inputs``."""
+    """A code exercise whose test cases are the reference solution's results on ``inputs``;
+    ``required`` constructs are checked as an authored exercise's rules (the prompt says them)."""
     reference = _run(solution, function)
     tests = tuple({"args": list(args), "expected": reference(*args)} for args in inputs)
     return {
@@ -77,6 +85,7 @@ def _code_exercise(
         "hints": hints,
         "explanation": "Compare your function's result with the expected value of each test.",
         "solution": solution,
+        "required": required,
     }
 
 
@@ -148,9 +157,10 @@ def _loops_code(rng: random.Random, difficulty: float) -> dict[str, Any]:
     return _code_exercise(
         f"Count the multiples of {k}",
         f"Write `count_multiples(numbers)` that returns how many numbers in the list are "
-        f"divisible by {k}.",
+        f"divisible by {k}, using a `for` loop.",
         solution, "count_multiples", inputs,
         ("Use a counter that starts at 0 before the loop.", f"`n % {k} == 0` tests divisibility."),
+        required=("for",),
     )  # fmt: skip
 
 

@@ -1,12 +1,15 @@
-"""The code reviewer agent: static review of the learner's code and the error explainer."""
+"""The code reviewer agent: static review of the learner's code and the error explainer; the
+current exercise's rules (``required``/``forbidden``) are checked as the exercise's checker does."""
 
 from __future__ import annotations
 
+import ast
 import re
 
 from learnpulse.agents.base import Draft, Source, TutorContext
 from learnpulse.agents.errors import ErrorInfo, explain_error, parse_traceback
 from learnpulse.agents.review import format_findings, review_code
+from learnpulse.course.rules import Piece, asks_you, broken_rules
 
 _FENCED_CODE = re.compile(r"```[\w+-]*\n(.*?)```", re.S)
 #: What the reviewer says of code nested deeper than Python's recursion limit lets it analyse.
@@ -61,6 +64,7 @@ class CodeReviewer:
             else:
                 parts.append(format_findings(findings))
                 sources.extend(ANALYSIS_SOURCES)
+                parts.extend(_broken_rules_note(context, code))
         if not parts:
             return Draft(
                 "Show me the code you want reviewed (paste it between ``` lines, or run "
@@ -73,6 +77,20 @@ class CodeReviewer:
         actions = ("Explain the concept behind this", "Give me a hint")
         confidence = 0.9 if error is not None else 0.8
         return Draft("\n\n".join(parts), tuple(sources), confidence, actions, tuple(parts))
+
+
+def _broken_rules_note(context: TutorContext, code: str) -> list[str]:
+    """What the exercise's rules (as the checker applies them) say of ``code``: [] if kept."""
+    exercise = context.exercise
+    if exercise is None or not exercise.rules:
+        return []
+    broken = broken_rules(exercise, [Piece(ast.parse(code))])
+    if not broken:
+        return []
+    return [
+        f"**The exercise's rules:** this exercise {asks_you([b.phrase for b in broken])}. "
+        "Its checker does not accept an answer that breaks them, even when the tests pass."
+    ]
 
 
 def context_names(context: TutorContext) -> tuple[str, ...]:

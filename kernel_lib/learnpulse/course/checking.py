@@ -7,11 +7,14 @@ value, as a test report does). ``details["diagnosis"]`` names the kind of mistak
 and agents: ``correct``, ``wrong``, ``wrong_type``, ``off_by_one``, ``sign``, ``scale``,
 ``close``, ``misconception``, ``not_a_choice``, ``near_miss``, ``no_return``, ``printed``,
 ``wrong_length``, ``wrong_order``, ``exception``, ``timeout``, ``syntax_error``,
-``missing_function``, ``failed_assert``, ``checker_error``.
+``missing_function``, ``failed_assert``, ``broken_rule`` (the tests pass but the code breaks a
+rule of the exercise, listed in ``details["broken_rules"]``), ``rules_unchecked`` (the tests
+pass but the code the rules are about could not be read), ``checker_error``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -217,7 +220,9 @@ def check_choice(exercise: Exercise, given: Any) -> CheckResult:
     return result(False, f"{short_repr(chosen)} is not correct.", "wrong", choice=index)
 
 
-def check(exercise: Exercise, answer_or_namespace: Any) -> CheckResult:
+def check(
+    exercise: Exercise, answer_or_namespace: Any, *, source: str | None = None
+) -> CheckResult:
     """Check a student's answer to ``exercise``.
 
     Parameters
@@ -227,6 +232,10 @@ def check(exercise: Exercise, answer_or_namespace: Any) -> CheckResult:
         numeric/choice/text: the answer (a choice by text, index or letter). code: the source
         code (str), a namespace (mapping, e.g. the notebook's ``user_ns``) holding the function
         or names the tests use, or the function itself.
+    source : str, optional
+        code: the code that defined the namespace's names (e.g. a ``%%check`` cell), on which
+        the exercise's ``required``/``forbidden`` rules are checked; without it, they are
+        checked on the source of the functions (and of the notebook helpers they call).
 
     Returns
     -------
@@ -242,7 +251,7 @@ def check(exercise: Exercise, answer_or_namespace: Any) -> CheckResult:
         "numeric": check_numeric,
         "text": check_text,
         "choice": check_choice,
-        "code": check_code,
+        "code": functools.partial(check_code, source=source),
     }
     try:
         return checkers[exercise.type](exercise, answer_or_namespace)

@@ -3,6 +3,8 @@
 Each test runs with a time limit and captured output on deep copies of its arguments, so a
 function that mutates its input cannot spoil the next test. The first failing test is reported
 with its input, expected value and what the student's code gave or raised (and on which line).
+An exercise's rules (``required``/``forbidden``, :mod:`learnpulse.course.rules`) are then checked
+on the code: an answer breaking one is not correct, and the feedback names the rule.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from learnpulse.course.checking import (
     short_repr,
 )
 from learnpulse.course.model import Exercise
+from learnpulse.course.rules import all_rules, answer_code, asks_you, broken_rules
 from learnpulse.course.running import Outcome, describe_error, register_source, run_limited
 
 _submissions = itertools.count(1)
@@ -177,11 +180,8 @@ def _run_test(
     )
 
 
-def check_code(exercise: Exercise, submitted: Any) -> CheckResult:
+def _run_tests(exercise: Exercise, namespace: dict[str, Any]) -> CheckResult:
     """Run every test of ``exercise``; report the first failure, score the share passed."""
-    namespace = _namespace(exercise, submitted)
-    if isinstance(namespace, CheckResult):
-        return namespace
     total, passed, first_failure = len(exercise.tests), 0, None
     for test in exercise.tests:
         failure = _run_test(exercise, test, namespace)
@@ -199,3 +199,56 @@ def check_code(exercise: Exercise, submitted: Any) -> CheckResult:
         f"{passed} of {total} tests pass. {first_failure.feedback}",
         {**first_failure.details, "passed": passed, "total": total},
     )
+
+
+def _apply_rules(
+    exercise: Exercise, tested: CheckResult, submitted: Any, source: str | None
+) -> CheckResult:
+    """``tested`` (the tests' outcome) with the exercise's rules on the code taken into account.
+
+    An answer breaking a rule is not correct; its score is the share of tests passed times the
+    share of rules kept. When the tests pass, the diagnosis is ``broken_rule`` (or
+    ``rules_unchecked`` when the code could not be read); when they fail, theirs stays.
+    """
+    code = answer_code(exercise, submitted, source)
+    if isinstance(code, str):  # unreadable: no rule counts as kept
+        if not tested.correct:
+            return CheckResult(False, 0.0, tested.feedback, tested.details)
+        return result(
+            False,
+            f"{tested.feedback} But I could not read {code} to check the rules: this exercise "
+            f"{all_rules(exercise)}. Write your code in the answer box, or run it in a cell "
+            f"starting with %%check {exercise.id}.",
+            "rules_unchecked",
+            **{k: v for k, v in tested.details.items() if k != "diagnosis"},
+            broken_rules=list(exercise.rules),
+        )
+    broken = broken_rules(exercise, code)
+    if not broken:
+        return tested
+    score = tested.score * (1 - len(broken) / len(exercise.rules))
+    asked = asks_you([b.phrase for b in broken])
+    details = {**tested.details, "broken_rules": [b.rule for b in broken]}
+    if tested.correct:
+        feedback = f"All {tested.details['total']} tests pass, but this exercise {asked}."
+        return CheckResult(False, score, feedback, {**details, "diagnosis": "broken_rule"})
+    return CheckResult(False, score, f"This exercise {asked}. {tested.feedback}", details)
+
+
+def check_code(exercise: Exercise, submitted: Any, source: str | None = None) -> CheckResult:
+    """Check a code answer: run the exercise's tests, then check its rules on the code.
+
+    Parameters
+    ----------
+    exercise : Exercise
+    submitted : str, mapping or callable
+        The source code, a namespace holding the names the tests use, or the function.
+    source : str, optional
+        The code that defined ``submitted``'s names (e.g. the ``%%check`` cell), for the rules;
+        without it they are checked on the source of the functions the tests use.
+    """
+    namespace = _namespace(exercise, submitted)
+    if isinstance(namespace, CheckResult):
+        return namespace
+    tested = _run_tests(exercise, namespace)
+    return _apply_rules(exercise, tested, submitted, source) if exercise.rules else tested

@@ -125,6 +125,13 @@ class Exercise:
     feedback : Mapping of str to str
         Specific feedback for anticipated wrong answers (the normalised answer text, or a choice),
         e.g. a misconception a distractor stands for.
+    required, forbidden : tuple of str
+        Code: rules on how the answer is written, checked on its syntax tree: constructs
+        (``"for"``, ``"while"``, ``"loop"``, ``"recursion"``, ``"**"``... see
+        :data:`learnpulse.course.rules.CONSTRUCTS`) or Python names (a built-in such as
+        ``"sum"``, a module such as ``"math"``, a method such as ``"sort"``) the answer must
+        use / must not use. An answer breaking one is not correct, and its feedback names the
+        rule.
     """
 
     id: str
@@ -143,6 +150,13 @@ class Exercise:
     solution: str = ""
     policy: TutorPolicy = field(default_factory=TutorPolicy)
     feedback: Mapping[str, str] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    forbidden: tuple[str, ...] = ()
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """Every rule on the code (forbidden, then required)."""
+        return (*self.forbidden, *self.required)
 
     @property
     def skill(self) -> str:

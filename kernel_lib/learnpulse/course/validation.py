@@ -20,13 +20,16 @@ from learnpulse.course.model import (
     TutorPolicy,
     _close,
 )
+from learnpulse.course.rules import rule_problem
 from learnpulse.models.thresholds import MASTERY_THRESHOLD, threshold_problem
 
 SKILL_FIELDS = {"id", "name", "prerequisites", "material", "material_file"}
 EXERCISE_FIELDS = {
     "id", "title", "prompt", "skills", "difficulty", "type", "answer", "tolerance", "choices",
-    "function", "tests", "hints", "explanation", "solution", "policy", "feedback",
+    "function", "tests", "hints", "explanation", "solution", "policy", "feedback", "required",
+    "forbidden",
 }  # fmt: skip
+RULE_FIELDS = ("forbidden", "required")
 POLICY_FIELDS = {"tutor_enabled", "max_hint_level", "show_code"}
 TEST_FORMS = ("args", "expr", "assert")
 
@@ -186,6 +189,35 @@ def _hints(entry: Mapping, where: str, problems: _Problems) -> tuple[str, ...]:
     return hints
 
 
+def _rules(entry: Mapping, where: str, problems: _Problems) -> dict[str, tuple[str, ...]]:
+    """``required`` and ``forbidden``: lists of constructs or names, on code exercises only."""
+    rules: dict[str, tuple[str, ...]] = {}
+    for name in RULE_FIELDS:
+        value = entry.get(name)
+        rules[name] = ()
+        if value is None:
+            continue
+        if entry.get("type") != "code":
+            problems.add(where, name, f"rules apply to code exercises, not {entry.get('type')!r}")
+            continue
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple):
+            problems.add(
+                where, name, f"must be a list of constructs or names, e.g. ['for'], got {value!r}"
+            )
+            continue
+        for number, rule in enumerate(value):
+            problem = rule_problem(rule)
+            if problem:
+                problems.add(where, f"{name}[{number}]", problem)
+        rules[name] = tuple(dict.fromkeys(r for r in value if isinstance(r, str)))
+    both = [r for r in rules["required"] if r in rules["forbidden"]]
+    if both:
+        problems.add(where, "forbidden", f"{both} also required: a rule is one or the other")
+    return rules
+
+
 def _feedback(entry: Mapping, where: str, problems: _Problems) -> dict[str, str]:
     feedback = entry.get("feedback") or {}
     if not isinstance(feedback, Mapping) or not all(isinstance(v, str) for v in feedback.values()):
@@ -251,6 +283,7 @@ def _exercise(
         solution=str(entry.get("solution") if entry.get("solution") is not None else ""),
         policy=_policy(entry.get("policy"), where, problems),
         feedback=_feedback(entry, where, problems),
+        **_rules(entry, where, problems),
     )
 
 
@@ -263,7 +296,7 @@ def _unique(entries: list, kind: str, problems: _Problems) -> None:
 
 
 def _check_solutions(exercises: list[Exercise], problems: _Problems) -> None:
-    """Every code exercise's reference solution must pass its own tests."""
+    """Every code exercise's reference solution must pass its own tests and keep its rules."""
     from learnpulse.course.checking import check
 
     for exercise in exercises:

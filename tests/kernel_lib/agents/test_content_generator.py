@@ -8,6 +8,7 @@ import pytest
 from learnpulse.agents import generate_exercise, generated_exercise
 from learnpulse.agents.generator import SKILLS_WITH_TEMPLATES, TEMPLATES
 from learnpulse.course import check
+from learnpulse.course.rules import rule_problem
 
 
 def _right(exercise):
@@ -57,3 +58,21 @@ def test_bad_requests_name_the_problem():
         generate_exercise("haskell", 0.5, 1)
     with pytest.raises(ValueError, match="between 0 and 1"):
         generate_exercise("loops", 1.5, 1)
+
+
+def test_generated_rules_are_valid_and_checked_like_an_authored_exercises():
+    """The loops code template asks for a for loop; the checker holds its answers to it."""
+    for template in TEMPLATES:
+        for end in (0, 1):
+            exercise = generate_exercise(template.skill, template.difficulty[end], seed=3)
+            assert all(rule_problem(rule) is None for rule in exercise.rules), exercise.id
+    practice = generate_exercise("loops", 0.9, seed=3)
+    assert practice.required == ("for",) and "using a `for` loop" in practice.prompt
+    assert check(practice, practice.solution).correct
+    k = int(practice.title.rsplit(" ", 1)[1])
+    counted = (
+        f"def count_multiples(numbers):\n    return len([n for n in numbers if n % {k} == 0])\n"
+    )
+    result = check(practice, counted)
+    assert not result.correct and result.details["diagnosis"] == "broken_rule"
+    assert result.feedback.endswith("but this exercise asks you to use a for loop.")

@@ -179,7 +179,10 @@ def test_code_list_results_off_by_one_and_order() -> None:
 
 def test_code_checked_from_a_namespace_or_a_function() -> None:
     def total(numbers):
-        return sum(numbers)
+        result = 0
+        for n in numbers:
+            result += n
+        return result
 
     assert check(TOTAL, {"total": total, "other": 1}).correct
     assert check(TOTAL, total).correct
@@ -204,7 +207,12 @@ def test_code_assert_tests_show_the_authors_message() -> None:
 
 def test_code_does_not_let_a_mutating_function_spoil_the_tests() -> None:
     mutating = code(
-        "def total(numbers):", "    s = sum(numbers)", "    numbers.clear()", "    return s"
+        "def total(numbers):",
+        "    s = 0",
+        "    for n in numbers:",
+        "        s += n",
+        "    numbers.clear()",
+        "    return s",
     )
     assert check(TOTAL, mutating).correct  # each test gets its own copy of the arguments
     assert TOTAL.tests[0]["args"] == [[3, 5, 8]]

@@ -172,3 +172,72 @@ def test_a_course_says_what_mastered_means() -> None:
     for bad in (1.5, 0, "high", True):
         with pytest.raises(CourseError, match=r"mastery_threshold.*must be a number in"):
             Course.from_dict(variant("mastery_threshold", bad))
+
+
+# -- rules on the code (required / forbidden) ------------------------------------------------
+
+LOOP_SOLUTION = (
+    "def total(xs):\n    result = 0\n    for x in xs:\n        result += x\n    return result\n"
+)
+
+
+def with_rules(**rules: Any) -> dict[str, Any]:
+    """BASE with a loop solution for c1 and ``rules`` set on it."""
+    data = variant("exercises.1.solution", LOOP_SOLUTION)
+    data["exercises"][1].update(rules)
+    return data
+
+
+def test_rules_load_from_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "course.yaml"
+    path.write_text(yaml.safe_dump(with_rules(required=["for"], forbidden=["sum", "**"])))
+    exercise = load_course(path).exercise("c1")
+    assert (exercise.required, exercise.forbidden) == (("for",), ("sum", "**"))
+    assert exercise.rules == ("sum", "**", "for")
+    single = Course.from_dict(with_rules(forbidden="sum")).exercise("c1")  # one rule, no list
+    assert single.forbidden == ("sum",) and single.required == ()
+    assert Course.from_dict(BASE).exercise("c1").rules == ()
+
+
+@pytest.mark.parametrize(
+    ("rules", "field", "words"),
+    [
+        (
+            {"required": ["recursive"]},
+            "required[0]",
+            "unknown construct 'recursive' (did you mean 'recursion'?)",
+        ),
+        ({"required": ["for", "loops"]}, "required[1]", "did you mean 'loop'?"),
+        ({"forbidden": ["def"]}, "forbidden[0]", "unknown construct 'def': a rule is one of 'for'"),
+        ({"forbidden": ["no sum"]}, "forbidden[0]", "unknown construct 'no sum'"),
+        ({"forbidden": ["sum()"]}, "forbidden[0]", "without brackets: 'sum', not 'sum()'"),
+        ({"forbidden": ["math.sqrt"]}, "forbidden[0]", "give one name, not 'math.sqrt'"),
+        ({"forbidden": ["sorted", 3]}, "forbidden[1]", "must be a string"),
+        ({"forbidden": {"sum": True}}, "forbidden", "must be a list of constructs or names"),
+        ({"required": 1}, "required", "must be a list of constructs or names"),
+        ({"required": ["loop"], "forbidden": ["loop"]}, "forbidden", "['loop'] also required"),
+        ({"forbidden": ["for"]}, "solution", "not to use a for loop (line 3)"),
+        ({"required": ["recursion"]}, "solution", "asks you to use recursion"),
+    ],
+)
+def test_invalid_rules_name_exercise_and_field(rules: dict, field: str, words: str) -> None:
+    with pytest.raises(CourseError) as raised:
+        Course.from_dict(with_rules(**rules))
+    message = str(raised.value)
+    assert f"exercise 'c1': field '{field}': " in message
+    assert words in message, message
+
+
+def test_the_reference_solution_must_keep_the_rules() -> None:
+    with pytest.raises(CourseError, match=r"field 'solution': .*not to use the built-in sum\(\)"):
+        Course.from_dict(variant("exercises.1.forbidden", ["sum"]))  # BASE's solution: sum(xs)
+
+
+def test_rules_are_for_code_exercises_only() -> None:
+    with pytest.raises(CourseError, match="exercise 'n1': field 'required': rules apply to code"):
+        Course.from_dict(variant("exercises.0.required", ["for"]))
+
+
+def test_a_builtin_or_module_close_to_a_construct_is_a_name_not_a_typo() -> None:
+    names = ["sorted", "math", "sort", "importlib", "__import__"]  # the last two: near 'import'
+    assert Course.from_dict(with_rules(forbidden=names)).exercise("c1").forbidden == tuple(names)

@@ -80,11 +80,43 @@ def test_hint_ladder_walks_up_to_the_end_and_records_hints(tracked_store: Tracke
     assert widget.hint_button.disabled
     assert widget.hint() is None and widget.hint_level == len(exercise.hints)
     assert all(h.split()[0] in widget.hints_html.value for h in exercise.hints)
-    widget.submit("def total(numbers):\n    return sum(numbers)\n")
+    widget.submit(LOOP_TOTAL)
     hints = tracked_store.events("hint")
     assert hints.get_column("hints_used").to_list() == [1, 2, 3]
     attempt = tracked_store.events("attempt").to_dicts()[0]
     assert attempt["hints_used"] == 3 and attempt["correct"]
+
+
+LOOP_TOTAL = "def total(numbers):\n    r = 0\n    for n in numbers:\n        r += n\n    return r\n"
+
+
+def notebook_total(numbers):  # as if defined in a notebook cell: the rules read its source
+    return sum(numbers)
+
+
+def test_code_breaking_the_exercises_rules_is_wrong_with_the_rule_named(
+    tracked_store: TrackedStore,
+) -> None:
+    """ex-loops-04 asks for a for loop, not sum(): sum passed it."""
+    widget = ExerciseWidget("ex-loops-04", namespace={"total": notebook_total})
+    widget.answer.value = "def total(numbers):\n    return sum(numbers)\n"
+    widget.check_button.click()
+    rule = "this exercise asks you not to use the built-in sum() (line 2) and to use a for loop."
+    assert not widget.correct and widget.feedback == f"All 4 tests pass, but {rule}"
+    assert "not to use the built-in sum()" in widget.feedback_html.value
+    assert widget.explanation_html.value == ""  # the explanation waits for a correct answer
+    widget.answer.value = ""  # an empty box checks the notebook's function: its source
+    widget.check_button.click()
+    assert not widget.correct and "not to use the built-in sum() (in total)" in widget.feedback
+    widget.answer.value = LOOP_TOTAL
+    widget.check_button.click()
+    assert widget.correct and widget.feedback == "All 4 tests pass."
+
+    attempts = tracked_store.events("attempt")
+    assert attempts.get_column("correct").to_list() == [False, False, True]
+    assert attempts.get_column("score").to_list() == [0.0, 0.0, 1.0]
+    payloads = [json.loads(p) for p in attempts.get_column("payload")]
+    assert [p["diagnosis"] for p in payloads] == ["broken_rule", "broken_rule", "correct"]
 
 
 def test_policy_caps_the_hint_ladder(tracked_store: TrackedStore) -> None:
