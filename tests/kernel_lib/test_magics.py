@@ -252,6 +252,9 @@ def test_review_flags_a_return_inside_the_loop(shell: InteractiveShell, tracked_
     outputs, _ = run(shell, "%review total")
     text = outputs[-1]["text/plain"]
     assert "Line 5** (return-in-loop)" in text and "`for n in numbers:`" in text
+    run(shell, WRONG_TOTAL)
+    outputs, _ = run(shell, "%review")  # the code of the %%check cell, not the magic's call
+    assert "Line 5** (return-in-loop)" in outputs[-1]["text/plain"]
     run(shell, RIGHT_TOTAL)
     outputs, _ = run(shell, "%review total")
     assert "nothing to flag" in outputs[-1]["text/plain"]
