@@ -34,6 +34,9 @@ from tests.kernel_lib.agents.test_agent_registry import AGENTS
         ("show me the concept map", "explorer"),
         ("make me a study plan for the next 3 weeks", "coach"),
         ("I keep losing my streak, any tips to stay motivated?", "coach"),
+        ("my exams start tomorrow and I feel lost", "coach"),
+        # "exam" matched "example", and the coach won the tie with "explain"
+        ("can you explain for loops with an example?", "assistant"),
     ],
 )
 def test_router_picks_the_agent(course, message, agent):
