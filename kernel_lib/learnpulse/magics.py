@@ -319,9 +319,16 @@ class LearnPulseMagics(Magics):
         self._show(TutorChatWidget(session=session, exercise=session.current_exercise))
 
     def _previous_cell(self) -> str:
-        """Source of the cell before the one running this magic."""
+        """Source of the cell before the one running this magic; of a cell magic's cell
+        (``%%check``), the code below the magic line, not the call IPython turned it into."""
         inputs = self.shell.user_ns.get("In", [])
-        return inputs[-2] if len(inputs) >= 2 else ""
+        if len(inputs) < 2:
+            return ""
+        history = getattr(self.shell, "history_manager", None)
+        raw = history.input_hist_raw if history is not None else []
+        typed = raw[-2] if len(raw) == len(inputs) else ""
+        magic_line, _, body = typed.lstrip().partition("\n")
+        return body if magic_line.startswith("%%") else inputs[-2]
 
     @line_magic
     @_friendly("review your code")

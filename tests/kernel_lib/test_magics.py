@@ -277,6 +277,20 @@ def test_review_of_the_previous_cell_and_of_a_function(shell: InteractiveShell) 
     assert "There is no 'nothing_here'" in outputs[-1]["text/plain"]
 
 
+def test_review_flags_a_return_inside_the_loop(shell: InteractiveShell, tracked_store) -> None:
+    # the tutorial's total() returns during the first pass; %review said "nothing to flag"
+    run(shell, WRONG_TOTAL)
+    outputs, _ = run(shell, "%review total")
+    text = outputs[-1]["text/plain"]
+    assert "Line 5** (return-in-loop)" in text and "`for n in numbers:`" in text
+    run(shell, WRONG_TOTAL)
+    outputs, _ = run(shell, "%review")  # the code of the %%check cell, not the magic's call
+    assert "Line 5** (return-in-loop)" in outputs[-1]["text/plain"]
+    run(shell, RIGHT_TOTAL)
+    outputs, _ = run(shell, "%review total")
+    assert "nothing to flag" in outputs[-1]["text/plain"]
+
+
 def test_explain_the_last_error(shell: InteractiveShell) -> None:
     run(shell, "scores = [3, 5]\nscores[2]\n")
     outputs, _ = run(shell, "%explain")

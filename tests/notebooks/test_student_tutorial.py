@@ -95,6 +95,8 @@ def test_tutorial_feedback_is_specific(executed) -> None:
     assert "`return [items[0], items[len(items)]]`" in first
     loop = outputs_text(cell_starting(nb, "%%check ex-loops-04"))
     assert "total([3, 5, 8]) returned 3, expected 16" in loop
+    review = outputs_text(cell_starting(nb, "%review total"))  # the return inside the loop
+    assert "Line 5** (return-in-loop)" in review and "`for n in numbers:`" in review
     assert outputs_text(cell_starting(nb, "%hint ex-lists-05")).startswith("Hint 1 of 3")
     explained = outputs_text(cell_starting(nb, "%explain"))
     assert "IndexError" in explained and "scores" in explained

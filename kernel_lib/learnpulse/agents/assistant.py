@@ -9,8 +9,9 @@ import re
 import polars as pl
 
 from learnpulse.agents.base import Draft, Source, TutorContext
+from learnpulse.agents.conversation import with_previous_question
 from learnpulse.agents.guardrails import asks_for_solution
-from learnpulse.agents.learner import level_of, with_previous_question
+from learnpulse.agents.learner import level_of
 from learnpulse.agents.retrieval import Hit, course_index, skills_in
 
 #: Retrieval score (BM25, course boost included) at which the assistant's confidence is 0.5.
@@ -97,7 +98,7 @@ class LearningAssistant:
     def explain(self, message: str, context: TutorContext) -> Draft:
         """An explanation of ``message`` from the best-matching passages."""
         exclude = _closed_explanations(context)
-        query = with_previous_question(message, context.history)
+        query = with_previous_question(message, context.history, context.course)
         if context.exercise is not None and context.course is not None:
             # the topic of the exercise, unless the question names another one ("what is a
             # tuple?" during a loops exercise was answered with while loops)

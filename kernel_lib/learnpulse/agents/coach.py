@@ -98,7 +98,7 @@ class MentorCoach:
     description = "Study plans, streaks, best study times, motivation and strategy."
     keywords = (
         "plan", "schedule", "streak", "motivat", "study time", "when should i study", "weeks",
-        "exam", "give up", "tired", "procrastinat", "habit", "progress",
+        r"exams?\b", "give up", "tired", "procrastinat", "habit", "progress",
     )  # fmt: skip
 
     def draft(self, message: str, context: TutorContext) -> Draft:

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 #: Earlier messages (learner and tutor) loaded as conversation history.
 HISTORY_MESSAGES = 20
-#: A message of at most this many words is read as a follow-up to the previous question.
-FOLLOW_UP_WORDS = 4
 #: Mastery levels the agents speak to, by P(known): at least the bound -> the level.
 LEVELS: tuple[tuple[float, str], ...] = ((0.8, "advanced"), (0.5, "intermediate"))
 #: Level of a skill with P(known) below every bound, or with no evidence.
@@ -114,12 +112,3 @@ def hints_opened(events: pl.DataFrame, exercise_id: str) -> int:
         if p
     ]
     return max(widget, *levels) if levels else widget
-
-
-def with_previous_question(message: str, history: list[dict[str, str]]) -> str:
-    """``message``, preceded by the learner's previous question when it is a short follow-up
-    ("and for strings?") that only makes sense with it."""
-    if len(message.split()) > FOLLOW_UP_WORDS:
-        return message
-    earlier = [m["text"] for m in history if m["role"] == "learner"]
-    return f"{earlier[-1]} {message}" if earlier else message

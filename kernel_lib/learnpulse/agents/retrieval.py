@@ -27,7 +27,7 @@ from learnpulse.agents.base import Source
 from learnpulse.files import replacing
 
 if TYPE_CHECKING:
-    from learnpulse.course import Course
+    from learnpulse.course import Course, Skill
 
 #: Retrieval method used by the tutor: the best lexical one by Recall@3 on the labelled
 #: questions. ``hybrid`` (BM25 + embeddings) scores higher but needs the optional embedding
@@ -399,6 +399,13 @@ def _first_mention(tokens: list[str], names: set[str]) -> int | None:
     return next((i for i, token in enumerate(tokens) if token in names), None)
 
 
+def skill_words(skill: Skill) -> tuple[set[str], set[str]]:
+    """The tokens naming ``skill``: those of its id ("dicts"), and those of its name but
+    :data:`GENERIC_SKILL_WORDS` ("dictionaries")."""
+    generic = set(tokenize(GENERIC_SKILL_WORDS))
+    return set(tokenize(skill.id.replace("_", " "))), set(tokenize(skill.name)) - generic
+
+
 def skills_in(message: str, course: Course | None, *, by_passage: bool = True) -> list[str]:
     """Skills of ``course`` a message names, in order of mention: by id ("loops", "dicts",
     "tuples"), else by a word of the skill's name ("dictionaries", "comprehensions"), else
@@ -407,12 +414,9 @@ def skills_in(message: str, course: Course | None, *, by_passage: bool = True) -
     if course is None:
         return []
     tokens = tokenize(message)
-    generic = set(tokenize(GENERIC_SKILL_WORDS))
-    for names_of in (
-        lambda skill: set(tokenize(skill.id.replace("_", " "))),
-        lambda skill: set(tokenize(skill.name)) - generic,
-    ):
-        found = [(_first_mention(tokens, names_of(s)), s.id) for s in course.skills.values()]
+    words = {skill.id: skill_words(skill) for skill in course.skills.values()}
+    for stage in (0, 1):  # by id, then by name
+        found = [(_first_mention(tokens, names[stage]), skill) for skill, names in words.items()]
         mentioned = sorted((i, skill) for i, skill in found if i is not None)
         if mentioned:
             return list(dict.fromkeys(skill for _, skill in mentioned))

@@ -26,6 +26,7 @@ _SNAKE = re.compile(r"^_{0,2}[a-z][a-z0-9_]*$|^_$")
 _CAPWORDS = re.compile(r"^_?[A-Z][A-Za-z0-9]*$")
 _BLOCKS = (ast.If, ast.For, ast.While, ast.With, ast.Try, ast.AsyncFor, ast.AsyncWith)
 _DECISIONS = (ast.If, ast.For, ast.While, ast.IfExp, ast.ExceptHandler, ast.comprehension)
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class Finding:
     check : str
         Short id: ``undefined-name``, ``unused-variable``, ``shadowed-builtin``,
         ``mutable-default``, ``bare-except``, ``complexity``, ``nesting``, ``naming``,
-        ``bool-return``, ``compare-singleton``, ``unused-import``, ``pyflakes``.
+        ``bool-return``, ``compare-singleton``, ``return-in-loop``, ``unused-import``,
+        ``pyflakes``.
     message : str
         What the problem is, naming the offending name.
     why : str
@@ -246,6 +248,62 @@ def _idioms(tree: ast.AST) -> Iterable[Finding]:
                     )
 
 
+def _loop_header(loop: ast.For | ast.AsyncFor | ast.While) -> str:
+    """The loop's first line as written, e.g. ``for n in numbers:``."""
+    if isinstance(loop, ast.While):
+        return f"while {ast.unparse(loop.test)}:"
+    keyword = "async for" if isinstance(loop, ast.AsyncFor) else "for"
+    return f"{keyword} {ast.unparse(loop.target)} in {ast.unparse(loop.iter)}:"
+
+
+def _continues(statements: list[ast.stmt]) -> bool:
+    """Whether ``statements`` hold a ``continue`` of their own loop (not of a nested loop or
+    function)."""
+    pending: list[ast.AST] = list(statements)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Continue):
+            return True
+        if not isinstance(node, (*_LOOPS, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            pending.extend(ast.iter_child_nodes(node))
+        elif isinstance(node, _LOOPS):
+            pending.extend(node.orelse)  # a loop's else belongs to the enclosing loop
+    return False
+
+
+def _returns_in_loops(tree: ast.AST) -> Iterable[Finding]:
+    """A ``return`` straight in a loop's body, after other work, ends the function the first
+    time the body runs (the accumulator's ``return`` indented into the loop).
+
+    Not flagged: a ``return`` under an ``if`` (an early return: ``if x == target: return
+    True``), one after a ``continue`` that lets later passes reach it (``if not x: continue``),
+    and one opening the body (``for x in xs: return x`` deliberately takes the first item).
+    """
+    for loop in ast.walk(tree):
+        if not isinstance(loop, _LOOPS):
+            continue
+        position, statement = next(
+            ((i, s) for i, s in enumerate(loop.body) if isinstance(s, ast.Return)), (0, None)
+        )
+        if statement is None or position == 0 or _continues(loop.body[:position]):
+            continue
+        used = (
+            "the loop never repeats"
+            if isinstance(loop, ast.While)
+            else f"only the first item of `{ast.unparse(loop.iter)}` is ever used"
+        )
+        yield Finding(
+            statement.lineno,
+            "return-in-loop",
+            f"This `return` is inside the loop `{_loop_header(loop)}` (line {loop.lineno}), so "
+            "the loop stops after running its body once.",
+            f"`return` ends the whole function at once, and this one runs the first time the "
+            f"loop body runs: {used}.",
+            "Decide whether the function should return in the middle of the loop or once the "
+            "loop has finished. The indentation of a line says which block it belongs to.",
+        )
+
+
 def review_code(code: str, known_names: Iterable[str] = ()) -> list[Finding]:
     """Review ``code``; findings sorted by line.
 
@@ -266,7 +324,8 @@ def review_code(code: str, known_names: Iterable[str] = ()) -> list[Finding]:
     tree = ast.parse(code)
     known = set(known_names)
     checks = (_pyflakes(tree, known), _names(tree), _mutable_defaults(tree), _excepts(tree))
-    found = [f for check in (*checks, _complexity(tree), _idioms(tree)) for f in check]
+    more = (_complexity(tree), _idioms(tree), _returns_in_loops(tree))
+    found = [f for check in (*checks, *more) for f in check]
     return sorted(set(found), key=lambda f: (f.line, f.check, f.message))
 
 
@@ -275,7 +334,8 @@ def format_findings(findings: list[Finding]) -> str:
     if not findings:
         return (
             "I found nothing to flag: no undefined or unused names, shadowed built-ins, "
-            "mutable defaults, bare excepts or needlessly complex functions."
+            "mutable defaults, bare excepts, loops that return on their first pass or "
+            "needlessly complex functions."
         )
     lines = [f"I found {len(findings)} thing(s) worth a look:\n"]
     for finding in findings:

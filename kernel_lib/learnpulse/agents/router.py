@@ -2,8 +2,9 @@
 
 An explicit choice always wins. Otherwise code or an error in the message or context goes to
 the code reviewer; then each agent's keywords are counted (ties go to the earlier agent of
-:data:`PRIORITY`); a short follow-up with no keyword ("another one", "and why?") stays with
-the agent that answered last; anything else goes to the learning assistant.
+:data:`PRIORITY`); a follow-up with no keyword ("a harder one", "and why?", see
+:func:`~learnpulse.agents.conversation.is_follow_up`) stays with the agent that answered last;
+anything else goes to the learning assistant.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import re
 from collections.abc import Mapping
 
 from learnpulse.agents.base import Agent, TutorContext
+from learnpulse.agents.conversation import is_follow_up
 from learnpulse.agents.errors import parse_traceback
 
 #: Order that breaks keyword ties (the more specific agents first).
 PRIORITY = ("reviewer", "generator", "explorer", "coach", "assistant")
-#: Messages with at most this many words and no keyword count as follow-ups.
-FOLLOW_UP_WORDS = 5
 #: Agent for everything else.
 DEFAULT_AGENT = "assistant"
 _CODE = re.compile(r"```|^\s*(def|for|while|if|import|class|return)\b.*$", re.M)
@@ -61,6 +61,6 @@ def route(
         winner = next(name for name in order if hits.get(name) == best)
         return winner, f"keywords of the {winner}"
     last = next((m["agent"] for m in reversed(context.history) if m["role"] == "tutor"), "")
-    if len(message.split()) <= FOLLOW_UP_WORDS and last in agents:
+    if last in agents and is_follow_up(message, context.course):
         return last, "a follow-up to the last answer"
     return DEFAULT_AGENT, "default agent"

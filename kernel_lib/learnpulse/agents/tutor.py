@@ -19,6 +19,7 @@ from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 from learnpulse.agents.base import Draft, Source, TutorContext, TutorReply
+from learnpulse.agents.conversation import topics_in, with_previous_question
 from learnpulse.agents.engines import EngineError, EngineRequest, OfflineEngine
 from learnpulse.agents.generator import generated_exercise
 from learnpulse.agents.guardrails import ReplyGuard, answer_patterns, too_vague
@@ -28,10 +29,8 @@ from learnpulse.agents.learner import (
     learner_events,
     learner_mastery,
     level_of,
-    with_previous_question,
 )
 from learnpulse.agents.registry import BUILTIN_AGENTS, available_agents
-from learnpulse.agents.retrieval import skills_in
 from learnpulse.agents.reviewer import code_in
 from learnpulse.agents.router import route
 from learnpulse.events import new_event_id
@@ -266,15 +265,16 @@ def _policy_draft(message: str, context: TutorContext, agent: str) -> Draft | No
             1.0,
         )
     has_code = bool(context.code or code_in(message))
-    question = with_previous_question(message, context.history)
+    question = with_previous_question(message, context.history, context.course)
     vague = too_vague(
         question,
         has_code=has_code,
         has_error=context.error is not None,
         has_exercise=exercise is not None,
     )
-    # a question naming a topic of the course is not vague, however short ("what is a tuple?")
-    vague = vague and not skills_in(question, context.course, by_passage=False)
+    # a question naming a topic of the course is not vague, however short ("what is a tuple?",
+    # "and unpacking?")
+    vague = vague and not topics_in(question, context.course)
     if agent in QUESTION_AGENTS and vague:
         return Draft(
             "Happy to help! Tell me a bit more so I can: what are you working on, what did you "

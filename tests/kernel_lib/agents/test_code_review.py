@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import nbformat
 import pytest
 
 from learnpulse.agents import ask
 from learnpulse.agents.review import COMPLEXITY_LIMIT, NESTING_LIMIT, format_findings, review_code
+from tests.conftest import REPO
 
 BRANCHY = "def grade(s):\n" + "".join(
     f"    {'if' if i == 0 else 'elif'} s > {100 - i}:\n        return {i}\n"
@@ -40,6 +42,12 @@ NESTED = (
         ("def f(x):\n    if x > 3:\n        return True\n    else:\n        return False\n",
          "bool-return", 2, "True"),
         ("def f(x):\n    return x == None\n", "compare-singleton", 2, "None"),
+        ("def total(xs):\n    t = 0\n    for x in xs:\n        t += x\n        return t\n",
+         "return-in-loop", 5, "for x in xs:"),
+        ("def total(xs):\n    t = 0\n    for x in xs: t += x; return t\n",
+         "return-in-loop", 3, "for x in xs:"),
+        ("def count(n):\n    i = 0\n    while i < n:\n        i += 1\n        return i\n",
+         "return-in-loop", 5, "while i < n:"),
     ],
 )  # fmt: skip
 def test_each_check_names_the_problem_line_and_name(code, check, line, name):
@@ -61,6 +69,43 @@ def test_clean_code_has_no_findings():
     )
     assert review_code(code) == []
     assert "nothing to flag" in format_findings([])
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        # an early return under an if: the loop goes on while it does not fire
+        "def has(xs, target):\n    for x in xs:\n        if x == target:\n"
+        "            return True\n    return False\n",
+        # a continue lets later passes reach the return
+        "def first_truthy(xs):\n    for x in xs:\n        if not x:\n            continue\n"
+        "        return x\n",
+        "def first_int(xs):\n    for x in xs:\n        try:\n            value = int(x)\n"
+        "        except ValueError:\n            continue\n        return value\n",
+        # the first item, on purpose
+        "def first(xs):\n    for x in xs:\n        return x\n    return None\n",
+        # the return of a function defined in the loop ends that function, not the loop
+        "def makers(xs):\n    for x in xs:\n        def make():\n            y = x\n"
+        "            return y\n        print(make)\n",
+    ],
+)
+def test_returns_that_do_not_end_a_loop_early_are_not_flagged(code):
+    assert [f for f in review_code(code) if f.check == "return-in-loop"] == []
+
+
+def test_the_tutorial_bug_of_a_return_inside_the_loop_is_flagged():
+    # the tutorial shows this bug ("look at the indentation of return") and %review said
+    # "nothing to flag"
+    tutorial = nbformat.read(REPO / "notebooks" / "student-tutorial.ipynb", as_version=4)
+    (cell,) = [c for c in tutorial.cells if c.source.startswith("%%check ex-loops-04")]
+    code = cell.source.split("\n", 1)[1]
+    (finding,) = review_code(code)
+    returns = [n for n, line in enumerate(code.splitlines(), 1) if line.strip() == "return result"]
+    assert finding.check == "return-in-loop" and [finding.line] == returns
+    assert "`for n in numbers:`" in finding.message and "first item of `numbers`" in finding.why
+    text = format_findings([finding])
+    assert f"**Line {finding.line}**" in text and "indentation" in text
+    assert "```" not in text and "    return result" not in text  # a hint, not the fix
 
 
 def test_names_defined_elsewhere_are_not_undefined():

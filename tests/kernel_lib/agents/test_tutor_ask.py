@@ -34,6 +34,9 @@ from tests.kernel_lib.agents.test_agent_registry import AGENTS
         ("show me the concept map", "explorer"),
         ("make me a study plan for the next 3 weeks", "coach"),
         ("I keep losing my streak, any tips to stay motivated?", "coach"),
+        ("my exams start tomorrow and I feel lost", "coach"),
+        # "exam" matched "example", and the coach won the tie with "explain"
+        ("can you explain for loops with an example?", "assistant"),
     ],
 )
 def test_router_picks_the_agent(course, message, agent):
@@ -221,7 +224,50 @@ def test_short_follow_ups_are_read_with_the_previous_question(course, lite_store
     ask("how do I read a text file line by line", learner_id="ada", course=course,
         store=lite_store)  # fmt: skip
     follow_up = ask("and writing?", learner_id="ada", course=course, store=lite_store)
-    assert follow_up.sources[0].id.startswith("course:files#")
+    assert follow_up.sources[0].id == "course:files#Writing"
+
+
+def _conversation(course, store, *messages):
+    """The replies to ``messages``, asked in turn by one learner."""
+    return [ask(m, learner_id="ada", course=course, store=store) for m in messages]
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "read_as", "answered_from"),
+    [
+        ("how do for loops work?", "why?", "follow-up", "course:loops#"),
+        ("how do for loops work?", "what about that?", "follow-up", "course:loops#"),
+        # went to the coach: "exam" matched "example"
+        ("how do for loops work?", "can you give an example?", "follow-up", "course:loops#"),
+        # too long to be read with the question before it: "tell me more"
+        ("what is a list?", "how do I slice it?", "follow-up", "course:lists#Slicing"),
+        ("what is a tuple?", "and unpacking?", "follow-up", "course:tuples_sets#Unpacking"),
+        # short questions naming their own topic were read as follow-ups: "what is a dict?"
+        # after "how do for loops work?" was answered from loop passages
+        ("how do for loops work?", "what is a dict?", "new", ""),
+        ("how do for loops work?", "what is a tuple?", "new", "course:tuples_sets#Tuples"),
+        ("what is a tuple?", "what is inheritance?", "new", "course:classes#Inheritance"),
+        ("how do I read a file?", "what is a set?", "new", "course:tuples_sets#Sets"),
+    ],
+)  # fmt: skip
+def test_a_message_after_a_question_is_read_as_a_follow_up_or_a_new_question(
+    course, lite_store, first, then, read_as, answered_from
+):
+    earlier, reply = _conversation(course, lite_store, first, then)
+    assert reply.agent == "assistant" and reply.sources
+    assert reply.sources[0].id.startswith(answered_from)
+    if read_as == "new":  # answered as if it came first, with nothing of the earlier answer
+        alone = ask(then, learner_id="bob", course=course)
+        assert [s.id for s in reply.sources] == [s.id for s in alone.sources]
+        assert not {s.id for s in earlier.sources} & {s.id for s in reply.sources}
+
+
+def test_a_follow_up_naming_another_topic_is_answered_about_that_topic(course, lite_store):
+    # "and a dict?" after "what is a tuple?" was answered with sets: the tuple stayed the topic
+    _, follow_up, why = _conversation(course, lite_store, "what is a tuple?", "and a dict?", "why?")
+    asked_directly = ask("what is a dict?", learner_id="bob", course=course)
+    assert [s.id for s in follow_up.sources] == [s.id for s in asked_directly.sources]
+    assert not any(s.id.startswith("course:tuples_sets") for s in follow_up.sources + why.sources)
 
 
 FAILING_AGENTS = """

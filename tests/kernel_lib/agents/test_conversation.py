@@ -1,0 +1,69 @@
+"""Follow-ups and new questions, told apart with the demo course's topics."""
+
+from __future__ import annotations
+
+import pytest
+
+from learnpulse.agents.conversation import is_follow_up, topics_in, with_previous_question
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "and a dict?",
+        "ok and sets?",
+        "what about that?",
+        "what if the list is empty?",
+        "why?",
+        "how come?",
+        "can you give an example?",
+        "can you give an example for it?",  # "for" is English here, not the for loop
+        "how do I slice it?",  # slicing is a section, not a thing "it" could stand for
+        "what does that mean?",
+        "a harder one please",
+        "dicts please",  # a bare topic
+        "recursion",
+    ],
+)
+def test_elliptical_messages_are_follow_ups(course, message):
+    assert is_follow_up(message, course)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "what is a dict?",
+        "what is a tuple?",
+        "explain recursion",
+        "what is the accumulator pattern?",  # a section of the loops material
+        "what does while do?",
+        "what is a dict and how do I loop over it?",  # "it" is the dict
+        "what does the nonlocal statement do",  # long enough to stand on its own
+    ],
+)
+def test_questions_naming_their_own_topic_are_new(course, message):
+    assert not is_follow_up(message, course)
+
+
+def _history(*questions: str) -> list[dict[str, str]]:
+    return [{"role": "learner", "text": q, "agent": "assistant"} for q in questions]
+
+
+def test_a_follow_up_is_read_with_the_questions_back_to_the_last_new_one(course):
+    history = _history("what is a list?", "what is a tuple?", "and a dict?")
+    read = with_previous_question("why?", history, course)
+    assert read == "what is a and a dict? why?"  # the dict replaced the tuple, the list is gone
+    assert with_previous_question("what is a set?", history, course) == "what is a set?"
+
+
+def test_a_follow_up_keeps_the_words_of_the_topic_it_continues(course):
+    history = _history("how do I read a text file line by line")
+    read = with_previous_question("and writing?", history, course)
+    assert "file" in read and "read" not in read.split()  # same skill, another section
+    assert topics_in(read, course) == {"files", "files#Writing"}
+
+
+def test_without_a_course_only_the_wording_tells_a_follow_up():
+    assert is_follow_up("and a dict?", None) and is_follow_up("why?", None)
+    assert not is_follow_up("how do I sort a list of names by length", None)
+    assert with_previous_question("why?", _history("what is a list?")) == "what is a list? why?"
