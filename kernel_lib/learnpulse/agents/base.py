@@ -57,6 +57,10 @@ class TutorReply:
         Which engine wrote the text (``"offline"``, ``"openai:<model>"``, or a fallback note).
     redactions : int
         How many code blocks the guardrails removed (solution leaks or policy).
+    hint_level : int or None
+        With an exercise in context and a hint asked for: the hints of its ladder opened so
+        far, this reply's included (the exercise widget's Hint button goes on from there);
+        None otherwise.
     """
 
     text: str
@@ -66,6 +70,7 @@ class TutorReply:
     actions: tuple[str, ...] = ()
     engine: str = "offline"
     redactions: int = 0
+    hint_level: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON body of ``POST tutor/chat``."""
@@ -76,6 +81,7 @@ class TutorReply:
             "confidence": round(float(self.confidence), 3),
             "actions": list(self.actions),
             "engine": self.engine,
+            "hint_level": self.hint_level,
         }
 
 

@@ -149,6 +149,8 @@ class TutorStream:
         self.reply = TutorReply(
             "".join(parts), self.agent, self.sources, self.confidence, self.actions,
             self._engine_used, guard.redactions,
+            # only a built-in agent gives the ladder's hints (a plugin's number is not one)
+            self.draft.payload.get("hint_level") if built_in else None,
         )  # fmt: skip
         _log(self._store, self.message, self.context, self.reply, self.draft, self._routing)
 
@@ -397,7 +399,8 @@ def _log(
         "engine": reply.engine[:200],
         "redactions": reply.redactions,
         "routing": routing,
-        **{k: v for k, v in draft.payload.items() if k in ("hint_level", "sufficiency", "skill")},
+        **{k: v for k, v in draft.payload.items() if k in ("sufficiency", "skill")},
+        **({"hint_level": reply.hint_level} if reply.hint_level is not None else {}),
     }
     learner_payload = {"role": "learner", "agent": reply.agent, "text": message[:MAX_LOGGED_CHARS]}
     store.append(

@@ -41,6 +41,7 @@ def ask_tutor(
     with the engine the instructor configured (:func:`~learnpulse.agents.engine_from_env`).
 
     ``context`` passes ``code=`` / ``error=`` on to agents that review code or explain errors.
+    Hints of ``exercise`` the tutor gives count in the session, like the Hint button's.
     """
     from learnpulse.agents import OfflineEngine, ask, engine_from_env
 
@@ -49,7 +50,7 @@ def ask_tutor(
     except ValueError:  # a misconfigured LLM must not silence the tutor
         log.warning("learnpulse: LLM engine misconfigured, answering offline", exc_info=True)
         engine = OfflineEngine()
-    return ask(
+    reply = ask(
         message,
         learner_id=session.learner_id,
         agent=agent,
@@ -60,6 +61,9 @@ def ask_tutor(
         mastery_model=session.model,
         **context,
     )
+    if exercise is not None and reply.hint_level:
+        session.note_tutor_hints(exercise, reply.hint_level)
+    return reply
 
 
 def agent_choices() -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import html
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -104,6 +105,8 @@ class ExerciseWidget(TextFallback):
         self.hint_level = self.session.hints_opened.get(self.exercise.id, 0)
         self.session.begin(self.exercise)
         self._build()
+        # the tutor's hints (and attempts) change the session: keep the ladder in step
+        self.session.listeners.append(weakref.WeakMethod(self._sync_hints))
 
     # -- layout -----------------------------------------------------------------------------
 
@@ -226,6 +229,14 @@ class ExerciseWidget(TextFallback):
             return None
         self._render_hints()
         return text
+
+    def _sync_hints(self) -> None:
+        """Show the hints the tutor opened since (the session notifies its listeners)."""
+        level = self.session.hints_opened.get(self.exercise.id, 0)
+        if level != self.hint_level:
+            self.hint_level = level
+            self._update_hint_button()
+            self._render_hints()
 
     def _render_hints(self) -> None:
         opened = self.exercise.hints[: self.hint_level]

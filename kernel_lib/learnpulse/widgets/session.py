@@ -126,8 +126,9 @@ class LearnerSession:
         """Replay the learner's stored attempts and hints in this course (once); how many
         attempts were read.
 
-        The hints already opened count too: after a kernel restart the ladder goes on where
-        it was (it started again at hint 1, recording each hint a second time).
+        The hints already opened count too, from the Hint button and from the tutor: after a
+        kernel restart the ladder goes on where it was (it started again at hint 1, recording
+        each hint a second time).
         """
         with self._lock:
             if self._history_loaded:
@@ -138,7 +139,9 @@ class LearnerSession:
             return 0
         try:
             frame = store.query(
-                course=self.course.id, learners=self.learner_id, kinds=["attempt", "hint"]
+                course=self.course.id,
+                learners=self.learner_id,
+                kinds=["attempt", "hint", "tutor_message"],
             )
         except Exception:  # no store, or an unreachable one: start from the prior
             log.warning("learnpulse: could not read earlier attempts", exc_info=True)
@@ -150,8 +153,15 @@ class LearnerSession:
                 self._apply(
                     row["item_id"], skills, bool(row["correct"]), row["ts"], row["difficulty"]
                 )
-        hints = frame.filter((pl.col("kind") == "hint") & pl.col("item_id").is_not_null())
-        for item, level in hints.group_by("item_id").agg(pl.col("hints_used").max()).rows():
+        tutor_level = pl.col("payload").str.json_path_match("$.hint_level")
+        levels = frame.filter(pl.col("item_id").is_not_null()).select(
+            "item_id",
+            level=pl.when(pl.col("kind") == "hint")
+            .then(pl.col("hints_used"))
+            .when(pl.col("kind") == "tutor_message")
+            .then(tutor_level.cast(pl.Int32, strict=False)),
+        )
+        for item, level in levels.group_by("item_id").agg(pl.col("level").max()).rows():
             self.hints_opened[item] = max(self.hints_opened.get(item, 0), level or 0)
         return attempts.height
 
@@ -209,6 +219,15 @@ class LearnerSession:
         self.hints_opened[exercise.id] = level + 1
         self.record_hint(exercise, level + 1)
         return exercise.hints[level]
+
+    def note_tutor_hints(self, exercise: Exercise, level: int) -> None:
+        """The tutor has given ``exercise``'s hints up to ``level``: the Hint button goes on
+        from there (it offered hint 1 again). The tutor's message is the event; no ``hint``
+        event is recorded."""
+        self.load_history()
+        if level > self.hints_opened.get(exercise.id, 0):
+            self.hints_opened[exercise.id] = level
+            self._notify()
 
     def p_known(self, skill: str) -> float:
         """Current P(known) of ``skill`` (the model's prior before any attempt)."""

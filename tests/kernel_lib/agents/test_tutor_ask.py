@@ -83,6 +83,7 @@ def test_hints_are_counted_across_the_conversation_and_widget_events(course, lit
     reply = ask("hint please", learner_id="ada", exercise="ex-loops-04", course=course,
                 store=lite_store)  # fmt: skip
     assert "hint 2 of 3" in reply.text  # the widget already opened the first
+    assert reply.hint_level == 2 and reply.to_dict()["hint_level"] == 2
     logged = lite_store.query(kinds="tutor_message").get_column("payload")
     assert json.loads(logged[-1])["hint_level"] == 2
 
@@ -340,6 +341,7 @@ def test_a_plugin_agent_cannot_hand_out_an_answer(agent_plugin, course, exercise
                 course=course)  # fmt: skip
     assert "result += n" not in reply.text and "The answer is" in reply.text
     assert ("answer hidden" in reply.text) == (exercise is not None)
+    assert reply.hint_level is None  # nor move the learner's hint ladder
 
 
 UNRULY_AGENTS = """

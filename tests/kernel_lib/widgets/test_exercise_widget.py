@@ -10,6 +10,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from learnpulse.course import Course, demo_course
 from learnpulse.widgets import ExerciseWidget, LearnerSession, prior_bkt
+from learnpulse.widgets.chat import ask_tutor
 from learnpulse.widgets.exercise import parse_answer
 from tests.kernel_lib.widgets import helpers
 from tests.kernel_lib.widgets.helpers import TrackedStore
@@ -213,6 +214,28 @@ def test_hints_opened_before_a_restart_stay_open(tracked_store: TrackedStore) ->
     assert again.open_hint(exercise) is None  # as %hint: the ladder is at its end
     levels = tracked_store.events("hint").get_column("hints_used").to_list()
     assert levels == [1, 2, 3]  # no hint recorded twice
+
+
+def test_the_tutors_hints_and_the_hint_button_share_one_ladder(
+    tracked_store: TrackedStore,
+) -> None:
+    """After two hints from the tutor, the Hint button offered hint 1 again (and recorded it):
+    the tutor's hints now count in the session, live and after a restart."""
+    exercise = COURSE.exercise("ex-lists-05")
+    widget = ExerciseWidget(exercise)
+    session = tracked_store.session
+    levels = [ask_tutor("can I have a hint?", session, exercise=exercise).hint_level]
+    levels.append(ask_tutor("another hint please", session, exercise=exercise).hint_level)
+    assert levels == [1, 2]
+    assert widget.hint_level == 2 and exercise.hints[1] in widget.hints_html.value
+    assert widget.hint_button.tooltip == f"Hint 3 of {exercise.hint_limit}"
+    assert widget.hint() == exercise.hints[2]
+    assert tracked_store.events("hint").get_column("hints_used").to_list() == [3]
+    # the kernel restarts: the tutor's hints are read back from its messages
+    later = LearnerSession(learner_id="ada", store_url=tracked_store.url)
+    only_tutor = COURSE.exercise("ex-lists-04")
+    ask_tutor("give me a hint", session, exercise=only_tutor)
+    assert ExerciseWidget(only_tutor, session=later).hint_level == 1
 
 
 def test_unreachable_store_still_gives_feedback(tmp_path) -> None:
