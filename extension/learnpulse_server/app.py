@@ -79,7 +79,8 @@ class LearnPulseApp(ExtensionApp):
         config=True,
         help=(
             "Seconds between two looks at the store for new events by the analytics cache "
-            "(each look is one indexed query); cached results are served in between."
+            "(each look is one indexed query); cached results are served in between, and one "
+            "older than the events already read is recomputed in the background meanwhile."
         ),
     )
     analytics_prediction_interval = Float(

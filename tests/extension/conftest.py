@@ -7,6 +7,8 @@ them, ``ANONYMOUS`` none at all.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 STUDENT_TOKENS = {"token-ada": "ada", "token-bob": "bob"}
@@ -65,3 +67,24 @@ def learnpulse_app(jp_serverapp):
     """The running LearnPulseApp of a pytest-jupyter server (to read or change its traits)."""
     (app,) = jp_serverapp.extension_manager.extension_apps["learnpulse_server"]
     return app
+
+
+def running_tasks(qualname_prefix: str) -> list[asyncio.Task]:
+    """Tasks not done on the server's event loop whose coroutine's qualified name starts with
+    ``qualname_prefix`` (``"EventStreamHandler."``: what the event streams left running)."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done()
+        and getattr(task.get_coro(), "__qualname__", "").startswith(qualname_prefix)
+    ]
+
+
+async def eventually(condition, timeout: float = 10) -> bool:
+    """Whether ``condition()`` holds within ``timeout`` seconds (the loop keeps running)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True

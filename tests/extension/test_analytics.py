@@ -15,7 +15,13 @@ from learnpulse.analytics import course_overview, course_trends, to_json
 from learnpulse.datasets.simulator import SimulationConfig, simulate_course
 from learnpulse.store import EventStore
 from learnpulse_server.handlers.analytics import SERVICE_SETTING
-from tests.extension.conftest import ANONYMOUS, as_user, learnpulse_app
+from tests.extension.conftest import (
+    ANONYMOUS,
+    as_user,
+    eventually,
+    learnpulse_app,
+    running_tasks,
+)
 from tests.kernel_lib.test_analytics import HAND_BUILT, attempt
 
 HAND_AT = "2024-09-09T00:00:00Z"
@@ -402,22 +408,7 @@ async def test_stream_updates_arrive_in_order(jp_ws_fetch, simulated, monkeypatc
 
 def stream_updates() -> list[asyncio.Task]:
     """The analytics streams' updates still pending on the server's event loop."""
-    return [
-        task
-        for task in asyncio.all_tasks()
-        if not task.done()
-        and getattr(task.get_coro(), "__qualname__", "").startswith("AnalyticsStreamHandler.")
-    ]
-
-
-async def eventually(condition, timeout: float = 10) -> bool:
-    """Whether ``condition()`` holds within ``timeout`` seconds (the loop keeps running)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
+    return running_tasks("AnalyticsStreamHandler.")
 
 
 @pytest.mark.parametrize(
@@ -462,6 +453,7 @@ async def test_stream_whose_snapshot_fails_leaves_nothing_behind(
         reply = json.loads(await asyncio.wait_for(ws.read_message(), timeout=30))
         assert reply["type"] == "error" and reply["message"].startswith(message)
         assert await asyncio.wait_for(ws.read_message(), timeout=30) is None  # closed
+        assert ws.close_code == 1011  # the server could not go on
         assert await eventually(lambda: not subscribers and not stream_updates()), (
             f"left behind: {len(subscribers)} subscriber(s), {len(stream_updates())} update(s)"
         )

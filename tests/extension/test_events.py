@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import sqlite3
+import threading
+import time
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from tornado.httpclient import HTTPClientError
 
 from learnpulse.store import EventStore
-from tests.extension.conftest import ANONYMOUS, as_user, learnpulse_app
+from tests.extension.conftest import (
+    ANONYMOUS,
+    as_user,
+    eventually,
+    learnpulse_app,
+    running_tasks,
+)
 
 
 async def post_events(jp_fetch, events, user="teacher"):
@@ -331,3 +342,92 @@ async def test_stream_to_a_client_that_does_not_read_holds_back(
         received += [e["id"] for e in (await next_message(ws, timeout=30))["events"]]
     assert received == [e["id"] for e in events]
     ws.close()
+
+
+def break_queries(store: EventStore, monkeypatch) -> threading.Event:
+    """While the returned event is set, ``store.query`` raises as a locked SQLite file does."""
+    broken, query = threading.Event(), store.query
+
+    def query_unless_broken(*args, **kwargs):
+        if broken.is_set():
+            locked = sqlite3.OperationalError("database is locked")
+            raise OperationalError("SELECT ... FROM events", {}, locked)
+        return query(*args, **kwargs)
+
+    monkeypatch.setattr(store, "query", query_unless_broken)
+    return broken
+
+
+@pytest.mark.parametrize("fails", ["at-once", "later"])
+async def test_a_stream_whose_store_fails_says_so_and_closes(
+    jp_fetch, jp_ws_fetch, jp_serverapp, caplog, make_event, monkeypatch, fails
+):
+    """A store error in the stream's task ended the task without a word and left the socket
+    open: a live dashboard believed it was connected, and received nothing for ever."""
+    broken = break_queries(jp_serverapp.web_app.settings["learnpulse_store"], monkeypatch)
+    await post_events(jp_fetch, [make_event()])
+    if fails == "at-once":
+        broken.set()  # the newest stored event, after which the stream starts, cannot be read
+    params = {"after": "0"} if fails == "later" else {}
+    ws = await jp_ws_fetch(
+        "learnpulse", "api", "events", "stream", params=params, headers=as_user("teacher")
+    )
+    if fails == "later":
+        assert len((await next_message(ws))["events"]) == 1
+        broken.set()
+        await post_events(jp_fetch, [make_event(offset_s=1)])  # wakes the stream: it fails
+    reply = await next_message(ws)
+    assert reply == {
+        "type": "error",
+        "message": "internal error (OperationalError); see the server log",
+    }
+    assert await asyncio.wait_for(ws.read_message(), timeout=5) is None  # then it closes
+    assert ws.close_code == 1011
+    assert await eventually(lambda: not running_tasks("EventStreamHandler."))
+    (logged,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "events/stream" in logged.getMessage()
+    assert isinstance(logged.exc_info[1], OperationalError)  # with its traceback
+
+
+async def test_the_dashboard_client_backs_off_from_a_stream_that_fails(
+    jp_serverapp, jp_http_port, jp_base_url, jp_fetch, make_event, monkeypatch
+):
+    """The live dashboard's stream thread took the error message for news, and as the socket
+    it had opened closed, reconnected at the shortest delay for ever: a broken store was
+    asked again every 2 s and the dashboard redrew each time."""
+    from learnpulse.viz import http
+    from learnpulse.viz.connection import ServerInfo
+    from learnpulse_server.handlers import events as module
+
+    monkeypatch.setattr(http, "STREAM_RETRY_S", 0.1)
+    monkeypatch.setattr(http, "STREAM_RETRY_MAX_S", 0.4)
+    opened, streams = [], []  # when the server opened each events/stream socket, and its handler
+    open_stream = module.EventStreamHandler.open
+
+    async def note_and_open(handler, *args, **kwargs):
+        opened.append(time.monotonic())
+        streams.append(handler)
+        await open_stream(handler, *args, **kwargs)
+
+    monkeypatch.setattr(module.EventStreamHandler, "open", note_and_open)
+    broken = break_queries(jp_serverapp.web_app.settings["learnpulse_store"], monkeypatch)
+    broken.set()
+    server = ServerInfo(f"http://127.0.0.1:{jp_http_port}{jp_base_url}", "token-teacher", "test")
+    source = http.HttpSource(server, live=True)
+    stream_url = server.api_url.replace("http", "ws", 1) + "events/stream"
+    try:
+        assert await eventually(lambda: len(opened) >= 5, timeout=30)
+        gaps = [later - earlier for earlier, later in itertools.pairwise(opened[:5])]
+        waits = [0.2, 0.4, 0.4, 0.4]  # doubled after each attempt the server ended, up to max
+        assert all(gap >= wait for gap, wait in zip(gaps, waits, strict=True)), gaps
+        broken.clear()  # the store is back: the stream reconnects and carries events again
+
+        def streaming() -> bool:  # connected, and the server has read where to start
+            return stream_url in source._open and streams[-1]._filters["after_seq"] is not None
+
+        assert await eventually(streaming, timeout=30)
+        received = source._received
+        await post_events(jp_fetch, [make_event()])
+        assert await eventually(lambda: source._received > received)
+    finally:
+        await asyncio.to_thread(source.close)  # it waits for the server's answer to its close

@@ -520,3 +520,64 @@ def test_live_overview_computed_alongside_the_predictions_is_not_kept(sqlite_sto
     finally:
         predictions_stored.set()
         live.close()
+
+
+def test_live_overview_older_than_the_events_read_is_recomputed_at_once(sqlite_store, monkeypatch):
+    """An overview older than events the service had already read (a trends request or the
+    watcher had synced them) was served for up to refresh_interval more before a recompute
+    started: the dashboard showed old numbers although the server held newer events."""
+    from learnpulse.analytics import live as module
+
+    computed, recomputing, release = [], threading.Event(), threading.Event()
+    overview_of = module.course_overview
+
+    def overview_held_when_recomputed(events, **kwargs):
+        computed.append(events.height)
+        if len(computed) > 1:
+            recomputing.set()
+            assert release.wait(30)
+        return overview_of(events, **kwargs)
+
+    monkeypatch.setattr(module, "course_overview", overview_held_when_recomputed)
+    live = LiveAnalytics(sqlite_store, predict=engagement_only, refresh_interval=3600)
+    try:
+        first = live.overview("course-a").result(timeout=30)
+        sqlite_store.append([attempt("2024-09-10T10:00:00", "a", "ex-1", None, True, "s7")])
+        newer = live.trends("course-a", wait=True).result(timeout=30)  # reads the new event
+        assert newer.seq > first.seq
+        assert live.overview("course-a").result(timeout=30) is first  # at once, cached
+        assert recomputing.wait(10), "no recompute started"
+        assert live.overview("course-a").result(timeout=30) is first  # still, meanwhile
+        release.set()
+        live.trends("course-a", wait=True).result(timeout=30)  # after it: one worker, in order
+        assert live.overview("course-a").result(timeout=30).seq == newer.seq
+        assert computed == [computed[0], computed[0] + 1]  # recomputed once, not per request
+    finally:
+        release.set()
+        live.close()
+
+
+@pytest.mark.parametrize(("interval", "recomputed"), [(0, True), (3600, False)])
+def test_live_predictions_older_than_the_events_read_follow_the_prediction_interval(
+    sqlite_store, interval, recomputed
+):
+    """Predictions older than events already read are recomputed in the background as an
+    overview is, but not within prediction_interval of the last ones."""
+    calls = []
+
+    def counted(events, **tables):
+        calls.append(events.height)
+        return engagement_only(events, **tables)
+
+    live = LiveAnalytics(
+        sqlite_store, predict=counted, refresh_interval=3600, prediction_interval=interval
+    )
+    try:
+        first = live.predictions("course-a").result(timeout=30)
+        sqlite_store.append([tutor("2024-09-10T10:00:00", "c", {"role": "learner"})])
+        live.trends("course-a", wait=True).result(timeout=30)  # reads the new event
+        assert live.predictions("course-a").result(timeout=30) is first  # at once, cached
+        live.trends("course-a", wait=True).result(timeout=30)  # after any recompute started
+        assert len(calls) == (2 if recomputed else 1)
+    finally:
+        live.close()

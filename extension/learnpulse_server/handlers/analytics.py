@@ -35,6 +35,7 @@ from learnpulse_server.handlers.base import (
     LearnPulseMixin,
     LearnPulseWebSocketHandler,
     bad_request,
+    internal_error_message,
 )
 
 #: Key of the server's :class:`LiveAnalytics` in the tornado settings.
@@ -254,8 +255,8 @@ class AnalyticsStreamHandler(AnalyticsMixin, LearnPulseWebSocketHandler):
     first page of learners, plus their ``alerts``), then ``{"type": "update", ...}`` with the
     predictions and alerts of the learners whose events changed, each time the predictions
     are recomputed after new events. A failure is one ``{"type": "error", "message"}``
-    message, then the socket closes. However the socket ends, its subscription and the
-    updates not yet sent end with it.
+    message, then the socket closes with code 1011. However the socket ends, its
+    subscription and the updates not yet sent end with it.
     """
 
     auth_resource = "learnpulse:analytics"
@@ -303,7 +304,7 @@ class AnalyticsStreamHandler(AnalyticsMixin, LearnPulseWebSocketHandler):
             self._fail(error.log_message % error.args)
         except Exception as error:  # raised out of open, tornado drops the socket: no on_close
             _log.exception("learnpulse: analytics/stream of %s failed", self._course)
-            self._fail(f"internal error ({type(error).__name__}); see the server log")
+            self._fail(internal_error_message(error))
         except BaseException:  # cancelled: the server stops
             self._stop()
             raise
@@ -376,8 +377,7 @@ class AnalyticsStreamHandler(AnalyticsMixin, LearnPulseWebSocketHandler):
 
     def _fail(self, message: str) -> None:
         self._stop()
-        self.send_json({"type": "error", "message": message})
-        self.close()
+        self.fail(message)
 
     def on_message(self, message: str | bytes) -> None:
         """Clients only listen; anything they send is ignored."""

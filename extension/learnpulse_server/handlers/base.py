@@ -29,6 +29,9 @@ T = TypeVar("T")
 API_PREFIX = "/learnpulse/api"
 #: Longest query-parameter value accepted (characters); longer ones get a 400.
 MAX_QUERY_VALUE_CHARS = 1024
+#: WebSocket close code after a stream's ``{"type": "error"}`` message: "Internal Error",
+#: the server met a condition that kept it from going on (RFC 6455, section 7.4.1).
+WS_CLOSE_INTERNAL_ERROR = 1011
 
 
 def _json_default(value: Any) -> Any:
@@ -46,6 +49,11 @@ def to_json(body: Any) -> str:
 def _comma_separated(value: str) -> list[str]:
     """The non-blank parts of ``value`` between commas, stripped."""
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def internal_error_message(error: BaseException) -> str:
+    """What a client is told of an unexpected error: its type, never its details."""
+    return f"internal error ({type(error).__name__}); see the server log"
 
 
 def bad_request(message: str, status: int = 400) -> web.HTTPError:
@@ -216,7 +224,7 @@ class LearnPulseMixin:
                 message = error.log_message % error.args if error.args else error.log_message
                 reply = {"message": message or self._reason, "reason": error.reason}  # type: ignore[attr-defined]
             else:
-                reply["message"] = f"internal error ({type(error).__name__}); see the server log"
+                reply["message"] = internal_error_message(error)
         self.set_header("Content-Type", "application/json")  # type: ignore[attr-defined]
         self.finish(to_json(reply))  # type: ignore[attr-defined]
 
@@ -276,6 +284,13 @@ class LearnPulseWebSocketHandler(
         """Send one JSON message (ignored when the client has gone)."""
         if self.ws_connection is not None and not self.ws_connection.is_closing():
             self.write_message(to_json(body))
+
+    def fail(self, message: str) -> None:
+        """End the stream on an error: one ``{"type": "error", "message"}`` message naming
+        it, then the close with :data:`WS_CLOSE_INTERNAL_ERROR`, so that the client knows
+        the stream is over and why (rather than waiting on a silent socket)."""
+        self.send_json({"type": "error", "message": message})
+        self.close(WS_CLOSE_INTERNAL_ERROR, "learnpulse stream error")
 
     async def flush_json(self, body: Any) -> None:
         """Send one JSON message and wait until the socket has taken it: a client that reads

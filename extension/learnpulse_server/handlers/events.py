@@ -24,6 +24,7 @@ from learnpulse_server.handlers.base import (
     LearnPulseMixin,
     LearnPulseWebSocketHandler,
     bad_request,
+    internal_error_message,
 )
 
 #: Events per ``GET events`` page unless ``?limit=`` says otherwise.
@@ -236,7 +237,12 @@ def event_filters(handler: LearnPulseMixin) -> dict[str, Any]:
 
 
 class EventStreamHandler(LearnPulseWebSocketHandler):
-    """Pushes ``{"events": [...], "next": seq}`` messages as matching events are stored."""
+    """Pushes ``{"events": [...], "next": seq}`` messages as matching events are stored.
+
+    A failure (the store's, say) is one ``{"type": "error", "message"}`` message, logged,
+    then the socket closes with code 1011: the client reconnects later, rather than waiting
+    for ever on an open socket that nothing feeds.
+    """
 
     auth_resource = "learnpulse:events"
     _pump: asyncio.Task | None = None
@@ -248,11 +254,19 @@ class EventStreamHandler(LearnPulseWebSocketHandler):
         await super().get(*args, **kwargs)
 
     async def open(self, *args: Any, **kwargs: Any) -> None:
-        if self._filters["after_seq"] is None:
-            self._filters["after_seq"] = await self.off_loop(latest_seq, self.store)
         self._pump = asyncio.create_task(self._forward())
 
     async def _forward(self) -> None:
+        """Send the matching events until the socket closes, or say why it stops."""
+        try:
+            await self._send_new_events()
+        except Exception as error:  # cancelled (the socket closed) is no failure
+            self.log.exception("learnpulse: events/stream of %s failed", self.learner_id)
+            self.fail(internal_error_message(error))
+
+    async def _send_new_events(self) -> None:
+        if self._filters["after_seq"] is None:
+            self._filters["after_seq"] = await self.off_loop(latest_seq, self.store)
         feed = event_feed(self.settings)
         while self.ws_connection is not None:
             changed = feed.changed()

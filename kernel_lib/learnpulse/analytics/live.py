@@ -7,7 +7,12 @@ once and does its work on the service's worker threads, never on the caller's (a
 loop wraps it with :func:`asyncio.wrap_future`):
 
 * a cached result is returned immediately, even if older than the store (stale while
-  revalidating): the worker then looks for new events and recomputes if there are any;
+  revalidating). The request starts a recompute in the background when the result is older
+  than the events the service already holds (another request or the watcher read them), and
+  a look at the store when the last look is ``refresh_interval`` old; the worker then
+  recomputes if there are new events. A result being computed is never computed twice: later
+  requests reuse the pending job. Predictions are recomputed at most every
+  ``prediction_interval`` this way;
 * with ``wait=True`` the future resolves to a result that includes every event stored before
   the call;
 * :meth:`LiveAnalytics.subscribe` registers a callback that gets each new predictions result;
@@ -278,12 +283,26 @@ class LiveAnalytics:
             state = self._course(course)
             cached = state.results.get(key)
             if cached is not None and not wait:
-                if time.monotonic() - state.synced_at >= self.refresh_interval:
+                sync_due = time.monotonic() - state.synced_at >= self.refresh_interval
+                if sync_due or self._behind(state, key, cached):
                     self._schedule(state, key, compute, sync=False, fresh=False)
                 done: Future[Result] = Future()
                 done.set_result(cached)
                 return done
             return self._schedule(state, key, compute, sync=wait, fresh=wait)
+
+    def _behind(self, state: _Course, key: Hashable, cached: Result) -> bool:
+        """Whether ``cached`` is older than the events the mirror already holds (another
+        request or the watcher synced it since) and may be recomputed now: predictions not
+        within ``prediction_interval`` of the last ones."""
+        if cached.revision >= state.mirror.revision:
+            return False
+        return key != "predictions" or self._predictions_due(cached)
+
+    def _predictions_due(self, cached: Result) -> bool:
+        """Whether ``prediction_interval`` has passed since ``cached`` predictions were made."""
+        age = (datetime.now(timezone.utc) - cached.computed_at).total_seconds()
+        return age >= self.prediction_interval
 
     def _schedule(self, state: _Course, key: Hashable, compute, *, sync: bool, fresh: bool):
         """The pending job for ``key``, or a new one (called with the lock held).
@@ -328,10 +347,8 @@ class LiveAnalytics:
         cached = state.results.get(key)
         if cached is not None and cached.revision == snapshot.revision:
             return cached
-        if key == "predictions" and cached is not None and not fresh:
-            age = (datetime.now(timezone.utc) - cached.computed_at).total_seconds()
-            if age < self.prediction_interval:
-                return cached
+        if key == "predictions" and cached and not (fresh or self._predictions_due(cached)):
+            return cached
         return self._compute(state, key, compute, snapshot)
 
     def _compute(self, state: _Course, key: Hashable, compute, snapshot: CourseSnapshot) -> Result:

@@ -36,6 +36,8 @@ COURSE_MODELS = (
 PARALLEL_REQUESTS = 4
 #: Seconds before the first reconnection attempt of a stream that failed, doubled after each
 #: failed attempt up to STREAM_RETRY_MAX_S (a refused token is not retried every 2 s forever).
+#: An attempt fails when it does not connect, or when the server ends the stream with an
+#: ``{"type": "error"}`` message (a broken store is not asked again every 2 s either).
 STREAM_RETRY_S = 2.0
 STREAM_RETRY_MAX_S = 60.0
 
@@ -73,7 +75,10 @@ class HttpSource(DataSource):
         Course id (default: the server's first course).
     live : bool
         Follow ``events/stream`` on a background thread so :meth:`version` sees new events
-        as soon as the server stores them.
+        as soon as the server stores them. While a stream is down (the server unreachable,
+        or the stream ended by the server's error message) :meth:`version` asks the server's
+        status instead, and the stream is tried again after :data:`STREAM_RETRY_S`, backing
+        off up to :data:`STREAM_RETRY_MAX_S`.
     """
 
     def __init__(self, server: ServerInfo, *, course: str | None = None, live: bool = True):
@@ -243,6 +248,7 @@ class HttpSource(DataSource):
 
     def _follow(self, websocket: Any, url: str) -> None:
         connections = 0
+        ended_by_error = False  # the server ended this connection with an error message
 
         def on_open(_socket: Any) -> None:
             nonlocal connections
@@ -252,8 +258,12 @@ class HttpSource(DataSource):
             self._open.add(url)
 
         def on_message(_socket: Any, message: str) -> None:
-            body = json.loads(message)
-            if body.get("type") != "snapshot":  # a snapshot is what we already have
+            nonlocal ended_by_error
+            kind = json.loads(message).get("type")
+            if kind == "error":  # the stream is over (the server closes it): an outage
+                ended_by_error = True
+                self._open.discard(url)
+            elif kind != "snapshot":  # a snapshot is what we already have
                 self._received += 1
 
         delay = STREAM_RETRY_S
@@ -262,10 +272,11 @@ class HttpSource(DataSource):
                 url, header=self._headers(), on_open=on_open, on_message=on_message
             )
             self._sockets[url] = app
-            before = connections
+            before, ended_by_error = connections, False
             app.run_forever()
             self._open.discard(url)
-            delay = STREAM_RETRY_S if connections > before else min(2 * delay, STREAM_RETRY_MAX_S)
+            worked = connections > before and not ended_by_error
+            delay = STREAM_RETRY_S if worked else min(2 * delay, STREAM_RETRY_MAX_S)
             self._stopped.wait(delay)
 
     def close(self) -> None:
