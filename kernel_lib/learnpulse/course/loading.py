@@ -27,15 +27,44 @@ def load_course(path: str | Path) -> Course:
     FileNotFoundError
         When ``path`` does not exist.
     CourseError
-        When the YAML is invalid or the content is (naming the exercise/skill and field).
+        When the YAML is invalid (naming the line and column) or the content is (naming the
+        exercise/skill and field); the message names the file (``CourseError.source``).
     """
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     try:
         data = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as error:
-        raise CourseError([("course", "-", f"{path} is not valid YAML: {error}")]) from None
-    return Course.from_dict(data, base_dir=path.parent)
+        problem = ("course", "-", f"not valid YAML: {_yaml_problem(error, text)}")
+        raise CourseError([problem], source=path) from None
+    try:
+        return Course.from_dict(data, base_dir=path.parent)
+    except CourseError as error:
+        raise CourseError(error.problems, source=path) from None
+
+
+def _yaml_problem(error: yaml.YAMLError, text: str) -> str:
+    """Where the YAML went wrong (line and column of the file) and, for the usual slips, how
+    to fix it. PyYAML's own message places it in "<unicode string>"."""
+    if not isinstance(error, yaml.MarkedYAMLError) or error.problem_mark is None:
+        return str(error)
+    mark = error.problem_mark
+    what = error.problem or "invalid YAML"
+    if error.context and error.context_mark is not None:
+        what += f" ({error.context} from line {error.context_mark.line + 1})"
+    lines = text.splitlines()
+    marked = {m.line for m in (mark, error.context_mark) if m is not None}
+    tabs = [n + 1 for n in sorted(marked) if n < len(lines) and "\t" in lines[n]]
+    advice = ""
+    if tabs:
+        listed = " and ".join(str(n) for n in tabs)
+        advice = f": YAML indents with spaces only, replace the tab on line {listed} with spaces"
+    elif "mapping values are not allowed" in what:
+        advice = (
+            ": check this line's indentation, and put quotes around a text value that holds "
+            "': ' (e.g. title: \"Dicts: a summary\")"
+        )
+    return f"line {mark.line + 1}, column {mark.column + 1}: {what}{advice}"
 
 
 @functools.lru_cache(maxsize=1)

@@ -35,12 +35,18 @@ class CourseError(ValueError):
     """Invalid course content; ``problems`` lists ``(where, field, message)`` triples.
 
     ``where`` is ``"exercise 'ex-lists-01'"``, ``"skill 'loops'"`` or ``"course"``.
+    ``source`` is the course file the content was read from (None when built from data), and
+    the message names it: an instructor may keep several courses.
     """
 
-    def __init__(self, problems: Iterable[tuple[str, str, str]]) -> None:
+    def __init__(
+        self, problems: Iterable[tuple[str, str, str]], source: str | Path | None = None
+    ) -> None:
         self.problems = list(problems)
+        self.source = None if source is None else str(source)
         lines = [f"{where}: field '{name}': {message}" for where, name, message in self.problems]
-        super().__init__(f"{len(self.problems)} problem(s) in course content: " + "; ".join(lines))
+        origin = "course content" if source is None else f"course file {self.source}"
+        super().__init__(f"{len(self.problems)} problem(s) in {origin}: " + "; ".join(lines))
 
 
 @dataclass(frozen=True)

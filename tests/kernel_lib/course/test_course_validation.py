@@ -160,10 +160,57 @@ def test_load_course_from_yaml_with_material_files(tmp_path: Path) -> None:
 def test_load_course_reports_bad_yaml(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("id: x\nskills: [unclosed\n")
-    with pytest.raises(CourseError, match="is not valid YAML"):
+    with pytest.raises(CourseError, match="not valid YAML"):
         load_course(path)
     with pytest.raises(FileNotFoundError):
         load_course(tmp_path / "absent.yaml")
+
+
+def test_load_course_errors_name_the_file(tmp_path: Path) -> None:
+    """An instructor may keep several courses: the error said "in course content" only."""
+    path = tmp_path / "my-course.yaml"
+    path.write_text(yaml.safe_dump(variant("skills.1.prerequisites", ["list"])))
+    with pytest.raises(CourseError) as raised:
+        load_course(path)
+    assert raised.value.source == str(path)
+    assert str(raised.value).startswith(f"1 problem(s) in course file {path}: skill 'loops': ")
+    assert "unknown 'list' (did you mean 'lists'?)" in str(raised.value)
+    with pytest.raises(CourseError, match=r"problem\(s\) in course content: ") as built:
+        Course.from_dict(variant("skills.1.prerequisites", ["list"]))
+    assert built.value.source is None
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        # PyYAML placed these in "<unicode string>" and said nothing of tabs
+        (
+            "id: x\nskills:\n  - id: a\n\tname: A\n",
+            "line 4, column 1: found a tab character that violates indentation (while "
+            "scanning a plain scalar from line 3): YAML indents with spaces only, replace the "
+            "tab on line 4 with spaces",
+        ),
+        (
+            "id: x\nskills:\n  - id: a\n    name: A\n  \tprerequisites: []\n",
+            "replace the tab on line 5 with spaces",
+        ),
+        (
+            "id: x\ntitle: Sets: a summary\n",
+            "line 2, column 12: mapping values are not allowed in this context: check this "
+            "line's indentation, and put quotes around a text value that holds ': '",
+        ),
+        ("id: x\nskills: [unclosed\n", "line 3, column 1: did not find expected ',' or ']'"),
+    ],
+)
+def test_bad_yaml_names_the_file_line_and_the_fix(tmp_path: Path, text: str, words: str) -> None:
+    path = tmp_path / "course.yaml"
+    path.write_text(text)
+    with pytest.raises(CourseError) as raised:
+        load_course(path)
+    message = str(raised.value)
+    assert message.startswith(f"1 problem(s) in course file {path}: course: field '-': ")
+    assert "not valid YAML: line " in message and words in message, message
+    assert "<unicode string>" not in message
 
 
 def test_a_course_says_what_mastered_means() -> None:
