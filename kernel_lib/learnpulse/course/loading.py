@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from learnpulse.course.model import Course, CourseError
+from learnpulse.course.validation import read_utf8
 
 #: Folder of the course content shipped in the package.
 CONTENT_DIR = Path(__file__).resolve().parent / "content"
@@ -27,11 +28,15 @@ def load_course(path: str | Path) -> Course:
     FileNotFoundError
         When ``path`` does not exist.
     CourseError
-        When the YAML is invalid (naming the line and column) or the content is (naming the
-        exercise/skill and field); the message names the file (``CourseError.source``).
+        When the file (or a material file) is not UTF-8, the YAML is invalid (naming the line
+        and column) or the content is (naming the exercise/skill and field); the message names
+        the file (``CourseError.source``).
     """
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = read_utf8(path)
+    except ValueError as error:
+        raise CourseError([("course", "-", str(error))], source=path) from None
     try:
         data = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as error:

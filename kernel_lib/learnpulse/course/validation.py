@@ -59,6 +59,28 @@ def _strings(value: Any, where: str, name: str, problems: _Problems) -> tuple[st
     return ()
 
 
+def read_utf8(path: Path) -> str:
+    """The text of ``path``, which must be UTF-8.
+
+    Raises
+    ------
+    OSError
+        When it cannot be read.
+    ValueError
+        When it is not UTF-8 (e.g. saved as Latin-1 or Windows-1252 by an editor), naming
+        the first bad byte's line and saying how to fix it.
+    """
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        byte = raw[error.start : error.start + 1].hex()
+        raise ValueError(
+            f"it is not UTF-8 text (byte 0x{byte} on line {line}): save it as UTF-8"
+        ) from None
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -73,9 +95,11 @@ def _skill(entry: Any, index: int, base_dir: Path | None, problems: _Problems) -
     if entry.get("material_file"):
         path = Path(base_dir or ".") / entry["material_file"]
         try:
-            material = path.read_text(encoding="utf-8")
+            material = read_utf8(path)
         except OSError as error:
             problems.add(where, "material_file", f"cannot read {path}: {error.strerror}")
+        except ValueError as error:
+            problems.add(where, "material_file", f"cannot read {path}: {error}")
     if not isinstance(material, str):
         problems.add(where, "material", "must be markdown text")
         material = ""

@@ -213,6 +213,29 @@ def test_bad_yaml_names_the_file_line_and_the_fix(tmp_path: Path, text: str, wor
     assert "<unicode string>" not in message
 
 
+def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> None:
+    """An editor saving Latin-1 ("Grüße") raised UnicodeDecodeError from inside load_course,
+    for the course file and for a material file alike."""
+    (tmp_path / "notes.md").write_bytes("## Listen\n\nGr\u00fc\u00dfe\n".encode("latin-1"))
+    data = copy.deepcopy(BASE)
+    data["skills"][0] = {"id": "lists", "name": "Lists", "material_file": "notes.md"}
+    path = tmp_path / "course.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(CourseError) as raised:
+        load_course(path)
+    assert (
+        "skill 'lists': field 'material_file': cannot read "
+        f"{tmp_path / 'notes.md'}: it is not UTF-8 text (byte 0xfc on line 3): save it as UTF-8"
+    ) in str(raised.value)
+    path.write_bytes(b"id: tiny\ntitle: \xc4pfel\n")  # Latin-1 too
+    with pytest.raises(CourseError) as raised:
+        load_course(path)
+    assert str(raised.value) == (
+        f"1 problem(s) in course file {path}: course: field '-': it is not UTF-8 text "
+        "(byte 0xc4 on line 2): save it as UTF-8"
+    )
+
+
 def test_a_course_says_what_mastered_means() -> None:
     assert Course.from_dict(BASE).mastery_threshold == 0.95
     assert Course.from_dict(variant("mastery_threshold", 0.8)).mastery_threshold == 0.8
