@@ -32,6 +32,17 @@ EXERCISE_FIELDS = {
 RULE_FIELDS = ("forbidden", "required")
 POLICY_FIELDS = {"tutor_enabled", "max_hint_level", "show_code"}
 TEST_FORMS = ("args", "expr", "assert")
+#: The fields each form of test may have.
+TEST_FIELDS = {
+    "args": {"args", "kwargs", "expected", "message"},
+    "expr": {"expr", "expected", "message"},
+    "assert": {"assert", "message"},
+}
+TEST_EXAMPLE = "{args: [1, 2], expected: 3}, {expr: 'total', expected: 3} or {assert: 'f(1) > 0'}"
+ASSERT_EXPECTED = (
+    "an assert test has no 'expected': its expression must be true; to compare a value, use "
+    "expr: ... with expected: ..."
+)
 
 
 class _Problems(list):
@@ -178,7 +189,8 @@ def _answer(entry: Mapping, where: str, choices: tuple[str, ...], problems: _Pro
 
 
 def _tests(entry: Mapping, where: str, problems: _Problems) -> tuple[Mapping[str, Any], ...]:
-    """Code tests, each with exactly one of args/expr/assert and compilable expressions."""
+    """Code tests, each a mapping with exactly one of args/expr/assert, only its own fields and
+    compilable expressions."""
     tests = entry.get("tests") or []
     if not isinstance(tests, list | tuple) or not tests:
         problems.add(
@@ -187,23 +199,47 @@ def _tests(entry: Mapping, where: str, problems: _Problems) -> tuple[Mapping[str
         return ()
     for number, test in enumerate(tests):
         name = f"tests[{number}]"
-        forms = [f for f in TEST_FORMS if isinstance(test, Mapping) and f in test]
+        if not isinstance(test, Mapping):
+            problems.add(where, name, f"must be a mapping such as {TEST_EXAMPLE}, got {test!r}")
+            continue
+        forms = [f for f in TEST_FORMS if f in test]
         if len(forms) != 1:
             problems.add(where, name, f"needs exactly one of {', '.join(TEST_FORMS)}: {test!r}")
             continue
-        form = forms[0]
-        if form == "args" and not entry.get("function"):
+        if forms[0] == "args" and not entry.get("function"):
             problems.add(where, "function", f"{name} calls a function, so 'function' is required")
-        if form == "args" and not isinstance(test["args"], list | tuple):
-            problems.add(where, name, "'args' must be a list of positional arguments")
-        if form in ("args", "expr") and "expected" not in test:
-            problems.add(where, name, "needs 'expected'")
-        if form in ("expr", "assert"):
-            try:
-                compile(str(test[form]), "<test>", "eval")
-            except SyntaxError as error:
-                problems.add(where, name, f"{form} is not a valid expression: {error.msg}")
-    return tuple(dict(t) for t in tests)
+        for field_name, message in _test_problems(test, forms[0]):
+            problems.add(where, f"{name}.{field_name}" if field_name else name, message)
+    return tuple(dict(t) for t in tests if isinstance(t, Mapping))
+
+
+def _test_problems(test: Mapping, form: str) -> list[tuple[str, str]]:
+    """``(field, message)`` for each problem of one test of the form ``form`` (field "" for
+    the test as a whole)."""
+    found = []
+    allowed = TEST_FIELDS[form]
+    for key in test:
+        if key == "expected" and form == "assert":
+            found.append(("expected", ASSERT_EXPECTED))
+        elif key not in allowed:
+            found.append((str(key), f"unknown field{_close(str(key), allowed)}"))
+    if form == "args" and not isinstance(test["args"], list | tuple):
+        found.append(("args", "must be a list of positional arguments"))
+    if not isinstance(test.get("kwargs") or {}, Mapping):
+        found.append(("kwargs", f"must map argument names to values, got {test['kwargs']!r}"))
+    if form in ("args", "expr") and "expected" not in test:
+        found.append(("", "needs 'expected'"))
+    if not isinstance(test.get("message", ""), str):
+        found.append(("message", f"must be text, got {test['message']!r}"))
+    if form in ("expr", "assert"):
+        if not isinstance(test[form], str):
+            found.append((form, f"must be a Python expression as text, got {test[form]!r}"))
+            return found
+        try:
+            compile(test[form], "<test>", "eval")
+        except SyntaxError as error:
+            found.append(("", f"{form} is not a valid expression: {error.msg}"))
+    return found
 
 
 def _hints(entry: Mapping, where: str, problems: _Problems) -> tuple[str, ...]:

@@ -92,6 +92,39 @@ def test_valid_course_builds() -> None:
             "expected 3",
         ),
         ("exercises.1.tests.0", {"assert": "total(["}, "exercise 'c1'", "tests[0]", "valid"),
+        # a test that is no mapping crashed validation (ValueError); a bad kwargs crashed the
+        # solution's check, telling the instructor "Please tell your instructor"; the rest
+        # was silently ignored (a misspelt message never shown, an assert's expected unused)
+        ("exercises.1.tests.0", "total([1]) == 1", "exercise 'c1'", "tests[0]", "a mapping such"),
+        (
+            "exercises.1.tests.0",
+            {"args": [[1, 2]], "kwargs": [1], "expected": 3},
+            "exercise 'c1'",
+            "tests[0].kwargs",
+            "must map argument names to values, got [1]",
+        ),
+        (
+            "exercises.1.tests.0",
+            {"args": [[1, 2]], "expected": 3, "mesage": "Add them all."},
+            "exercise 'c1'",
+            "tests[0].mesage",
+            "unknown field (did you mean 'message'?)",
+        ),
+        (
+            "exercises.1.tests.0",
+            {"assert": "total([1, 2]) == 3", "expected": True},
+            "exercise 'c1'",
+            "tests[0].expected",
+            "an assert test has no 'expected': its expression must be true",
+        ),
+        ("exercises.1.tests.0", {"assert": True}, "exercise 'c1'", "tests[0].assert", "as text"),
+        (
+            "exercises.1.tests.0",
+            {"args": [[1, 2]], "expected": 3, "message": 5},
+            "exercise 'c1'",
+            "tests[0].message",
+            "must be text, got 5",
+        ),
         ("exercises.1.policy", {"max_hint_level": -1}, "exercise 'c1'", "policy.max", ">= 0"),
         ("exercises.1.id", "n1", "exercise 'n1'", "id", "duplicate"),
         ("skills.1.prerequisites", ["lists", "loop"], "skill 'loops'", "prerequisites", "'loop'"),
