@@ -223,8 +223,32 @@ class LearnPulseApp(ExtensionApp):
     tutor_course_file = Unicode(
         "",
         config=True,
-        help="Course YAML the tutor teaches from (empty: the shipped demo course).",
+        help=(
+            "Course YAML the tutor teaches from (empty: the shipped demo course); read when "
+            "the server starts (restart it after editing the file). A file that is missing "
+            "or invalid stops the server at start, naming the file, the exercise or skill "
+            "and the field."
+        ),
     )
+
+    @validate("tutor_course_file")
+    def _check_course_file(self, proposal: dict) -> str:
+        """A course file that does not load stops the server at start, naming its problems:
+        otherwise every tutor chat was a 400 blaming the student's request with them, and
+        the analytics a 500 "internal error (CourseError)"."""
+        from learnpulse.course import CourseError
+        from learnpulse_server.handlers.tutor import tutor_course
+
+        value = proposal["value"]
+        try:
+            tutor_course(value)
+        except CourseError as error:
+            raise TraitError(f"LearnPulseApp.tutor_course_file: {error}") from None
+        except OSError as error:
+            why = f"cannot read {value}: {error.strerror or error}"
+            raise TraitError(f"LearnPulseApp.tutor_course_file: {why}") from None
+        return value
+
     tutor_llm_url = Unicode(
         "",
         config=True,
