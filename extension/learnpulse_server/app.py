@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Integer, List, TraitError, Unicode, validate
@@ -236,12 +237,16 @@ class LearnPulseApp(ExtensionApp):
         """A course file that does not load stops the server at start, naming its problems:
         otherwise every tutor chat was a 400 blaming the student's request with them, and
         the analytics a 500 "internal error (CourseError)"."""
-        from learnpulse.course import CourseError
+        from learnpulse.course import CourseError, CourseWarning
         from learnpulse_server.handlers.tutor import tutor_course
 
         value = proposal["value"]
         try:
-            tutor_course(value)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", CourseWarning)
+                tutor_course(value)
+            for warning in caught:  # likely mistakes (a hint giving the solution away): logged
+                self.log.warning("learnpulse: %s", warning.message)
         except CourseError as error:
             raise TraitError(f"LearnPulseApp.tutor_course_file: {error}") from None
         except OSError as error:

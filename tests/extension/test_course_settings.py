@@ -117,6 +117,28 @@ def test_a_course_file_that_does_not_load_stops_the_server_naming_it(tmp_path):
         LearnPulseApp(tutor_course_file=str(tmp_path / "absent.yaml"))
 
 
+def test_a_course_files_warnings_are_logged_at_start(tmp_path, caplog):
+    import logging
+
+    import yaml
+
+    from learnpulse.course.loading import DEMO_COURSE_FILE
+
+    course = yaml.safe_load(DEMO_COURSE_FILE.read_text())
+    for skill in course["skills"]:
+        skill.pop("material_file")
+    swap = next(e for e in course["exercises"] if e["id"] == "ex-variables-02")
+    swap["hints"].append("`return b, a`")  # the solution itself
+    path = tmp_path / "course.yaml"
+    path.write_text(yaml.safe_dump(course))
+    with caplog.at_level("WARNING"):
+        LearnPulseApp(log=logging.getLogger("course-file-test"), tutor_course_file=str(path))
+    assert (
+        f"learnpulse: course file {path}: exercise 'ex-variables-02': field 'hints[2]': the "
+        "hint gives away 100% of the reference solution"
+    ) in caplog.text
+
+
 @pytest.mark.parametrize(
     ("line", "named"),
     [

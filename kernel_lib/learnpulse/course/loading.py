@@ -31,6 +31,11 @@ def load_course(path: str | Path) -> Course:
         When the file (or a material file) is not UTF-8, the YAML is invalid (naming the line
         and column) or the content is (naming the exercise/skill and field); the message names
         the file (``CourseError.source``).
+
+    Warns
+    -----
+    CourseWarning
+        For content that is valid but likely a mistake, naming the file, exercise and field.
     """
     path = Path(path)
     try:
@@ -42,10 +47,7 @@ def load_course(path: str | Path) -> Course:
     except yaml.YAMLError as error:
         problem = ("course", "-", f"not valid YAML: {_yaml_problem(error, text)}")
         raise CourseError([problem], source=path) from None
-    try:
-        return Course.from_dict(data, base_dir=path.parent)
-    except CourseError as error:
-        raise CourseError(error.problems, source=path) from None
+    return Course.from_dict(data, base_dir=path.parent, source=path)
 
 
 def _yaml_problem(error: yaml.YAMLError, text: str) -> str:

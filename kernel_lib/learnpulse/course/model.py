@@ -49,6 +49,22 @@ class CourseError(ValueError):
         super().__init__(f"{len(self.problems)} problem(s) in {origin}: " + "; ".join(lines))
 
 
+class CourseWarning(UserWarning):
+    """Course content that loads but is likely a mistake: a hint ladder that gives away the
+    reference solution, a ``max_hint_level`` above the number of hints.
+
+    Issued with :func:`warnings.warn` by :meth:`Course.from_dict` and
+    :func:`~learnpulse.course.load_course`, one per problem; ``where``, ``field`` and
+    ``source`` are as in :class:`CourseError`.
+    """
+
+    def __init__(self, where: str, name: str, message: str, source: str | Path | None = None):
+        self.where, self.field = where, name
+        self.source = None if source is None else str(source)
+        origin = "course content" if source is None else f"course file {self.source}"
+        super().__init__(f"{origin}: {where}: field '{name}': {message}")
+
+
 @dataclass(frozen=True)
 class TutorPolicy:
     """What the tutor may do for one exercise (set by the instructor).
@@ -203,7 +219,13 @@ class Course:
             raise CourseError([("course", "mastery_threshold", problem)])
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], base_dir: str | Path | None = None) -> Course:
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        base_dir: str | Path | None = None,
+        *,
+        source: str | Path | None = None,
+    ) -> Course:
         """A validated course from plain data (what the YAML file holds).
 
         Parameters
@@ -212,15 +234,22 @@ class Course:
             ``{"id", "title", "skills": [...], "exercises": [...]}``; see the demo course YAML.
         base_dir : path, optional
             Folder that ``material_file`` entries are relative to.
+        source : path, optional
+            The file ``data`` was read from, named by errors and warnings.
 
         Raises
         ------
         CourseError
             Naming every invalid exercise/skill and field.
+
+        Warns
+        -----
+        CourseWarning
+            For content that is valid but likely a mistake (see :class:`CourseWarning`).
         """
         from learnpulse.course.validation import build_course
 
-        return build_course(data, base_dir)
+        return build_course(data, base_dir, source=source)
 
     def exercise(self, exercise_id: str) -> Exercise:
         """The exercise ``exercise_id``; KeyError names it and close matches."""

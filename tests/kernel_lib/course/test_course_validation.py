@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from learnpulse.course import Course, CourseError, load_course
+from learnpulse.course import Course, CourseError, CourseWarning, load_course
 
 BASE: dict[str, Any] = {
     "id": "tiny",
@@ -344,3 +345,68 @@ def test_rules_are_for_code_exercises_only() -> None:
 def test_a_builtin_or_module_close_to_a_construct_is_a_name_not_a_typo() -> None:
     names = ["sorted", "math", "sort", "importlib", "__import__"]  # the last two: near 'import'
     assert Course.from_dict(with_rules(forbidden=names)).exercise("c1").forbidden == tuple(names)
+
+
+# -- warnings: valid content that is likely a mistake ----------------------------------------
+
+
+def warned(data: dict[str, Any], path: Path) -> list[str]:
+    """The CourseWarning messages of loading ``data`` from the YAML file ``path``."""
+    path.write_text(yaml.safe_dump(data))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_course(path)
+    assert all(issubclass(w.category, CourseWarning) for w in caught), caught
+    return [str(w.message) for w in caught]
+
+
+def test_valid_content_is_not_warned_about(tmp_path: Path) -> None:
+    assert warned(with_rules(required=["for"]), tmp_path / "course.yaml") == []
+
+
+@pytest.mark.parametrize(
+    ("hints", "field", "share"),
+    [
+        (
+            ["Accumulate.", "result = 0, then for x in xs: result += x, then return result"],
+            "hints[1]",
+            "100%",
+        ),
+        (
+            [
+                "Start with `result = 0`.",
+                "In `for x in xs:` add each to it: `result += x`.",
+                "End with `return result`.",
+            ],
+            "hints",
+            "together the hints give away 76%",
+        ),
+    ],
+)
+def test_a_hint_ladder_giving_away_the_solution_is_warned(
+    tmp_path: Path, hints: list[str], field: str, share: str
+) -> None:
+    """The Hint button shows hints as written: a ladder reproducing the solution handed it
+    out, though the tutor withholds the same code from its replies."""
+    path = tmp_path / "course.yaml"
+    data = variant("exercises.1.solution", LOOP_SOLUTION)
+    data["exercises"][1]["hints"] = hints
+    (message,) = warned(data, path)
+    assert message.startswith(f"course file {path}: exercise 'c1': field '{field}': ")
+    assert share in message
+    assert message.endswith(
+        "of the reference solution (the tutor withholds code from 50%): say what to do, not "
+        "the code"
+    )
+
+
+def test_a_max_hint_level_above_the_ladder_is_warned(tmp_path: Path) -> None:
+    path = tmp_path / "course.yaml"
+    assert warned(variant("exercises.1.policy", {"max_hint_level": 3}), path) == [
+        f"course file {path}: exercise 'c1': field 'policy.max_hint_level': 3 is more than "
+        "the 1 hint(s) of the ladder, so it limits nothing: lower it, add hints, or leave it "
+        "out to allow every hint"
+    ]
+    assert warned(variant("exercises.1.policy", {"max_hint_level": 1}), path) == []
+    with pytest.warns(CourseWarning, match=r"^course content: exercise 'c1': field 'policy"):
+        Course.from_dict(variant("exercises.1.policy", {"max_hint_level": 3}))
