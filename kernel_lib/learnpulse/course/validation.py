@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -140,8 +140,36 @@ def _check_graph(skills: dict[str, Skill], problems: _Problems) -> None:
         placed.update(ready)
         for s in ready:
             del pending[s]
-    if pending:
-        problems.add("course", "skills", f"prerequisite cycle among {sorted(pending)}")
+    for cycle in _cycles(skills, pending):
+        chain = f"{cycle[0]} needs " + "".join(f"{s}, which needs " for s in cycle[1:])
+        problems.add(
+            f"skill {cycle[0]!r}",
+            "prerequisites",
+            f"prerequisite cycle: {chain}{cycle[0]}; a skill cannot need itself, even through "
+            "others: remove one of these prerequisites",
+        )
+
+
+def _cycles(skills: dict[str, Skill], pending: Iterable[str]) -> list[list[str]]:
+    """The prerequisite cycles among ``pending`` (the skills Kahn's algorithm never placed),
+    each once, starting at its first skill in authoring order. Every pending skill has a
+    pending prerequisite, so following them from any one of them reaches a cycle."""
+    stuck, order = set(pending), list(skills)
+    cycles: list[list[str]] = []
+    seen: set[str] = set()
+    for start in (s for s in order if s in stuck):
+        walk: list[str] = []
+        current = start
+        while current not in walk and current not in seen:
+            walk.append(current)
+            current = next(p for p in skills[current].prerequisites if p in stuck)
+        seen.update(walk)
+        if current in walk:  # a new cycle, not the way into one already reported
+            cycle = walk[walk.index(current) :]
+            first = min(cycle, key=order.index)
+            at = cycle.index(first)
+            cycles.append(cycle[at:] + cycle[:at])
+    return cycles
 
 
 def _policy(value: Any, where: str, problems: _Problems) -> TutorPolicy:

@@ -161,10 +161,31 @@ def test_choice_answer_must_be_a_choice() -> None:
     assert built.exercise("q1").answer == "b"  # an index is stored as the choice's text
 
 
-def test_prerequisite_cycle_is_refused() -> None:
+def test_prerequisite_cycle_is_refused_naming_the_cycle() -> None:
+    """The error listed every skill behind the cycle too ("cycle among [...]" of all four
+    skills of a course whose first skill needed its last), and a skill listing itself as a
+    prerequisite the same way."""
     data = variant("skills.0.prerequisites", ["loops"])
-    with pytest.raises(CourseError, match=r"prerequisite cycle among \['lists', 'loops'\]"):
+    data["skills"] += [
+        {"id": "dicts", "prerequisites": ["loops"]},  # behind the cycle, not on it
+        {"id": "sets", "prerequisites": ["sets"]},
+    ]
+    with pytest.raises(CourseError) as raised:
         Course.from_dict(data)
+    assert raised.value.problems == [
+        (
+            "skill 'lists'",
+            "prerequisites",
+            "prerequisite cycle: lists needs loops, which needs lists; a skill cannot need "
+            "itself, even through others: remove one of these prerequisites",
+        ),
+        (
+            "skill 'sets'",
+            "prerequisites",
+            "prerequisite cycle: sets needs sets; a skill cannot need itself, even through "
+            "others: remove one of these prerequisites",
+        ),
+    ]
 
 
 def test_every_problem_is_reported_at_once() -> None:
