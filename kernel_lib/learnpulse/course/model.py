@@ -145,8 +145,10 @@ class Exercise:
         Reference solution: for the tutor's leak detection and instructors, never shown to students.
     policy : TutorPolicy
     feedback : Mapping of str to str
-        Specific feedback for anticipated wrong answers (the normalised answer text, or a choice),
-        e.g. a misconception a distractor stands for.
+        Specific feedback for anticipated wrong answers, e.g. a misconception a distractor
+        stands for; keyed by the wrong number (``"4"``), a choice's text or 0-based index, or
+        the text answer (compared normalised). Validation refuses a key that could never be
+        shown (no such choice, a right answer, feedback on a code exercise).
     required, forbidden : tuple of str
         Code: rules on how the answer is written, checked on its syntax tree: constructs
         (``"for"``, ``"while"``, ``"loop"``, ``"recursion"``, ``"**"``... see

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from learnpulse.course.checking import feedback_key_problem
 from learnpulse.course.model import (
     EXERCISE_TYPES,
     Course,
@@ -309,12 +310,27 @@ def _rules(entry: Mapping, where: str, problems: _Problems) -> dict[str, tuple[s
     return rules
 
 
-def _feedback(entry: Mapping, where: str, problems: _Problems) -> dict[str, str]:
+def _feedback(
+    entry: Mapping, where: str, answer: Any, choices: tuple[str, ...], problems: _Problems
+) -> dict[str, str]:
+    """Feedback per anticipated wrong answer, keyed as the checker looks it up; a key that
+    could never be shown (no such choice, the right answer...) is a problem."""
     feedback = entry.get("feedback") or {}
     if not isinstance(feedback, Mapping) or not all(isinstance(v, str) for v in feedback.values()):
         problems.add(where, "feedback", "must map anticipated answers to feedback text")
         return {}
-    return {str(k): v for k, v in feedback.items()}
+    kind, tolerance = entry.get("type"), entry.get("tolerance", 0.0)
+    if kind not in EXERCISE_TYPES or (kind == "numeric" and not _is_number(answer)):
+        return {str(k): v for k, v in feedback.items()}  # the type or answer is a problem
+    keyed = {}
+    for key, text in feedback.items():
+        looked_up, problem = feedback_key_problem(
+            kind, key, answer, choices, tolerance if _is_number(tolerance) else 0.0
+        )
+        if problem:
+            problems.add(where, "feedback", problem)
+        keyed[looked_up] = text
+    return keyed
 
 
 def _scalar_fields(entry: Mapping, where: str, problems: _Problems) -> None:
@@ -355,6 +371,7 @@ def _exercise(
             problems.add(where, "skills", f"unknown skill {tag!r}{_close(tag, skills)}")
     choices = _strings(entry.get("choices"), where, "choices", problems)
     kind = entry.get("type")
+    answer = _answer(entry, where, choices, problems)
     return Exercise(
         id=entry["id"],
         title=str(entry.get("title") or entry["id"]),
@@ -362,7 +379,7 @@ def _exercise(
         skills=tags,
         difficulty=float(entry["difficulty"]) if _is_number(entry.get("difficulty")) else 0.5,
         type=str(kind),
-        answer=_answer(entry, where, choices, problems),
+        answer=answer,
         tolerance=float(entry.get("tolerance", 0.0))
         if _is_number(entry.get("tolerance", 0))
         else 0,
@@ -373,7 +390,7 @@ def _exercise(
         explanation=str(entry.get("explanation") or ""),
         solution=str(entry.get("solution") if entry.get("solution") is not None else ""),
         policy=_policy(entry.get("policy"), where, problems),
-        feedback=_feedback(entry, where, problems),
+        feedback=_feedback(entry, where, answer, choices, problems),
         **_rules(entry, where, problems),
     )
 

@@ -188,6 +188,58 @@ def test_prerequisite_cycle_is_refused_naming_the_cycle() -> None:
     ]
 
 
+CHOICE = {
+    "id": "q1",
+    "prompt": "What does 17 // 5 give?",
+    "skills": ["lists"],
+    "difficulty": 0.1,
+    "type": "choice",
+    "choices": ["3", "3.4", "2"],
+    "answer": "3",
+    "hints": ["// rounds down."],
+}
+
+
+@pytest.mark.parametrize(
+    ("exercise", "feedback", "words"),
+    [
+        # each was accepted and never shown: the checker looks feedback up by choice text or
+        # index, by the normalised number, and only after a wrong answer
+        (CHOICE, {"3,4": "That is /."}, "'3,4' is not one of the choices (did you mean '3.4'?)"),
+        (CHOICE, {"c": "That is %."}, "'c' is not one of the choices: give one's text or index"),
+        (CHOICE, {"0": "Right!"}, "'0' is the correct choice, so this feedback is never shown"),
+        (BASE["exercises"][0], {"three": "No."}, "'three' is not a number: feedback here is"),
+        (BASE["exercises"][0], {"3.0": "Yes."}, "'3.0' is the answer (checked correct), so"),
+        (
+            {**CHOICE, "type": "text", "answer": ["floor division", "floor"], "choices": None},
+            {"Floor division!": "Yes."},
+            "'Floor division!' is an accepted answer (checked correct), so this feedback is",
+        ),
+        (
+            BASE["exercises"][1],
+            {"return 0": "Add them."},
+            "'return 0': a code exercise shows no feedback for anticipated answers (only numeric",
+        ),
+    ],
+)
+def test_feedback_that_could_never_be_shown_is_refused(exercise, feedback, words) -> None:
+    data = {**BASE, "exercises": [{**exercise, "feedback": feedback}]}
+    with pytest.raises(CourseError) as raised:
+        Course.from_dict(data)
+    assert f"exercise '{exercise['id']}': field 'feedback': {words}" in str(raised.value)
+
+
+def test_feedback_keys_are_kept_as_the_checker_looks_them_up() -> None:
+    from learnpulse.course import check
+
+    numeric = {**BASE["exercises"][0], "feedback": {"4.0": "Indexes start at 0.", 2: "Close."}}
+    choice = {**CHOICE, "feedback": {"3.4": "That is /.", 2: "That is %."}}
+    course = Course.from_dict({**BASE, "exercises": [numeric, choice]})
+    assert course.exercise("n1").feedback == {"4": "Indexes start at 0.", "2": "Close."}
+    assert check(course.exercise("n1"), 4).feedback == "Indexes start at 0."
+    assert check(course.exercise("q1"), "c").feedback == "That is %."
+
+
 def test_every_problem_is_reported_at_once() -> None:
     data = variant("exercises.0.answer", "x")
     data["exercises"][1]["skills"] = ["nope"]
