@@ -7,12 +7,12 @@ Every problem found is collected (not just the first) and raised together as one
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from learnpulse.course.advice import likely_mistakes
 from learnpulse.course.checking import feedback_key_problem
 from learnpulse.course.model import (
     EXERCISE_TYPES,
@@ -414,55 +414,6 @@ def _check_solutions(exercises: list[Exercise], problems: _Problems) -> None:
                 problems.add(f"exercise {exercise.id!r}", "solution", result.feedback)
 
 
-def hint_code(hint: str) -> list[str]:
-    """What of a hint might be read as code, for the leak check: its code segments, the hint
-    whole, and its clauses (hints chain steps with "; ", " — " or ", then ")."""
-    from learnpulse.agents.guardrails import code_segments
-
-    clauses = re.split(r";\s*|\s+—\s+|,\s+then\s+", hint)
-    return [code for _, _, code in code_segments(hint)] + [hint, *clauses]
-
-
-def _hint_leak(exercise: Exercise, where: str) -> list[tuple[str, str, str]]:
-    """A warning when a code exercise's hints reproduce its reference solution as much as
-    the tutor's leak check withholds in a reply: the Hint button would show it to students."""
-    if exercise.type != "code" or not exercise.solution.strip():
-        return []
-    from learnpulse.agents.guardrails import LEAK_COVERAGE, coverage
-
-    advice = f"(the tutor withholds code from {LEAK_COVERAGE:.0%}): say what to do, not the code"
-    pieces = [hint_code(hint) for hint in exercise.hints]
-    for number, code in enumerate(pieces):
-        share = coverage(code, exercise.solution)
-        if share >= LEAK_COVERAGE:
-            what = f"the hint gives away {share:.0%} of the reference solution"
-            return [(where, f"hints[{number}]", f"{what} {advice}")]
-    share = coverage([code for piece in pieces for code in piece], exercise.solution)
-    if share >= LEAK_COVERAGE:
-        what = f"together the hints give away {share:.0%} of the reference solution"
-        return [(where, "hints", f"{what} {advice}")]
-    return []
-
-
-def _warnings(exercises: list[Exercise]) -> list[tuple[str, str, str]]:
-    """``(where, field, message)`` of content that is valid but likely a mistake."""
-    found = []
-    for exercise in exercises:
-        where = f"exercise {exercise.id!r}"
-        level, count = exercise.policy.max_hint_level, len(exercise.hints)
-        if level is not None and level > count:
-            found.append(
-                (
-                    where,
-                    "policy.max_hint_level",
-                    f"{level} is more than the {count} hint(s) of the ladder, so it limits "
-                    "nothing: lower it, add hints, or leave it out to allow every hint",
-                )
-            )
-        found += _hint_leak(exercise, where)
-    return found
-
-
 def build_course(
     data: Mapping[str, Any], base_dir: str | Path | None = None, *, source: str | Path | None = None
 ) -> Course:
@@ -501,7 +452,7 @@ def build_course(
         _check_solutions(exercise_list, problems)
     if problems:
         raise CourseError(problems, source=source)
-    for where, name, message in _warnings(exercise_list):
+    for where, name, message in likely_mistakes(exercise_list):
         warnings.warn(CourseWarning(where, name, message, source), stacklevel=3)
     exercises = {e.id: e for e in exercise_list}
     return Course(data["id"], data["title"], skills, exercises, float(threshold))

@@ -16,7 +16,7 @@ from learnpulse.course import (
     check,
     demo_course,
 )
-from learnpulse.course.validation import hint_code
+from learnpulse.course.advice import hint_code
 from learnpulse.datasets.simulator_params import SKILLS
 
 
