@@ -115,12 +115,22 @@ def _skill(entry: Any, index: int, base_dir: Path | None, problems: _Problems) -
             problems.add(where, "material_file", f"cannot read {path}: {error.strerror}")
         except ValueError as error:
             problems.add(where, "material_file", f"cannot read {path}: {error}")
+    if entry.get("material") and entry.get("material_file"):
+        problems.add(where, "material", "give material or material_file, not both")
     if not isinstance(material, str):
         problems.add(where, "material", "must be markdown text")
         material = ""
-    name = entry.get("name", entry["id"])
+    name = entry.get("name")
+    if name is None or not str(name).strip():  # `name:` left empty: the id names the skill
+        name = entry["id"]
     prerequisites = _strings(entry.get("prerequisites"), where, "prerequisites", problems)
+    _listed_twice(prerequisites, where, "prerequisites", problems)
     return Skill(entry["id"], str(name), prerequisites, material)
+
+
+def _listed_twice(values: tuple[str, ...], where: str, name: str, problems: _Problems) -> None:
+    for value in sorted({v for v in values if values.count(v) > 1}):
+        problems.add(where, name, f"lists {value!r} twice: list each once")
 
 
 def _check_graph(skills: dict[str, Skill], problems: _Problems) -> None:
@@ -366,6 +376,7 @@ def _exercise(
     tags = _strings(entry.get("skills"), where, "skills", problems)
     if not tags:
         problems.add(where, "skills", "name at least one skill")
+    _listed_twice(tags, where, "skills", problems)  # each attempt would count twice
     for tag in tags:
         if tag not in skills:
             problems.add(where, "skills", f"unknown skill {tag!r}{_close(tag, skills)}")

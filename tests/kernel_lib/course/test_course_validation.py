@@ -130,6 +130,11 @@ def test_valid_course_builds() -> None:
         ("exercises.1.id", "n1", "exercise 'n1'", "id", "duplicate"),
         ("skills.1.prerequisites", ["lists", "loop"], "skill 'loops'", "prerequisites", "'loop'"),
         ("skills.1.id", "lists", "skill 'lists'", "id", "duplicate"),
+        # silently: material_file's text replaced material; a skill listed twice counted each
+        # attempt twice in its mastery
+        ("skills.0.material_file", "lists.md", "skill 'lists'", "material", "not both"),
+        ("exercises.0.skills", ["lists", "lists"], "exercise 'n1'", "skills", "'lists' twice"),
+        ("skills.1.prerequisites", ["lists"] * 2, "skill 'loops'", "prerequisites", "twice"),
         ("title", "", "course", "title", "missing"),
     ],
 )
@@ -142,6 +147,12 @@ def test_invalid_content_names_exercise_and_field(
     assert f"{where}: field '{field}" in message
     assert words in message
     assert any(p[0] == where for p in raised.value.problems)
+
+
+@pytest.mark.parametrize("name", [None, "", "  "])
+def test_a_skill_left_without_a_name_is_named_by_its_id(name: Any) -> None:
+    """``name:`` left empty in the YAML named the skill "None" in every widget and chart."""
+    assert Course.from_dict(variant("skills.0.name", name)).skills["lists"].name == "lists"
 
 
 def test_choice_answer_must_be_a_choice() -> None:
