@@ -15,7 +15,30 @@ CONTENT_DIR = Path(__file__).resolve().parent / "content"
 #: The shipped introductory Python course (skills as in the course simulator).
 DEMO_COURSE_FILE = CONTENT_DIR / "demo-python-101.yaml"
 # The C (libyaml) safe loader is ~10x faster; both only build plain Python data.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _CourseLoader(_SAFE_LOADER):
+    """The safe loader, refusing a key given twice in one mapping: YAML keeps the last one
+    without a word, so a second ``hints:`` pasted into an exercise dropped the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first_line: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+                continue
+            if key_node.value in first_line:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"the key {key_node.value!r} is given twice (first on line "
+                    f"{first_line[key_node.value]}): YAML keeps only the last one, so remove "
+                    "or merge one",
+                    key_node.start_mark,
+                )
+            first_line[key_node.value] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_course(path: str | Path) -> Course:
@@ -43,7 +66,7 @@ def load_course(path: str | Path) -> Course:
     except ValueError as error:
         raise CourseError([("course", "-", str(error))], source=path) from None
     try:
-        data = yaml.load(text, Loader=_YAML_LOADER)
+        data = yaml.load(text, Loader=_CourseLoader)
     except yaml.YAMLError as error:
         problem = ("course", "-", f"not valid YAML: {_yaml_problem(error, text)}")
         raise CourseError([problem], source=path) from None

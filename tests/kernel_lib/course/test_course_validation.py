@@ -318,6 +318,12 @@ def test_load_course_errors_name_the_file(tmp_path: Path) -> None:
             "line's indentation, and put quotes around a text value that holds ': '",
         ),
         ("id: x\nskills: [unclosed\n", "line 3, column 1: did not find expected ',' or ']'"),
+        # YAML kept the last without a word: a second hints: pasted in dropped the first ladder
+        (
+            "id: x\nexercises:\n  - id: e\n    hints: [a]\n    type: text\n    hints: [b]\n",
+            "line 6, column 5: the key 'hints' is given twice (first on line 4): YAML keeps "
+            "only the last one, so remove or merge one",
+        ),
     ],
 )
 def test_bad_yaml_names_the_file_line_and_the_fix(tmp_path: Path, text: str, words: str) -> None:
