@@ -226,9 +226,10 @@ class LearnPulseApp(ExtensionApp):
         config=True,
         help=(
             "Course YAML the tutor teaches from (empty: the shipped demo course); read when "
-            "the server starts (restart it after editing the file). A file that is missing "
-            "or invalid stops the server at start, naming the file, the exercise or skill "
-            "and the field."
+            "the server starts (restart it after editing the file), and its skills (with "
+            "prerequisites) and exercises recorded in the store for the analytics of its "
+            "course. A file that is missing or invalid stops the server at start, naming the "
+            "file, the exercise or skill and the field."
         ),
     )
 
@@ -336,6 +337,8 @@ class LearnPulseApp(ExtensionApp):
         self.store = EventStore(self.db_url)
         self.settings["learnpulse_store"] = self.store
         self.log.info("learnpulse store: %r", self.store)
+        if self.tutor_course_file:
+            self._record_course()
         from learnpulse_server.handlers.metrics import start_sampler
 
         start_sampler(self)
@@ -343,6 +346,25 @@ class LearnPulseApp(ExtensionApp):
 
         if isinstance(self.serverapp.kernel_manager, PreheatingKernelManager):
             self.serverapp.kernel_manager.start_preheating()
+
+    def _record_course(self) -> None:
+        """Store the course file's skills (names, prerequisites) and exercises: events name
+        skills but not their prerequisites, so without them its analytics (knowledge gaps,
+        recommendations, readiness) ran on a graph without a single prerequisite."""
+        from learnpulse.datasets.base import CourseData
+        from learnpulse_server.handlers.tutor import tutor_course
+
+        course = tutor_course(self.tutor_course_file)
+        self.store.append_course(
+            CourseData(skills=course.skills_frame(), items=course.items_frame())
+        )
+        self.log.info(
+            "learnpulse course %s from %s: %d skills, %d exercises",
+            course.id,
+            self.tutor_course_file,
+            len(course.skills),
+            len(course.exercises),
+        )
 
     def initialize_handlers(self) -> None:
         for module in ROUTE_MODULES:
