@@ -421,8 +421,9 @@ def _check_solutions(exercises: list[Exercise], problems: _Problems) -> None:
     for exercise in exercises:
         if exercise.type == "code" and exercise.solution.strip():
             result = check(exercise, exercise.solution)
-            if not result.correct:
-                problems.add(f"exercise {exercise.id!r}", "solution", result.feedback)
+            if not result.correct:  # the feedback speaks to a student ("your code")
+                message = f"the reference solution fails its own check: {result.feedback}"
+                problems.add(f"exercise {exercise.id!r}", "solution", message)
 
 
 def build_course(

@@ -90,7 +90,18 @@ def test_valid_course_builds() -> None:
             "def total(xs):\n    return 0\n",
             "exercise 'c1'",
             "solution",
-            "expected 3",
+            # it said "0 of 1 tests pass. ...", or "Running your code raised ...", as to a
+            # student
+            "the reference solution fails its own check: 0 of 1 tests pass. total([1, 2]) "
+            "returned 0, expected 3.",
+        ),
+        (
+            "exercises.1.solution",
+            "import numpyx\n",
+            "exercise 'c1'",
+            "solution",
+            "the reference solution fails its own check: Running your code raised "
+            "ModuleNotFoundError: No module named 'numpyx' (line 1: `import numpyx`).",
         ),
         ("exercises.1.tests.0", {"assert": "total(["}, "exercise 'c1'", "tests[0]", "valid"),
         # a test that is no mapping crashed validation (ValueError); a bad kwargs crashed the
