@@ -66,12 +66,24 @@ def _strings(value: Any, where: str, name: str, problems: _Problems) -> tuple[st
     """A str or list of str as a tuple; anything else is a problem."""
     if value is None:
         return ()
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    problems.add(where, name, f"must be a string or a list of strings, got {value!r}")
+    if _is_text(value):
+        return (value,) if isinstance(value, str) else tuple(value)
+    values = value if isinstance(value, list | tuple) else [value]
+    advice = ""
+    if any(isinstance(v, bool | int | float) for v in values):  # e.g. choices: [yes, no]
+        advice = (
+            ": YAML reads an unquoted yes, no, on, off, true or false as a boolean and 3.4 as a "
+            "number; put such a value in quotes ('yes', '3.4')"
+        )
+    problems.add(where, name, f"must be a string or a list of strings, got {value!r}{advice}")
     return ()
+
+
+def _is_text(value: Any) -> bool:
+    """None, a str or a list of str (what :func:`_strings` takes)."""
+    if value is None or isinstance(value, str):
+        return True
+    return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
 
 
 def read_utf8(path: Path) -> str:
@@ -211,6 +223,8 @@ def _answer(entry: Mapping, where: str, choices: tuple[str, ...], problems: _Pro
             problems.add(where, "answer", f"a numeric exercise needs a number, got {answer!r}")
         return answer
     if kind == "choice":
+        if not _is_text(entry.get("choices")):
+            return answer  # the choices are not text: reported, and nothing to compare with
         if len(choices) < 2 or len(set(choices)) != len(choices):
             problems.add(where, "choices", "a choice exercise needs >= 2 distinct choices")
         if isinstance(answer, int) and not isinstance(answer, bool):
@@ -223,7 +237,10 @@ def _answer(entry: Mapping, where: str, choices: tuple[str, ...], problems: _Pro
             problems.add(where, "answer", f"{answer!r} is not one of the choices")
         return answer
     if kind == "text":
+        reported = len(problems)
         accepted = _strings(answer, where, "answer", problems)
+        if len(problems) > reported:
+            return accepted  # not text: reported
         if not [a for a in accepted if a.strip()]:
             problems.add(where, "answer", "a text exercise needs at least one accepted string")
         return accepted

@@ -251,6 +251,28 @@ def test_feedback_that_could_never_be_shown_is_refused(exercise, feedback, words
     assert f"exercise '{exercise['id']}': field 'feedback': {words}" in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    ("exercise", "field"),
+    [
+        ({**CHOICE, "choices": [True, False], "answer": False}, "choices"),  # [yes, no]
+        ({**CHOICE, "choices": [3, 3.4], "answer": 3}, "choices"),
+        ({**CHOICE, "type": "text", "choices": None, "answer": False}, "answer"),  # answer: off
+    ],
+)
+def test_a_value_yaml_read_as_a_boolean_or_number_says_to_quote_it(exercise, field) -> None:
+    """``choices: [yes, no]`` gave "must be a string or a list of strings, got [True,
+    False]", then two more problems that followed from it (">= 2 distinct choices", "False
+    is not one of the choices")."""
+    with pytest.raises(CourseError) as raised:
+        Course.from_dict({**BASE, "exercises": [exercise]})
+    (problem,) = raised.value.problems
+    assert problem[:2] == ("exercise 'q1'", field)
+    assert problem[2].endswith(
+        ": YAML reads an unquoted yes, no, on, off, true or false as a boolean and 3.4 as a "
+        "number; put such a value in quotes ('yes', '3.4')"
+    )
+
+
 def test_feedback_keys_are_kept_as_the_checker_looks_them_up() -> None:
     from learnpulse.course import check
 
