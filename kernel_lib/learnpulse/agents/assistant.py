@@ -97,7 +97,7 @@ class LearningAssistant:
     def explain(self, message: str, context: TutorContext) -> Draft:
         """An explanation of ``message`` from the best-matching passages."""
         exclude = _closed_explanations(context)
-        query = with_previous_question(message, context.history)
+        query = with_previous_question(message, context.history, context.course)
         if context.exercise is not None and context.course is not None:
             # the topic of the exercise, unless the question names another one ("what is a
             # tuple?" during a loops exercise was answered with while loops)

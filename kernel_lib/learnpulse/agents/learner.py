@@ -8,6 +8,7 @@ mastery frame and the agents treat every skill as new.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -16,12 +17,16 @@ import polars as pl
 from learnpulse.models.thresholds import MASTERY_THRESHOLD
 
 if TYPE_CHECKING:
+    from learnpulse.course import Course
     from learnpulse.store import EventStore
 
 #: Earlier messages (learner and tutor) loaded as conversation history.
 HISTORY_MESSAGES = 20
 #: A message of at most this many words is read as a follow-up to the previous question.
 FOLLOW_UP_WORDS = 4
+#: Openings of a follow-up, whatever topic it names ("and for strings?", "what about sets?").
+FOLLOW_UP_OPENINGS = ("and", "or", "but", "also", "what about", "how about", "same for")
+FOLLOW_UP_OPENING = re.compile(rf"\s*(?:{'|'.join(FOLLOW_UP_OPENINGS)})\b", re.IGNORECASE)
 #: Mastery levels the agents speak to, by P(known): at least the bound -> the level.
 LEVELS: tuple[tuple[float, str], ...] = ((0.8, "advanced"), (0.5, "intermediate"))
 #: Level of a skill with P(known) below every bound, or with no evidence.
@@ -116,10 +121,25 @@ def hints_opened(events: pl.DataFrame, exercise_id: str) -> int:
     return max(widget, *levels) if levels else widget
 
 
-def with_previous_question(message: str, history: list[dict[str, str]]) -> str:
+def with_previous_question(
+    message: str, history: list[dict[str, str]], course: Course | None = None
+) -> str:
     """``message``, preceded by the learner's previous question when it is a short follow-up
-    ("and for strings?") that only makes sense with it."""
+    ("and for strings?") that only makes sense with it.
+
+    A short question naming a topic of ``course`` that the previous one did not is a new
+    question ("what is a tuple?" after one on files was answered about files), unless it
+    opens as a follow-up does (:data:`FOLLOW_UP_OPENINGS`).
+    """
     if len(message.split()) > FOLLOW_UP_WORDS:
         return message
     earlier = [m["text"] for m in history if m["role"] == "learner"]
-    return f"{earlier[-1]} {message}" if earlier else message
+    if not earlier:
+        return message
+    if course is not None and not FOLLOW_UP_OPENING.match(message):
+        from learnpulse.agents.retrieval import skills_in  # retrieval imports this module
+
+        named = set(skills_in(message, course, by_passage=False))
+        if named - set(skills_in(earlier[-1], course, by_passage=False)):
+            return message
+    return f"{earlier[-1]} {message}"

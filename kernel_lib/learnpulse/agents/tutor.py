@@ -266,7 +266,7 @@ def _policy_draft(message: str, context: TutorContext, agent: str) -> Draft | No
             1.0,
         )
     has_code = bool(context.code or code_in(message))
-    question = with_previous_question(message, context.history)
+    question = with_previous_question(message, context.history, context.course)
     vague = too_vague(
         question,
         has_code=has_code,

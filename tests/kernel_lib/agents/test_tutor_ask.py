@@ -16,7 +16,7 @@ from learnpulse.agents import (
     available_agents,
     generated_exercise,
 )
-from learnpulse.agents.learner import learner_mastery
+from learnpulse.agents.learner import learner_mastery, with_previous_question
 from learnpulse.course import check
 from learnpulse.models.engagement import engagement_patterns
 from tests.conftest import make_event
@@ -222,6 +222,20 @@ def test_short_follow_ups_are_read_with_the_previous_question(course, lite_store
         store=lite_store)  # fmt: skip
     follow_up = ask("and writing?", learner_id="ada", course=course, store=lite_store)
     assert follow_up.sources[0].id.startswith("course:files#")
+
+
+def test_a_short_question_on_another_topic_is_a_new_question(course, lite_store):
+    """Read as a follow-up, "what is a tuple?" after a question on files got the files
+    section: the previous question's words outweighed the new topic (in an instructor's
+    course too: "what is a palindrome?" after counting words was answered on counting)."""
+    ask("how do I open a file?", learner_id="ada", course=course, store=lite_store)
+    reply = ask("what is a tuple?", learner_id="ada", course=course, store=lite_store)
+    assert reply.sources[0].id.startswith("course:tuples_sets#")
+    history = [{"role": "learner", "text": "how do I reverse a list?"}]
+    for follow_up in ("and for strings?", "What about strings?"):  # a follow-up, by its opening
+        question = with_previous_question(follow_up, history, course)
+        assert question == f"how do I reverse a list? {follow_up}"
+    assert with_previous_question("what is a string?", history, course) == "what is a string?"
 
 
 FAILING_AGENTS = """
