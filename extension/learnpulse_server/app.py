@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import warnings
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Integer, List, TraitError, Unicode, validate
@@ -224,8 +225,37 @@ class LearnPulseApp(ExtensionApp):
     tutor_course_file = Unicode(
         "",
         config=True,
-        help="Course YAML the tutor teaches from (empty: the shipped demo course).",
+        help=(
+            "Course YAML the tutor teaches from (empty: the shipped demo course); read when "
+            "the server starts (restart it after editing the file), and its skills (with "
+            "prerequisites) and exercises recorded in the store for the analytics of its "
+            "course. A file that is missing or invalid stops the server at start, naming the "
+            "file, the exercise or skill and the field."
+        ),
     )
+
+    @validate("tutor_course_file")
+    def _check_course_file(self, proposal: dict) -> str:
+        """A course file that does not load stops the server at start, naming its problems:
+        otherwise every tutor chat was a 400 blaming the student's request with them, and
+        the analytics a 500 "internal error (CourseError)"."""
+        from learnpulse.course import CourseError, CourseWarning
+        from learnpulse_server.handlers.tutor import tutor_course
+
+        value = proposal["value"]
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", CourseWarning)
+                tutor_course(value)
+            for warning in caught:  # likely mistakes (a hint giving the solution away): logged
+                self.log.warning("learnpulse: %s", warning.message)
+        except CourseError as error:
+            raise TraitError(f"LearnPulseApp.tutor_course_file: {error}") from None
+        except OSError as error:
+            why = f"cannot read {value}: {error.strerror or error}"
+            raise TraitError(f"LearnPulseApp.tutor_course_file: {why}") from None
+        return value
+
     tutor_llm_url = Unicode(
         "",
         config=True,
@@ -308,6 +338,8 @@ class LearnPulseApp(ExtensionApp):
         self.store = EventStore(self.db_url)
         self.settings["learnpulse_store"] = self.store
         self.log.info("learnpulse store: %r", self.store)
+        if self.tutor_course_file:
+            self._record_course()
         from learnpulse_server.handlers.metrics import start_sampler
 
         start_sampler(self)
@@ -315,6 +347,25 @@ class LearnPulseApp(ExtensionApp):
 
         if isinstance(self.serverapp.kernel_manager, PreheatingKernelManager):
             self.serverapp.kernel_manager.start_preheating()
+
+    def _record_course(self) -> None:
+        """Store the course file's skills (names, prerequisites) and exercises: events name
+        skills but not their prerequisites, so without them its analytics (knowledge gaps,
+        recommendations, readiness) ran on a graph without a single prerequisite."""
+        from learnpulse.datasets.base import CourseData
+        from learnpulse_server.handlers.tutor import tutor_course
+
+        course = tutor_course(self.tutor_course_file)
+        self.store.append_course(
+            CourseData(skills=course.skills_frame(), items=course.items_frame())
+        )
+        self.log.info(
+            "learnpulse course %s from %s: %d skills, %d exercises",
+            course.id,
+            self.tutor_course_file,
+            len(course.skills),
+            len(course.exercises),
+        )
 
     def initialize_handlers(self) -> None:
         for module in ROUTE_MODULES:

@@ -84,6 +84,10 @@ def cmd_simulate(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+#: Import sources whose learner, item and skill tables are derived from their events.
+EVENT_ONLY_SOURCES = ("assistments", "xapi")
+
+
 def _loader(source: str) -> Callable[..., CourseData]:
     if source == "assistments":
         from learnpulse.datasets.assistments import load_assistments_dkt
@@ -109,8 +113,12 @@ def cmd_import(args: argparse.Namespace) -> dict[str, Any]:
         )
     options = {"course_id": args.course} if args.course else {}
     data = _loader(args.source)(path, **options)
+    # An xAPI or ASSISTments file has events only: its skills (no prerequisites), items and
+    # learners must not replace those a course file or the simulator recorded.
+    keep = args.source in EVENT_ONLY_SOURCES
     with EventStore(args.db) as store:
-        return {**data.summary(), **store.append_course(data, progress=not args.quiet).to_dict()}
+        appended = store.append_course(data, progress=not args.quiet, keep_stored=keep)
+        return {**data.summary(), **appended.to_dict()}
 
 
 # -- export / status / forget --------------------------------------------------------------

@@ -92,9 +92,60 @@ def test_the_course_files_threshold_is_the_default_and_a_conflict_is_logged(tmp_
     assert _prediction_settings(LearnPulseApp()) is None
 
 
+def test_a_course_file_that_does_not_load_stops_the_server_naming_it(tmp_path):
+    """The server started with it: every tutor chat was then a 400 blaming the student's
+    request with the course's problems, and the dashboard's analytics a 500 "internal error
+    (CourseError)"."""
+    import shutil
+
+    import yaml
+
+    from learnpulse.course.loading import DEMO_COURSE_FILE
+
+    folder = shutil.copytree(DEMO_COURSE_FILE.parent, tmp_path / "course")  # with material
+    course = yaml.safe_load(DEMO_COURSE_FILE.read_text())
+    course["skills"][1]["prerequisites"] = ["variable"]  # a typo of 'variables'
+    path = folder / "course.yaml"
+    path.write_text(yaml.safe_dump(course))
+    with pytest.raises(TraitError) as info:
+        LearnPulseApp(tutor_course_file=str(path))
+    assert str(info.value) == (
+        f"LearnPulseApp.tutor_course_file: 1 problem(s) in course file {path}: skill "
+        "'expressions': field 'prerequisites': unknown 'variable' (did you mean 'variables'?)"
+    )
+    with pytest.raises(TraitError, match=r"tutor_course_file: cannot read .*: No such file"):
+        LearnPulseApp(tutor_course_file=str(tmp_path / "absent.yaml"))
+
+
+def test_a_course_files_warnings_are_logged_at_start(tmp_path, caplog):
+    import logging
+
+    import yaml
+
+    from learnpulse.course.loading import DEMO_COURSE_FILE
+
+    course = yaml.safe_load(DEMO_COURSE_FILE.read_text())
+    for skill in course["skills"]:
+        skill.pop("material_file")
+    swap = next(e for e in course["exercises"] if e["id"] == "ex-variables-02")
+    swap["hints"].append("`return b, a`")  # the solution itself
+    path = tmp_path / "course.yaml"
+    path.write_text(yaml.safe_dump(course))
+    with caplog.at_level("WARNING"):
+        LearnPulseApp(log=logging.getLogger("course-file-test"), tutor_course_file=str(path))
+    assert (
+        f"learnpulse: course file {path}: exercise 'ex-variables-02': field 'hints[2]': the "
+        "hint gives away 100% of the reference solution"
+    ) in caplog.text
+
+
 @pytest.mark.parametrize(
     ("line", "named"),
     [
+        (
+            'c.LearnPulseApp.tutor_course_file = "/no/such/course.yaml"',
+            "tutor_course_file: cannot read /no/such/course.yaml: No such file or directory",
+        ),
         (
             'c.LearnPulseApp.course_settings = {"rules": {"dropout_risk": "0.3"}}',
             "rules.dropout_risk: expected a number, got '0.3'",

@@ -64,6 +64,43 @@ def test_export_then_import_xapi_round_trips(tmp_path, db, capsys):
         assert first.query().equals(second.query())
 
 
+def test_an_xapi_import_keeps_the_course_recorded_in_the_store(tmp_path, db, capsys):
+    """Importing a course's statements replaced the skills, items and learners recorded for
+    it (by its course file, the simulator...) with ones derived from the events: skills
+    without prerequisites, named by their ids, so its knowledge gaps vanished."""
+    from learnpulse.course import Course
+    from learnpulse.datasets.base import CourseData
+    from tests.conftest import make_event
+
+    skills = [{"id": "lists", "name": "Listen"}, {"id": "loops", "prerequisites": ["lists"]}]
+    exercise = {
+        "id": "ex-1", "title": "Count", "prompt": "How many?", "skills": ["loops"],
+        "difficulty": 0.3, "type": "numeric", "answer": 4, "hints": ["Count them."],
+    }  # fmt: skip
+    course = Course.from_dict({"id": "c1", "title": "C", "skills": skills, "exercises": [exercise]})
+    with EventStore(db) as store:
+        store.append_course(CourseData(skills=course.skills_frame(), items=course.items_frame()))
+    events = [
+        make_event(course_id="c1", item_id=item, skills=tags, offset_s=n)
+        for n, (item, tags) in enumerate((("ex-1", ["loops"]), ("ex-2", ["lists", "sets"])))
+    ]
+    statements = tmp_path / "c1.jsonl"
+    with EventStore(f"sqlite:///{tmp_path / 'lms.db'}") as lms:
+        lms.append(events)
+        lms.export_xapi(statements)
+    assert main(["import", "xapi", str(statements), "--db", db, "--quiet"]) == 0
+    with EventStore(db) as store:
+        stored = store.skills("c1").sort("skill_id")
+        items = store.items("c1").sort("item_id")
+    assert stored.select("skill_id", "name", "prerequisites").rows() == [
+        ("lists", "Listen", []),
+        ("loops", "loops", ["lists"]),
+        ("sets", "sets", []),  # new: added
+    ]
+    assert json.loads(items.row(0, named=True)["attributes"])["title"] == "Count"
+    assert items.get_column("item_id").to_list() == ["ex-1", "ex-2"]
+
+
 def test_export_parquet_with_filters(tmp_path, db, capsys):
     source = tmp_path / "tiny.csv"
     source.write_text(DKT)

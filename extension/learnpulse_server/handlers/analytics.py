@@ -70,9 +70,9 @@ def _prediction_settings(app: Any) -> dict[str, Any] | None:
     set none, so that the instructor's views and the students' widgets say "mastered" alike."""
     settings = dict(app.course_settings)
     if app.tutor_course_file:
-        from learnpulse.course import load_course
+        from learnpulse_server.handlers.tutor import tutor_course
 
-        threshold = load_course(app.tutor_course_file).mastery_threshold
+        threshold = tutor_course(app.tutor_course_file).mastery_threshold
         configured = settings.setdefault("mastery_threshold", threshold)
         if configured != threshold:
             _log.warning(

@@ -67,7 +67,8 @@ def parse_chat(raw: bytes | str) -> dict[str, str]:
 
 
 @lru_cache(maxsize=4)
-def _course(path: str) -> Course:
+def tutor_course(path: str) -> Course:
+    """The course of ``tutor_course_file`` (loaded once per path), or the demo course."""
     return load_course(path) if path else demo_course()
 
 
@@ -98,7 +99,7 @@ class TutorMixin:
 
     @property
     def tutor_course(self) -> Course:
-        return _course(self.extensionapp.tutor_course_file)
+        return tutor_course(self.extensionapp.tutor_course_file)
 
     def tutor_engine(self) -> Any:
         return tutor_engine(self.extensionapp)

@@ -382,6 +382,26 @@ def render(exercise: Exercise) -> str:
     return "\n".join(lines)
 
 
+def _which_topic(context: TutorContext) -> Draft:
+    """Ask which topic to practise, among those of the course a template practises; a
+    course with none of them (an instructor's own) is told so, with its own exercises."""
+    course = context.course
+    options = [s for s in SKILLS_WITH_TEMPLATES if course is None or s in course.skills]
+    if options:
+        text = "Which topic would you like to practise? I can make exercises on: "
+        suggested = [s for s in ("loops", "dicts") if s in options] or options[:2]
+        actions = tuple(f"Practise {s}" for s in suggested)
+        return Draft(text + ", ".join(options) + ".", (), 0.3, actions)
+    easiest = sorted(course.exercises.values(), key=lambda e: (e.difficulty, e.id))[:3]
+    own = ", ".join(f"`%exercise {e.id}`" for e in easiest)
+    text = (
+        "I can only make new practice exercises on the topics of the demo course "
+        f"({', '.join(SKILLS_WITH_TEMPLATES)}), and {course.title} has none of them."
+    )
+    text += f" Practise with its own exercises instead, e.g. {own}." if own else ""
+    return Draft(text, (), 0.3, ())
+
+
 class ContentGenerator:
     """Generates new practice exercises for a skill and difficulty (parameterised templates
     with automatic checkers), by default for the learner's weakest skill."""
@@ -396,16 +416,12 @@ class ContentGenerator:
 
     def draft(self, message: str, context: TutorContext) -> Draft:
         named = [s for s in skills_in(message, context.course) if s in SKILLS_WITH_TEMPLATES]
-        current = context.exercise.skill if context.exercise is not None else None
+        # an instructor's own course may have skills no template practises
+        practised = context.exercise.skills if context.exercise is not None else ()
+        current = next((s for s in practised if s in SKILLS_WITH_TEMPLATES), None)
         skill = next(iter(named), None) or current or _weakest_skill(context)
         if skill is None:
-            options = ", ".join(SKILLS_WITH_TEMPLATES)
-            return Draft(
-                f"Which topic would you like to practise? I can make exercises on: {options}.",
-                (),
-                0.3,
-                ("Practise loops", "Practise dicts"),
-            )
+            return _which_topic(context)
         difficulty = _difficulty(message, context, skill)
         seed = zlib.crc32(f"{context.learner_id}|{skill}|{len(context.history)}".encode())
         exercises = [generate_exercise(skill, difficulty, seed + n) for n in range(_count(message))]

@@ -20,7 +20,7 @@ import math
 import re
 import string
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
+from difflib import SequenceMatcher, get_close_matches
 from typing import Any
 
 from learnpulse.course.model import DEFAULT_NUMERIC_TOLERANCE, Exercise
@@ -218,6 +218,47 @@ def check_choice(exercise: Exercise, given: Any) -> CheckResult:
     if specific:
         return result(False, specific, "misconception", choice=index)
     return result(False, f"{short_repr(chosen)} is not correct.", "wrong", choice=index)
+
+
+def feedback_key_problem(
+    kind: str, key: Any, answer: Any, choices: tuple[str, ...] = (), tolerance: float = 0.0
+) -> tuple[str, str | None]:
+    """How the checker looks up an author's anticipated-answer feedback ``key`` of an exercise
+    of type ``kind``, and why it would never be shown (None when it can be).
+
+    Returns
+    -------
+    (str, str or None)
+        The key as the checker looks it up (a number as ``"4"`` for ``4.0``) and the problem
+        (e.g. "'c' is not one of the choices ...").
+    """
+    text = str(key)
+    never = "so this feedback is never shown"
+    if kind == "numeric":
+        try:
+            number = float(text)
+        except ValueError:
+            return text, f"{text!r} is not a number: feedback here is for a wrong number, e.g. '4'"
+        if is_number(answer) and numbers_equal(number, answer, tolerance):
+            return text, f"{text!r} is the answer (checked correct), {never}"
+        return _number_key(number), None
+    if kind == "text":
+        if normalise_text(text) in {normalise_text(a) for a in answer}:
+            return text, f"{text!r} is an accepted answer (checked correct), {never}"
+        return text, None
+    if kind == "choice":
+        index = int(text) if text.isdigit() and int(text) < len(choices) else None
+        if text not in choices and index is None:
+            close = get_close_matches(text, choices, n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            return text, f"{text!r} is not one of the choices{hint}: give one's text or index"
+        if (choices[index] if index is not None else text) == answer:
+            return text, f"{text!r} is the correct choice, {never}"
+        return text, None
+    return text, (
+        f"{text!r}: a {kind} exercise shows no feedback for anticipated answers (only numeric, "
+        "choice and text ones do): a code test's 'message' explains its failure"
+    )
 
 
 def check(

@@ -35,12 +35,34 @@ class CourseError(ValueError):
     """Invalid course content; ``problems`` lists ``(where, field, message)`` triples.
 
     ``where`` is ``"exercise 'ex-lists-01'"``, ``"skill 'loops'"`` or ``"course"``.
+    ``source`` is the course file the content was read from (None when built from data), and
+    the message names it: an instructor may keep several courses.
     """
 
-    def __init__(self, problems: Iterable[tuple[str, str, str]]) -> None:
+    def __init__(
+        self, problems: Iterable[tuple[str, str, str]], source: str | Path | None = None
+    ) -> None:
         self.problems = list(problems)
+        self.source = None if source is None else str(source)
         lines = [f"{where}: field '{name}': {message}" for where, name, message in self.problems]
-        super().__init__(f"{len(self.problems)} problem(s) in course content: " + "; ".join(lines))
+        origin = "course content" if source is None else f"course file {self.source}"
+        super().__init__(f"{len(self.problems)} problem(s) in {origin}: " + "; ".join(lines))
+
+
+class CourseWarning(UserWarning):
+    """Course content that loads but is likely a mistake: a hint ladder that gives away the
+    reference solution, a ``max_hint_level`` above the number of hints.
+
+    Issued with :func:`warnings.warn` by :meth:`Course.from_dict` and
+    :func:`~learnpulse.course.load_course`, one per problem; ``where``, ``field`` and
+    ``source`` are as in :class:`CourseError`.
+    """
+
+    def __init__(self, where: str, name: str, message: str, source: str | Path | None = None):
+        self.where, self.field = where, name
+        self.source = None if source is None else str(source)
+        origin = "course content" if source is None else f"course file {self.source}"
+        super().__init__(f"{origin}: {where}: field '{name}': {message}")
 
 
 @dataclass(frozen=True)
@@ -123,8 +145,10 @@ class Exercise:
         Reference solution: for the tutor's leak detection and instructors, never shown to students.
     policy : TutorPolicy
     feedback : Mapping of str to str
-        Specific feedback for anticipated wrong answers (the normalised answer text, or a choice),
-        e.g. a misconception a distractor stands for.
+        Specific feedback for anticipated wrong answers, e.g. a misconception a distractor
+        stands for; keyed by the wrong number (``"4"``), a choice's text or 0-based index, or
+        the text answer (compared normalised). Validation refuses a key that could never be
+        shown (no such choice, a right answer, feedback on a code exercise).
     required, forbidden : tuple of str
         Code: rules on how the answer is written, checked on its syntax tree: constructs
         (``"for"``, ``"while"``, ``"loop"``, ``"recursion"``, ``"**"``... see
@@ -197,7 +221,13 @@ class Course:
             raise CourseError([("course", "mastery_threshold", problem)])
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], base_dir: str | Path | None = None) -> Course:
+    def from_dict(
+        cls,
+        data: Mapping[str, Any],
+        base_dir: str | Path | None = None,
+        *,
+        source: str | Path | None = None,
+    ) -> Course:
         """A validated course from plain data (what the YAML file holds).
 
         Parameters
@@ -206,15 +236,22 @@ class Course:
             ``{"id", "title", "skills": [...], "exercises": [...]}``; see the demo course YAML.
         base_dir : path, optional
             Folder that ``material_file`` entries are relative to.
+        source : path, optional
+            The file ``data`` was read from, named by errors and warnings.
 
         Raises
         ------
         CourseError
             Naming every invalid exercise/skill and field.
+
+        Warns
+        -----
+        CourseWarning
+            For content that is valid but likely a mistake (see :class:`CourseWarning`).
         """
         from learnpulse.course.validation import build_course
 
-        return build_course(data, base_dir)
+        return build_course(data, base_dir, source=source)
 
     def exercise(self, exercise_id: str) -> Exercise:
         """The exercise ``exercise_id``; KeyError names it and close matches."""

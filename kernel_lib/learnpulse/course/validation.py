@@ -7,14 +7,18 @@ Every problem found is collected (not just the first) and raised together as one
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from learnpulse.course.advice import likely_mistakes
+from learnpulse.course.checking import feedback_key_problem
 from learnpulse.course.model import (
     EXERCISE_TYPES,
     Course,
     CourseError,
+    CourseWarning,
     Exercise,
     Skill,
     TutorPolicy,
@@ -32,6 +36,17 @@ EXERCISE_FIELDS = {
 RULE_FIELDS = ("forbidden", "required")
 POLICY_FIELDS = {"tutor_enabled", "max_hint_level", "show_code"}
 TEST_FORMS = ("args", "expr", "assert")
+#: The fields each form of test may have.
+TEST_FIELDS = {
+    "args": {"args", "kwargs", "expected", "message"},
+    "expr": {"expr", "expected", "message"},
+    "assert": {"assert", "message"},
+}
+TEST_EXAMPLE = "{args: [1, 2], expected: 3}, {expr: 'total', expected: 3} or {assert: 'f(1) > 0'}"
+ASSERT_EXPECTED = (
+    "an assert test has no 'expected': its expression must be true; to compare a value, use "
+    "expr: ... with expected: ..."
+)
 
 
 class _Problems(list):
@@ -51,12 +66,46 @@ def _strings(value: Any, where: str, name: str, problems: _Problems) -> tuple[st
     """A str or list of str as a tuple; anything else is a problem."""
     if value is None:
         return ()
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    problems.add(where, name, f"must be a string or a list of strings, got {value!r}")
+    if _is_text(value):
+        return (value,) if isinstance(value, str) else tuple(value)
+    values = value if isinstance(value, list | tuple) else [value]
+    advice = ""
+    if any(isinstance(v, bool | int | float) for v in values):  # e.g. choices: [yes, no]
+        advice = (
+            ": YAML reads an unquoted yes, no, on, off, true or false as a boolean and 3.4 as a "
+            "number; put such a value in quotes ('yes', '3.4')"
+        )
+    problems.add(where, name, f"must be a string or a list of strings, got {value!r}{advice}")
     return ()
+
+
+def _is_text(value: Any) -> bool:
+    """None, a str or a list of str (what :func:`_strings` takes)."""
+    if value is None or isinstance(value, str):
+        return True
+    return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+
+
+def read_utf8(path: Path) -> str:
+    """The text of ``path``, which must be UTF-8.
+
+    Raises
+    ------
+    OSError
+        When it cannot be read.
+    ValueError
+        When it is not UTF-8 (e.g. saved as Latin-1 or Windows-1252 by an editor), naming
+        the first bad byte's line and saying how to fix it.
+    """
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        byte = raw[error.start : error.start + 1].hex()
+        raise ValueError(
+            f"it is not UTF-8 text (byte 0x{byte} on line {line}): save it as UTF-8"
+        ) from None
 
 
 def _is_number(value: Any) -> bool:
@@ -73,15 +122,27 @@ def _skill(entry: Any, index: int, base_dir: Path | None, problems: _Problems) -
     if entry.get("material_file"):
         path = Path(base_dir or ".") / entry["material_file"]
         try:
-            material = path.read_text(encoding="utf-8")
+            material = read_utf8(path)
         except OSError as error:
             problems.add(where, "material_file", f"cannot read {path}: {error.strerror}")
+        except ValueError as error:
+            problems.add(where, "material_file", f"cannot read {path}: {error}")
+    if entry.get("material") and entry.get("material_file"):
+        problems.add(where, "material", "give material or material_file, not both")
     if not isinstance(material, str):
         problems.add(where, "material", "must be markdown text")
         material = ""
-    name = entry.get("name", entry["id"])
+    name = entry.get("name")
+    if name is None or not str(name).strip():  # `name:` left empty: the id names the skill
+        name = entry["id"]
     prerequisites = _strings(entry.get("prerequisites"), where, "prerequisites", problems)
+    _listed_twice(prerequisites, where, "prerequisites", problems)
     return Skill(entry["id"], str(name), prerequisites, material)
+
+
+def _listed_twice(values: tuple[str, ...], where: str, name: str, problems: _Problems) -> None:
+    for value in sorted({v for v in values if values.count(v) > 1}):
+        problems.add(where, name, f"lists {value!r} twice: list each once")
 
 
 def _check_graph(skills: dict[str, Skill], problems: _Problems) -> None:
@@ -102,8 +163,36 @@ def _check_graph(skills: dict[str, Skill], problems: _Problems) -> None:
         placed.update(ready)
         for s in ready:
             del pending[s]
-    if pending:
-        problems.add("course", "skills", f"prerequisite cycle among {sorted(pending)}")
+    for cycle in _cycles(skills, pending):
+        chain = f"{cycle[0]} needs " + "".join(f"{s}, which needs " for s in cycle[1:])
+        problems.add(
+            f"skill {cycle[0]!r}",
+            "prerequisites",
+            f"prerequisite cycle: {chain}{cycle[0]}; a skill cannot need itself, even through "
+            "others: remove one of these prerequisites",
+        )
+
+
+def _cycles(skills: dict[str, Skill], pending: Iterable[str]) -> list[list[str]]:
+    """The prerequisite cycles among ``pending`` (the skills Kahn's algorithm never placed),
+    each once, starting at its first skill in authoring order. Every pending skill has a
+    pending prerequisite, so following them from any one of them reaches a cycle."""
+    stuck, order = set(pending), list(skills)
+    cycles: list[list[str]] = []
+    seen: set[str] = set()
+    for start in (s for s in order if s in stuck):
+        walk: list[str] = []
+        current = start
+        while current not in walk and current not in seen:
+            walk.append(current)
+            current = next(p for p in skills[current].prerequisites if p in stuck)
+        seen.update(walk)
+        if current in walk:  # a new cycle, not the way into one already reported
+            cycle = walk[walk.index(current) :]
+            first = min(cycle, key=order.index)
+            at = cycle.index(first)
+            cycles.append(cycle[at:] + cycle[:at])
+    return cycles
 
 
 def _policy(value: Any, where: str, problems: _Problems) -> TutorPolicy:
@@ -134,6 +223,8 @@ def _answer(entry: Mapping, where: str, choices: tuple[str, ...], problems: _Pro
             problems.add(where, "answer", f"a numeric exercise needs a number, got {answer!r}")
         return answer
     if kind == "choice":
+        if not _is_text(entry.get("choices")):
+            return answer  # the choices are not text: reported, and nothing to compare with
         if len(choices) < 2 or len(set(choices)) != len(choices):
             problems.add(where, "choices", "a choice exercise needs >= 2 distinct choices")
         if isinstance(answer, int) and not isinstance(answer, bool):
@@ -146,7 +237,10 @@ def _answer(entry: Mapping, where: str, choices: tuple[str, ...], problems: _Pro
             problems.add(where, "answer", f"{answer!r} is not one of the choices")
         return answer
     if kind == "text":
+        reported = len(problems)
         accepted = _strings(answer, where, "answer", problems)
+        if len(problems) > reported:
+            return accepted  # not text: reported
         if not [a for a in accepted if a.strip()]:
             problems.add(where, "answer", "a text exercise needs at least one accepted string")
         return accepted
@@ -154,7 +248,8 @@ def _answer(entry: Mapping, where: str, choices: tuple[str, ...], problems: _Pro
 
 
 def _tests(entry: Mapping, where: str, problems: _Problems) -> tuple[Mapping[str, Any], ...]:
-    """Code tests, each with exactly one of args/expr/assert and compilable expressions."""
+    """Code tests, each a mapping with exactly one of args/expr/assert, only its own fields and
+    compilable expressions."""
     tests = entry.get("tests") or []
     if not isinstance(tests, list | tuple) or not tests:
         problems.add(
@@ -163,23 +258,47 @@ def _tests(entry: Mapping, where: str, problems: _Problems) -> tuple[Mapping[str
         return ()
     for number, test in enumerate(tests):
         name = f"tests[{number}]"
-        forms = [f for f in TEST_FORMS if isinstance(test, Mapping) and f in test]
+        if not isinstance(test, Mapping):
+            problems.add(where, name, f"must be a mapping such as {TEST_EXAMPLE}, got {test!r}")
+            continue
+        forms = [f for f in TEST_FORMS if f in test]
         if len(forms) != 1:
             problems.add(where, name, f"needs exactly one of {', '.join(TEST_FORMS)}: {test!r}")
             continue
-        form = forms[0]
-        if form == "args" and not entry.get("function"):
+        if forms[0] == "args" and not entry.get("function"):
             problems.add(where, "function", f"{name} calls a function, so 'function' is required")
-        if form == "args" and not isinstance(test["args"], list | tuple):
-            problems.add(where, name, "'args' must be a list of positional arguments")
-        if form in ("args", "expr") and "expected" not in test:
-            problems.add(where, name, "needs 'expected'")
-        if form in ("expr", "assert"):
-            try:
-                compile(str(test[form]), "<test>", "eval")
-            except SyntaxError as error:
-                problems.add(where, name, f"{form} is not a valid expression: {error.msg}")
-    return tuple(dict(t) for t in tests)
+        for field_name, message in _test_problems(test, forms[0]):
+            problems.add(where, f"{name}.{field_name}" if field_name else name, message)
+    return tuple(dict(t) for t in tests if isinstance(t, Mapping))
+
+
+def _test_problems(test: Mapping, form: str) -> list[tuple[str, str]]:
+    """``(field, message)`` for each problem of one test of the form ``form`` (field "" for
+    the test as a whole)."""
+    found = []
+    allowed = TEST_FIELDS[form]
+    for key in test:
+        if key == "expected" and form == "assert":
+            found.append(("expected", ASSERT_EXPECTED))
+        elif key not in allowed:
+            found.append((str(key), f"unknown field{_close(str(key), allowed)}"))
+    if form == "args" and not isinstance(test["args"], list | tuple):
+        found.append(("args", "must be a list of positional arguments"))
+    if not isinstance(test.get("kwargs") or {}, Mapping):
+        found.append(("kwargs", f"must map argument names to values, got {test['kwargs']!r}"))
+    if form in ("args", "expr") and "expected" not in test:
+        found.append(("", "needs 'expected'"))
+    if not isinstance(test.get("message", ""), str):
+        found.append(("message", f"must be text, got {test['message']!r}"))
+    if form in ("expr", "assert"):
+        if not isinstance(test[form], str):
+            found.append((form, f"must be a Python expression as text, got {test[form]!r}"))
+            return found
+        try:
+            compile(test[form], "<test>", "eval")
+        except SyntaxError as error:
+            found.append(("", f"{form} is not a valid expression: {error.msg}"))
+    return found
 
 
 def _hints(entry: Mapping, where: str, problems: _Problems) -> tuple[str, ...]:
@@ -218,12 +337,27 @@ def _rules(entry: Mapping, where: str, problems: _Problems) -> dict[str, tuple[s
     return rules
 
 
-def _feedback(entry: Mapping, where: str, problems: _Problems) -> dict[str, str]:
+def _feedback(
+    entry: Mapping, where: str, answer: Any, choices: tuple[str, ...], problems: _Problems
+) -> dict[str, str]:
+    """Feedback per anticipated wrong answer, keyed as the checker looks it up; a key that
+    could never be shown (no such choice, the right answer...) is a problem."""
     feedback = entry.get("feedback") or {}
     if not isinstance(feedback, Mapping) or not all(isinstance(v, str) for v in feedback.values()):
         problems.add(where, "feedback", "must map anticipated answers to feedback text")
         return {}
-    return {str(k): v for k, v in feedback.items()}
+    kind, tolerance = entry.get("type"), entry.get("tolerance", 0.0)
+    if kind not in EXERCISE_TYPES or (kind == "numeric" and not _is_number(answer)):
+        return {str(k): v for k, v in feedback.items()}  # the type or answer is a problem
+    keyed = {}
+    for key, text in feedback.items():
+        looked_up, problem = feedback_key_problem(
+            kind, key, answer, choices, tolerance if _is_number(tolerance) else 0.0
+        )
+        if problem:
+            problems.add(where, "feedback", problem)
+        keyed[looked_up] = text
+    return keyed
 
 
 def _scalar_fields(entry: Mapping, where: str, problems: _Problems) -> None:
@@ -259,11 +393,13 @@ def _exercise(
     tags = _strings(entry.get("skills"), where, "skills", problems)
     if not tags:
         problems.add(where, "skills", "name at least one skill")
+    _listed_twice(tags, where, "skills", problems)  # each attempt would count twice
     for tag in tags:
         if tag not in skills:
             problems.add(where, "skills", f"unknown skill {tag!r}{_close(tag, skills)}")
     choices = _strings(entry.get("choices"), where, "choices", problems)
     kind = entry.get("type")
+    answer = _answer(entry, where, choices, problems)
     return Exercise(
         id=entry["id"],
         title=str(entry.get("title") or entry["id"]),
@@ -271,7 +407,7 @@ def _exercise(
         skills=tags,
         difficulty=float(entry["difficulty"]) if _is_number(entry.get("difficulty")) else 0.5,
         type=str(kind),
-        answer=_answer(entry, where, choices, problems),
+        answer=answer,
         tolerance=float(entry.get("tolerance", 0.0))
         if _is_number(entry.get("tolerance", 0))
         else 0,
@@ -282,7 +418,7 @@ def _exercise(
         explanation=str(entry.get("explanation") or ""),
         solution=str(entry.get("solution") if entry.get("solution") is not None else ""),
         policy=_policy(entry.get("policy"), where, problems),
-        feedback=_feedback(entry, where, problems),
+        feedback=_feedback(entry, where, answer, choices, problems),
         **_rules(entry, where, problems),
     )
 
@@ -302,14 +438,18 @@ def _check_solutions(exercises: list[Exercise], problems: _Problems) -> None:
     for exercise in exercises:
         if exercise.type == "code" and exercise.solution.strip():
             result = check(exercise, exercise.solution)
-            if not result.correct:
-                problems.add(f"exercise {exercise.id!r}", "solution", result.feedback)
+            if not result.correct:  # the feedback speaks to a student ("your code")
+                message = f"the reference solution fails its own check: {result.feedback}"
+                problems.add(f"exercise {exercise.id!r}", "solution", message)
 
 
-def build_course(data: Mapping[str, Any], base_dir: str | Path | None = None) -> Course:
+def build_course(
+    data: Mapping[str, Any], base_dir: str | Path | None = None, *, source: str | Path | None = None
+) -> Course:
     """See :meth:`Course.from_dict`."""
     if not isinstance(data, Mapping):
-        raise CourseError([("course", "-", f"expected a mapping, got {type(data).__name__}")])
+        problem = ("course", "-", f"expected a mapping, got {type(data).__name__}")
+        raise CourseError([problem], source=source)
     problems = _Problems()
     _unknown_fields(
         data, {"id", "title", "skills", "exercises", "mastery_threshold"}, "course", problems
@@ -340,6 +480,8 @@ def build_course(data: Mapping[str, Any], base_dir: str | Path | None = None) ->
     if not problems:
         _check_solutions(exercise_list, problems)
     if problems:
-        raise CourseError(problems)
+        raise CourseError(problems, source=source)
+    for where, name, message in likely_mistakes(exercise_list):
+        warnings.warn(CourseWarning(where, name, message, source), stacklevel=3)
     exercises = {e.id: e for e in exercise_list}
     return Course(data["id"], data["title"], skills, exercises, float(threshold))

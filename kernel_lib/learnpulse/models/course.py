@@ -124,8 +124,13 @@ class _Course:
 
     @cached_property
     def skills(self) -> pl.DataFrame:
-        """The skill frame, or one built from the skills the events name (no prerequisites)."""
-        if self.given_skills is not None:
+        """The skill frame, or one built from the skills the events name (no prerequisites).
+
+        An empty frame counts as none: it is what the store gives for a course whose skills
+        were never recorded (events sent to the server name skills, they record none), and
+        every skill-based output was then empty (no recommendation at all).
+        """
+        if self.given_skills is not None and not self.given_skills.is_empty():
             return self.given_skills
         names = self.events.get_column("skills").explode().drop_nulls().unique().sort()
         return pl.DataFrame(
@@ -422,7 +427,8 @@ def predict_all(
     events : polars.DataFrame, shape (n_events, 16)
         Event frame of one course (:data:`learnpulse.events.EVENT_FRAME_SCHEMA`).
     skills : polars.DataFrame, optional
-        The course's skill frame (``skill_id``, ``name``, ``prerequisites``); default: the
+        The course's skill frame (``skill_id``, ``name``, ``prerequisites``); default (or an
+        empty frame, as the store gives for a course whose skills were never recorded): the
         skills the events name, without prerequisites.
     items : polars.DataFrame, optional
         The course's item frame; default: the items the events name.

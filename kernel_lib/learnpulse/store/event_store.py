@@ -210,15 +210,30 @@ class EventStore(TimeSeriesStore):
             ]
 
     def append_course(
-        self, data: CourseData, *, progress: bool = False, chunk_rows: int = WRITE_CHUNK_ROWS
+        self,
+        data: CourseData,
+        *,
+        progress: bool = False,
+        chunk_rows: int = WRITE_CHUNK_ROWS,
+        keep_stored: bool = False,
     ) -> AppendResult:
-        """Store a whole course (events, learners, items, skills) in one transaction."""
+        """Store a whole course (events, learners, items, skills) in one transaction.
+
+        Parameters
+        ----------
+        data : CourseData
+        keep_stored : bool
+            Keep the learner, item and skill rows already stored, adding only new ones: for
+            tables derived from the events alone (an xAPI or ASSISTments import), which know
+            no prerequisites, skill names, exercise titles or learner attributes. By default
+            a stored row takes the new values.
+        """
         frame = validate_frame(data.events)
         inserted = 0
         with self._writing() as connection:
-            self._upsert(connection, tables.skills, data.skills, ["prerequisites"])
-            self._upsert(connection, tables.items, data.items, ["skills"])
-            self._upsert(connection, tables.learners, data.learners, [])
+            self._upsert(connection, tables.skills, data.skills, ["prerequisites"], keep_stored)
+            self._upsert(connection, tables.items, data.items, ["skills"], keep_stored)
+            self._upsert(connection, tables.learners, data.learners, [], keep_stored)
             chunks = range(0, frame.height, chunk_rows)
             for start in tqdm(chunks, desc="storing events", unit="chunk", disable=not progress):
                 rows = _storage_rows(frame.slice(start, chunk_rows))
@@ -280,14 +295,23 @@ class EventStore(TimeSeriesStore):
         return inserted
 
     def _upsert(
-        self, connection: Connection, table: Any, frame: pl.DataFrame, list_columns: list[str]
+        self,
+        connection: Connection,
+        table: Any,
+        frame: pl.DataFrame,
+        list_columns: list[str],
+        keep_stored: bool = False,
     ) -> None:
-        """Insert rows, replacing the non-key columns of rows that already exist."""
+        """Insert rows, replacing the non-key columns of rows that already exist (or, with
+        ``keep_stored``, leaving those rows as they are)."""
         if frame.is_empty():
             return
         rows = frame.with_columns([_json_list(c) for c in list_columns]).to_dicts()
         keys = [c.name for c in table.primary_key.columns]
         statement = self._insert(table)
+        if keep_stored:
+            connection.execute(statement.on_conflict_do_nothing(index_elements=keys), rows)
+            return
         updates = {c: statement.excluded[c] for c in frame.columns if c not in keys}
         connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), rows)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from learnpulse.agents import generate_exercise, generated_exercise
+from learnpulse.agents import ask, generate_exercise, generated_exercise
 from learnpulse.agents.generator import SKILLS_WITH_TEMPLATES, TEMPLATES
-from learnpulse.course import check
+from learnpulse.course import Course, check
 from learnpulse.course.rules import rule_problem
 
 
@@ -76,3 +76,44 @@ def test_generated_rules_are_valid_and_checked_like_an_authored_exercises():
     result = check(practice, counted)
     assert not result.correct and result.details["diagnosis"] == "broken_rule"
     assert result.feedback.endswith("but this exercise asks you to use a for loop.")
+
+
+def _text_course(*skills: str):
+    """A course of the instructor's own: skill 'palindromes' (no template) and ``skills``,
+    with exercise tb-1 on palindromes and tb-2 on palindromes and ``skills``."""
+    exercises = [
+        {
+            "id": f"tb-{n}",
+            "prompt": "Is 'anna' a palindrome (yes or no)?",
+            "skills": tags,
+            "difficulty": difficulty,
+            "type": "text",
+            "answer": ["yes"],
+            "hints": ["Read it backwards."],
+        }
+        for n, tags, difficulty in ((1, ["palindromes"], 0.2), (2, ["palindromes", *skills], 0.1))
+    ]
+    entries = [{"id": skill} for skill in ("palindromes", *skills)]
+    return Course.from_dict(
+        {"id": "text-basics", "title": "Text basics", "skills": entries, "exercises": exercises}
+    )
+
+
+def test_a_course_without_templated_skills_gets_an_honest_answer():
+    """In an instructor's own course, "give me a practice exercise" during one of its
+    exercises raised ValueError ("no exercise template for skill 'palindromes'"): the tutor
+    said the generator "could not answer this just now"; without a skill to go by it offered
+    the demo course's topics, which are not this course's."""
+    course = _text_course("lists")
+    on_lists = ask("give me a practice exercise", learner_id="ada", course=course, exercise="tb-2")
+    assert on_lists.agent == "generator"
+    assert on_lists.text.startswith("Here is new practice on **lists** (the skill of the ")
+    asked = ask("give me a practice exercise", learner_id="ada", course=course, exercise="tb-1")
+    assert asked.text == "Which topic would you like to practise? I can make exercises on: lists."
+    course = _text_course()
+    told = ask("give me a practice exercise", learner_id="ada", course=course, exercise="tb-1")
+    assert told.text.startswith("I can only make new practice exercises on the topics of the ")
+    assert told.text.endswith(
+        "and Text basics has none of them. Practise with its own exercises instead, e.g. "
+        "`%exercise tb-2`, `%exercise tb-1`."
+    )

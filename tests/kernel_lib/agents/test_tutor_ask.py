@@ -16,6 +16,7 @@ from learnpulse.agents import (
     available_agents,
     generated_exercise,
 )
+from learnpulse.agents.conversation import with_previous_question
 from learnpulse.agents.learner import learner_mastery
 from learnpulse.course import check
 from learnpulse.models.engagement import engagement_patterns
@@ -269,6 +270,22 @@ def test_a_follow_up_naming_another_topic_is_answered_about_that_topic(course, l
     asked_directly = ask("what is a dict?", learner_id="bob", course=course)
     assert [s.id for s in follow_up.sources] == [s.id for s in asked_directly.sources]
     assert not any(s.id.startswith("course:tuples_sets") for s in follow_up.sources + why.sources)
+
+
+def test_a_short_question_on_another_topic_is_a_new_question(course, lite_store):
+    """Read as a follow-up, "what is a tuple?" after a question on files got the files
+    section: the previous question's words outweighed the new topic (in an instructor's
+    course too: "what is a palindrome?" after counting words was answered on counting)."""
+    ask("how do I open a file?", learner_id="ada", course=course, store=lite_store)
+    reply = ask("what is a tuple?", learner_id="ada", course=course, store=lite_store)
+    assert reply.sources[0].id.startswith("course:tuples_sets#")
+    history = [{"role": "learner", "text": "how do I reverse a list?"}]
+    for follow_up in ("and for strings?", "What about strings?"):  # a follow-up, by its opening
+        question = with_previous_question(follow_up, history, course)
+        # read with the earlier question, about its own topic (strings, not lists)
+        assert question.startswith("how do I reverse") and question.endswith(follow_up)
+        assert "list" not in question
+    assert with_previous_question("what is a string?", history, course) == "what is a string?"
 
 
 FAILING_AGENTS = """

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 import pytest
 
-from learnpulse.agents.guardrails import LEAK_COVERAGE, code_segments, coverage
+from learnpulse.agents.guardrails import LEAK_COVERAGE, coverage
 from learnpulse.course import (
     EXERCISE_TYPES,
     Course,
@@ -17,6 +16,7 @@ from learnpulse.course import (
     check,
     demo_course,
 )
+from learnpulse.course.advice import hint_code
 from learnpulse.datasets.simulator_params import SKILLS
 
 
@@ -68,20 +68,13 @@ def test_every_reference_answer_checks_correct(course: Course) -> None:
         assert result.correct and result.score == 1.0, (exercise.id, result)
 
 
-def _code_in(hint: str) -> list[str]:
-    """What of a hint might be read as code: its code segments, the hint whole, and its
-    clauses (hints chain statements with "; ", " — " or ", then ")."""
-    clauses = re.split(r";\s*|\s+—\s+|,\s+then\s+", hint)
-    return [code for _, _, code in code_segments(hint)] + [hint, *clauses]
-
-
 def test_no_hint_ladder_gives_away_the_solution(course: Course) -> None:
     """All of an exercise's hints together reproduce less of its reference solution than
     the tutor's own leak check allows in a reply. The last hints of seven exercises were
     their solution's code (e.g. ``return base * power(base, exp - 1)``), quoted to students
     by the Hint button and the tutor."""
     leaky = {
-        ex.id: round(coverage([c for h in ex.hints for c in _code_in(h)], ex.solution), 2)
+        ex.id: round(coverage([c for h in ex.hints for c in hint_code(h)], ex.solution), 2)
         for ex in course.exercises.values()
         if ex.solution
     }

@@ -152,6 +152,19 @@ def test_without_fitted_models_labelled_outputs_are_empty_with_a_reason(course, 
     assert out["clusters"].get_column("value").null_count() == 0  # unsupervised: fitted here
 
 
+def test_an_empty_skill_frame_is_the_skills_the_events_name(course, mid_course):
+    """The store gives an empty skill frame for a course whose skills were never recorded
+    (events sent to the server record none): it emptied every skill-based output, e.g. not
+    one recommendation, where no frame at all gives the events' skills."""
+    events = course.events.filter(pl.col("ts") < mid_course)
+    empty = course.skills.clear()
+    keys = ("recommendations", "time_to_completion", "alerts")
+    given, built = (predict_all(events, skills=s, only=keys) for s in (empty, None))
+    assert given["recommendations"].height > 0
+    for key in keys:
+        assert_frame_equal(given[key], built[key])
+
+
 def test_at_cuts_off_later_events(course, mid_course):
     cut = predict_all(course.events, at=mid_course, only=["score", "engagement"])
     early = course.events.filter(pl.col("ts") < mid_course)
