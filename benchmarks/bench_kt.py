@@ -23,15 +23,10 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import roc_auc_score
 
-from learnpulse.benchmarking import print_report
-from learnpulse.datasets import read_dkt_sequences
+from learnpulse.benchmarking import held_out, kt_parser, print_report, training_sequences
 from learnpulse.models.knowledge_tracing import BKT, PFA, AbilityHistory, response_frame
 from learnpulse.models.knowledge_tracing.ability import ABILITY_EDGES
-from learnpulse.models.knowledge_tracing.sequences import (
-    TEST_FRACTION,
-    learner_folds,
-    learner_split,
-)
+from learnpulse.models.knowledge_tracing.sequences import TEST_FRACTION, learner_folds
 
 #: Online updates timed for ``online_update_ms``.
 UPDATES_TIMED = 10_000
@@ -109,22 +104,6 @@ def evaluate(name: str, train: list, test: list) -> dict[str, float | int | str 
     }
 
 
-def held_out(args: argparse.Namespace, sequences: list) -> tuple[list, list]:
-    """(train, test) of the --test file or of the seeded learner split, both with responses."""
-    if args.test:
-        train, test = sequences, read_dkt_sequences(args.test)
-        where = f"{args.train} and {args.test}"
-    else:
-        train, test = learner_split(sequences)
-        where = f"the {1 - TEST_FRACTION:.0%} learner split of {args.train}"
-    for side, part in (("training", train), ("test", test)):
-        if not sum(len(skills) for skills, _ in part):
-            raise ValueError(
-                f"{where}: no {side} responses ({len(sequences)} learner(s) in {args.train})"
-            )
-    return train, test
-
-
 def run_dkt(sequences: list, args: argparse.Namespace) -> dict:
     """DKT on the same protocols (``benchmarks/bench_dkt.py`` has its training options)."""
     from learnpulse.models.knowledge_tracing.dkt_benchmark import (
@@ -143,18 +122,10 @@ def run_dkt(sequences: list, args: argparse.Namespace) -> dict:
 
 def run(argv: list[str] | None = None) -> dict:
     """Parse ``argv``, run the benchmark, print a table; return the results."""
-    parser = argparse.ArgumentParser(prog="learnpulse benchmark kt", description=__doc__)
-    parser.add_argument("--train", required=True, help="DKT-format training file")
-    parser.add_argument("--test", help="DKT-format test file (default: split --train)")
+    parser = kt_parser("learnpulse benchmark kt", __doc__)
     parser.add_argument("--model", choices=[*sorted(MODELS), "dkt"], default="bkt")
-    parser.add_argument(
-        "--folds", type=int, help="without --test: K-fold learner cross-validation instead"
-    )
-    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
-    if args.test and args.folds is not None:
-        raise ValueError("--folds splits --train; with --test there is nothing to split")
-    sequences = read_dkt_sequences(args.train)
+    sequences = training_sequences(args)
     if args.model == "dkt":
         result = run_dkt(sequences, args)
     elif args.folds is not None:

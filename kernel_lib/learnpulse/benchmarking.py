@@ -39,6 +39,48 @@ def _finite(value: Any) -> Any:
 FIT_THREADS = 1
 
 
+def kt_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
+    """Arguments every knowledge-tracing benchmark takes: ``--train``, ``--test``, ``--folds``,
+    ``--json`` (read them with :func:`training_sequences` and :func:`held_out`)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--train", required=True, help="DKT-format training file")
+    parser.add_argument("--test", help="DKT-format test file (default: split --train)")
+    parser.add_argument(
+        "--folds", type=int, help="without --test: K-fold learner cross-validation instead"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    return parser
+
+
+def training_sequences(args: argparse.Namespace) -> list:
+    """The DKT sequences of ``--train``; ValueError for ``--folds`` with ``--test``."""
+    from learnpulse.datasets import read_dkt_sequences
+
+    if args.test and args.folds is not None:
+        raise ValueError("--folds splits --train; with --test there is nothing to split")
+    return read_dkt_sequences(args.train)
+
+
+def held_out(args: argparse.Namespace, sequences: list) -> tuple[list, list]:
+    """(train, test): ``sequences`` and the ``--test`` file, or the seeded learner split of
+    ``sequences``; ValueError naming a side without responses."""
+    from learnpulse.datasets import read_dkt_sequences
+    from learnpulse.models.knowledge_tracing.sequences import TEST_FRACTION, learner_split
+
+    if args.test:
+        train, test = sequences, read_dkt_sequences(args.test)
+        where = f"{args.train} and {args.test}"
+    else:
+        train, test = learner_split(sequences)
+        where = f"the {1 - TEST_FRACTION:.0%} learner split of {args.train}"
+    for side, part in (("training", train), ("test", test)):
+        if not sum(len(skills) for skills, _ in part):
+            raise ValueError(
+                f"{where}: no {side} responses ({len(sequences)} learner(s) in {args.train})"
+            )
+    return train, test
+
+
 def oulad_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
     """Arguments every OULAD benchmark takes: data folders, ``--json``, ``--threads``."""
     parser = argparse.ArgumentParser(prog=prog, description=description)

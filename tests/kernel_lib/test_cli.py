@@ -287,13 +287,14 @@ def test_benchmark_predict_all_refuses_what_it_cannot_measure(capsys):
     assert "--repeat must be at least 1, not 0" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("model", ["bkt", "dkt"])
-def test_benchmark_kt_names_a_side_without_responses(tmp_path, capsys, model):
+@pytest.mark.parametrize("benchmark", [["kt", "--model", "bkt"], ["kt", "--model", "dkt"], ["dkt"]])
+def test_benchmark_kt_names_a_side_without_responses(tmp_path, capsys, benchmark):
     """Two learners leave the seeded 80/20 split no test learner: say so (it was sklearn's
-    "Found array with 0 sample(s)" or numpy's "need at least one array to concatenate")."""
+    "Found array with 0 sample(s)" or numpy's "need at least one array to concatenate", which
+    `benchmark dkt` still said)."""
     source = tmp_path / "two.csv"
     source.write_text(DKT)
-    assert main(["benchmark", "kt", "--train", str(source), "--model", model]) == 2
+    assert main(["benchmark", *benchmark, "--train", str(source)]) == 2
     err = capsys.readouterr().err
     assert f"the 80% learner split of {source}: no test responses (2 learner(s)" in err
 
@@ -307,10 +308,13 @@ def test_benchmark_forecast_names_a_folder_without_targets(tmp_path, capsys):
     assert f"{tmp_path}: no scored TMA submission after an earlier" in capsys.readouterr().err
 
 
-def test_benchmark_kt_refuses_folds_with_a_test_file(tmp_path, capsys):
-    source = tmp_path / "two.csv"
+@pytest.mark.parametrize("benchmark", ["kt", "dkt"])
+def test_benchmark_kt_refuses_folds_with_a_test_file(tmp_path, capsys, benchmark):
+    """`benchmark dkt` cross-validated --train and said nothing of --test."""
+    source, test = tmp_path / "two.csv", tmp_path / "test.csv"
     source.write_text(DKT)
-    args = ["benchmark", "kt", "--train", str(source), "--test", str(source), "--folds", "3"]
+    test.write_text(DKT)
+    args = ["benchmark", benchmark, "--train", str(source), "--test", str(test), "--folds", "2"]
     assert main(args) == 2
     assert "with --test there is nothing to split" in capsys.readouterr().err
 
