@@ -8,11 +8,12 @@ Protocol (``shared/data/README.md``): features are cut at day T of each presenta
 (:func:`learnpulse.features.oulad_day_frame`: no event on or after day T, never
 ``date_unregistration``, exams are outcomes and never features), learners unregistered by day
 T are removed. Without ``--test-dir`` the latest presentation in ``--train-dir`` is the test
-set and the earlier ones are the training set. Score features are left out (only 2013J has
-scores in this copy). ``withdrawn`` is predicted by :class:`RetentionRiskModel`, ``at-risk``
-as 1 - P(pass) of :class:`SuccessModel`. The same run fits two references on the same rows:
-the logistic variant of the model on the same features, and a logistic regression on
-demographics only (the baseline). Gradient boosting's early stopping holds out a random
+set and the earlier ones are the training set; a ``--test-dir`` with a learner of
+``--train-dir`` (same course and learner id) is refused. Score features are left out (only
+2013J has scores in this copy). ``withdrawn`` is predicted by :class:`RetentionRiskModel`,
+``at-risk`` as 1 - P(pass) of :class:`SuccessModel`. The same run fits two references on the
+same rows: the logistic variant of the model on the same features, and a logistic regression
+on demographics only (the baseline). Gradient boosting's early stopping holds out a random
 tenth of the training rows, so the model is fitted with ``--seeds`` random states (default
 5) and its scores are their means, with the AUC's range (one seed's AUC can be 0.005 off).
 """
@@ -27,7 +28,12 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
-from learnpulse.benchmarking import oulad_parser, print_report, with_fit_threads
+from learnpulse.benchmarking import (
+    disjoint_learners,
+    oulad_parser,
+    print_report,
+    with_fit_threads,
+)
 from learnpulse.datasets import load_oulad
 from learnpulse.features import OULAD_DEMOGRAPHIC_COLUMNS, OULAD_MODEL_COLUMNS, oulad_day_frame
 from learnpulse.models.predictive import RetentionRiskModel, SuccessModel
@@ -47,7 +53,9 @@ def split_frames(train_dir: Path, test_dir: Path | None, day: float) -> tuple[pl
     """(train, test) modelling frames; without ``test_dir`` split by latest presentation."""
     train = _with_outcomes(oulad_day_frame(load_oulad(train_dir), day), train_dir)
     if test_dir is not None:
-        return train, _with_outcomes(oulad_day_frame(load_oulad(test_dir), day), test_dir)
+        test = _with_outcomes(oulad_day_frame(load_oulad(test_dir), day), test_dir)
+        disjoint_learners(train, test, train_dir, test_dir)
+        return train, test
     presentations = sorted(train.get_column("presentation").unique())
     if len(presentations) < 2:
         raise ValueError(f"need two presentations to split by time, found {presentations}")

@@ -68,6 +68,12 @@ def held_out(args: argparse.Namespace, sequences: list) -> tuple[list, list]:
     from learnpulse.models.knowledge_tracing.sequences import TEST_FRACTION, learner_split
 
     if args.test:
+        if _same_file(args.train, args.test):
+            raise ValueError(
+                f"--test {args.test} is the --train file: the models would be scored on the "
+                "learners they were fitted on; give a file of other learners, or no --test to "
+                "split --train"
+            )
         train, test = sequences, read_dkt_sequences(args.test)
         where = f"{args.train} and {args.test}"
     else:
@@ -79,6 +85,31 @@ def held_out(args: argparse.Namespace, sequences: list) -> tuple[list, list]:
                 f"{where}: no {side} responses ({len(sequences)} learner(s) in {args.train})"
             )
     return train, test
+
+
+def _same_file(first: str | Path, second: str | Path) -> bool:
+    try:
+        return Path(first).samefile(second)
+    except OSError:  # one is missing: reading it says so
+        return False
+
+
+def disjoint_learners(
+    train: pl.DataFrame, test: pl.DataFrame, train_dir: Path, test_dir: Path
+) -> None:
+    """ValueError if a learner of a course (``course_id``, ``learner_id``) is in both the
+    training and the test rows (e.g. ``--test-dir`` the ``--train-dir`` or a copy of it): the
+    scores would be those of learners the model was fitted on."""
+    keys = ["course_id", "learner_id"]
+    tested = test.select(keys).unique()
+    shared = tested.join(train.select(keys).unique(), on=keys, how="semi").sort(keys)
+    if shared.height:
+        course, learner = shared.row(0)
+        raise ValueError(
+            f"{shared.height} of the {tested.height} test learners in {test_dir} are also in "
+            f"{train_dir} (e.g. {learner} of {course}): the model would be scored on learners "
+            "it was fitted on; give a --test-dir of other presentations or learners, or none"
+        )
 
 
 def oulad_parser(prog: str, description: str | None) -> argparse.ArgumentParser:

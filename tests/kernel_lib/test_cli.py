@@ -319,6 +319,44 @@ def test_benchmark_kt_refuses_folds_with_a_test_file(tmp_path, capsys, benchmark
     assert "with --test there is nothing to split" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("benchmark", ["kt", "dkt"])
+def test_benchmark_kt_refuses_the_training_file_as_test_file(tmp_path, capsys, benchmark):
+    """It scored the models on the learners they were fitted on: BKT 0.81 instead of 0.66."""
+    source, link = tmp_path / "two.csv", tmp_path / "link.csv"
+    source.write_text(DKT)
+    link.symlink_to(source)
+    for test in (source, link):
+        assert main(["benchmark", benchmark, "--train", str(source), "--test", str(test)]) == 2
+        assert f"--test {test} is the --train file" in capsys.readouterr().err
+
+
+#: TINY with a second scored TMA of learner 1: one forecast target.
+TINY_FORECAST = {
+    "assessments": "AAA,2013J,9,TMA,40,50\n",
+    "studentAssessment": "9,1,39,0\n",
+    "studentAssessment_scored_subset": "9,1,39,0,70\n",
+}
+
+
+@pytest.mark.parametrize("benchmark", ["oulad", "forecast"])
+def test_benchmark_oulad_refuses_test_learners_it_trains_on(tmp_path, capsys, benchmark):
+    """--test-dir the --train-dir (or a copy of it) scored the model on the learners it was
+    fitted on, and at-risk 'reached' its target: AUC 0.793 (0.768 on 2014B)."""
+    from tests.kernel_lib.datasets.test_oulad import TINY
+
+    train, copy = tmp_path / "train", tmp_path / "copy"
+    for folder in (train, copy):
+        folder.mkdir()
+        for name, text in TINY.items():
+            (folder / f"{name}.csv").write_text(text + TINY_FORECAST.get(name, ""))
+    for test in (train, copy):
+        args = ["benchmark", benchmark, "--train-dir", str(train), "--test-dir", str(test)]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert f"1 of the 1 test learners in {test} are also in {train}" in err
+        assert "(e.g. oulad-1 of AAA-2013J)" in err
+
+
 def test_simulate_to_an_empty_file_name_is_refused(db, capsys):
     """It wrote to the default store instead."""
     assert main(["simulate", "--learners", "3", "--quiet", "--parquet", "", "--db", db]) == 2
