@@ -357,6 +357,29 @@ def test_benchmark_oulad_refuses_test_learners_it_trains_on(tmp_path, capsys, be
         assert "(e.g. oulad-1 of AAA-2013J)" in err
 
 
+def test_benchmark_oulad_refuses_a_day_after_the_presentations_end(tmp_path, capsys):
+    """--day 300, after every presentation's end, 'predicted' at-risk with AUC 0.92 (0.77 at
+    day 60), and --day 1e9 was an OverflowError traceback."""
+    from tests.kernel_lib.datasets.test_oulad import TINY
+
+    for name, text in TINY.items():
+        (tmp_path / f"{name}.csv").write_text(text)
+    (tmp_path / "courses.csv").write_text(
+        "code_module,code_presentation,module_presentation_length\nAAA,2013J,268\n"
+    )
+    args = ["benchmark", "oulad", "--train-dir", str(tmp_path), "--day"]
+    for day, shown in (("268", "268"), ("1e9", "1e+09")):
+        assert main([*args, day]) == 2
+        assert (
+            f"--day {shown} is not before the end of 1 presentation(s) in {tmp_path} "
+            "(AAA-2013J lasts 268 days, courses.csv): by then the outcomes are known; "
+            "predict on a day before 268"
+        ) in capsys.readouterr().err
+    (tmp_path / "courses.csv").unlink()  # optional: no lengths to check against
+    assert main([*args, "1e9"]) == 2
+    assert "day 1000000000.0 is beyond the calendar's range" in capsys.readouterr().err
+
+
 def test_simulate_to_an_empty_file_name_is_refused(db, capsys):
     """It wrote to the default store instead."""
     assert main(["simulate", "--learners", "3", "--quiet", "--parquet", "", "--db", db]) == 2

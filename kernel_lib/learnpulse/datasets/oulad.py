@@ -224,6 +224,33 @@ def load_oulad_tables(directory: str | Path) -> dict[str, pl.DataFrame]:
     return tables
 
 
+def presentation_lengths(directory: str | Path) -> dict[str, int]:
+    """Days each module presentation lasts (``module_presentation_length`` of courses.csv).
+
+    Parameters
+    ----------
+    directory : str or Path
+        Folder of the OULAD CSV files.
+
+    Returns
+    -------
+    dict of str to int
+        ``course_id`` (e.g. ``"AAA-2013J"``, as :func:`load_oulad` names courses) -> days;
+        empty when the folder has no courses.csv (an optional table).
+
+    Raises
+    ------
+    DatasetFormatError
+        For a malformed courses.csv (see :func:`load_oulad_tables`).
+    """
+    path = Path(directory) / "courses.csv"
+    if not path.exists():
+        return {}
+    courses = _read_table(path, TABLE_SCHEMAS["courses"], frozenset())
+    lengths = courses.select(_course_id(), "module_presentation_length").drop_nulls()
+    return dict(lengths.iter_rows())
+
+
 def presentation_start(code_presentation: str) -> datetime:
     """Nominal start of a presentation: ``"2013J"`` -> 2013-10-01, ``"2014B"`` -> 2014-02-01 UTC."""
     year, letter = code_presentation[:4], code_presentation[4:]
