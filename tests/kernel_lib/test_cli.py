@@ -253,6 +253,10 @@ def test_benchmark_forecast_averages_learner_splits(shared_data, capsys):
 def test_benchmark_completion_compares_the_two_paces(capsys):
     assert main(["benchmark", "completion", "--goal-size", "0"]) == 2
     assert "--goal-size and every --weeks must be at least 1" in capsys.readouterr().err
+    # after the 12-week course's end every learner was "no progress", the measures empty
+    assert main(["benchmark", "completion", "--learners", "20", "--weeks", "4", "20"]) == 2
+    err = capsys.readouterr().err
+    assert "--weeks 20 is not before the end of the simulated course (its last event is 14." in err
     args = ["benchmark", "completion", "--learners", "300", "--weeks", "4", "8", "--json"]
     assert main(args) == 0
     result = _json_out(capsys)
