@@ -28,7 +28,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from learnpulse.benchmarking import print_report
+from learnpulse.benchmarking import at_least_one, print_report
 from learnpulse.datasets.simulator import SimulationConfig, simulate_course
 from learnpulse.models.completion import IN_PROGRESS, NO_PROGRESS, time_to_completion
 from learnpulse.models.gaps import prerequisite_graph
@@ -147,8 +147,7 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--goal-size", type=int, default=GOAL_SIZE)
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
-    if args.goal_size < 1 or min(args.weeks) < 1:
-        raise ValueError("--goal-size and every --weeks must be at least 1")
+    at_least_one(args, "learners", "weeks", "goal_size")
     data = simulate_course(SimulationConfig(n_learners=args.learners, seed=args.seed))
     check_weeks(data.events, args.weeks)
     earlier = simulate_course(SimulationConfig(n_learners=args.learners, seed=args.seed + 1))

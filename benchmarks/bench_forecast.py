@@ -26,6 +26,7 @@ import polars as pl
 from sklearn.model_selection import GroupShuffleSplit
 
 from learnpulse.benchmarking import (
+    at_least_one,
     disjoint_learners,
     oulad_parser,
     print_report,
@@ -159,8 +160,7 @@ def run(argv: list[str] | None = None) -> dict:
         "--splits", type=int, default=SPLITS, help="learner splits to average (no --test-dir)"
     )
     args = parser.parse_args(argv)
-    if args.splits < 1:
-        raise ValueError(f"--splits must be at least 1, not {args.splits}")
+    at_least_one(args, "splits", "threads")
     return with_fit_threads(args.threads, lambda: _run(args))
 
 

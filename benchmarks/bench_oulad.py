@@ -30,6 +30,7 @@ import polars as pl
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 from learnpulse.benchmarking import (
+    at_least_one,
     disjoint_learners,
     oulad_parser,
     print_report,
@@ -121,8 +122,7 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--target", choices=sorted(TARGETS), default="at-risk")
     parser.add_argument("--seeds", type=int, default=SEEDS, help="random states to average")
     args = parser.parse_args(argv)
-    if args.seeds < 1:
-        raise ValueError(f"--seeds must be at least 1, not {args.seeds}")
+    at_least_one(args, "seeds", "threads")
     return with_fit_threads(args.threads, lambda: _run(args))
 
 

@@ -39,6 +39,17 @@ def _finite(value: Any) -> Any:
 FIT_THREADS = 1
 
 
+def at_least_one(args: argparse.Namespace, *names: str) -> None:
+    """ValueError naming the first of the options ``names`` (attribute names; a list option's
+    every value) below 1: a benchmark of 0 runs, batches or learners measures nothing (it
+    crashed with a ZeroDivisionError, or reported 0 events in an infinite time)."""
+    for name in names:
+        values = getattr(args, name)
+        for value in values if isinstance(values, list) else [values]:
+            if value is not None and value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
+
+
 def kt_parser(prog: str, description: str | None) -> argparse.ArgumentParser:
     """Arguments every knowledge-tracing benchmark takes: ``--train``, ``--test``, ``--folds``,
     ``--json`` (read them with :func:`training_sequences` and :func:`held_out`)."""

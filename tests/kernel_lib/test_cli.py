@@ -252,7 +252,7 @@ def test_benchmark_forecast_averages_learner_splits(shared_data, capsys):
 
 def test_benchmark_completion_compares_the_two_paces(capsys):
     assert main(["benchmark", "completion", "--goal-size", "0"]) == 2
-    assert "--goal-size and every --weeks must be at least 1" in capsys.readouterr().err
+    assert "--goal-size must be at least 1, not 0" in capsys.readouterr().err
     # after the 12-week course's end every learner was "no progress", the measures empty
     assert main(["benchmark", "completion", "--learners", "20", "--weeks", "4", "20"]) == 2
     err = capsys.readouterr().err
@@ -273,6 +273,31 @@ def test_benchmark_completion_compares_the_two_paces(capsys):
     assert goal["in_progress"] < every["in_progress"]
     assert goal["in_progress"] + goal["no_progress"] == every["in_progress"] + every["no_progress"]
     assert goal["optimistic"] < every["optimistic"]
+
+
+@pytest.mark.parametrize(
+    ("benchmark", "option"),
+    [
+        ("store", "--repeat"),  # UnboundLocalError
+        ("store", "--batches"),  # ZeroDivisionError
+        ("store", "--batch-size"),  # "0 events/s"
+        ("simulator", "--repeat"),  # 0 events in an infinite time, exit status 0
+        ("simulator", "--learners"),
+        ("learner_models", "--repeat"),  # TypeError
+        ("ingest", "--clients"),
+        ("metrics", "--requests"),
+        ("tutor", "--repeat"),
+        ("widgets", "--repeats"),
+        ("analytics", "--repeat"),
+        ("dashboard", "--repeats"),
+        ("oulad", "--threads"),
+        ("forecast", "--threads"),
+    ],
+)
+def test_benchmark_counts_below_one_are_refused(tmp_path, capsys, benchmark, option):
+    data = ["--train-dir", str(tmp_path)] if benchmark in ("oulad", "forecast") else []
+    assert main(["benchmark", benchmark, *data, option, "0"]) == 2
+    assert f"{option} must be at least 1, not 0" in capsys.readouterr().err
 
 
 def test_benchmark_json_is_strict_with_undefined_measures_as_null(capsys):
