@@ -115,8 +115,17 @@ def run_dkt(sequences: list, args: argparse.Namespace) -> dict:
         result = cross_validate_dkt(sequences, args.folds, progress=False)
     else:
         result = evaluate_dkt(*held_out(args, sequences), progress=False)
-    # evaluate_dkt counts test learners; the table counts predicted responses, as for BKT.
-    result["n_test"] = result.get("n_predictions", result["n_test"])
+    # evaluate_dkt counts learners; the table counts responses as for BKT: per fit for
+    # training, every predicted one for testing (cross_validate_dkt gives means per fold).
+    folds = result.get("folds", 1)
+    result["n_train"] = round(result["n_train_responses"])
+    result["n_test"] = round(result["n_predictions"] * folds)
+    result["n_unseen"] = round(result["n_unseen"] * folds)
+    if result["n_unseen"]:
+        print(
+            f"{result['n_unseen']} test response(s) on skills no training learner practised "
+            "are left out of DKT's scores (BKT and PFA score them with default parameters)"
+        )
     return {"model": "dkt", **result, "target_auc": TARGET_AUC["dkt"]}
 
 

@@ -386,6 +386,29 @@ def test_benchmark_oulad_refuses_test_learners_it_trains_on(tmp_path, capsys, be
         assert "(e.g. oulad-1 of AAA-2013J)" in err
 
 
+@pytest.mark.parametrize("benchmark", [["kt", "--model", "dkt"], ["dkt", "--quiet"]])
+def test_benchmark_dkt_says_what_it_leaves_out(tmp_path, capsys, benchmark):
+    """DKT drops test responses on skills no training learner practised: it said nothing,
+    and with none left scored an AUC of null with exit status 0."""
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    train.write_text(DKT)  # skills 1 and 2, 5 responses of 2 learners
+    test.write_text("2\n5,6\n1,0\n2\n7,1\n1,1\n")
+    args = ["benchmark", *benchmark, "--train", str(train), "--test", str(test), "--json"]
+    assert main(args) == 2
+    assert (
+        "DKT can predict none of the 4 test responses: 3 are on skills no training learner "
+        "practised, and the others are each the first"
+    ) in capsys.readouterr().err
+    test.write_text("4\n1,5,1,2\n1,0,1,1\n")  # one unseen; 1 -> 1 -> 2 gives 2 predictions
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["n_unseen"] == 1 and result["n_predictions"] == 2
+    if benchmark[0] == "kt":  # the table counts responses, as for BKT (it said 2 learners)
+        assert result["n_train"] == 5 and result["n_test"] == 2
+        assert "1 test response(s) on skills no training learner practised are left out" in out
+
+
 def test_benchmark_oulad_refuses_a_day_after_the_presentations_end(tmp_path, capsys):
     """--day 300, after every presentation's end, 'predicted' at-risk with AUC 0.92 (0.77 at
     day 60), and --day 1e9 was an OverflowError traceback."""
