@@ -83,6 +83,22 @@ def test_incremental_updates_equal_the_batch_pass(cell):
         model.update(state, 99, True)
 
 
+def test_updates_after_a_second_fit_use_its_skills():
+    """update() kept the first fit's skill index while the number of skills stayed the same:
+    after fitting skills 11-14 on top of 0-3, skill 11 was 'not seen in training' and skill
+    0 was updated as if it were 11."""
+    first = mastery_pattern(20, 10, seed=1)
+    second = [(skills + 11, correct) for skills, correct in mastery_pattern(20, 10, seed=2)]
+    model = DKT(max_epochs=1, **FAST).fit(first)
+    model.update(model.init_state(), 0, True)
+    model.fit(second)
+    fresh = DKT(max_epochs=1, **FAST).fit(second)
+    _, probs = model.update(model.init_state(), 11, True)
+    np.testing.assert_allclose(probs, fresh.update(fresh.init_state(), 11, True)[1])
+    with pytest.raises(KeyError, match="skill 0 was not seen"):
+        model.update(model.init_state(), 0, True)
+
+
 def test_save_load_round_trip(synthetic, tmp_path):
     model, _, test = synthetic
     model.save(tmp_path / "dkt.pt")

@@ -253,6 +253,7 @@ class DKT:
         rng = np.random.default_rng(self.random_state)
         seqs = as_sequences(data)
         self.skills_ = seqs.skills
+        self._index_cache = None  # update() must look skills up among these, not the last fit's
         self.net_ = DKTNet(max(len(self.skills_), 1), self.hidden_size, self.cell, self.dropout)
         self.net_.to(device)
         self._init_bias(seqs)
