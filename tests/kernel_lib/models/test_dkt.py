@@ -195,6 +195,32 @@ def test_mastery_keeps_learners_without_a_usable_response():
 
 
 def test_loading_a_file_that_is_not_a_dkt_model_is_named(tmp_path):
-    (tmp_path / "bkt.json").write_text('{"settings": {}}')
-    with pytest.raises(ValueError, match=r"bkt\.json is not a saved DKT model"):
-        DKT.load(tmp_path / "bkt.json")
+    """Each says what the file is. torch's own words for a JSON file or a whole pickled
+    model advised re-running torch.load with weights_only=False (running the file's code)
+    and filing an issue with PyTorch; a text file raised KeyError: '101'."""
+    from learnpulse.models.knowledge_tracing import BKT
+
+    sequences = mastery_pattern(10, 6, seed=7)
+    model = DKT(max_epochs=1, **FAST).fit(sequences)
+    model.save(tmp_path / "dkt.pt")
+    saved = (tmp_path / "dkt.pt").read_bytes()
+    BKT().fit(sequences).save(tmp_path / "bkt.json")
+    torch.save(model, tmp_path / "whole.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    (tmp_path / "cut.pt").write_bytes(saved[: len(saved) // 2])
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("hello\n")
+    expected = {
+        "bkt.json": "it is JSON (BKT.save and PFA.save write JSON: read it with BKT.load",
+        "whole.pt": "it holds pickled Python objects (e.g. torch.save of a whole model), which "
+        "DKT.load never runs: save the model with DKT.save",
+        "other.pt": "a torch file that DKT.save did not write",
+        "cut.pt": "a torch file cut short or damaged",
+        "empty.pt": "the file is empty",
+        "notes.txt": "not a torch file",
+    }
+    for name, problem in expected.items():
+        with pytest.raises(ValueError) as info:
+            DKT.load(tmp_path / name)
+        assert str(info.value).startswith(f"{tmp_path / name} is not a saved DKT model: {problem}")
+        assert "weights_only" not in str(info.value)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -40,6 +39,7 @@ from learnpulse.models.knowledge_tracing._dkt_parts import (
     DKTNet,
     as_sequences,
     make_batches,
+    read_saved,
     roc_auc,
     windows,
 )
@@ -521,13 +521,16 @@ class DKT:
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> DKT:
-        """Read a file written by :meth:`save` (weights only, no code is unpickled)."""
-        try:
-            payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError) as error:  # another format
-            raise ValueError(f"{path} is not a saved DKT model ({error})") from None
-        if not isinstance(payload, dict) or payload.get("model") != MODEL_NAME:
-            raise ValueError(f"{path} is not a saved DKT model")
+        """Read a file written by :meth:`save` (weights only, no code is unpickled).
+
+        Raises
+        ------
+        FileNotFoundError
+        ValueError
+            If the file is not one :meth:`save` wrote, saying what it is instead (empty,
+            JSON, a pickled object, a damaged torch file...).
+        """
+        payload = read_saved(Path(path), MODEL_NAME)
         params = dict(payload["params"])
         if device is not None:
             params["device"] = device
