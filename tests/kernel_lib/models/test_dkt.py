@@ -81,6 +81,8 @@ def test_incremental_updates_equal_the_batch_pass(cell):
     np.testing.assert_allclose(final, online[-1], atol=1e-5)
     with pytest.raises(KeyError, match="not seen"):
         model.update(state, 99, True)
+    with pytest.raises(ValueError, match="correct must be True or False"):  # it was True
+        model.update(state, int(skills[0]), "0")
 
 
 def test_updates_after_a_second_fit_use_its_skills():

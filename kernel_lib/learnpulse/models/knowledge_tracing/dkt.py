@@ -47,6 +47,7 @@ from learnpulse.models.knowledge_tracing.checks import (
     FRACTION,
     POSITIVE,
     POSITIVE_INT,
+    check_correct,
     check_settings,
 )
 
@@ -478,6 +479,7 @@ class DKT:
         skill
             A skill label from :attr:`skills_`.
         correct : bool
+            True or False (or 1 or 0); anything else is a ValueError.
 
         Returns
         -------
@@ -485,11 +487,12 @@ class DKT:
             The new state and P(correct at the next step) per skill, shape (n_skills,).
         """
         self._check_fitted()
+        correct = check_correct(correct)
         index = self._skill_index().get(skill)
         if index is None:
             raise KeyError(f"skill {skill!r} was not seen in training")
         self.net_.eval()
-        code = torch.tensor([[2 * index + int(bool(correct))]], device=self.net_.out.weight.device)
+        code = torch.tensor([[2 * index + int(correct)]], device=self.net_.out.weight.device)
         output, hidden = self.net_.rnn(self.net_.embed(code), state.hidden)
         probs = torch.sigmoid(self.net_.out(output[0, 0])).cpu().numpy()
         return DKTState(hidden, state.n_responses + 1), probs
