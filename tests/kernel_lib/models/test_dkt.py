@@ -83,6 +83,12 @@ def test_incremental_updates_equal_the_batch_pass(cell):
         model.update(state, 99, True)
     with pytest.raises(ValueError, match="correct must be True or False"):  # it was True
         model.update(state, int(skills[0]), "0")
+    other = DKT(max_epochs=1, cell="gru" if cell == "lstm" else "lstm", **FAST).fit(train)
+    for wrong in ({}, None, other.init_state()):  # BKT's state; another cell's
+        with pytest.raises(
+            TypeError, match=f"state must be a DKTState of this model \\({cell.upper()}"
+        ):
+            model.update(wrong, int(skills[0]), True)
 
 
 def test_updates_after_a_second_fit_use_its_skills():

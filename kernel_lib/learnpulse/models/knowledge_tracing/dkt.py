@@ -475,7 +475,9 @@ class DKT:
         Parameters
         ----------
         state : DKTState
-            From :meth:`init_state` or a previous update (not modified).
+            From :meth:`init_state` or a previous update of this model (not modified);
+            anything else (e.g. BKT's dict of probabilities, another cell's or size's state)
+            is a TypeError.
         skill
             A skill label from :attr:`skills_`.
         correct : bool
@@ -487,6 +489,7 @@ class DKT:
             The new state and P(correct at the next step) per skill, shape (n_skills,).
         """
         self._check_fitted()
+        self._check_state(state)
         correct = check_correct(correct)
         index = self._skill_index().get(skill)
         if index is None:
@@ -496,6 +499,22 @@ class DKT:
         output, hidden = self.net_.rnn(self.net_.embed(code), state.hidden)
         probs = torch.sigmoid(self.net_.out(output[0, 0])).cpu().numpy()
         return DKTState(hidden, state.n_responses + 1), probs
+
+    def _check_state(self, state: Any) -> None:
+        """TypeError unless ``state`` has this model's recurrent shape (torch said "index 1 is
+        out of bounds" for a GRU's state in an LSTM, and AttributeError for a dict)."""
+        hidden = getattr(state, "hidden", None)
+        parts = hidden if isinstance(hidden, tuple) else (hidden,)
+        shape = (1, 1, self.hidden_size)
+        if (
+            not isinstance(state, DKTState)
+            or len(parts) != (2 if self.cell == "lstm" else 1)
+            or any(not isinstance(part, torch.Tensor) or part.shape != shape for part in parts)
+        ):
+            raise TypeError(
+                f"state must be a DKTState of this model ({self.cell.upper()}, "
+                f"{self.hidden_size} units) from init_state() or update(), not {state!r:.80}"
+            )
 
     def _skill_index(self) -> dict[Any, int]:
         if getattr(self, "_index_cache", None) is None or len(self._index_cache) != len(
