@@ -211,10 +211,16 @@ def load_oulad_tables(directory: str | Path) -> dict[str, pl.DataFrame]:
     Raises
     ------
     DatasetFormatError
-        For a missing required file, a missing required column (line 1), or a value that is
-        not of its column's type (its line), e.g. a non-numeric date.
+        For a folder that is not there (or a file given for it), a missing required file, a
+        missing required column (line 1), or a value that is not of its column's type (its
+        line), e.g. a non-numeric date.
     """
     directory = Path(directory)
+    if not directory.is_dir():  # it said "<it>/studentInfo.csv: file: not found"
+        problem = "is a file, not the folder of the OULAD CSV files"
+        raise DatasetFormatError(
+            directory, "folder", problem if directory.exists() else "not found"
+        )
     tables = {}
     for name, schema in TABLE_SCHEMAS.items():
         path = directory / f"{name}.csv"

@@ -210,6 +210,17 @@ def test_tiny_copy(tiny):
     assert course.items.height == 2  # vle.csv is optional
 
 
+def test_a_file_or_a_missing_folder_is_named(tiny):
+    """Both said "<path>/studentInfo.csv: file: not found"."""
+    for path, problem in (
+        (tiny / "courses", "folder: not found"),
+        (tiny / "studentInfo.csv", "folder: is a file, not the folder of the OULAD CSV files"),
+    ):
+        with pytest.raises(DatasetFormatError) as info:
+            load_oulad(path)
+        assert str(info.value) == f"{path}: {problem}"
+
+
 def test_presentation_lengths(oulad_dir, tiny):
     lengths = presentation_lengths(oulad_dir)
     assert len(lengths) == 15 and lengths["BBB-2014B"] == 234 and lengths["AAA-2013J"] == 268
