@@ -167,12 +167,17 @@ class FittedCourseModels:
         FileNotFoundError
             If a file of the folder is missing.
         ValueError
-            If the manifest is not one :meth:`save` wrote, the folder was written in another
-            format, a file is not the one its manifest names (a save that did not finish, or a
-            file changed since), or the estimators were pickled by another scikit-learn
-            release.
+            If ``directory`` is a file, the manifest is not one :meth:`save` wrote, the folder
+            was written in another format, a file is not the one its manifest names (a save
+            that did not finish, or a file changed since), or the estimators were pickled by
+            another scikit-learn release.
         """
         folder = Path(directory)
+        if folder.is_file():  # e.g. the BKT file of a save: "Not a directory: .../manifest.json"
+            raise ValueError(
+                f"{folder} is a file: give the folder FittedCourseModels.save wrote "
+                f"(it holds {_MANIFEST}, {_MASTERY} and {_ESTIMATORS})"
+            )
         manifest = _read_manifest(folder / _MANIFEST)
         if manifest.get("format") != SAVE_FORMAT:
             raise ValueError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 from datetime import timedelta
 
@@ -272,6 +273,13 @@ def test_a_manifest_that_is_not_one_is_named(tmp_path, fitted, text, problem):
         FittedCourseModels.load(folder)
     message = f"{folder / 'manifest.json'} is not the manifest of saved course models: {problem}"
     assert str(info.value).startswith(message)
+
+
+def test_a_file_given_for_the_folder_is_named(tmp_path, fitted):
+    """The folder's BKT file, say: it was "Not a directory: .../mastery.json/manifest.json"."""
+    mastery = fitted.save(tmp_path / "models") / "mastery.json"
+    with pytest.raises(ValueError, match=re.escape(f"{mastery} is a file: give the folder")):
+        FittedCourseModels.load(mastery)
 
 
 def test_a_failed_save_leaves_the_earlier_one_and_mixed_files_are_refused(
