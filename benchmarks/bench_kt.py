@@ -48,6 +48,8 @@ TARGET_AUC = {
     "dkt": 0.86,
 }
 TARGET_FIT_SECONDS = 30.0
+#: DKT's fit target (issue 3: trained in at most 5 minutes).
+TARGET_FIT_SECONDS_DKT = 300.0
 
 
 def cross_validate(name: str, sequences: list, k: int) -> dict:
@@ -126,7 +128,10 @@ def run_dkt(sequences: list, args: argparse.Namespace) -> dict:
             f"{result['n_unseen']} test response(s) on skills no training learner practised "
             "are left out of DKT's scores (BKT and PFA score them with default parameters)"
         )
-    return {"model": "dkt", **result, "target_auc": TARGET_AUC["dkt"]}
+    if "auc_folds" in result:  # the key every other model's cross-validation has
+        result["fold_auc"] = result["auc_folds"]
+    targets = {"target_auc": TARGET_AUC["dkt"], "target_fit_seconds": TARGET_FIT_SECONDS_DKT}
+    return {"model": "dkt", **result, **targets}
 
 
 def run(argv: list[str] | None = None) -> dict:
@@ -139,9 +144,11 @@ def run(argv: list[str] | None = None) -> dict:
         result = run_dkt(sequences, args)
     elif args.folds is not None:
         result = cross_validate(args.model, sequences, args.folds)
-        result["protocol"] = f"{args.folds}-fold learner cross-validation (means)"
     else:
         result = evaluate(args.model, *held_out(args, sequences))
+    if args.folds is not None:
+        result["protocol"] = f"{args.folds}-fold learner cross-validation (means)"
+    else:
         result["protocol"] = "test file" if args.test else f"{1 - TEST_FRACTION:.0%} learner split"
     table = pl.DataFrame([result]).select(
         "model",

@@ -409,6 +409,22 @@ def test_benchmark_dkt_says_what_it_leaves_out(tmp_path, capsys, benchmark):
         assert "1 test response(s) on skills no training learner practised are left out" in out
 
 
+@pytest.mark.parametrize("folds", [[], ["--folds", "2"]])
+def test_benchmark_kt_json_has_the_same_keys_for_every_model(tmp_path, capsys, folds):
+    """DKT's lacked protocol and target_fit_seconds, and named fold_auc auc_folds."""
+    train = tmp_path / "train.csv"
+    train.write_text(DKT * 3)
+    keys = {}
+    for model in ("bkt", "pfa", "dkt"):
+        assert (
+            main(["benchmark", "kt", "--train", str(train), "--model", model, *folds, "--json"])
+            == 0
+        )
+        keys[model] = set(_json_out(capsys))
+    assert keys["bkt"] == keys["pfa"] and keys["bkt"] <= keys["dkt"]
+    assert ("fold_auc" in keys["dkt"]) == bool(folds)
+
+
 def test_benchmark_oulad_refuses_a_day_after_the_presentations_end(tmp_path, capsys):
     """--day 300, after every presentation's end, 'predicted' at-risk with AUC 0.92 (0.77 at
     day 60), and --day 1e9 was an OverflowError traceback."""
