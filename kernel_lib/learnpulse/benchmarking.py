@@ -86,15 +86,15 @@ def held_out(args: argparse.Namespace, sequences: list) -> tuple[list, list]:
                 "split --train"
             )
         train, test = sequences, read_dkt_sequences(args.test)
-        where = f"{args.train} and {args.test}"
+        files = {"training": (args.train, train), "test": (args.test, test)}
     else:
         train, test = learner_split(sequences)
-        where = f"the {1 - TEST_FRACTION:.0%} learner split of {args.train}"
+        split = f"the {1 - TEST_FRACTION:.0%} learner split of {args.train}"
+        files = {"training": (split, sequences), "test": (split, sequences)}
     for side, part in (("training", train), ("test", test)):
         if not sum(len(skills) for skills, _ in part):
-            raise ValueError(
-                f"{where}: no {side} responses ({len(sequences)} learner(s) in {args.train})"
-            )
+            where, learners = files[side]
+            raise ValueError(f"{where}: no {side} responses ({len(learners)} learner(s) in it)")
     return train, test
 
 

@@ -325,7 +325,12 @@ def test_benchmark_kt_names_a_side_without_responses(tmp_path, capsys, benchmark
     source.write_text(DKT)
     assert main(["benchmark", *benchmark, "--train", str(source)]) == 2
     err = capsys.readouterr().err
-    assert f"the 80% learner split of {source}: no test responses (2 learner(s)" in err
+    assert f"the 80% learner split of {source}: no test responses (2 learner(s) in it)" in err
+    # a test file without responses: the count was the training file's (2 learners)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert main(["benchmark", *benchmark, "--train", str(source), "--test", str(empty)]) == 2
+    assert f"{empty}: no test responses (0 learner(s) in it)" in capsys.readouterr().err
 
 
 def test_benchmark_forecast_names_a_folder_without_targets(tmp_path, capsys):
