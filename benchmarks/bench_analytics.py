@@ -34,7 +34,7 @@ import psutil
 from learnpulse.analytics import course_overview
 from learnpulse.analytics.jsonable import dumps
 from learnpulse.analytics.predictions import prediction_page
-from learnpulse.benchmarking import print_report
+from learnpulse.benchmarking import at_least_one, print_report
 from learnpulse.datasets.simulator import SimulationConfig, simulate_course
 from learnpulse.store import EventStore
 
@@ -139,6 +139,7 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--db", type=Path, help="SQLite file to use (built when empty; kept)")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
+    at_least_one(args, "learners", "train_learners", "repeat")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         url, course = build_store(args.db or folder / "course.db", args.learners)

@@ -2,10 +2,10 @@
 
 Run with ``learnpulse benchmark completion [--learners N] [--seed S] [--weeks W ...] [--json]``.
 A BKT fitted on an earlier simulated cohort (seed + 1) traces a course (``--seed``). At each
-cut-off (``--weeks`` after the first event), for every goal (consecutive runs of
-``--goal-size`` skills in prerequisite order, and the whole course), each learner whom
-:func:`~learnpulse.models.completion.time_to_completion` finds "in progress" is followed to
-the first response after which every goal skill is mastered (BKT P(known) >= the mastery
+cut-off (``--weeks`` after the first event, each before the last), for every goal
+(consecutive runs of ``--goal-size`` skills in prerequisite order, and the whole course), each
+learner whom :func:`~learnpulse.models.completion.time_to_completion` finds "in progress" is
+followed to the first response after which every goal skill is mastered (BKT P(known) >= the mastery
 threshold), if that happens before the course's last event.
 
 Two paces are compared in the same run: the gains on the goal's skills (what
@@ -28,7 +28,7 @@ from datetime import timedelta
 
 import polars as pl
 
-from learnpulse.benchmarking import print_report
+from learnpulse.benchmarking import at_least_one, print_report
 from learnpulse.datasets.simulator import SimulationConfig, simulate_course
 from learnpulse.models.completion import IN_PROGRESS, NO_PROGRESS, time_to_completion
 from learnpulse.models.gaps import prerequisite_graph
@@ -64,6 +64,20 @@ def reached(responses: pl.DataFrame, goal: list[str], cut) -> pl.DataFrame:
         .group_by("learner_id")
         .agg(reached_at=pl.col("ts").min())
     )
+
+
+def check_weeks(events: pl.DataFrame, weeks: list[int]) -> None:
+    """ValueError for a cut-off at or after the course's last event: nobody can reach a goal
+    after it, so every estimate was scored against nothing (at week 20 of a 12-week course
+    every learner was "no progress" and the measures were empty)."""
+    start, end = events.get_column("ts").min(), events.get_column("ts").max()
+    late = [week for week in weeks if start + timedelta(weeks=week) >= end]
+    if late:
+        span = (end - start) / timedelta(weeks=1)
+        raise ValueError(
+            f"--weeks {late[0]} is not before the end of the simulated course (its last event "
+            f"is {span:.1f} weeks after its first): give cut-offs before it"
+        )
 
 
 def outcomes(data, model, weeks: tuple[int, ...], size: int) -> pl.DataFrame:
@@ -133,9 +147,9 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--goal-size", type=int, default=GOAL_SIZE)
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
-    if args.goal_size < 1 or min(args.weeks) < 1:
-        raise ValueError("--goal-size and every --weeks must be at least 1")
+    at_least_one(args, "learners", "weeks", "goal_size")
     data = simulate_course(SimulationConfig(n_learners=args.learners, seed=args.seed))
+    check_weeks(data.events, args.weeks)
     earlier = simulate_course(SimulationConfig(n_learners=args.learners, seed=args.seed + 1))
     model = fit_mastery_model(earlier.events)
     table = summary(outcomes(data, model, tuple(args.weeks), args.goal_size))

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import polars as pl
 
-from learnpulse.benchmarking import print_report
+from learnpulse.benchmarking import at_least_one, print_report
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # the browser-test servers live in tests/
@@ -150,6 +150,7 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=2, help="warm loads per page")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
+    at_least_one(args, "learners", "weeks", "repeats")
     from playwright.sync_api import sync_playwright
 
     from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS

@@ -12,6 +12,7 @@ demographics, the module, the target's rank and weight, and the mean score of th
 assessment among *training* learners. Without ``--test-dir``, learners are split into
 train/test groups (``--test-size``); every row of a learner is on one side, and the scores are
 the means over ``--splits`` splits (seeds from ``--seed``), with the range of the improvement.
+A ``--test-dir`` with a learner of ``--train-dir`` is refused.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ import numpy as np
 import polars as pl
 from sklearn.model_selection import GroupShuffleSplit
 
-from learnpulse.benchmarking import oulad_parser, print_report, with_fit_threads
+from learnpulse.benchmarking import (
+    at_least_one,
+    disjoint_learners,
+    oulad_parser,
+    print_report,
+    with_fit_threads,
+)
 from learnpulse.datasets import load_oulad
 from learnpulse.features import (
     FEATURE_COLUMNS,
@@ -133,7 +140,9 @@ def splits(args: argparse.Namespace) -> Iterator[tuple[pl.DataFrame, pl.DataFram
     ``--seed`` (``--splits`` of them)."""
     rows = _scored_rows(args.train_dir)
     if args.test_dir is not None:
-        yield _with_item_mean(rows, _scored_rows(args.test_dir))
+        test = _scored_rows(args.test_dir)
+        disjoint_learners(rows, test, args.train_dir, args.test_dir)
+        yield _with_item_mean(rows, test)
         return
     groups = rows.get_column("learner_id").to_numpy()
     for seed in range(args.seed, args.seed + args.splits):
@@ -151,8 +160,7 @@ def run(argv: list[str] | None = None) -> dict:
         "--splits", type=int, default=SPLITS, help="learner splits to average (no --test-dir)"
     )
     args = parser.parse_args(argv)
-    if args.splits < 1:
-        raise ValueError(f"--splits must be at least 1, not {args.splits}")
+    at_least_one(args, "splits", "threads")
     return with_fit_threads(args.threads, lambda: _run(args))
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import polars as pl
 
-from learnpulse.benchmarking import print_report
+from learnpulse.benchmarking import at_least_one, print_report
 from learnpulse.store import EventStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -154,6 +154,7 @@ def run(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
+    at_least_one(args, "batches", "batch_size", "single_posts", "clients")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         with (

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from learnpulse.benchmarking import print_report
+from learnpulse.benchmarking import at_least_one, print_report
 from learnpulse.datasets import SimulationConfig, simulate_course
 from learnpulse.models.completion import time_to_completion
 from learnpulse.models.gaps import knowledge_gaps
@@ -40,6 +40,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
+    at_least_one(args, "learners", "repeat")
     course = simulate_course(SimulationConfig(n_learners=args.learners))
     events, skills, items = course.events, course.skills, course.items
     times: dict[str, tuple[float, float]] = {}

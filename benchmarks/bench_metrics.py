@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from learnpulse.benchmarking import print_report
+from learnpulse.benchmarking import at_least_one, print_report
 from learnpulse.collectors.system import SamplerConfig, SystemSampler
 
 TOKEN = "bench-metrics-token"
@@ -165,6 +165,7 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per CPU window")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
+    at_least_one(args, "requests")
 
     with tempfile.TemporaryDirectory(prefix="lp-bench-metrics-") as tmp:
         server, port = start_server(Path(tmp))

@@ -28,7 +28,7 @@ from collections.abc import Callable
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from learnpulse.benchmarking import print_report
+from learnpulse.benchmarking import at_least_one, print_report
 from learnpulse.datasets.simulator import SimulationConfig, simulate_course
 from learnpulse.features import learner_features
 from learnpulse.models import rules as rl
@@ -102,8 +102,7 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeat", type=int, default=3, help="predict_all runs (best kept)")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
-    if args.repeat < 1:
-        raise ValueError(f"--repeat must be at least 1, not {args.repeat}")
+    at_least_one(args, "learners", "train_learners", "repeat")
     data = simulate_course(SimulationConfig(n_learners=args.learners, seed=args.seed))
     train = simulate_course(SimulationConfig(n_learners=args.train_learners, seed=args.seed + 1))
     load = os.getloadavg()[0]

@@ -12,7 +12,7 @@ import time
 
 import polars as pl
 
-from learnpulse.benchmarking import print_report
+from learnpulse.benchmarking import at_least_one, print_report
 from learnpulse.datasets.simulator import SimulationConfig, simulate_course
 
 #: Seconds a 12-week simulation should stay under: "a few seconds" for 1,000 learners,
@@ -50,6 +50,7 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeat", type=int, default=1, help="runs per size (best is kept)")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
+    at_least_one(args, "learners", "weeks", "repeat")
     simulate_course(SimulationConfig(n_learners=10, weeks=2))  # warm-up: imports, caches
     results = {str(n): bench(n, args.weeks, args.repeat) for n in args.learners}
     table = pl.DataFrame(list(results.values())).with_columns(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from learnpulse.benchmarking import print_report
+from learnpulse.benchmarking import at_least_one, print_report
 from learnpulse.events import EVENT_FIELDS, new_event_id
 from learnpulse.store import EventStore
 
@@ -159,6 +159,7 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeat", type=int, default=3, help="query runs per side (best kept)")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
+    at_least_one(args, "batches", "batch_size", "query_events", "repeat")
     with tempfile.TemporaryDirectory() as tmp:
         append = bench_append(Path(tmp) / "append.db", args.batches, args.batch_size)
         query = bench_query(Path(tmp) / "query.db", args.query_events, args.repeat)

@@ -35,7 +35,7 @@ from learnpulse.agents.retrieval import (
     pydoc_passages,
     recall_at_k,
 )
-from learnpulse.benchmarking import print_report
+from learnpulse.benchmarking import at_least_one, print_report
 from learnpulse.course import demo_course
 from learnpulse.datasets.simulator import SimulationConfig, simulate_course
 from learnpulse.store import EventStore
@@ -121,6 +121,7 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the message mix")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
+    at_least_one(args, "learners", "repeat")
     rows = yaml.safe_load(QUESTIONS.read_text())["questions"]
     questions = [(row["q"], row["sources"]) for row in rows]
     retrieval = retrieval_table(questions)

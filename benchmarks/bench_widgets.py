@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from learnpulse.benchmarking import print_report
+from learnpulse.benchmarking import at_least_one, print_report
 from learnpulse.collectors import tracking
 from learnpulse.course import check, demo_course
 from learnpulse.widgets import ExerciseWidget, LearnerSession, ProgressWidget
@@ -87,6 +87,7 @@ def run(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=100, help="answers checked per type")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
+    at_least_one(args, "repeats")
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'events.db'}"
         sink = tracking.configure(store_url=url, spool_dir=Path(tmp) / "spool")

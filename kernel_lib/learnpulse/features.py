@@ -451,7 +451,10 @@ def oulad_cutoffs(course_ids: Iterable[str], day: float) -> pl.DataFrame:
     if isinstance(day, bool) or not isinstance(day, int | float) or not math.isfinite(day):
         raise ValueError(f"day must be a finite number of days, not {day!r}")
     unique = sorted(set(course_ids))
-    starts = [presentation_start(c.rsplit("-", 1)[-1]) + timedelta(days=day) for c in unique]
+    try:
+        starts = [presentation_start(c.rsplit("-", 1)[-1]) + timedelta(days=day) for c in unique]
+    except OverflowError:  # past year 9999 (or timedelta's own limit)
+        raise ValueError(f"day {day!r} is beyond the calendar's range") from None
     return pl.DataFrame(
         {"course_id": unique, "at": starts},
         schema={"course_id": pl.String, "at": pl.Datetime("us", "UTC")},

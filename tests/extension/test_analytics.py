@@ -204,6 +204,10 @@ def test_course_models_that_do_not_load_here_are_left_out(tmp_path, models_dir, 
     with caplog.at_level("WARNING"):
         assert _fitted_loader(str(tmp_path))("demo-python-101") is None
     assert "fitted with scikit-learn 0.24.2" in caplog.text
+    manifest_path.write_text("[]")  # not an object: its AttributeError went past the loader
+    with caplog.at_level("WARNING"):
+        assert _fitted_loader(str(tmp_path))("demo-python-101") is None
+    assert "manifest.json is not the manifest of saved course models" in caplog.text
 
 
 def learners_in(body: dict) -> set[str]:

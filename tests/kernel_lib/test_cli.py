@@ -289,7 +289,11 @@ def test_benchmark_forecast_averages_learner_splits(shared_data, capsys):
 
 def test_benchmark_completion_compares_the_two_paces(capsys):
     assert main(["benchmark", "completion", "--goal-size", "0"]) == 2
-    assert "--goal-size and every --weeks must be at least 1" in capsys.readouterr().err
+    assert "--goal-size must be at least 1, not 0" in capsys.readouterr().err
+    # after the 12-week course's end every learner was "no progress", the measures empty
+    assert main(["benchmark", "completion", "--learners", "20", "--weeks", "4", "20"]) == 2
+    err = capsys.readouterr().err
+    assert "--weeks 20 is not before the end of the simulated course (its last event is 14." in err
     args = ["benchmark", "completion", "--learners", "300", "--weeks", "4", "8", "--json"]
     assert main(args) == 0
     result = _json_out(capsys)
@@ -308,6 +312,31 @@ def test_benchmark_completion_compares_the_two_paces(capsys):
     assert goal["optimistic"] < every["optimistic"]
 
 
+@pytest.mark.parametrize(
+    ("benchmark", "option"),
+    [
+        ("store", "--repeat"),  # UnboundLocalError
+        ("store", "--batches"),  # ZeroDivisionError
+        ("store", "--batch-size"),  # "0 events/s"
+        ("simulator", "--repeat"),  # 0 events in an infinite time, exit status 0
+        ("simulator", "--learners"),
+        ("learner_models", "--repeat"),  # TypeError
+        ("ingest", "--clients"),
+        ("metrics", "--requests"),
+        ("tutor", "--repeat"),
+        ("widgets", "--repeats"),
+        ("analytics", "--repeat"),
+        ("dashboard", "--repeats"),
+        ("oulad", "--threads"),
+        ("forecast", "--threads"),
+    ],
+)
+def test_benchmark_counts_below_one_are_refused(tmp_path, capsys, benchmark, option):
+    data = ["--train-dir", str(tmp_path)] if benchmark in ("oulad", "forecast") else []
+    assert main(["benchmark", benchmark, *data, option, "0"]) == 2
+    assert f"{option} must be at least 1, not 0" in capsys.readouterr().err
+
+
 def test_benchmark_json_is_strict_with_undefined_measures_as_null(capsys):
     """An AUC on a test set of one class is undefined: null, not NaN (not JSON)."""
     from learnpulse.benchmarking import print_report
@@ -324,15 +353,21 @@ def test_benchmark_predict_all_refuses_what_it_cannot_measure(capsys):
     assert "--repeat must be at least 1, not 0" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("model", ["bkt", "dkt"])
-def test_benchmark_kt_names_a_side_without_responses(tmp_path, capsys, model):
+@pytest.mark.parametrize("benchmark", [["kt", "--model", "bkt"], ["kt", "--model", "dkt"], ["dkt"]])
+def test_benchmark_kt_names_a_side_without_responses(tmp_path, capsys, benchmark):
     """Two learners leave the seeded 80/20 split no test learner: say so (it was sklearn's
-    "Found array with 0 sample(s)" or numpy's "need at least one array to concatenate")."""
+    "Found array with 0 sample(s)" or numpy's "need at least one array to concatenate", which
+    `benchmark dkt` still said)."""
     source = tmp_path / "two.csv"
     source.write_text(DKT)
-    assert main(["benchmark", "kt", "--train", str(source), "--model", model]) == 2
+    assert main(["benchmark", *benchmark, "--train", str(source)]) == 2
     err = capsys.readouterr().err
-    assert f"the 80% learner split of {source}: no test responses (2 learner(s)" in err
+    assert f"the 80% learner split of {source}: no test responses (2 learner(s) in it)" in err
+    # a test file without responses: the count was the training file's (2 learners)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    assert main(["benchmark", *benchmark, "--train", str(source), "--test", str(empty)]) == 2
+    assert f"{empty}: no test responses (0 learner(s) in it)" in capsys.readouterr().err
 
 
 def test_benchmark_forecast_names_a_folder_without_targets(tmp_path, capsys):
@@ -344,12 +379,115 @@ def test_benchmark_forecast_names_a_folder_without_targets(tmp_path, capsys):
     assert f"{tmp_path}: no scored TMA submission after an earlier" in capsys.readouterr().err
 
 
-def test_benchmark_kt_refuses_folds_with_a_test_file(tmp_path, capsys):
-    source = tmp_path / "two.csv"
+@pytest.mark.parametrize("benchmark", ["kt", "dkt"])
+def test_benchmark_kt_refuses_folds_with_a_test_file(tmp_path, capsys, benchmark):
+    """`benchmark dkt` cross-validated --train and said nothing of --test."""
+    source, test = tmp_path / "two.csv", tmp_path / "test.csv"
     source.write_text(DKT)
-    args = ["benchmark", "kt", "--train", str(source), "--test", str(source), "--folds", "3"]
+    test.write_text(DKT)
+    args = ["benchmark", benchmark, "--train", str(source), "--test", str(test), "--folds", "2"]
     assert main(args) == 2
     assert "with --test there is nothing to split" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("benchmark", ["kt", "dkt"])
+def test_benchmark_kt_refuses_the_training_file_as_test_file(tmp_path, capsys, benchmark):
+    """It scored the models on the learners they were fitted on: BKT 0.81 instead of 0.66."""
+    source, link = tmp_path / "two.csv", tmp_path / "link.csv"
+    source.write_text(DKT)
+    link.symlink_to(source)
+    for test in (source, link):
+        assert main(["benchmark", benchmark, "--train", str(source), "--test", str(test)]) == 2
+        assert f"--test {test} is the --train file" in capsys.readouterr().err
+
+
+#: TINY with a second scored TMA of learner 1: one forecast target.
+TINY_FORECAST = {
+    "assessments": "AAA,2013J,9,TMA,40,50\n",
+    "studentAssessment": "9,1,39,0\n",
+    "studentAssessment_scored_subset": "9,1,39,0,70\n",
+}
+
+
+@pytest.mark.parametrize("benchmark", ["oulad", "forecast"])
+def test_benchmark_oulad_refuses_test_learners_it_trains_on(tmp_path, capsys, benchmark):
+    """--test-dir the --train-dir (or a copy of it) scored the model on the learners it was
+    fitted on, and at-risk 'reached' its target: AUC 0.793 (0.768 on 2014B)."""
+    from tests.kernel_lib.datasets.test_oulad import TINY
+
+    train, copy = tmp_path / "train", tmp_path / "copy"
+    for folder in (train, copy):
+        folder.mkdir()
+        for name, text in TINY.items():
+            (folder / f"{name}.csv").write_text(text + TINY_FORECAST.get(name, ""))
+    for test in (train, copy):
+        args = ["benchmark", benchmark, "--train-dir", str(train), "--test-dir", str(test)]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert f"1 of the 1 test learners in {test} are also in {train}" in err
+        assert "(e.g. oulad-1 of AAA-2013J)" in err
+
+
+@pytest.mark.parametrize("benchmark", [["kt", "--model", "dkt"], ["dkt", "--quiet"]])
+def test_benchmark_dkt_says_what_it_leaves_out(tmp_path, capsys, benchmark):
+    """DKT drops test responses on skills no training learner practised: it said nothing,
+    and with none left scored an AUC of null with exit status 0."""
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    train.write_text(DKT)  # skills 1 and 2, 5 responses of 2 learners
+    test.write_text("2\n5,6\n1,0\n2\n7,1\n1,1\n")
+    args = ["benchmark", *benchmark, "--train", str(train), "--test", str(test), "--json"]
+    assert main(args) == 2
+    assert (
+        "DKT can predict none of the 4 test responses: 3 are on skills no training learner "
+        "practised, and the others are each the first"
+    ) in capsys.readouterr().err
+    test.write_text("4\n1,5,1,2\n1,0,1,1\n")  # one unseen; 1 -> 1 -> 2 gives 2 predictions
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["n_unseen"] == 1 and result["n_predictions"] == 2
+    if benchmark[0] == "kt":  # the table counts responses, as for BKT (it said 2 learners)
+        assert result["n_train"] == 5 and result["n_test"] == 2
+        assert "1 test response(s) on skills no training learner practised are left out" in out
+
+
+@pytest.mark.parametrize("folds", [[], ["--folds", "2"]])
+def test_benchmark_kt_json_has_the_same_keys_for_every_model(tmp_path, capsys, folds):
+    """DKT's lacked protocol and target_fit_seconds, and named fold_auc auc_folds."""
+    train = tmp_path / "train.csv"
+    train.write_text(DKT * 3)
+    keys = {}
+    for model in ("bkt", "pfa", "dkt"):
+        assert (
+            main(["benchmark", "kt", "--train", str(train), "--model", model, *folds, "--json"])
+            == 0
+        )
+        keys[model] = set(_json_out(capsys))
+    assert keys["bkt"] == keys["pfa"] and keys["bkt"] <= keys["dkt"]
+    assert ("fold_auc" in keys["dkt"]) == bool(folds)
+
+
+def test_benchmark_oulad_refuses_a_day_after_the_presentations_end(tmp_path, capsys):
+    """--day 300, after every presentation's end, 'predicted' at-risk with AUC 0.92 (0.77 at
+    day 60), and --day 1e9 was an OverflowError traceback."""
+    from tests.kernel_lib.datasets.test_oulad import TINY
+
+    for name, text in TINY.items():
+        (tmp_path / f"{name}.csv").write_text(text)
+    (tmp_path / "courses.csv").write_text(
+        "code_module,code_presentation,module_presentation_length\nAAA,2013J,268\n"
+    )
+    args = ["benchmark", "oulad", "--train-dir", str(tmp_path), "--day"]
+    for day, shown in (("268", "268"), ("1e9", "1e+09")):
+        assert main([*args, day]) == 2
+        assert (
+            f"--day {shown} is not before the end of 1 presentation(s) in {tmp_path} "
+            "(AAA-2013J lasts 268 days, courses.csv): by then the outcomes are known; "
+            "predict on a day before 268"
+        ) in capsys.readouterr().err
+    (tmp_path / "courses.csv").unlink()  # optional: no lengths to check against
+    assert main([*args, "1e9"]) == 2
+    assert "day 1000000000.0 is beyond the calendar's range" in capsys.readouterr().err
 
 
 def test_simulate_to_an_empty_file_name_is_refused(db, capsys):

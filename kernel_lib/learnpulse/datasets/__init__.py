@@ -9,7 +9,7 @@ from learnpulse.datasets.base import (
     DatasetFormatError,
     uuid5_ids,
 )
-from learnpulse.datasets.oulad import load_oulad, load_oulad_tables
+from learnpulse.datasets.oulad import load_oulad, load_oulad_tables, presentation_lengths
 from learnpulse.datasets.simulator import SimulationConfig, simulate_course
 from learnpulse.datasets.xapi_files import load_xapi, write_xapi
 
@@ -24,6 +24,7 @@ __all__ = [
     "load_oulad",
     "load_oulad_tables",
     "load_xapi",
+    "presentation_lengths",
     "read_dkt_sequences",
     "simulate_course",
     "uuid5_ids",

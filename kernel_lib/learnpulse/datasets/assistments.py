@@ -79,6 +79,20 @@ def _split_values(lines: list[str]) -> pl.DataFrame:
 _Problems = list[tuple[int, str]]  # (1-based line, what is wrong there)
 
 
+#: Longest text of a line quoted in an error (a CSV header line can be 400 characters).
+_QUOTED = 60
+#: What an unreadable first line says beyond its own problem: the file is in another format.
+_OTHER_FORMAT = (
+    "; this is not the DKT format of three lines per learner (the number of responses, the "
+    "skill ids, the 0/1 correctness): convert a CSV with a header (e.g. ASSISTments' "
+    "skill_builder_data.csv) or pyKT's six lines per learner first"
+)
+
+
+def _quoted(text: str) -> str:
+    return repr(text if len(text) <= _QUOTED else text[:_QUOTED] + "...")
+
+
 def _parse_counts(lines: list[str]) -> tuple[np.ndarray, _Problems]:
     """Response counts of the count lines (-1 where unreadable), and the first bad one."""
     counts = pl.Series(lines[0::_LINES_PER_STUDENT], dtype=pl.String).str.strip_chars()
@@ -87,8 +101,8 @@ def _parse_counts(lines: list[str]) -> tuple[np.ndarray, _Problems]:
     problems = []
     if bad.len():
         row = int(bad[0])
-        problem = f"response count {counts[row]!r} is not a non-negative integer"
-        problems.append((row * _LINES_PER_STUDENT + 1, problem))
+        problem = f"response count {_quoted(counts[row])} is not a non-negative integer"
+        problems.append((row * _LINES_PER_STUDENT + 1, problem + _OTHER_FORMAT * (row == 0)))
     return parsed.fill_null(-1).to_numpy(), problems
 
 
@@ -122,7 +136,10 @@ def _parse_dkt(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     lines = _read_lines(path)
     complete = lines[: len(lines) - len(lines) % _LINES_PER_STUDENT]
-    counts, problems = _parse_counts(complete)
+    # every count line, also a last student's without the rest (a header line of another
+    # format in a one- or two-line file says what it is, not "the file ends early")
+    counts, problems = _parse_counts(lines)
+    counts = counts[: len(complete) // _LINES_PER_STUDENT]
     number = pl.col("number")
     skills, skill_problems = _parse_values(
         complete,
@@ -165,6 +182,8 @@ def read_dkt_sequences(path: str | Path) -> list[tuple[np.ndarray, np.ndarray]]:
         Naming the file and the 1-based line of the first problem.
     """
     counts, skills, correct = _parse_dkt(Path(path))
+    if not counts.size:  # an empty file has no student (np.split would make one)
+        return []
     cuts = np.cumsum(counts)[:-1]
     return list(zip(np.split(skills, cuts), np.split(correct, cuts), strict=True))
 

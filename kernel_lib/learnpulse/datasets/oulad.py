@@ -211,10 +211,16 @@ def load_oulad_tables(directory: str | Path) -> dict[str, pl.DataFrame]:
     Raises
     ------
     DatasetFormatError
-        For a missing required file, a missing required column (line 1), or a value that is
-        not of its column's type (its line), e.g. a non-numeric date.
+        For a folder that is not there (or a file given for it), a missing required file, a
+        missing required column (line 1), or a value that is not of its column's type (its
+        line), e.g. a non-numeric date.
     """
     directory = Path(directory)
+    if not directory.is_dir():  # it said "<it>/studentInfo.csv: file: not found"
+        problem = "is a file, not the folder of the OULAD CSV files"
+        raise DatasetFormatError(
+            directory, "folder", problem if directory.exists() else "not found"
+        )
     tables = {}
     for name, schema in TABLE_SCHEMAS.items():
         path = directory / f"{name}.csv"
@@ -222,6 +228,33 @@ def load_oulad_tables(directory: str | Path) -> dict[str, pl.DataFrame]:
             continue
         tables[name] = _read_table(path, schema, OPTIONAL_COLUMNS.get(name, frozenset()))
     return tables
+
+
+def presentation_lengths(directory: str | Path) -> dict[str, int]:
+    """Days each module presentation lasts (``module_presentation_length`` of courses.csv).
+
+    Parameters
+    ----------
+    directory : str or Path
+        Folder of the OULAD CSV files.
+
+    Returns
+    -------
+    dict of str to int
+        ``course_id`` (e.g. ``"AAA-2013J"``, as :func:`load_oulad` names courses) -> days;
+        empty when the folder has no courses.csv (an optional table).
+
+    Raises
+    ------
+    DatasetFormatError
+        For a malformed courses.csv (see :func:`load_oulad_tables`).
+    """
+    path = Path(directory) / "courses.csv"
+    if not path.exists():
+        return {}
+    courses = _read_table(path, TABLE_SCHEMAS["courses"], frozenset())
+    lengths = courses.select(_course_id(), "module_presentation_length").drop_nulls()
+    return dict(lengths.iter_rows())
 
 
 def presentation_start(code_presentation: str) -> datetime:

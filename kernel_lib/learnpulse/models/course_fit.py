@@ -167,12 +167,18 @@ class FittedCourseModels:
         FileNotFoundError
             If a file of the folder is missing.
         ValueError
-            If the folder was written in another format, a file is not the one its manifest
-            names (a save that did not finish, or a file changed since), or the estimators
-            were pickled by another scikit-learn release.
+            If ``directory`` is a file, the manifest is not one :meth:`save` wrote, the folder
+            was written in another format, a file is not the one its manifest names (a save
+            that did not finish, or a file changed since), or the estimators were pickled by
+            another scikit-learn release.
         """
         folder = Path(directory)
-        manifest = json.loads((folder / _MANIFEST).read_text(encoding="utf-8"))
+        if folder.is_file():  # e.g. the BKT file of a save: "Not a directory: .../manifest.json"
+            raise ValueError(
+                f"{folder} is a file: give the folder FittedCourseModels.save wrote "
+                f"(it holds {_MANIFEST}, {_MASTERY} and {_ESTIMATORS})"
+            )
+        manifest = _read_manifest(folder / _MANIFEST)
         if manifest.get("format") != SAVE_FORMAT:
             raise ValueError(
                 f"{folder / _MANIFEST}: format {manifest.get('format')!r}, expected {SAVE_FORMAT}"
@@ -196,6 +202,21 @@ class FittedCourseModels:
             trained_on=trained_on,
             **estimators,
         )
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest :meth:`FittedCourseModels.save` wrote, or ValueError naming the file (the
+    server and ``learnpulse demo`` catch it: a JSONDecodeError did not say which file, and a
+    manifest that was not an object raised AttributeError past them)."""
+    problem = "FittedCourseModels.save writes a JSON object with the files' digests"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        problem = f"not JSON ({error})"
+    else:
+        if isinstance(manifest, dict) and isinstance(manifest.get("files", {}), dict):
+            return manifest
+    raise ValueError(f"{path} is not the manifest of saved course models: {problem}")
 
 
 def _unpickle(path: Path) -> dict[str, Any]:

@@ -158,6 +158,47 @@ def test_malformed_files_name_the_line(tmp_path, text, line, words):
         assert str(path) in str(info.value) and words in info.value.problem
 
 
+#: The header of ASSISTments' skill_builder_data.csv, the same data in its own format.
+SKILL_BUILDER_HEADER = (
+    "order_id,assignment_id,user_id,assistment_id,problem_id,original,correct,attempt_count,"
+    "ms_first_response,tutor_mode,answer_type,sequence_id,student_class_id,position,type,"
+    "base_sequence_id,skill_id,skill_name,teacher_id,school_id,hint_count,hint_total"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        SKILL_BUILDER_HEADER + "\n33022537,277618,64525,33139,51424,1,1,1,32454,tutor\n",
+        SKILL_BUILDER_HEADER + "\n" + "33022537,277618,64525,33139,51424,1,1\n" * 5,
+        "uid,questions,concepts,responses,selectmasks,is_repeat\n",  # pyKT's CSV header
+        "1,3\n5,6,7\n10,10,11\n1,0,1\nNA\nNA\n",  # pyKT's six lines per learner
+    ],
+)
+def test_a_file_of_another_format_is_named_as_such(tmp_path, text):
+    """A CSV of another ASSISTments version, or of pyKT: a file of one or two lines was
+    'file ends early: the correctness line of the last student is missing', as if cut short,
+    and a header line was quoted whole (400 characters)."""
+    path = tmp_path / "other.csv"
+    path.write_text(text)
+    for read in (load_assistments_dkt, read_dkt_sequences):
+        with pytest.raises(DatasetFormatError) as info:
+            read(path)
+        assert info.value.where == "line 1"
+        assert info.value.problem.startswith("response count '")
+        assert "this is not the DKT format of three lines per learner" in info.value.problem
+        assert len(info.value.problem) < 400
+
+
+def test_an_empty_file_has_no_learner(tmp_path):
+    """read_dkt_sequences gave one learner without responses ("1 learner(s)" in the kt
+    benchmark's error), where load_assistments_dkt found none."""
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    assert read_dkt_sequences(path) == []
+    assert load_assistments_dkt(path).learners.height == 0
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(DatasetFormatError, match="not found") as info:
         load_assistments_dkt(tmp_path / "nope.csv")

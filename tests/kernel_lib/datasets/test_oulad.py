@@ -10,7 +10,12 @@ import polars as pl
 import pytest
 
 from learnpulse.datasets.base import DatasetFormatError
-from learnpulse.datasets.oulad import load_oulad, load_oulad_tables, presentation_start
+from learnpulse.datasets.oulad import (
+    load_oulad,
+    load_oulad_tables,
+    presentation_lengths,
+    presentation_start,
+)
 from learnpulse.events import validate_frame
 
 KEYS = ["id_assessment", "id_student"]
@@ -203,6 +208,23 @@ def test_tiny_copy(tiny):
     assert scores == {"oulad-1/7": 88.0, "oulad-2/7": None, "oulad-1/8": None}
     assert json.loads(course.learners.get_column("attributes")[0])["imd_band"] is None
     assert course.items.height == 2  # vle.csv is optional
+
+
+def test_a_file_or_a_missing_folder_is_named(tiny):
+    """Both said "<path>/studentInfo.csv: file: not found"."""
+    for path, problem in (
+        (tiny / "courses", "folder: not found"),
+        (tiny / "studentInfo.csv", "folder: is a file, not the folder of the OULAD CSV files"),
+    ):
+        with pytest.raises(DatasetFormatError) as info:
+            load_oulad(path)
+        assert str(info.value) == f"{path}: {problem}"
+
+
+def test_presentation_lengths(oulad_dir, tiny):
+    lengths = presentation_lengths(oulad_dir)
+    assert len(lengths) == 15 and lengths["BBB-2014B"] == 234 and lengths["AAA-2013J"] == 268
+    assert presentation_lengths(tiny) == {}  # courses.csv is optional
 
 
 def test_scores_from_a_score_column_when_there_is_no_subset(tiny):

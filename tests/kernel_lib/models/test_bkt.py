@@ -178,6 +178,18 @@ def test_online_update_matches_batch_and_is_fast():
     assert per_update < 1e-3
 
 
+def test_online_update_refuses_a_correctness_that_is_not_one():
+    """A "0" read from a CSV was a true value: counted as a correct answer."""
+    model = BKT().fit(simulate(TRUE, 50, 5, seed=5))
+    assert model.update({}, "0", np.int8(0)) == model.update({}, "0", False)
+    assert model.update({}, "0", 1) == model.update({}, "0", True)
+    for bad in ("0", "False", None, float("nan"), 2):
+        state: dict[str, float] = {}
+        with pytest.raises(ValueError, match=re.escape(f"not {bad!r}")):
+            model.update(state, "0", bad)
+        assert state == {}
+
+
 def test_predictions_use_only_the_past():
     sequences = simulate(TRUE, 300, 10, seed=6)
     model = BKT().fit(sequences)

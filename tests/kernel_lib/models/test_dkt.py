@@ -81,6 +81,30 @@ def test_incremental_updates_equal_the_batch_pass(cell):
     np.testing.assert_allclose(final, online[-1], atol=1e-5)
     with pytest.raises(KeyError, match="not seen"):
         model.update(state, 99, True)
+    with pytest.raises(ValueError, match="correct must be True or False"):  # it was True
+        model.update(state, int(skills[0]), "0")
+    other = DKT(max_epochs=1, cell="gru" if cell == "lstm" else "lstm", **FAST).fit(train)
+    for wrong in ({}, None, other.init_state()):  # BKT's state; another cell's
+        with pytest.raises(
+            TypeError, match=f"state must be a DKTState of this model \\({cell.upper()}"
+        ):
+            model.update(wrong, int(skills[0]), True)
+
+
+def test_updates_after_a_second_fit_use_its_skills():
+    """update() kept the first fit's skill index while the number of skills stayed the same:
+    after fitting skills 11-14 on top of 0-3, skill 11 was 'not seen in training' and skill
+    0 was updated as if it were 11."""
+    first = mastery_pattern(20, 10, seed=1)
+    second = [(skills + 11, correct) for skills, correct in mastery_pattern(20, 10, seed=2)]
+    model = DKT(max_epochs=1, **FAST).fit(first)
+    model.update(model.init_state(), 0, True)
+    model.fit(second)
+    fresh = DKT(max_epochs=1, **FAST).fit(second)
+    _, probs = model.update(model.init_state(), 11, True)
+    np.testing.assert_allclose(probs, fresh.update(fresh.init_state(), 11, True)[1])
+    with pytest.raises(KeyError, match="skill 0 was not seen"):
+        model.update(model.init_state(), 0, True)
 
 
 def test_save_load_round_trip(synthetic, tmp_path):
@@ -179,6 +203,32 @@ def test_mastery_keeps_learners_without_a_usable_response():
 
 
 def test_loading_a_file_that_is_not_a_dkt_model_is_named(tmp_path):
-    (tmp_path / "bkt.json").write_text('{"settings": {}}')
-    with pytest.raises(ValueError, match=r"bkt\.json is not a saved DKT model"):
-        DKT.load(tmp_path / "bkt.json")
+    """Each says what the file is. torch's own words for a JSON file or a whole pickled
+    model advised re-running torch.load with weights_only=False (running the file's code)
+    and filing an issue with PyTorch; a text file raised KeyError: '101'."""
+    from learnpulse.models.knowledge_tracing import BKT
+
+    sequences = mastery_pattern(10, 6, seed=7)
+    model = DKT(max_epochs=1, **FAST).fit(sequences)
+    model.save(tmp_path / "dkt.pt")
+    saved = (tmp_path / "dkt.pt").read_bytes()
+    BKT().fit(sequences).save(tmp_path / "bkt.json")
+    torch.save(model, tmp_path / "whole.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    (tmp_path / "cut.pt").write_bytes(saved[: len(saved) // 2])
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("hello\n")
+    expected = {
+        "bkt.json": "it is JSON (BKT.save and PFA.save write JSON: read it with BKT.load",
+        "whole.pt": "it holds pickled Python objects (e.g. torch.save of a whole model), which "
+        "DKT.load never runs: save the model with DKT.save",
+        "other.pt": "a torch file that DKT.save did not write",
+        "cut.pt": "a torch file cut short or damaged",
+        "empty.pt": "the file is empty",
+        "notes.txt": "not a torch file",
+    }
+    for name, problem in expected.items():
+        with pytest.raises(ValueError) as info:
+            DKT.load(tmp_path / name)
+        assert str(info.value).startswith(f"{tmp_path / name} is not a saved DKT model: {problem}")
+        assert "weights_only" not in str(info.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 from datetime import timedelta
 
@@ -265,6 +266,33 @@ def test_fitted_models_save_and_load(tmp_path, course, fitted, mid_course):
     (folder / "manifest.json").write_text('{"format": 99}')
     with pytest.raises(ValueError, match="format"):
         FittedCourseModels.load(folder)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ('{"format": 1, "files": {"mastery.json": "ab', "not JSON (Unterminated string"),
+        ("[1, 2]", "FittedCourseModels.save writes a JSON object"),
+        ('{"format": 1, "files": null}', "FittedCourseModels.save writes a JSON object"),
+    ],
+)
+def test_a_manifest_that_is_not_one_is_named(tmp_path, fitted, text, problem):
+    """A manifest cut short raised a JSONDecodeError that named no file; one that is not a
+    JSON object raised AttributeError, which the server and `learnpulse demo` (that catch
+    ValueError and OSError to predict without the models, or fit them again) did not catch."""
+    folder = fitted.save(tmp_path / "models")
+    (folder / "manifest.json").write_text(text)
+    with pytest.raises(ValueError) as info:
+        FittedCourseModels.load(folder)
+    message = f"{folder / 'manifest.json'} is not the manifest of saved course models: {problem}"
+    assert str(info.value).startswith(message)
+
+
+def test_a_file_given_for_the_folder_is_named(tmp_path, fitted):
+    """The folder's BKT file, say: it was "Not a directory: .../mastery.json/manifest.json"."""
+    mastery = fitted.save(tmp_path / "models") / "mastery.json"
+    with pytest.raises(ValueError, match=re.escape(f"{mastery} is a file: give the folder")):
+        FittedCourseModels.load(mastery)
 
 
 def test_a_failed_save_leaves_the_earlier_one_and_mixed_files_are_refused(

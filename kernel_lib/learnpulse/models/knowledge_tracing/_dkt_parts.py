@@ -1,13 +1,17 @@
 """Building blocks of :mod:`learnpulse.models.knowledge_tracing.dkt`.
 
 The network; event frames or DKT sequences -> integer sequences, training windows,
-length-sorted padded batches; and a tie-aware ROC AUC (no scikit-learn dependency).
+length-sorted padded batches; a tie-aware ROC AUC (no scikit-learn dependency); and reading
+a saved model's file.
 """
 
 from __future__ import annotations
 
+import pickle
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -221,3 +225,46 @@ def roc_auc(observed: np.ndarray, scores: np.ndarray) -> float:
     mean_rank = np.cumsum(counts) - (counts - 1) / 2.0
     rank_sum = mean_rank[inverse.reshape(-1)][observed].sum()
     return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def read_saved(path: Path, model_name: str) -> dict[str, Any]:
+    """The payload ``DKT.save`` wrote to ``path`` (tensors and plain data only: no pickled
+    code is ever run).
+
+    Raises
+    ------
+    FileNotFoundError
+    ValueError
+        ``"<path> is not a saved DKT model: <what it is instead>"``; torch's own message, for
+        a JSON file or a whole pickled model, advised re-running ``torch.load`` with
+        ``weights_only=False`` (which runs the file's code) and filing an issue with PyTorch.
+    """
+    with path.open("rb") as file:
+        head = file.read(64).lstrip()
+    if not head:
+        problem = "the file is empty"
+    elif head[:1] in (b"{", b"["):
+        problem = "it is JSON (BKT.save and PFA.save write JSON: read it with BKT.load or PFA.load)"
+    else:
+        try:
+            with warnings.catch_warnings():  # torch's notes on the pickle protocol
+                warnings.simplefilter("ignore")
+                payload = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # any bytes: torch's readers raise whatever they meet
+            problem = _not_a_payload(head, error)
+        else:
+            if isinstance(payload, dict) and payload.get("model") == model_name:
+                return payload
+            problem = "a torch file that DKT.save did not write"
+    raise ValueError(f"{path} is not a saved DKT model: {problem}")
+
+
+def _not_a_payload(head: bytes, error: Exception) -> str:
+    """What a file starting with ``head`` is, given the error ``torch.load`` raised on it."""
+    zipped = head.startswith(b"PK")  # torch.save's archive; a bare pickle starts with 0x80
+    if isinstance(error, pickle.UnpicklingError) and (zipped or head.startswith(b"\x80")):
+        return (
+            "it holds pickled Python objects (e.g. torch.save of a whole model), which "
+            "DKT.load never runs: save the model with DKT.save"
+        )
+    return "a torch file cut short or damaged" if zipped else "not a torch file"

@@ -42,6 +42,7 @@ from learnpulse.models.knowledge_tracing.ability import (
 from learnpulse.models.knowledge_tracing.checks import (
     POSITIVE_INT,
     Bound,
+    check_correct,
     check_settings,
     read_model_file,
 )
@@ -494,6 +495,7 @@ class BKT(BaseEstimator):
             its ``p_init`` (an unseen skill at the defaults).
         skill : str
         correct : bool
+            True or False (or 1 or 0); anything else is a ValueError.
         item : str, optional
             With ``per_item_guess_slip``, the item answered.
         history : AbilityHistory, optional
@@ -508,6 +510,7 @@ class BKT(BaseEstimator):
             P(known) of ``skill`` at the next opportunity, as :meth:`mastery` gives it.
         """
         check_is_fitted(self, "params_")
+        correct = check_correct(correct)
         key = skill if self.ability_bins is None else self._ability_key(skill, history)
         p_init, learn, forget, guess, slip = self.lookup_.get(key) or self.lookup_[None]
         if item is not None and self.unit_lookup_:

@@ -116,6 +116,17 @@ def check_pairs(pairs: Sequence[tuple[Any, Any]]) -> list[tuple[np.ndarray, np.n
     return out
 
 
+def check_correct(correct: Any) -> bool:
+    """The correctness of one online update as a bool: True / False, or 1 / 0 (numpy's too).
+
+    Raises ``ValueError`` for anything else: a ``"0"`` read from a CSV is a true value, and
+    counted as a correct answer, mastery rising on every wrong one.
+    """
+    if correct in (True, False):  # 1 == True and 0 == False; "0", None and NaN are neither
+        return bool(correct)
+    raise ValueError(f"correct must be True or False (or 1 or 0), not {correct!r}")
+
+
 def read_model_file(path: str | Path, build: Callable[[dict[str, Any]], T], what: str) -> T:
     """``build(JSON of path)``, or ValueError saying the file is not a saved ``what`` model
     (another model's file, or not JSON, raised KeyError / TypeError deep inside before)."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -40,6 +39,7 @@ from learnpulse.models.knowledge_tracing._dkt_parts import (
     DKTNet,
     as_sequences,
     make_batches,
+    read_saved,
     roc_auc,
     windows,
 )
@@ -47,6 +47,7 @@ from learnpulse.models.knowledge_tracing.checks import (
     FRACTION,
     POSITIVE,
     POSITIVE_INT,
+    check_correct,
     check_settings,
 )
 
@@ -253,6 +254,7 @@ class DKT:
         rng = np.random.default_rng(self.random_state)
         seqs = as_sequences(data)
         self.skills_ = seqs.skills
+        self._index_cache = None  # update() must look skills up among these, not the last fit's
         self.net_ = DKTNet(max(len(self.skills_), 1), self.hidden_size, self.cell, self.dropout)
         self.net_.to(device)
         self._init_bias(seqs)
@@ -473,10 +475,13 @@ class DKT:
         Parameters
         ----------
         state : DKTState
-            From :meth:`init_state` or a previous update (not modified).
+            From :meth:`init_state` or a previous update of this model (not modified);
+            anything else (e.g. BKT's dict of probabilities, another cell's or size's state)
+            is a TypeError.
         skill
             A skill label from :attr:`skills_`.
         correct : bool
+            True or False (or 1 or 0); anything else is a ValueError.
 
         Returns
         -------
@@ -484,14 +489,32 @@ class DKT:
             The new state and P(correct at the next step) per skill, shape (n_skills,).
         """
         self._check_fitted()
+        self._check_state(state)
+        correct = check_correct(correct)
         index = self._skill_index().get(skill)
         if index is None:
             raise KeyError(f"skill {skill!r} was not seen in training")
         self.net_.eval()
-        code = torch.tensor([[2 * index + int(bool(correct))]], device=self.net_.out.weight.device)
+        code = torch.tensor([[2 * index + int(correct)]], device=self.net_.out.weight.device)
         output, hidden = self.net_.rnn(self.net_.embed(code), state.hidden)
         probs = torch.sigmoid(self.net_.out(output[0, 0])).cpu().numpy()
         return DKTState(hidden, state.n_responses + 1), probs
+
+    def _check_state(self, state: Any) -> None:
+        """TypeError unless ``state`` has this model's recurrent shape (torch said "index 1 is
+        out of bounds" for a GRU's state in an LSTM, and AttributeError for a dict)."""
+        hidden = getattr(state, "hidden", None)
+        parts = hidden if isinstance(hidden, tuple) else (hidden,)
+        shape = (1, 1, self.hidden_size)
+        if (
+            not isinstance(state, DKTState)
+            or len(parts) != (2 if self.cell == "lstm" else 1)
+            or any(not isinstance(part, torch.Tensor) or part.shape != shape for part in parts)
+        ):
+            raise TypeError(
+                f"state must be a DKTState of this model ({self.cell.upper()}, "
+                f"{self.hidden_size} units) from init_state() or update(), not {state!r:.80}"
+            )
 
     def _skill_index(self) -> dict[Any, int]:
         if getattr(self, "_index_cache", None) is None or len(self._index_cache) != len(
@@ -520,13 +543,16 @@ class DKT:
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> DKT:
-        """Read a file written by :meth:`save` (weights only, no code is unpickled)."""
-        try:
-            payload = torch.load(Path(path), map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError) as error:  # another format
-            raise ValueError(f"{path} is not a saved DKT model ({error})") from None
-        if not isinstance(payload, dict) or payload.get("model") != MODEL_NAME:
-            raise ValueError(f"{path} is not a saved DKT model")
+        """Read a file written by :meth:`save` (weights only, no code is unpickled).
+
+        Raises
+        ------
+        FileNotFoundError
+        ValueError
+            If the file is not one :meth:`save` wrote, saying what it is instead (empty,
+            JSON, a pickled object, a damaged torch file...).
+        """
+        payload = read_saved(Path(path), MODEL_NAME)
         params = dict(payload["params"])
         if device is not None:
             params["device"] = device

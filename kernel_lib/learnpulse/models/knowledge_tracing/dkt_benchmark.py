@@ -51,16 +51,32 @@ def evaluate_dkt(
     -------
     dict
         ``auc``, ``rmse``, ``fit_seconds``, ``predictions_per_s``, ``online_update_ms``,
-        ``epochs``, ``best_epoch``, ``n_train``, ``n_test`` (learners), ``n_predictions``,
+        ``epochs``, ``best_epoch``, ``n_train``, ``n_test`` (learners), ``n_train_responses``,
+        ``n_predictions``, ``n_unseen`` (test responses on skills no training learner
+        practised: DKT has no input for them, so they are left out of the scores),
         ``val_auc`` (best epoch) and ``settings`` (every constructor argument).
+
+    Raises
+    ------
+    ValueError
+        If no test response can be predicted (each on an unseen skill or a learner's first).
     """
     model = DKT(**params)
     started = time.perf_counter()
     model.fit(train_sequences)
     fit_seconds = time.perf_counter() - started
+    known = np.asarray(model.skills_)
+    unseen = sum(int(np.isin(skills, known, invert=True).sum()) for skills, _ in test_sequences)
     started = time.perf_counter()
     proba = model.predict_proba(test_sequences)
     predict_seconds = time.perf_counter() - started
+    if not len(proba):
+        n_test = sum(len(skills) for skills, _ in test_sequences)
+        raise ValueError(
+            f"DKT can predict none of the {n_test} test responses: {unseen} are on skills no "
+            "training learner practised, and the others are each the first of a learner's "
+            "responses on known skills (predicted from none)"
+        )
     observed = model.next_step_outcomes(test_sequences)
     best = [h for h in model.history_ if h["epoch"] == model.best_epoch_]
     return {
@@ -74,7 +90,9 @@ def evaluate_dkt(
         "val_auc": best[0]["val_auc"] if best else float("nan"),
         "n_train": len(train_sequences),
         "n_test": len(test_sequences),
+        "n_train_responses": sum(len(skills) for skills, _ in train_sequences),
         "n_predictions": len(proba),
+        "n_unseen": unseen,
         "settings": model.get_params(),
     }
 
