@@ -243,8 +243,9 @@ def _conversation(course, store, *messages):
         ("what is a list?", "how do I slice it?", "follow-up", "course:lists#Slicing"),
         ("what is a tuple?", "and unpacking?", "follow-up", "course:tuples_sets#Unpacking"),
         # short questions naming their own topic were read as follow-ups: "what is a dict?"
-        # after "how do for loops work?" was answered from loop passages
-        ("how do for loops work?", "what is a dict?", "new", ""),
+        # after "how do for loops work?" was answered from loop passages (and, asked first,
+        # from "List and dict comprehensions": the course says "Dictionaries")
+        ("how do for loops work?", "what is a dict?", "new", "course:dicts#Keys and values"),
         ("how do for loops work?", "what is a tuple?", "new", "course:tuples_sets#Tuples"),
         ("what is a tuple?", "what is inheritance?", "new", "course:classes#Inheritance"),
         ("how do I read a file?", "what is a set?", "new", "course:tuples_sets#Sets"),
