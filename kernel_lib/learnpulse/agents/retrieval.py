@@ -32,7 +32,9 @@ from rank_bm25 import BM25Okapi
 
 from learnpulse.agents.base import Source
 from learnpulse.agents.tokenizing import (
+    EVERYDAY_KEYWORDS,
     correct_spelling,
+    keywords_as_code,
     query_tokens,
     spell_out,
     tokenize,
@@ -398,28 +400,60 @@ SKILL_MATCH_SCORE = 10.0
 GENERIC_SKILL_WORDS = "and or objects calling defining reading writing numbers"
 
 
-def _first_mention(tokens: list[str], names: set[str]) -> int | None:
-    return next((i for i, token in enumerate(tokens) if token in names), None)
+def _first_mention(tokens: list[str], names: set[str], as_code: set[int]) -> int | None:
+    """Where ``tokens`` first names one of ``names`` (an everyday keyword only as code)."""
+    return next(
+        (
+            i
+            for i, token in enumerate(tokens)
+            if token in names and (token not in EVERYDAY_KEYWORDS or i in as_code)
+        ),
+        None,
+    )
 
 
 def skill_words(skill: Skill) -> tuple[set[str], set[str]]:
-    """The tokens naming ``skill``: those of its id ("dicts"), and those of its name but
-    :data:`GENERIC_SKILL_WORDS` ("dictionaries")."""
+    """The tokens naming ``skill``: the words of its id ("dicts"), and those of its name but
+    :data:`GENERIC_SKILL_WORDS` ("dictionaries"); never an operator or punctuation (the "/" of
+    "if/elif/else")."""
     generic = set(tokenize(GENERIC_SKILL_WORDS))
-    return set(tokenize(skill.id.replace("_", " "))), set(tokenize(skill.name)) - generic
+    by_id = {t for t in tokenize(skill.id.replace("_", " ")) if t[0].isalpha()}
+    return by_id, {t for t in tokenize(skill.name) if t[0].isalpha()} - generic
 
 
 def skills_in(message: str, course: Course | None, *, by_passage: bool = True) -> list[str]:
-    """Skills of ``course`` a message names, in order of mention: by id ("loops", "dicts",
-    "tuples"), else by a word of the skill's name ("dictionaries", "comprehensions"), else
-    (``by_passage``) the skill of the best-matching course passage when it matches well; else
-    none."""
+    """Skills of ``course`` a message names, in order of mention.
+
+    By id ("loops", "dicts", "tuples"), else by a word of the skill's name ("dictionaries",
+    "comprehensions"), else (``by_passage``) the skill of the best-matching course passage when
+    it matches well; else none. A Python keyword that is an everyday word
+    (:data:`EVERYDAY_KEYWORDS`: "a quiz for dictionaries", "let me try") names its skill only
+    where the message shows it as code ("if statement", "`for`", "try and except");
+    punctuation ("/") never does.
+
+    Parameters
+    ----------
+    message : str
+        The learner's message.
+    course : Course or None
+        Whose skills may be named (None: no skill is).
+    by_passage : bool
+        Whether a message naming no skill gets the skill of the passage it finds.
+
+    Returns
+    -------
+    list of str
+        Skill ids, first mentioned first.
+    """
     if course is None:
         return []
     tokens = tokenize(message)
+    as_code = keywords_as_code(message, tokens)
     words = {skill.id: skill_words(skill) for skill in course.skills.values()}
     for stage in (0, 1):  # by id, then by name
-        found = [(_first_mention(tokens, names[stage]), skill) for skill, names in words.items()]
+        found = [
+            (_first_mention(tokens, names[stage], as_code), skill) for skill, names in words.items()
+        ]
         mentioned = sorted((i, skill) for i, skill in found if i is not None)
         if mentioned:
             return list(dict.fromkeys(skill for _, skill in mentioned))

@@ -191,10 +191,25 @@ def test_tokens_fold_plurals_and_keep_operators():
         ("practice dictionaries please", ["dicts"]),
         ("quiz me on tuples", ["tuples_sets"]),
         ("what about recursion and classes", ["recursion", "classes"]),
+        # everyday words named skills first: "for" loops, "if" conditionals, "try" exceptions
+        ("give me a practice question for booleans", ["conditionals"]),
+        ("quiz me on debugging if you can", ["testing"]),
+        ("let me try an exercise on indexing", ["lists"]),
+        # used as code they still do
+        ("how do if statements work", ["conditionals"]),
+        ("what should I learn before try and except?", ["exceptions"]),
+        ("practice `for` please", ["loops"]),
     ],
 )
 def test_skills_named_in_a_message(course, message, skills):
     assert skills_in(message, course) == skills
+
+
+def test_punctuation_names_no_skill(course):
+    # the "/" of "if/elif/else" and "try/except" named conditionals and exceptions
+    message = "what is the difference between / and //"
+    assert skills_in(message, course, by_passage=False) == []
+    assert skills_in(message, course) == ["expressions"]  # by the passage it finds
 
 
 def test_unknown_method_is_refused(course):

@@ -148,6 +148,19 @@ def test_generated_exercises_come_with_working_checkers(course):
         assert exercise.solution not in reply.text
 
 
+@pytest.mark.parametrize(
+    ("message", "skill"),
+    [
+        ("give me a practice question for booleans", "conditionals"),
+        ("let me try an exercise on indexing", "lists"),
+    ],
+)
+def test_practice_is_on_the_skill_asked_for_not_an_everyday_word(course, message, skill):
+    # "for" named loops, and "try" exceptions, before the skill asked for
+    reply = ask(message, learner_id="ada", course=course)
+    assert reply.agent == "generator" and f"new practice on **{skill}**" in reply.text
+
+
 def test_explorer_path_skips_what_the_learner_mastered(course, lite_store):
     wins = [
         make_event(offset_s=i, learner_id="max", course_id=course.id, item_id=f"ex-{s}-01",
