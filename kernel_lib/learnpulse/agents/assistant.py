@@ -14,7 +14,8 @@ from learnpulse.agents.guardrails import asks_for_solution
 from learnpulse.agents.learner import level_of
 from learnpulse.agents.retrieval import Hit, course_index, skills_in
 
-#: Retrieval score (BM25, course boost included) at which the assistant's confidence is 0.5.
+#: Retrieval score (BM25, the passage's prior included) at which the assistant's confidence
+#: is 0.5.
 CONFIDENCE_HALF_SCORE = 8.0
 #: Sentences shown as numbered steps, by learner level.
 STEPS_BY_LEVEL = {"beginner": 5, "intermediate": 3, "advanced": 2}

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from learnpulse.agents.retrieval import markdown_sections, skill_words, tokenize
+from learnpulse.agents.tokenizing import EVERYDAY_KEYWORDS
 
 if TYPE_CHECKING:
     from learnpulse.course import Course
@@ -42,10 +43,6 @@ BACK_REFERENCES = frozenset({
 })  # fmt: skip
 #: Words that do not make a bare topic a question of its own ("dicts please").
 FILLERS = frozenset({"a", "an", "the", "please", "pls", "now", "ok", "okay", "thanks"})
-#: Python keywords that are also everyday English words ("an example for it"): they name a
-#: topic to tell a new question, but only a whole section heading ("for loops") replaces the
-#: earlier question's topic.
-EVERYDAY_KEYWORDS = frozenset(tokenize("if else for while not in is with from none"))
 #: Courses whose topic vocabulary is kept (the oldest is dropped beyond).
 CACHED_VOCABULARIES = 8
 _WORD = re.compile(r"[\w']+")
@@ -110,6 +107,8 @@ def _words(message: str, course: Course | None) -> list[_Word]:
         # a section the message names is more precise than its skill
         sections = {section for t, section in named_sections if t & tokens}
         skills = {s for token in tokens for s in vocabulary.skills.get(token, ())}
+        # an everyday keyword ("an example for it") names a topic to tell a new question,
+        # but only a whole section heading ("for loops") replaces the earlier question's
         everyday = bool(tokens) and tokens <= EVERYDAY_KEYWORDS and not sections
         thing = bool(skills) and not everyday
         named.append(_Word(text, frozenset(sections or skills), thing, everyday))

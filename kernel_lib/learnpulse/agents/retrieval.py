@@ -6,12 +6,19 @@ the interpreter (:mod:`pydoc_data.topics`, split into chunks). Four retrievers s
 interface: TF-IDF (scikit-learn), BM25 (rank-bm25), sentence embeddings (all-MiniLM-L6-v2, an
 optional model that runs offline) and a BM25 + embeddings hybrid; :data:`DEFAULT_METHOD` is the
 one the retrieval benchmark chose (``benchmarks/bench_tutor.py``, labelled questions in
-``tests/kernel_lib/agents/retrieval_questions.yaml``).
+``tests/kernel_lib/agents/retrieval_questions.yaml``, tuned on; a held-out set of chat-style
+questions in ``retrieval_questions_heldout.yaml``, never tuned on).
+
+Words are read by :mod:`learnpulse.agents.tokenizing` (abbreviations spelt out, question
+words dropped, code read as words, typos in a question corrected against the passages'
+words); a passage's ``prior`` then weighs the course's material above exercise explanations
+and the Python reference, and a skill's first section above its others.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -24,6 +31,14 @@ import numpy as np
 from rank_bm25 import BM25Okapi
 
 from learnpulse.agents.base import Source
+from learnpulse.agents.tokenizing import (
+    EVERYDAY_KEYWORDS,
+    correct_spelling,
+    keywords_as_code,
+    query_tokens,
+    spell_out,
+    tokenize,
+)
 from learnpulse.files import replacing
 
 if TYPE_CHECKING:
@@ -44,33 +59,30 @@ BM25_K1 = 1.5
 BM25_B = 0.75
 #: Times a passage's title is repeated in its indexed text: titles name the topic exactly.
 TITLE_WEIGHT = 3
-#: Score multiplier for course passages over the Python reference: the course is written for
+#: Score multiplier for course material over the Python reference: the course is written for
 #: these learners, so it wins a near-tie.
 COURSE_BOOST = 1.3
-#: Shortest word the stemmer still shortens, and the shortest stem it leaves.
-MIN_STEM = 3
-_TOKEN = re.compile(r"[a-z_][a-z0-9_]*|\d+|//|\*\*|==|!=|<=|>=|:=|<<|>>|[-+*/%<>=]")
-_KEEP = {"if", "else", "for", "while", "not", "in", "is", "and", "or", "none", "from", "with"}
-
-
-@lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
-    # Imported on first use: scikit-learn costs a second at server start-up.
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS) - _KEEP
+#: Score multiplier for an exercise's explanation: that of the Python reference, below the
+#: material's, since it explains one exercise's answer rather than the concept (and the tutor
+#: hides it until the exercise is solved).
+EXPLANATION_BOOST = 1.0
+#: Extra multiplier for the first section of a skill's material, which introduces the skill:
+#: it wins a near-tie among that skill's sections ("what is a dict?" -> "Keys and values").
+LEAD_SECTION_BOOST = 1.1
 
 
 @dataclass(frozen=True)
 class Passage:
     """A piece of text the tutor may quote, and where it comes from.
 
-    ``skill`` is the course skill it teaches (None for the Python reference).
+    ``skill`` is the course skill it teaches (None for the Python reference); ``prior``
+    multiplies its retrieval score, whatever the question (:data:`COURSE_BOOST`...).
     """
 
     source: Source
     text: str
     skill: str | None = None
+    prior: float = 1.0
 
     @property
     def indexed_text(self) -> str:
@@ -92,13 +104,15 @@ def course_passages(course: Course, exclude_exercise: str | None = None) -> list
     exercise's explanation (except ``exclude_exercise``'s). Never solutions or hints."""
     passages = []
     for skill in course.skills.values():
-        for heading, body in markdown_sections(skill.material):
+        for number, (heading, body) in enumerate(markdown_sections(skill.material)):
             source = Source(f"course:{skill.id}#{heading}", f"{skill.name} — {heading}")
-            passages.append(Passage(source, body, skill.id))
+            prior = COURSE_BOOST * (LEAD_SECTION_BOOST if number == 0 else 1.0)
+            passages.append(Passage(source, body, skill.id, prior))
     for exercise in course.exercises.values():
         if exercise.explanation and exercise.id != exclude_exercise:
             source = Source(f"exercise:{exercise.id}/explanation", f"{exercise.title} (explained)")
-            passages.append(Passage(source, exercise.explanation, exercise.skill))
+            explanation = Passage(source, exercise.explanation, exercise.skill, EXPLANATION_BOOST)
+            passages.append(explanation)
     return passages
 
 
@@ -125,36 +139,6 @@ def pydoc_passages() -> tuple[Passage, ...]:
         if chunk:
             passages.append(Passage(source, "\n\n".join(chunk)))
     return tuple(passages)
-
-
-def _stem(word: str) -> str:
-    """A light, consistent suffix folding: plural, then -ing/-ed, then a final e
-    ("files"/"file" -> "fil", "defining"/"define" -> "defin", "classes"/"class" -> "class")."""
-    if len(word) <= MIN_STEM:
-        return word
-    if word.endswith("ies"):
-        word = word[:-3] + "y"
-    elif word.endswith(("sses", "xes", "ches", "shes")):
-        word = word[:-2]
-    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    for suffix in ("ing", "ed"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM:
-            word = word[: -len(suffix)]
-            break
-    if word.endswith("e") and len(word) > MIN_STEM:
-        word = word[:-1]
-    return word
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-case word tokens without English stop words (Python keywords kept), folded by
-    :func:`_stem`, plus operator tokens (``//``, ``==``, ``:=``...) that questions name."""
-    return [
-        token if not token[0].isalpha() else _stem(token)
-        for token in _TOKEN.findall(text.lower())
-        if token not in _stop_words()
-    ]
 
 
 class Retriever(Protocol):
@@ -186,21 +170,41 @@ class TfidfRetriever:
         return (self.matrix @ vector.T).toarray().ravel()
 
 
+class _LuceneBM25(BM25Okapi):
+    """Okapi BM25 with Lucene's inverse document frequency, log(1 + (N - n + 0.5) / (n + 0.5)):
+    always positive and falling with n. rank-bm25's own floors the idf of a word in more than
+    half of the passages at a quarter of the mean idf, so "is" (in 417 of 495 passages)
+    weighed more than "function" (in 152)."""
+
+    def _calc_idf(self, nd: dict[str, int]) -> None:
+        self.doc_count = nd
+        for word, count in nd.items():
+            self.idf[word] = math.log(1 + (self.corpus_size - count + 0.5) / (count + 0.5))
+
+
 class BM25Retriever:
-    """Okapi BM25 over the same tokens."""
+    """Okapi BM25 (Lucene's idf) over the same tokens. A question is read by its
+    :func:`query_tokens` (an everyday keyword only where it is code: "is" in "what is a dict?"
+    is English), and a word the passages do not hold as the word one typo away that they do
+    (:func:`correct_spelling`: "dictonary")."""
 
     name = "bm25"
 
     def __init__(self, passages: Sequence[Passage]) -> None:
-        self.bm25 = BM25Okapi([tokenize(p.indexed_text) for p in passages], k1=BM25_K1, b=BM25_B)
+        self.bm25 = _LuceneBM25([tokenize(p.indexed_text) for p in passages], k1=BM25_K1, b=BM25_B)
+
+    def query_tokens(self, query: str) -> list[str]:
+        """The tokens ``query`` is scored by (:func:`query_tokens`), misspellings corrected."""
+        return correct_spelling(query_tokens(query), self.bm25.idf, self.bm25.doc_count)
 
     def scores(self, query: str) -> np.ndarray:
-        return np.asarray(self.bm25.get_scores(tokenize(query)))
+        return np.asarray(self.bm25.get_scores(self.query_tokens(query)))
 
 
 class EmbeddingRetriever:
     """Cosine similarity of sentence embeddings (all-MiniLM-L6-v2, run offline; see
-    :mod:`learnpulse.agents.local_models`). Passage embeddings are cached on disk."""
+    :mod:`learnpulse.agents.local_models`), the question's abbreviations spelt out
+    (:func:`spell_out`). Passage embeddings are cached on disk."""
 
     name = "embedding"
 
@@ -212,7 +216,8 @@ class EmbeddingRetriever:
         self.matrix = cached_embeddings(self.model, texts, str(embedding_model_path().resolve()))
 
     def scores(self, query: str) -> np.ndarray:
-        return self.matrix @ self.model.encode([query], normalize_embeddings=True)[0]
+        vector = self.model.encode([spell_out(query)], normalize_embeddings=True)[0]
+        return self.matrix @ vector
 
 
 class HybridRetriever:
@@ -303,12 +308,12 @@ class Index:
         self.passages = list(passages)
         self.method = method
         self.retriever = RETRIEVERS[method](self.passages)
-        self._boost = np.array([COURSE_BOOST if p.skill else 1.0 for p in self.passages])
+        self._prior = np.array([p.prior for p in self.passages])
 
     def search(self, query: str, k: int = 3, exclude: Iterable[str] = ()) -> list[Hit]:
         """The ``k`` best passages for ``query``, at most one per source id, best first;
         sources in ``exclude`` and passages scoring 0 are left out."""
-        scores = self.retriever.scores(query) * self._boost
+        scores = self.retriever.scores(query) * self._prior
         excluded = set(exclude)
         hits: list[Hit] = []
         seen: set[str] = set()
@@ -395,28 +400,60 @@ SKILL_MATCH_SCORE = 10.0
 GENERIC_SKILL_WORDS = "and or objects calling defining reading writing numbers"
 
 
-def _first_mention(tokens: list[str], names: set[str]) -> int | None:
-    return next((i for i, token in enumerate(tokens) if token in names), None)
+def _first_mention(tokens: list[str], names: set[str], as_code: set[int]) -> int | None:
+    """Where ``tokens`` first names one of ``names`` (an everyday keyword only as code)."""
+    return next(
+        (
+            i
+            for i, token in enumerate(tokens)
+            if token in names and (token not in EVERYDAY_KEYWORDS or i in as_code)
+        ),
+        None,
+    )
 
 
 def skill_words(skill: Skill) -> tuple[set[str], set[str]]:
-    """The tokens naming ``skill``: those of its id ("dicts"), and those of its name but
-    :data:`GENERIC_SKILL_WORDS` ("dictionaries")."""
+    """The tokens naming ``skill``: the words of its id ("dicts"), and those of its name but
+    :data:`GENERIC_SKILL_WORDS` ("dictionaries"); never an operator or punctuation (the "/" of
+    "if/elif/else")."""
     generic = set(tokenize(GENERIC_SKILL_WORDS))
-    return set(tokenize(skill.id.replace("_", " "))), set(tokenize(skill.name)) - generic
+    by_id = {t for t in tokenize(skill.id.replace("_", " ")) if t[0].isalpha()}
+    return by_id, {t for t in tokenize(skill.name) if t[0].isalpha()} - generic
 
 
 def skills_in(message: str, course: Course | None, *, by_passage: bool = True) -> list[str]:
-    """Skills of ``course`` a message names, in order of mention: by id ("loops", "dicts",
-    "tuples"), else by a word of the skill's name ("dictionaries", "comprehensions"), else
-    (``by_passage``) the skill of the best-matching course passage when it matches well; else
-    none."""
+    """Skills of ``course`` a message names, in order of mention.
+
+    By id ("loops", "dicts", "tuples"), else by a word of the skill's name ("dictionaries",
+    "comprehensions"), else (``by_passage``) the skill of the best-matching course passage when
+    it matches well; else none. A Python keyword that is an everyday word
+    (:data:`EVERYDAY_KEYWORDS`: "a quiz for dictionaries", "let me try") names its skill only
+    where the message shows it as code ("if statement", "`for`", "try and except");
+    punctuation ("/") never does.
+
+    Parameters
+    ----------
+    message : str
+        The learner's message.
+    course : Course or None
+        Whose skills may be named (None: no skill is).
+    by_passage : bool
+        Whether a message naming no skill gets the skill of the passage it finds.
+
+    Returns
+    -------
+    list of str
+        Skill ids, first mentioned first.
+    """
     if course is None:
         return []
     tokens = tokenize(message)
+    as_code = keywords_as_code(message, tokens)
     words = {skill.id: skill_words(skill) for skill in course.skills.values()}
     for stage in (0, 1):  # by id, then by name
-        found = [(_first_mention(tokens, names[stage]), skill) for skill, names in words.items()]
+        found = [
+            (_first_mention(tokens, names[stage], as_code), skill) for skill, names in words.items()
+        ]
         mentioned = sorted((i, skill) for i, skill in found if i is not None)
         if mentioned:
             return list(dict.fromkeys(skill for _, skill in mentioned))

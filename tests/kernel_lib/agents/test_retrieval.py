@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -21,20 +22,42 @@ from learnpulse.agents.retrieval import (
 )
 
 QUESTIONS = Path(__file__).with_name("retrieval_questions.yaml")
+HELD_OUT = Path(__file__).with_name("retrieval_questions_heldout.yaml")
 #: Recall@3 the tutor's retrieval must reach on the labelled questions.
 MIN_RECALL_AT_3 = 0.9
+#: Recall@3 on the held-out questions (never tuned on), a little below the 0.930 (66 of 71)
+#: that BM25 and the hybrid reach (0.789 and 0.817 before they read abbreviations, question
+#: words, code and typos).
+MIN_HELD_OUT_RECALL_AT_3 = 0.9
+
+
+def _labelled(path: Path) -> list[tuple[str, list[str]]]:
+    return [(row["q"], row["sources"]) for row in yaml.safe_load(path.read_text())["questions"]]
 
 
 @pytest.fixture(scope="module")
 def questions():
-    rows = yaml.safe_load(QUESTIONS.read_text())["questions"]
-    return [(row["q"], row["sources"]) for row in rows]
+    return _labelled(QUESTIONS)
 
 
 @pytest.fixture(scope="module")
-def recalls(course, questions):
-    passages = [*course_passages(course), *pydoc_passages()]
-    return {m: recall_at_k(Index(passages, m), questions, 3) for m in RETRIEVERS}
+def held_out():
+    return _labelled(HELD_OUT)
+
+
+@pytest.fixture(scope="module")
+def passages(course):
+    return [*course_passages(course), *pydoc_passages()]
+
+
+@pytest.fixture(scope="module")
+def indexes(passages):
+    return {m: Index(passages, m) for m in RETRIEVERS}
+
+
+@pytest.fixture(scope="module")
+def recalls(indexes, questions):
+    return {m: recall_at_k(index, questions, 3) for m, index in indexes.items()}
 
 
 def test_labelled_questions_cover_course_and_reference(questions, course):
@@ -47,6 +70,69 @@ def test_labelled_questions_cover_course_and_reference(questions, course):
 def test_default_method_reaches_recall_at_3(recalls):
     recall, missed = recalls[DEFAULT_METHOD]
     assert recall >= MIN_RECALL_AT_3, f"Recall@3 {recall:.3f}; missed: {missed}"
+
+
+def test_held_out_questions_label_passages_of_every_skill(held_out, questions, passages, course):
+    assert len(held_out) >= 40
+    assert not {q for q, _ in held_out} & {q for q, _ in questions}  # held out indeed
+    golds = [g for _, sources in held_out for g in sources]
+    assert set(golds) <= {p.source.id for p in passages}  # each label is one passage
+    # a question's first label is the course section answering it
+    per_skill = Counter(sources[0].removeprefix("course:").split("#")[0] for _, sources in held_out)
+    assert set(per_skill) == set(course.skills) and min(per_skill.values()) >= 3
+
+
+@pytest.mark.parametrize("method", [DEFAULT_METHOD, "hybrid"])
+def test_held_out_questions_reach_recall_at_3(indexes, held_out, method):
+    """Chat-style questions ("whats a tuple", "how do i make a func", typos) find the section
+    that answers them."""
+    recall, missed = recall_at_k(indexes[method], held_out, 3)
+    assert recall >= MIN_HELD_OUT_RECALL_AT_3, f"Recall@3 {recall:.3f}; missed: {missed}"
+
+
+#: Rank at which the reported questions must find their passage, by method: the hybrid's
+#: embeddings put "Dict and set comprehensions" a hair (0.2 %) above "Keys and values".
+REPORTED_FOUND_AT = {DEFAULT_METHOD: 1, "hybrid": 2}
+
+
+@pytest.mark.parametrize("method", REPORTED_FOUND_AT)
+@pytest.mark.parametrize(
+    ("question", "answered_by"),
+    [
+        # "List and dict comprehensions" won: the student wrote "dict", the course "Dictionaries"
+        ("what is a dict?", ("course:dicts#",)),
+        # "work" found "works with bytes" in files#Opening a file
+        ("how does slicing work?", ("course:lists#Slicing", "course:strings#Indexing and slicing")),
+        # "else and finally" or "Exception hierarchy" came first
+        (
+            "how do exceptions work?",
+            ("course:exceptions#What an exception is", "course:exceptions#Handling exceptions"),
+        ),
+    ],
+)
+def test_everyday_questions_find_the_passage_answering_them(indexes, method, question, answered_by):
+    found = [h.passage.source.id for h in indexes[method].search(question, 3)]
+    assert any(s.startswith(answered_by) for s in found[: REPORTED_FOUND_AT[method]]), found
+
+
+@pytest.mark.parametrize(
+    ("question", "section"),
+    [
+        ("what is a dict?", "course:dicts#Keys and values"),
+        ("how do exceptions work?", "course:exceptions#What an exception is"),
+        ("what is a function?", "course:functions#Defining a function"),
+        ("what is a module", "course:modules#Importing a module"),
+    ],
+)
+def test_a_question_about_a_whole_skill_gets_its_first_section(course, question, section):
+    """The first section of a skill's material introduces it: it wins a near-tie."""
+    assert course_index(course).search(question, 1)[0].passage.source.id == section
+
+
+def test_exercise_explanations_weigh_less_than_the_material(course):
+    # "Word counts (explained)", one exercise's one-liner, came first
+    hits = course_index(course).search("how do I count how many times each word appears", 3)
+    assert hits[0].passage.source.id == "course:dicts#Counting with a dictionary"
 
 
 def test_default_method_is_the_best_lexical_one(recalls):
@@ -105,10 +191,25 @@ def test_tokens_fold_plurals_and_keep_operators():
         ("practice dictionaries please", ["dicts"]),
         ("quiz me on tuples", ["tuples_sets"]),
         ("what about recursion and classes", ["recursion", "classes"]),
+        # everyday words named skills first: "for" loops, "if" conditionals, "try" exceptions
+        ("give me a practice question for booleans", ["conditionals"]),
+        ("quiz me on debugging if you can", ["testing"]),
+        ("let me try an exercise on indexing", ["lists"]),
+        # used as code they still do
+        ("how do if statements work", ["conditionals"]),
+        ("what should I learn before try and except?", ["exceptions"]),
+        ("practice `for` please", ["loops"]),
     ],
 )
 def test_skills_named_in_a_message(course, message, skills):
     assert skills_in(message, course) == skills
+
+
+def test_punctuation_names_no_skill(course):
+    # the "/" of "if/elif/else" and "try/except" named conditionals and exceptions
+    message = "what is the difference between / and //"
+    assert skills_in(message, course, by_passage=False) == []
+    assert skills_in(message, course) == ["expressions"]  # by the passage it finds
 
 
 def test_unknown_method_is_refused(course):

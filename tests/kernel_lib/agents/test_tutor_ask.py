@@ -150,6 +150,19 @@ def test_generated_exercises_come_with_working_checkers(course):
         assert exercise.solution not in reply.text
 
 
+@pytest.mark.parametrize(
+    ("message", "skill"),
+    [
+        ("give me a practice question for booleans", "conditionals"),
+        ("let me try an exercise on indexing", "lists"),
+    ],
+)
+def test_practice_is_on_the_skill_asked_for_not_an_everyday_word(course, message, skill):
+    # "for" named loops, and "try" exceptions, before the skill asked for
+    reply = ask(message, learner_id="ada", course=course)
+    assert reply.agent == "generator" and f"new practice on **{skill}**" in reply.text
+
+
 def test_explorer_path_skips_what_the_learner_mastered(course, lite_store):
     wins = [
         make_event(offset_s=i, learner_id="max", course_id=course.id, item_id=f"ex-{s}-01",
@@ -245,8 +258,9 @@ def _conversation(course, store, *messages):
         ("what is a list?", "how do I slice it?", "follow-up", "course:lists#Slicing"),
         ("what is a tuple?", "and unpacking?", "follow-up", "course:tuples_sets#Unpacking"),
         # short questions naming their own topic were read as follow-ups: "what is a dict?"
-        # after "how do for loops work?" was answered from loop passages
-        ("how do for loops work?", "what is a dict?", "new", ""),
+        # after "how do for loops work?" was answered from loop passages (and, asked first,
+        # from "List and dict comprehensions": the course says "Dictionaries")
+        ("how do for loops work?", "what is a dict?", "new", "course:dicts#Keys and values"),
         ("how do for loops work?", "what is a tuple?", "new", "course:tuples_sets#Tuples"),
         ("what is a tuple?", "what is inheritance?", "new", "course:classes#Inheritance"),
         ("how do I read a file?", "what is a set?", "new", "course:tuples_sets#Sets"),
