@@ -33,15 +33,13 @@ from learnpulse.benchmarking import (
     with_fit_threads,
 )
 from learnpulse.datasets import load_oulad
-from learnpulse.features import (
-    FEATURE_COLUMNS,
-    KEYS,
+from learnpulse.datasets.oulad_features import (
     OULAD_DEMOGRAPHIC_COLUMNS,
-    learner_features,
     oulad_demographics,
     oulad_due_dates,
     oulad_without_exams,
 )
+from learnpulse.features import FEATURE_COLUMNS, KEYS, learner_features
 from learnpulse.models.predictive import PerformanceForecaster
 
 #: Share of learners held out when no --test-dir is given.

@@ -5,7 +5,7 @@ withdrawn|at-risk [--json]``. Data: the Open University Learning Analytics Datas
 Hlosta, Zdrahal, Scientific Data 4:170171, 2017; CC-BY 4.0).
 
 Protocol (``shared/data/README.md``): features are cut at day T of each presentation
-(:func:`learnpulse.features.oulad_day_frame`: no event on or after day T, never
+(:func:`learnpulse.datasets.oulad_features.oulad_day_frame`: no event on or after day T, never
 ``date_unregistration``, exams are outcomes and never features), learners unregistered by day
 T are removed; T must be before the end of every presentation (courses.csv). Without
 ``--test-dir`` the latest presentation in ``--train-dir`` is the test set and the earlier ones
@@ -37,7 +37,11 @@ from learnpulse.benchmarking import (
     with_fit_threads,
 )
 from learnpulse.datasets import load_oulad, presentation_lengths
-from learnpulse.features import OULAD_DEMOGRAPHIC_COLUMNS, OULAD_MODEL_COLUMNS, oulad_day_frame
+from learnpulse.datasets.oulad_features import (
+    OULAD_DEMOGRAPHIC_COLUMNS,
+    OULAD_MODEL_COLUMNS,
+    oulad_day_frame,
+)
 from learnpulse.models.predictive import RetentionRiskModel, SuccessModel
 
 #: Target name -> (label column, model class, whether the model predicts the complement).

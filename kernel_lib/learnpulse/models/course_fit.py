@@ -34,7 +34,8 @@ from threadpoolctl import threadpool_limits
 
 from learnpulse import __version__
 from learnpulse.datasets.base import CourseData
-from learnpulse.features import KEYS, NON_ACTIVITY_KINDS, learner_features, oulad_outcomes
+from learnpulse.datasets.oulad_features import oulad_outcomes
+from learnpulse.features import KEYS, NON_ACTIVITY_KINDS, learner_features
 from learnpulse.files import replacing, sha256, write_text
 from learnpulse.models.clusters import LearnerClusters
 from learnpulse.models.knowledge_tracing import BKT

@@ -14,12 +14,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
 from learnpulse.datasets import load_oulad
-from learnpulse.features import (
-    FEATURE_PHRASES,
-    OULAD_MODEL_COLUMNS,
-    learner_features,
-    oulad_day_frame,
-)
+from learnpulse.datasets.oulad_features import OULAD_MODEL_COLUMNS, oulad_day_frame
+from learnpulse.features import FEATURE_PHRASES, learner_features
 from learnpulse.models.occlusion import ALL_TYPICAL, singular_template, splits_crossed
 from learnpulse.models.predictive import (
     RISK_DIRECTIONS,
