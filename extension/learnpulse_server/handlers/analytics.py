@@ -114,6 +114,14 @@ def _fitted_loader(models_dir: str | None):
     return fitted_for
 
 
+def _model_names() -> tuple[str, ...]:
+    """The models' output names, without computing them. The first import of the models loads
+    scikit-learn and more (seconds): on the event loop, it held up every other request."""
+    from learnpulse.models import OUTPUT_KEYS
+
+    return OUTPUT_KEYS
+
+
 class AnalyticsMixin(LearnPulseMixin):
     """Parameters and service calls shared by the analytics handlers."""
 
@@ -272,10 +280,8 @@ class AnalyticsStreamHandler(AnalyticsMixin, LearnPulseWebSocketHandler):
     async def get(self, *args: Any, **kwargs: Any) -> None:
         # Bad parameters or an unknown course: a 4xx before the upgrade.
         self._wanted = self.query_str("type", "all")
-        from learnpulse.models import OUTPUT_KEYS  # the models' names, without computing them
-
         try:
-            select_models(dict.fromkeys(OUTPUT_KEYS), self._wanted)
+            select_models(dict.fromkeys(await self.off_loop(_model_names)), self._wanted)
         except KeyError as error:
             raise bad_request(f"query parameter 'type': {error.args[0]}") from None
         self._learners = self.requested_learners()
