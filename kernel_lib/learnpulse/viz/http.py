@@ -40,6 +40,9 @@ PARALLEL_REQUESTS = 4
 #: ``{"type": "error"}`` message (a broken store is not asked again every 2 s either).
 STREAM_RETRY_S = 2.0
 STREAM_RETRY_MAX_S = 60.0
+#: Longest a stream thread waits for a message before it looks whether the source was closed
+#: (websocket-client's own wait is 10 s: closed sources held their connections that long).
+STREAM_CLOSE_WAIT_S = 0.5
 
 
 class ApiError(SourceError):
@@ -273,7 +276,8 @@ class HttpSource(DataSource):
             )
             self._sockets[url] = app
             before, ended_by_error = connections, False
-            app.run_forever()
+            # no pings are sent: ping_timeout only bounds each wait for a message
+            app.run_forever(ping_timeout=STREAM_CLOSE_WAIT_S)
             self._open.discard(url)
             worked = connections > before and not ended_by_error
             delay = STREAM_RETRY_S if worked else min(2 * delay, STREAM_RETRY_MAX_S)

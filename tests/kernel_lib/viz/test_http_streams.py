@@ -11,7 +11,7 @@ import pytest
 
 from learnpulse.store import EventStore
 from learnpulse.viz.connection import ServerInfo
-from learnpulse.viz.http import ApiError, HttpSource
+from learnpulse.viz.http import STREAM_CLOSE_WAIT_S, ApiError, HttpSource
 from tests.conftest import make_event
 from tests.extension.live_server import LIVE_TOKENS, LiveServer
 
@@ -87,3 +87,16 @@ def test_a_refused_token_is_reported_not_streamed(server):
             source.version()
     finally:
         source.close()
+
+
+def test_close_ends_the_stream_threads_at_once(server):
+    """A closed source's threads used to sit in websocket-client's 10 s read wait, holding
+    their connections open, after every dashboard session that closed."""
+    source = _source(server, LIVE_TOKENS["teacher"])
+    _until(source._streams_open)
+    started = time.monotonic()
+    source.close()
+    for thread in source._streams:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in source._streams)
+    assert time.monotonic() - started < STREAM_CLOSE_WAIT_S + 1.0
