@@ -7,14 +7,20 @@ identifiers that are not built-ins become ``_``, constants become their type, do
 A reply leaks when its code covers at least :data:`LEAK_COVERAGE` of the solution's
 structure (statements matched whole, compound ones partially through their bodies).
 Renaming variables or changing numbers does not hide a leak; string equality is never used.
+Nor does writing the code in a form a learner can decode (:func:`disguised_code`: base64,
+full-width or other compatibility characters, a string with escaped line breaks). Code
+translated to another language is not recognised.
 """
 
 from __future__ import annotations
 
 import ast
+import base64
+import binascii
 import builtins
 import re
 import textwrap
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -43,6 +49,15 @@ _BUILTIN_NAMES = frozenset(dir(builtins))
 _FENCED = re.compile(r"```[\w+-]*\n(.*?)(?:```|\Z)", re.S)
 _INLINE = re.compile(r"`([^`\n]+)`")
 _QUOTE_MARK = re.compile(r"^[ \t]*>[ \t]?", re.M)
+#: Base64 runs long enough to hold a statement (shorter ones are ordinary words and ids).
+_BASE64 = re.compile(r"(?<![\w+/=])[A-Za-z0-9+/]{24,}={0,2}(?![\w+/=])")
+#: Escapes of a string literal that hide line breaks and quotes in one line of text.
+_ESCAPE = re.compile(r"\\([nt\"'\\])")
+_UNESCAPED = {"n": "\n", "t": "\t", '"': '"', "'": "'", "\\": "\\"}
+#: A string literal holding an escaped line break (its contents are group 2).
+_ESCAPED_STRING = re.compile(r"""(["'])((?:(?!\1)[^\\\n]|\\.)*\\n(?:(?!\1)[^\\\n]|\\.)*)\1""")
+#: Where a statement starts after prose on the same line ("Type: def f(x):").
+_STATEMENT_START = re.compile(r"\b(?:def|class|for|while|if|with|try|import|from|return)\b")
 #: Words that carry no content in a question (fillers, greetings, pronouns, "stuck").
 FILLER_WORDS = (
     "a an the i me my it its is are was be to of in on for and or but not no this that what "
@@ -266,11 +281,58 @@ def code_segments(text: str) -> list[tuple[int, int, str]]:
         end = start
         while end < len(lines) and outside(offsets[end]) and _looks_like_code(lines[end]):
             end += 1
-        chunk = "".join(lines[start:end])
-        if end - start >= 2 and _parse(textwrap.dedent(chunk)) is not None:
-            segments.append((offsets[start], offsets[end], textwrap.dedent(chunk)))
+        code = _code_from(textwrap.dedent("".join(lines[start:end])))
+        if end - start >= 2 and code is not None:
+            segments.append((offsets[start], offsets[end], code))
         start = max(end, start + 1)
     return segments
+
+
+def _code_from(chunk: str) -> str | None:
+    """``chunk`` as code (None: not Python). Prose before the statement on its first line
+    ("Type: def f(x):") is cut off, else the whole block would be read line by line."""
+    try:
+        ast.parse(chunk)
+        return chunk
+    except _UNPARSABLE:
+        pass
+    first, newline, rest = chunk.partition("\n")
+    start = _STATEMENT_START.search(first)
+    if start is not None and start.start() > 0:
+        trimmed = first[start.start() :] + newline + rest
+        try:
+            ast.parse(trimmed)
+            return trimmed
+        except _UNPARSABLE:
+            pass
+    return chunk if _parse(chunk) is not None else None
+
+
+def disguised_code(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, decoded)`` for the parts of ``text`` that a learner can decode into code.
+
+    Base64 runs (decoded when they are UTF-8 text), and the whole text when it reads
+    differently in compatibility form (NFKC: full-width ``ｒｅｔｕｒｎ`` is ``return``) or with
+    a string literal's escapes undone (``"def f(x):\\n    return x"``, in quotes or not).
+    """
+    views = []
+    for match in _BASE64.finditer(text):
+        run = match.group()
+        try:
+            decoded = base64.b64decode(run + "=" * (-len(run) % 4), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            continue
+        views.append((match.start(), match.end(), decoded))
+    for match in _ESCAPED_STRING.finditer(text):
+        views.append((match.start(), match.end(), _unescape(match.group(2))))
+    for decoded in (unicodedata.normalize("NFKC", text), _unescape(text)):
+        if decoded != text:
+            views.append((0, len(text), decoded))
+    return views
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPE.sub(lambda match: _UNESCAPED[match.group(1)], text)
 
 
 def _looks_like_code(line: str) -> bool:
@@ -347,6 +409,13 @@ class ReplyGuard:
         if self._leaks([self._released + part]):
             part = REDACTED
             self.redactions += 1
+        disguised = [
+            (start, end)
+            for start, end, decoded in disguised_code(part)
+            if self._leaks([*self._kept, decoded, *(c for _, _, c in code_segments(decoded))])
+        ]
+        part = _replace(part, disguised, REDACTED)
+        self.redactions += len(disguised)
         for pattern in self.answers:
             part, hidden = pattern.subn(ANSWER_HIDDEN, part)
             self.redactions += hidden
