@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 import warnings
+from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Dict, Float, Integer, List, TraitError, Unicode, validate
@@ -229,8 +231,13 @@ class LearnPulseApp(ExtensionApp):
             "Course YAML the tutor teaches from (empty: the shipped demo course); read when "
             "the server starts (restart it after editing the file), and its skills (with "
             "prerequisites) and exercises recorded in the store for the analytics of its "
-            "course. A file that is missing or invalid stops the server at start, naming the "
-            "file, the exercise or skill and the field."
+            "course. The kernels this server starts get it too: $LEARNPULSE_COURSE_FILE (its "
+            "absolute path) and $LEARNPULSE_COURSE_ID (its course id) are set for them unless "
+            "already set, so the students' exercises, magics and tutor use it and their "
+            "events name its course. A file that is missing or invalid stops the server at "
+            "start, naming the file, the exercise or skill and the field; so does a "
+            "$LEARNPULSE_COURSE_ID naming another course (the events would be split between "
+            "two courses). Check a file with `learnpulse course check FILE`."
         ),
     )
 
@@ -317,7 +324,7 @@ class LearnPulseApp(ExtensionApp):
         defaults (another store, no instructors: every user one)."""
         problem = None if self._linked else getattr(self, "_config_error", "not linked")
         if problem is None:
-            problem = self._tutor_engine_problem()
+            problem = self._tutor_engine_problem() or self._course_id_problem()
         if problem is not None:
             self.log.critical("learnpulse: invalid configuration, stopping: %s", problem)
             raise SystemExit(1)
@@ -334,12 +341,31 @@ class LearnPulseApp(ExtensionApp):
             return f"tutor engine: {error}"
         return None
 
+    def _course_id_problem(self) -> str | None:
+        """Why ``$LEARNPULSE_COURSE_ID`` and ``tutor_course_file`` disagree, if they do: the
+        kernels would record the notebooks' events in one course and the tutor's in another
+        (the kernels refuse such a course too, so the students would have no exercises)."""
+        if not self.tutor_course_file:
+            return None
+        from learnpulse.collectors.context import COURSE_ENV
+        from learnpulse_server.handlers.tutor import tutor_course
+
+        course_id, told = tutor_course(self.tutor_course_file).id, os.environ.get(COURSE_ENV)
+        if told and told != course_id:
+            return (
+                f"tutor_course_file {self.tutor_course_file} holds course {course_id!r} but "
+                f"${COURSE_ENV} is {told!r}: the events would be split between two courses; "
+                f"set {COURSE_ENV}={course_id} or unset it"
+            )
+        return None
+
     def initialize_settings(self) -> None:
         self.store = EventStore(self.db_url)
         self.settings["learnpulse_store"] = self.store
         self.log.info("learnpulse store: %r", self.store)
         if self.tutor_course_file:
             self._record_course()
+            self._hand_course_to_kernels()
         from learnpulse_server.handlers.metrics import start_sampler
 
         start_sampler(self)
@@ -367,6 +393,38 @@ class LearnPulseApp(ExtensionApp):
             len(course.exercises),
         )
 
+    def _hand_course_to_kernels(self) -> None:
+        """Set ``$LEARNPULSE_COURSE_FILE`` and ``$LEARNPULSE_COURSE_ID`` for the kernels this
+        server starts (local kernels inherit its environment), unless set already: the
+        kernels used the demo course whatever the tutor taught. Undone when the extension
+        stops."""
+        from learnpulse.collectors.context import COURSE_ENV, COURSE_FILE_ENV
+        from learnpulse_server.handlers.tutor import tutor_course
+
+        path = Path(self.tutor_course_file).resolve()  # kernels start in other folders
+        wanted = {COURSE_FILE_ENV: str(path), COURSE_ENV: tutor_course(self.tutor_course_file).id}
+        told = os.environ.get(COURSE_FILE_ENV)
+        if told and Path(told).expanduser().resolve() != path:
+            self.log.warning(
+                "learnpulse: kernels use $%s=%s (set before the server started), not "
+                "tutor_course_file %s",
+                COURSE_FILE_ENV,
+                told,
+                path,
+            )
+        self._kernel_environment = {k: v for k, v in wanted.items() if not os.environ.get(k)}
+        os.environ.update(self._kernel_environment)
+        for name, value in self._kernel_environment.items():
+            self.log.info("learnpulse: kernels get %s=%s", name, value)
+
+    def _take_back_kernel_environment(self) -> None:
+        """Remove what :meth:`_hand_course_to_kernels` set (unless changed since): another
+        server started in this process (tests) must not inherit this one's course."""
+        for name, value in getattr(self, "_kernel_environment", {}).items():
+            if os.environ.get(name) == value:
+                del os.environ[name]
+        self._kernel_environment = {}
+
     def initialize_handlers(self) -> None:
         for module in ROUTE_MODULES:
             routes = importlib.import_module(f"learnpulse_server.handlers.{module}").handlers
@@ -377,6 +435,7 @@ class LearnPulseApp(ExtensionApp):
         from learnpulse_server.handlers.metrics import stop_sampler
 
         stop_sampler(self)
+        self._take_back_kernel_environment()
         # made on first use by a handler, so kept in the web app's settings (a copy of ours)
         analytics = self.serverapp.web_app.settings.get(SERVICE_SETTING)
         if analytics is not None:

@@ -1,5 +1,5 @@
 """The ``learnpulse`` command: demo, simulate, import, export, status, forget, dashboard,
-benchmark."""
+course check, benchmark."""
 
 from __future__ import annotations
 
@@ -225,6 +225,41 @@ def cmd_demo(args: argparse.Namespace) -> NoReturn:
     os.execve(command[0], command, env)
 
 
+# -- course --------------------------------------------------------------------------------
+
+
+def cmd_course_check(args: argparse.Namespace) -> int:
+    """``learnpulse course check FILE``: 0 when the file loads (and, with ``--strict``, has
+    no warnings), else 1; the report on stdout."""
+    from learnpulse.course.file_check import check_course_file
+
+    report = check_course_file(args.file)
+    if args.json:
+        print(json.dumps(report.to_dict(args.strict)))
+    else:
+        print(report.describe(args.strict))
+    return 0 if report.passed(args.strict) else 1
+
+
+def _add_course_parser(sub: argparse._SubParsersAction) -> None:
+    course = sub.add_parser("course", help="work with course files (what the tutor teaches)")
+    actions = course.add_subparsers(dest="action", required=True)
+    check = actions.add_parser(
+        "check",
+        help="validate a course file as the server and the kernels load it",
+        description=(
+            "Load a course YAML file as the server (tutor_course_file) and the kernels "
+            "($LEARNPULSE_COURSE_FILE) do, reference solutions run against their own tests "
+            "and rules included; print each error and warning with its line, exercise or "
+            "skill and field, then a summary. Exit status: 0 when it loads, 1 when it does "
+            "not (or, with --strict, when it has warnings)."
+        ),
+    )
+    check.add_argument("file", help="the course YAML file")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    check.add_argument("--strict", action="store_true", help="warnings fail the check too")
+
+
 # -- benchmark -----------------------------------------------------------------------------
 
 
@@ -318,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_db(status)
 
     add_dashboard_parser(sub)
+    _add_course_parser(sub)
 
     # --help passes on to the benchmark's own parser, which lists its options
     bench = sub.add_parser(
@@ -343,6 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "dashboard":
             return cmd_dashboard(args)
+        if args.command == "course":
+            return cmd_course_check(args)
         commands = {
             "simulate": cmd_simulate,
             "import": cmd_import,

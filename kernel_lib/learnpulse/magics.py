@@ -15,6 +15,7 @@ the notebook: a problem is shown as one friendly line and logged.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import html
 import inspect
@@ -28,6 +29,11 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 from IPython.display import display
 
+from learnpulse.course.configured import (
+    CourseUnavailable,
+    configured_course_file,
+    default_course,
+)
 from learnpulse.kernel_logs import log_to_kernel_console
 
 log = logging.getLogger("learnpulse.magics")
@@ -52,6 +58,8 @@ def _friendly(what: str) -> Callable:
                 return method(self, *args, **kwargs)
             except KeyError as error:  # unknown exercise: the message names close matches
                 self._say(str(error.args[0]) if error.args else str(error))
+            except CourseUnavailable as error:  # the instructor's file: named, with the fix
+                self._say(str(error))
             except Exception as error:
                 log.exception("learnpulse magic failed to %s", what)
                 self._say(MAGIC_FAILED.format(what=what, error=type(error).__name__))
@@ -386,10 +394,17 @@ def question_mark_guard(lines: list[str]) -> list[str]:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register the magics (called by ``%load_ext learnpulse``)."""
+    """Register the magics (called by ``%load_ext learnpulse``).
+
+    A course file configured for the kernel (``$LEARNPULSE_COURSE_FILE``) is read now, so that
+    one that cannot be used is warned about under ``%load_ext``, not at the first exercise.
+    """
     ipython.register_magics(LearnPulseMagics(ipython))
     if question_mark_guard not in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.append(question_mark_guard)
+    if configured_course_file():
+        with contextlib.suppress(CourseUnavailable):  # warned; each magic says it again
+            default_course()
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -3,14 +3,17 @@ teaches from it and the analytics of its course use its skills and prerequisites
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import uuid
 
 import pytest
 import yaml
 
 from learnpulse.store import EventStore
 from tests.conftest import make_event
-from tests.extension.conftest import as_user
+from tests.extension.conftest import as_user, learnpulse_app
 from tests.extension.test_analytics import get
 
 COURSE_ID = "text-basics"
@@ -100,3 +103,99 @@ async def test_the_tutor_teaches_from_the_course_file(jp_fetch):
     hinted = await chat({"message": "a hint please", "exercise": "tb-rev"})
     assert "A slice can step backwards." in hinted["text"]
     assert "[::-1]" not in hinted["text"]
+
+
+async def test_the_server_hands_its_course_to_kernels_and_takes_it_back(jp_serverapp, tmp_path):
+    app = learnpulse_app(jp_serverapp)
+    assert os.environ["LEARNPULSE_COURSE_FILE"] == str(tmp_path / "course.yaml")
+    assert os.environ["LEARNPULSE_COURSE_ID"] == COURSE_ID
+    await app.stop_extension()  # another server in this process must not inherit the course
+    assert "LEARNPULSE_COURSE_FILE" not in os.environ
+    assert "LEARNPULSE_COURSE_ID" not in os.environ
+
+
+@pytest.fixture
+def users_course_file(jp_environ, monkeypatch, tmp_path):
+    """A course file the user gave the kernels before the server started."""
+    monkeypatch.setenv("LEARNPULSE_COURSE_FILE", str(tmp_path / "mine.yaml"))
+
+
+async def test_a_course_file_the_user_set_is_kept_and_the_difference_logged(
+    capfd, users_course_file, jp_serverapp, tmp_path
+):
+    assert os.environ["LEARNPULSE_COURSE_FILE"] == str(tmp_path / "mine.yaml")
+    # its course must be the server's: a kernel refuses another one, naming both
+    assert os.environ["LEARNPULSE_COURSE_ID"] == COURSE_ID
+    logged = capfd.readouterr().err  # capfd comes first: the server logs as it starts
+    assert f"kernels use $LEARNPULSE_COURSE_FILE={tmp_path / 'mine.yaml'}" in logged
+    await learnpulse_app(jp_serverapp).stop_extension()
+    assert os.environ["LEARNPULSE_COURSE_FILE"] == str(tmp_path / "mine.yaml")
+
+
+#: Seconds a kernel started through the server gets to start and run one cell.
+KERNEL_TIMEOUT_S = 120
+#: A student's first cell: the extension, an exercise of the instructor's course, an answer
+#: checked, and the events delivered before the test reads the store.
+STUDENT_CELL = """\
+%load_ext learnpulse
+%exercise tb-len
+from learnpulse.collectors.tracking import default_sink
+from learnpulse.widgets import current_session
+print("course:", current_session().course.id, sorted(current_session().course.exercises))
+"""
+CHECK_CELL = "%%check tb-len\nlen('Grüße')\n"
+FLUSH_CELL = "print('delivered:', default_sink().flush(30))"
+
+
+async def _execute(channels, code: str) -> str:
+    """Run ``code`` in the kernel behind ``channels`` (the server's WebSocket, Jupyter's
+    messaging protocol); the text it printed and displayed."""
+    msg_id = uuid.uuid4().hex
+    header = {"msg_id": msg_id, "msg_type": "execute_request", "username": "teacher",
+              "session": uuid.uuid4().hex, "date": "", "version": "5.3"}  # fmt: skip
+    content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+               "allow_stdin": False, "stop_on_error": True}  # fmt: skip
+    request = {"header": header, "parent_header": {}, "metadata": {}, "content": content,
+               "channel": "shell", "buffers": []}  # fmt: skip
+    await channels.write_message(json.dumps(request))
+    text, idle = [], False
+    while not idle:
+        message = json.loads(await asyncio.wait_for(channels.read_message(), KERNEL_TIMEOUT_S))
+        if message["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind, body = message["msg_type"], message["content"]
+        if kind == "stream":
+            text.append(body["text"])
+        elif kind in ("display_data", "execute_result"):
+            text.append(body["data"].get("text/plain", ""))
+        elif kind == "error":
+            text.append(f"{body['ename']}: {body['evalue']}")
+        idle = kind == "status" and body["execution_state"] == "idle"
+    return "\n".join(text)
+
+
+async def test_a_kernel_started_by_the_server_works_on_its_course(
+    jp_fetch, jp_ws_fetch, lp_db_url, monkeypatch
+):
+    """The kernels never read tutor_course_file: %exercise tb-len was "no exercise 'tb-len'
+    in course 'demo-python-101'" and the notebook's events named the demo course, while the
+    tutor and the analytics taught and counted the instructor's."""
+    monkeypatch.setenv("LEARNPULSE_DB_URL", lp_db_url)  # the kernel's events: the server's store
+    monkeypatch.setenv("LEARNPULSE_LEARNER_ID", "ada")
+    started = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": "python3"}))
+    kernel_id = json.loads(started.body)["id"]
+    channels = await jp_ws_fetch("api", "kernels", kernel_id, "channels")
+    try:
+        shown = await _execute(channels, STUDENT_CELL)
+        assert "What is `len('Grüße')`?" in shown  # the exercise widget, as text
+        assert "course: text-basics ['tb-len', 'tb-rev']" in shown
+        checked = await _execute(channels, CHECK_CELL)
+        assert "tb-len: ✔" in checked
+        assert "delivered: True" in await _execute(channels, FLUSH_CELL)
+    finally:
+        channels.close()
+        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+    with EventStore(lp_db_url) as store:
+        events = store.query(learners="ada")
+    assert {"session_start", "cell_executed", "attempt"} <= set(events.get_column("kind"))
+    assert set(events.get_column("course_id")) == {COURSE_ID}

@@ -8,6 +8,7 @@ import os
 import pytest
 from traitlets import TraitError
 
+from learnpulse.course import DEMO_COURSE_FILE
 from learnpulse_server.app import LearnPulseApp
 from tests.extension.test_analytics import (  # noqa: F401 (fixtures)
     enrolled_risks,
@@ -145,6 +146,12 @@ def test_a_course_files_warnings_are_logged_at_start(tmp_path, caplog):
         (
             'c.LearnPulseApp.tutor_course_file = "/no/such/course.yaml"',
             "tutor_course_file: cannot read /no/such/course.yaml: No such file or directory",
+        ),
+        # the kernels would record the notebooks in 'cs101' and the tutor in the file's course
+        (
+            f'c.LearnPulseApp.tutor_course_file = "{DEMO_COURSE_FILE}"\n'
+            'import os; os.environ["LEARNPULSE_COURSE_ID"] = "cs101"',
+            "holds course 'demo-python-101' but $LEARNPULSE_COURSE_ID is 'cs101'",
         ),
         (
             'c.LearnPulseApp.course_settings = {"rules": {"dropout_risk": "0.3"}}',

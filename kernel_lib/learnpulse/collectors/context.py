@@ -13,6 +13,10 @@ LEARNER_ENV = "LEARNPULSE_LEARNER_ID"
 HUB_USER_ENV = "JUPYTERHUB_USER"
 #: Environment variable naming the course events belong to.
 COURSE_ENV = "LEARNPULSE_COURSE_ID"
+#: Environment variable naming the course file a kernel's widgets, magics and tutor use (see
+#: :mod:`learnpulse.course.configured`); its course's id is the events' when
+#: ``$LEARNPULSE_COURSE_ID`` is not set.
+COURSE_FILE_ENV = "LEARNPULSE_COURSE_FILE"
 #: Course of events when ``$LEARNPULSE_COURSE_ID`` is not set: the demo course.
 DEFAULT_COURSE_ID = "demo-python-101"
 
@@ -37,8 +41,20 @@ def _os_user() -> str:
 
 
 def course_id() -> str:
-    """``$LEARNPULSE_COURSE_ID``, else :data:`DEFAULT_COURSE_ID`."""
-    return os.environ.get(COURSE_ENV) or DEFAULT_COURSE_ID
+    """``$LEARNPULSE_COURSE_ID``, else the id of the course in ``$LEARNPULSE_COURSE_FILE``,
+    else :data:`DEFAULT_COURSE_ID`.
+
+    The course file's id keeps the notebook's events (cells, sessions) in the course its
+    exercises come from; a file whose course is not ``$LEARNPULSE_COURSE_ID`` is refused by
+    :func:`learnpulse.course.configured.default_course`, naming both.
+    """
+    if os.environ.get(COURSE_ENV):
+        return os.environ[COURSE_ENV]
+    if os.environ.get(COURSE_FILE_ENV):
+        from learnpulse.course.configured import configured_course_id
+
+        return configured_course_id() or DEFAULT_COURSE_ID
+    return DEFAULT_COURSE_ID
 
 
 def session_id() -> str:

@@ -103,7 +103,8 @@ def track(kind: str, **fields: Any) -> dict[str, Any]:
         ``attempt=``, ``hints_used=``, ``confidence=``, ``difficulty=``, ``payload=`` dict ...).
         ``id``, ``ts``, ``learner_id``, ``course_id`` and ``session_id`` default to a new
         UUID, now, ``$LEARNPULSE_LEARNER_ID`` / ``$JUPYTERHUB_USER`` / the OS user,
-        ``$LEARNPULSE_COURSE_ID`` (default ``"demo-python-101"``) and this process's session.
+        ``$LEARNPULSE_COURSE_ID`` (else the id of the course in ``$LEARNPULSE_COURSE_FILE``,
+        else ``"demo-python-101"``) and this process's session.
 
     Returns
     -------

@@ -8,6 +8,7 @@ checker that gives students specific feedback.
 """
 
 from learnpulse.course.checking import CheckResult, check
+from learnpulse.course.configured import COURSE_FILE_ENV, CourseUnavailable, default_course
 from learnpulse.course.loading import DEMO_COURSE_FILE, demo_course, load_course
 from learnpulse.course.model import (
     EXERCISE_TYPES,
@@ -20,16 +21,19 @@ from learnpulse.course.model import (
 )
 
 __all__ = [
+    "COURSE_FILE_ENV",
     "DEMO_COURSE_FILE",
     "EXERCISE_TYPES",
     "CheckResult",
     "Course",
     "CourseError",
+    "CourseUnavailable",
     "CourseWarning",
     "Exercise",
     "Skill",
     "TutorPolicy",
     "check",
+    "default_course",
     "demo_course",
     "load_course",
 ]

@@ -55,11 +55,11 @@ class CourseWarning(UserWarning):
 
     Issued with :func:`warnings.warn` by :meth:`Course.from_dict` and
     :func:`~learnpulse.course.load_course`, one per problem; ``where``, ``field`` and
-    ``source`` are as in :class:`CourseError`.
+    ``source`` are as in :class:`CourseError`, ``problem`` is the message alone.
     """
 
     def __init__(self, where: str, name: str, message: str, source: str | Path | None = None):
-        self.where, self.field = where, name
+        self.where, self.field, self.problem = where, name, message
         self.source = None if source is None else str(source)
         origin = "course content" if source is None else f"course file {self.source}"
         super().__init__(f"{origin}: {where}: field '{name}': {message}")

@@ -59,7 +59,8 @@ class _Problems(list):
 def _unknown_fields(entry: Mapping, allowed: set[str], where: str, problems: _Problems) -> None:
     for key in entry:
         if key not in allowed:
-            problems.add(where, str(key), f"unknown field{_close(str(key), allowed)}")
+            hint = _close(str(key), allowed) or f" (the fields are {', '.join(sorted(allowed))})"
+            problems.add(where, str(key), f"unknown field{hint}")
 
 
 def _strings(value: Any, where: str, name: str, problems: _Problems) -> tuple[str, ...]:
@@ -427,7 +428,8 @@ def _unique(entries: list, kind: str, problems: _Problems) -> None:
     seen: set[str] = set()
     for entry in entries:
         if entry.id in seen:
-            problems.add(f"{kind} {entry.id!r}", "id", "duplicate id")
+            message = f"duplicate id: another {kind} has it already; give each {kind} its own id"
+            problems.add(f"{kind} {entry.id!r}", "id", message)
         seen.add(entry.id)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from learnpulse.collectors import context
-from learnpulse.course import CheckResult, Course, Exercise, demo_course
+from learnpulse.course import CheckResult, Course, Exercise, default_course
 from learnpulse.events import EVENT_FRAME_SCHEMA
 from learnpulse.models.knowledge_tracing import BKT, mastery_label, proficiency
 from learnpulse.models.knowledge_tracing.sequences import attempt_confidence, model_label
@@ -69,6 +69,9 @@ class LearnerSession:
     Parameters
     ----------
     course : Course
+        Default: :func:`learnpulse.course.default_course` (``$LEARNPULSE_COURSE_FILE``, else
+        the demo course; :class:`~learnpulse.course.CourseUnavailable` when the configured
+        file cannot be used).
     learner_id : str
         Default: :func:`learnpulse.collectors.context.learner_id`.
     model : BKT
@@ -78,7 +81,7 @@ class LearnerSession:
         read once, on first use; a store that cannot be read only means no history.
     """
 
-    course: Course = field(default_factory=demo_course)
+    course: Course = field(default_factory=default_course)
     learner_id: str = field(default_factory=context.learner_id)
     model: BKT = field(default_factory=prior_bkt)
     store_url: str | None = None
@@ -403,11 +406,25 @@ _session_lock = threading.Lock()
 
 
 def current_session(course: Course | None = None) -> LearnerSession:
-    """The process's learner session (created on first use; a different course replaces it)."""
+    """The process's learner session (created on first use; a different course replaces it).
+
+    Parameters
+    ----------
+    course : Course, optional
+        The course to work on; default: the session's, or on first use
+        :func:`learnpulse.course.default_course` (``$LEARNPULSE_COURSE_FILE``, else the demo
+        course).
+
+    Raises
+    ------
+    learnpulse.course.CourseUnavailable
+        When no course is given and the configured course file cannot be used (the magics
+        show its message in one line).
+    """
     global _session
     with _session_lock:
         if _session is None or (course is not None and _session.course.id != course.id):
-            _session = LearnerSession(course=course or demo_course())
+            _session = LearnerSession(course=course or default_course())
         return _session
 
 
