@@ -39,7 +39,9 @@ class LearnPulseApp(ExtensionApp):
         help=(
             "SQLAlchemy URL of the learnpulse store, e.g. sqlite:////srv/learnpulse.db or "
             "postgresql://learnpulse@db/learnpulse. Default: $LEARNPULSE_DB_URL, else a SQLite "
-            "file under the Jupyter data directory."
+            "file under the Jupyter data directory. A SQLite file is handed to the kernels "
+            "this server starts as $LEARNPULSE_DB_URL (unless set); a PostgreSQL URL is not "
+            "(its password would be in every notebook), and the server logs what to set."
         ),
     )
 
@@ -363,6 +365,8 @@ class LearnPulseApp(ExtensionApp):
         self.store = EventStore(self.db_url)
         self.settings["learnpulse_store"] = self.store
         self.log.info("learnpulse store: %r", self.store)
+        self._kernel_environment: dict[str, str] = {}
+        self._hand_store_to_kernels()
         if self.tutor_course_file:
             self._record_course()
             self._hand_course_to_kernels()
@@ -412,14 +416,50 @@ class LearnPulseApp(ExtensionApp):
                 told,
                 path,
             )
-        self._kernel_environment = {k: v for k, v in wanted.items() if not os.environ.get(k)}
-        os.environ.update(self._kernel_environment)
-        for name, value in self._kernel_environment.items():
+        self._hand_to_kernels(wanted)
+
+    def _hand_store_to_kernels(self) -> None:
+        """Set ``$LEARNPULSE_DB_URL`` for the kernels this server starts when ``db_url`` is a
+        SQLite file and the variable is unset: the kernels stored the notebooks' events in
+        the default store, which this server never read. A PostgreSQL URL (its password with
+        it) is not put in every notebook's environment; a warning says what to set."""
+        from learnpulse.store.engine import DB_URL_ENV, redacted, resolve_url
+
+        if not self.db_url:  # the kernels' default is the server's
+            return
+        told = os.environ.get(DB_URL_ENV)
+        if told:
+            if resolve_url(told) != self.store.url:
+                self.log.warning(
+                    "learnpulse: kernels store events in $%s=%s, not in db_url %s: this "
+                    "server does not see them",
+                    DB_URL_ENV,
+                    redacted(resolve_url(told)),
+                    redacted(self.store.url),
+                )
+        elif self.store.backend == "sqlite":
+            self._hand_to_kernels({DB_URL_ENV: self.store.url.render_as_string()})
+        else:
+            self.log.warning(
+                "learnpulse: kernels started by this server store events in %s, not in "
+                "db_url %s: set $%s (or $LEARNPULSE_SERVER_URL) in their environment",
+                redacted(resolve_url(None)),
+                redacted(self.store.url),
+                DB_URL_ENV,
+            )
+
+    def _hand_to_kernels(self, wanted: dict[str, str]) -> None:
+        """Put ``wanted`` in the environment the kernels inherit, except the variables set
+        already; :meth:`_take_back_kernel_environment` removes them again."""
+        handed = {name: value for name, value in wanted.items() if not os.environ.get(name)}
+        self._kernel_environment.update(handed)
+        os.environ.update(handed)
+        for name, value in handed.items():
             self.log.info("learnpulse: kernels get %s=%s", name, value)
 
     def _take_back_kernel_environment(self) -> None:
-        """Remove what :meth:`_hand_course_to_kernels` set (unless changed since): another
-        server started in this process (tests) must not inherit this one's course."""
+        """Remove what :meth:`_hand_to_kernels` set (unless changed since): another server
+        started in this process (tests) must not inherit this one's course or store."""
         for name, value in getattr(self, "_kernel_environment", {}).items():
             if os.environ.get(name) == value:
                 del os.environ[name]

@@ -179,8 +179,8 @@ async def test_a_kernel_started_by_the_server_works_on_its_course(
 ):
     """The kernels never read tutor_course_file: %exercise tb-len was "no exercise 'tb-len'
     in course 'demo-python-101'" and the notebook's events named the demo course, while the
-    tutor and the analytics taught and counted the instructor's."""
-    monkeypatch.setenv("LEARNPULSE_DB_URL", lp_db_url)  # the kernel's events: the server's store
+    tutor and the analytics taught and counted the instructor's. Its events reach the
+    server's store, which is set only in the server's config (db_url)."""
     monkeypatch.setenv("LEARNPULSE_LEARNER_ID", "ada")
     started = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": "python3"}))
     kernel_id = json.loads(started.body)["id"]
