@@ -291,6 +291,34 @@ def test_review_flags_a_return_inside_the_loop(shell: InteractiveShell, tracked_
     assert "nothing to flag" in outputs[-1]["text/plain"]
 
 
+def test_a_question_after_a_review_is_about_the_review_or_a_new_one(
+    shell: InteractiveShell, tracked_store
+) -> None:
+    """After %review, "why?" was read with the chat question asked before the review (the
+    review's "Please review my code." read as a follow-up of it) and answered about tuples."""
+    from learnpulse.agents.tutor import REVIEW_FOLLOW_UP
+
+    run(shell, "%tutor what is a tuple?")
+    run(shell, "def total(numbers, seen=[]):\n    seen.append(numbers)\n    return sum(numbers)\n")
+    run(shell, "%review")
+    for follow_up in ("why?", "can you explain more?", "how do I fix it?"):
+        outputs, _ = run(shell, f"%tutor {follow_up}")
+        reply = magics(shell).last_reply
+        assert reply.agent == "reviewer", follow_up
+        assert "mutable-default" in reply.text and "`total`" in outputs[-1]["text/plain"]
+    run(shell, "%tutor what is recursion?")  # not about the review: answered on its own
+    new_question = magics(shell).last_reply
+    assert new_question.agent == "assistant"
+    assert new_question.sources[0].id.startswith("course:recursion#")
+    run(shell, "%tutor why?")  # now about recursion
+    assert magics(shell).last_reply.sources[0].id.startswith("course:recursion#")
+    payloads = [json.loads(p) for p in tracked_store.events("tutor_message").get_column("payload")]
+    review_request, why, why_reply = payloads[2], payloads[4], payloads[5]
+    assert review_request["text"] == "Please review my code."
+    assert "def total(numbers, seen=[])" in review_request["code"]  # what was reviewed
+    assert why["text"] == "why?" and why_reply["routing"] == REVIEW_FOLLOW_UP
+
+
 def test_explain_the_last_error(shell: InteractiveShell) -> None:
     run(shell, "scores = [3, 5]\nscores[2]\n")
     outputs, _ = run(shell, "%explain")
