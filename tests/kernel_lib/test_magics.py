@@ -335,10 +335,9 @@ def test_question_mark_guard_only_rewrites_tutor_lines() -> None:
     assert question_mark_guard(["x = 1\n", "%tutoring?\n"]) == ["x = 1\n", "%tutoring?\n"]
 
 
-@pytest.mark.slow
-def test_plain_terminal_ipython_gets_text(tmp_path) -> None:
-    """A real terminal IPython (no widget frontend): the widgets print as text."""
-    commands = "%load_ext learnpulse\n%exercise ex-lists-02\n%hint ex-lists-02\n%progress lists\n"
+def _terminal_ipython(tmp_path: Path, commands: str) -> subprocess.CompletedProcess:
+    """``commands`` typed into a real terminal IPython (no widget frontend) with the student's
+    store in ``tmp_path``."""
     env = {
         **os.environ,
         "LEARNPULSE_DB_URL": f"sqlite:///{tmp_path / 'events.db'}",
@@ -346,7 +345,7 @@ def test_plain_terminal_ipython_gets_text(tmp_path) -> None:
         "LEARNPULSE_LEARNER_ID": "terminal-student",
     }
     ipython = Path(sys.executable).with_name("ipython")
-    finished = subprocess.run(
+    return subprocess.run(
         [str(ipython), "--simple-prompt", "--no-banner", "--colors=NoColor"],
         input=commands + "exit\n",
         capture_output=True,
@@ -355,6 +354,13 @@ def test_plain_terminal_ipython_gets_text(tmp_path) -> None:
         timeout=120,
         check=True,
     )
+
+
+@pytest.mark.slow
+def test_plain_terminal_ipython_gets_text(tmp_path) -> None:
+    """A real terminal IPython (no widget frontend): the widgets print as text."""
+    commands = "%load_ext learnpulse\n%exercise ex-lists-02\n%hint ex-lists-02\n%progress lists\n"
+    finished = _terminal_ipython(tmp_path, commands)
     out = finished.stdout
     assert "Exercise ex-lists-02: Negative index" in out and "  b) 30" in out
     assert "Hint 1 of 2: Negative indexes count from the end" in out
@@ -368,3 +374,17 @@ def test_a_message_too_long_for_the_tutor_says_so(shell: InteractiveShell) -> No
     outputs, _ = run(shell, "%tutor " + "why " * 5_000)
     text = outputs[-1]["text/plain"]
     assert "The tutor could not take that message" in text and "at most" in text
+
+
+@pytest.mark.slow
+def test_the_first_tutor_answer_does_not_import_scikit_learn(tmp_path) -> None:
+    """The first %tutor answer of a kernel imported scikit-learn, SciPy and pandas (BKT's
+    sklearn base class, the stop words): 5-9 s before the answer on a 2-core machine."""
+    commands = (
+        "%load_ext learnpulse\n%tutor what is a tuple?\n"
+        "print('heavy:', sorted(m for m in ('sklearn', 'scipy', 'pandas') if m in sys.modules))\n"
+    )
+    finished = _terminal_ipython(tmp_path, "import sys\n" + commands)
+    assert "Tuples and sets" in finished.stdout  # answered, from the course
+    assert "heavy: []" in finished.stdout
+    assert "Traceback" not in finished.stdout + finished.stderr
