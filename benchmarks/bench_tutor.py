@@ -15,12 +15,20 @@ Run with ``learnpulse benchmark tutor`` or ``python benchmarks/bench_tutor.py``
    to a mix of messages for every agent, asked by a learner with a simulated history in a
    SQLite store, compared in the same run with the same messages asked without a store (no
    history, mastery or logging). The first reply (index build, imports) is reported apart.
+3. **First answer in a fresh kernel**: ``--fresh`` new processes each run an IPython shell
+   with a SQLite store, ``%load_ext learnpulse`` and two ``%tutor`` questions (medians of the
+   first and second answer's wall time), against importing ``sklearn.base`` alone in as many
+   fresh processes, alternately: what the first answer paid before BKT and the tokenizer
+   stopped importing scikit-learn.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -71,6 +79,46 @@ AGENT_MESSAGES = {
     ),
     "coach": ("make me a study plan for 4 weeks", "what is my streak?"),
 }
+
+
+#: A fresh kernel's first and second answers (run with ``python -c``; prints one JSON line).
+FRESH_KERNEL = """
+import json, os, sys, tempfile, time
+folder = tempfile.mkdtemp()
+os.environ.update(LEARNPULSE_DB_URL=f"sqlite:///{folder}/events.db",
+                  LEARNPULSE_SPOOL_DIR=f"{folder}/spool", LEARNPULSE_LEARNER_ID="bench")
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+shell, found = InteractiveShell.instance(), {}
+for name, cell in (("load_ext_s", "%load_ext learnpulse"), ("first_s", "%tutor what is a tuple?"),
+                   ("second_s", "%tutor how do for loops work?")):
+    started = time.perf_counter()
+    with capture_output():
+        shell.run_cell(cell)
+    found[name] = time.perf_counter() - started
+found["sklearn_imported"] = "sklearn" in sys.modules
+print(json.dumps(found))
+"""
+#: What importing scikit-learn's estimator base costs a fresh process (one JSON line).
+FRESH_SKLEARN = (
+    "import json, time; started = time.perf_counter(); import sklearn.base; "
+    "print(json.dumps({'sklearn_base_import_s': time.perf_counter() - started}))"
+)
+
+
+def fresh_processes(runs: int) -> dict:
+    """Medians over ``runs`` fresh processes of :data:`FRESH_KERNEL`'s times and, alternating
+    with them, of :data:`FRESH_SKLEARN`'s."""
+    found: dict[str, list] = {}
+    for _ in range(runs):
+        for code in (FRESH_KERNEL, FRESH_SKLEARN):
+            done = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            )
+            for key, value in json.loads(done.stdout.splitlines()[-1]).items():
+                found.setdefault(key, []).append(value)
+    medians = {k: round(statistics.median(v), 3) for k, v in found.items() if k.endswith("_s")}
+    return {**medians, "runs": runs, "sklearn_imported": any(found["sklearn_imported"])}
 
 
 def load_questions(path: Path) -> list[tuple[str, list[str]]]:
@@ -135,9 +183,10 @@ def run(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="learnpulse benchmark tutor", description=__doc__)
     parser.add_argument("--learners", type=int, default=200, help="simulated class size")
     parser.add_argument("--repeat", type=int, default=3, help="rounds of the message mix")
+    parser.add_argument("--fresh", type=int, default=5, help="fresh kernels for the first answer")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     args = parser.parse_args(argv)
-    at_least_one(args, "learners", "repeat")
+    at_least_one(args, "learners", "repeat", "fresh")
     question_sets = {name: load_questions(path) for name, path in QUESTION_SETS.items()}
     questions = question_sets["labelled"]
     retrieval = retrieval_table(question_sets)
@@ -162,7 +211,9 @@ def run(argv: list[str] | None = None) -> dict:
         every = [v for values in found.values() for v in values]
         table.append(_percentiles("all", every, setting))
     overall = next(r for r in table if r["setting"] == "store + history" and r["agent"] == "all")
+    fresh = fresh_processes(args.fresh)
     result = {
+        "fresh_kernel": fresh,
         "retrieval": retrieval,
         "latency": table,
         "cold_first_reply_ms": round(cold_ms, 1),
@@ -173,6 +224,10 @@ def run(argv: list[str] | None = None) -> dict:
     }
     print(f"first reply (cold: index build, imports): {cold_ms:.0f} ms; "
           f"benchmark learner has {history_events} events")  # fmt: skip
+    print(f"fresh kernel, medians of {fresh['runs']}: %load_ext {fresh['load_ext_s']} s, first "
+          f"%tutor answer {fresh['first_s']} s, second {fresh['second_s']} s (scikit-learn "
+          f"imported: {fresh['sklearn_imported']}); importing sklearn.base alone "
+          f"{fresh['sklearn_base_import_s']} s")  # fmt: skip
     print_report(pl.DataFrame(table), result, as_json=args.json)
     return result
 

@@ -291,6 +291,34 @@ def test_review_flags_a_return_inside_the_loop(shell: InteractiveShell, tracked_
     assert "nothing to flag" in outputs[-1]["text/plain"]
 
 
+def test_a_question_after_a_review_is_about_the_review_or_a_new_one(
+    shell: InteractiveShell, tracked_store
+) -> None:
+    """After %review, "why?" was read with the chat question asked before the review (the
+    review's "Please review my code." read as a follow-up of it) and answered about tuples."""
+    from learnpulse.agents.tutor import REVIEW_FOLLOW_UP
+
+    run(shell, "%tutor what is a tuple?")
+    run(shell, "def total(numbers, seen=[]):\n    seen.append(numbers)\n    return sum(numbers)\n")
+    run(shell, "%review")
+    for follow_up in ("why?", "can you explain more?", "how do I fix it?"):
+        outputs, _ = run(shell, f"%tutor {follow_up}")
+        reply = magics(shell).last_reply
+        assert reply.agent == "reviewer", follow_up
+        assert "mutable-default" in reply.text and "`total`" in outputs[-1]["text/plain"]
+    run(shell, "%tutor what is recursion?")  # not about the review: answered on its own
+    new_question = magics(shell).last_reply
+    assert new_question.agent == "assistant"
+    assert new_question.sources[0].id.startswith("course:recursion#")
+    run(shell, "%tutor why?")  # now about recursion
+    assert magics(shell).last_reply.sources[0].id.startswith("course:recursion#")
+    payloads = [json.loads(p) for p in tracked_store.events("tutor_message").get_column("payload")]
+    review_request, why, why_reply = payloads[2], payloads[4], payloads[5]
+    assert review_request["text"] == "Please review my code."
+    assert "def total(numbers, seen=[])" in review_request["code"]  # what was reviewed
+    assert why["text"] == "why?" and why_reply["routing"] == REVIEW_FOLLOW_UP
+
+
 def test_explain_the_last_error(shell: InteractiveShell) -> None:
     run(shell, "scores = [3, 5]\nscores[2]\n")
     outputs, _ = run(shell, "%explain")
@@ -307,10 +335,9 @@ def test_question_mark_guard_only_rewrites_tutor_lines() -> None:
     assert question_mark_guard(["x = 1\n", "%tutoring?\n"]) == ["x = 1\n", "%tutoring?\n"]
 
 
-@pytest.mark.slow
-def test_plain_terminal_ipython_gets_text(tmp_path) -> None:
-    """A real terminal IPython (no widget frontend): the widgets print as text."""
-    commands = "%load_ext learnpulse\n%exercise ex-lists-02\n%hint ex-lists-02\n%progress lists\n"
+def _terminal_ipython(tmp_path: Path, commands: str) -> subprocess.CompletedProcess:
+    """``commands`` typed into a real terminal IPython (no widget frontend) with the student's
+    store in ``tmp_path``."""
     env = {
         **os.environ,
         "LEARNPULSE_DB_URL": f"sqlite:///{tmp_path / 'events.db'}",
@@ -318,7 +345,7 @@ def test_plain_terminal_ipython_gets_text(tmp_path) -> None:
         "LEARNPULSE_LEARNER_ID": "terminal-student",
     }
     ipython = Path(sys.executable).with_name("ipython")
-    finished = subprocess.run(
+    return subprocess.run(
         [str(ipython), "--simple-prompt", "--no-banner", "--colors=NoColor"],
         input=commands + "exit\n",
         capture_output=True,
@@ -327,6 +354,13 @@ def test_plain_terminal_ipython_gets_text(tmp_path) -> None:
         timeout=120,
         check=True,
     )
+
+
+@pytest.mark.slow
+def test_plain_terminal_ipython_gets_text(tmp_path) -> None:
+    """A real terminal IPython (no widget frontend): the widgets print as text."""
+    commands = "%load_ext learnpulse\n%exercise ex-lists-02\n%hint ex-lists-02\n%progress lists\n"
+    finished = _terminal_ipython(tmp_path, commands)
     out = finished.stdout
     assert "Exercise ex-lists-02: Negative index" in out and "  b) 30" in out
     assert "Hint 1 of 2: Negative indexes count from the end" in out
@@ -340,3 +374,17 @@ def test_a_message_too_long_for_the_tutor_says_so(shell: InteractiveShell) -> No
     outputs, _ = run(shell, "%tutor " + "why " * 5_000)
     text = outputs[-1]["text/plain"]
     assert "The tutor could not take that message" in text and "at most" in text
+
+
+@pytest.mark.slow
+def test_the_first_tutor_answer_does_not_import_scikit_learn(tmp_path) -> None:
+    """The first %tutor answer of a kernel imported scikit-learn, SciPy and pandas (BKT's
+    sklearn base class, the stop words): 5-9 s before the answer on a 2-core machine."""
+    commands = (
+        "%load_ext learnpulse\n%tutor what is a tuple?\n"
+        "print('heavy:', sorted(m for m in ('sklearn', 'scipy', 'pandas') if m in sys.modules))\n"
+    )
+    finished = _terminal_ipython(tmp_path, "import sys\n" + commands)
+    assert "Tuples and sets" in finished.stdout  # answered, from the course
+    assert "heavy: []" in finished.stdout
+    assert "Traceback" not in finished.stdout + finished.stderr

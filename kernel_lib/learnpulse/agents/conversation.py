@@ -10,6 +10,10 @@ answered as if it came first. A message is a follow-up when it
 - is a bare topic ("dicts please");
 - or is short (:data:`FOLLOW_UP_WORDS`) and names no topic of the course.
 
+A message that asked about code (``%review``'s "Please review my code.", ``%explain``'s
+"Explain my last error.") is a question of its own, about that code, whatever its words: it
+is not read with the questions before it, and a follow-up goes back no further than it.
+
 A topic is a skill of the course (by its id or a word of its name) or a section of its
 material (every word of the heading). A follow-up is read with the questions it follows, and a
 topic it names replaces theirs: "and a dict?" after "what is a tuple?" asks what a dict is.
@@ -172,15 +176,17 @@ def with_previous_question(
 
     A follow-up (:func:`is_follow_up`) is preceded by the learner's earlier questions back to
     the last new one; the words of those naming another topic than the follow-up's are left
-    out ("what is a tuple?", "and a dict?" -> "what is a and a dict?"). Anything else is
-    returned as it is.
+    out ("what is a tuple?", "and a dict?" -> "what is a and a dict?"). A message that asked
+    about code (its ``code`` is not empty: ``%review``, ``%explain``) is always a new one.
+    Anything else is returned as it is.
 
     Parameters
     ----------
     message : str
         The learner's message.
     history : list of dict
-        The conversation so far, oldest first (``role`` and ``text`` of each message).
+        The conversation so far, oldest first (``role``, ``text`` and, optionally, ``code`` of
+        each message).
     course : Course, optional
         Whose topics tell new questions from follow-ups.
 
@@ -191,9 +197,9 @@ def with_previous_question(
     if not is_follow_up(message, course):
         return message
     chain = [message]
-    for earlier in reversed([m["text"] for m in history if m["role"] == "learner"]):
-        chain.append(earlier)
-        if not is_follow_up(earlier, course):
+    for earlier in reversed([m for m in history if m["role"] == "learner"]):
+        chain.append(earlier["text"])
+        if earlier.get("code") or not is_follow_up(earlier["text"], course):
             break
     read: list[str] = []
     later_topics: set[str] = set()
@@ -201,3 +207,30 @@ def with_previous_question(
         read.append(_without_topics(question, later_topics, course) if later_topics else question)
         later_topics |= _topics_replacing(question, course)
     return " ".join(reversed(read))
+
+
+def code_followed_up(
+    message: str, history: list[dict[str, str]], course: Course | None = None
+) -> str | None:
+    """The code ``message`` asks about again: that of the learner's previous message, if
+    ``message`` is a follow-up of it and it asked for a review ("why?" or "how do I fix it?"
+    right after ``%review``); None otherwise (an error explained, or a new question).
+
+    Parameters
+    ----------
+    message : str
+        The learner's message.
+    history : list of dict
+        The conversation so far, oldest first (``role``, ``text``, ``code`` and ``error`` of
+        each message, as :func:`learnpulse.agents.learner.history` gives them).
+    course : Course, optional
+        Whose topics tell new questions from follow-ups.
+
+    Returns
+    -------
+    str or None
+    """
+    previous = next((m for m in reversed(history) if m["role"] == "learner"), None)
+    if previous is None or not previous.get("code") or previous.get("error"):
+        return None
+    return previous["code"] if is_follow_up(message, course) else None

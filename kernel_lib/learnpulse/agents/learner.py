@@ -83,7 +83,10 @@ def learner_mastery(
 
 
 def history(events: pl.DataFrame, limit: int = HISTORY_MESSAGES) -> list[dict[str, str]]:
-    """The last ``limit`` tutor messages, oldest first: ``{"role", "text", "agent", "item_id"}``."""
+    """The last ``limit`` tutor messages, oldest first: ``{"role", "text", "agent", "item_id",
+    "code", "error"}``; ``code`` is the code a learner's message asked about (the cell or
+    function of ``%review`` or ``%explain``) and ``error`` the exception explained
+    (``"KeyError: 'x'"``), ``""`` if none."""
     messages = events.filter(pl.col("kind") == "tutor_message").tail(limit)
     found = []
     for payload, item in zip(
@@ -96,6 +99,8 @@ def history(events: pl.DataFrame, limit: int = HISTORY_MESSAGES) -> list[dict[st
                 "text": body.get("text", ""),
                 "agent": body.get("agent", ""),
                 "item_id": item or "",
+                "code": body.get("code") or "",
+                "error": body.get("error") or "",
             }
         )
     return found

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Container, Mapping
-from functools import lru_cache
 from itertools import pairwise
 
 #: Shortest word the stemmer still shortens, and the shortest stem it leaves.
@@ -73,12 +72,35 @@ _WORD = re.compile(r"[A-Za-z]+")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-@lru_cache(maxsize=1)
-def _stop_words() -> frozenset[str]:
-    # Imported on first use: scikit-learn costs a second at server start-up.
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS) - KEYWORDS_KEPT
+#: English stop words: the Glasgow Information Retrieval Group's list, as scikit-learn ships
+#: it (``sklearn.feature_extraction.text.ENGLISH_STOP_WORDS``, the same 318 words). Copied:
+#: importing it took scikit-learn and SciPy into a kernel's first tutor answer (seconds).
+_STOP_WORD_LIST = (
+    "a about above across after afterwards again against all almost alone along already also "
+    "although always am among amongst amoungst amount an and another any anyhow anyone anything "
+    "anyway anywhere are around as at back be became because become becomes becoming been before "
+    "beforehand behind being below beside besides between beyond bill both bottom but by call can "
+    "cannot cant co con could couldnt cry de describe detail do done down due during each eg "
+    "eight either eleven else elsewhere empty enough etc even ever every everyone everything "
+    "everywhere except few fifteen fifty fill find fire first five for former formerly forty "
+    "found four from front full further get give go had has hasnt have he hence her here "
+    "hereafter hereby herein hereupon hers herself him himself his how however hundred i ie if in "
+    "inc indeed interest into is it its itself keep last latter latterly least less ltd made many "
+    "may me meanwhile might mill mine more moreover most mostly move much must my myself name "
+    "namely neither never nevertheless next nine no nobody none noone nor not nothing now nowhere "
+    "of off often on once one only onto or other others otherwise our ours ourselves out over own "
+    "part per perhaps please put rather re same see seem seemed seeming seems serious several she "
+    "should show side since sincere six sixty so some somehow someone something sometime "
+    "sometimes somewhere still such system take ten than that the their them themselves then "
+    "thence there thereafter thereby therefore therein thereupon these they thick thin third this "
+    "those though three through throughout thru thus to together too top toward towards twelve "
+    "twenty two un under until up upon us very via was we well were what whatever when whence "
+    "whenever where whereafter whereas whereby wherein whereupon wherever whether which while "
+    "whither who whoever whole whom whose why will with within without would yet you your yours "
+    "yourself yourselves"
+)
+ENGLISH_STOP_WORDS = frozenset(_STOP_WORD_LIST.split())
+_STOP_WORDS = ENGLISH_STOP_WORDS - KEYWORDS_KEPT
 
 
 def _stem(word: str) -> str:
@@ -103,7 +125,7 @@ def _stem(word: str) -> str:
 
 def word_stems(words: str) -> frozenset[str]:
     """The stems of space-separated ``words``, as :func:`tokenize` folds them (for word
-    lists written in code; no stop words are removed, so scikit-learn is not imported)."""
+    lists written in code; no stop words are removed)."""
     return frozenset(_stem(word) for word in words.split())
 
 
@@ -161,7 +183,7 @@ def tokenize(text: str) -> list[str]:
     """
     text = _code_words(text.replace("\u2019", "'"))
     words = _spelt_out(_TOKEN.findall(_CONTRACTION.sub("", text.lower())))
-    stop = _stop_words()
+    stop = _STOP_WORDS
     stems = (_stem(word) if word[0].isalpha() else word for word in words if word not in stop)
     return [stem for stem in stems if stem not in _QUESTION_STEMS]
 

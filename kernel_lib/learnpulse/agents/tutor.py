@@ -19,7 +19,7 @@ from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 from learnpulse.agents.base import Draft, Source, TutorContext, TutorReply
-from learnpulse.agents.conversation import topics_in, with_previous_question
+from learnpulse.agents.conversation import code_followed_up, topics_in, with_previous_question
 from learnpulse.agents.engines import EngineError, EngineRequest, OfflineEngine
 from learnpulse.agents.generator import generated_exercise
 from learnpulse.agents.guardrails import ReplyGuard, answer_patterns, too_vague
@@ -47,6 +47,11 @@ MAX_MESSAGE_CHARS = 10_000
 MAX_LOGGED_CHARS = 16000
 #: Agents that answer questions and so need enough detail to answer well.
 QUESTION_AGENTS = ("assistant", "reviewer")
+#: Longest code (``%review``'s cell or function) stored with a learner's ``tutor_message``, in
+#: characters: a follow-up ("why?") is answered about it. Longer code is cut.
+MAX_LOGGED_CODE_CHARS = 8000
+#: Why a follow-up of a review goes to the code reviewer (logged as the exchange's routing).
+REVIEW_FOLLOW_UP = "a follow-up of the review of the learner's code"
 FALLBACK_NOTE = "\n\n*(The language model did not finish; here is the offline answer.)*\n\n"
 #: The reply when an agent raises or does not return a Draft (its error is logged).
 AGENT_FAILED = (
@@ -267,7 +272,10 @@ def _policy_draft(message: str, context: TutorContext, agent: str) -> Draft | No
             1.0,
         )
     has_code = bool(context.code or code_in(message))
-    question = with_previous_question(message, context.history, context.course)
+    # a message asking about code is a question of its own (conversation.py)
+    question = message
+    if context.code is None and context.error is None:
+        question = with_previous_question(message, context.history, context.course)
     vague = too_vague(
         question,
         has_code=has_code,
@@ -315,6 +323,12 @@ def ask_stream(
     )  # fmt: skip
     agents = available_agents()
     name, routing = route(message, context, agents, agent)
+    reviewed = code_followed_up(message, context.history, course) if code is None else None
+    if reviewed and agent is None and name in QUESTION_AGENTS and "reviewer" in agents:
+        # "why?" right after %review asks about the review ("why" made it the assistant's,
+        # which answered the chat question before the review)
+        context = dataclasses.replace(context, code=reviewed)
+        name, routing = "reviewer", REVIEW_FOLLOW_UP
     policy = _policy_draft(message, context, name)
     draft = policy or _agent_draft(agents[name], message, context)
     # The guardrails' own answers are final: no engine rewrites them.
@@ -345,7 +359,9 @@ def ask(message: str, *, learner_id: str, **options: Any) -> TutorReply:
     engine : Engine, optional
         Default: the offline engine (see :func:`learnpulse.agents.engines.engine_from_env`).
     code : str, optional
-        Code the learner asks about (a cell or function, e.g. from ``%review``).
+        Code the learner asks about (a cell or function, e.g. from ``%review``); logged with
+        the message. Default: for a follow-up of a review ("why?", "how do I fix it?"), the
+        code reviewed, and the code reviewer answers again about it.
     error : BaseException, optional
         The learner's last exception (e.g. from ``%explain``).
     mastery_model : fitted BKT or DKT, optional
@@ -403,6 +419,12 @@ def _log(
         **({"hint_level": reply.hint_level} if reply.hint_level is not None else {}),
     }
     learner_payload = {"role": "learner", "agent": reply.agent, "text": message[:MAX_LOGGED_CHARS]}
+    # what the message asked about, so a follow-up is read with it (and not with the chat
+    # question before it: "Please review my code." alone read as a follow-up of that one)
+    if context.code:
+        learner_payload["code"] = context.code[:MAX_LOGGED_CODE_CHARS]
+    if context.error is not None:
+        learner_payload["error"] = f"{type(context.error).__name__}: {context.error}"[:500]
     store.append(
         [
             {**common, "id": new_event_id(), "payload": learner_payload},

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from learnpulse.agents.conversation import is_follow_up, topics_in, with_previous_question
+from learnpulse.agents.conversation import (
+    code_followed_up,
+    is_follow_up,
+    topics_in,
+    with_previous_question,
+)
 
 
 @pytest.mark.parametrize(
@@ -67,3 +72,17 @@ def test_without_a_course_only_the_wording_tells_a_follow_up():
     assert is_follow_up("and a dict?", None) and is_follow_up("why?", None)
     assert not is_follow_up("how do I sort a list of names by length", None)
     assert with_previous_question("why?", _history("what is a list?")) == "what is a list? why?"
+
+
+def test_a_message_about_code_is_a_question_of_its_own(course):
+    """%review logs "Please review my code.", short enough to be a follow-up: the review was
+    read with the chat question before it, and so was a "why?" after the review."""
+    review = {"role": "learner", "text": "Please review my code.", "code": "x = 1\n"}
+    history = [*_history("what is a tuple?"), review]
+    assert with_previous_question("why?", history, course) == "Please review my code. why?"
+    assert code_followed_up("why?", history, course) == "x = 1\n"
+    assert code_followed_up("how do I fix it?", history, course) == "x = 1\n"
+    assert code_followed_up("what is a tuple?", history, course) is None  # a new question
+    assert code_followed_up("why?", [*history, *_history("what is a set?")], course) is None
+    explained = {**review, "text": "Explain my last error.", "error": "KeyError: 'x'"}
+    assert code_followed_up("why?", [explained], course) is None  # not a review

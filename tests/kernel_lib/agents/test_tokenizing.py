@@ -88,3 +88,12 @@ def test_abbreviations_are_spelt_out_for_the_embedding_model():
     assert spell_out("whats a Dict, and my func's args?") == (
         "whats a dictionary, and my function's arguments?"
     )
+
+
+def test_the_stop_words_are_scikit_learns():
+    """Copied, not imported: importing them took scikit-learn into the first tutor answer."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS as SKLEARN_STOP_WORDS
+
+    from learnpulse.agents.tokenizing import ENGLISH_STOP_WORDS
+
+    assert ENGLISH_STOP_WORDS == SKLEARN_STOP_WORDS

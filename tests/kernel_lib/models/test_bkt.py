@@ -111,6 +111,10 @@ def test_sklearn_params_and_clone():
     assert model.get_params()["max_iter"] == 7
     copy = clone(model).set_params(n_init=1)
     assert copy.n_init == 1 and copy.forgetting and not hasattr(copy, "params_")
+    # scikit-learn's contract without its base class (whose import took seconds in a kernel)
+    assert repr(copy) == "BKT(forgetting=True, max_iter=7, n_init=1)" and repr(BKT()) == "BKT()"
+    with pytest.raises(ValueError, match="Invalid parameter 'n_inits' for estimator BKT"):
+        model.set_params(n_inits=1)
 
 
 @pytest.mark.parametrize(

@@ -30,8 +30,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sklearn.base import BaseEstimator
-from sklearn.utils.validation import check_is_fitted
 
 from learnpulse.files import write_text
 from learnpulse.models.knowledge_tracing import sequences as sq
@@ -46,6 +44,7 @@ from learnpulse.models.knowledge_tracing.checks import (
     check_settings,
     read_model_file,
 )
+from learnpulse.models.knowledge_tracing.estimator import Parameters, check_fitted
 
 #: Default upper bound of ``p_guess`` and ``p_slip``: a learner who knows the skill must do
 #: better than one who guesses (Baker, Corbett & Aleven 2008).
@@ -152,7 +151,7 @@ class _Chain:
         return m0, m1, b0, b1
 
 
-class BKT(BaseEstimator):
+class BKT(Parameters):
     """Per-skill Bayesian Knowledge Tracing, scikit-learn style, on response sequences.
 
     Parameters
@@ -429,7 +428,7 @@ class BKT(BaseEstimator):
     def _forward(self, X: sq.Inputs) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, tuple]:
         """Responses; P(correct) and prior P(known) per response (n,), in response order;
         (final P(known), response index of the first response) per sequence (n_seq,)."""
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         responses = sq.response_frame(X)
         chain = self._chain(responses)
         p = {key: value[None, :] for key, value in self.params_.items()}
@@ -509,7 +508,7 @@ class BKT(BaseEstimator):
         float
             P(known) of ``skill`` at the next opportunity, as :meth:`mastery` gives it.
         """
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         correct = check_correct(correct)
         key = skill if self.ability_bins is None else self._ability_key(skill, history)
         p_init, learn, forget, guess, slip = self.lookup_.get(key) or self.lookup_[None]
@@ -538,7 +537,7 @@ class BKT(BaseEstimator):
     def params_frame(self) -> pl.DataFrame:
         """Fitted parameters, one row per skill, or per (skill, ``ability_bin``) with ability
         bins (the unseen-key defaults excluded)."""
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         params = {k: self.params_[k][: len(self.keys_)] for k in PARAMS}
         if self.ability_bins is None:
             return pl.DataFrame({"skill": self.keys_, **params})
@@ -550,7 +549,7 @@ class BKT(BaseEstimator):
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable description of the fitted model (see :meth:`from_dict`)."""
-        check_is_fitted(self, "params_")
+        check_fitted(self, "params_")
         return {
             "model": self.name,
             "format": 1,
