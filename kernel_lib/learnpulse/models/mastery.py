@@ -12,6 +12,12 @@ come from numpy reductions over the sorted rows. ``BKT.mastery`` computes the sa
 but spends ~1 s of bookkeeping per million events; this path keeps the per-response
 trajectory too (:class:`MasteryTrace`), which learning velocity and time to completion read.
 Any other model with a ``mastery(events)`` method (DKT, per-item BKT) is used through it.
+
+Every path reads only the attempts that are evidence of mastery
+(:mod:`learnpulse.models.knowledge_tracing.evidence`): practice on an exercise already solved
+is left out, and a right answer after the whole hint ladder counts as wrong, as in the
+students' live mastery (:class:`learnpulse.widgets.LearnerSession`), so the same events give
+the student and the instructor the same P(known).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from learnpulse.events import check_frame_dtypes
 from learnpulse.models.knowledge_tracing import BKT
 from learnpulse.models.knowledge_tracing import sequences as sq
 from learnpulse.models.knowledge_tracing.bkt import PARAMS
+from learnpulse.models.knowledge_tracing.evidence import evidence_attempts
 
 #: P(known) of a (learner, skill) a model other than BKT gives no estimate for (a skill
 #: outside a DKT's vocabulary, a learner without attempts): no evidence either way.
@@ -72,18 +79,23 @@ def before(events: pl.DataFrame, at: datetime | None) -> pl.DataFrame:
 
 
 def attempt_rows(events: pl.DataFrame) -> pl.DataFrame:
-    """Graded attempts, one row per (attempt, skill), sorted by learner, skill, time, input.
+    """Graded attempts that are evidence of mastery, one row per (attempt, skill), sorted by
+    learner, skill, time, input.
+
+    Practice on a solved item is left out and a right answer after the whole hint ladder
+    counts as wrong (:func:`~learnpulse.models.knowledge_tracing.evidence.evidence_attempts`,
+    the rule the students' live mastery follows too).
 
     Returns
     -------
     polars.DataFrame, shape (n_responses, 5)
-        ``learner_id``, ``skill``, ``ts``, ``item_id``, ``correct`` (bool).
+        ``learner_id``, ``skill``, ``ts``, ``item_id``, ``correct`` (bool, as it counts).
     """
     check_columns(events, _EVENT_COLUMNS, "event frame")
     item = pl.col("item_id") if "item_id" in events.columns else pl.lit(None, pl.String)
     return (
-        events.lazy()
-        .filter((pl.col("kind") == "attempt") & pl.col("correct").is_not_null())
+        evidence_attempts(events)
+        .lazy()
         .select("learner_id", "ts", "skills", "correct", item_id=item)
         .with_row_index("row")
         .explode("skills")
@@ -98,6 +110,9 @@ def fit_mastery_model(
     events: pl.DataFrame, *, at: datetime | None = None, forgetting: bool = False
 ) -> BKT:
     """A BKT fitted on the graded attempts of ``events`` before ``at``, to reuse across calls.
+
+    It is fitted on the attempts that are evidence (:func:`attempt_rows`' rule), the
+    observations it will trace.
 
     Parameters
     ----------
@@ -114,8 +129,7 @@ def fit_mastery_model(
         Fitted; with no graded attempt it predicts its starting parameters.
     """
     check_columns(events, _EVENT_COLUMNS, "event frame")
-    attempts = before(events, at).filter(pl.col("kind") == "attempt")
-    return BKT(forgetting=forgetting).fit(attempts)
+    return BKT(forgetting=forgetting).fit(evidence_attempts(before(events, at)))
 
 
 @dataclass(frozen=True)
@@ -301,7 +315,7 @@ def _untried(
 
 
 def _counts(events: pl.DataFrame) -> pl.DataFrame:
-    """Attempts and correct ones per (learner, skill)."""
+    """Attempts that are evidence and correct ones per (learner, skill)."""
     return (
         attempt_rows(events)
         .group_by("learner_id", "skill")
@@ -340,8 +354,7 @@ def _from_model(events: pl.DataFrame, model: Any, threshold: float) -> pl.DataFr
     """Mastery rows of a model with its own ``mastery(events)`` (DKT, per-item BKT...)."""
     if not callable(getattr(model, "mastery", None)):
         raise TypeError(f"model must be a fitted BKT or DKT, not {type(model).__name__}")
-    attempts = events.filter(pl.col("kind") == "attempt")
-    frame = label_mastery(model.mastery(attempts), mastery_threshold=threshold)
+    frame = label_mastery(model.mastery(evidence_attempts(events)), mastery_threshold=threshold)
     frame = frame.drop("n_attempts", "n_correct", strict=False).join(
         _counts(events), on=["learner_id", "skill"], how="left"
     )
@@ -383,8 +396,8 @@ def course_mastery(
     polars.DataFrame, shape (n_rows, 11)
         :data:`MASTERY_COLUMNS`, sorted by learner and skill: ``p_known``, ``mastered``
         (>= ``mastery_threshold``), ``proficiency`` (1-10), ``label`` (Mastered / Proficient /
-        Developing / Needs Focus), ``n_attempts``, ``n_correct``, ``confidence``, ``model``,
-        ``reason``.
+        Developing / Needs Focus), ``n_attempts``, ``n_correct`` (the attempts that are
+        evidence, see :func:`attempt_rows`), ``confidence``, ``model``, ``reason``.
     """
     threshold = sq.check_mastery_threshold(mastery_threshold)
     events = before(events, at)

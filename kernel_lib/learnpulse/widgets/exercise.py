@@ -1,8 +1,10 @@
 """The exercise widget: prompt, answer box (or code check), feedback, hint ladder, mastery.
 
 Every check is an ``attempt`` event (item, skills, correct, score, duration, attempt number,
-hints used) and every hint a ``hint`` event; the learner's mastery of the exercise's skills is
-updated (online BKT) and shown after each attempt.
+hints used, the hint ladder's length) and every hint a ``hint`` event; the learner's mastery
+of the exercise's skills is updated (online BKT) and shown after each attempt. Answering a
+solved exercise again is practice: mastery stays as it was and the widget says why (see
+:mod:`learnpulse.models.knowledge_tracing.evidence`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The progress widget: mastery per skill, streak, and the recommended next exercise (why).
 
-Mastery is the session's live BKT estimate (updated after every attempt, refreshed here
-automatically). The next exercise comes from the course recommender
+Mastery is the session's live BKT estimate (updated after every attempt that is evidence,
+refreshed here automatically; the Correct column counts those attempts, not practice on
+solved exercises). The next exercise comes from the course recommender
 (:func:`learnpulse.models.recommendations.recommend`): a skill not yet mastered whose
 prerequisites are in place, the exercise nearest the learner's level; when no new exercise is
 ready, the top revision item.

@@ -2,8 +2,12 @@
 
 Widgets and magics share one :class:`LearnerSession` per process (:func:`current_session`).
 It records every attempt and hint as an event (``learnpulse.track``) and keeps the learner's
-mastery up to date with an online BKT update after each attempt, starting from the learner's
-earlier attempts in the store when there are any.
+mastery up to date with an online BKT update after each attempt that is evidence, starting
+from the learner's earlier attempts in the store when there are any. Which attempts are
+evidence is the rule the instructor's models follow too
+(:mod:`learnpulse.models.knowledge_tracing.evidence`): answering an exercise already solved
+again is practice and leaves mastery as it was, and a right answer after the whole hint
+ladder counts as wrong.
 """
 
 from __future__ import annotations
@@ -23,6 +27,12 @@ from learnpulse.collectors import context
 from learnpulse.course import CheckResult, Course, Exercise, default_course
 from learnpulse.events import EVENT_FRAME_SCHEMA
 from learnpulse.models.knowledge_tracing import BKT, mastery_label, proficiency
+from learnpulse.models.knowledge_tracing.evidence import (
+    HINT_LADDER_KEY,
+    counted_outcome,
+    hint_ladder_of,
+    tracks_repeats,
+)
 from learnpulse.models.knowledge_tracing.sequences import attempt_confidence, model_label
 
 log = logging.getLogger(__name__)
@@ -33,6 +43,15 @@ MAX_ANSWER_CHARS = 4_000
 GRADED_COLUMNS = ("learner_id", "ts", "kind", "item_id", "skills", "correct", "difficulty")
 #: Name of the prior BKT model (the ``model`` column says which parameters were used).
 PRIOR_MODEL_NAME = "bkt-prior"
+#: What a student is told when an attempt did not count as a plain right or wrong answer.
+PRACTICE_NOTE = (
+    "Unchanged: you had already solved this exercise, so answering it again is practice. "
+    "New exercises on the skill raise your mastery."
+)
+BOTTOM_OUT_NOTE = (
+    "Right after every hint: it counts as not yet known on your own. "
+    "Try the next exercise with fewer hints."
+)
 
 
 def prior_bkt() -> BKT:
@@ -47,19 +66,47 @@ def prior_bkt() -> BKT:
 
 @dataclass
 class MasteryChange:
-    """P(known) of each skill of an exercise before and after one attempt."""
+    """P(known) of each skill of an exercise before and after one attempt.
+
+    Attributes
+    ----------
+    before, after : dict of str to float
+    counted_as : bool or None
+        How the attempt counted as evidence (see
+        :func:`~learnpulse.models.knowledge_tracing.evidence.counted_outcome`): True right,
+        False wrong, None not at all (practice on a solved exercise).
+    answered_right : bool
+        Whether the answer itself was right.
+    """
 
     before: dict[str, float]
     after: dict[str, float]
+    counted_as: bool | None = True
+    answered_right: bool = True
+
+    @property
+    def note(self) -> str:
+        """Why mastery did not follow the answer (empty when it did)."""
+        if self.counted_as is None:
+            return PRACTICE_NOTE
+        if self.answered_right and not self.counted_as:
+            return BOTTOM_OUT_NOTE
+        return ""
 
     def describe(self, course: Course) -> str:
-        """``"Lists and indexing: 67% → 90% (Proficient)"`` per skill, one per line."""
+        """``"Lists and indexing: 67% → 90% (Proficient)"`` per skill, one per line, then
+        :attr:`note` if any (``"Lists and indexing: 96% (Mastered)"`` when unchanged)."""
         lines = []
         for skill, after in self.after.items():
             label = mastery_label(np.array([after]), course.mastery_threshold)[0]
             name = course.skills[skill].name if skill in course.skills else skill
-            lines.append(f"{name}: {self.before[skill]:.0%} → {after:.0%} ({label})")
-        return "\n".join(lines)
+            change = (
+                f"{after:.0%}"
+                if self.counted_as is None
+                else f"{self.before[skill]:.0%} → {after:.0%}"
+            )
+            lines.append(f"{name}: {change} ({label})")
+        return "\n".join([*lines, self.note] if self.note else lines)
 
 
 @dataclass
@@ -89,7 +136,8 @@ class LearnerSession:
     mastery: dict[str, float] = field(default_factory=dict, init=False)
     attempts: dict[str, int] = field(default_factory=dict, init=False)
     solved: set[str] = field(default_factory=set, init=False)
-    counts: dict[str, list[int]] = field(default_factory=dict, init=False)  # [n, n_correct]
+    #: Per skill [attempts that are evidence, those counted right]: what mastery rests on.
+    counts: dict[str, list[int]] = field(default_factory=dict, init=False)
     days: set[date] = field(default_factory=set, init=False)
     correct_in_a_row: int = field(default=0, init=False)
     hints_opened: dict[str, int] = field(default_factory=dict, init=False)
@@ -152,9 +200,14 @@ class LearnerSession:
         attempts = frame.filter(pl.col("kind") == "attempt")
         for row in attempts.iter_rows(named=True):
             if row["correct"] is not None and row["item_id"]:
-                skills = row["skills"] or []
                 self._apply(
-                    row["item_id"], skills, bool(row["correct"]), row["ts"], row["difficulty"]
+                    row["item_id"],
+                    row["skills"] or [],
+                    bool(row["correct"]),
+                    row["ts"],
+                    row["difficulty"],
+                    hints_used=row["hints_used"],
+                    hint_ladder=hint_ladder_of(row["payload"]),
                 )
         tutor_level = pl.col("payload").str.json_path_match("$.hint_level")
         levels = frame.filter(pl.col("item_id").is_not_null()).select(
@@ -175,8 +228,18 @@ class LearnerSession:
         correct: bool,
         ts: datetime,
         difficulty: float | None,
-    ) -> None:
-        """Update counts, streaks and mastery from one attempt."""
+        *,
+        hints_used: int | None = None,
+        hint_ladder: int | None = None,
+    ) -> bool | None:
+        """Update counts, streaks and mastery from one attempt; how it counted as evidence
+        (:func:`~learnpulse.models.knowledge_tracing.evidence.counted_outcome`)."""
+        counted = counted_outcome(
+            correct,
+            solved_before=tracks_repeats(item_id) and item_id in self.solved,
+            hints_used=hints_used,
+            hint_ladder=hint_ladder,
+        )
         self.attempts[item_id] = self.attempts.get(item_id, 0) + 1
         if correct:
             self.solved.add(item_id)
@@ -193,10 +256,13 @@ class LearnerSession:
                 "difficulty": difficulty,
             }
         )
+        if counted is None:  # practice on a solved exercise: no evidence either way
+            return None
         for skill in skills:
-            self.model.update(self.mastery, skill, correct, item=item_id)
+            self.model.update(self.mastery, skill, counted, item=item_id)
             n = self.counts.setdefault(skill, [0, 0])
-            n[0], n[1] = n[0] + 1, n[1] + int(correct)
+            n[0], n[1] = n[0] + 1, n[1] + int(counted)
+        return counted
 
     # -- recording ------------------------------------------------------------------------
 
@@ -250,20 +316,32 @@ class LearnerSession:
         """Track an ``attempt`` event and update mastery; returns the change per skill.
 
         The duration is the time since the exercise was shown (:meth:`begin`) or last
-        attempted; ``hints_used`` the hints opened so far.
+        attempted; ``hints_used`` the hints opened so far. The payload holds the hint
+        ladder's length, which the instructor's models read to count the attempt as the
+        session does.
         """
         self.load_history()
         duration_ms = self._elapsed_ms(exercise)
         before = {s: self.p_known(s) for s in exercise.skills}
         now = datetime.now(timezone.utc)
-        self._apply(exercise.id, list(exercise.skills), result.correct, now, exercise.difficulty)
-        after = {s: self.mastery[s] for s in exercise.skills}
+        hints_used = self.hints_opened.get(exercise.id, 0)
+        counted = self._apply(
+            exercise.id,
+            list(exercise.skills),
+            result.correct,
+            now,
+            exercise.difficulty,
+            hints_used=hints_used,
+            hint_ladder=len(exercise.hints),
+        )
+        after = {s: self.p_known(s) for s in exercise.skills}
         payload = {
             "type": exercise.type,
             "diagnosis": result.details.get("diagnosis"),
             "source": source,
             "mastery_before": before,
             "mastery_after": after,
+            HINT_LADDER_KEY: len(exercise.hints),
         }
         if answer is not None:
             payload["answer"] = str(answer)[:MAX_ANSWER_CHARS]
@@ -275,14 +353,14 @@ class LearnerSession:
             score=float(result.score),
             duration_ms=int(duration_ms),
             attempt=self.attempts[exercise.id],
-            hints_used=self.hints_opened.get(exercise.id, 0),
+            hints_used=hints_used,
             difficulty=exercise.difficulty,
             course_id=self.course.id,
             learner_id=self.learner_id,
             payload=payload,
         )
         self._notify()
-        return MasteryChange(before, after)
+        return MasteryChange(before, after, counted, bool(result.correct))
 
     def _notify(self) -> None:
         alive = []
@@ -354,7 +432,9 @@ class LearnerSession:
         -------
         polars.DataFrame, shape (n_skills, 12)
             ``learner_id``, ``skill``, ``name``, ``p_known``, ``mastered``, ``proficiency``,
-            ``label``, ``n_attempts``, ``n_correct``, ``confidence``, ``model``, ``reason``.
+            ``label``, ``n_attempts``, ``n_correct`` (the attempts that are evidence, as in
+            :func:`learnpulse.models.mastery.course_mastery`), ``confidence``, ``model``,
+            ``reason``.
         """
         self.load_history()
         skills = list(self.course.skills)
@@ -384,7 +464,10 @@ class LearnerSession:
 def _reason(n_attempts: int, n_correct: int) -> str:
     if n_attempts == 0:
         return "no attempts yet: the course's prior estimate"
-    return f"{n_correct} of {n_attempts} attempts correct (BKT after each attempt)"
+    return (
+        f"{n_correct} of {n_attempts} attempts correct (BKT after each attempt until an "
+        "exercise is solved; practice on solved ones does not count)"
+    )
 
 
 def _today() -> date:

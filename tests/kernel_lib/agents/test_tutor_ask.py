@@ -164,8 +164,9 @@ def test_practice_is_on_the_skill_asked_for_not_an_everyday_word(course, message
 
 
 def test_explorer_path_skips_what_the_learner_mastered(course, lite_store):
+    # ten exercises per skill: answering one again would be practice, not mastery
     wins = [
-        make_event(offset_s=i, learner_id="max", course_id=course.id, item_id=f"ex-{s}-01",
+        make_event(offset_s=i, learner_id="max", course_id=course.id, item_id=f"ex-{s}-{i:02}",
                    skills=[s], correct=True)
         for s in ("variables", "expressions") for i in range(10)
     ]  # fmt: skip

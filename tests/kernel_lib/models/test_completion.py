@@ -14,11 +14,11 @@ from learnpulse.models.mastery import course_mastery
 from learnpulse.models.velocity import weekly_progress
 from tests.kernel_lib.models.test_mastery import (
     ann_masters_a,
-    attempt,
     chain_model,
     chain_skills,
     expected_p_known,
     frame,
+    problem,
 )
 
 
@@ -142,7 +142,7 @@ def test_a_goal_counts_only_the_gains_on_its_skills():
     makes no progress toward B; Cai's pace toward B is what B's answers demonstrated."""
     model, skills = chain_model(), chain_skills()
     b_outcomes = [True, False, True]
-    b_answers = [attempt("cai", 10 + i, "B", c, session_id="s2") for i, c in enumerate(b_outcomes)]
+    b_answers = [problem("cai", 10 + i, "B", c, session_id="s2") for i, c in enumerate(b_outcomes)]
     events = pl.concat([ann_masters_a(), frame(b_answers)])
     mastery = course_mastery(events, skills=skills, model=model)
 

@@ -17,6 +17,7 @@ import pytest
 from learnpulse.datasets import SimulationConfig, simulate_course
 from learnpulse.events import EventValidationError, events_to_frame, validate_events
 from learnpulse.models.knowledge_tracing import BKT, MASTERY_THRESHOLD
+from learnpulse.models.knowledge_tracing.evidence import evidence_attempts
 from learnpulse.models.mastery import (
     MASTERY_COLUMNS,
     course_mastery,
@@ -92,6 +93,13 @@ def attempt(who: str, minutes: float, skill: str, correct: bool, item: str | Non
     return event("attempt", who, minutes, item_id=item, skills=[skill], correct=correct, **kw)
 
 
+def problem(who: str, minutes: float, skill: str, correct: bool, **kw):
+    """An attempt at a problem of ``skill`` never seen before (each call a new item), as a
+    practice set deals them: every such answer is evidence, right or wrong. Answering one
+    exercise again after solving it is practice, not evidence."""
+    return attempt(who, minutes, skill, correct, item=f"ex-{skill}-new-{minutes:g}", **kw)
+
+
 def frame(raw: list[dict]) -> pl.DataFrame:
     return events_to_frame(validate_events(raw))
 
@@ -104,10 +112,18 @@ def expected_p_known(model: BKT, outcomes: list[bool], skill: str = "A") -> floa
     return state[skill]
 
 
+def masters_a(who: str = "ann") -> list[dict]:
+    """``who`` answers ex-A-1 then 5 new problems of A correctly (mastered), each of
+    ex-A-1's difficulty 0.2."""
+    first = attempt(who, 0, "A", True, session_id="s1", difficulty=0.2)
+    more = [problem(who, i, "A", True, session_id="s1", difficulty=0.2) for i in range(1, 6)]
+    return [first, *more]
+
+
 def ann_masters_a() -> pl.DataFrame:
-    """Ann answers A correctly 6 times (mastered) and never tries B or C; Bob only registers."""
-    raw = [attempt("ann", i, "A", True, session_id="s1") for i in range(6)]
-    return frame([*raw, event("registration", "bob", -60)])
+    """Ann answers 6 problems of A correctly (mastered) and never tries B or C; Bob only
+    registers."""
+    return frame([*masters_a(), event("registration", "bob", -60)])
 
 
 def test_chain_known_answer():
@@ -134,7 +150,7 @@ def test_chain_known_answer():
 
 def test_wrong_answers_lower_mastery_and_cut_off():
     model = chain_model()
-    raw = [attempt("ann", i, "A", i < 3) for i in range(6)]  # 3 right then 3 wrong
+    raw = [problem("ann", i, "A", i < 3) for i in range(6)]  # 3 right then 3 wrong
     events = frame(raw)
     full = course_mastery(events, model=model)
     assert full["p_known"][0] == pytest.approx(expected_p_known(model, [True] * 3 + [False] * 3))
@@ -150,7 +166,7 @@ def test_same_as_bkt_mastery_on_simulated_course(forgetting):
     model = fit_mastery_model(course.events, forgetting=forgetting)
     assert model.forgetting == forgetting
     ours = course_mastery(course.events, model=model)
-    theirs = model.mastery(course.events)
+    theirs = model.mastery(evidence_attempts(course.events))
     joined = theirs.join(ours, on=["learner_id", "skill"], suffix="_ours")
     assert joined.height == theirs.height == ours.height
     assert np.allclose(joined["p_known"], joined["p_known_ours"], atol=1e-12)
@@ -224,8 +240,7 @@ def test_course_mastery_with_dkt():
     assert mastery["label"].is_not_null().all() and mastery["model"][0].startswith("dkt")
     untracked = mastery.filter(skill="never_taught")
     assert (untracked["n_attempts"] == 0).all() and (untracked["confidence"] == 0).all()
-    attempts = course.events.filter(kind="attempt").explode("skills")
-    assert mastery["n_attempts"].sum() == attempts.filter(pl.col("correct").is_not_null()).height
+    assert mastery["n_attempts"].sum() == evidence_attempts(course.events).explode("skills").height
 
 
 def test_higher_ability_means_higher_mastery():
@@ -245,7 +260,7 @@ def test_per_item_bkt_goes_through_its_own_mastery():
     course = simulate_course(SimulationConfig(n_learners=40, weeks=3, seed=9))
     model = BKT(per_item_guess_slip=True, max_iter=5).fit(course.events)
     ours = course_mastery(course.events, skills=course.skills, model=model)
-    theirs = model.mastery(course.events)
+    theirs = model.mastery(evidence_attempts(course.events))
     joined = theirs.join(ours, on=["learner_id", "skill"], suffix="_ours")
     assert joined.height == theirs.height
     assert np.allclose(joined["p_known"], joined["p_known_ours"])
@@ -266,7 +281,7 @@ def test_ability_bins_are_traced_by_the_model_itself():
     course = simulate_course(SimulationConfig(n_learners=80, weeks=4, seed=4))
     model = BKT(ability_bins=(0.5, 0.8)).fit(course.events)
     ours = course_mastery(course.events, model=model, skills=course.skills)
-    theirs = model.mastery(course.events)
+    theirs = model.mastery(evidence_attempts(course.events))
     joined = theirs.join(ours, on=["learner_id", "skill"], suffix="_ours")
     assert joined.height == theirs.height > 0
     assert np.allclose(joined["p_known"], joined["p_known_ours"], atol=1e-12)

@@ -27,6 +27,7 @@ from tests.kernel_lib.models.test_mastery import (
     chain_skills,
     event,
     frame,
+    masters_a,
 )
 
 
@@ -65,7 +66,7 @@ def test_chain_known_answer():
 
 
 def test_solved_items_and_unready_multi_skill_items_are_skipped():
-    raw = [attempt("ann", i, "A", True) for i in range(6)]
+    raw = masters_a("ann")
     raw += [attempt("ann", 10, "B", True, item="ex-B-1")]  # solved: not recommended again
     items = pl.concat(
         [
@@ -86,7 +87,7 @@ def test_solved_items_and_unready_multi_skill_items_are_skipped():
 
 
 def test_revision_of_poor_recent_items_and_fading_skills():
-    raw = [attempt("ann", i, "A", True) for i in range(6)]
+    raw = masters_a("ann")
     raw += [attempt("ann", 20 * 24 * 60 + i, "B", i == 1, item="ex-B-2") for i in range(3)]
     at = START + timedelta(days=21)
     revision = _of(_recommend(frame(raw), at=at), "ann", "revision")
@@ -99,9 +100,10 @@ def test_revision_of_poor_recent_items_and_fading_skills():
 
 
 def test_a_multi_skill_item_is_revised_for_its_most_faded_skill():
-    # ex-AB practises A and B; A is practised again 10 days later, so B has faded more.
+    # ex-AB and 5 problems like it practise A and B; A is practised again 10 days later, so
+    # B has faded more.
     both = [
-        event("attempt", "ann", i, item_id="ex-AB", skills=["A", "B"], correct=True)
+        event("attempt", "ann", i, item_id=f"ex-AB{i or ''}", skills=["A", "B"], correct=True)
         for i in range(6)
     ]
     raw = [*both, attempt("ann", 10 * 24 * 60, "A", True)]

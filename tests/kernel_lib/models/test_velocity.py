@@ -21,6 +21,7 @@ from tests.kernel_lib.models.test_mastery import (
     event,
     expected_p_known,
     frame,
+    problem,
 )
 
 DAY = 24 * 60  # minutes
@@ -30,9 +31,9 @@ def test_known_gain_and_active_time():
     model = chain_model()
     raw = [
         event("session_start", "bob", 0, session_id="s1"),
-        attempt("bob", 5, "A", True, session_id="s1", duration_ms=60_000),
-        attempt("bob", 10, "A", False, session_id="s1", duration_ms=60_000),
-        attempt("bob", 15, "A", True, session_id="s1", duration_ms=60_000),
+        problem("bob", 5, "A", True, session_id="s1", duration_ms=60_000),
+        problem("bob", 10, "A", False, session_id="s1", duration_ms=60_000),
+        problem("bob", 15, "A", True, session_id="s1", duration_ms=60_000),
         event("session_end", "bob", 30, session_id="s1", duration_ms=1_800_000),
     ]
     row = learning_velocity(frame(raw), model=model).row(0, named=True)
@@ -60,10 +61,10 @@ def test_session_time_takes_the_longest_measure_and_is_capped():
 
 def test_trends():
     model = chain_model()
-    raw = [attempt("early", i, "A", True) for i in range(3)]
+    raw = [problem("early", i, "A", True) for i in range(3)]
     raw += [event("resource_view", "early", 34 * DAY, item_id="video-A")]
     raw += [event("resource_view", "late", 0, item_id="video-A")]
-    raw += [attempt("late", 33 * DAY + i, "A", True) for i in range(3)]
+    raw += [problem("late", 33 * DAY + i, "A", True) for i in range(3)]
     # One first correct attempt on a fresh skill every week: identical gains, steady.
     raw += [attempt("even", 7 * DAY * w, s, True) for w, s in enumerate("ABCDE")]
     raw += [attempt("even", 34 * DAY, "F", True)]

@@ -7,6 +7,7 @@ tracked_store``) to use them.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,11 +37,12 @@ class TrackedStore:
             return store.query(kinds=kinds, learners=self.learner_id)
 
 
-@pytest.fixture
-def tracked_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TrackedStore]:
-    """A fresh SQLite store as ``$LEARNPULSE_DB_URL``, the sink delivering to it, and a fresh
-    session of learner ``ada`` in the demo course."""
-    url = f"sqlite:///{tmp_path / 'events.db'}"
+@contextmanager
+def tracking_into(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TrackedStore]:
+    """The store at ``url`` as ``$LEARNPULSE_DB_URL``, the sink delivering to it, and a fresh
+    session of learner ``ada`` in the demo course (e.g. a test server's store)."""
     monkeypatch.setenv("LEARNPULSE_DB_URL", url)
     monkeypatch.setenv("LEARNPULSE_LEARNER_ID", "ada")
     monkeypatch.setenv("LEARNPULSE_SPOOL_DIR", str(tmp_path / "spool"))
@@ -52,3 +54,11 @@ def tracked_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[T
     finally:
         set_session(None)
         sink.close()
+
+
+@pytest.fixture
+def tracked_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TrackedStore]:
+    """A fresh SQLite store as ``$LEARNPULSE_DB_URL``, the sink delivering to it, and a fresh
+    session of learner ``ada`` in the demo course."""
+    with tracking_into(f"sqlite:///{tmp_path / 'events.db'}", tmp_path, monkeypatch) as tracked:
+        yield tracked

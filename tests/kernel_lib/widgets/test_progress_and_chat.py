@@ -36,7 +36,7 @@ def test_progress_shows_lesson_skills_and_updates_after_each_attempt(
     after = mastery_cell(progress, "Lists and indexing")  # refreshed by the session
     assert after != before and "1/1" in after
     assert "1 day in a row · 1 correct answer in a row" in progress.streak.value
-    exercise.submit(2)
+    ExerciseWidget("ex-lists-02").submit(2)  # wrong (another exercise: a repeat is practice)
     assert "0 correct answers in a row" in progress.streak.value
     assert "1/2" in mastery_cell(progress, "Lists and indexing")
 
