@@ -126,6 +126,28 @@ def test_voila_renders_every_panel_with_data(instructor):
     print(f"instructor dashboard drawn in {page.render_seconds:.1f} s")
 
 
+#: The category axes of the page's Bokeh charts (their factors, as drawn on the axes).
+CATEGORY_AXES_JS = """() => Bokeh.documents.flatMap(doc => [...doc._all_models.values()])
+    .filter(model => model.type === "FactorRange").map(range => range.factors.map(String))"""
+
+
+def test_topics_and_mastery_name_skills_as_the_course_does(instructor, jupyter_server):
+    page = instructor
+    names = jupyter_server.api("analytics/dashboard")["skill_names"]
+    assert "loops" in names and names["loops"] != "loops", names
+    page.locator(".tabulator-row").first.click()  # an at-risk learner: their own mastery too
+
+    def skill_axes():
+        axes = page.evaluate(CATEGORY_AXES_JS)
+        return [axis for axis in axes if set(axis) & {*names, *names.values()}]
+
+    # Popular topics, the heatmap's rows and the learner's bars; each drawn with the names
+    # alone (the learner's chart once shared the heatmap's axis: ids and names, squeezed).
+    shown = wait_until(lambda: len(skill_axes()) == 3 and skill_axes())
+    assert all(set(axis) <= set(names.values()) for axis in shown), shown
+    screenshot(page, "instructor-skill-names")
+
+
 def test_served_pre_rendered_then_redrawn_with_what_arrived_meanwhile(instructor):
     page = instructor
     assert page.spare_kernel in page.content()  # the kernel that rendered it ahead

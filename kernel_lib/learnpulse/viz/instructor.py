@@ -260,6 +260,9 @@ class InstructorDashboard(Viewer):
         _update(self.hint_levels, frame=summary["hint_levels"])
         # The model outputs do not depend on the range, and most events leave most of them
         # as they were: only what changed is drawn again (and sent to the browser).
+        for named in (self.mastery, self.drilldown):  # skills as the course names them
+            if named.skill_labels != summary["skill_names"]:
+                named.skill_labels = summary["skill_names"]
         _update(self.mastery, mastery=outputs.get("mastery"))
         risk = predictions.risk_table(outputs)
         _update(self.risk, frame=_missing("retention_risk") if risk is None else risk)

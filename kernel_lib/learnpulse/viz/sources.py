@@ -186,7 +186,8 @@ class DirectSource(DataSource):
         return {"skills": self.store.skills(self.course), "items": self.store.items(self.course)}
 
     def summary(self, range_: str) -> dict[str, Any]:
-        overview = course_overview(self._events, range=range_, at=self.at)
+        skills = self._course_tables().get("skills")
+        overview = course_overview(self._events, range=range_, at=self.at, skills=skills)
         return data.summary_from_overview(overview)
 
     def learner_events(self, learner_id: str) -> pl.DataFrame:

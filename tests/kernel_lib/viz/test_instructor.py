@@ -40,6 +40,15 @@ def test_every_chart_has_data_and_axes_with_units(dashboard):
     assert not charts.is_empty(dashboard.mastery.element)
 
 
+def test_topics_and_mastery_name_skills_as_the_course_does(dashboard, course):
+    names = set(course.skills["name"])
+    dashboard.risk.selected = dashboard.risk.table["learner_id"][0]
+    topics = dashboard.topics.element.data["skill"]
+    rows = dashboard.mastery.element.data["skill"]
+    learner = dashboard.drilldown.charts[0].data["skill"]  # the selected learner's mastery
+    assert set(topics) <= names and set(rows) == names and set(learner) == names
+
+
 def test_tables_and_cards_are_filled(dashboard, outputs):
     kpis = dashboard.kpis.kpis
     assert kpis["value"].null_count() == 0
