@@ -154,11 +154,10 @@ class LearnerDrilldown(Viewer):
             sizing_mode="stretch_width",
             max_height=260,
         )
+        # One chart above the other: side by side, in half a page, the mastery bars were
+        # squeezed behind the skill names and the P(known) ticks ran into each other.
         self._card = theme.card(
-            self._title,
-            self._reasons,
-            pn.Row(self._mastery, self._weekly),
-            title="Learner details",
+            self._title, self._reasons, self._mastery, self._weekly, title="Learner details"
         )
         self.predictions_frame = pl.DataFrame()
         self._fill()
