@@ -277,8 +277,9 @@ class InstructorDashboard(Viewer):
         self.last_update = datetime.now(timezone.utc)  # the status line speaks UTC
         period = summary["period"]
         empty = self.empty_panels()
+        course = f"**{theme.plain(summary['course'])}** · " if summary.get("course") else ""
         self._status.object = (
-            f"{period['start']:%Y-%m-%d} to {period['end']:%Y-%m-%d %H:%M} UTC · "
+            f"{course}{period['start']:%Y-%m-%d} to {period['end']:%Y-%m-%d %H:%M} UTC · "
             f"updated {self.last_update:%H:%M:%S} UTC"
             + (f" · **{theme.plain(self.problem)}**" if self.problem else "")
             + (f" · {EMPTY_NOTE}: {', '.join(empty)}" if empty else "")

@@ -181,6 +181,12 @@ def test_live_updates_say_when_the_source_stops_answering_and_resume(source, mon
     assert dashboard.check_for_updates() and dashboard.problem == ""
 
 
+def test_the_status_line_names_the_course_shown(dashboard, course, rendered):
+    # with several courses in the store, nothing said which one the numbers were of
+    shown = rendered(dashboard._status).text
+    assert shown.startswith(f"{course.events['course_id'][0]} · "), shown
+
+
 def test_the_status_line_gives_the_update_time_in_utc(dashboard):
     # it was the kernel's local time, beside the period in UTC
     assert dashboard.last_update.utcoffset() == timedelta(0)
