@@ -25,6 +25,7 @@ from learnpulse.viz.sources import DataSource, SourceError
 LIVE_INTERVAL_S = 2.0
 _PROBABILITY = NumberFormatter(format="0.00")
 _ONE_DECIMAL = NumberFormatter(format="0.0")
+_TICK = {"type": "tickCross", "crossElement": False}
 #: Status-line words before the list of charts that are empty in the current range.
 EMPTY_NOTE = "No data in this range"
 
@@ -167,7 +168,12 @@ class InstructorDashboard(Viewer):
             title="At-risk learners (click a row for details)",
             filename="at_risk_learners.csv",
             formatters={
-                c: _PROBABILITY for c in ("retention_risk", "success_probability", "confidence")
+                # ticked: the learners the At risk card counts (the others, listed by risk,
+                # are below the course's dropout threshold)
+                "at_risk": _TICK,
+                **{
+                    c: _PROBABILITY for c in ("retention_risk", "success_probability", "confidence")
+                },
             },
         )
         self.drilldown = LearnerDrilldown(source=self.source)

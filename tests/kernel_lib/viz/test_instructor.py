@@ -145,6 +145,20 @@ def test_the_at_risk_card_follows_the_course_settings(course, fitted, outputs):
     assert card > risk.filter(pl.col("value") >= 0.5).height
 
 
+def test_the_risk_table_marks_the_learners_the_card_counts(course, fitted, outputs):
+    """The card said "At risk 12" over a table of every learner by risk: nothing in the
+    table said which twelve (withdrawn learners have the highest risk and are not counted)."""
+    risk = outputs["retention_risk"].filter(~pl.col("reason").str.starts_with("withdrew"))
+    low = float(risk["value"].median())
+    source = DirectSource(course.events, fitted=fitted, settings={"rules": {"dropout_risk": low}})
+    dashboard = InstructorDashboard(source, live=False)
+    card = dashboard.kpis.kpis.filter(pl.col("kpi") == "at_risk")["value"].item()
+    table = dashboard.risk.table
+    assert 0 < table["at_risk"].sum() == card
+    marked = table.filter(pl.col("at_risk"))
+    assert set(marked["status"]) == {"enrolled"} and marked["retention_risk"].min() >= low
+
+
 def test_the_drilldown_shows_a_learner_id_that_is_markup_as_text(dashboard, markup_id, rendered):
     dashboard.drilldown.learner_id = markup_id
     shown = rendered(dashboard.drilldown._title)
