@@ -49,6 +49,17 @@ def test_topics_and_mastery_name_skills_as_the_course_does(dashboard, course):
     assert set(topics) <= names and set(rows) == names and set(learner) == names
 
 
+def test_the_session_length_trend_spans_the_days_of_the_sessions_chart(source):
+    """Days without a session have no session length: the line's axis ended at the last
+    day with one, a week short of the sessions bars beside it."""
+    dashboard = InstructorDashboard(source, live=False)
+    days = dashboard.daily.frame
+    assert days["sessions"][-1] == 0  # the last days: final submissions, no session
+    drawn = hv.render(dashboard.durations.element).x_range
+    shown = [str(end)[:10] for end in (drawn.start, drawn.end)]  # numpy or Python datetimes
+    assert shown == [str(days["date"].min()), str(days["date"].max())]
+
+
 def test_tables_and_cards_are_filled(dashboard, outputs):
     kpis = dashboard.kpis.kpis
     assert kpis["value"].null_count() == 0
