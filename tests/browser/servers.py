@@ -39,6 +39,13 @@ KERNELS_QUIET_S = 2.0
 SERVER_START_S = 90
 
 
+def python_path() -> str:
+    """The servers' ``PYTHONPATH``: the project's root (for ``tests``) before the one these
+    tests run with, so a worktree's servers import its own ``learnpulse``, not the installed
+    one."""
+    return os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -91,7 +98,7 @@ class JupyterServer(_Process):
             "LEARNPULSE_API_URL": self.url,
             "LEARNPULSE_API_TOKEN": TEACHER_TOKEN,
             "JUPYTER_RUNTIME_DIR": str(runtime),
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": python_path(),
         }
         tokens = json.dumps({TEACHER_TOKEN: "teacher", STUDENT_TOKEN: STUDENT})
         command = [
@@ -169,7 +176,7 @@ class PanelServer(_Process):
             **os.environ,
             "LEARNPULSE_API_URL": api.url,
             "LEARNPULSE_API_TOKEN": token,
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": python_path(),
         }
         command = [
             sys.executable, "-m", "panel", "serve", str(app), f"--port={self.port}",

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from learnpulse.viz.instructor import EMPTY_NOTE
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import VIEWPORT, screenshot
 from tests.browser.servers import COURSE, STUDENT, STUDENT_TOKEN, PanelServer
 
 pytestmark = pytest.mark.slow
@@ -71,8 +71,6 @@ def no_error_output(page) -> bool:
 @pytest.fixture(scope="module")
 def instructor(browser, jupyter_server):
     """One Voila page of the instructor dashboard, shared by the tests below in order."""
-    from tests.browser.conftest import VIEWPORT
-
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.errors = []
@@ -124,6 +122,47 @@ def test_voila_renders_every_panel_with_data(instructor):
     assert EMPTY_NOTE not in text and "unavailable" not in text
     assert no_error_output(page) and page.errors == []
     print(f"instructor dashboard drawn in {page.render_seconds:.1f} s")
+
+
+#: The category axes of the page's Bokeh charts (their factors, as drawn on the axes).
+CATEGORY_AXES_JS = """() => Bokeh.documents.flatMap(doc => [...doc._all_models.values()])
+    .filter(model => model.type === "FactorRange").map(range => range.factors.map(String))"""
+
+
+def test_topics_and_mastery_name_skills_as_the_course_does(instructor, jupyter_server):
+    page = instructor
+    names = jupyter_server.api("analytics/dashboard")["skill_names"]
+    assert "loops" in names and names["loops"] != "loops", names
+    page.locator(".tabulator-row").first.click()  # an at-risk learner: their own mastery too
+
+    def skill_axes():
+        axes = page.evaluate(CATEGORY_AXES_JS)
+        return [axis for axis in axes if set(axis) & {*names, *names.values()}]
+
+    # Popular topics, the heatmap's rows and the learner's bars; each drawn with the names
+    # alone (the learner's chart once shared the heatmap's axis: ids and names, squeezed).
+    shown = wait_until(lambda: len(skill_axes()) == 3 and skill_axes())
+    assert all(set(axis) <= set(names.values()) for axis in shown), shown
+    screenshot(page, "instructor-skill-names")
+
+
+#: Widths of the page's Bokeh canvases, in CSS pixels (inside Panel's shadow roots too).
+CANVAS_WIDTHS_JS = """() => { const widths = [];
+    const walk = root => root.querySelectorAll("*").forEach(element => {
+        if (element.classList.contains("bk-Canvas")) widths.push(element.clientWidth);
+        if (element.shadowRoot) walk(element.shadowRoot);
+    });
+    walk(document); return widths; }"""
+
+
+def test_a_learners_charts_get_the_width_of_the_other_charts(instructor):
+    page = instructor
+    page.locator(".tabulator-row").nth(1).click()
+    wait_until(lambda: plots(page) == INSTRUCTOR_CHARTS + 2)  # and the learner's two
+    widths = page.evaluate(CANVAS_WIDTHS_JS)
+    # Half the page at least, as every chart card beside another (side by side in half a
+    # page, the learner's mastery bars were squeezed behind the skill names).
+    assert min(widths) > 0.4 * VIEWPORT["width"], widths
 
 
 def test_served_pre_rendered_then_redrawn_with_what_arrived_meanwhile(instructor):

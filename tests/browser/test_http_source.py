@@ -56,6 +56,19 @@ def test_the_course_predictions_hold_every_learner_and_a_bounded_mastery(jupyter
     assert 0 < shown < learners  # only the learners the heatmap can show
 
 
+def test_a_learner_in_two_courses_is_shown_in_the_dashboards_course_only(jupyter_server):
+    source = _source(jupyter_server, TEACHER_TOKEN)  # no course named: the server's first
+    summary = source.summary("week")  # what the dashboard reads first
+    elsewhere = {
+        "id": str(uuid.uuid4()), "ts": "2020-01-06T10:00:00+00:00", "learner_id": STUDENT,
+        "course_id": "zz-another-course", "kind": "attempt", "item_id": "q1", "correct": False,
+    }  # fmt: skip
+    assert jupyter_server.api("events", {"events": [elsewhere]})["stored"] == 1
+    # The drill-down's events (its event count, accuracy per week) were of every course.
+    assert set(source.learner_events(STUDENT)["course_id"]) == {COURSE}
+    assert summary["course"] == COURSE  # named on the dashboard
+
+
 def test_a_stored_event_moves_the_version(jupyter_server):
     source = _source(jupyter_server, TEACHER_TOKEN, live=True)
     try:

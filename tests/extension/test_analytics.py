@@ -92,12 +92,21 @@ async def test_dashboard_matches_the_library_on_a_simulated_course(
 ):
     body = await get(jp_fetch, "dashboard", range=range_)  # course: the only one
     with EventStore(lp_db_url) as store:
-        stored = store.query(course="demo-python-101")
-    expected = to_json(course_overview(stored, range=range_))
+        stored, skills = store.query(course="demo-python-101"), store.skills("demo-python-101")
+    expected = to_json(course_overview(stored, range=range_, skills=skills))
     assert body["course"] == "demo-python-101"
     assert body["daily"] and body["popular_skills"] and body["tutor"]["agents"]
-    for key in ("range", "period", "kpis", "daily", "popular_skills", "popular_items", "tutor"):
+    keys = ("range", "period", "kpis", "daily", "popular_skills", "popular_items", "skill_names")
+    for key in (*keys, "tutor"):
         assert body[key] == expected[key], key
+
+
+async def test_dashboard_names_topics_as_the_course_names_them(jp_fetch, simulated):
+    body = await get(jp_fetch, "dashboard", range="course")
+    names = dict(zip(simulated.skills["skill_id"], simulated.skills["name"], strict=True))
+    assert body["skill_names"] == names
+    topics = [(row["skill"], row["name"]) for row in body["popular_skills"]]
+    assert topics and all(name == names[skill] != skill for skill, name in topics), topics
 
 
 async def test_dashboard_follows_new_events(jp_fetch, hand_built, lp_db_url):

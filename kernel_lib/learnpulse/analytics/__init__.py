@@ -3,10 +3,11 @@
 Two functions over an event frame (:data:`learnpulse.events.EVENT_FRAME_SCHEMA`), both
 vectorised polars (lazy, one scan of the events per call):
 
-* :func:`course_overview` ``(events, *, range="week", at=None, at_risk=None)``: one period
+* :func:`course_overview` ``(events, *, range="week", at=None, at_risk=None, skills=None)``:
+  one period
   (week / month / quarter / whole course) compared with the period before: KPIs with their
-  change, a daily series, popular skills and items, tutor usage (messages per day, agents,
-  hint levels reached).
+  change, a daily series, popular skills (named as the course names them) and items, tutor
+  usage (messages per day, agents, hint levels reached).
 * :func:`course_trends` ``(events, *, weeks=None, at=None)``: the same measures week by week
   and a direction (rising / falling / stable / unknown) per measure.
 

@@ -412,7 +412,9 @@ class LiveAnalytics:
             at_risk = None if at is not None else _at_risk(cached)
             if at_risk is not None and state.results["predictions"].revision != snapshot.revision:
                 at_risk = None
-            return course_overview(snapshot.events, range=range, at=at, at_risk=at_risk)
+            return course_overview(
+                snapshot.events, range=range, at=at, at_risk=at_risk, skills=snapshot.skills
+            )
 
         return compute
 

@@ -171,6 +171,39 @@ def _kpis(
     ).cast(_KPI_SCHEMA)
 
 
+def skill_names(skills: pl.DataFrame | None) -> dict[str, str]:
+    """Skill id -> the name an instructor reads, from a course's skills table.
+
+    Parameters
+    ----------
+    skills : polars.DataFrame, optional
+        ``skill_id`` and ``name`` columns (:meth:`learnpulse.store.EventStore.skills`).
+
+    Returns
+    -------
+    dict
+        Every skill with a name; a name two skills share is followed by the id in
+        parentheses, so charts keyed by name keep them apart. Skills without a name are left
+        out (shown by their id).
+    """
+    if skills is None or skills.is_empty() or "name" not in skills.columns:
+        return {}
+    named = skills.select("skill_id", pl.col("name").str.strip_chars()).filter(
+        pl.col("name").is_not_null() & (pl.col("name") != "")
+    )
+    shared = pl.col("name").is_duplicated()
+    named = named.with_columns(
+        pl.when(shared).then(pl.format("{} ({})", "name", "skill_id")).otherwise("name")
+    )
+    return dict(named.iter_rows())
+
+
+def _named(topics: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
+    """``topics`` with a ``name`` column after ``skill``: its name, else its id."""
+    name = pl.col("skill").replace_strict(names, default=pl.col("skill"), return_dtype=pl.String)
+    return topics.insert_column(1, topics.select(name.alias("name")).to_series())
+
+
 def _period_dict(period: Period) -> dict[str, Any]:
     return {
         "start": period.start,
@@ -187,6 +220,7 @@ def course_overview(
     range: str = "week",
     at: datetime | None = None,
     at_risk: tuple[int, int | None] | None = None,
+    skills: pl.DataFrame | None = None,
 ) -> dict[str, Any]:
     """What happened in a course over one period, compared with the period before.
 
@@ -205,6 +239,9 @@ def course_overview(
     at_risk : (int, int or None), optional
         Learners at risk now and at the start of the period (e.g. from ``retention_risk``
         predictions); adds an ``at_risk`` KPI.
+    skills : polars.DataFrame, optional
+        The course's skills (``skill_id``, ``name``; :meth:`EventStore.skills
+        <learnpulse.store.EventStore.skills>`): topics are named as the course names them.
 
     Returns
     -------
@@ -217,8 +254,10 @@ def course_overview(
         for ``active_learners, sessions, avg_session_minutes, accuracy`` [``at_risk``];
         ``daily``: frame (period days, 9) ``date`` and the measures of
         :mod:`learnpulse.analytics.measures` (one row per day, empty days included);
-        ``popular_skills`` / ``popular_items``: frames (<= TOP_TOPICS, 5) ``skill`` / ``item_id,
-        events, learners, attempts, accuracy``, most active first;
+        ``popular_skills``: frame (<= TOP_TOPICS, 6) ``skill, name, events, learners,
+        attempts, accuracy``, most active first (``name``: the course's, else the id);
+        ``popular_items``: frame (<= TOP_TOPICS, 5) ``item_id, events, learners, attempts,
+        accuracy``; ``skill_names``: dict of skill id -> name (:func:`skill_names`);
         ``tutor``: dict of ``daily`` (days, 4) ``date, tutor_messages`` (the learners' and the
         tutor's), ``questions`` (the learners' only), ``hints``, ``agents``
         (n_agents, 4) ``agent, messages, learner_messages, learners`` and ``hint_levels``
@@ -233,7 +272,7 @@ def course_overview(
     in_period = window.filter(pl.col("ts") >= pl.lit(period.start))
     sessions = session_table(window)
     grid = _day_grid(previous.first_day, period.last_day)
-    day_totals, learners, skills, items, agents, hint_levels, questions = pl.collect_all(
+    day_totals, learners, by_skill, by_item, agents, hint_levels, questions = pl.collect_all(
         [
             bucket_totals(window, sessions, lambda ts: ts.dt.date(), grid),
             _period_learners(window, period),
@@ -244,6 +283,7 @@ def course_overview(
             _questions(in_period),
         ]
     )
+    names = skill_names(skills)
     both = _period_measures(day_totals, learners, period)
     current_days = day_totals.filter(pl.col("bucket") >= period.first_day)
     daily = measures_of(current_days).rename({"bucket": "date"})
@@ -254,8 +294,9 @@ def course_overview(
         "previous_period": _period_dict(previous) if has_previous else None,
         "kpis": _kpis(both, has_previous, at_risk),
         "daily": daily.select("date", *MEASURES),
-        "popular_skills": skills,
-        "popular_items": items,
+        "popular_skills": _named(by_skill, names),
+        "popular_items": by_item,
+        "skill_names": names,
         "tutor": {
             "daily": daily.join(questions, on="date", how="left").select(
                 "date", "tutor_messages", pl.col("questions").fill_null(0), "hints"

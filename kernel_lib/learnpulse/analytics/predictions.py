@@ -26,6 +26,16 @@ def withdrawn(reason: pl.Expr) -> pl.Expr:
     return reason.fill_null("").str.starts_with(WITHDRAWN_REASON_PREFIX)
 
 
+def marked_at_risk(risk: pl.DataFrame) -> pl.DataFrame:
+    """``retention_risk`` rows with their ``at_risk`` column; rows from before
+    ``predict_all`` marked them are marked by the default dropout threshold (learners who
+    withdrew are not at risk)."""
+    if "at_risk" in risk.columns:
+        return risk
+    marked = (pl.col("value") >= DEFAULT_DROPOUT_RISK) & ~withdrawn(pl.col("reason"))
+    return risk.with_columns(marked.alias("at_risk"))
+
+
 def at_risk_count(predictions: Mapping[str, pl.DataFrame]) -> int | None:
     """Learners ``predict_all`` marked ``at_risk`` (a retention risk at or above the course
     settings' dropout threshold; learners who withdrew are not at risk). None without a
@@ -33,10 +43,7 @@ def at_risk_count(predictions: Mapping[str, pl.DataFrame]) -> int | None:
     risk = predictions.get("retention_risk")
     if risk is None or "value" not in risk.columns or risk["value"].drop_nulls().is_empty():
         return None
-    if "at_risk" not in risk.columns:  # rows from before predict_all marked them
-        enrolled = risk.filter(~withdrawn(pl.col("reason")))
-        return enrolled.filter(pl.col("value") >= DEFAULT_DROPOUT_RISK).height
-    return int(risk.get_column("at_risk").sum())
+    return int(marked_at_risk(risk).get_column("at_risk").sum())
 
 
 def learner_ids(predictions: Mapping[str, pl.DataFrame]) -> list[str]:

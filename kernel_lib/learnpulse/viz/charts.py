@@ -79,7 +79,10 @@ def line(
     labels: dict[str, str] | None = None,
     **opts,
 ) -> hv.Element:
-    """One line per column of ``y`` over ``x`` (with points), labelled by ``labels``."""
+    """One line per column of ``y`` over ``x`` (with points), labelled by ``labels``.
+
+    The x-axis spans every row's ``x``, also those without a value (e.g. every day of a
+    period): beside a bar chart of the same rows, the dates line up."""
     columns = [y] if isinstance(y, str) else list(y)
     present = [c for c in columns if c in frame.columns and frame[c].drop_nulls().len()]
     if frame.is_empty() or not present:
@@ -94,7 +97,9 @@ def line(
         curves.extend([curve, dots])
     overlay = hv.Overlay(curves)
     legend = {"show_legend": len(present) > 1, "legend_position": "top_left"}
-    return overlay.opts(title=title, **{**theme.CHART_OPTIONS, **legend, **opts})
+    span = _pandas(frame.select(x).drop_nulls())[x]
+    axis = {"xlim": (span.min(), span.max())}
+    return overlay.opts(title=title, **{**theme.CHART_OPTIONS, **legend, **axis, **opts})
 
 
 def horizontal_bars(

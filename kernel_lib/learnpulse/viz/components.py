@@ -193,7 +193,7 @@ class MasteryHeatmap(Viewer):
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
-        self._pane = pn.pane.HoloViews(sizing_mode="stretch_width")
+        self._pane = pn.pane.HoloViews(sizing_mode="stretch_width", linked_axes=False)
         picker = pn.widgets.RadioButtonGroup.from_param(
             self.param.sort_by, color="light", width=360
         )

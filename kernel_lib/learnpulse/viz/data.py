@@ -30,6 +30,8 @@ KPI_LABELS: dict[str, tuple[str, str]] = {
 }
 #: KPIs given as shares (0-1) by the analytics and shown as percentages.
 SHARE_KPIS = frozenset({"accuracy"})
+#: Columns of the popular topics shown besides the skill.
+TOPIC_MEASURES = ("attempts", "learners", "accuracy")
 _KPI_SCHEMA = {
     "kpi": pl.String,
     "label": pl.String,
@@ -74,19 +76,23 @@ def summary_from_overview(overview: dict[str, Any]) -> dict[str, Any]:
     dict
         ``period`` (dict with ``start``, ``end``), ``kpis`` (:func:`kpi_rows`), ``daily``
         (``date``, ``sessions``, ``active_learners``, ``avg_session_minutes``, ``accuracy`` %),
-        ``topics`` (``skill``, ``attempts``, ``learners``, ``accuracy`` %), ``tutor_questions``
+        ``topics`` (``skill``: the course's name for it, ``skill_id``, ``attempts``,
+        ``learners``, ``accuracy`` %), ``skill_names`` (dict of skill id -> name, for the
+        skills the course names), ``tutor_questions``
         (``date``, ``questions``: learners' messages to the tutor, not its replies),
         ``tutor_agents`` (``agent``, ``messages``: learners' messages) and ``hint_levels``
         (``level``, ``hints``).
     """
     tutor = overview["tutor"]
     daily = ("date", "sessions", "active_learners", "avg_session_minutes", "accuracy")
-    topics = ("skill", "attempts", "learners", "accuracy")
+    # Topics by the course's name for them (the id where it gives none).
+    topics = {"skill": "name", "skill_id": "skill", **{c: c for c in TOPIC_MEASURES}}
     return {
         "period": overview["period"],
         "kpis": kpi_rows(overview["kpis"]),
         "daily": _pick(overview["daily"], {c: c for c in daily}, percent="accuracy"),
-        "topics": _pick(overview["popular_skills"], {c: c for c in topics}, percent="accuracy"),
+        "topics": _pick(overview["popular_skills"], topics, percent="accuracy"),
+        "skill_names": overview.get("skill_names", {}),
         "tutor_questions": _pick(tutor["daily"], {"date": "date", "questions": "questions"}),
         "tutor_agents": _pick(tutor["agents"], {"agent": "agent", "messages": "learner_messages"}),
         "hint_levels": _pick(tutor["hint_levels"], {"level": "level", "hints": "hints"}),

@@ -75,7 +75,8 @@ class HttpSource(DataSource):
     server : ServerInfo
         Where the server is and the token to present (see :mod:`learnpulse.viz.connection`).
     course : str, optional
-        Course id (default: the server's first course).
+        Course id (default: the course the server's first answer shows, its first; kept
+        for every later request).
     live : bool
         Follow ``events/stream`` on a background thread so :meth:`version` sees new events
         as soon as the server stores them. While a stream is down (the server unreachable,
@@ -150,7 +151,12 @@ class HttpSource(DataSource):
     def summary(self, range_: str) -> dict[str, Any]:
         # wait: include every event stored so far (the overview is one cheap scan).
         body = self.get("analytics/dashboard", range=range_, wait="true")
-        return data.summary_from_overview(data.overview_from_json(body))
+        if self.course is None:
+            # The course the server chose (its first): every later request names it, so the
+            # predictions and a learner's events are of the same course as the overview,
+            # not of another course the learner is in too.
+            self.course = body["course"]
+        return {**data.summary_from_overview(data.overview_from_json(body)), "course": self.course}
 
     def _model(self, model: str, learners: list[str] | None = None) -> pl.DataFrame:
         """``model``'s rows of every learner (or of ``learners``), page after page."""

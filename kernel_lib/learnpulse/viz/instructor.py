@@ -25,6 +25,7 @@ from learnpulse.viz.sources import DataSource, SourceError
 LIVE_INTERVAL_S = 2.0
 _PROBABILITY = NumberFormatter(format="0.00")
 _ONE_DECIMAL = NumberFormatter(format="0.0")
+_TICK = {"type": "tickCross", "crossElement": False}
 #: Status-line words before the list of charts that are empty in the current range.
 EMPTY_NOTE = "No data in this range"
 
@@ -167,7 +168,12 @@ class InstructorDashboard(Viewer):
             title="At-risk learners (click a row for details)",
             filename="at_risk_learners.csv",
             formatters={
-                c: _PROBABILITY for c in ("retention_risk", "success_probability", "confidence")
+                # ticked: the learners the At risk card counts (the others, listed by risk,
+                # are below the course's dropout threshold)
+                "at_risk": _TICK,
+                **{
+                    c: _PROBABILITY for c in ("retention_risk", "success_probability", "confidence")
+                },
             },
         )
         self.drilldown = LearnerDrilldown(source=self.source)
@@ -260,6 +266,9 @@ class InstructorDashboard(Viewer):
         _update(self.hint_levels, frame=summary["hint_levels"])
         # The model outputs do not depend on the range, and most events leave most of them
         # as they were: only what changed is drawn again (and sent to the browser).
+        for named in (self.mastery, self.drilldown):  # skills as the course names them
+            if named.skill_labels != summary["skill_names"]:
+                named.skill_labels = summary["skill_names"]
         _update(self.mastery, mastery=outputs.get("mastery"))
         risk = predictions.risk_table(outputs)
         _update(self.risk, frame=_missing("retention_risk") if risk is None else risk)
@@ -274,8 +283,9 @@ class InstructorDashboard(Viewer):
         self.last_update = datetime.now(timezone.utc)  # the status line speaks UTC
         period = summary["period"]
         empty = self.empty_panels()
+        course = f"**{theme.plain(summary['course'])}** · " if summary.get("course") else ""
         self._status.object = (
-            f"{period['start']:%Y-%m-%d} to {period['end']:%Y-%m-%d %H:%M} UTC · "
+            f"{course}{period['start']:%Y-%m-%d} to {period['end']:%Y-%m-%d %H:%M} UTC · "
             f"updated {self.last_update:%H:%M:%S} UTC"
             + (f" · **{theme.plain(self.problem)}**" if self.problem else "")
             + (f" · {EMPTY_NOTE}: {', '.join(empty)}" if empty else "")

@@ -107,8 +107,10 @@ def _shown_value(row: dict) -> str:
     return "" if value is None else str(value)
 
 
-def _mastery_chart(mastery: pl.DataFrame):
-    frame = mastery.select("skill", (pl.col("p_known") * 100).alias("p_known"))
+def _mastery_chart(mastery: pl.DataFrame, skill_labels: dict[str, str]):
+    frame = mastery.select(
+        pl.col("skill").replace(skill_labels), (pl.col("p_known") * 100).alias("p_known")
+    )
     return charts.horizontal_bars(
         frame,
         "skill",
@@ -135,13 +137,16 @@ class LearnerDrilldown(Viewer):
     """What the models say about one learner, their mastery and weekly accuracy."""
 
     learner_id = param.String(default=None, allow_None=True)
+    skill_labels = param.Dict(default={}, doc="skill id -> readable name")
 
     def __init__(self, source, **params) -> None:
         super().__init__(**params)
         self.source = source
         self._title = pn.pane.Markdown("Select a learner in the table.")
-        self._mastery = pn.pane.HoloViews(sizing_mode="stretch_width")
-        self._weekly = pn.pane.HoloViews(sizing_mode="stretch_width")
+        # Not linked: Panel would otherwise share the skill axis with the course heatmap's,
+        # drawing this learner's bars in the heatmap's order among its rows.
+        self._mastery = pn.pane.HoloViews(sizing_mode="stretch_width", linked_axes=False)
+        self._weekly = pn.pane.HoloViews(sizing_mode="stretch_width", linked_axes=False)
         self._reasons = pn.widgets.Tabulator(
             show_index=False,
             disabled=True,
@@ -149,16 +154,15 @@ class LearnerDrilldown(Viewer):
             sizing_mode="stretch_width",
             max_height=260,
         )
+        # One chart above the other: side by side, in half a page, the mastery bars were
+        # squeezed behind the skill names and the P(known) ticks ran into each other.
         self._card = theme.card(
-            self._title,
-            self._reasons,
-            pn.Row(self._mastery, self._weekly),
-            title="Learner details",
+            self._title, self._reasons, self._mastery, self._weekly, title="Learner details"
         )
         self.predictions_frame = pl.DataFrame()
         self._fill()
 
-    @param.depends("learner_id", watch=True)
+    @param.depends("learner_id", "skill_labels", watch=True)
     def _fill(self) -> None:
         if not self.learner_id:
             self._mastery.object = self._weekly.object = None
@@ -174,7 +178,7 @@ class LearnerDrilldown(Viewer):
             self._title.object = f"### {theme.plain(self.learner_id)}\n{events.height:,} events"
             self._reasons.value = self.predictions_frame.to_pandas()
             self._mastery.object = (
-                _mastery_chart(mine)
+                _mastery_chart(mine, self.skill_labels)
                 if mine.height
                 else charts.no_data("Mastery per skill", "Skill", "P(known) (%)")
             )

@@ -68,6 +68,7 @@ def _value(frame: pl.DataFrame | None, name: str, reason: str | None = None) -> 
 RISK_TABLE_SCHEMA = {
     "learner_id": pl.String,
     "status": pl.String,
+    "at_risk": pl.Boolean,
     "retention_risk": pl.Float64,
     "success_probability": pl.Float64,
     "engagement": pl.String,
@@ -78,9 +79,11 @@ RISK_TABLE_SCHEMA = {
 
 
 def risk_table(predictions: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
-    """One row per learner: ``learner_id``, ``status`` (enrolled / withdrawn),
-    ``retention_risk``, ``success_probability``, ``engagement`` (trend), ``confidence``,
-    ``reason`` (both models' reasons), ``model``; enrolled learners first, riskiest first
+    """One row per learner: ``learner_id``, ``status`` (enrolled / withdrawn), ``at_risk``
+    (counted on the at-risk card: a risk at or above the course's dropout threshold, as
+    ``predict_all`` marks it; null without a risk value), ``retention_risk``,
+    ``success_probability``, ``engagement`` (trend), ``confidence``, ``reason`` (both
+    models' reasons), ``model``; enrolled learners first, riskiest first
     (without a risk value last). None without retention risk output; no rows (with these
     columns) without a learner.
     """
@@ -89,16 +92,21 @@ def risk_table(predictions: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
         return None
     if risk.is_empty():  # a course without events: no value column to read
         return pl.DataFrame(schema=RISK_TABLE_SCHEMA)
-    table = risk.select(
-        "learner_id",
-        pl.col("value").cast(pl.Float64).alias("retention_risk"),
-        "confidence",
-        pl.col("reason").alias("risk_reason"),
-        "model",
-    ).join(
-        _value(predictions.get("success"), "success_probability", "success_reason"),
-        on="learner_id",
-        how="left",
+    table = (
+        analytics_predictions.marked_at_risk(risk)
+        .select(
+            "learner_id",
+            pl.when(pl.col("value").is_not_null()).then(pl.col("at_risk")).alias("at_risk"),
+            pl.col("value").cast(pl.Float64).alias("retention_risk"),
+            "confidence",
+            pl.col("reason").alias("risk_reason"),
+            "model",
+        )
+        .join(
+            _value(predictions.get("success"), "success_probability", "success_reason"),
+            on="learner_id",
+            how="left",
+        )
     )
     engagement = predictions.get("engagement")
     if engagement is not None and not engagement.is_empty():
@@ -116,6 +124,7 @@ def risk_table(predictions: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
     return table.select(
         "learner_id",
         status.otherwise(pl.lit("enrolled")).alias("status"),
+        "at_risk",
         "retention_risk",
         "success_probability",
         "engagement",

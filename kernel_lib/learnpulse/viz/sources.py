@@ -45,7 +45,8 @@ class DataSource(abc.ABC):
     @abc.abstractmethod
     def summary(self, range_: str) -> dict[str, Any]:
         """Descriptive analytics of the range (see :func:`data.summary_from_overview`), with
-        the ``at_risk`` KPI filled from the models when they are available."""
+        the ``at_risk`` KPI filled from the models when they are available, and ``course``:
+        the course shown (None for a source over events of no named course)."""
 
     @abc.abstractmethod
     def predictions(self, learner: str | None = None) -> dict[str, pl.DataFrame]:
@@ -91,7 +92,8 @@ class DirectSource(DataSource):
     store : EventStore, optional
         Read the course's events from here; :meth:`version` picks up new ones incrementally.
     course : str, optional
-        Course id (default: the store's first course, or every event of ``events``).
+        Course id (default: the store's first course, or the course of ``events``; every
+        event of ``events`` when they are of several).
     at : datetime, optional
         Pretend "now" is ``at`` (windows end there); default: after the last event.
     skills, items : polars.DataFrame, optional
@@ -138,6 +140,8 @@ class DirectSource(DataSource):
         if events is None:
             courses = self.store.courses().get_column("course_id").to_list()
             return courses[0] if courses else None
+        if "course_id" in events.columns and events["course_id"].n_unique() == 1:
+            return events["course_id"][0]  # the events' one course
         return None
 
     def _pull(self) -> int:
@@ -186,8 +190,9 @@ class DirectSource(DataSource):
         return {"skills": self.store.skills(self.course), "items": self.store.items(self.course)}
 
     def summary(self, range_: str) -> dict[str, Any]:
-        overview = course_overview(self._events, range=range_, at=self.at)
-        return data.summary_from_overview(overview)
+        skills = self._course_tables().get("skills")
+        overview = course_overview(self._events, range=range_, at=self.at, skills=skills)
+        return {**data.summary_from_overview(overview), "course": self.course}
 
     def learner_events(self, learner_id: str) -> pl.DataFrame:
         return self._events.filter(pl.col("learner_id") == learner_id)

@@ -37,6 +37,24 @@ def test_summary_has_the_columns_the_components_draw(course):
     assert summary["hint_levels"]["level"].to_list() == sorted(summary["hint_levels"]["level"])
 
 
+def test_topics_are_named_as_the_course_names_its_skills(course):
+    overview = course_overview(course.events, range="quarter", skills=course.skills)
+    topics = data.summary_from_overview(overview)["topics"]
+    names = dict(course.skills.select("skill_id", "name").iter_rows())
+    assert topics["skill"].to_list() == [names[s] for s in topics["skill_id"]]
+    assert set(topics["skill"]).isdisjoint(names)  # no id shown where the course has a name
+    # Without the course's skills (e.g. events imported alone), the ids stand in.
+    bare = data.summary_from_overview(course_overview(course.events, range="quarter"))
+    assert bare["topics"]["skill"].to_list() == bare["topics"]["skill_id"].to_list()
+
+
+def test_skills_sharing_a_name_stay_apart(course):
+    skills = course.skills.with_columns(pl.lit("Python basics").alias("name"))
+    overview = course_overview(course.events, range="quarter", skills=skills)
+    shown = data.summary_from_overview(overview)["topics"]["skill"]
+    assert shown.n_unique() == shown.len() and shown[0].startswith("Python basics (")
+
+
 def test_tutor_questions_are_the_learners_messages_not_the_tutors_replies(course):
     overview = course_overview(course.events, range="course")
     summary = data.summary_from_overview(overview)
@@ -62,5 +80,5 @@ def test_an_empty_period_gives_empty_frames_with_their_columns(course):
     body = json.loads(json.dumps(to_json(overview)))
     summary = data.summary_from_overview(data.overview_from_json(body))
     assert summary["topics"].is_empty()
-    assert summary["topics"].columns == ["skill", "attempts", "learners", "accuracy"]
+    assert summary["topics"].columns == ["skill", "skill_id", "attempts", "learners", "accuracy"]
     assert summary["tutor_agents"].columns == ["agent", "messages"]

@@ -40,6 +40,26 @@ def test_every_chart_has_data_and_axes_with_units(dashboard):
     assert not charts.is_empty(dashboard.mastery.element)
 
 
+def test_topics_and_mastery_name_skills_as_the_course_does(dashboard, course):
+    names = set(course.skills["name"])
+    dashboard.risk.selected = dashboard.risk.table["learner_id"][0]
+    topics = dashboard.topics.element.data["skill"]
+    rows = dashboard.mastery.element.data["skill"]
+    learner = dashboard.drilldown.charts[0].data["skill"]  # the selected learner's mastery
+    assert set(topics) <= names and set(rows) == names and set(learner) == names
+
+
+def test_the_session_length_trend_spans_the_days_of_the_sessions_chart(source):
+    """Days without a session have no session length: the line's axis ended at the last
+    day with one, a week short of the sessions bars beside it."""
+    dashboard = InstructorDashboard(source, live=False)
+    days = dashboard.daily.frame
+    assert days["sessions"][-1] == 0  # the last days: final submissions, no session
+    drawn = hv.render(dashboard.durations.element).x_range
+    shown = [str(end)[:10] for end in (drawn.start, drawn.end)]  # numpy or Python datetimes
+    assert shown == [str(days["date"].min()), str(days["date"].max())]
+
+
 def test_tables_and_cards_are_filled(dashboard, outputs):
     kpis = dashboard.kpis.kpis
     assert kpis["value"].null_count() == 0
@@ -136,6 +156,20 @@ def test_the_at_risk_card_follows_the_course_settings(course, fitted, outputs):
     assert card > risk.filter(pl.col("value") >= 0.5).height
 
 
+def test_the_risk_table_marks_the_learners_the_card_counts(course, fitted, outputs):
+    """The card said "At risk 12" over a table of every learner by risk: nothing in the
+    table said which twelve (withdrawn learners have the highest risk and are not counted)."""
+    risk = outputs["retention_risk"].filter(~pl.col("reason").str.starts_with("withdrew"))
+    low = float(risk["value"].median())
+    source = DirectSource(course.events, fitted=fitted, settings={"rules": {"dropout_risk": low}})
+    dashboard = InstructorDashboard(source, live=False)
+    card = dashboard.kpis.kpis.filter(pl.col("kpi") == "at_risk")["value"].item()
+    table = dashboard.risk.table
+    assert 0 < table["at_risk"].sum() == card
+    marked = table.filter(pl.col("at_risk"))
+    assert set(marked["status"]) == {"enrolled"} and marked["retention_risk"].min() >= low
+
+
 def test_the_drilldown_shows_a_learner_id_that_is_markup_as_text(dashboard, markup_id, rendered):
     dashboard.drilldown.learner_id = markup_id
     shown = rendered(dashboard.drilldown._title)
@@ -170,6 +204,12 @@ def test_live_updates_say_when_the_source_stops_answering_and_resume(source, mon
     assert "Live updates paused" in dashboard.problem
     assert "server unreachable" in dashboard._status.object
     assert dashboard.check_for_updates() and dashboard.problem == ""
+
+
+def test_the_status_line_names_the_course_shown(dashboard, course, rendered):
+    # with several courses in the store, nothing said which one the numbers were of
+    shown = rendered(dashboard._status).text
+    assert shown.startswith(f"{course.events['course_id'][0]} · "), shown
 
 
 def test_the_status_line_gives_the_update_time_in_utc(dashboard):

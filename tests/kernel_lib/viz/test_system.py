@@ -36,6 +36,17 @@ def test_samples_become_series_kernels_and_alerts():
     assert health_alerts(SAMPLE)["urgency"].to_list() == ["critical"]
 
 
+def test_the_kernels_table_shows_pids_as_written_and_usage_to_a_tenth():
+    monitor = SystemMonitor(DirectSource(pl.DataFrame({"ts": [], "learner_id": []})),
+                            running=False)  # fmt: skip
+    monitor.kernels.frame = kernel_table(SAMPLE)
+    shown = {c.field: c.formatter for c in monitor.kernels._table.get_root().columns}
+    # Tabulator's defaults: "11,107" for a pid and "294.433594" MiB
+    assert {c: shown[c].format for c in ("pid", "cpu_percent", "memory_mib")} == {
+        "pid": "0", "cpu_percent": "0.0", "memory_mib": "0.0",
+    }  # fmt: skip
+
+
 @pytest.mark.slow
 def test_monitor_refreshes_and_draws_thresholds():
     monitor = SystemMonitor(DirectSource(pl.DataFrame({"ts": [], "learner_id": []})),
