@@ -31,7 +31,7 @@ KPI_LABELS: dict[str, tuple[str, str]] = {
 #: KPIs given as shares (0-1) by the analytics and shown as percentages.
 SHARE_KPIS = frozenset({"accuracy"})
 #: Columns of the popular topics shown besides the skill.
-TOPIC_MEASURES = ("attempts", "learners", "accuracy")
+TOPIC_MEASURES = ("events", "attempts", "learners", "accuracy")
 _KPI_SCHEMA = {
     "kpi": pl.String,
     "label": pl.String,
@@ -76,7 +76,7 @@ def summary_from_overview(overview: dict[str, Any]) -> dict[str, Any]:
     dict
         ``period`` (dict with ``start``, ``end``), ``kpis`` (:func:`kpi_rows`), ``daily``
         (``date``, ``sessions``, ``active_learners``, ``avg_session_minutes``, ``accuracy`` %),
-        ``topics`` (``skill``: the course's name for it, ``skill_id``, ``attempts``,
+        ``topics`` (``skill``: the course's name for it, ``skill_id``, ``events``, ``attempts``,
         ``learners``, ``accuracy`` %), ``skill_names`` (dict of skill id -> name, for the
         skills the course names), ``tutor_questions``
         (``date``, ``questions``: learners' messages to the tutor, not its replies),

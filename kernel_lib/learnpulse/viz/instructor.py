@@ -54,13 +54,15 @@ def _durations(frame: pl.DataFrame):
 
 
 def _topics(frame: pl.DataFrame):
+    # The topics are the period's most active ones (analytics ``popular_skills``): drawn by
+    # the same measure, so that the bars rank them as they were chosen.
     return charts.horizontal_bars(
         frame,
         "skill",
-        "attempts",
-        title="Most practised topics",
+        "events",
+        title="Most active topics",
         xlabel="Skill",
-        ylabel="Attempts (count)",
+        ylabel="Activity (events)",
         color="accuracy",
     )
 

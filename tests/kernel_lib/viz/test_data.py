@@ -80,5 +80,7 @@ def test_an_empty_period_gives_empty_frames_with_their_columns(course):
     body = json.loads(json.dumps(to_json(overview)))
     summary = data.summary_from_overview(data.overview_from_json(body))
     assert summary["topics"].is_empty()
-    assert summary["topics"].columns == ["skill", "skill_id", "attempts", "learners", "accuracy"]
+    assert summary["topics"].columns == [
+        "skill", "skill_id", "events", "attempts", "learners", "accuracy"
+    ]  # fmt: skip
     assert summary["tutor_agents"].columns == ["agent", "messages"]

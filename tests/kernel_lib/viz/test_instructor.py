@@ -49,6 +49,16 @@ def test_topics_and_mastery_name_skills_as_the_course_does(dashboard, course):
     assert set(topics) <= names and set(rows) == names and set(learner) == names
 
 
+def test_the_topics_chart_measures_the_topics_as_they_were_chosen(dashboard, source):
+    """The server picks the popular topics by activity, but the chart drew and ranked them by
+    attempts: a topic with more attempts than one shown could be missing, and the order
+    disagreed with the API's."""
+    chosen = source.summary(dashboard.range)["topics"]
+    bars = dashboard.topics.element
+    drawn = dict(zip(bars.data["skill"], bars.data[bars.vdims[0].name], strict=True))
+    assert drawn == dict(zip(chosen["skill"], chosen["events"], strict=True))
+
+
 def test_the_session_length_trend_spans_the_days_of_the_sessions_chart(source):
     """Days without a session have no session length: the line's axis ended at the last
     day with one, a week short of the sessions bars beside it."""
