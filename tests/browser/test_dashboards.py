@@ -240,6 +240,10 @@ def test_student_dashboard_served_by_panel_shows_only_the_student(page, jupyter_
         assert "–" not in [kpi(page, k) for k in ("score", "accuracy", "readiness")]
         shown = page.locator(".tabulator-row").count()
         assert shown > 0
+        # the per-topic chart names the skills as the course does (it showed ids)
+        names = jupyter_server.api("analytics/dashboard")["skill_names"]
+        axes = [a for a in page.evaluate(CATEGORY_AXES_JS) if set(a) & {*names, *names.values()}]
+        assert axes and all(set(axis) <= set(names.values()) for axis in axes), axes
         screenshot(page, "student-panel")
         assert page.errors == []
     finally:

@@ -30,7 +30,7 @@ any of these results as JSON text (frames encoded by polars).
 
 from learnpulse.analytics.jsonable import frame_records, to_json
 from learnpulse.analytics.measures import MEASURES
-from learnpulse.analytics.overview import KPI_MEASURES, TOP_TOPICS, course_overview
+from learnpulse.analytics.overview import KPI_MEASURES, TOP_TOPICS, course_overview, skill_names
 from learnpulse.analytics.periods import RANGE_DAYS, RANGES
 from learnpulse.analytics.trends import DIRECTION_WEEKS, STABLE_BAND, course_trends
 
@@ -45,5 +45,6 @@ __all__ = [
     "course_overview",
     "course_trends",
     "frame_records",
+    "skill_names",
     "to_json",
 ]

@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from learnpulse.analytics import course_overview
+from learnpulse.analytics import course_overview, skill_names
 from learnpulse.collectors import context
 from learnpulse.viz import data, predictions
 
@@ -60,6 +60,22 @@ class DataSource(abc.ABC):
     @abc.abstractmethod
     def learner_events(self, learner_id: str) -> pl.DataFrame:
         """One learner's events (an event frame), for the drill-down and student views."""
+
+    def skill_names(self) -> dict[str, str]:
+        """Skill id -> the course's name for it (:func:`learnpulse.analytics.skill_names`),
+        from the course this process's widgets use (``$LEARNPULSE_COURSE_FILE``, which a
+        server hands its kernels, else the demo course) when it is the course shown; empty
+        when unknown (skills are then shown by their ids). A student cannot read the course
+        overview, which names the skills for instructors."""
+        from learnpulse.course import CourseUnavailable, default_course
+
+        try:
+            course = default_course()
+        except CourseUnavailable:  # already warned about, naming the file
+            return {}
+        if self.course is not None and course.id != self.course:
+            return {}
+        return skill_names(course.skills_frame())
 
     @abc.abstractmethod
     def version(self) -> int:
@@ -196,6 +212,9 @@ class DirectSource(DataSource):
 
     def learner_events(self, learner_id: str) -> pl.DataFrame:
         return self._events.filter(pl.col("learner_id") == learner_id)
+
+    def skill_names(self) -> dict[str, str]:
+        return skill_names(self._course_tables().get("skills")) or super().skill_names()
 
     # -- system and training -------------------------------------------------------------
 

@@ -196,13 +196,14 @@ class StudentDashboard(Viewer):
             events = self.source.learner_events(self.learner_id)
             outputs = self.source.predictions(learner=self.learner_id)
             weekly = weekly_performance(events)
+            named = pl.col("skill").replace(self.source.skill_names())
             self.cards.kpis = student_cards(outputs, weekly, self.learner_id)
             self.accuracy.frame = weekly
             self.speed.frame = weekly
-            self.topics.frame = topic_performance(events)
+            self.topics.frame = topic_performance(events).with_columns(named)
             self.difficulty.frame = difficulty_performance(events)
             self.percentile.frame = percentiles(outputs, self.learner_id)
-            self.plan.frame = study_plan(outputs, self.learner_id)
+            self.plan.frame = study_plan(outputs, self.learner_id).with_columns(named)
         finally:
             self._layout.loading = False
 

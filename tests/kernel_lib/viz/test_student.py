@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
+from learnpulse.course import demo_course
 from learnpulse.viz import charts
+from learnpulse.viz.sources import DirectSource
 from learnpulse.viz.student import StudentDashboard, percentiles, study_plan
 
 
@@ -44,3 +47,29 @@ def test_a_learner_id_that_is_markup_is_shown_as_text(source, markup_id, rendere
     header = StudentDashboard(source, learner_id=markup_id)._layout[0]
     shown = rendered(header)
     assert "img" not in shown.tags and markup_id in shown.text
+
+
+def _shown_skills(dashboard) -> set[str]:
+    plan = dashboard.plan.table["skill"].drop_nulls()
+    return set(dashboard.topics.frame["skill"]) | set(plan)
+
+
+def test_topics_and_plan_name_skills_as_the_course_does(source, learner, course):
+    """The per-topic chart and the study plan showed skill ids ("tuples_sets") to students."""
+    names = dict(course.skills.select("skill_id", "name").iter_rows())
+    shown = _shown_skills(StudentDashboard(source, learner_id=learner))
+    assert shown and shown <= set(names.values())
+
+
+def test_without_the_courses_tables_the_skills_are_named_from_the_kernels_course(
+    course, fitted, learner, monkeypatch
+):
+    """A student's source cannot read the course overview (instructors only): the names come
+    from the course the student's widgets use, when it is the course shown."""
+    monkeypatch.delenv("LEARNPULSE_COURSE_FILE", raising=False)  # the demo course
+    bare = DirectSource(course.events, fitted=fitted)
+    names = {s.id: s.name for s in demo_course().skills.values()}
+    assert bare.skill_names() == names
+    assert _shown_skills(StudentDashboard(bare, learner_id=learner)) <= set(names.values())
+    other = DirectSource(course.events.with_columns(course_id=pl.lit("another")), fitted=fitted)
+    assert other.skill_names() == {}  # not the kernel's course: ids, never wrong names
