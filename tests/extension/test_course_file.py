@@ -90,6 +90,24 @@ async def test_the_course_files_prerequisites_reach_the_analytics(jp_fetch, lp_d
     }
 
 
+async def test_before_its_first_event_the_course_is_empty_not_unknown(jp_fetch, lp_db_url):
+    """The server records its course file's skills at start, and hands the course id to the
+    dashboards' kernels; yet before a student's first event every analytics route answered
+    404 "no course 'text-basics' in the store": the instructor dashboard showed an error
+    on the first day of class."""
+    overview = await get(jp_fetch, "dashboard", course=COURSE_ID)
+    active = {k["kpi"]: k["value"] for k in overview["kpis"]}["active_learners"]
+    assert (overview["course"], active) == (COURSE_ID, 0)
+    predictive = await get(jp_fetch, "predictive", course=COURSE_ID)
+    assert predictive["learners"]["total"] == 0
+    with EventStore(lp_db_url) as store:
+        store.append([make_event(learner_id="ada", course_id=COURSE_ID, item_id="tb-len")])
+    predictive = await get(jp_fetch, "predictive", course=COURSE_ID, wait="true")
+    assert predictive["learners"]["ids"] == ["ada"]
+    with pytest.raises(Exception, match="404"):  # a course nobody described is still unknown
+        await get(jp_fetch, "dashboard", course="no-such-course")
+
+
 async def test_the_tutor_teaches_from_the_course_file(jp_fetch):
     async def chat(body: dict) -> dict:
         response = await jp_fetch(

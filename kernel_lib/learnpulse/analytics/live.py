@@ -165,6 +165,8 @@ class LiveAnalytics:
         self._lock = threading.Lock()
         self._courses: dict[str, _Course] = {}
         self._course_list: tuple[float, list[str]] = (float("-inf"), [])
+        # courses the store describes (skills, items) before their first event
+        self._described_courses: set[str] = set()
         self._watcher: threading.Thread | None = None
         self._closed = threading.Event()
 
@@ -190,12 +192,17 @@ class LiveAnalytics:
         UnknownCourseError
             If the store has no such course (or no course at all).
         """
-        known = self.courses()
+        listed_before = self._course_list[0]
+        known = [*self.courses(), *self._described_courses]
         list_age = time.monotonic() - self._course_list[0]
         missing = course not in known if course is not None else not known
         if missing and (fresh or list_age > COURSE_RECHECK_S):
             self._course_list = (float("-inf"), [])  # it may be new: look again
             known = self.courses()
+        looked = self._course_list[0] != listed_before  # the store was read for this call
+        if course is not None and course not in known and looked and self._described(course):
+            self._described_courses.add(course)
+            known = [*known, course]
         if course is None and known:
             return known[0]
         if course is None:
@@ -207,6 +214,12 @@ class LiveAnalytics:
             listed = ", ".join(known[:20]) or "none"
             raise UnknownCourseError(f"no course {course!r} in the store; courses: {listed}")
         return course
+
+    def _described(self, course: str) -> bool:
+        """Whether the store describes ``course`` (its skills or items) though no event of it
+        is stored yet: a server's course file is, from its start, before its first student
+        works (its views are then empty, not "no such course")."""
+        return self.store.skills(course).height > 0 or self.store.items(course).height > 0
 
     def overview(
         self, course: str, *, range: str = "week", at: datetime | None = None, wait: bool = False
