@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import panel as pn
 import param
 import polars as pl
@@ -98,7 +100,17 @@ def learner_predictions(outputs: dict[str, pl.DataFrame], learner_id: str) -> pl
 
 
 def _shown_value(row: dict) -> str:
-    """A model row's value as text: the cluster name, a message, or a rounded number."""
+    """A model row's value as an instructor reads it: a knowledge gap's skill and level, a
+    recommendation's action and exercise, days left (or the status when there is no
+    estimate), the cluster name, a message, or a rounded number; not a ranking score."""
+    if row.get("label") and (row.get("name") or row.get("skill")):  # a knowledge gap
+        return f"{row.get('name') or row['skill']} ({row['label']})"
+    if row.get("action") and (row.get("item_id") or row.get("skill")):  # a recommendation
+        return f"{row['action']} {row.get('item_id') or row['skill']}"
+    if "days_left" in row:
+        days = row["days_left"]
+        finite = isinstance(days, int | float) and math.isfinite(days)
+        return f"{days:.0f} days ({row.get('status')})" if finite else str(row.get("status"))
     value = row.get("cluster", row.get("value"))
     if value is None:
         value = row.get("message") or row.get("action")

@@ -13,6 +13,7 @@ import pytest
 from learnpulse.viz import charts
 from learnpulse.viz.components import ChartPanel
 from learnpulse.viz.instructor import InstructorDashboard
+from learnpulse.viz.learner import learner_predictions
 from learnpulse.viz.sources import DirectSource
 
 
@@ -123,6 +124,36 @@ def test_selecting_a_learner_shows_their_details(dashboard):
     assert "retention_risk" in details["model_output"].to_list()
     assert details["reason"].str.len_chars().min() > 0
     assert all(not charts.is_empty(chart) for chart in dashboard.drilldown.charts)
+
+
+def test_a_learners_details_say_what_each_value_is(outputs, course):
+    """The drill-down's value column gave knowledge gaps and recommendations their ranking
+    scores ("6.34", "0.987") and time to completion bare days, or nothing without progress."""
+    learner = outputs["knowledge_gaps"]["learner_id"][0]
+
+    def shown(key: str, outputs=outputs) -> list[str]:
+        details = learner_predictions(outputs, learner)
+        return details.filter(pl.col("model_output") == key)["value"].to_list()
+
+    def mine(key: str) -> pl.DataFrame:
+        return outputs[key].filter(pl.col("learner_id") == learner)
+
+    gaps = mine("knowledge_gaps").select(pl.format("{} ({})", "name", "label"))
+    assert shown("knowledge_gaps") == gaps.to_series().to_list()
+    assert {value.split(" (")[0] for value in shown("knowledge_gaps")} <= set(course.skills["name"])
+    target = pl.coalesce("item_id", "skill")  # a difficulty advice has none: "keep", "easier"
+    advice = mine("recommendations").select(
+        pl.concat_str("action", target, separator=" ", ignore_nulls=True)
+    )
+    assert shown("recommendations") == advice.to_series().to_list() != []
+    (eta,) = shown("time_to_completion")
+    assert eta.endswith(("days (in progress)", "complete", "no progress")), eta
+    stalled = outputs["time_to_completion"].with_columns(
+        days_left=float("inf"), status=pl.lit("no progress")
+    )
+    assert shown("time_to_completion", {**outputs, "time_to_completion": stalled}) == [
+        "no progress"
+    ]
 
 
 @pytest.mark.slow
