@@ -1,10 +1,11 @@
 """The router: which agent answers a message, from the message and its context.
 
 An explicit choice always wins. Otherwise code or an error in the message or context goes to
-the code reviewer; then each agent's keywords are counted (ties go to the earlier agent of
-:data:`PRIORITY`); a follow-up with no keyword ("a harder one", "and why?", see
-:func:`~learnpulse.agents.conversation.is_follow_up`) stays with the agent that answered last;
-anything else goes to the learning assistant.
+the code reviewer. Then a follow-up ("a harder one", "and why?", see
+:func:`~learnpulse.agents.conversation.is_follow_up`) with no keyword of an agent other than
+the learning assistant (whose keywords are question words) stays with the agent that answered
+last; then each agent's keywords are counted (ties go to the earlier agent of
+:data:`PRIORITY`); anything else goes to the learning assistant.
 """
 
 from __future__ import annotations
@@ -55,12 +56,15 @@ def route(
     ):
         return "reviewer", "the message carries code or an error"
     hits = {name: _keyword_hits(message, agent) for name, agent in agents.items()}
+    last = next((m["agent"] for m in reversed(context.history) if m["role"] == "tutor"), "")
+    # The default agent's keywords are question words ("why", "explain"): a follow-up that
+    # has no other agent's keyword stays with the agent that answered.
+    specific = any(hits[name] for name in hits if name != DEFAULT_AGENT)
+    if last in agents and not specific and is_follow_up(message, context.course):
+        return last, "a follow-up to the last answer"
     best = max(hits.values(), default=0)
     if best > 0:
         order = [*PRIORITY, *(n for n in agents if n not in PRIORITY)]
         winner = next(name for name in order if hits.get(name) == best)
         return winner, f"keywords of the {winner}"
-    last = next((m["agent"] for m in reversed(context.history) if m["role"] == "tutor"), "")
-    if last in agents and is_follow_up(message, context.course):
-        return last, "a follow-up to the last answer"
     return DEFAULT_AGENT, "default agent"

@@ -279,6 +279,23 @@ def test_a_message_after_a_question_is_read_as_a_follow_up_or_a_new_question(
         assert not {s.id for s in earlier.sources} & {s.id for s in reply.sources}
 
 
+@pytest.mark.parametrize(
+    ("first", "agent"),
+    [
+        ("make me a study plan for the next 3 weeks", "coach"),
+        ("what should I learn before recursion?", "explorer"),
+        ("give me a practice exercise on loops", "generator"),
+    ],
+)
+@pytest.mark.parametrize("then", ["why?", "can you explain more?", "and what about that?"])
+def test_a_follow_up_stays_with_the_agent_that_answered(course, lite_store, first, agent, then):
+    """ "why?" after the coach's plan went to the learning assistant: "why" and "explain" are
+    its keywords, and keywords were counted before follow-ups."""
+    earlier, reply = _conversation(course, lite_store, first, then)
+    assert earlier.agent == agent
+    assert reply.agent == agent
+
+
 def test_a_follow_up_naming_another_topic_is_answered_about_that_topic(course, lite_store):
     # "and a dict?" after "what is a tuple?" was answered with sets: the tuple stayed the topic
     _, follow_up, why = _conversation(course, lite_store, "what is a tuple?", "and a dict?", "why?")
