@@ -132,7 +132,10 @@ def heatmap(
     )
     if cells.is_empty():
         return no_data(title, xlabel, ylabel)
-    cells = cells.with_columns(pl.col("skill").replace(skill_labels).alias("skill"))
+    # two decimals: the hover showed P(known) as 0.94817 (colours cannot show more either)
+    cells = cells.with_columns(
+        pl.col("skill").replace(skill_labels).alias("skill"), pl.col("p_known").round(2)
+    )
     element = hv.HeatMap(
         _pandas(cells),
         [hv.Dimension("learner_id", label=xlabel), hv.Dimension("skill", label=ylabel)],

@@ -85,6 +85,8 @@ def test_mastery_heatmap_sorts_learners(outputs):
     assert heatmap.learner_order()[0] == strongest
     shown = set(heatmap.element.dimension_values("learner_id"))
     assert strongest in shown and len(shown) <= charts.HEATMAP_MAX_LEARNERS
+    values = heatmap.element.dimension_values("p_known")
+    assert (values == values.round(2)).all()  # the hover showed 0.94817
 
 
 def test_alert_feed_lists_at_most_its_limit(outputs):
