@@ -140,7 +140,8 @@ class Exercise:
     hints : tuple of str
         The hint ladder, from a nudge to a worked sub-step.
     explanation : str
-        Shown after a correct answer (or when the student gives up).
+        Shown after a correct answer (there is no "give up" that shows it before), and a
+        passage the tutor may cite for the other exercises.
     solution : str
         Reference solution: for the tutor's leak detection and instructors, never shown to students.
     policy : TutorPolicy
