@@ -181,7 +181,7 @@ def test_range_selector_changes_the_numbers(instructor, jupyter_server):
         wait_until(lambda: sessions(page) == expected)  # noqa: B023 - called at once
         shown[range_] = expected
     # The simulated course has more sessions in longer ranges. (Its last events are in the
-    # past: a module posting events dated now, as test_jupyterlab does, must run after this.)
+    # past: a module posting events dated now, as test_student_notebook does, must run after this.)
     assert shown["week"] < shown["month"] < shown["quarter"], shown
     screenshot(page, "instructor-week")
 
