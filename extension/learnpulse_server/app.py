@@ -51,23 +51,40 @@ class LearnPulseApp(ExtensionApp):
         config=True,
         help=(
             "User names that are instructors: they see the whole course and may export or "
-            "erase a learner. Everyone else is a student and sees only their own learner id."
+            "erase a learner. Everyone else is a student and sees only their own learner id. "
+            "Instructors are not learners: they are recorded as staff in the store (at start, "
+            "and on the first request of one known otherwise), and the course's views "
+            "(learners, counts, at-risk lists, mastery, predictions) leave out their events, "
+            "while their own tutor history keeps them."
         ),
     )
     instructor_group = Unicode(
         "",
         config=True,
-        help="A JupyterHub group whose members are instructors (in addition to `instructors`).",
+        help=(
+            "A JupyterHub group whose members are instructors (in addition to `instructors`); "
+            "recorded as staff on their first request."
+        ),
     )
     owner_is_instructor = Bool(
         True,
         config=True,
         help=(
-            "On a single-user server with no `instructors` and no `instructor_group` "
-            "configured, treat the server's (only) user as the instructor. Turn off to make "
-            "every user a student unless named."
+            "With no `instructors` and no `instructor_group` configured, the server's owner "
+            "is the instructor: the holder of its token or password (one learner id, "
+            "$LEARNPULSE_LEARNER_ID, else the operating-system user running the server, as "
+            "their kernels record), or of a class token naming that user. Not on a "
+            "JupyterHub single-user server, whose owner is one of the students: name the "
+            "instructors there. Turn off to make every user a student unless named."
         ),
     )
+
+    def owner_instructs(self) -> bool:
+        """Whether the server's owner is an instructor by ``owner_is_instructor``."""
+        from learnpulse_server.identity import under_hub
+
+        configured = self.instructors or self.instructor_group
+        return self.owner_is_instructor and not configured and not under_hub()
 
     # -- events --------------------------------------------------------------------------------
     max_batch_events = Integer(
@@ -366,6 +383,7 @@ class LearnPulseApp(ExtensionApp):
         self.settings["learnpulse_store"] = self.store
         self.log.info("learnpulse store: %r", self.store)
         self._kernel_environment: dict[str, str] = {}
+        self._record_staff()
         self._hand_store_to_kernels()
         if self.tutor_course_file:
             self._record_course()
@@ -377,6 +395,25 @@ class LearnPulseApp(ExtensionApp):
 
         if isinstance(self.serverapp.kernel_manager, PreheatingKernelManager):
             self.serverapp.kernel_manager.start_preheating()
+
+    def _record_staff(self) -> None:
+        """Record the instructors known from the configuration (the owner among them, when
+        it instructs) as staff: the owner's kernels write their events to the store without
+        asking the server, so it may never see them ask."""
+        from learnpulse_server.handlers.base import STAFF_RECORDED_SETTING
+        from learnpulse_server.identity import owner_name, under_hub
+
+        staff = list(self.instructors) + ([owner_name()] if self.owner_instructs() else [])
+        if staff:
+            self.store.add_staff(staff)
+            self.log.info("learnpulse: instructors (not learners): %s", ", ".join(staff))
+        elif not self.instructor_group and under_hub():
+            self.log.warning(
+                "learnpulse: no instructors on this JupyterHub server: its owner %s is a "
+                "student; name them with instructors or instructor_group",
+                owner_name(),
+            )
+        self.settings[STAFF_RECORDED_SETTING] = set(staff)
 
     def _record_course(self) -> None:
         """Store the course file's skills (names, prerequisites) and exercises: events name

@@ -136,12 +136,15 @@ class HttpSource(DataSource):
             ) from None
 
     def user(self) -> str:
-        """The signed-in user's name (``GET {server}api/me``): the student's learner id."""
-        me = self._fetch(self.server.url + "api/me", "api/me")
+        """The signed-in user's learner id (``GET status``): the learner a student dashboard
+        shows. Not Jupyter's ``api/me``: with its own identity provider that names each
+        request with the server's token a new random user, whom learnpulse takes for the
+        server's owner."""
+        status = self.get("status")
         try:
-            return me["identity"]["username"]
+            return status["user"]["learner_id"]
         except (KeyError, TypeError):
-            raise ApiError("GET api/me: the answer does not name the signed-in user") from None
+            raise ApiError("GET status: the answer does not name the signed-in user") from None
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"token {self.server.token}"} if self.server.token else {}
