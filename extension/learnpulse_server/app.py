@@ -40,8 +40,13 @@ class LearnPulseApp(ExtensionApp):
             "SQLAlchemy URL of the learnpulse store, e.g. sqlite:////srv/learnpulse.db or "
             "postgresql://learnpulse@db/learnpulse. Default: $LEARNPULSE_DB_URL, else a SQLite "
             "file under the Jupyter data directory. A SQLite file is handed to the kernels "
-            "this server starts as $LEARNPULSE_DB_URL (unless set); a PostgreSQL URL is not "
-            "(its password would be in every notebook), and the server logs what to set."
+            "this server starts as $LEARNPULSE_DB_URL (unless set). A PostgreSQL URL is not "
+            "(its password would be in every notebook): the kernels get this server's URL "
+            "(with base_url, over loopback) as $LEARNPULSE_SERVER_URL and its token as "
+            "$LEARNPULSE_TOKEN (on JupyterHub they use the hub's $JUPYTERHUB_API_TOKEN), "
+            "unless either of $LEARNPULSE_DB_URL or $LEARNPULSE_SERVER_URL is set, and their "
+            "events, tutor exchanges and history go through its events API, as the server's "
+            "owner."
         ),
     )
 
@@ -459,7 +464,9 @@ class LearnPulseApp(ExtensionApp):
         """Set ``$LEARNPULSE_DB_URL`` for the kernels this server starts when ``db_url`` is a
         SQLite file and the variable is unset: the kernels stored the notebooks' events in
         the default store, which this server never read. A PostgreSQL URL (its password with
-        it) is not put in every notebook's environment; a warning says what to set."""
+        it) is not put in every notebook's environment: the kernels write through this
+        server instead (:meth:`_hand_server_to_kernels`), unless told a server already."""
+        from learnpulse.collectors.destinations import SERVER_URL_ENV
         from learnpulse.store.engine import DB_URL_ENV, redacted, resolve_url
 
         if not self.db_url:  # the kernels' default is the server's
@@ -476,23 +483,60 @@ class LearnPulseApp(ExtensionApp):
                 )
         elif self.store.backend == "sqlite":
             self._hand_to_kernels({DB_URL_ENV: self.store.url.render_as_string()})
-        else:
+        elif not os.environ.get(SERVER_URL_ENV):
+            # the port is chosen after the extensions load: hand it once the loop runs
+            self.serverapp.io_loop.add_callback(self._hand_server_to_kernels)
+
+    def _hand_server_to_kernels(self) -> None:
+        """Point the kernels this server starts at its events API: ``$LEARNPULSE_SERVER_URL``
+        (its URL with base_url, over loopback) and ``$LEARNPULSE_TOKEN`` (its token: a kernel
+        is its owner's process and can read the token in the server's runtime file anyway;
+        on JupyterHub the kernels use ``$JUPYTERHUB_API_TOKEN``, their user's). They stored
+        events in a local SQLite file this server never read."""
+        from learnpulse.collectors.destinations import SERVER_URL_ENV, TOKEN_ENV
+        from learnpulse.store.engine import DB_URL_ENV, redacted, resolve_url
+        from learnpulse_server.identity import under_hub
+
+        url, token = self._own_url(), self.serverapp.identity_provider.token
+        needs_token = self.serverapp.identity_provider.auth_enabled and not under_hub()
+        if url is None or (needs_token and not token):
+            why = "it listens on a Unix socket" if url is None else "it has no token"
             self.log.warning(
                 "learnpulse: kernels started by this server store events in %s, not in "
-                "db_url %s: set $%s (or $LEARNPULSE_SERVER_URL) in their environment",
+                "db_url %s (%s): set $%s or $%s in their environment",
                 redacted(resolve_url(None)),
                 redacted(self.store.url),
+                why,
+                SERVER_URL_ENV,
                 DB_URL_ENV,
             )
+            return
+        wanted = {SERVER_URL_ENV: url}
+        if needs_token:
+            wanted[TOKEN_ENV] = token
+        self._hand_to_kernels(wanted, secret=TOKEN_ENV)
 
-    def _hand_to_kernels(self, wanted: dict[str, str]) -> None:
+    def _own_url(self) -> str | None:
+        """This server's URL with its base_url, as a process on its machine reaches it (None
+        on a Unix socket, which the kernels' HTTP client cannot use)."""
+        app = self.serverapp
+        if app.sock:
+            return None
+        host = {"": "127.0.0.1", "localhost": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+        ip = host.get(app.ip, app.ip)
+        netloc = f"[{ip}]:{app.port}" if ":" in ip else f"{ip}:{app.port}"
+        return f"{'https' if app.certfile else 'http'}://{netloc}{app.base_url}"
+
+    def _hand_to_kernels(self, wanted: dict[str, str], secret: str = "") -> None:
         """Put ``wanted`` in the environment the kernels inherit, except the variables set
-        already; :meth:`_take_back_kernel_environment` removes them again."""
+        already (the value of ``secret`` is not logged); :meth:`_take_back_kernel_environment`
+        removes them again."""
         handed = {name: value for name, value in wanted.items() if not os.environ.get(name)}
         self._kernel_environment.update(handed)
         os.environ.update(handed)
         for name, value in handed.items():
-            self.log.info("learnpulse: kernels get %s=%s", name, value)
+            shown = "(the server's token)" if name == secret else value
+            self.log.info("learnpulse: kernels get %s=%s", name, shown)
 
     def _take_back_kernel_environment(self) -> None:
         """Remove what :meth:`_hand_to_kernels` set (unless changed since): another server
