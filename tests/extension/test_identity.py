@@ -8,6 +8,7 @@ learner of the course; an instructor trying the tutor was one too.
 from __future__ import annotations
 
 import json
+import urllib.parse
 
 import pytest
 from tornado.httpclient import HTTPClientError
@@ -171,6 +172,28 @@ class TestClassTokens:
             ("ada", 2),
             (OWNER, 4),
         ]
+
+    @pytest.mark.parametrize(("typed", "user"), [("token-ada", "ada"), (None, OWNER)])
+    async def test_a_token_typed_at_the_login_page_signs_its_user_in(
+        self, jp_fetch, jp_serverapp, typed, user
+    ):
+        """The login page was a 500 (jupyter_server's form called a method the provider
+        lacked); the server's own token is its owner there too."""
+        typed = typed or jp_serverapp.identity_provider.token
+        page = await jp_fetch("login", headers={"Authorization": ""})
+        xsrf = page.headers["Set-Cookie"].split(";")[0]
+        form = urllib.parse.urlencode({"password": typed, "_xsrf": xsrf.split("=", 1)[1]})
+        with pytest.raises(HTTPClientError) as redirected:  # to the next page, signed in
+            await jp_fetch(
+                "login", method="POST", body=form, follow_redirects=False,
+                headers={"Authorization": "", "Cookie": xsrf},
+            )  # fmt: skip
+        assert redirected.value.code == 302
+        cookies = redirected.value.response.headers.get_list("Set-Cookie")
+        login = next(c.split(";")[0] for c in cookies if not c.startswith("_xsrf"))
+        cookie_only = {"Authorization": "", "Cookie": login}
+        status = await get_json(jp_fetch, "status", headers=cookie_only)
+        assert status["user"]["learner_id"] == user
 
     async def test_an_instructor_trying_the_tutor_keeps_a_history_but_is_no_learner(
         self, jp_fetch, class_of_three
