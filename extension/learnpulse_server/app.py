@@ -40,8 +40,13 @@ class LearnPulseApp(ExtensionApp):
             "SQLAlchemy URL of the learnpulse store, e.g. sqlite:////srv/learnpulse.db or "
             "postgresql://learnpulse@db/learnpulse. Default: $LEARNPULSE_DB_URL, else a SQLite "
             "file under the Jupyter data directory. A SQLite file is handed to the kernels "
-            "this server starts as $LEARNPULSE_DB_URL (unless set); a PostgreSQL URL is not "
-            "(its password would be in every notebook), and the server logs what to set."
+            "this server starts as $LEARNPULSE_DB_URL (unless set). A PostgreSQL URL is not "
+            "(its password would be in every notebook): the kernels get this server's URL "
+            "(with base_url, over loopback) as $LEARNPULSE_SERVER_URL and its token as "
+            "$LEARNPULSE_TOKEN (on JupyterHub they use the hub's $JUPYTERHUB_API_TOKEN), "
+            "unless either of $LEARNPULSE_DB_URL or $LEARNPULSE_SERVER_URL is set, and their "
+            "events, tutor exchanges and history go through its events API, as the server's "
+            "owner."
         ),
     )
 
@@ -51,23 +56,40 @@ class LearnPulseApp(ExtensionApp):
         config=True,
         help=(
             "User names that are instructors: they see the whole course and may export or "
-            "erase a learner. Everyone else is a student and sees only their own learner id."
+            "erase a learner. Everyone else is a student and sees only their own learner id. "
+            "Instructors are not learners: they are recorded as staff in the store (at start, "
+            "and on the first request of one known otherwise), and the course's views "
+            "(learners, counts, at-risk lists, mastery, predictions) leave out their events, "
+            "while their own tutor history keeps them."
         ),
     )
     instructor_group = Unicode(
         "",
         config=True,
-        help="A JupyterHub group whose members are instructors (in addition to `instructors`).",
+        help=(
+            "A JupyterHub group whose members are instructors (in addition to `instructors`); "
+            "recorded as staff on their first request."
+        ),
     )
     owner_is_instructor = Bool(
         True,
         config=True,
         help=(
-            "On a single-user server with no `instructors` and no `instructor_group` "
-            "configured, treat the server's (only) user as the instructor. Turn off to make "
-            "every user a student unless named."
+            "With no `instructors` and no `instructor_group` configured, the server's owner "
+            "is the instructor: the holder of its token or password (one learner id, "
+            "$LEARNPULSE_LEARNER_ID, else the operating-system user running the server, as "
+            "their kernels record), or of a class token naming that user. Not on a "
+            "JupyterHub single-user server, whose owner is one of the students: name the "
+            "instructors there. Turn off to make every user a student unless named."
         ),
     )
+
+    def owner_instructs(self) -> bool:
+        """Whether the server's owner is an instructor by ``owner_is_instructor``."""
+        from learnpulse_server.identity import under_hub
+
+        configured = self.instructors or self.instructor_group
+        return self.owner_is_instructor and not configured and not under_hub()
 
     # -- events --------------------------------------------------------------------------------
     max_batch_events = Integer(
@@ -366,6 +388,7 @@ class LearnPulseApp(ExtensionApp):
         self.settings["learnpulse_store"] = self.store
         self.log.info("learnpulse store: %r", self.store)
         self._kernel_environment: dict[str, str] = {}
+        self._record_staff()
         self._hand_store_to_kernels()
         if self.tutor_course_file:
             self._record_course()
@@ -377,6 +400,25 @@ class LearnPulseApp(ExtensionApp):
 
         if isinstance(self.serverapp.kernel_manager, PreheatingKernelManager):
             self.serverapp.kernel_manager.start_preheating()
+
+    def _record_staff(self) -> None:
+        """Record the instructors known from the configuration (the owner among them, when
+        it instructs) as staff: the owner's kernels write their events to the store without
+        asking the server, so it may never see them ask."""
+        from learnpulse_server.handlers.base import STAFF_RECORDED_SETTING
+        from learnpulse_server.identity import owner_name, under_hub
+
+        staff = list(self.instructors) + ([owner_name()] if self.owner_instructs() else [])
+        if staff:
+            self.store.add_staff(staff)
+            self.log.info("learnpulse: instructors (not learners): %s", ", ".join(staff))
+        elif not self.instructor_group and under_hub():
+            self.log.warning(
+                "learnpulse: no instructors on this JupyterHub server: its owner %s is a "
+                "student; name them with instructors or instructor_group",
+                owner_name(),
+            )
+        self.settings[STAFF_RECORDED_SETTING] = set(staff)
 
     def _record_course(self) -> None:
         """Store the course file's skills (names, prerequisites) and exercises: events name
@@ -422,7 +464,9 @@ class LearnPulseApp(ExtensionApp):
         """Set ``$LEARNPULSE_DB_URL`` for the kernels this server starts when ``db_url`` is a
         SQLite file and the variable is unset: the kernels stored the notebooks' events in
         the default store, which this server never read. A PostgreSQL URL (its password with
-        it) is not put in every notebook's environment; a warning says what to set."""
+        it) is not put in every notebook's environment: the kernels write through this
+        server instead (:meth:`_hand_server_to_kernels`), unless told a server already."""
+        from learnpulse.collectors.destinations import SERVER_URL_ENV
         from learnpulse.store.engine import DB_URL_ENV, redacted, resolve_url
 
         if not self.db_url:  # the kernels' default is the server's
@@ -439,23 +483,60 @@ class LearnPulseApp(ExtensionApp):
                 )
         elif self.store.backend == "sqlite":
             self._hand_to_kernels({DB_URL_ENV: self.store.url.render_as_string()})
-        else:
+        elif not os.environ.get(SERVER_URL_ENV):
+            # the port is chosen after the extensions load: hand it once the loop runs
+            self.serverapp.io_loop.add_callback(self._hand_server_to_kernels)
+
+    def _hand_server_to_kernels(self) -> None:
+        """Point the kernels this server starts at its events API: ``$LEARNPULSE_SERVER_URL``
+        (its URL with base_url, over loopback) and ``$LEARNPULSE_TOKEN`` (its token: a kernel
+        is its owner's process and can read the token in the server's runtime file anyway;
+        on JupyterHub the kernels use ``$JUPYTERHUB_API_TOKEN``, their user's). They stored
+        events in a local SQLite file this server never read."""
+        from learnpulse.collectors.destinations import SERVER_URL_ENV, TOKEN_ENV
+        from learnpulse.store.engine import DB_URL_ENV, redacted, resolve_url
+        from learnpulse_server.identity import under_hub
+
+        url, token = self._own_url(), self.serverapp.identity_provider.token
+        needs_token = self.serverapp.identity_provider.auth_enabled and not under_hub()
+        if url is None or (needs_token and not token):
+            why = "it listens on a Unix socket" if url is None else "it has no token"
             self.log.warning(
                 "learnpulse: kernels started by this server store events in %s, not in "
-                "db_url %s: set $%s (or $LEARNPULSE_SERVER_URL) in their environment",
+                "db_url %s (%s): set $%s or $%s in their environment",
                 redacted(resolve_url(None)),
                 redacted(self.store.url),
+                why,
+                SERVER_URL_ENV,
                 DB_URL_ENV,
             )
+            return
+        wanted = {SERVER_URL_ENV: url}
+        if needs_token:
+            wanted[TOKEN_ENV] = token
+        self._hand_to_kernels(wanted, secret=TOKEN_ENV)
 
-    def _hand_to_kernels(self, wanted: dict[str, str]) -> None:
+    def _own_url(self) -> str | None:
+        """This server's URL with its base_url, as a process on its machine reaches it (None
+        on a Unix socket, which the kernels' HTTP client cannot use)."""
+        app = self.serverapp
+        if app.sock:
+            return None
+        host = {"": "127.0.0.1", "localhost": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+        ip = host.get(app.ip, app.ip)
+        netloc = f"[{ip}]:{app.port}" if ":" in ip else f"{ip}:{app.port}"
+        return f"{'https' if app.certfile else 'http'}://{netloc}{app.base_url}"
+
+    def _hand_to_kernels(self, wanted: dict[str, str], secret: str = "") -> None:
         """Put ``wanted`` in the environment the kernels inherit, except the variables set
-        already; :meth:`_take_back_kernel_environment` removes them again."""
+        already (the value of ``secret`` is not logged); :meth:`_take_back_kernel_environment`
+        removes them again."""
         handed = {name: value for name, value in wanted.items() if not os.environ.get(name)}
         self._kernel_environment.update(handed)
         os.environ.update(handed)
         for name, value in handed.items():
-            self.log.info("learnpulse: kernels get %s=%s", name, value)
+            shown = "(the server's token)" if name == secret else value
+            self.log.info("learnpulse: kernels get %s=%s", name, shown)
 
     def _take_back_kernel_environment(self) -> None:
         """Remove what :meth:`_hand_to_kernels` set (unless changed since): another server

@@ -3,10 +3,8 @@ teaches from it and the analytics of its course use its skills and prerequisites
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import uuid
 
 import pytest
 import yaml
@@ -14,6 +12,7 @@ import yaml
 from learnpulse.store import EventStore
 from tests.conftest import make_event
 from tests.extension.conftest import as_user, learnpulse_app
+from tests.extension.kernel_channels import execute
 from tests.extension.test_analytics import get
 
 COURSE_ID = "text-basics"
@@ -150,8 +149,6 @@ async def test_a_course_file_the_user_set_is_kept_and_the_difference_logged(
     assert os.environ["LEARNPULSE_COURSE_FILE"] == str(tmp_path / "mine.yaml")
 
 
-#: Seconds a kernel started through the server gets to start and run one cell.
-KERNEL_TIMEOUT_S = 120
 #: A student's first cell: the extension, an exercise of the instructor's course, an answer
 #: checked, and the events delivered before the test reads the store.
 STUDENT_CELL = """\
@@ -163,33 +160,6 @@ print("course:", current_session().course.id, sorted(current_session().course.ex
 """
 CHECK_CELL = "%%check tb-len\nlen('Grüße')\n"
 FLUSH_CELL = "print('delivered:', default_sink().flush(30))"
-
-
-async def _execute(channels, code: str) -> str:
-    """Run ``code`` in the kernel behind ``channels`` (the server's WebSocket, Jupyter's
-    messaging protocol); the text it printed and displayed."""
-    msg_id = uuid.uuid4().hex
-    header = {"msg_id": msg_id, "msg_type": "execute_request", "username": "teacher",
-              "session": uuid.uuid4().hex, "date": "", "version": "5.3"}  # fmt: skip
-    content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-               "allow_stdin": False, "stop_on_error": True}  # fmt: skip
-    request = {"header": header, "parent_header": {}, "metadata": {}, "content": content,
-               "channel": "shell", "buffers": []}  # fmt: skip
-    await channels.write_message(json.dumps(request))
-    text, idle = [], False
-    while not idle:
-        message = json.loads(await asyncio.wait_for(channels.read_message(), KERNEL_TIMEOUT_S))
-        if message["parent_header"].get("msg_id") != msg_id:
-            continue
-        kind, body = message["msg_type"], message["content"]
-        if kind == "stream":
-            text.append(body["text"])
-        elif kind in ("display_data", "execute_result"):
-            text.append(body["data"].get("text/plain", ""))
-        elif kind == "error":
-            text.append(f"{body['ename']}: {body['evalue']}")
-        idle = kind == "status" and body["execution_state"] == "idle"
-    return "\n".join(text)
 
 
 async def test_a_kernel_started_by_the_server_works_on_its_course(
@@ -204,12 +174,12 @@ async def test_a_kernel_started_by_the_server_works_on_its_course(
     kernel_id = json.loads(started.body)["id"]
     channels = await jp_ws_fetch("api", "kernels", kernel_id, "channels")
     try:
-        shown = await _execute(channels, STUDENT_CELL)
+        shown = await execute(channels, STUDENT_CELL)
         assert "What is `len('Grüße')`?" in shown  # the exercise widget, as text
         assert "course: text-basics ['tb-len', 'tb-rev']" in shown
-        checked = await _execute(channels, CHECK_CELL)
+        checked = await execute(channels, CHECK_CELL)
         assert "tb-len: ✔" in checked
-        assert "delivered: True" in await _execute(channels, FLUSH_CELL)
+        assert "delivered: True" in await execute(channels, FLUSH_CELL)
     finally:
         channels.close()
         await jp_fetch("api", "kernels", kernel_id, method="DELETE")

@@ -293,6 +293,22 @@ def test_mirror_follows_new_events_and_erasures(store):
     assert "b" not in mirror.snapshot().events["learner_id"].to_list()
 
 
+def test_mirror_leaves_out_the_staff(store):
+    """An instructor is no learner of the class: not read at first, and gone once recorded
+    as staff later (as an erased learner), while their events stay in the store."""
+    store.append(HAND_BUILT)
+    store.add_staff(["a"])
+    mirror = CourseMirror(store, "course-a")
+    assert mirror.sync() == {"b", "c"}
+    assert set(mirror.snapshot().learners["learner_id"]) == {"b", "c"}
+    store.append([attempt("2024-09-03T10:00:00", "a", "ex-2", ["lists"], True, "s5")])
+    assert mirror.sync() == set()
+    store.add_staff(["b"])
+    assert mirror.sync() == {"b"}
+    assert set(mirror.snapshot().events["learner_id"]) == {"c"}
+    assert store.query(learners=["a", "b"]).height > 0
+
+
 def test_live_overview_is_cached_until_new_events(sqlite_store):
     live = LiveAnalytics(sqlite_store, predict=engagement_only, refresh_interval=60)
     try:

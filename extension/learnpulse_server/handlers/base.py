@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
@@ -24,9 +25,12 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from learnpulse.events import time_range_problem
 from learnpulse.store import EventStore
+from learnpulse_server.identity import is_owner, learner_name
 
 T = TypeVar("T")
 API_PREFIX = "/learnpulse/api"
+#: Key of the tornado setting holding the learner ids this server recorded as staff.
+STAFF_RECORDED_SETTING = "learnpulse_staff_recorded"
 #: Longest query-parameter value accepted (characters); longer ones get a 400.
 MAX_QUERY_VALUE_CHARS = 1024
 #: WebSocket close code after a stream's ``{"type": "error"}`` message: "Internal Error",
@@ -76,13 +80,19 @@ class LearnPulseMixin:
     """Store, identity and request parsing shared by HTTP and WebSocket handlers.
 
     Identity always comes from the server's authenticated user, never from the request:
-    :attr:`learner_id` is the user's name, :attr:`is_instructor` follows the app's
-    ``instructors`` / ``instructor_group`` / ``owner_is_instructor`` settings.
+    :attr:`learner_id` is the user's name (the owner's, :func:`~learnpulse_server.identity.
+    owner_name`, for every user of jupyter_server's own identity providers),
+    :attr:`is_instructor` follows the app's ``instructors`` / ``instructor_group`` /
+    ``owner_is_instructor`` settings. Each instructor is recorded as staff in the store
+    before their first request is served (:meth:`prepare`), so that the class views leave
+    them out.
     """
 
     settings: dict[str, Any]
     extensionapp: Any
     current_user: Any
+    identity_provider: Any
+    log: Any
 
     @property
     def store(self) -> EventStore:
@@ -90,19 +100,36 @@ class LearnPulseMixin:
 
     @property
     def learner_id(self) -> str:
-        """The authenticated user's learner id (their user name)."""
-        return self.current_user.username
+        """The authenticated user's learner id."""
+        return learner_name(self.current_user, self.identity_provider)
 
     @property
     def is_instructor(self) -> bool:
         app = self.extensionapp
         user = self.current_user
-        if user.username in app.instructors:
+        if self.learner_id in app.instructors:
             return True
         groups = (getattr(user, "hub_user", None) or {}).get("groups", [])
         if app.instructor_group and app.instructor_group in groups:
             return True
-        return app.owner_is_instructor and not app.instructors and not app.instructor_group
+        return app.owner_instructs() and is_owner(user, self.identity_provider)
+
+    async def prepare(self, *args: Any, **kwargs: Any) -> None:
+        """Authenticate (jupyter_server), then record an instructor as staff, once per
+        server: their tutor chats and exercises then stay out of the class views."""
+        authenticating = super().prepare(*args, **kwargs)  # type: ignore[misc]
+        if inspect.isawaitable(authenticating):
+            await authenticating
+        if self.current_user is None or not self.is_instructor:
+            return
+        recorded = self.settings.setdefault(STAFF_RECORDED_SETTING, set())
+        if self.learner_id not in recorded:
+            try:
+                await self.off_loop(self.store.add_staff, [self.learner_id])
+            except Exception:  # the store is down: the request says so if it needs it
+                self.log.exception("learnpulse: cannot record %s as staff", self.learner_id)
+            else:
+                recorded.add(self.learner_id)
 
     def visible_learners(self, requested: list[str] | None) -> list[str] | None:
         """The learners this user may see among ``requested`` (None = all of the course).

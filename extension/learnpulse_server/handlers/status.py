@@ -1,4 +1,4 @@
-"""GET learnpulse/api/status: version, store backend and counts."""
+"""GET learnpulse/api/status: version, store backend and counts, and who is asking."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ class StatusHandler(LearnPulseHandler):
                     "schema_revision": status["schema_revision"],
                 },
                 "counts": status["counts"],
+                # who learnpulse takes the caller for: with jupyter_server's own identity
+                # provider, not the random name its api/me gives each token request
+                "user": {"learner_id": self.learner_id, "instructor": self.is_instructor},
             }
         )
 

@@ -106,7 +106,7 @@ class TutorMixin:
 
     def tutor_options(self, body: dict[str, str]) -> dict[str, Any]:
         return {
-            "learner_id": self.current_user.username,
+            "learner_id": self.learner_id,
             "agent": body.get("agent"),
             "exercise": body.get("exercise"),
             "store": self.settings["learnpulse_store"],

@@ -4,6 +4,10 @@ The first :meth:`CourseMirror.sync` reads the whole course; later ones read only
 after the highest sequence number seen (the store's primary key, so this costs one indexed
 query when nothing is new) and re-read the small learners table to notice erasures
 (:meth:`learnpulse.store.EventStore.forget` deletes a learner's events and learner rows).
+
+A mirror is the class as its views see it: the staff's events (instructors trying the tutor
+or an exercise, :meth:`learnpulse.store.EventStore.add_staff`) are never in it, and one newly
+recorded as staff leaves it at the next sync, as an erased learner does.
 """
 
 from __future__ import annotations
@@ -77,11 +81,11 @@ class CourseMirror:
             return self._follow()
 
     def _load(self) -> None:
-        events = self.store.query(course=self.course, with_seq=True)
+        events = self.store.query(course=self.course, with_seq=True, exclude_staff=True)
         self._events = events
         self.seq = self._seen_seq = int(events["seq"].max()) if events.height else -1
         self._learner_ids = set(events["learner_id"].unique().to_list())
-        self._read_tables(self.store.learners(self.course))
+        self._read_tables(self.store.learners(self.course, exclude_staff=True))
         self.revision += 1
 
     def _read_tables(self, learners: pl.DataFrame) -> None:
@@ -94,7 +98,7 @@ class CourseMirror:
     def _new_events(self) -> pl.DataFrame:
         lookback = POSTGRES_SEQ_LOOKBACK if self.store.backend == "postgresql" else 0
         start = max(self._seen_seq - lookback, -1)
-        fresh = self.store.query(after_seq=start, order="seq", with_seq=True)
+        fresh = self.store.query(after_seq=start, order="seq", with_seq=True, exclude_staff=True)
         if fresh.height:
             self._seen_seq = max(self._seen_seq, int(fresh["seq"].max()))
         mine = fresh.filter(pl.col("course_id") == self.course)
@@ -105,7 +109,8 @@ class CourseMirror:
 
     def _follow(self) -> set[str]:
         new = self._new_events()
-        learners = self.store.learners(self.course)
+        learners = self.store.learners(self.course, exclude_staff=True)
+        # erased, or recorded as staff since: out of the class either way
         erased = self._learner_ids - set(learners["learner_id"].to_list())
         changed = set(new["learner_id"].unique().to_list()) | erased
         if not changed:

@@ -166,10 +166,15 @@ def _rejection(status: int, reply: dict[str, Any]) -> EventValidationError:
     return EventValidationError(problems or [FieldError(-1, "batch", str(message))])
 
 
+def server_token() -> str | None:
+    """The token for ``$LEARNPULSE_SERVER_URL``: ``$LEARNPULSE_TOKEN``, else
+    ``$JUPYTERHUB_API_TOKEN``."""
+    return os.environ.get(TOKEN_ENV) or os.environ.get(HUB_TOKEN_ENV)
+
+
 def default_destination() -> Deliver:
     """``HttpDestination`` when ``$LEARNPULSE_SERVER_URL`` is set, else ``StoreDestination``."""
     server = os.environ.get(SERVER_URL_ENV)
     if server:
-        token = os.environ.get(TOKEN_ENV) or os.environ.get(HUB_TOKEN_ENV)
-        return HttpDestination(server, token)
+        return HttpDestination(server, server_token())
     return StoreDestination()

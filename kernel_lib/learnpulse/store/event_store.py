@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from tqdm.auto import tqdm
 
@@ -29,6 +29,7 @@ from learnpulse.store import migrate, tables
 from learnpulse.store.engine import WRITE_OPTION, make_engine, redacted, resolve_url
 from learnpulse.store.reading import read_events, read_frame
 from learnpulse.store.series import TimeSeriesStore, delete_training_runs
+from learnpulse.store.staff import StaffStore, not_staff
 
 #: Rows per INSERT batch when writing a large frame (bounds memory, not atomicity).
 WRITE_CHUNK_ROWS = 50_000
@@ -98,9 +99,10 @@ _TS, _COURSE, _LEARNER, _ITEM, _SKILLS, _DIFFICULTY = (
 )
 
 
-class EventStore(TimeSeriesStore):
+class EventStore(TimeSeriesStore, StaffStore):
     """The learnpulse database: events, learners, items and skills; training runs and system
-    samples (time series, see :class:`~learnpulse.store.series.TimeSeriesStore`).
+    samples (time series, see :class:`~learnpulse.store.series.TimeSeriesStore`); the staff,
+    whom the class views leave out (see :class:`~learnpulse.store.staff.StaffStore`).
 
     Parameters
     ----------
@@ -360,6 +362,7 @@ class EventStore(TimeSeriesStore):
         limit: int | None = None,
         order: str = "ts",
         with_seq: bool = False,
+        exclude_staff: bool = False,
     ) -> pl.DataFrame:
         """Events matching every given filter, as an event frame ordered by time.
 
@@ -374,6 +377,9 @@ class EventStore(TimeSeriesStore):
             ordered by ``"ts"`` (time, then arrival) or ``"seq"`` (arrival).
         with_seq : bool
             Add the store's arrival sequence number as column ``seq`` (for paging).
+        exclude_staff : bool
+            Leave out the events of the staff (:meth:`add_staff`): what a view of the class
+            reads, so that an instructor trying the tutor is not one of its learners.
 
         Returns
         -------
@@ -391,6 +397,8 @@ class EventStore(TimeSeriesStore):
             if wanted is not None:
                 values = [wanted] if isinstance(wanted, str) else list(wanted)
                 statement = statement.where(t.c[column].in_(values))
+        if exclude_staff:
+            statement = statement.where(not_staff(t.c.learner_id))
         for bound, compare in ((since, t.c.ts_us.__ge__), (until, t.c.ts_us.__lt__)):
             if bound is not None:
                 statement = statement.where(compare(_to_us(bound)))
@@ -408,8 +416,16 @@ class EventStore(TimeSeriesStore):
         )
         return _as_event_frame(raw, with_seq)
 
-    def _table_frame(self, table: Any, course: str | None, list_columns: Sequence[str]):
+    def _table_frame(
+        self,
+        table: Any,
+        course: str | None,
+        list_columns: Sequence[str],
+        exclude_staff: bool = False,
+    ) -> pl.DataFrame:
         statement = select(table).order_by(*table.primary_key.columns)
+        if exclude_staff:
+            statement = statement.where(not_staff(table.c.learner_id))
         if course is not None:
             statement = statement.where(table.c.course_id == course)
         frame = read_frame(self._engine, statement)
@@ -417,9 +433,10 @@ class EventStore(TimeSeriesStore):
             [pl.col(c).str.json_decode(pl.List(pl.String)) for c in list_columns]
         )
 
-    def learners(self, course: str | None = None) -> pl.DataFrame:
-        """Learners with ``course_id``, ``learner_id``, ``first_seen`` and ``attributes``."""
-        frame = self._table_frame(tables.learners, course, [])
+    def learners(self, course: str | None = None, *, exclude_staff: bool = False) -> pl.DataFrame:
+        """Learners with ``course_id``, ``learner_id``, ``first_seen`` and ``attributes``
+        (without the staff's rows when ``exclude_staff``)."""
+        frame = self._table_frame(tables.learners, course, [], exclude_staff)
         return frame.with_columns(
             pl.from_epoch(pl.col("first_seen_us"), time_unit="us")
             .dt.replace_time_zone("UTC")
@@ -442,12 +459,14 @@ class EventStore(TimeSeriesStore):
         )
 
     def courses(self) -> pl.DataFrame:
-        """One row per course: learners, events, first and last event time."""
+        """One row per course: learners (the staff are not counted), events, first and last
+        event time."""
         t = tables.events
+        learner = case((not_staff(t.c.learner_id), t.c.learner_id))  # NULL for the staff
         statement = (
             select(
                 t.c.course_id,
-                func.count(func.distinct(t.c.learner_id)).label("learners"),
+                func.count(func.distinct(learner)).label("learners"),
                 func.count().label("events"),
                 func.min(t.c.ts_us).label("first_us"),
                 func.max(t.c.ts_us).label("last_us"),

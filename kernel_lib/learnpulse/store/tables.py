@@ -120,3 +120,15 @@ system_samples = Table(
     Column("health", Float),
     Column("detail", Text),  # JSON object: the whole sample
 )
+
+# -- roles (revision 0003): who teaches rather than learns -------------------------------------
+
+# Users known as staff (an instructor): their events stay in the log (their own tutor history
+# and follow-ups read them) but the class views leave them out (``exclude_staff=True``).
+staff = Table(
+    "staff",
+    metadata,
+    Column("user_id", String(256), primary_key=True),
+    Column("role", String(32), nullable=False),
+    Column("since_us", BigInteger, nullable=False),
+)

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from learnpulse.collectors.server_store import whole_ids
 from learnpulse.viz import data
 from learnpulse.viz.charts import heatmap_candidates
 from learnpulse.viz.connection import ServerInfo
@@ -58,13 +59,6 @@ def _frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
 
 #: Query parameters naming ids, which the server reads as a comma list when given once.
 ID_PARAMETERS = ("learner", "course", "item")
-
-
-def _whole_ids(value: str | list[str]) -> list[str]:
-    """Ids to send as repeated parameters, each taken whole by the server: a lone id that
-    holds a comma is sent twice ("Doe, Jane" given once would be "Doe" and "Jane")."""
-    ids = [value] if isinstance(value, str) else list(value)
-    return ids * 2 if len(ids) == 1 and "," in ids[0] else ids
 
 
 class HttpSource(DataSource):
@@ -110,7 +104,7 @@ class HttpSource(DataSource):
         query = {k: v for k, v in params.items() if v is not None}
         if self.course and "course" not in query:
             query["course"] = self.course
-        query = {k: _whole_ids(v) if k in ID_PARAMETERS else v for k, v in query.items()}
+        query = {k: whole_ids(v) if k in ID_PARAMETERS else v for k, v in query.items()}
         url = self.server.api_url + route
         if query:
             url += "?" + urllib.parse.urlencode(query, doseq=True)
@@ -136,12 +130,15 @@ class HttpSource(DataSource):
             ) from None
 
     def user(self) -> str:
-        """The signed-in user's name (``GET {server}api/me``): the student's learner id."""
-        me = self._fetch(self.server.url + "api/me", "api/me")
+        """The signed-in user's learner id (``GET status``): the learner a student dashboard
+        shows. Not Jupyter's ``api/me``: with its own identity provider that names each
+        request with the server's token a new random user, whom learnpulse takes for the
+        server's owner."""
+        status = self.get("status")
         try:
-            return me["identity"]["username"]
+            return status["user"]["learner_id"]
         except (KeyError, TypeError):
-            raise ApiError("GET api/me: the answer does not name the signed-in user") from None
+            raise ApiError("GET status: the answer does not name the signed-in user") from None
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"token {self.server.token}"} if self.server.token else {}

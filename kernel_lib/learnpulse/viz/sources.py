@@ -162,8 +162,12 @@ class DirectSource(DataSource):
 
     def _pull(self) -> int:
         """Append the store's events stored since the last pull; return how many."""
-        new = self.store.query(
-            course=self.course, after_seq=self._last_seq, order="seq", with_seq=True
+        new = self.store.query(  # the class: without the staff's events
+            course=self.course,
+            after_seq=self._last_seq,
+            order="seq",
+            with_seq=True,
+            exclude_staff=True,
         )
         if new.height:
             self._last_seq = int(new.get_column("seq").max())

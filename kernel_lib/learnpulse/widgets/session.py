@@ -124,8 +124,9 @@ class LearnerSession:
     model : BKT
         A fitted BKT (e.g. ``BKT.load(path)``), or the prior one.
     store_url : str, optional
-        Store to read the learner's history from (default ``$LEARNPULSE_DB_URL``); history is
-        read once, on first use; a store that cannot be read only means no history.
+        Store to read the learner's history from (default: the server of
+        ``$LEARNPULSE_SERVER_URL`` when set, else ``$LEARNPULSE_DB_URL``); history is read
+        once, on first use; a store that cannot be read only means no history.
     """
 
     course: Course = field(default_factory=default_course)
@@ -160,14 +161,17 @@ class LearnerSession:
     # -- history --------------------------------------------------------------------------
 
     def event_store(self) -> Any:
-        """The learner's :class:`~learnpulse.store.EventStore` (opened once), or None when it
-        cannot be opened (the widgets then work without history and tutor logging)."""
+        """The learner's :class:`~learnpulse.store.EventStore` (opened once), or, in a kernel
+        told ``$LEARNPULSE_SERVER_URL`` (a server whose store is PostgreSQL), a
+        :class:`~learnpulse.collectors.server_store.ServerStore` reading and logging through
+        it (:func:`~learnpulse.collectors.server_store.learner_store`); None when it cannot
+        be opened (the widgets then work without history and tutor logging)."""
         with self._lock:
             if self._store is None and not self._store_failed:
                 try:
-                    from learnpulse.store import EventStore
+                    from learnpulse.collectors.server_store import learner_store
 
-                    self._store = EventStore(self.store_url)
+                    self._store = learner_store(self.store_url)
                 except Exception:
                     self._store_failed = True
                     log.warning("learnpulse: the event store cannot be opened", exc_info=True)

@@ -19,7 +19,7 @@ def test_a_0001_store_is_upgraded_in_place(tmp_path, make_event):
         assert old.status()["schema_revision"] == "0001"
     engine.dispose()
     with EventStore(url) as store:
-        assert store.status()["schema_revision"] == "0002"
+        assert store.status()["schema_revision"] == migrate.head_revision()
         assert store.counts()["events"] == 2
         now = datetime.now(timezone.utc)
         assert store.append_system_samples([{"host": "h", "ts": now, "cpu_percent": 5.0}]) == 1

@@ -91,7 +91,7 @@ def test_every_failure_of_the_server_is_an_api_error_saying_what(odd_server, sou
         odd_server.get("slow")
     with pytest.raises(ApiError, match="GET status: server unreachable"):
         source.get("status")  # nothing listens on port 1
-    with pytest.raises(ApiError, match="GET api/me: server unreachable"):
+    with pytest.raises(ApiError, match="GET status: server unreachable"):
         source.user()
 
 
