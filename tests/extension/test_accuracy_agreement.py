@@ -5,16 +5,20 @@ events go to the store of a real Jupyter server. The score's accuracy, its attem
 readiness's recent accuracy (``analytics/predictive``), the dashboard's accuracy
 (``analytics/dashboard``) and the feature frame's accuracy must all be the student session's:
 the attempts until each exercise is solved, a right answer after the whole hint ladder
-counted wrong. Before, every repeat counted on both sides: the server had 27 of 30 answers
-right (90%; readiness: "last 20 attempts 100% correct") and the progress widget "22 correct
-answers in a row", while mastery rested on 7 answers, 4 of them right.
+counted wrong; so must the recommender's difficulty advice. Before, every repeat counted on
+both sides: the server had 27 of 30 answers right (90%; readiness: "last 20 attempts 100%
+correct"; the recommender: "10 of the last 10 attempts correct (100%): harder items") and the
+progress widget "22 correct answers in a row", while mastery rested on 7 answers, 4 of them
+right.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from learnpulse.course import demo_course
 from learnpulse.features import learner_features
+from learnpulse.models.recommendations import recommend
 from learnpulse.store import EventStore
 from learnpulse.widgets import ExerciseWidget, LearnerSession
 from tests.extension import test_analytics, test_mastery_agreement
@@ -23,6 +27,7 @@ from tests.kernel_lib.widgets.helpers import tracking_into
 models_dir = test_analytics.models_dir  # the fixtures: course models the server reads
 jp_server_config = test_analytics.jp_server_config
 REPEATS = 18
+COURSE = demo_course()
 
 
 def practise(session: LearnerSession) -> None:
@@ -51,6 +56,17 @@ async def test_the_instructor_sees_the_accuracy_the_student_sees(
     score = predictions["score"][0]
     assert score["accuracy"] == pytest.approx(100 * student.accuracy)
     assert score["n_attempts"] == student.counted_answers
+    # the recommender's level: from the same counted attempts on both sides
+    level = next(r for r in predictions["recommendations"] if r["kind"] == "difficulty")
+    mine = recommend(
+        student.mastery_frame(),
+        COURSE.items_frame(),
+        COURSE.skills_frame(),
+        student.graded_frame(),
+        learner="ada",
+    ).filter(kind="difficulty")
+    assert (level["action"], level["reason"]) == (mine["action"][0], mine["reason"][0])
+    assert level["reason"].startswith("4 of the last 7 counted attempts correct (57%): easier")
     readiness = predictions["readiness"][0]
     assert readiness["recent_accuracy"] == pytest.approx(student.accuracy)
     assert "last 7 counted attempts 57% correct" in readiness["reason"]

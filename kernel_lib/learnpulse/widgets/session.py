@@ -26,6 +26,7 @@ import polars as pl
 from learnpulse.collectors import context
 from learnpulse.course import CheckResult, Course, Exercise, default_course
 from learnpulse.events import EVENT_FRAME_SCHEMA
+from learnpulse.features import COUNTED_CORRECT
 from learnpulse.models.knowledge_tracing import BKT, mastery_label, proficiency
 from learnpulse.models.knowledge_tracing.evidence import (
     HINT_LADDER_KEY,
@@ -40,7 +41,9 @@ log = logging.getLogger(__name__)
 #: Longest student answer kept in an attempt event's payload (characters).
 MAX_ANSWER_CHARS = 4_000
 #: Columns of :meth:`LearnerSession.graded_frame` (what the recommender reads).
-GRADED_COLUMNS = ("learner_id", "ts", "kind", "item_id", "skills", "correct", "difficulty")
+GRADED_COLUMNS = (
+    "learner_id", "ts", "kind", "item_id", "skills", "correct", COUNTED_CORRECT, "difficulty"
+)  # fmt: skip
 #: Name of the prior BKT model (the ``model`` column says which parameters were used).
 PRIOR_MODEL_NAME = "bkt-prior"
 #: What a student is told when an attempt did not count as a plain right or wrong answer.
@@ -256,6 +259,7 @@ class LearnerSession:
                 "item_id": item_id,
                 "skills": list(skills),
                 "correct": correct,
+                COUNTED_CORRECT: counted,
                 "difficulty": difficulty,
             }
         )
@@ -429,12 +433,15 @@ class LearnerSession:
 
         Returns
         -------
-        polars.DataFrame, shape (n_attempts, 7)
+        polars.DataFrame, shape (n_attempts, 8)
             ``learner_id``, ``ts``, ``kind``, ``item_id``, ``skills``, ``correct``,
-            ``difficulty``, typed as in the event frame.
+            :data:`~learnpulse.features.COUNTED_CORRECT` (how the attempt counted as
+            evidence, null: practice, as :func:`~learnpulse.features.with_evidence` marks
+            it), ``difficulty``, typed as in the event frame.
         """
         self.load_history()
-        schema = {name: EVENT_FRAME_SCHEMA[name] for name in GRADED_COLUMNS}
+        types = {**EVENT_FRAME_SCHEMA, COUNTED_CORRECT: pl.Boolean()}
+        schema = {name: types[name] for name in GRADED_COLUMNS}
         return pl.DataFrame(self._graded, schema=schema)
 
     def mastery_frame(self) -> pl.DataFrame:
