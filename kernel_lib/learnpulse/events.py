@@ -35,6 +35,13 @@ MAX_PAYLOAD_DEPTH = 64
 EARLIEST_TS = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LATEST_TS = datetime(2200, 1, 1, tzinfo=timezone.utc)
 
+#: Payload key of an ``attempt`` event holding the length of its item's hint ladder (the
+#: widgets record it; the evidence rule reads it, see :func:`learnpulse.features.with_evidence`).
+HINT_LADDER_KEY = "hint_ladder"
+#: Prefix of the stand-in item ids of the ASSISTments DKT import (+ the skill id: the format
+#: has one row per problem and no problem ids, so each such row is a new problem).
+STAND_IN_ITEM_PREFIX = "skill-"
+
 EVENT_KINDS: tuple[str, ...] = (
     "attempt",
     "hint",

@@ -7,6 +7,12 @@ never sees the future. The columns are :data:`FEATURE_COLUMNS` (described in
 :data:`FEATURE_DESCRIPTIONS`); counts are 0 and rates/means null when there is nothing to
 count.
 
+:func:`with_evidence` marks which graded attempts are evidence of what a learner knows (the
+attempts at an item until it is first solved; a right answer after the whole hint ladder
+counts as wrong; later attempts at a solved item are practice): accuracy here, the score, the
+rules, readiness, the analytics and mastery all count those attempts, as the students' live
+session does (:mod:`learnpulse.models.knowledge_tracing.evidence` explains the rule).
+
 The OULAD modelling frames built on it are in :mod:`learnpulse.datasets.oulad_features`.
 Everything is vectorised polars.
 """
@@ -18,7 +24,13 @@ from datetime import datetime
 
 import polars as pl
 
-from learnpulse.events import EVENT_FRAME_SCHEMA, EVENT_KINDS, check_frame_dtypes
+from learnpulse.events import (
+    EVENT_FRAME_SCHEMA,
+    EVENT_KINDS,
+    HINT_LADDER_KEY,
+    STAND_IN_ITEM_PREFIX,
+    check_frame_dtypes,
+)
 
 KEYS = ("course_id", "learner_id")
 #: Kinds that are bookkeeping, not activity (they do not count as "active").
@@ -35,6 +47,9 @@ DAY_US = 86_400 * 1_000_000
 SCORELESS_KIND = "attempt"
 #: Days before the cut-off that count as "recent" for ``n_recent_events``/``n_recent_submissions``.
 RECENT_DAYS = 14.0
+#: Column :func:`with_evidence` adds: how a graded attempt counts as evidence (True right,
+#: False wrong); null where nothing counts (practice on a solved item, or not a graded attempt).
+COUNTED_CORRECT = "counted_correct"
 
 #: Feature column -> meaning. Days are fractional days up to the cut-off ``at``.
 FEATURE_DESCRIPTIONS: dict[str, str] = {
@@ -42,7 +57,10 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "n_events": "number of activity events (registration/withdrawal excluded)",
     "active_days": "distinct UTC dates with activity",
     "n_sessions": "distinct session_id values",
-    "accuracy": "share of attempts with correct = true (null: no graded attempt)",
+    "accuracy": (
+        "share of the attempts that are evidence (each item's until solved, see "
+        "with_evidence) counted right (null: none)"
+    ),
     "hints_per_attempt": "hints used (attempt.hints_used) per attempt (null: no attempt)",
     "n_banked": "submissions carried over from an earlier presentation (payload is_banked)",
     "n_late": "submissions after their due time (payload late, else due date when known)",
@@ -127,6 +145,89 @@ _COUNT_COLUMNS = tuple(
     for c in FEATURE_COLUMNS
     if (c.startswith("n_") and c not in _DUE_COLUMNS) or c in ("active_days", "withdrawn")
 )
+
+
+def with_evidence(events: pl.DataFrame) -> pl.DataFrame:
+    """``events`` with :data:`COUNTED_CORRECT`: how each graded attempt counts as evidence.
+
+    Per learner and item, in time order (ties: input order): attempts until the item is first
+    answered right count, a wrong answer as wrong, the right one as right unless the learner
+    had opened the item's whole hint ladder first (the attempt's ``hints_used`` against the
+    payload's :data:`~learnpulse.events.HINT_LADDER_KEY`; then it counts as wrong); later
+    attempts at the solved item are practice and count neither way (null). Attempts without
+    an item, or at the DKT import's per-skill stand-ins
+    (:data:`~learnpulse.events.STAND_IN_ITEM_PREFIX`), are never practice; without an
+    ``item_id`` column every graded attempt counts as answered. The live session applies the
+    same rule attempt by attempt
+    (:func:`~learnpulse.models.knowledge_tracing.evidence.counted_outcome`).
+
+    Parameters
+    ----------
+    events : polars.DataFrame
+        An event frame (needs ``learner_id``, ``ts``, ``kind``, ``correct``; ``item_id``,
+        ``hints_used`` and ``payload`` are read when present). A frame that already has
+        :data:`COUNTED_CORRECT` (from this function) is returned as it is: an attempt's mark
+        depends only on the learner's earlier attempts, so it survives cutting the frame at
+        a time, or to some learners or kinds.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``events`` (same rows, same order) and the Boolean column :data:`COUNTED_CORRECT`,
+        null on every row that is not a graded attempt.
+    """
+    if COUNTED_CORRECT in events.columns:
+        return events
+    missing = [c for c in ("learner_id", "ts", "kind", "correct") if c not in events.columns]
+    if missing:
+        raise ValueError(f"event frame lacks column(s) {missing}")
+    graded = (pl.col("kind") == "attempt") & pl.col("correct").is_not_null()
+    rows = events.select(graded.arg_true()).to_series()
+    attempts = events[rows]
+    counted = pl.repeat(None, events.height, dtype=pl.Boolean, eager=True).alias(COUNTED_CORRECT)
+    if attempts.is_empty():
+        return events.with_columns(counted)
+    right = pl.col("correct").cast(pl.Boolean)
+    if "item_id" in attempts.columns:
+        outcome = attempts.select(
+            pl.when(~_solved_before(attempts)).then(right & ~_bottom_out(attempts))
+        ).to_series()
+    else:
+        outcome = attempts.select(right).to_series()
+    return events.with_columns(counted.scatter(rows, outcome))
+
+
+def _solved_before(attempts: pl.DataFrame) -> pl.Series:
+    """Attempts at an item the learner had answered right before (by time, then input order),
+    on items that can be repeated (an item, not a DKT stand-in).
+
+    A join with each (learner, item)'s first right answer: on a 10,000-learner course (380,000
+    attempts) several times faster than a cumulative sum over a window per (learner, item).
+    """
+    item = pl.col("item_id")
+    keys = attempts.select(
+        "learner_id",
+        "item_id",
+        right=pl.col("correct").cast(pl.Boolean),
+        order=pl.col("ts").rank("ordinal"),  # ties keep the input order
+        repeatable=item.is_not_null() & ~item.str.starts_with(STAND_IN_ITEM_PREFIX),
+    )
+    first_right = (
+        keys.filter("right").group_by("learner_id", "item_id").agg(solved_at=pl.col("order").min())
+    )
+    solved = keys.join(first_right, on=["learner_id", "item_id"], how="left", maintain_order="left")
+    return solved.select(
+        (pl.col("repeatable") & (pl.col("order") > pl.col("solved_at"))).fill_null(False)
+    ).to_series()
+
+
+def _bottom_out(attempts: pl.DataFrame) -> pl.Expr:
+    """Rows answered after the item's whole hint ladder (a ladder of 0 or unknown: never)."""
+    if "hints_used" not in attempts.columns or attempts.schema.get("payload") != pl.String:
+        return pl.lit(False)
+    ladder = pl.col("payload").str.json_path_match(f"$.{HINT_LADDER_KEY}")
+    ladder = ladder.cast(pl.Int64, strict=False)
+    return ((ladder > 0) & (pl.col("hints_used") >= ladder)).fill_null(False)
 
 
 def _attach_cutoff(events: pl.DataFrame, at: datetime | pl.DataFrame | None) -> pl.DataFrame:
@@ -243,7 +344,7 @@ def _activity_aggregates(frame: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
         *(kind_is[k].sum().cast(pl.Int64).alias(f"n_{k}") for k in COUNTED_KINDS),
         n_events=active.sum().cast(pl.Int64),
         active_days=pl.col("ts").filter(active).dt.date().n_unique().cast(pl.Int64),
-        accuracy=pl.col("correct").filter(attempt).cast(pl.Float64).mean(),
+        accuracy=pl.col(COUNTED_CORRECT).cast(pl.Float64).mean(),  # null: not evidence
         hints_per_attempt=pl.when(n_attempt > 0).then(
             pl.col("hints_used").filter(attempt).fill_null(0).sum() / n_attempt
         ),
@@ -334,7 +435,7 @@ def learner_features(
         :data:`FEATURE_COLUMNS` (Int64 counts, Float64 others), sorted by the keys.
     """
     check_frame_dtypes(events)
-    events = with_optional_columns(events)
+    events = with_evidence(with_optional_columns(events))
     frame = _attach_cutoff(events, at)
     keys = _group_keys(frame)
     result = (

@@ -6,7 +6,7 @@
 - ``%tutor <question>``: ask the tutor (no question: open the chat widget).
 - ``%review [function]``: review the previous cell's code, or a function, with the code reviewer.
 - ``%explain``: explain the last error.
-- ``%progress [skill ...]``: mastery per skill, streak and what to do next.
+- ``%progress [skill ...]``: mastery per skill, streak, accuracy and what to do next.
 
 Each magic imports the widgets on first use (``%load_ext`` stays fast) and never raises into
 the notebook: a problem is shown as one friendly line and logged.
@@ -285,7 +285,7 @@ class LearnPulseMagics(Magics):
     @line_magic
     @_friendly("show your progress")
     def progress(self, line: str) -> None:
-        """``%progress [skill ...]``: mastery per skill, streak, next exercise."""
+        """``%progress [skill ...]``: mastery per skill, streak, accuracy, next exercise."""
         from learnpulse.widgets.progress import ProgressWidget
 
         skills = line.split() or None

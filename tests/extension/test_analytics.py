@@ -75,7 +75,7 @@ async def test_dashboard_known_answers(jp_fetch, hand_built):
     kpis = {row["kpi"]: row for row in body["kpis"]}
     assert (kpis["active_learners"]["value"], kpis["active_learners"]["previous"]) == (3, 1)
     assert kpis["avg_session_minutes"]["value"] == pytest.approx(8.0)
-    assert kpis["accuracy"]["change"] == pytest.approx(-0.25)
+    assert kpis["accuracy"]["change"] == pytest.approx(-1 / 3)
     assert [row["date"] for row in body["daily"]][:2] == ["2024-09-02", "2024-09-03"]
     assert body["popular_skills"][0]["skill"] == "lists"
     assert body["tutor"]["agents"][0] == {

@@ -50,17 +50,19 @@ HAND_BUILT = [
     attempt("2024-08-20T10:00:00", "a", "ex-1", ["loops"], False, "s0"),
     # previous week: a, one 20-minute session (reported by session_end), one correct attempt
     ev("2024-08-28T10:00:00", "a", "session_start", session_id="s1"),
-    attempt("2024-08-28T10:05:00", "a", "ex-1", ["loops"], True, "s1"),
+    attempt("2024-08-28T10:05:00", "a", "ex-0", ["loops"], True, "s1"),
     ev("2024-08-28T10:20:00", "a", "session_end", session_id="s1", duration_ms=1_200_000),
-    # this week, Monday: a's 6-minute session (no session_end: first to last event)
+    # this week, Monday: a's 6-minute session (no session_end: first to last event); ex-1,
+    # missed in August, wrong again, then right
     ev("2024-09-02T09:00:00", "a", "session_start", session_id="s2"),
-    attempt("2024-09-02T09:01:00", "a", "ex-1", ["loops", "lists"], True, "s2"),
-    attempt("2024-09-02T09:02:00", "a", "ex-1", ["loops", "lists"], False, "s2"),
+    attempt("2024-09-02T09:01:00", "a", "ex-1", ["loops", "lists"], False, "s2"),
+    attempt("2024-09-02T09:02:00", "a", "ex-1", ["loops", "lists"], True, "s2"),
     ev("2024-09-02T09:03:00", "a", "hint", item_id="ex-1", hints_used=1, session_id="s2"),
     ev("2024-09-02T09:04:00", "a", "hint", item_id="ex-1", hints_used=2, session_id="s2"),
     tutor("2024-09-02T09:05:00", "a", {"role": "learner", "agent": "mentor"}, "s2"),
     tutor("2024-09-02T09:06:00", "a", {"role": "tutor", "agent": "mentor"}, "s2"),
-    # b reuses the session id "s1": sessions are per learner; 10 minutes
+    # b reuses the session id "s1": sessions are per learner; 10 minutes; b's second answer
+    # to ex-2, solved, is practice: an attempt, not in accuracy
     attempt("2024-09-02T12:00:00", "b", "ex-2", ["lists"], True, "s1"),
     ev("2024-09-02T12:05:00", "b", "hint", item_id="ex-2", payload={"level": 1}, session_id="s1"),
     attempt("2024-09-02T12:10:00", "b", "ex-2", ["lists"], True, "s1"),
@@ -99,8 +101,8 @@ def test_week_kpis_compare_with_the_previous_week(events):
     assert got["avg_session_minutes"]["previous"] == pytest.approx(20.0)
     assert got["avg_session_minutes"]["change"] == pytest.approx(-12.0)
     assert got["avg_session_minutes"]["change_pct"] == pytest.approx(-0.6)
-    assert got["accuracy"]["value"] == pytest.approx(0.75)
-    assert got["accuracy"]["change"] == pytest.approx(-0.25)
+    assert got["accuracy"]["value"] == pytest.approx(2 / 3)  # b's practice left out
+    assert got["accuracy"]["change"] == pytest.approx(-1 / 3)
     assert "at_risk" not in got
 
 
@@ -115,7 +117,7 @@ def test_daily_series_has_every_day_of_the_period(events):
         "avg_session_minutes": pytest.approx(8.0),
         "events": 10,
         "attempts": 4,
-        "accuracy": pytest.approx(0.75),
+        "accuracy": pytest.approx(2 / 3),
         "tutor_messages": 2,
         "hints": 3,
     }
@@ -135,7 +137,7 @@ def test_popular_topics_rank_skills_and_items_by_activity(events):
         "events": 4,
         "learners": 2,
         "attempts": 4,
-        "accuracy": 0.75,
+        "accuracy": pytest.approx(2 / 3),
     }
     assert (skills[1]["events"], skills[1]["accuracy"]) == (2, 0.5)
     items = overview["popular_items"].to_dicts()
@@ -194,7 +196,27 @@ def test_trends_weekly_values_and_directions(events):
     directions = dict(trends["directions"].select("measure", "direction").iter_rows())
     assert directions["active_learners"] == "rising"
     assert directions["avg_session_minutes"] == "falling"
-    assert directions["accuracy"] == "falling"  # 1.0 -> 0.75
+    assert directions["accuracy"] == "falling"  # 1.0 -> 0.67
+
+
+def test_a_solved_exercise_answered_again_is_activity_not_accuracy():
+    """Answering ex-1, solved last week, 19 times this week made this week's accuracy 95%
+    (the first answer wrong); the attempts still count, accuracy has none of them."""
+    rows = [attempt("2024-08-28T10:00:00", "a", "ex-1", ["loops"], True, "s1")]
+    for minute in range(19):
+        right = minute > 0
+        rows.append(attempt(f"2024-09-02T09:{minute:02d}:00", "a", "ex-1", ["loops"], right, "s2"))
+    rows.append(attempt("2024-09-03T09:00:00", "a", "ex-2", ["loops"], True, "s3"))
+    overview = course_overview(validate_events_frame(rows), range="week", at=AT)
+    got = kpis(overview)
+    assert (got["accuracy"]["value"], got["accuracy"]["previous"]) == (1.0, 1.0)
+    monday, tuesday = overview["daily"].head(2).iter_rows(named=True)
+    assert (monday["attempts"], monday["accuracy"]) == (19, None)
+    assert (tuesday["attempts"], tuesday["accuracy"]) == (1, 1.0)
+    topic = overview["popular_skills"].row(0, named=True)
+    assert (topic["attempts"], topic["accuracy"]) == (20, 1.0)
+    weekly = course_trends(validate_events_frame(rows), weeks=2, at=AT)["weekly"]
+    assert weekly["accuracy"].to_list() == [1.0, 1.0]
 
 
 def test_trend_directions_stable_and_unknown():

@@ -9,8 +9,20 @@ import polars as pl
 import pytest
 
 from learnpulse.datasets import SimulationConfig, simulate_course
-from learnpulse.events import EventValidationError, empty_event_frame, validate_frame
-from learnpulse.features import FEATURE_COLUMNS, FEATURE_DESCRIPTIONS, KEYS, learner_features
+from learnpulse.events import (
+    HINT_LADDER_KEY,
+    EventValidationError,
+    empty_event_frame,
+    validate_frame,
+)
+from learnpulse.features import (
+    COUNTED_CORRECT,
+    FEATURE_COLUMNS,
+    FEATURE_DESCRIPTIONS,
+    KEYS,
+    learner_features,
+    with_evidence,
+)
 
 T0 = datetime(2024, 9, 2, 9, tzinfo=timezone.utc)
 
@@ -32,15 +44,15 @@ def _frame(rows: list[dict]) -> pl.DataFrame:
 
 @pytest.fixture
 def events() -> pl.DataFrame:
-    """Learner a: registered day 0, three attempts (2 right, 3 hints) in two sessions on two
-    days, two scored submissions (60 then 80; the second 1 day late); one more attempt on day
-    10. Learner b: only a registration on day 1."""
+    """Learner a: registered day 0, three attempts at three items (2 right, 3 hints) in two
+    sessions on two days, two scored submissions (60 then 80; the second 1 day late); one more
+    attempt on day 10. Learner b: only a registration on day 1."""
     late = json.dumps({"late": True})
     rows = [
         _event(1, 0, "registration"),
-        _event(2, 1, "attempt", item_id="q", correct=True, hints_used=1, session_id="s1"),
-        _event(3, 1.1, "attempt", item_id="q", correct=False, hints_used=0, session_id="s1"),
-        _event(4, 2, "attempt", item_id="q", correct=True, hints_used=2, session_id="s2"),
+        _event(2, 1, "attempt", item_id="q1", correct=True, hints_used=1, session_id="s1"),
+        _event(3, 1.1, "attempt", item_id="q2", correct=False, hints_used=0, session_id="s1"),
+        _event(4, 2, "attempt", item_id="q3", correct=True, hints_used=2, session_id="s2"),
         _event(5, 3, "assessment_submitted", item_id="t1", score=60.0),
         _event(6, 4, "assessment_submitted", item_id="t2", score=80.0, payload=late),
         _event(7, 10, "attempt", item_id="q", correct=False, hints_used=5, session_id="s3"),
@@ -78,6 +90,28 @@ def test_known_answers(events):
     assert row["n_due"] is None  # no due dates given
     assert list(learner_features(events, at=at).columns) == [*KEYS, *FEATURE_COLUMNS]
     assert set(FEATURE_COLUMNS) == set(FEATURE_DESCRIPTIONS)
+
+
+def test_accuracy_counts_the_evidence_not_the_practice():
+    """One item answered wrong, right, then right 18 times more: 19 of 20 right counted as
+    95% accuracy before; the repeats of the solved item are practice (activity still counts
+    them), and a right answer after the whole hint ladder counts as wrong."""
+    ladder = json.dumps({HINT_LADDER_KEY: 2})
+    rows = [
+        _event(1, 0, "attempt", item_id="q", correct=False),
+        *(_event(2 + n, 0.01 * (n + 1), "attempt", item_id="q", correct=True) for n in range(19)),
+        _event(30, 1, "attempt", item_id="r", correct=True, hints_used=2, payload=ladder),
+        _event(31, 1.1, "hint", item_id="r", hints_used=2),
+    ]
+    events = _frame(rows)
+    row = _row(learner_features(events))
+    assert row["accuracy"] == pytest.approx(1 / 3)
+    assert (row["n_attempt"], row["n_events"]) == (21, 22)
+    marked = with_evidence(events.sample(fraction=1.0, shuffle=True, seed=2)).sort("ts")
+    assert marked[COUNTED_CORRECT].to_list() == [False, True, *[None] * 18, False, None]
+    assert with_evidence(marked) is marked  # already marked: not marked again
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['kind'\]"):
+        with_evidence(events.drop("kind"))
 
 
 def test_cut_excludes_later_events(events):

@@ -9,8 +9,14 @@ Definitions (every count is over the events in a bucket of time):
 * ``avg_session_minutes``: mean session length of those sessions, where a session's length is
   the ``duration_ms`` of its ``session_end`` event when there is one, else the time from its
   first to its last event;
-* ``attempts``: ``attempt`` events with ``correct`` set; ``accuracy``: share of them correct
-  (null when there is no attempt);
+* ``attempts``: ``attempt`` events with ``correct`` set, every one (answering a solved
+  exercise again is activity too);
+* ``accuracy``: share of the attempts that are evidence counted right: each exercise's
+  attempts until the learner first solves it, a right answer after its whole hint ladder
+  counted wrong, later attempts at it left out as practice
+  (:func:`learnpulse.features.with_evidence`, the rule mastery follows; it reads the
+  learner's whole history, so an exercise solved before the bucket is practice in it); null
+  when there is no such attempt;
 * ``tutor_messages`` / ``hints``: ``tutor_message`` / ``hint`` events;
 * ``events``: activity events.
 """
@@ -23,7 +29,7 @@ from datetime import datetime
 import polars as pl
 
 from learnpulse.events import EVENT_KINDS
-from learnpulse.features import NON_ACTIVITY_KINDS
+from learnpulse.features import COUNTED_CORRECT, NON_ACTIVITY_KINDS, with_evidence
 
 #: Event columns the analytics read.
 ANALYTICS_COLUMNS: tuple[str, ...] = (
@@ -56,19 +62,27 @@ Bucketing = Callable[[pl.Expr], pl.Expr]
 
 IS_ACTIVITY = ~pl.col("kind").is_in(NON_ACTIVITY_KINDS)
 IS_GRADED_ATTEMPT = (pl.col("kind") == "attempt") & pl.col("correct").is_not_null()
+#: Graded attempts that are evidence, and those of them counted right (accuracy's terms).
+IS_COUNTED = pl.col(COUNTED_CORRECT).is_not_null()
+IS_COUNTED_RIGHT = pl.col(COUNTED_CORRECT).fill_null(False)
 
 
 def event_window(events: pl.DataFrame, start: datetime, end: datetime) -> pl.LazyFrame:
-    """The events with ``start <= ts < end``, only :data:`ANALYTICS_COLUMNS`, materialised once
-    so that every aggregation over it shares the scan.
+    """The events with ``start <= ts < end``, only :data:`ANALYTICS_COLUMNS` and
+    :data:`~learnpulse.features.COUNTED_CORRECT`, materialised once so that every aggregation
+    over it shares the scan.
+
+    Attempts are marked as evidence or practice (:func:`~learnpulse.features.with_evidence`)
+    before the cut, on every earlier event of the learner.
 
     ``learner_id`` and ``session_id`` become integer codes (same id, same code) and ``kind``
     an enum (an unknown kind becomes null): every measure counts learners and sessions, never
     names them, and comparing integers is several times faster than comparing text.
     """
     return (
-        events.lazy()
-        .select(ANALYTICS_COLUMNS)
+        with_evidence(events)
+        .lazy()
+        .select(*ANALYTICS_COLUMNS, COUNTED_CORRECT)
         .filter(pl.col("ts") >= pl.lit(start), pl.col("ts") < pl.lit(end))
         .with_columns(
             pl.col("learner_id", "session_id").cast(pl.Categorical).to_physical(),
@@ -97,9 +111,9 @@ def session_table(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def accuracy(attempts: pl.Expr, correct: pl.Expr) -> pl.Expr:
-    """correct / attempts, null when there is no attempt."""
-    return pl.when(attempts > 0).then(correct / attempts).otherwise(None)
+def accuracy(counted: pl.Expr, right: pl.Expr) -> pl.Expr:
+    """right / counted attempts, null when no attempt counts."""
+    return pl.when(counted > 0).then(right / counted).otherwise(None)
 
 
 #: Per-bucket totals the measures are made of; all but ``active_learners`` add up across
@@ -110,6 +124,7 @@ TOTALS: tuple[str, ...] = (
     "session_ms",
     "events",
     "attempts",
+    "counted",
     "correct",
     "tutor_messages",
     "hints",
@@ -141,7 +156,8 @@ def bucket_totals(
         pl.col("learner_id").filter(IS_ACTIVITY).n_unique().alias("active_learners"),
         IS_ACTIVITY.sum().alias("events"),
         IS_GRADED_ATTEMPT.sum().alias("attempts"),
-        (IS_GRADED_ATTEMPT & pl.col("correct")).sum().alias("correct"),
+        IS_COUNTED.sum().alias("counted"),
+        IS_COUNTED_RIGHT.sum().alias("correct"),
         (pl.col("kind") == "tutor_message").sum().alias("tutor_messages"),
         (pl.col("kind") == "hint").sum().alias("hints"),
     )
@@ -173,7 +189,7 @@ def measures_of(totals: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame | pl.DataFr
         .alias("avg_session_minutes"),
         "events",
         "attempts",
-        accuracy(pl.col("attempts"), pl.col("correct")).alias("accuracy"),
+        accuracy(pl.col("counted"), pl.col("correct")).alias("accuracy"),
         "tutor_messages",
         "hints",
     )

@@ -10,6 +10,8 @@ import polars as pl
 from learnpulse.analytics.measures import (
     ANALYTICS_COLUMNS,
     IS_ACTIVITY,
+    IS_COUNTED,
+    IS_COUNTED_RIGHT,
     IS_GRADED_ATTEMPT,
     MEASURES,
     TOTALS,
@@ -43,7 +45,6 @@ def _day_grid(first: date, last: date) -> pl.DataFrame:
 def _topics(in_period: pl.LazyFrame, column: str, name: str) -> pl.LazyFrame:
     """The TOP_TOPICS values of ``column`` with most activity events in the period."""
     attempts = IS_GRADED_ATTEMPT.sum()
-    correct = (IS_GRADED_ATTEMPT & pl.col("correct")).sum()
     rows = in_period.filter(IS_ACTIVITY)
     if column == "skills":
         rows = rows.explode("skills")
@@ -54,7 +55,7 @@ def _topics(in_period: pl.LazyFrame, column: str, name: str) -> pl.LazyFrame:
             pl.len().alias("events"),
             pl.col("learner_id").n_unique().alias("learners"),
             attempts.alias("attempts"),
-            accuracy(attempts, correct).alias("accuracy"),
+            accuracy(IS_COUNTED.sum(), IS_COUNTED_RIGHT.sum()).alias("accuracy"),
         )
         .sort(["events", name], descending=[True, False])
         .head(TOP_TOPICS)

@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from learnpulse.datasets.base import CourseData, DatasetFormatError, uuid5_ids
-from learnpulse.events import EVENT_FRAME_SCHEMA, validate_frame
+from learnpulse.events import EVENT_FRAME_SCHEMA, STAND_IN_ITEM_PREFIX, validate_frame
 
 #: Namespace of the uuid5 event ids (name: ``"<course>/<learner>/<position>"``).
 ASSISTMENTS_NAMESPACE = uuid.uuid5(
@@ -32,7 +32,7 @@ DEFAULT_START = datetime(2009, 9, 1, tzinfo=timezone.utc)
 #: ``learner_id`` = this prefix + the student's 0-based position in the file, 5 digits.
 LEARNER_PREFIX = "as09-"
 #: ``item_id`` = this prefix + the skill id (the format has no item ids).
-ITEM_PREFIX = "skill-"
+ITEM_PREFIX = STAND_IN_ITEM_PREFIX
 
 _LINES_PER_STUDENT = 3
 #: Largest skill id accepted: the format's ids are dense indices (DKT one-hot encodes ids

@@ -1,11 +1,13 @@
 """``predict_all``: every learner model's output for one course, in one call.
 
 The expensive shared pieces are computed once, on demand, and reused: the events before the
-cut-off, the graded attempts, the feature frame (:func:`learnpulse.features.learner_features`),
-the BKT trace and the mastery frame, and the per-session and per-day activity frames
-(:mod:`learnpulse.models.activity`) that engagement, learning velocity and the feedback rules
-all read. Each output (:data:`OUTPUT_KEYS`) is a function of
-those; ``only=`` computes just the outputs asked for and what they need.
+cut-off, marked once by the evidence rule (:func:`learnpulse.features.with_evidence`: which
+attempts every accuracy, the score, the rules and mastery count), the graded attempts, the
+feature frame (:func:`learnpulse.features.learner_features`), the BKT trace and the mastery
+frame, and the per-session and per-day activity frames (:mod:`learnpulse.models.activity`)
+that engagement, learning velocity and the feedback rules all read. Each output
+(:data:`OUTPUT_KEYS`) is a function of those; ``only=`` computes just the outputs asked for
+and what they need.
 
 Labelled models (success, retention risk, performance forecast) and the mastery model and
 clusters come from ``fitted`` (:func:`~learnpulse.models.course_fit.fit_course_models`). Without
@@ -35,7 +37,7 @@ from typing import Any
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from learnpulse.features import learner_features, with_optional_columns
+from learnpulse.features import learner_features, with_evidence, with_optional_columns
 from learnpulse.models import rules as rl
 from learnpulse.models import scoring as sc
 from learnpulse.models import standing as st
@@ -464,7 +466,7 @@ def predict_all(
     """
     keys = _check(events, only, skills, items, learners, fitted)
     settings = course_settings(settings)
-    events = before(with_optional_columns(events), at)
+    events = with_evidence(before(with_optional_columns(events), at))  # read by every output
     if learners is not None:
         events = events.filter(
             pl.col("learner_id").is_in(learners.get_column("learner_id").implode())

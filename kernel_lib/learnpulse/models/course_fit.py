@@ -35,7 +35,7 @@ from threadpoolctl import threadpool_limits
 from learnpulse import __version__
 from learnpulse.datasets.base import CourseData
 from learnpulse.datasets.oulad_features import oulad_outcomes
-from learnpulse.features import KEYS, NON_ACTIVITY_KINDS, learner_features
+from learnpulse.features import KEYS, NON_ACTIVITY_KINDS, learner_features, with_evidence
 from learnpulse.files import replacing, sha256, write_text
 from learnpulse.models.clusters import LearnerClusters
 from learnpulse.models.knowledge_tracing import BKT
@@ -281,12 +281,13 @@ def training_frame(course: CourseData, days: Sequence[float] = TRAINING_DAYS) ->
     if not activity.height:
         raise ValueError("the training course has no activity events")
     start, end = activity.get_column("ts").min(), course.events.get_column("ts").max()
+    events = with_evidence(course.events)  # once for every cut-off (a mark needs no later event)
     frames = []
     for day in days:
         cut = start + timedelta(days=day)
         if cut >= end:
             continue
-        feats = learner_features(course.events, at=cut, learners=course.learners)
+        feats = learner_features(events, at=cut, learners=course.learners)
         registered = pl.col("days_registered").is_not_null() & (pl.col("withdrawn") == 0)
         frames.append(
             feats.filter(registered)

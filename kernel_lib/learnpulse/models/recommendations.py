@@ -2,7 +2,9 @@
 
 One frame, one row per recommendation, ``kind`` saying which:
 
-- ``difficulty``: from the learner's last :data:`DIFFICULTY_WINDOW` graded attempts, ``harder``
+- ``difficulty``: from the learner's last :data:`DIFFICULTY_WINDOW` graded attempts that are
+  evidence (answering a solved exercise again is practice:
+  :func:`learnpulse.features.with_evidence`), ``harder``
   at or above :data:`HARDER_FROM` accuracy, ``easier`` at or below :data:`EASIER_UP_TO`, else
   ``keep``; ``difficulty`` is the suggested level (their recent items' mean difficulty moved by
   :data:`DIFFICULTY_STEP`).
@@ -25,6 +27,7 @@ from datetime import datetime
 
 import polars as pl
 
+from learnpulse.features import COUNTED_CORRECT, with_evidence
 from learnpulse.models.gaps import SkillGraph, blocking_scores, prerequisite_graph
 from learnpulse.models.knowledge_tracing import sequences as sq
 from learnpulse.models.mastery import before, check_columns
@@ -100,14 +103,16 @@ def _finish(frame: pl.DataFrame, kind: str) -> pl.DataFrame:
 
 
 def _difficulty(graded: pl.DataFrame, learners: pl.DataFrame) -> pl.DataFrame:
-    """One row per learner: harder / easier / keep from the latest attempts."""
+    """One row per learner: harder / easier / keep from the latest attempts that are evidence
+    (quick right repeats of a solved exercise asked for harder items)."""
 
     def latest(column: str) -> pl.Expr:
         return pl.col(column).sort_by("ts").tail(DIFFICULTY_WINDOW)
 
-    recent = graded.group_by("learner_id").agg(
-        n=latest("correct").len(),
-        right=latest("correct").sum(),
+    counted = graded.filter(pl.col(COUNTED_CORRECT).is_not_null())
+    recent = counted.group_by("learner_id").agg(
+        n=latest(COUNTED_CORRECT).len(),
+        right=latest(COUNTED_CORRECT).sum(),
         level=latest("difficulty").fill_null(DEFAULT_DIFFICULTY).mean(),
     )
     frame = learners.join(recent, on="learner_id", how="left").with_columns(
@@ -127,7 +132,7 @@ def _difficulty(graded: pl.DataFrame, learners: pl.DataFrame) -> pl.DataFrame:
         pl.when(enough)
         .then(
             pl.format(
-                "{} of the last {} attempts correct ({}%): {} items (level {})",
+                "{} of the last {} counted attempts correct ({}%): {} items (level {})",
                 "right",
                 "n",
                 (accuracy * 100).round(0).cast(pl.Int64),
@@ -135,7 +140,7 @@ def _difficulty(graded: pl.DataFrame, learners: pl.DataFrame) -> pl.DataFrame:
                 pl.col("difficulty").round(2),
             )
         )
-        .otherwise(pl.format("only {} graded attempts so far: keep the level", "n"))
+        .otherwise(pl.format("only {} counted attempts so far: keep the level", "n"))
     )
     frame = frame.with_columns(action=action, value=accuracy.fill_nan(None))
     shift = pl.col("action").replace_strict(step, return_dtype=pl.Float64)
@@ -512,12 +517,15 @@ def recommend(
 def _graded(events: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame:
     """Graded attempts, one row each, with the item's difficulty (the event's, else the
     item frame's): ``learner_id``, ``ts``, ``item_id``, ``skills``, ``correct``,
-    ``difficulty``."""
+    :data:`~learnpulse.features.COUNTED_CORRECT`, ``difficulty``."""
     check_columns(events, ("learner_id", "ts", "kind", "item_id", "skills", "correct"), "events")
+    events = with_evidence(events)
     graded = events.filter((pl.col("kind") == "attempt") & pl.col("correct").is_not_null())
     # NaN is no difficulty: it falls back like null (to the item frame's, then the default)
     own = _known("difficulty") if "difficulty" in events.columns else pl.lit(None, pl.Float64)
-    graded = graded.select("learner_id", "ts", "item_id", "skills", "correct", difficulty=own)
+    graded = graded.select(
+        "learner_id", "ts", "item_id", "skills", "correct", COUNTED_CORRECT, difficulty=own
+    )
     if "difficulty" not in items.columns:
         return graded
     listed = items.select("item_id", listed=_known("difficulty"))

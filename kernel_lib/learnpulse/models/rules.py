@@ -30,7 +30,7 @@ from typing import Literal
 import polars as pl
 
 from learnpulse import __version__
-from learnpulse.features import NON_ACTIVITY_KINDS
+from learnpulse.features import COUNTED_CORRECT, NON_ACTIVITY_KINDS
 from learnpulse.models.activity import learner_days
 from learnpulse.models.knowledge_tracing.sequences import (
     MASTERY_THRESHOLD,
@@ -47,7 +47,12 @@ _DAY_S = 86_400.0
 
 @dataclass(frozen=True)
 class RuleSettings:
-    """Thresholds of the built-in rules (accuracies and scores are 0-100)."""
+    """Thresholds of the built-in rules (accuracies and scores are 0-100).
+
+    Attempts and accuracies are those of the attempts that are evidence (each exercise's
+    until it is solved, :func:`learnpulse.features.with_evidence`): answering a solved one
+    again is practice.
+    """
 
     #: Accuracy at or above which a learner is accurate.
     high_accuracy: float = 80.0
@@ -77,7 +82,7 @@ class RuleSettings:
     milestones: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
     #: Accuracy below which a learner with enough attempts is struggling.
     struggling_accuracy: float = 50.0
-    #: Attempts needed before a learner can be called struggling.
+    #: Attempts that are evidence needed before a learner can be called struggling.
     struggling_min_attempts: int = 20
     #: Days without activity that make a learner inactive.
     inactivity_days: float = 7.0
@@ -211,7 +216,7 @@ ALERT_RULES: list[Rule] = [
             & (_col("n_attempts") >= s.struggling_min_attempts)
         ),
         "Struggling: most answers are wrong.",
-        "accuracy {accuracy}% over {n_attempts} attempts",
+        "accuracy {accuracy}% over {n_attempts} counted attempts",
         urgency="high",
     ),
     Rule(
@@ -234,14 +239,14 @@ ALERT_RULES: list[Rule] = [
 
 #: Signal column -> meaning (one row per learner; null when unknown).
 SIGNAL_DESCRIPTIONS: dict[str, str] = {
-    "n_attempts": "graded attempts",
-    "accuracy": "share of correct attempts (0-100)",
+    "n_attempts": "graded attempts that are evidence (each item's until solved)",
+    "accuracy": "share of those attempts counted right (0-100)",
     "speed": "speed dimension of the score (0-100, 50 = the course's median pace)",
     "score": "multi-dimensional score (0-100)",
     "score_change": "score minus the score a week earlier",
-    "recent_accuracy": "accuracy of the last recent_window attempts",
-    "earlier_accuracy": "accuracy of the earlier_window attempts before those",
-    "recent_hints": "hints per attempt over the last hint_window attempts",
+    "recent_accuracy": "accuracy of the last recent_window attempts that are evidence",
+    "earlier_accuracy": "accuracy of the earlier_window such attempts before those",
+    "recent_hints": "hints per attempt over the last hint_window attempts that are evidence",
     "days_inactive": "days from the last activity (or the registration) to the cut-off",
     "last_streak_days": "length of the latest run of consecutive active days",
     "days_since_active_day": "calendar days from the last active day to the cut-off's day",
@@ -257,20 +262,24 @@ SIGNAL_DESCRIPTIONS: dict[str, str] = {
 
 
 def _attempt_signals(attempts: pl.DataFrame, s: RuleSettings) -> pl.DataFrame:
-    """Recent/earlier accuracy and recent hints from attempts in time order."""
+    """Recent/earlier accuracy and recent hints from the attempts that are evidence, in time
+    order: answering a solved exercise again is practice, as for mastery and the score (20
+    quick repeats made a "fast and accurate" learner, and their end "falling accuracy")."""
     back = pl.int_range(pl.len()).reverse().over("learner_id").alias("_back")
     recent, earlier = (
         pl.col("_back") < s.recent_window,
         pl.col("_back") < (s.recent_window + s.earlier_window),
     )
+    counted = pl.col(COUNTED_CORRECT)
     return (
-        attempts.with_columns(back)
+        attempts.filter(counted.is_not_null())
+        .with_columns(back)
         .group_by("learner_id")
         .agg(
             recent_accuracy=pl.when(pl.len() >= s.recent_window).then(
-                100 * pl.col("correct").filter(recent).mean()
+                100 * counted.filter(recent).mean()
             ),
-            earlier_accuracy=100 * pl.col("correct").filter(~recent & earlier).mean(),
+            earlier_accuracy=100 * counted.filter(~recent & earlier).mean(),
             recent_hints=pl.col("hints_used")
             .filter(pl.col("_back") < s.hint_window)
             .fill_null(0)

@@ -7,15 +7,19 @@ Every function returns one row per learner with ``learner_id``, its value column
 (weights :class:`ScoreWeights`, default accuracy 0.35, speed 0.25, consistency 0.20,
 progress 0.20; a missing dimension is left out and the others' weights renormalised):
 
-- *accuracy*: 100 x share of the learner's graded attempts that are correct;
-- *speed*: per attempt, ``log2(median duration of that item in the course / duration)``
-  clipped to +-``speed_octaves``; the learner's median of it mapped linearly onto 0..100, so
-  the course's typical pace is 50, ``speed_octaves`` times faster 100, that much slower 0;
+- *accuracy*: 100 x share of the learner's attempts that are evidence counted right (each
+  item's attempts until it is solved; a right answer after the whole hint ladder counts as
+  wrong; later attempts at a solved item are practice: :func:`learnpulse.features.with_evidence`,
+  the rule mastery follows);
+- *speed*: per attempt that is evidence, ``log2(median duration of that item's evidence
+  attempts in the course / duration)`` clipped to +-``speed_octaves``; the learner's median of
+  it mapped linearly onto 0..100, so the course's typical pace is 50, ``speed_octaves`` times
+  faster 100, that much slower 0 (a quick repeat of a solved item is no faster answer);
 - *consistency*: 100 x (``regularity_share`` x regularity + the rest x steadiness), with
-  regularity = weeks with graded practice / weeks since the learner's first attempt and
-  steadiness = 1 - 2 x standard deviation of weekly accuracy (weeks with at least
-  ``min_week_attempts`` attempts; 0.5 is a proportion's largest deviation); regularity
-  alone when fewer than two such weeks;
+  regularity = weeks with graded attempts (practice included: it is study) / weeks since the
+  learner's first attempt and steadiness = 1 - 2 x standard deviation of weekly accuracy
+  (weeks with at least ``min_week_attempts`` attempts that are evidence; 0.5 is a
+  proportion's largest deviation); regularity alone when fewer than two such weeks;
 - *progress*: 100 x mean over the course's skills of ``min(1, P(known) / mastery
   threshold)`` for skills the learner attempted (0 for the others).
 
@@ -37,6 +41,7 @@ import polars as pl
 
 from learnpulse import __version__
 from learnpulse.events import check_frame_dtypes
+from learnpulse.features import COUNTED_CORRECT, with_evidence
 from learnpulse.models.knowledge_tracing.sequences import (
     MASTERY_THRESHOLD,
     check_mastery_threshold,
@@ -142,7 +147,8 @@ def cutoff_of(events: pl.DataFrame, at: datetime | None) -> datetime | None:
 
 
 def graded_attempts(events: pl.DataFrame, at: datetime | None = None) -> pl.DataFrame:
-    """Attempts with a known ``correct`` before ``at``, in time order (ties: input order).
+    """Attempts with a known ``correct`` before ``at``, in time order (ties: input order),
+    each marked with how it counts as evidence.
 
     Per-learner aggregations (``group_by``, ``over``) keep that order within each learner,
     which is what "the last n attempts" needs; events already in time order (as the store
@@ -152,18 +158,19 @@ def graded_attempts(events: pl.DataFrame, at: datetime | None = None) -> pl.Data
     ----------
     events : polars.DataFrame, shape (n_events, >= 5)
         Needs ``learner_id``, ``ts``, ``kind``, ``correct``; ``item_id``, ``skills``,
-        ``duration_ms``, ``hints_used`` are used when present.
+        ``duration_ms``, ``hints_used``, ``payload`` are used when present.
     at : datetime, optional
 
     Returns
     -------
-    polars.DataFrame, shape (n_attempts, 7)
-        ``learner_id``, ``ts``, ``item_id``, ``skills``, ``correct``, ``duration_ms``,
-        ``hints_used`` (null columns when absent from ``events``).
+    polars.DataFrame, shape (n_attempts, 8)
+        ``learner_id``, ``ts``, ``item_id``, ``skills``, ``correct`` (the answer),
+        ``duration_ms``, ``hints_used`` (null columns when absent from ``events``) and
+        :data:`~learnpulse.features.COUNTED_CORRECT` (how it counts as evidence; null:
+        practice on a solved item): accuracies, the score and the rules read that column,
+        activity counts every row.
     """
-    missing = [c for c in ("learner_id", "ts", "kind", "correct") if c not in events.columns]
-    if missing:
-        raise ValueError(f"event frame lacks column(s) {missing}")
+    events = with_evidence(events)  # checks the columns it needs
     optional = {
         "item_id": pl.String,
         "skills": pl.List(pl.String),
@@ -184,6 +191,7 @@ def graded_attempts(events: pl.DataFrame, at: datetime | None = None) -> pl.Data
                 for c, t in optional.items()
             ),
             "correct",
+            COUNTED_CORRECT,
         )
         .collect()
     )
@@ -222,23 +230,31 @@ def mastery_progress(
 # -- score -----------------------------------------------------------------------------------
 
 
+#: Attempts that are evidence (the others are practice on a solved item).
+_COUNTED = pl.col(COUNTED_CORRECT).is_not_null()
+
+
 def _speed_ratios(attempts: pl.DataFrame, octaves: float) -> pl.DataFrame:
-    """Attempts with ``_ratio``: log2(item median duration / duration), clipped to +-octaves."""
-    timed = pl.col("duration_ms") > 0
+    """Attempts with ``_ratio``: log2(item median duration / duration), clipped to +-octaves,
+    on the attempts that are evidence (null on practice)."""
+    timed = (pl.col("duration_ms") > 0) & _COUNTED
     median = pl.col("duration_ms").filter(timed).median().over("item_id")
     ratio = (median / pl.col("duration_ms")).log(2).clip(-octaves, octaves)
     return attempts.with_columns(_ratio=pl.when(timed).then(ratio))
 
 
 def _dimensions(attempts: pl.DataFrame, cutoff: datetime, s: ScoreSettings) -> pl.DataFrame:
-    """Accuracy, speed and consistency (0-100) and the attempt count per learner."""
+    """Accuracy, speed and consistency (0-100) and the number of attempts that are evidence
+    per learner (practice on solved items counts in regularity only)."""
     week = ((pl.lit(cutoff) - pl.col("ts")).dt.total_seconds() // _WEEK.total_seconds()).alias(
         "_week"
     )
     rows = _speed_ratios(attempts, s.speed_octaves).with_columns(week)
+    counted = pl.col(COUNTED_CORRECT)
     weekly = (
-        rows.group_by("learner_id", "_week")
-        .agg(n=pl.len(), acc=pl.col("correct").mean())
+        rows.filter(_COUNTED)
+        .group_by("learner_id", "_week")
+        .agg(n=pl.len(), acc=counted.mean())
         .filter(pl.col("n") >= s.min_week_attempts)
         .sort("learner_id", "_week")  # the std below sums in this order: the same every run
         .group_by("learner_id")
@@ -246,8 +262,8 @@ def _dimensions(attempts: pl.DataFrame, cutoff: datetime, s: ScoreSettings) -> p
     )
     weeks_seen = (pl.col("_week").max() + 1).cast(pl.Float64)
     per = rows.group_by("learner_id").agg(
-        n_attempts=pl.len().cast(pl.Int64),
-        accuracy=100 * pl.col("correct").mean(),
+        n_attempts=counted.count().cast(pl.Int64),
+        accuracy=100 * counted.mean(),
         speed=50 + 50 * pl.col("_ratio").median() / s.speed_octaves,
         regularity=pl.col("_week").n_unique() / weeks_seen,
     )
@@ -344,8 +360,9 @@ def learner_scores(
     -------
     polars.DataFrame, shape (n_learners, 11)
         ``learner_id``, ``value`` (= ``score``), ``score``, ``accuracy``, ``speed``,
-        ``consistency``, ``progress`` (0-100, null when unknown), ``n_attempts``,
-        ``confidence``, ``model``, ``reason``; learners with an attempt or a mastery row.
+        ``consistency``, ``progress`` (0-100, null when unknown), ``n_attempts`` (the
+        attempts that are evidence, which accuracy counts), ``confidence``, ``model``,
+        ``reason``; learners with an attempt or a mastery row.
     """
     s = settings or ScoreSettings()
     threshold = check_mastery_threshold(mastery_threshold)

@@ -1,8 +1,9 @@
 """Where a learner stands: exam/course readiness and comparison with the course's peers.
 
 **Readiness** (:func:`readiness`): ``mastery_weight`` x mean P(known) of the assessed skills
-+ ``accuracy_weight`` x accuracy of the last ``recent_attempts`` attempts -> ready / almost /
-not yet by :class:`ReadinessSettings`.
++ ``accuracy_weight`` x accuracy of the last ``recent_attempts`` attempts that are evidence
+(answers to an exercise already solved are practice: :func:`learnpulse.features.with_evidence`)
+-> ready / almost / not yet by :class:`ReadinessSettings`.
 
 **Peers** (:func:`peer_comparison`): percentile (share of peers below, ties half) and rank
 (1 = best) within the course for score, accuracy, mastery and activity.
@@ -20,6 +21,7 @@ from datetime import datetime
 import polars as pl
 
 from learnpulse import __version__
+from learnpulse.features import COUNTED_CORRECT
 from learnpulse.models.scoring import cutoff_of, graded_attempts
 
 #: The ``model`` column of each function's rows.
@@ -35,9 +37,9 @@ class ReadinessSettings:
 
     #: Weight of the mean P(known) of the assessed skills.
     mastery_weight: float = 0.7
-    #: Weight of the accuracy of the last ``recent_attempts`` attempts.
+    #: Weight of the accuracy of the last ``recent_attempts`` attempts (that are evidence).
     accuracy_weight: float = 0.3
-    #: Number of latest attempts whose accuracy counts.
+    #: Number of latest attempts (that are evidence) whose accuracy counts.
     recent_attempts: int = 20
     #: Readiness at or above which a learner is "ready".
     ready_at: float = 0.80
@@ -59,7 +61,7 @@ class ReadinessSettings:
 #: Peer metrics: column -> what it is (higher is better for each).
 PEER_METRICS: dict[str, str] = {
     "score": "multi-dimensional score (0-100)",
-    "accuracy": "share of correct attempts (0-100)",
+    "accuracy": "share of the attempts that are evidence counted right (0-100)",
     "mastery": "mean P(known) over the course's skills",
     "activity": "number of activity events",
 }
@@ -101,20 +103,25 @@ def _evidence(
     mastery: pl.DataFrame, attempts: pl.DataFrame, assessed: list[str], recent: int
 ) -> pl.DataFrame:
     """Per learner: mean P(known) and confidence over the assessed skills (tried skills only
-    count), accuracy and number of the last ``recent`` attempts."""
+    count), accuracy and number of the last ``recent`` attempts that are evidence."""
     n = max(len(assessed), 1)
-    counted = pl.col("skill").is_in(assessed)
+    tried = pl.col("skill").is_in(assessed)
     if "n_attempts" in mastery.columns:
-        counted = counted & (pl.col("n_attempts") > 0)
+        tried = tried & (pl.col("n_attempts") > 0)
     sure = pl.col("confidence") if "confidence" in mastery.columns else pl.lit(0.0)
     # every learner of the mastery frame keeps a row, with or without assessed skills
     known = mastery.group_by("learner_id").agg(
-        mastery=pl.col("p_known").filter(counted).sum() / n,
+        mastery=pl.col("p_known").filter(tried).sum() / n,
         confidence=sure.filter(pl.col("skill").is_in(assessed)).sum() / n,
     )
-    latest = attempts.group_by("learner_id").agg(
-        recent_accuracy=pl.col("correct").tail(recent).mean(),
-        n_recent=pl.len().clip(upper_bound=recent),
+    counted = pl.col(COUNTED_CORRECT)
+    latest = (
+        attempts.filter(counted.is_not_null())  # practice on a solved item is no evidence
+        .group_by("learner_id")
+        .agg(
+            recent_accuracy=counted.tail(recent).mean(),
+            n_recent=pl.len().clip(upper_bound=recent),
+        )
     )
     return known.join(latest, on="learner_id", how="full", coalesce=True).with_columns(
         pl.col("mastery", "confidence").fill_null(0.0)
@@ -157,9 +164,9 @@ def readiness(
         ``learner_id``, ``value`` (ready / almost / not yet), ``probability`` (0..1),
         ``mastery`` (mean P(known) of the assessed skills; a skill never attempted, or
         without a row, counts 0: readiness needs evidence, not the model's prior),
-        ``recent_accuracy`` (0..1, null without attempts), ``n_assessed_skills``,
-        ``confidence`` (mean confidence of the assessed skills' mastery rows), ``model``,
-        ``reason``.
+        ``recent_accuracy`` (0..1, null without attempts that are evidence),
+        ``n_assessed_skills``, ``confidence`` (mean confidence of the assessed skills'
+        mastery rows), ``model``, ``reason``.
     """
     s = settings or ReadinessSettings()
     cutoff_of(events, at)
@@ -184,7 +191,7 @@ def readiness(
         .otherwise(pl.lit("not yet"))
     )
     reason = pl.format(
-        "mean P(known) {} over {} assessed skills; last {} attempts {}% correct",
+        "mean P(known) {} over {} assessed skills; last {} counted attempts {}% correct",
         pl.col("mastery").round(2),
         pl.lit(len(assessed)),
         pl.col("n_recent").fill_null(0),

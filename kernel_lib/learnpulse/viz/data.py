@@ -25,7 +25,7 @@ KPI_LABELS: dict[str, tuple[str, str]] = {
     "active_learners": ("Active learners", "learners"),
     "sessions": ("Sessions", "sessions"),
     "avg_session_minutes": ("Avg. session length", "min"),
-    "accuracy": ("Accuracy", "%"),
+    "accuracy": ("Accuracy until solved", "%"),  # each exercise's attempts until solved
     "at_risk": ("At risk", "learners"),
 }
 #: KPIs given as shares (0-1) by the analytics and shown as percentages.

@@ -18,7 +18,7 @@ from panel.viewable import Viewer
 
 from learnpulse.viz import charts, data, predictions, theme
 from learnpulse.viz.components import AlertFeed, ChartPanel, DataTable, KpiCards, MasteryHeatmap
-from learnpulse.viz.learner import LearnerDrilldown
+from learnpulse.viz.learner import ACCURACY_AXIS, LearnerDrilldown
 from learnpulse.viz.sources import DataSource, SourceError
 
 #: Seconds between checks for new events when live updates are on.
@@ -74,7 +74,7 @@ def _clusters(frame: pl.DataFrame):
         "attempts",
         "cluster",
         title="Learner clusters",
-        xlabel="Accuracy (% correct)",
+        xlabel=ACCURACY_AXIS,
         ylabel="Attempts (count)",
     )
 

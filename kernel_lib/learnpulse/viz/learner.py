@@ -9,6 +9,7 @@ import param
 import polars as pl
 from panel.viewable import Viewer
 
+from learnpulse.features import COUNTED_CORRECT, with_evidence
 from learnpulse.viz import charts, theme
 
 #: Difficulty bands of the per-difficulty chart: (upper bound, label), on the 0-1 scale.
@@ -19,15 +20,32 @@ DIFFICULTY_BANDS: tuple[tuple[float, str], ...] = (
 )
 
 
+#: Axis label of accuracy charts: which attempts it counts (the rule of
+#: :func:`learnpulse.features.with_evidence`; answering a solved exercise again is practice).
+ACCURACY_AXIS = "Accuracy (% right, each exercise until solved)"
+#: Accuracy (%) of the attempts that are evidence (each exercise's until it is solved; null on
+#: practice, so left out of the mean): :func:`learnpulse.features.with_evidence`.
+_ACCURACY = (pl.col(COUNTED_CORRECT).cast(pl.Float64).mean() * 100).alias("accuracy")
+
+
+def _graded(events: pl.DataFrame) -> pl.DataFrame:
+    """The graded attempts of ``events``, marked as evidence or practice (on the learner's
+    whole history in ``events``)."""
+    marked = with_evidence(events)
+    return marked.filter((pl.col("kind") == "attempt") & pl.col("correct").is_not_null())
+
+
 def weekly_performance(events: pl.DataFrame) -> pl.DataFrame:
-    """Per week of attempts: ``week`` (Monday, UTC), ``accuracy`` (%), ``seconds`` (median
-    time per attempt, s), ``attempts``. Shape (n_weeks, 4)."""
-    attempts = events.filter((pl.col("kind") == "attempt") & pl.col("correct").is_not_null())
+    """Per week of attempts: ``week`` (Monday, UTC), ``accuracy`` (%) and ``seconds`` (median
+    time per attempt, s) of the attempts that count (practice on solved exercises left out),
+    ``attempts`` (all of them). Shape (n_weeks, 4)."""
+    counted = pl.col(COUNTED_CORRECT).is_not_null()
     return (
-        attempts.group_by(pl.col("ts").dt.truncate("1w").dt.date().alias("week"))
+        _graded(events)
+        .group_by(pl.col("ts").dt.truncate("1w").dt.date().alias("week"))
         .agg(
-            (pl.col("correct").cast(pl.Float64).mean() * 100).alias("accuracy"),
-            (pl.col("duration_ms").median() / 1000).alias("seconds"),
+            _ACCURACY,
+            (pl.col("duration_ms").filter(counted).median() / 1000).alias("seconds"),
             pl.len().cast(pl.Int64).alias("attempts"),
         )
         .sort("week")
@@ -35,38 +53,30 @@ def weekly_performance(events: pl.DataFrame) -> pl.DataFrame:
 
 
 def topic_performance(events: pl.DataFrame) -> pl.DataFrame:
-    """Per skill attempted: ``skill``, ``attempts``, ``accuracy`` (%)."""
-    attempts = events.filter((pl.col("kind") == "attempt") & pl.col("correct").is_not_null())
+    """Per skill attempted: ``skill``, ``attempts`` (all), ``accuracy`` (%, of the attempts that
+    count)."""
     return (
-        attempts.select("correct", "skills")
+        _graded(events)
+        .select(COUNTED_CORRECT, "skills")
         .explode("skills")
         .drop_nulls("skills")
         .group_by(pl.col("skills").alias("skill"))
-        .agg(
-            pl.len().cast(pl.Int64).alias("attempts"),
-            (pl.col("correct").cast(pl.Float64).mean() * 100).alias("accuracy"),
-        )
+        .agg(pl.len().cast(pl.Int64).alias("attempts"), _ACCURACY)
         .sort("skill")
     )
 
 
 def difficulty_performance(events: pl.DataFrame) -> pl.DataFrame:
-    """Per difficulty band of :data:`DIFFICULTY_BANDS`: ``band``, ``attempts``, ``accuracy``."""
-    attempts = events.filter(
-        (pl.col("kind") == "attempt")
-        & pl.col("correct").is_not_null()
-        & pl.col("difficulty").is_not_null()
-    )
+    """Per difficulty band of :data:`DIFFICULTY_BANDS`: ``band``, ``attempts`` (all),
+    ``accuracy`` (%, of the attempts that count)."""
+    attempts = _graded(events).filter(pl.col("difficulty").is_not_null())
     band = pl.lit(None, pl.String)
     for upper, label in reversed(DIFFICULTY_BANDS):
         band = pl.when(pl.col("difficulty") < upper).then(pl.lit(label)).otherwise(band)
     order = {label: i for i, (_, label) in enumerate(DIFFICULTY_BANDS)}
     return (
         attempts.group_by(band.alias("band"))
-        .agg(
-            pl.len().cast(pl.Int64).alias("attempts"),
-            (pl.col("correct").cast(pl.Float64).mean() * 100).alias("accuracy"),
-        )
+        .agg(pl.len().cast(pl.Int64).alias("attempts"), _ACCURACY)
         .sort(pl.col("band").replace_strict(order, return_dtype=pl.Int64))
     )
 
@@ -141,7 +151,7 @@ def _weekly_chart(weekly: pl.DataFrame):
         "accuracy",
         title="Accuracy per week",
         xlabel="Week starting (UTC)",
-        ylabel="Accuracy (%)",
+        ylabel=ACCURACY_AXIS,
     )
 
 

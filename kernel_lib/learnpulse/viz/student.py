@@ -15,7 +15,12 @@ from panel.viewable import Viewer
 
 from learnpulse.viz import charts, theme
 from learnpulse.viz.components import ChartPanel, DataTable, KpiCards
-from learnpulse.viz.learner import difficulty_performance, topic_performance, weekly_performance
+from learnpulse.viz.learner import (
+    ACCURACY_AXIS,
+    difficulty_performance,
+    topic_performance,
+    weekly_performance,
+)
 from learnpulse.viz.sources import DataSource
 
 #: Recommendation kinds in the order the study plan lists them.
@@ -50,7 +55,7 @@ def student_cards(
     probability = readiness.get("probability")
     values = {
         "score": ("Overall score", "points", score.get("value"), progress.get("score_before")),
-        "accuracy": ("Accuracy (latest week)", "%", accuracy, accuracy_before),
+        "accuracy": ("Accuracy until solved (latest week)", "%", accuracy, accuracy_before),
         "seconds_per_attempt": ("Time per attempt", "s", seconds, seconds_before),
         "readiness": (
             f"Readiness ({readiness.get('value', 'unknown')})",
@@ -104,7 +109,7 @@ def _trend_chart(weekly: pl.DataFrame):
         "accuracy",
         title="Accuracy per week",
         xlabel="Week starting (UTC)",
-        ylabel="Accuracy (%)",
+        ylabel=ACCURACY_AXIS,
     )
 
 
@@ -126,7 +131,7 @@ def _topic_chart(frame: pl.DataFrame):
         "accuracy",
         title="Accuracy per topic",
         xlabel="Skill",
-        ylabel="Accuracy (%)",
+        ylabel=ACCURACY_AXIS,
         color=None,
     )
 
@@ -138,7 +143,7 @@ def _difficulty_chart(frame: pl.DataFrame):
         "accuracy",
         title="Accuracy per difficulty",
         xlabel="Difficulty (0-1 scale)",
-        ylabel="Accuracy (%)",
+        ylabel=ACCURACY_AXIS,
     )
 
 

@@ -1,8 +1,10 @@
-"""The progress widget: mastery per skill, streak, and the recommended next exercise (why).
+"""The progress widget: mastery per skill, streak, accuracy and the recommended next exercise.
 
 Mastery is the session's live BKT estimate (updated after every attempt that is evidence,
 refreshed here automatically; the Correct column counts those attempts, not practice on
-solved exercises). The next exercise comes from the course recommender
+solved exercises). Accuracy and the run of right answers count the same attempts, as the
+instructor's dashboards do; the days in a row count every day with an attempt. The next
+exercise comes from the course recommender
 (:func:`learnpulse.models.recommendations.recommend`): a skill not yet mastered whose
 prerequisites are in place, the exercise nearest the learner's level; when no new exercise is
 ready, the top revision item.
@@ -24,6 +26,8 @@ from learnpulse.widgets.session import LearnerSession, current_session
 
 #: Width in characters of the text mastery bar.
 TEXT_BAR_WIDTH = 20
+#: Which answers the accuracy and the run of right answers count.
+COUNTED_NOTE = "each exercise until solved; answering a solved one again is practice"
 #: Recommendation kinds that name an exercise to do, in order of preference.
 EXERCISE_KINDS = ("next_exercise", "revision")
 
@@ -65,7 +69,7 @@ def recommend_next(session: LearnerSession) -> Recommendation:
 
 
 class ProgressWidget(TextFallback):
-    """Mastery per skill, the study streak and the recommended next exercise.
+    """Mastery per skill, the study streak, accuracy and the recommended next exercise.
 
     Parameters
     ----------
@@ -105,7 +109,7 @@ class ProgressWidget(TextFallback):
 
     @guarded("update your progress")
     def refresh(self) -> None:
-        """Recompute the mastery table, streak and recommendation."""
+        """Recompute the mastery table, streak, accuracy and recommendation."""
         rows = self._rows()
         body = "".join(
             f"<tr><td>{html.escape(r['name'])}</td>"
@@ -115,7 +119,9 @@ class ProgressWidget(TextFallback):
         )
         head = "<tr><th>Skill</th><th>Mastery</th><th>Level</th><th>Correct</th></tr>"
         self.table.value = f"<table>{head}{body}</table>"
-        self.streak.value = coloured(self._streak_text(), "info")
+        self.streak.value = "<br>".join(
+            coloured(text, "info") for text in (self._streak_text(), self._accuracy_text())
+        )
         self.recommendation = recommend_next(self.session)
         rec = self.recommendation
         title = f"<b>Next:</b> {html.escape(rec.exercise.title)} — " if rec.exercise else ""
@@ -123,10 +129,20 @@ class ProgressWidget(TextFallback):
         self.start_button.disabled = rec.exercise is None
 
     def _streak_text(self) -> str:
-        days, in_a_row = self.session.streak_days(), self.session.correct_in_a_row
+        session = self.session
+        days, in_a_row = session.streak_days(), session.correct_in_a_row
         day_word = "day" if days == 1 else "days"
         answer_word = "answer" if in_a_row == 1 else "answers"
         return f"Streak: {days} {day_word} in a row · {in_a_row} correct {answer_word} in a row"
+
+    def _accuracy_text(self) -> str:
+        session = self.session
+        if session.accuracy is None:
+            return "Accuracy: no answer yet"
+        return (
+            f"Accuracy {session.accuracy:.0%}: {session.counted_right} of "
+            f"{session.counted_answers} answers right ({COUNTED_NOTE})"
+        )
 
     @guarded("open the exercise")
     def start_recommended(self) -> None:
@@ -144,7 +160,7 @@ class ProgressWidget(TextFallback):
             filled = round(r["p_known"] * TEXT_BAR_WIDTH)
             bar = "█" * filled + "·" * (TEXT_BAR_WIDTH - filled)
             lines.append(f"  {r['name'][:34]:<34} {bar} {r['p_known']:4.0%}  {r['label']}")
-        lines.append(self._streak_text())
+        lines += [self._streak_text(), self._accuracy_text()]
         rec = self.recommendation or recommend_next(self.session)
         if rec.exercise:
             lines.append(f"Next: {rec.exercise.id} '{rec.exercise.title}' — {rec.reason}")

@@ -1,13 +1,13 @@
-"""One learner's study session in a kernel: attempts, hints, live mastery, streak.
+"""One learner's study session in a kernel: attempts, hints, live mastery, accuracy, streak.
 
 Widgets and magics share one :class:`LearnerSession` per process (:func:`current_session`).
 It records every attempt and hint as an event (``learnpulse.track``) and keeps the learner's
 mastery up to date with an online BKT update after each attempt that is evidence, starting
 from the learner's earlier attempts in the store when there are any. Which attempts are
-evidence is the rule the instructor's models follow too
+evidence is the rule the instructor's models and analytics follow too
 (:mod:`learnpulse.models.knowledge_tracing.evidence`): answering an exercise already solved
-again is practice and leaves mastery as it was, and a right answer after the whole hint
-ladder counts as wrong.
+again is practice and leaves mastery, accuracy and the run of right answers as they were,
+and a right answer after the whole hint ladder counts as wrong.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import polars as pl
 from learnpulse.collectors import context
 from learnpulse.course import CheckResult, Course, Exercise, default_course
 from learnpulse.events import EVENT_FRAME_SCHEMA
+from learnpulse.features import COUNTED_CORRECT
 from learnpulse.models.knowledge_tracing import BKT, mastery_label, proficiency
 from learnpulse.models.knowledge_tracing.evidence import (
     HINT_LADDER_KEY,
@@ -40,7 +41,9 @@ log = logging.getLogger(__name__)
 #: Longest student answer kept in an attempt event's payload (characters).
 MAX_ANSWER_CHARS = 4_000
 #: Columns of :meth:`LearnerSession.graded_frame` (what the recommender reads).
-GRADED_COLUMNS = ("learner_id", "ts", "kind", "item_id", "skills", "correct", "difficulty")
+GRADED_COLUMNS = (
+    "learner_id", "ts", "kind", "item_id", "skills", "correct", COUNTED_CORRECT, "difficulty"
+)  # fmt: skip
 #: Name of the prior BKT model (the ``model`` column says which parameters were used).
 PRIOR_MODEL_NAME = "bkt-prior"
 #: What a student is told when an attempt did not count as a plain right or wrong answer.
@@ -140,6 +143,10 @@ class LearnerSession:
     #: Per skill [attempts that are evidence, those counted right]: what mastery rests on.
     counts: dict[str, list[int]] = field(default_factory=dict, init=False)
     days: set[date] = field(default_factory=set, init=False)
+    #: Attempts that are evidence, every skill together, and those counted right: accuracy.
+    counted_answers: int = field(default=0, init=False)
+    counted_right: int = field(default=0, init=False)
+    #: Latest run of attempts that are evidence counted right (practice leaves it as it is).
     correct_in_a_row: int = field(default=0, init=False)
     hints_opened: dict[str, int] = field(default_factory=dict, init=False)
     #: The exercise shown or checked last: the tutor's context for questions.
@@ -247,7 +254,6 @@ class LearnerSession:
         self.attempts[item_id] = self.attempts.get(item_id, 0) + 1
         if correct:
             self.solved.add(item_id)
-        self.correct_in_a_row = self.correct_in_a_row + 1 if correct else 0
         self.days.add(ts.date())
         self._graded.append(
             {
@@ -257,11 +263,15 @@ class LearnerSession:
                 "item_id": item_id,
                 "skills": list(skills),
                 "correct": correct,
+                COUNTED_CORRECT: counted,
                 "difficulty": difficulty,
             }
         )
         if counted is None:  # practice on a solved exercise: no evidence either way
             return None
+        self.counted_answers += 1
+        self.counted_right += int(counted)
+        self.correct_in_a_row = self.correct_in_a_row + 1 if counted else 0
         for skill in skills:
             self.model.update(self.mastery, skill, counted, item=item_id)
             n = self.counts.setdefault(skill, [0, 0])
@@ -404,6 +414,13 @@ class LearnerSession:
 
     # -- reading --------------------------------------------------------------------------
 
+    @property
+    def accuracy(self) -> float | None:
+        """Share of the attempts that are evidence counted right (None: none yet), as the
+        instructor's analytics count it (:func:`learnpulse.features.with_evidence`)."""
+        self.load_history()
+        return self.counted_right / self.counted_answers if self.counted_answers else None
+
     def streak_days(self, today: date | None = None) -> int:
         """Consecutive days with at least one attempt, ending today (or yesterday)."""
         self.load_history()
@@ -420,12 +437,15 @@ class LearnerSession:
 
         Returns
         -------
-        polars.DataFrame, shape (n_attempts, 7)
+        polars.DataFrame, shape (n_attempts, 8)
             ``learner_id``, ``ts``, ``kind``, ``item_id``, ``skills``, ``correct``,
-            ``difficulty``, typed as in the event frame.
+            :data:`~learnpulse.features.COUNTED_CORRECT` (how the attempt counted as
+            evidence, null: practice, as :func:`~learnpulse.features.with_evidence` marks
+            it), ``difficulty``, typed as in the event frame.
         """
         self.load_history()
-        schema = {name: EVENT_FRAME_SCHEMA[name] for name in GRADED_COLUMNS}
+        types = {**EVENT_FRAME_SCHEMA, COUNTED_CORRECT: pl.Boolean()}
+        schema = {name: types[name] for name in GRADED_COLUMNS}
         return pl.DataFrame(self._graded, schema=schema)
 
     def mastery_frame(self) -> pl.DataFrame:

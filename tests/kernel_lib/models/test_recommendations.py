@@ -56,7 +56,7 @@ def test_chain_known_answer():
     level = _of(rows, "ann", "difficulty").row(0, named=True)
     assert level["action"] == "harder" and level["value"] == 1.0
     assert level["difficulty"] == pytest.approx(0.2 + DIFFICULTY_STEP)  # ex-A-1 is 0.2
-    assert "6 of the last 6 attempts correct" in level["reason"]
+    assert "6 of the last 6 counted attempts correct" in level["reason"]
     bob = rows.filter(learner_id="bob")  # only registered: start at the root
     assert _of(rows, "bob", "next_exercise")["item_id"][0] == "ex-A-1"
     assert _of(rows, "bob", "learning_path")["skill"].to_list() == ["A", "B", "C"]

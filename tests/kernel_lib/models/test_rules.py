@@ -156,7 +156,7 @@ MONDAY = datetime(2024, 9, 2, tzinfo=timezone.utc)
 
 def test_signals_from_events_known_answers():
     # 3 active days in a row (Mon-Wed), cut-off Friday noon: the streak broke on Thursday.
-    correct = [True] * 8 + [False] * 5  # 8 right, then the last 5 wrong
+    correct = [True] * 8 + [False] * 5  # 8 right, then the last 5 wrong, each a new exercise
     raw = [
         {
             "id": str(uuid.uuid4()),
@@ -164,7 +164,7 @@ def test_signals_from_events_known_answers():
             "learner_id": "ann",
             "course_id": "c",
             "kind": "attempt",
-            "item_id": "i1",
+            "item_id": f"i{i}",
             "skills": ["s1"],
             "correct": c,
             "duration_ms": 1000,
@@ -238,3 +238,36 @@ def test_milestone_from_mastery_now_and_a_week_earlier():
     assert alerts.get_column("message").to_list() == [
         "Milestone reached: 50% of the course's skills mastered."
     ]
+
+
+def test_practice_on_solved_exercises_fires_no_rule():
+    """Trying things out on exercises already solved is practice: ann, who solved 20, then
+    answered 5 of them wrong, was told to take a break (recent accuracy 0% against 100%); bob,
+    who solved 10 and then answered them wrong 20 times, was "Struggling" (33% over 30
+    attempts). The rules read the attempts that count, as mastery does."""
+    raw = []
+    for who, solved, wrong_after in (("ann", 20, 5), ("bob", 10, 20)):
+        for n in range(solved + wrong_after):
+            raw.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "ts": MONDAY + timedelta(minutes=10 * n),
+                    "learner_id": who,
+                    "course_id": "c",
+                    "kind": "attempt",
+                    "item_id": f"i{n % solved}",  # from n = solved on: a solved exercise again
+                    "skills": ["s1"],
+                    "correct": n < solved,
+                    "duration_ms": 1000,
+                }
+            )
+    events = events_to_frame(validate_events(raw))
+    at = MONDAY + timedelta(days=1)
+    attempts = graded_attempts(events, at)
+    scores = learner_scores(events, at=at, attempts=attempts)
+    signals = learner_signals(events, attempts, at=at, scores=scores)
+    got = {row["learner_id"]: row for row in signals.iter_rows(named=True)}
+    assert (got["ann"]["accuracy"], got["ann"]["recent_accuracy"]) == (100, 100)
+    assert (got["bob"]["accuracy"], got["bob"]["n_attempts"]) == (100, 10)
+    fired = evaluate_rules(signals, FEEDBACK_RULES + ALERT_RULES).get_column("rule").to_list()
+    assert "take_a_break" not in fired and "struggling_learner" not in fired

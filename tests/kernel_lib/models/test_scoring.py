@@ -23,7 +23,9 @@ MONDAY = datetime(2024, 9, 2, tzinfo=timezone.utc)
 
 
 def attempts(rows) -> pl.DataFrame:
-    """rows: (learner, hours after MONDAY, correct, duration_ms[, skill]) -> attempt events."""
+    """rows: (learner, hours after MONDAY, correct, duration_ms[, skill]) -> attempt events,
+    each at the item of its hour (every attempt of a learner is a new exercise: answering a
+    solved one again would be practice)."""
     return events_to_frame(
         validate_events(
             [
@@ -33,7 +35,7 @@ def attempts(rows) -> pl.DataFrame:
                     "learner_id": row[0],
                     "course_id": "c",
                     "kind": "attempt",
-                    "item_id": "i1",
+                    "item_id": f"i{row[1]}",
                     "skills": [row[4] if len(row) > 4 else "s1"],
                     "correct": row[2],
                     "duration_ms": row[3],

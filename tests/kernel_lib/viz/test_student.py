@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import polars as pl
 import pytest
 
 from learnpulse.course import demo_course
+from learnpulse.events import events_to_frame, validate_events
 from learnpulse.viz import charts
+from learnpulse.viz.learner import difficulty_performance, topic_performance, weekly_performance
 from learnpulse.viz.sources import DirectSource
 from learnpulse.viz.student import StudentDashboard, percentiles, study_plan
 
@@ -73,3 +77,29 @@ def test_without_the_courses_tables_the_skills_are_named_from_the_kernels_course
     assert _shown_skills(StudentDashboard(bare, learner_id=learner)) <= set(names.values())
     other = DirectSource(course.events.with_columns(course_id=pl.lit("another")), fitted=fitted)
     assert other.skill_names() == {}  # not the kernel's course: ids, never wrong names
+
+
+def test_accuracy_charts_count_each_exercise_until_it_is_solved():
+    """ex-1 wrong, then right 19 times: 95% accuracy that week before; the repeats of the
+    solved exercise (and their quick times) are practice, still counted as attempts."""
+    monday = datetime(2024, 9, 2, tzinfo=timezone.utc)
+    records = [
+        {
+            "id": f"00000000-0000-4000-8000-{n:012d}",
+            "ts": monday + timedelta(minutes=n),
+            "learner_id": "ada",
+            "course_id": "c",
+            "kind": "attempt",
+            "item_id": "ex-1",
+            "skills": ["lists"],
+            "correct": n > 0,
+            "duration_ms": 60_000 if n < 2 else 1_000,
+            "difficulty": 0.2,
+        }
+        for n in range(20)
+    ]
+    events = events_to_frame(validate_events(records))
+    week = weekly_performance(events).row(0, named=True)
+    assert (week["attempts"], week["accuracy"], week["seconds"]) == (20, 50.0, 60.0)
+    assert topic_performance(events).rows() == [("lists", 20, 50.0)]
+    assert difficulty_performance(events).rows() == [("easy (< 0.33)", 20, 50.0)]

@@ -24,12 +24,14 @@ So an item gives knowledge tracing at most one correct observation. The rule nee
 events: the attempt's ``hints_used`` and the ladder's length, which the widgets record in the
 attempt's payload as :data:`HINT_LADDER_KEY` (attempts without it, e.g. imported or simulated
 ones, count hints as nudges). Items named by the DKT text format's stand-ins
-(:data:`~learnpulse.datasets.assistments.ITEM_PREFIX` + skill id: the format keeps one first
+(:data:`~learnpulse.events.STAND_IN_ITEM_PREFIX` + skill id: the format keeps one first
 attempt per problem and no problem ids) and attempts without an item are never repeats.
 
 :func:`counted_outcome` is the rule for one attempt (the live session, attempt by attempt);
-:func:`evidence_attempts` applies it to an event frame (the models: mastery, its fit, learning
-velocity, DKT's mastery), with the same result.
+:func:`learnpulse.features.with_evidence` marks it on an event frame, in the one place every
+frame-based measure reads it from (accuracy, the score, the rules, readiness, the analytics),
+and :func:`evidence_attempts` keeps the attempts it counts for the models (mastery, its fit,
+learning velocity, DKT's mastery), with the same result.
 """
 
 from __future__ import annotations
@@ -38,17 +40,23 @@ from typing import Any
 
 import polars as pl
 
-from learnpulse.datasets.assistments import ITEM_PREFIX
+from learnpulse.events import HINT_LADDER_KEY, STAND_IN_ITEM_PREFIX
+from learnpulse.features import COUNTED_CORRECT, with_evidence
 
-#: Payload key of an ``attempt`` event holding the length of the item's hint ladder.
-HINT_LADDER_KEY = "hint_ladder"
-_NEEDED = ("learner_id", "ts", "kind", "correct")
+__all__ = [
+    "HINT_LADDER_KEY",
+    "bottom_out",
+    "counted_outcome",
+    "evidence_attempts",
+    "hint_ladder_of",
+    "tracks_repeats",
+]
 
 
 def tracks_repeats(item_id: str | None) -> bool:
     """Whether attempts at ``item_id`` can be repeats of a solved item (False for no item and
     for the DKT format's per-skill stand-ins, whose every row is a new problem)."""
-    return bool(item_id) and not item_id.startswith(ITEM_PREFIX)
+    return bool(item_id) and not item_id.startswith(STAND_IN_ITEM_PREFIX)
 
 
 def bottom_out(hints_used: int | None, hint_ladder: int | None) -> bool:
@@ -117,7 +125,8 @@ def evidence_attempts(events: pl.DataFrame) -> pl.DataFrame:
     ----------
     events : polars.DataFrame
         An event frame (needs ``learner_id``, ``ts``, ``kind``, ``correct``; ``item_id``,
-        ``hints_used`` and ``payload`` are read when present).
+        ``hints_used`` and ``payload`` are read when present), marked by
+        :func:`~learnpulse.features.with_evidence` or not.
 
     Returns
     -------
@@ -126,47 +135,8 @@ def evidence_attempts(events: pl.DataFrame) -> pl.DataFrame:
         on solved items; ``correct`` is False where the answer was right after the whole hint
         ladder (same columns and dtypes as ``events``).
     """
-    missing = [c for c in _NEEDED if c not in events.columns]
-    if missing:
-        raise ValueError(f"event frame lacks column(s) {missing}")
-    attempts = events.filter((pl.col("kind") == "attempt") & pl.col("correct").is_not_null())
-    if "item_id" not in attempts.columns or attempts.is_empty():
-        return attempts
-    right = pl.col("correct").cast(pl.Boolean)
-    outcome = right & ~_bottom_out(attempts)
-    return attempts.filter(~_solved_before(attempts)).with_columns(
-        correct=outcome.cast(events.schema["correct"])
+    marked = with_evidence(events)
+    counted = marked.filter(pl.col(COUNTED_CORRECT).is_not_null()).with_columns(
+        correct=pl.col(COUNTED_CORRECT).cast(events.schema["correct"])
     )
-
-
-def _solved_before(attempts: pl.DataFrame) -> pl.Series:
-    """Attempts at an item the learner had answered correctly before (by time, then input
-    order), on items that :func:`tracks_repeats`.
-
-    A join with each (learner, item)'s first right answer: on a 10,000-learner course (380,000
-    attempts) several times faster than a cumulative sum over a window per (learner, item).
-    """
-    item = pl.col("item_id")
-    keys = attempts.select(
-        "learner_id",
-        "item_id",
-        right=pl.col("correct").cast(pl.Boolean),
-        order=pl.col("ts").rank("ordinal"),  # ties keep the input order
-        repeatable=item.is_not_null() & ~item.str.starts_with(ITEM_PREFIX),
-    )
-    first_right = (
-        keys.filter("right").group_by("learner_id", "item_id").agg(solved_at=pl.col("order").min())
-    )
-    solved = keys.join(first_right, on=["learner_id", "item_id"], how="left", maintain_order="left")
-    return solved.select(
-        (pl.col("repeatable") & (pl.col("order") > pl.col("solved_at"))).fill_null(False)
-    ).to_series()
-
-
-def _bottom_out(attempts: pl.DataFrame) -> pl.Expr:
-    """Rows answered after the whole hint ladder (see :func:`bottom_out`)."""
-    if "hints_used" not in attempts.columns or attempts.schema.get("payload") != pl.String:
-        return pl.lit(False)
-    ladder = pl.col("payload").str.json_path_match(f"$.{HINT_LADDER_KEY}")
-    ladder = ladder.cast(pl.Int64, strict=False)
-    return ((ladder > 0) & (pl.col("hints_used") >= ladder)).fill_null(False)
+    return counted if COUNTED_CORRECT in events.columns else counted.drop(COUNTED_CORRECT)
