@@ -19,8 +19,15 @@ from numbers import Real
 from typing import TYPE_CHECKING, Any
 
 from learnpulse.agents.base import Draft, Source, TutorContext, TutorReply
-from learnpulse.agents.conversation import code_followed_up, topics_in, with_previous_question
+from learnpulse.agents.conversation import followed_up, topics_in, with_previous_question
 from learnpulse.agents.engines import EngineError, EngineRequest, OfflineEngine
+from learnpulse.agents.errors import (
+    MAX_RECORD_CHARS,
+    error_record,
+    parse_traceback,
+    read_error_record,
+)
+from learnpulse.agents.follow_ups import checked_lead
 from learnpulse.agents.generator import generated_exercise
 from learnpulse.agents.guardrails import ReplyGuard, answer_patterns, too_vague
 from learnpulse.agents.learner import (
@@ -48,10 +55,22 @@ MAX_LOGGED_CHARS = 16000
 #: Agents that answer questions and so need enough detail to answer well.
 QUESTION_AGENTS = ("assistant", "reviewer")
 #: Longest code (``%review``'s cell or function) stored with a learner's ``tutor_message``, in
-#: characters: a follow-up ("why?") is answered about it. Longer code is cut.
+#: characters: a follow-up ("why?") is answered about it. Longer code is cut, and the answer
+#: to a follow-up says it saw only the first part.
 MAX_LOGGED_CODE_CHARS = 8000
-#: Why a follow-up of a review goes to the code reviewer (logged as the exchange's routing).
+#: Longest error stored with a learner's ``tutor_message`` (its line and the exception, each
+#: cut to errors.MAX_QUOTED_CHARS by errors.error_record).
+MAX_LOGGED_ERROR_CHARS = MAX_RECORD_CHARS
+#: Why a follow-up goes to the agent it goes to (logged as the exchange's routing).
 REVIEW_FOLLOW_UP = "a follow-up of the review of the learner's code"
+ERROR_FOLLOW_UP = "a follow-up of the explanation of the learner's error"
+HINT_FOLLOW_UP = "a follow-up of the hint the learner opened"
+CHECK_FOLLOW_UP = "a follow-up of the learner's checked answer"
+#: What a follow-up's answer says when the code it is about was cut when it was stored.
+CODE_CUT_NOTE = (
+    "*(Your code was long: I only kept its first {chars:,} characters, so this is about "
+    "that part only.)*\n\n"
+)
 FALLBACK_NOTE = "\n\n*(The language model did not finish; here is the offline answer.)*\n\n"
 #: The reply when an agent raises or does not return a Draft (its error is logged).
 AGENT_FAILED = (
@@ -323,18 +342,74 @@ def ask_stream(
     )  # fmt: skip
     agents = available_agents()
     name, routing = route(message, context, agents, agent)
-    reviewed = code_followed_up(message, context.history, course) if code is None else None
-    if reviewed and agent is None and name in QUESTION_AGENTS and "reviewer" in agents:
-        # "why?" right after %review asks about the review ("why" made it the assistant's,
-        # which answered the chat question before the review)
-        context = dataclasses.replace(context, code=reviewed)
-        name, routing = "reviewer", REVIEW_FOLLOW_UP
+    if name == "reviewer" and code is None and error is None:
+        # what a pasted block or traceback asks about is stored with the message, as
+        # %review's and %explain's are, so that a follow-up is about it too
+        pasted = parse_traceback(message)
+        context = dataclasses.replace(context, code=code_in(message), error=pasted)
+    follows = followed_up(message, context.history, course)
+    own_subject = context.code is not None or context.error is not None
+    if follows and not own_subject and agent is None and name in QUESTION_AGENTS:
+        # "why?" after %explain, a hint or a check asks about it ("why" made it the
+        # assistant's, which answered the chat question before)
+        name, routing, context = _about_what_it_follows(follows, context, agents, name, routing)
     policy = _policy_draft(message, context, name)
     draft = policy or _agent_draft(agents[name], message, context)
+    if policy is None and context.follows is not None:
+        draft = dataclasses.replace(draft, text=_follow_up_lead(context) + draft.text)
     # The guardrails' own answers are final: no engine rewrites them.
     engine = OfflineEngine() if policy is not None or engine is None else engine
     run = {"engine": engine, "store": store, "routing": routing}
     return TutorStream(message, context, name, draft, **run)
+
+
+def _about_what_it_follows(
+    follows: dict[str, Any],
+    context: TutorContext,
+    agents: Mapping[str, Agent],
+    name: str,
+    routing: str,
+) -> tuple[str, str, TutorContext]:
+    """The agent, routing and context of a follow-up of ``follows`` (a history entry): the
+    code reviewer for code and errors, and for a code answer checked; the learning assistant
+    for a hint, and for another answer checked. Unchanged if that agent is not available, or
+    the hint or check was of another exercise than the one in context."""
+    act = follows.get("act")
+    exercise = context.exercise
+    if act:
+        if exercise is None and context.course is not None:  # e.g. tutor/chat without one
+            try:
+                exercise = _resolve_exercise(follows["item_id"], context.course)
+            except KeyError:
+                return name, routing, context
+        if exercise is None or exercise.id != follows["item_id"]:
+            return name, routing, context
+    code = follows.get("code") or None
+    error = read_error_record(follows["error"]) if follows.get("error") else None
+    if act == "hint" or (act == "attempt" and not code):
+        wanted, why = "assistant", HINT_FOLLOW_UP if act == "hint" else CHECK_FOLLOW_UP
+    else:
+        wanted = "reviewer"
+        why = CHECK_FOLLOW_UP if act else ERROR_FOLLOW_UP if error else REVIEW_FOLLOW_UP
+    if wanted not in agents:
+        return name, routing, context
+    hints = context.hints_used
+    if exercise is not context.exercise and exercise is not None:
+        hints = hints_opened(context.events, exercise.id)
+    changed = dataclasses.replace(
+        context, exercise=exercise, code=code, error=error, follows=follows, hints_used=hints
+    )
+    return wanted, why, changed
+
+
+def _follow_up_lead(context: TutorContext) -> str:
+    """What a follow-up's reply says first: that the code it is about was cut when stored,
+    and, after a check, what the check said."""
+    follows = context.follows or {}
+    lead = CODE_CUT_NOTE.format(chars=MAX_LOGGED_CODE_CHARS) if follows.get("code_cut") else ""
+    if follows.get("act") == "attempt" and context.exercise is not None:
+        lead += checked_lead(follows, context.exercise.title)
+    return lead
 
 
 def ask(message: str, *, learner_id: str, **options: Any) -> TutorReply:
@@ -421,10 +496,7 @@ def _log(
     learner_payload = {"role": "learner", "agent": reply.agent, "text": message[:MAX_LOGGED_CHARS]}
     # what the message asked about, so a follow-up is read with it (and not with the chat
     # question before it: "Please review my code." alone read as a follow-up of that one)
-    if context.code:
-        learner_payload["code"] = context.code[:MAX_LOGGED_CODE_CHARS]
-    if context.error is not None:
-        learner_payload["error"] = f"{type(context.error).__name__}: {context.error}"[:500]
+    learner_payload.update(_about(context, draft))
     store.append(
         [
             {**common, "id": new_event_id(), "payload": learner_payload},
@@ -436,3 +508,24 @@ def _log(
             },
         ]
     )
+
+
+def _about(context: TutorContext, draft: Draft) -> dict[str, Any]:
+    """What a learner's message was about, stored with it (each part capped): the code and
+    the error it asked about, and what it followed up (a hint, a checked answer), so that
+    the next follow-up is about the same thing."""
+    about: dict[str, Any] = {}
+    follows = context.follows or {}
+    if context.code:
+        about["code"] = context.code[:MAX_LOGGED_CODE_CHARS]
+        if len(context.code) > MAX_LOGGED_CODE_CHARS or follows.get("code_cut"):
+            about["code_cut"] = True
+    if context.error is not None:
+        about["error"] = error_record(context.error, context.code)[:MAX_LOGGED_ERROR_CHARS]
+    if follows.get("act"):
+        # a code answer is stored once, as the code
+        kept = ("act", "correct", "feedback") + (() if context.code else ("answer",))
+        about.update({key: follows[key] for key in kept if key in follows})
+    elif "hint_level" in draft.payload:  # a hint the tutor gave: "why?" is about it
+        about["act"] = "hint"
+    return about
