@@ -199,6 +199,31 @@ async def test_chat_follow_ups_of_a_hint_never_give_the_solution(jp_fetch):
         assert "result += n" not in reply["text"]
 
 
+async def test_chat_follow_up_of_a_check_in_the_kernel_is_about_that_answer(jp_fetch, lp_db_url):
+    """A check the learner's kernel stored is in the conversation the server reads: "why?"
+    without an exercise in the body is about it, under that exercise's policy."""
+    from datetime import datetime, timezone
+
+    from learnpulse.course import demo_course
+    from tests.conftest import make_event
+
+    answer = "def total(numbers):\n    result = 0\n    for n in numbers:\n        result += n\n"
+    answer += "        return result\n"  # inside the loop
+    checked = make_event(
+        learner_id="ada", course_id=demo_course().id, item_id="ex-loops-04", correct=False,
+        ts=datetime.now(timezone.utc).isoformat(), skills=["loops"],
+        payload={"type": "code", "answer": answer, "feedback": "1 of 4 tests pass."},
+    )  # fmt: skip
+    with EventStore(lp_db_url) as store:
+        store.append([checked])
+    reply = await _chat(jp_fetch, {"message": "why?"})
+    assert reply["agent"] == "reviewer"
+    assert reply["text"].startswith("About your last answer to **Sum of a list**")
+    assert "1 of 4 tests pass." in reply["text"] and "return-in-loop" in reply["text"]
+    other = await _chat(jp_fetch, {"message": "why?"}, user="bob")
+    assert "Sum of a list" not in other["text"]
+
+
 async def test_stream_sends_start_chunks_and_the_whole_reply(jp_ws_fetch, lp_db_url):
     ws = await jp_ws_fetch("learnpulse", "api", "tutor", "stream", headers=as_user("ada"))
     ws.write_message(json.dumps({"message": "show me the concept map"}))

@@ -411,6 +411,9 @@ def test_a_follow_up_of_a_check_is_about_the_answer_checked(
     from learnpulse.agents.tutor import CHECK_FOLLOW_UP
 
     assert why_reply["routing"] == CHECK_FOLLOW_UP
+    run(shell, "%tutor give me a hint")  # the ladder's hint, not the review again
+    hint = magics(shell).last_reply
+    assert hint.agent == "assistant" and hint.hint_level == 1
 
 
 def test_a_follow_up_of_code_cut_when_stored_says_so(

@@ -29,6 +29,12 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\"'])")
 _FENCE = re.compile(r"```.*?```", re.S)
 
 
+def asks_for_hint(message: str) -> bool:
+    """Whether ``message`` asks for a hint or the solution: during an exercise, the hint
+    ladder answers it."""
+    return bool(asks_for_solution(message) or _HINT_WORDS.search(message))
+
+
 def _steps(text: str, count: int) -> list[str]:
     """The first ``count`` prose sentences of ``text`` (code blocks left out)."""
     prose = " ".join(_FENCE.sub(" ", text).split())
@@ -62,7 +68,7 @@ class LearningAssistant:
         if about_hint and last_hint_shown(context) and not asks_on:
             # "I don't understand this hint", "why?": the same rung, put another way
             return hint_again(context, self._reworded(context))
-        if exercise is not None and (asks_for_solution(message) or _HINT_WORDS.search(message)):
+        if exercise is not None and asks_for_hint(message):
             return self.hint(message, context)
         return self.explain(message, context)
 

@@ -122,6 +122,9 @@ def locate(error: BaseException, code: str | None = None) -> ErrorInfo:
     return info
 
 
+#: Exceptions whose message quotes the name they are about (the file of a FileNotFoundError:
+#: its explanation named "the file" when read from a traceback).
+QUOTED_NAME_ERRORS = ("NameError", "UnboundLocalError", "ModuleNotFoundError", "FileNotFoundError")
 _TRACEBACK_LAST = re.compile(r"^(\w+(?:Error|Exception|Iteration|Interrupt|Exit))(?::\s*(.*))?$")
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)(?:, in (\S+))?')
 
@@ -142,7 +145,7 @@ def parse_traceback(text: str) -> ErrorInfo | None:
                 following = lines[position + 1].strip() if position + 1 < index else ""
                 info.line = "" if _FRAME.search(following) else _cut(following.lstrip("^~ "))
         quoted = re.search(r"'([^']+)'", info.message)
-        if quoted and info.type_name in ("NameError", "UnboundLocalError", "ModuleNotFoundError"):
+        if quoted and info.type_name in QUOTED_NAME_ERRORS:
             info.name = quoted.group(1)
         return info
     return None
@@ -511,8 +514,13 @@ def read_error_record(text: str) -> ErrorInfo:
     info = parse_traceback(text)
     lines = text.strip().splitlines() or ["Exception"]
     type_name, _, message = lines[-1].partition(":")
-    if info is None or info.type_name != type_name.strip():
-        info = ErrorInfo(type_name.strip() or "Exception", _cut(message.strip()))
+    if info is not None and info.type_name == type_name.strip():
+        return info
+    info = ErrorInfo(type_name.strip() or "Exception", _cut(message.strip()))
+    frame = _FRAME.search(lines[0]) if len(lines) > 1 else None
+    if frame:
+        info.lineno, info.function = int(frame.group(2)), frame.group(3) or "<module>"
+        info.line = _cut(lines[1].strip()) if len(lines) == 3 else ""
     return info
 
 

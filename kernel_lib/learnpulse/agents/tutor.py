@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
+from learnpulse.agents.assistant import asks_for_hint
 from learnpulse.agents.base import Draft, Source, TutorContext, TutorReply
 from learnpulse.agents.conversation import followed_up, topics_in, with_previous_question
 from learnpulse.agents.engines import EngineError, EngineRequest, OfflineEngine
@@ -352,7 +353,8 @@ def ask_stream(
     if follows and not own_subject and agent is None and name in QUESTION_AGENTS:
         # "why?" after %explain, a hint or a check asks about it ("why" made it the
         # assistant's, which answered the chat question before)
-        name, routing, context = _about_what_it_follows(follows, context, agents, name, routing)
+        chosen = (name, routing)
+        name, routing, context = _about_what_it_follows(message, follows, context, agents, chosen)
     policy = _policy_draft(message, context, name)
     draft = policy or _agent_draft(agents[name], message, context)
     if policy is None and context.follows is not None:
@@ -364,38 +366,42 @@ def ask_stream(
 
 
 def _about_what_it_follows(
+    message: str,
     follows: dict[str, Any],
     context: TutorContext,
     agents: Mapping[str, Agent],
-    name: str,
-    routing: str,
+    chosen: tuple[str, str],
 ) -> tuple[str, str, TutorContext]:
-    """The agent, routing and context of a follow-up of ``follows`` (a history entry): the
-    code reviewer for code and errors, and for a code answer checked; the learning assistant
-    for a hint, and for another answer checked. Unchanged if that agent is not available, or
-    the hint or check was of another exercise than the one in context."""
-    act = follows.get("act")
-    exercise = context.exercise
+    """The agent, routing and context of ``message``, a follow-up of ``follows`` (a history
+    entry): the code reviewer for code and errors, and for a code answer checked; the
+    learning assistant for a hint, for another answer checked, and for a hint asked for
+    during an exercise ("give me a hint" after a check: the ladder's, not a review).
+    ``chosen`` (the router's agent and routing) if that agent is not available, or the hint
+    or check was of another exercise than the one in context."""
+    act, exercise = follows.get("act"), context.exercise
+    unchanged = (*chosen, context)
     if act:
         if exercise is None and context.course is not None:  # e.g. tutor/chat without one
             try:
                 exercise = _resolve_exercise(follows["item_id"], context.course)
-            except KeyError:
-                return name, routing, context
+            except (KeyError, ValueError):  # no longer in the course, or a malformed id
+                return unchanged
         if exercise is None or exercise.id != follows["item_id"]:
-            return name, routing, context
+            return unchanged
+    hints = context.hints_used
+    if exercise is not None and exercise is not context.exercise:
+        hints = hints_opened(context.events, exercise.id)
     code = follows.get("code") or None
     error = read_error_record(follows["error"]) if follows.get("error") else None
-    if act == "hint" or (act == "attempt" and not code):
+    if act != "hint" and exercise is not None and asks_for_hint(message):
+        wanted, why, follows, code, error = "assistant", unchanged[1], None, None, None
+    elif act == "hint" or (act == "attempt" and not code):
         wanted, why = "assistant", HINT_FOLLOW_UP if act == "hint" else CHECK_FOLLOW_UP
     else:
         wanted = "reviewer"
         why = CHECK_FOLLOW_UP if act else ERROR_FOLLOW_UP if error else REVIEW_FOLLOW_UP
     if wanted not in agents:
-        return name, routing, context
-    hints = context.hints_used
-    if exercise is not context.exercise and exercise is not None:
-        hints = hints_opened(context.events, exercise.id)
+        return unchanged
     changed = dataclasses.replace(
         context, exercise=exercise, code=code, error=error, follows=follows, hints_used=hints
     )
@@ -435,10 +441,14 @@ def ask(message: str, *, learner_id: str, **options: Any) -> TutorReply:
         Default: the offline engine (see :func:`learnpulse.agents.engines.engine_from_env`).
     code : str, optional
         Code the learner asks about (a cell or function, e.g. from ``%review``); logged with
-        the message. Default: for a follow-up of a review ("why?", "how do I fix it?"), the
-        code reviewed, and the code reviewer answers again about it.
+        the message (at most :data:`MAX_LOGGED_CODE_CHARS`). Default: for a follow-up ("why?",
+        "how do I fix it?", "I still don't get it") of a review, an explained error, a hint
+        or a checked answer, what it follows up (see
+        :func:`~learnpulse.agents.conversation.followed_up`), and the agent that answers
+        about it (the code reviewer; the learning assistant for a hint).
     error : BaseException, optional
-        The learner's last exception (e.g. from ``%explain``).
+        The learner's last exception (e.g. from ``%explain``); logged with the message as
+        :func:`~learnpulse.agents.errors.error_record` writes it.
     mastery_model : fitted BKT or DKT, optional
         Mastery model (default: BKT at its prior parameters).
 

@@ -48,9 +48,9 @@ def ask_tutor(
     that "why?" right after one is about it.
     """
     from learnpulse.agents import OfflineEngine, ask, engine_from_env
-    from learnpulse.collectors.tracking import default_sink
+    from learnpulse.collectors import tracking
 
-    if not default_sink().flush(DELIVERY_WAIT_S):  # the tutor then answers without them
+    if not tracking.flush(DELIVERY_WAIT_S):  # the tutor then answers without them
         log.warning("learnpulse: recent hints and checks not delivered before the tutor's answer")
 
     try:
