@@ -11,6 +11,7 @@ question is answerable (else ask what the learner tried), let the engine write t
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -41,7 +42,7 @@ from learnpulse.agents.learner import (
 from learnpulse.agents.registry import BUILTIN_AGENTS, available_agents
 from learnpulse.agents.reviewer import code_in
 from learnpulse.agents.router import route
-from learnpulse.events import new_event_id
+from learnpulse.events import MAX_PAYLOAD_BYTES, new_event_id
 
 if TYPE_CHECKING:
     from learnpulse.agents.base import Agent
@@ -507,6 +508,7 @@ def _log(
     # what the message asked about, so a follow-up is read with it (and not with the chat
     # question before it: "Please review my code." alone read as a follow-up of that one)
     learner_payload.update(_about(context, draft))
+    _fit_payload(learner_payload)
     store.append(
         [
             {**common, "id": new_event_id(), "payload": learner_payload},
@@ -539,3 +541,16 @@ def _about(context: TutorContext, draft: Draft) -> dict[str, Any]:
     elif "hint_level" in draft.payload:  # a hint the tutor gave: "why?" is about it
         about["act"] = "hint"
     return about
+
+
+def _fit_payload(payload: dict[str, Any]) -> None:
+    """Drop what ``payload`` holds beyond its message (code, then answer, feedback, error)
+    until it fits an event's payload: 8,000 characters of code pasted in a 10,000-character
+    message made the whole exchange unstorable (non-ASCII text takes 6 bytes a character in
+    the stored JSON), and the tutor's reply failed with it."""
+    for key in ("code", "answer", "feedback", "error"):
+        if len(json.dumps(payload)) <= MAX_PAYLOAD_BYTES:
+            return
+        if key == "code":
+            payload.pop("code_cut", None)
+        payload.pop(key, None)
