@@ -129,6 +129,16 @@ def hint_again(context: TutorContext, reworded: tuple[Source, str] | None) -> Dr
     if none matches).
 
     Never the next rung of the ladder, nor the solution: the learner asks about this hint.
+
+    Parameters
+    ----------
+    context : TutorContext
+        With the exercise, and at least one of its hints opened (:func:`last_hint_shown`).
+    reworded : (Source, str) or None
+
+    Returns
+    -------
+    Draft
     """
     exercise = context.exercise
     level = last_hint_shown(context)
@@ -152,7 +162,20 @@ def hint_again(context: TutorContext, reworded: tuple[Source, str] | None) -> Dr
 
 def checked_lead(follows: dict[str, Any], title: str) -> str:
     """The line that ties a reply to the answer the learner checked last: what the check
-    said (its feedback, as shown then)."""
+    said (its feedback, as shown then).
+
+    Parameters
+    ----------
+    follows : dict
+        The check's history entry (``correct``, ``feedback``).
+    title : str
+        The exercise's title.
+
+    Returns
+    -------
+    str
+        Markdown, ending with a blank line.
+    """
     verdict = "was right" if follows.get("correct") else "was not right yet"
     feedback = follows.get("feedback", "")
     said = f" The check said: {feedback}" if feedback else ""
