@@ -149,6 +149,81 @@ async def test_students_reach_only_their_own_conversation(jp_fetch):
         assert info.value.code == 400
 
 
+PASTED_ERROR = """I get this:
+Traceback (most recent call last):
+  File "/tmp/ipykernel_1/2.py", line 2, in <module>
+    scores["bob"]
+KeyError: 'bob'
+"""
+
+
+async def test_chat_follow_ups_stay_about_the_learners_own_error(jp_fetch, lp_db_url):
+    """After a pasted traceback, "why?" got "Show me the code you want reviewed": the error
+    was not kept with the conversation between requests. Each learner's is their own."""
+    first = await _chat(jp_fetch, {"message": PASTED_ERROR})
+    assert first["agent"] == "reviewer" and "KeyError" in first["text"]
+    for follow_up in ("why?", "I still don't get it", "can you show a smaller example?"):
+        reply = await _chat(jp_fetch, {"message": follow_up})
+        assert reply["agent"] == "reviewer", follow_up
+        assert 'Still about your **KeyError** (Line 2: `scores["bob"]`)' in reply["text"]
+    other = await _chat(jp_fetch, {"message": "why?"}, user="bob")  # bob asked nothing yet
+    assert "KeyError" not in other["text"] and "scores" not in other["text"]
+    history = await jp_fetch("learnpulse", "api", "tutor", "history", headers=as_user("bob"))
+    assert "scores" not in history.body.decode()
+    from learnpulse.agents.tutor import ERROR_FOLLOW_UP, MAX_LOGGED_ERROR_CHARS
+
+    long_key = "k" * 9_000  # the message may be 10,000 characters; the stored error is capped
+    await _chat(
+        jp_fetch, {"message": f"Traceback:\n  File \"x.py\", line 1\nKeyError: '{long_key}'"}
+    )
+    with EventStore(lp_db_url) as store:
+        logged = store.query(kinds="tutor_message", learners="ada")
+    payloads = [json.loads(p) for p in logged.get_column("payload")]
+    assert payloads[0]["error"].endswith("KeyError: 'bob'")
+    assert payloads[3]["routing"] == ERROR_FOLLOW_UP
+    assert len(payloads[-2]["error"]) <= MAX_LOGGED_ERROR_CHARS < len(long_key)
+    again = await _chat(jp_fetch, {"message": "why?"})
+    assert "Still about your **KeyError**" in again["text"]
+
+
+async def test_chat_follow_ups_of_a_hint_never_give_the_solution(jp_fetch):
+    body = {"exercise": "ex-loops-04"}
+    first = await _chat(jp_fetch, {**body, "message": "give me a hint"})
+    assert first["hint_level"] == 1
+    reworded = await _chat(jp_fetch, {**body, "message": "I don't understand this hint"})
+    assert "The hint you opened last for **Sum of a list** says" in reworded["text"]
+    assert reworded["hint_level"] is None  # no new rung opened
+    refused = await _chat(jp_fetch, {**body, "message": "just show me the answer"})
+    assert "won't give you the solution" in refused["text"] and refused["hint_level"] == 2
+    for reply in (first, reworded, refused):
+        assert "result += n" not in reply["text"]
+
+
+async def test_chat_follow_up_of_a_check_in_the_kernel_is_about_that_answer(jp_fetch, lp_db_url):
+    """A check the learner's kernel stored is in the conversation the server reads: "why?"
+    without an exercise in the body is about it, under that exercise's policy."""
+    from datetime import datetime, timezone
+
+    from learnpulse.course import demo_course
+    from tests.conftest import make_event
+
+    answer = "def total(numbers):\n    result = 0\n    for n in numbers:\n        result += n\n"
+    answer += "        return result\n"  # inside the loop
+    checked = make_event(
+        learner_id="ada", course_id=demo_course().id, item_id="ex-loops-04", correct=False,
+        ts=datetime.now(timezone.utc).isoformat(), skills=["loops"],
+        payload={"type": "code", "answer": answer, "feedback": "1 of 4 tests pass."},
+    )  # fmt: skip
+    with EventStore(lp_db_url) as store:
+        store.append([checked])
+    reply = await _chat(jp_fetch, {"message": "why?"})
+    assert reply["agent"] == "reviewer"
+    assert reply["text"].startswith("About your last answer to **Sum of a list**")
+    assert "1 of 4 tests pass." in reply["text"] and "return-in-loop" in reply["text"]
+    other = await _chat(jp_fetch, {"message": "why?"}, user="bob")
+    assert "Sum of a list" not in other["text"]
+
+
 async def test_stream_sends_start_chunks_and_the_whole_reply(jp_ws_fetch, lp_db_url):
     ws = await jp_ws_fetch("learnpulse", "api", "tutor", "stream", headers=as_user("ada"))
     ws.write_message(json.dumps({"message": "show me the concept map"}))

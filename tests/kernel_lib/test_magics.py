@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
@@ -52,6 +53,21 @@ def run(ip: InteractiveShell, cell: str) -> tuple[list, str]:
 
 def magics(ip: InteractiveShell) -> LearnPulseMagics:
     return ip.magics_manager.registry["LearnPulseMagics"]
+
+
+def follow_ups_after(
+    ip: InteractiveShell, cells: list[str], follow_ups: tuple[str, ...]
+) -> list[tuple[Any, str]]:
+    """Ask the tutor about tuples, run ``cells``, then ask each of ``follow_ups``: the reply
+    to each and the text shown."""
+    run(ip, "%tutor what is a tuple?")
+    for cell in cells:
+        run(ip, cell)
+    answers = []
+    for follow_up in follow_ups:
+        outputs, _ = run(ip, f"%tutor {follow_up}")
+        answers.append((magics(ip).last_reply, outputs[-1]["text/plain"]))
+    return answers
 
 
 def test_load_and_unload_register_the_magics(shell: InteractiveShell) -> None:
@@ -298,14 +314,13 @@ def test_a_question_after_a_review_is_about_the_review_or_a_new_one(
     review's "Please review my code." read as a follow-up of it) and answered about tuples."""
     from learnpulse.agents.tutor import REVIEW_FOLLOW_UP
 
-    run(shell, "%tutor what is a tuple?")
-    run(shell, "def total(numbers, seen=[]):\n    seen.append(numbers)\n    return sum(numbers)\n")
-    run(shell, "%review")
-    for follow_up in ("why?", "can you explain more?", "how do I fix it?"):
-        outputs, _ = run(shell, f"%tutor {follow_up}")
-        reply = magics(shell).last_reply
-        assert reply.agent == "reviewer", follow_up
-        assert "mutable-default" in reply.text and "`total`" in outputs[-1]["text/plain"]
+    mutable_default = (
+        "def total(numbers, seen=[]):\n    seen.append(numbers)\n    return sum(numbers)\n"
+    )
+    follow_ups = ("why?", "can you explain more?", "how do I fix it?")
+    for reply, shown in follow_ups_after(shell, [mutable_default, "%review"], follow_ups):
+        assert reply.agent == "reviewer", shown
+        assert "mutable-default" in reply.text and "`total`" in shown
     run(shell, "%tutor what is recursion?")  # not about the review: answered on its own
     new_question = magics(shell).last_reply
     assert new_question.agent == "assistant"
@@ -324,6 +339,99 @@ def test_explain_the_last_error(shell: InteractiveShell) -> None:
     outputs, _ = run(shell, "%explain")
     text = outputs[-1]["text/plain"]
     assert "IndexError" in text and "scores" in text and "Line 2" in text
+
+
+def test_follow_ups_of_an_explained_error_are_about_that_error(
+    shell: InteractiveShell, tracked_store
+) -> None:
+    """After %explain, "why?" got "Show me the code you want reviewed": the error was not
+    stored with the conversation, so the code reviewer had nothing to answer about."""
+    cells = ['scores = {"ada": 3}\nscores["bob"]\n', "%explain"]
+    follow_ups = ("why?", "I still don't get it", "can you show a smaller example?")
+    for reply, text in follow_ups_after(shell, cells, follow_ups):
+        assert reply.agent == "reviewer", text
+        assert 'Still about your **KeyError** (Line 2: `scores["bob"]`)' in text
+        assert "A smaller example that raises the same error" in text
+        assert "Show me the code" not in text and "Tuples" not in text
+    assert text.index("A smaller example") < text.index("Put another way")  # asked for it
+    run(shell, "%tutor what is recursion?")  # a new question: not about the error
+    assert magics(shell).last_reply.sources[0].id.startswith("course:recursion#")
+    payloads = [json.loads(p) for p in tracked_store.events("tutor_message").get_column("payload")]
+    explained, why_reply = payloads[2], payloads[5]
+    assert explained["error"].endswith("KeyError: 'bob'")  # its line too, for the follow-up
+    assert 'scores["bob"]' in explained["error"]
+    from learnpulse.agents.tutor import ERROR_FOLLOW_UP
+
+    assert why_reply["routing"] == ERROR_FOLLOW_UP
+
+
+def test_follow_ups_of_a_hint_go_on_or_reword_never_to_the_solution(
+    shell: InteractiveShell, tracked_store
+) -> None:
+    """After %hint, "why?" was read with the chat question before it (the hint was not in the
+    conversation) and answered about tuples; "I don't understand this hint" opened the next."""
+    run(shell, "%tutor what is a tuple?")
+    run(shell, "%hint ex-loops-04")
+    hints = tracked_store.session.course.exercise("ex-loops-04").hints
+    answers, opened = {}, {}
+    for follow_up in ("why?", "another hint", "I don't understand this hint", "show me the answer"):
+        outputs, _ = run(shell, f"%tutor {follow_up}")
+        answers[follow_up] = outputs[-1]["text/plain"]
+        opened[follow_up] = tracked_store.session.hints_opened["ex-loops-04"]
+        assert magics(shell).last_reply.agent == "assistant", follow_up
+    assert (
+        f"The hint you opened last for **Sum of a list** says:\n\n> {hints[0]}" in answers["why?"]
+    )
+    assert "Put another way" in answers["why?"] and "Tuples" not in answers["why?"]
+    assert "hint 2 of 3" in answers["another hint"] and hints[1] in answers["another hint"]
+    assert (
+        f"The hint you opened last for **Sum of a list** says:\n\n> {hints[1]}"
+        in answers["I don't understand this hint"]
+    )  # the same rung, put another way
+    assert "won't give you the solution" in answers["show me the answer"]
+    solution = tracked_store.session.course.exercise("ex-loops-04").solution
+    for text in answers.values():
+        assert "result += n" not in text and solution.strip() not in text
+    assert list(opened.values()) == [1, 2, 2, 3]  # re-wording opens no hint
+
+
+def test_a_follow_up_of_a_check_is_about_the_answer_checked(
+    shell: InteractiveShell, tracked_store
+) -> None:
+    """After a wrong %%check, "why?" was answered about the chat question before it."""
+    run(shell, "%tutor what is a tuple?")
+    run(shell, WRONG_TOTAL)
+    run(shell, "%tutor why?")
+    reply = magics(shell).last_reply
+    assert reply.agent == "reviewer"
+    assert reply.text.startswith("About your last answer to **Sum of a list**: it was not right")
+    assert "expected 16" in reply.text  # what the check said
+    assert "return-in-loop" in reply.text  # the answer's own bug
+    why_reply = json.loads(tracked_store.events("tutor_message").get_column("payload")[-1])
+    from learnpulse.agents.tutor import CHECK_FOLLOW_UP
+
+    assert why_reply["routing"] == CHECK_FOLLOW_UP
+    run(shell, "%tutor give me a hint")  # the ladder's hint, not the review again
+    hint = magics(shell).last_reply
+    assert hint.agent == "assistant" and hint.hint_level == 1
+
+
+def test_a_follow_up_of_code_cut_when_stored_says_so(
+    shell: InteractiveShell, tracked_store
+) -> None:
+    """Code longer than the tutor stores was cut silently: a follow-up of its review was
+    about the first part only, without a word (and its cut end read as a SyntaxError)."""
+    from learnpulse.agents.tutor import MAX_LOGGED_CODE_CHARS
+
+    lines = [f"value_{n} = [{n}, {n + 1}, {n + 2}]" for n in range(400)]
+    run(shell, "\n".join(lines) + "\n")
+    run(shell, "%review")
+    assert "only kept" not in magics(shell).last_reply.text  # the review saw all of it
+    run(shell, "%tutor why?")
+    reply = magics(shell).last_reply
+    assert reply.agent == "reviewer"
+    assert f"I only kept its first {MAX_LOGGED_CODE_CHARS:,} characters" in reply.text
+    assert "SyntaxError" not in reply.text
 
 
 def test_question_mark_guard_only_rewrites_tutor_lines() -> None:

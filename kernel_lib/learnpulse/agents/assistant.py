@@ -10,6 +10,7 @@ import polars as pl
 
 from learnpulse.agents.base import Draft, Source, TutorContext
 from learnpulse.agents.conversation import with_previous_question
+from learnpulse.agents.follow_ups import hint_again, last_hint_shown, wants_next_hint
 from learnpulse.agents.guardrails import asks_for_solution
 from learnpulse.agents.learner import level_of
 from learnpulse.agents.retrieval import Hit, course_index, skills_in
@@ -26,6 +27,12 @@ SOURCES_PER_ANSWER = 3
 _HINT_WORDS = re.compile(r"\b(hint|stuck|clue|next step|no idea|don'?t know how|help)\b", re.I)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\"'])")
 _FENCE = re.compile(r"```.*?```", re.S)
+
+
+def asks_for_hint(message: str) -> bool:
+    """Whether ``message`` asks for a hint or the solution: during an exercise, the hint
+    ladder answers it."""
+    return bool(asks_for_solution(message) or _HINT_WORDS.search(message))
 
 
 def _steps(text: str, count: int) -> list[str]:
@@ -55,9 +62,29 @@ class LearningAssistant:
 
     def draft(self, message: str, context: TutorContext) -> Draft:
         exercise = context.exercise
-        if exercise is not None and (asks_for_solution(message) or _HINT_WORDS.search(message)):
+        follows = context.follows or {}
+        about_hint = follows.get("act") == "hint" and exercise is not None
+        asks_on = asks_for_solution(message) or wants_next_hint(message)
+        if about_hint and last_hint_shown(context) and not asks_on:
+            # "I don't understand this hint", "why?": the same rung, put another way
+            return hint_again(context, self._reworded(context))
+        if exercise is not None and asks_for_hint(message):
             return self.hint(message, context)
         return self.explain(message, context)
+
+    def _reworded(self, context: TutorContext) -> tuple[Source, str] | None:
+        """The course passage that best explains the hint opened last, and its first
+        sentences (the exercises' own explanations left out, as in :meth:`explain`)."""
+        exercise = context.exercise
+        assert exercise is not None
+        skill = context.course.skills.get(exercise.skill) if context.course else None
+        query = f"{exercise.hints[last_hint_shown(context) - 1]} {skill.name if skill else ''}"
+        index = course_index(context.course)
+        hits = index.search(query, 1, _closed_explanations(context))
+        if not hits:
+            return None
+        passage = hits[0].passage
+        return passage.source, " ".join(_steps(passage.text, STEPS_BY_LEVEL["intermediate"]))
 
     def hint(self, message: str, context: TutorContext) -> Draft:
         """The next hint of the current exercise's ladder, within the policy's limit."""

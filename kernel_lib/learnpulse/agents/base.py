@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import polars as pl
 
 if TYPE_CHECKING:
+    from learnpulse.agents.errors import ErrorInfo
     from learnpulse.course import Course, Exercise
 
 
@@ -112,28 +113,37 @@ class TutorContext:
     exercise : Exercise or None
         The exercise the learner is working on.
     history : list of dict
-        Earlier messages, oldest first: ``{"role": "learner"|"tutor", "text", "agent"}``.
+        Earlier messages, oldest first: ``{"role": "learner"|"tutor", "text", "agent", ...}``
+        (see :func:`learnpulse.agents.learner.history`; hints opened and answers checked are
+        learner entries too).
     mastery : polars.DataFrame
         The learner's mastery rows (``skill``, ``p_known``, ``label``, ...); empty if unknown.
     events : polars.DataFrame
         The learner's events (event frame); empty if there is no store.
     code : str or None
         Code the learner asks about (a cell, a function), if any.
-    error : BaseException or None
-        The learner's last exception, if any.
+    error : BaseException, ErrorInfo or None
+        The learner's last exception, if any (an ErrorInfo when it was read back from the
+        conversation or a pasted traceback).
     hints_used : int
         Hints of ``exercise``'s ladder the learner has already opened.
+    follows : dict or None
+        The entry of ``history`` this message follows up ("why?" after ``%explain``, "I
+        don't understand this hint" after a hint, "why?" after an answer was checked), as
+        :func:`learnpulse.agents.conversation.followed_up` finds it; None for a question of
+        its own.
     """
 
     learner_id: str
     course: Course | None = None
     exercise: Exercise | None = None
-    history: list[dict[str, str]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
     mastery: pl.DataFrame = field(default_factory=pl.DataFrame)
     events: pl.DataFrame = field(default_factory=pl.DataFrame)
     code: str | None = None
-    error: BaseException | None = None
+    error: BaseException | ErrorInfo | None = None
     hints_used: int = 0
+    follows: dict[str, Any] | None = None
 
     def p_known(self, skill: str) -> float | None:
         """The learner's P(known) of ``skill``, or None without evidence."""

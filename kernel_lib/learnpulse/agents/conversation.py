@@ -12,7 +12,9 @@ answered as if it came first. A message is a follow-up when it
 
 A message that asked about code (``%review``'s "Please review my code.", ``%explain``'s
 "Explain my last error.") is a question of its own, about that code, whatever its words: it
-is not read with the questions before it, and a follow-up goes back no further than it.
+is not read with the questions before it, and a follow-up goes back no further than it; nor
+past a hint the learner opened or an answer checked (:func:`followed_up`: a follow-up is
+about them).
 
 A topic is a skill of the course (by its id or a word of its name) or a section of its
 material (every word of the heading). A follow-up is read with the questions it follows, and a
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from learnpulse.agents.retrieval import markdown_sections, skill_words, tokenize
 from learnpulse.agents.tokenizing import EVERYDAY_KEYWORDS
@@ -170,23 +172,24 @@ def _without_topics(question: str, replaced_by: set[str], course: Course | None)
 
 
 def with_previous_question(
-    message: str, history: list[dict[str, str]], course: Course | None = None
+    message: str, history: list[dict[str, Any]], course: Course | None = None
 ) -> str:
     """``message`` as a question that makes sense on its own.
 
     A follow-up (:func:`is_follow_up`) is preceded by the learner's earlier questions back to
     the last new one; the words of those naming another topic than the follow-up's are left
     out ("what is a tuple?", "and a dict?" -> "what is a and a dict?"). A message that asked
-    about code (its ``code`` is not empty: ``%review``, ``%explain``) is always a new one.
-    Anything else is returned as it is.
+    about code or an error (``%review``, ``%explain``) or followed up a hint or a check is
+    always a new one, and a hint opened or an answer checked ends the chain. Anything else is
+    returned as it is.
 
     Parameters
     ----------
     message : str
         The learner's message.
     history : list of dict
-        The conversation so far, oldest first (``role``, ``text`` and, optionally, ``code`` of
-        each message).
+        The conversation so far, oldest first (``role``, ``text`` and, optionally, ``code``,
+        ``error`` and ``act`` of each entry).
     course : Course, optional
         Whose topics tell new questions from follow-ups.
 
@@ -198,8 +201,10 @@ def with_previous_question(
         return message
     chain = [message]
     for earlier in reversed([m for m in history if m["role"] == "learner"]):
+        if earlier.get("act") and not earlier["text"]:  # a hint opened, an answer checked
+            break
         chain.append(earlier["text"])
-        if earlier.get("code") or not is_follow_up(earlier["text"], course):
+        if _asked_about_something(earlier) or not is_follow_up(earlier["text"], course):
             break
     read: list[str] = []
     later_topics: set[str] = set()
@@ -209,28 +214,35 @@ def with_previous_question(
     return " ".join(reversed(read))
 
 
-def code_followed_up(
-    message: str, history: list[dict[str, str]], course: Course | None = None
-) -> str | None:
-    """The code ``message`` asks about again: that of the learner's previous message, if
-    ``message`` is a follow-up of it and it asked for a review ("why?" or "how do I fix it?"
-    right after ``%review``); None otherwise (an error explained, or a new question).
+def _asked_about_something(entry: dict[str, Any]) -> bool:
+    """Whether a learner's entry is about code, an error, a hint or a checked answer."""
+    return bool(entry.get("code") or entry.get("error") or entry.get("act"))
+
+
+def followed_up(
+    message: str, history: list[dict[str, Any]], course: Course | None = None
+) -> dict[str, Any] | None:
+    """The learner's previous entry, if ``message`` follows it up and it was about something
+    the tutor can be asked again about: code reviewed (``code``), an error explained
+    (``error``, and its ``code``), a hint opened or an answer checked (``act``); a follow-up
+    of those carries them again, so "I still don't get it" after "why?" is about them too.
+    None for a new question, or after a plain chat question.
 
     Parameters
     ----------
     message : str
         The learner's message.
     history : list of dict
-        The conversation so far, oldest first (``role``, ``text``, ``code`` and ``error`` of
-        each message, as :func:`learnpulse.agents.learner.history` gives them).
+        The conversation so far, oldest first, as :func:`learnpulse.agents.learner.history`
+        gives it.
     course : Course, optional
         Whose topics tell new questions from follow-ups.
 
     Returns
     -------
-    str or None
+    dict or None
     """
     previous = next((m for m in reversed(history) if m["role"] == "learner"), None)
-    if previous is None or not previous.get("code") or previous.get("error"):
+    if previous is None or not _asked_about_something(previous):
         return None
-    return previous["code"] if is_follow_up(message, course) else None
+    return previous if is_follow_up(message, course) else None

@@ -88,7 +88,9 @@ class EngineRequest:
         if self.exercise_text:
             context = f"The student's exercise:\n{self.exercise_text}\n\n{context}"
         chat = [{"role": "system", "content": f"{system}\n\n{context}"}]
-        for earlier in self.history[-LLM_HISTORY_MESSAGES:]:
+        # a hint opened or an answer checked has no text: the exercise text says the hints
+        said = [m for m in self.history if m["text"]]
+        for earlier in said[-LLM_HISTORY_MESSAGES:]:
             role = "assistant" if earlier["role"] == "tutor" else "user"
             chat.append({"role": role, "content": earlier["text"]})
         chat.append({"role": "user", "content": self.message})

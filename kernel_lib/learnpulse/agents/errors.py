@@ -122,6 +122,9 @@ def locate(error: BaseException, code: str | None = None) -> ErrorInfo:
     return info
 
 
+#: Exceptions whose message quotes the name they are about (the file of a FileNotFoundError:
+#: its explanation named "the file" when read from a traceback).
+QUOTED_NAME_ERRORS = ("NameError", "UnboundLocalError", "ModuleNotFoundError", "FileNotFoundError")
 _TRACEBACK_LAST = re.compile(r"^(\w+(?:Error|Exception|Iteration|Interrupt|Exit))(?::\s*(.*))?$")
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)(?:, in (\S+))?')
 
@@ -142,7 +145,7 @@ def parse_traceback(text: str) -> ErrorInfo | None:
                 following = lines[position + 1].strip() if position + 1 < index else ""
                 info.line = "" if _FRAME.search(following) else _cut(following.lstrip("^~ "))
         quoted = re.search(r"'([^']+)'", info.message)
-        if quoted and info.type_name in ("NameError", "UnboundLocalError", "ModuleNotFoundError"):
+        if quoted and info.type_name in QUOTED_NAME_ERRORS:
             info.name = quoted.group(1)
         return info
     return None
@@ -409,8 +412,10 @@ def _import_error(info: ErrorInfo) -> Explanation:
 
 def _recursion_error(info: ErrorInfo) -> Explanation:
     function = info.function if info.function != "<module>" else "the function"
+    # a traceback read from text does not say how deep it went ("about 1 calls deep")
+    depth = f" (about {info.depth} calls deep)" if info.depth > 1 else ""
     return (
-        f"{_code(function)} called itself too many times (about {info.depth} calls deep).",
+        f"{_code(function)} called itself too many times{depth}.",
         f"Every call of {_code(function)} makes another call, so it never stops: the base case "
         "is missing, is never reached, or the recursive call does not move towards it.",
         f"Print the argument at the start of {_code(function)} and check that each call "
@@ -470,12 +475,67 @@ EXPLAINERS = {
 }
 
 
+def error_record(error: BaseException | ErrorInfo, code: str | None = None) -> str:
+    """``error`` as the last lines of a traceback, which :func:`parse_traceback` reads back:
+    the learner's line (``File "<cell>", line 2, in <module>`` and its source) and the
+    exception (``KeyError: 'b'``), each part cut to :data:`MAX_QUOTED_CHARS` (so the record
+    stays under :data:`MAX_RECORD_CHARS`). What the tutor stores with an explained error, so
+    that a follow-up ("why?") is answered about it.
+
+    Parameters
+    ----------
+    error : BaseException or ErrorInfo
+    code : str, optional
+        The learner's source (for the line's text when the traceback has none).
+
+    Returns
+    -------
+    str
+    """
+    info = error if isinstance(error, ErrorInfo) else locate(error, code)
+    message = _cut(" ".join(info.message.split()))  # one line: parse_traceback reads the last
+    exception = f"{info.type_name}: {message}" if message else info.type_name
+    if info.lineno is None:
+        return exception
+    function = _cut(info.function) if info.function.isidentifier() else "<module>"
+    frame = f'  File "<cell>", line {info.lineno}, in {function}'
+    line = " ".join(info.line.split())
+    return "\n".join([frame, f"    {line}", exception] if line else [frame, exception])
+
+
+#: Longest text :func:`error_record` gives: three parts of at most MAX_QUOTED_CHARS, and the
+#: frame's words.
+MAX_RECORD_CHARS = 3 * MAX_QUOTED_CHARS + 100
+
+
+def read_error_record(text: str) -> ErrorInfo:
+    """The :class:`ErrorInfo` of an :func:`error_record` (``"Oops: ..."`` too, an exception
+    type :func:`parse_traceback` does not recognise by its name)."""
+    info = parse_traceback(text)
+    lines = text.strip().splitlines() or ["Exception"]
+    type_name, _, message = lines[-1].partition(":")
+    if info is not None and info.type_name == type_name.strip():
+        return info
+    info = ErrorInfo(type_name.strip() or "Exception", _cut(message.strip()))
+    frame = _FRAME.search(lines[0]) if len(lines) > 1 else None
+    if frame:
+        info.lineno, info.function = int(frame.group(2)), frame.group(3) or "<module>"
+        info.line = _cut(lines[1].strip()) if len(lines) == 3 else ""
+    return info
+
+
 def _where(info: ErrorInfo) -> str:
     if info.lineno is None:
         return "The traceback does not say which line."
     inside = f" in function {_code(info.function)}" if info.function != "<module>" else ""
     line = f": {_code(info.line)}" if info.line else ""
     return f"Line {info.lineno}{inside}{line}"
+
+
+def explanation_parts(info: ErrorInfo) -> tuple[str, str, str, str]:
+    """What went wrong, why, where (``"Line 2: `scores['b']`"``) and how to investigate."""
+    what, why, how = EXPLAINERS.get(info.type_name, _generic)(info)
+    return what, why, _where(info), how
 
 
 def explain_error(error: BaseException | ErrorInfo, code: str | None = None) -> tuple[str, Source]:
@@ -496,10 +556,10 @@ def explain_error(error: BaseException | ErrorInfo, code: str | None = None) -> 
     info = error if isinstance(error, ErrorInfo) else locate(error, code)
     if code and not info.defined:
         info.defined = _defined_names(code)
-    what, why, how = EXPLAINERS.get(info.type_name, _generic)(info)
+    what, why, where, how = explanation_parts(info)
     text = (
         f"**{info.type_name}**: {what}\n\n"
-        f"- **Where:** {_where(info)}\n"
+        f"- **Where:** {where}\n"
         f"- **Why:** {why}\n"
         f"- **How to investigate:** {how}"
     )

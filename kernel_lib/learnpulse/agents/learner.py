@@ -82,28 +82,65 @@ def learner_mastery(
     return course_mastery(attempts, model=model, mastery_threshold=mastery_threshold)
 
 
-def history(events: pl.DataFrame, limit: int = HISTORY_MESSAGES) -> list[dict[str, str]]:
-    """The last ``limit`` tutor messages, oldest first: ``{"role", "text", "agent", "item_id",
-    "code", "error"}``; ``code`` is the code a learner's message asked about (the cell or
-    function of ``%review`` or ``%explain``) and ``error`` the exception explained
-    (``"KeyError: 'x'"``), ``""`` if none."""
-    messages = events.filter(pl.col("kind") == "tutor_message").tail(limit)
+#: What a learner does outside the chat that the tutor may be asked about ("why?" after a
+#: hint or a check): these events are learner entries of the conversation history.
+ACTS = ("hint", "attempt")
+#: Keys a learner's ``tutor_message`` payload may add to its history entry: what it followed
+#: up (``act``, and of a checked answer ``correct``, ``feedback``, ``answer``) and whether the
+#: code stored with it was cut (``code_cut``).
+FOLLOW_UP_KEYS = ("act", "correct", "feedback", "answer", "code_cut")
+
+
+def history(events: pl.DataFrame, limit: int = HISTORY_MESSAGES) -> list[dict[str, Any]]:
+    """The last ``limit`` entries of the learner's conversation with the tutor, oldest first.
+
+    A tutor message is ``{"role", "text", "agent", "item_id", "code", "error"}``: ``code`` is
+    the code a learner's message asked about (the cell or function of ``%review`` or
+    ``%explain``, a fenced block) and ``error`` the exception explained, as the end of a
+    traceback (:func:`learnpulse.agents.errors.error_record`), ``""`` if none; a follow-up
+    of them carries them again, and the keys of :data:`FOLLOW_UP_KEYS` it followed up.
+
+    A hint opened (with the Hint button or ``%hint``) or an answer checked (``%%check``, the
+    exercise widget), when ``events`` hold them, is a learner entry with no text and ``act``
+    ``"hint"`` (with ``hint_level``) or ``"attempt"`` (with ``correct``, ``feedback``,
+    ``answer`` and, for code, ``code``): a follow-up ("why?") is about it.
+    """
+    kind = pl.col("kind")
+    wanted = (kind == "tutor_message") | (kind.is_in(ACTS) & pl.col("item_id").is_not_null())
+    rows = events.filter(wanted).tail(limit)
     found = []
-    for payload, item in zip(
-        messages.get_column("payload"), messages.get_column("item_id"), strict=True
-    ):
-        body = json.loads(payload) if payload else {}
-        found.append(
-            {
-                "role": body.get("role", "learner"),
-                "text": body.get("text", ""),
-                "agent": body.get("agent", ""),
-                "item_id": item or "",
-                "code": body.get("code") or "",
-                "error": body.get("error") or "",
-            }
-        )
+    for row in rows.select("kind", "payload", "item_id", "correct", "hints_used").iter_rows():
+        found.append(_entry(*row))
     return found
+
+
+def _entry(
+    kind: str, payload: str | None, item: str | None, correct: bool | None, hints: int | None
+) -> dict[str, Any]:
+    """One event of :func:`history` as its entry."""
+    body = json.loads(payload) if payload else {}
+    if not isinstance(body, dict):
+        body = {}
+    entry: dict[str, Any] = {
+        "role": body.get("role", "learner") if kind == "tutor_message" else "learner",
+        "text": body.get("text", "") if kind == "tutor_message" else "",
+        "agent": body.get("agent", "") if kind == "tutor_message" else "",
+        "item_id": item or "",
+        "code": body.get("code") or "",
+        "error": body.get("error") or "",
+    }
+    if kind == "tutor_message":
+        entry.update({k: body[k] for k in FOLLOW_UP_KEYS if k in body})
+    elif kind == "hint":
+        entry.update(act="hint", hint_level=hints or 0)
+    else:
+        answer = str(body.get("answer") or "")
+        entry.update(
+            act="attempt", correct=bool(correct), feedback=str(body.get("feedback") or ""),
+            answer=answer, code=answer if body.get("type") == "code" else "",
+            code_cut=bool(body.get("answer_cut")),
+        )  # fmt: skip
+    return entry
 
 
 def hints_opened(events: pl.DataFrame, exercise_id: str) -> int:

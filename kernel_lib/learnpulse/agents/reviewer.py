@@ -8,6 +8,7 @@ import re
 
 from learnpulse.agents.base import Draft, Source, TutorContext
 from learnpulse.agents.errors import ErrorInfo, explain_error, parse_traceback
+from learnpulse.agents.follow_ups import error_follow_up
 from learnpulse.agents.review import format_findings, review_code
 from learnpulse.course.rules import Piece, asks_you, broken_rules
 
@@ -17,6 +18,11 @@ TOO_DEEP = (
     "Your code is nested too deeply for me to review (hundreds of brackets, operators or "
     "blocks inside one another). Break the expression into steps with a named variable for "
     "each, then ask again."
+)
+#: What the reviewer says of code that was cut when stored and no longer parses.
+CUT_UNREADABLE = (
+    "The part of your code I kept stops in the middle of a statement, so I cannot review it "
+    "line by line. Run `%review` on one function (`%review total`) or a shorter cell."
 )
 ANALYSIS_SOURCES = (
     Source("analysis:pyflakes", "pyflakes static analysis"),
@@ -45,6 +51,10 @@ class CodeReviewer:
     def draft(self, message: str, context: TutorContext) -> Draft:
         code = context.code or code_in(message)
         error: BaseException | ErrorInfo | None = context.error or parse_traceback(message)
+        if context.follows is not None and error is not None:  # "why?" after %explain
+            return error_follow_up(message, error, code)
+        # code stored cut short may end mid-statement: its SyntaxError is not the learner's
+        cut = bool(context.follows and context.follows.get("code_cut"))
         parts: list[str] = []
         sources: list[Source] = []
         if error is not None:
@@ -55,7 +65,9 @@ class CodeReviewer:
             try:
                 findings = review_code(code, context_names(context))
             except SyntaxError as syntax_error:
-                if error is None:
+                if cut:
+                    parts.append(CUT_UNREADABLE)
+                elif error is None:
                     explanation, source = explain_error(syntax_error, code)
                     parts.append(explanation)
                     sources.append(source)

@@ -11,6 +11,7 @@ question is answerable (else ask what the learner tried), let the engine write t
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -18,9 +19,17 @@ from datetime import datetime, timezone
 from numbers import Real
 from typing import TYPE_CHECKING, Any
 
+from learnpulse.agents.assistant import asks_for_hint
 from learnpulse.agents.base import Draft, Source, TutorContext, TutorReply
-from learnpulse.agents.conversation import code_followed_up, topics_in, with_previous_question
+from learnpulse.agents.conversation import followed_up, topics_in, with_previous_question
 from learnpulse.agents.engines import EngineError, EngineRequest, OfflineEngine
+from learnpulse.agents.errors import (
+    MAX_RECORD_CHARS,
+    error_record,
+    parse_traceback,
+    read_error_record,
+)
+from learnpulse.agents.follow_ups import checked_lead
 from learnpulse.agents.generator import generated_exercise
 from learnpulse.agents.guardrails import ReplyGuard, answer_patterns, too_vague
 from learnpulse.agents.learner import (
@@ -33,7 +42,7 @@ from learnpulse.agents.learner import (
 from learnpulse.agents.registry import BUILTIN_AGENTS, available_agents
 from learnpulse.agents.reviewer import code_in
 from learnpulse.agents.router import route
-from learnpulse.events import new_event_id
+from learnpulse.events import MAX_PAYLOAD_BYTES, new_event_id
 
 if TYPE_CHECKING:
     from learnpulse.agents.base import Agent
@@ -48,10 +57,22 @@ MAX_LOGGED_CHARS = 16000
 #: Agents that answer questions and so need enough detail to answer well.
 QUESTION_AGENTS = ("assistant", "reviewer")
 #: Longest code (``%review``'s cell or function) stored with a learner's ``tutor_message``, in
-#: characters: a follow-up ("why?") is answered about it. Longer code is cut.
+#: characters: a follow-up ("why?") is answered about it. Longer code is cut, and the answer
+#: to a follow-up says it saw only the first part.
 MAX_LOGGED_CODE_CHARS = 8000
-#: Why a follow-up of a review goes to the code reviewer (logged as the exchange's routing).
+#: Longest error stored with a learner's ``tutor_message`` (its line and the exception, each
+#: cut to errors.MAX_QUOTED_CHARS by errors.error_record).
+MAX_LOGGED_ERROR_CHARS = MAX_RECORD_CHARS
+#: Why a follow-up goes to the agent it goes to (logged as the exchange's routing).
 REVIEW_FOLLOW_UP = "a follow-up of the review of the learner's code"
+ERROR_FOLLOW_UP = "a follow-up of the explanation of the learner's error"
+HINT_FOLLOW_UP = "a follow-up of the hint the learner opened"
+CHECK_FOLLOW_UP = "a follow-up of the learner's checked answer"
+#: What a follow-up's answer says when the code it is about was cut when it was stored.
+CODE_CUT_NOTE = (
+    "*(Your code was long: I only kept its first {chars:,} characters, so this is about "
+    "that part only.)*\n\n"
+)
 FALLBACK_NOTE = "\n\n*(The language model did not finish; here is the offline answer.)*\n\n"
 #: The reply when an agent raises or does not return a Draft (its error is logged).
 AGENT_FAILED = (
@@ -323,18 +344,79 @@ def ask_stream(
     )  # fmt: skip
     agents = available_agents()
     name, routing = route(message, context, agents, agent)
-    reviewed = code_followed_up(message, context.history, course) if code is None else None
-    if reviewed and agent is None and name in QUESTION_AGENTS and "reviewer" in agents:
-        # "why?" right after %review asks about the review ("why" made it the assistant's,
-        # which answered the chat question before the review)
-        context = dataclasses.replace(context, code=reviewed)
-        name, routing = "reviewer", REVIEW_FOLLOW_UP
+    if name == "reviewer" and code is None and error is None:
+        # what a pasted block or traceback asks about is stored with the message, as
+        # %review's and %explain's are, so that a follow-up is about it too
+        pasted = parse_traceback(message)
+        context = dataclasses.replace(context, code=code_in(message), error=pasted)
+    follows = followed_up(message, context.history, course)
+    own_subject = context.code is not None or context.error is not None
+    if follows and not own_subject and agent is None and name in QUESTION_AGENTS:
+        # "why?" after %explain, a hint or a check asks about it ("why" made it the
+        # assistant's, which answered the chat question before)
+        chosen = (name, routing)
+        name, routing, context = _about_what_it_follows(message, follows, context, agents, chosen)
     policy = _policy_draft(message, context, name)
     draft = policy or _agent_draft(agents[name], message, context)
+    if policy is None and context.follows is not None:
+        draft = dataclasses.replace(draft, text=_follow_up_lead(context) + draft.text)
     # The guardrails' own answers are final: no engine rewrites them.
     engine = OfflineEngine() if policy is not None or engine is None else engine
     run = {"engine": engine, "store": store, "routing": routing}
     return TutorStream(message, context, name, draft, **run)
+
+
+def _about_what_it_follows(
+    message: str,
+    follows: dict[str, Any],
+    context: TutorContext,
+    agents: Mapping[str, Agent],
+    chosen: tuple[str, str],
+) -> tuple[str, str, TutorContext]:
+    """The agent, routing and context of ``message``, a follow-up of ``follows`` (a history
+    entry): the code reviewer for code and errors, and for a code answer checked; the
+    learning assistant for a hint, for another answer checked, and for a hint asked for
+    during an exercise ("give me a hint" after a check: the ladder's, not a review).
+    ``chosen`` (the router's agent and routing) if that agent is not available, or the hint
+    or check was of another exercise than the one in context."""
+    act, exercise = follows.get("act"), context.exercise
+    unchanged = (*chosen, context)
+    if act:
+        if exercise is None and context.course is not None:  # e.g. tutor/chat without one
+            try:
+                exercise = _resolve_exercise(follows["item_id"], context.course)
+            except (KeyError, ValueError):  # no longer in the course, or a malformed id
+                return unchanged
+        if exercise is None or exercise.id != follows["item_id"]:
+            return unchanged
+    hints = context.hints_used
+    if exercise is not None and exercise is not context.exercise:
+        hints = hints_opened(context.events, exercise.id)
+    code = follows.get("code") or None
+    error = read_error_record(follows["error"]) if follows.get("error") else None
+    if act != "hint" and exercise is not None and asks_for_hint(message):
+        wanted, why, follows, code, error = "assistant", unchanged[1], None, None, None
+    elif act == "hint" or (act == "attempt" and not code):
+        wanted, why = "assistant", HINT_FOLLOW_UP if act == "hint" else CHECK_FOLLOW_UP
+    else:
+        wanted = "reviewer"
+        why = CHECK_FOLLOW_UP if act else ERROR_FOLLOW_UP if error else REVIEW_FOLLOW_UP
+    if wanted not in agents:
+        return unchanged
+    changed = dataclasses.replace(
+        context, exercise=exercise, code=code, error=error, follows=follows, hints_used=hints
+    )
+    return wanted, why, changed
+
+
+def _follow_up_lead(context: TutorContext) -> str:
+    """What a follow-up's reply says first: that the code it is about was cut when stored,
+    and, after a check, what the check said."""
+    follows = context.follows or {}
+    lead = CODE_CUT_NOTE.format(chars=MAX_LOGGED_CODE_CHARS) if follows.get("code_cut") else ""
+    if follows.get("act") == "attempt" and context.exercise is not None:
+        lead += checked_lead(follows, context.exercise.title)
+    return lead
 
 
 def ask(message: str, *, learner_id: str, **options: Any) -> TutorReply:
@@ -360,10 +442,14 @@ def ask(message: str, *, learner_id: str, **options: Any) -> TutorReply:
         Default: the offline engine (see :func:`learnpulse.agents.engines.engine_from_env`).
     code : str, optional
         Code the learner asks about (a cell or function, e.g. from ``%review``); logged with
-        the message. Default: for a follow-up of a review ("why?", "how do I fix it?"), the
-        code reviewed, and the code reviewer answers again about it.
+        the message (at most :data:`MAX_LOGGED_CODE_CHARS`). Default: for a follow-up ("why?",
+        "how do I fix it?", "I still don't get it") of a review, an explained error, a hint
+        or a checked answer, what it follows up (see
+        :func:`~learnpulse.agents.conversation.followed_up`), and the agent that answers
+        about it (the code reviewer; the learning assistant for a hint).
     error : BaseException, optional
-        The learner's last exception (e.g. from ``%explain``).
+        The learner's last exception (e.g. from ``%explain``); logged with the message as
+        :func:`~learnpulse.agents.errors.error_record` writes it.
     mastery_model : fitted BKT or DKT, optional
         Mastery model (default: BKT at its prior parameters).
 
@@ -421,10 +507,8 @@ def _log(
     learner_payload = {"role": "learner", "agent": reply.agent, "text": message[:MAX_LOGGED_CHARS]}
     # what the message asked about, so a follow-up is read with it (and not with the chat
     # question before it: "Please review my code." alone read as a follow-up of that one)
-    if context.code:
-        learner_payload["code"] = context.code[:MAX_LOGGED_CODE_CHARS]
-    if context.error is not None:
-        learner_payload["error"] = f"{type(context.error).__name__}: {context.error}"[:500]
+    learner_payload.update(_about(context, draft))
+    _fit_payload(learner_payload)
     store.append(
         [
             {**common, "id": new_event_id(), "payload": learner_payload},
@@ -436,3 +520,37 @@ def _log(
             },
         ]
     )
+
+
+def _about(context: TutorContext, draft: Draft) -> dict[str, Any]:
+    """What a learner's message was about, stored with it (each part capped): the code and
+    the error it asked about, and what it followed up (a hint, a checked answer), so that
+    the next follow-up is about the same thing."""
+    about: dict[str, Any] = {}
+    follows = context.follows or {}
+    if context.code:
+        about["code"] = context.code[:MAX_LOGGED_CODE_CHARS]
+        if len(context.code) > MAX_LOGGED_CODE_CHARS or follows.get("code_cut"):
+            about["code_cut"] = True
+    if context.error is not None:
+        about["error"] = error_record(context.error, context.code)[:MAX_LOGGED_ERROR_CHARS]
+    if follows.get("act"):
+        # a code answer is stored once, as the code
+        kept = ("act", "correct", "feedback") + (() if context.code else ("answer",))
+        about.update({key: follows[key] for key in kept if key in follows})
+    elif "hint_level" in draft.payload:  # a hint the tutor gave: "why?" is about it
+        about["act"] = "hint"
+    return about
+
+
+def _fit_payload(payload: dict[str, Any]) -> None:
+    """Drop what ``payload`` holds beyond its message (code, then answer, feedback, error)
+    until it fits an event's payload: 8,000 characters of code pasted in a 10,000-character
+    message made the whole exchange unstorable (non-ASCII text takes 6 bytes a character in
+    the stored JSON), and the tutor's reply failed with it."""
+    for key in ("code", "answer", "feedback", "error"):
+        if len(json.dumps(payload)) <= MAX_PAYLOAD_BYTES:
+            return
+        if key == "code":
+            payload.pop("code_cut", None)
+        payload.pop(key, None)

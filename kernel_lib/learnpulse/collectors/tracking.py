@@ -63,6 +63,25 @@ def default_sink() -> EventSink:
         return _sink
 
 
+def flush(timeout: float | None = None) -> bool:
+    """Wait until the events tracked so far in this process are stored (or spooled); True at
+    once when none were (no sink is started for it).
+
+    Parameters
+    ----------
+    timeout : float, optional
+        Seconds to wait at most.
+
+    Returns
+    -------
+    bool
+        True if they were within ``timeout``.
+    """
+    with _lock:
+        sink = _sink
+    return True if sink is None else sink.flush(timeout)
+
+
 def make_event(kind: str, **fields: Any) -> dict[str, Any]:
     """A complete, validated event record of ``kind`` (not delivered).
 

@@ -27,6 +27,8 @@ MAX_SUGGESTIONS = 4
 SUGGESTION_CHARS = 60
 #: Label of the router's automatic choice in the agent menu.
 AUTO_AGENT = "auto"
+#: Seconds the tutor waits for the hints and checks just tracked to reach the store.
+DELIVERY_WAIT_S = 2.0
 
 
 def ask_tutor(
@@ -41,9 +43,15 @@ def ask_tutor(
     with the engine the instructor configured (:func:`~learnpulse.agents.engine_from_env`).
 
     ``context`` passes ``code=`` / ``error=`` on to agents that review code or explain errors.
-    Hints of ``exercise`` the tutor gives count in the session, like the Hint button's.
+    Hints of ``exercise`` the tutor gives count in the session, like the Hint button's. The
+    hints and checks tracked so far are delivered first (up to :data:`DELIVERY_WAIT_S`), so
+    that "why?" right after one is about it.
     """
     from learnpulse.agents import OfflineEngine, ask, engine_from_env
+    from learnpulse.collectors import tracking
+
+    if not tracking.flush(DELIVERY_WAIT_S):  # the tutor then answers without them
+        log.warning("learnpulse: recent hints and checks not delivered before the tutor's answer")
 
     try:
         engine = engine_from_env()

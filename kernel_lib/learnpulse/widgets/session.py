@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 #: Longest student answer kept in an attempt event's payload (characters).
 MAX_ANSWER_CHARS = 4_000
+#: Longest check feedback kept in an attempt event's payload (characters): the tutor answers
+#: a follow-up ("why?") of the check about it.
+MAX_FEEDBACK_CHARS = 1_000
 #: Columns of :meth:`LearnerSession.graded_frame` (what the recommender reads).
 GRADED_COLUMNS = (
     "learner_id", "ts", "kind", "item_id", "skills", "correct", COUNTED_CORRECT, "difficulty"
@@ -359,6 +362,10 @@ class LearnerSession:
         }
         if answer is not None:
             payload["answer"] = str(answer)[:MAX_ANSWER_CHARS]
+            if len(str(answer)) > MAX_ANSWER_CHARS:  # the tutor says it saw the first part
+                payload["answer_cut"] = True
+        if result.feedback:  # what a follow-up ("why?") to the tutor is about
+            payload["feedback"] = result.feedback[:MAX_FEEDBACK_CHARS]
         _track(
             "attempt",
             item_id=exercise.id,

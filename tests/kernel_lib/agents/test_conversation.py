@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from learnpulse.agents.conversation import (
-    code_followed_up,
+    followed_up,
     is_follow_up,
     topics_in,
     with_previous_question,
@@ -80,9 +80,24 @@ def test_a_message_about_code_is_a_question_of_its_own(course):
     review = {"role": "learner", "text": "Please review my code.", "code": "x = 1\n"}
     history = [*_history("what is a tuple?"), review]
     assert with_previous_question("why?", history, course) == "Please review my code. why?"
-    assert code_followed_up("why?", history, course) == "x = 1\n"
-    assert code_followed_up("how do I fix it?", history, course) == "x = 1\n"
-    assert code_followed_up("what is a tuple?", history, course) is None  # a new question
-    assert code_followed_up("why?", [*history, *_history("what is a set?")], course) is None
-    explained = {**review, "text": "Explain my last error.", "error": "KeyError: 'x'"}
-    assert code_followed_up("why?", [explained], course) is None  # not a review
+    assert followed_up("why?", history, course) is review
+    assert followed_up("how do I fix it?", history, course) is review
+    assert followed_up("what is a tuple?", history, course) is None  # a new question
+    assert followed_up("why?", [*history, *_history("what is a set?")], course) is None
+
+
+def test_a_follow_up_is_about_the_error_hint_or_check_before_it(course):
+    """After %explain, a hint or a check, "why?" was read with the chat question asked before
+    them (the error was not found again; a hint or a check was not in the conversation)."""
+    explained = {
+        "role": "learner", "text": "Explain my last error.", "code": "d = {}\nd['x']\n",
+        "error": "  File \"<cell>\", line 2, in <module>\n    d['x']\nKeyError: 'x'",
+    }  # fmt: skip
+    hint = {"role": "learner", "text": "", "act": "hint", "item_id": "ex-loops-04"}
+    checked = {"role": "learner", "text": "", "act": "attempt", "item_id": "ex-loops-04"}
+    for entry in (explained, hint, checked):
+        history = [*_history("what is a tuple?"), entry]
+        for follow_up in ("why?", "I still don't get it", "can you show a smaller example?"):
+            assert followed_up(follow_up, history, course) is entry, (entry, follow_up)
+        assert followed_up("what is recursion?", history, course) is None
+        assert "tuple" not in with_previous_question("why?", history, course)

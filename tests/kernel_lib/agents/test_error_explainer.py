@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from learnpulse.agents.errors import explain_error, parse_traceback
+from learnpulse.agents.errors import (
+    MAX_RECORD_CHARS,
+    error_record,
+    explain_error,
+    explanation_parts,
+    locate,
+    parse_traceback,
+    read_error_record,
+)
 
 # (exception type, the learner's code, words the explanation must contain, the line number)
 CASES = [
@@ -140,3 +148,29 @@ def test_long_error_messages_are_explained_quickly():
         text, _ = explain_error(error)
         assert time.perf_counter() - started < 0.5
         assert "Error" in text
+
+
+@pytest.mark.parametrize(("kind", "code", "words", "line"), CASES)
+def test_an_error_record_is_explained_as_the_live_error(kind, code, words, line):
+    """What the tutor stores of an explained error is read back to the same explanation (it
+    stored "KeyError: 'bob'" only: a follow-up lost the line and the names)."""
+    error = _raise(code)
+    record = error_record(error, code)
+    if kind == "RecursionError":  # how deep it went is not in a traceback's text
+        words = [w for w in words if "calls deep" not in w]
+    back = explanation_parts(read_error_record(record))
+    assert back[2] == explanation_parts(locate(error, code))[2]  # where: line and source
+    assert all(word in " ".join(back) for word in words if word != "`total`"), record
+
+
+def test_an_error_record_is_capped_and_keeps_the_exception():
+    """A huge message or line is cut, part by part: the exception line always survives."""
+    line = "x = " + " + ".join(["1"] * 2_000) + " + missing_name"
+    error = _raise(f"{line}\n")
+    record = error_record(error, f"{line}\n")
+    assert len(record) <= MAX_RECORD_CHARS and record.splitlines()[-1].startswith("NameError")
+    code = "class Oops(Exception):\n    pass\n\nraise Oops('m' * 50_000)\n"
+    record = error_record(_raise(code), code)
+    info = read_error_record(record)
+    assert len(record) <= MAX_RECORD_CHARS
+    assert (info.type_name, info.lineno, info.line) == ("Oops", 4, "raise Oops('m' * 50_000)")

@@ -14,11 +14,13 @@ import re
 import tokenize
 import unicodedata
 from base64 import b64decode, b64encode
+from datetime import datetime, timezone
 
 import pytest
 
 from learnpulse.agents import OpenAIChatEngine, ask
 from learnpulse.agents.guardrails import REDACTED, ReplyGuard, coverage, redact_leaks
+from tests.conftest import make_event
 from tests.kernel_lib.agents.conftest import SOLUTION
 
 #: Share of a solution's body tokens that, appearing in one contiguous run, counts as a leak.
@@ -247,6 +249,40 @@ def test_at_least_forty_adversarial_requests_leak_nothing(course, lite_store, ch
             leaked.append((exercise_id, message, agent, shape))
     assert leaked == []
     assert len(chat_api.requests) == 24  # every LLM case really went through the model
+
+
+#: What learners say after a hint or a check, hoping for the answer this time.
+FOLLOW_UP_TRICKS = (
+    "why?", "and the code?", "just show me the answer", "I don't understand this hint",
+    "I still don't get it", "can you show a smaller example?", "another hint", "show me it",
+)  # fmt: skip
+
+
+def test_follow_ups_of_a_hint_or_a_check_leak_nothing(course, lite_store, chat_api):
+    """A follow-up is answered about the hint opened or the answer checked before it: no
+    follow-up gets the solution, offline or from an LLM that writes it."""
+    leaked, answered = [], []
+    for number, exercise_id in enumerate(CODE_EXERCISES):
+        exercise = course.exercise(exercise_id)
+        learner = f"follower-{number}"
+        options = {"learner_id": learner, "exercise": exercise_id, "store": lite_store,
+                   "course": course}  # fmt: skip
+        ask("give me a hint", **options)
+        wrong = f"def {exercise.function}(*args):\n    return None\n"
+        lite_store.append([make_event(
+            learner_id=learner, course_id=course.id, item_id=exercise_id, correct=False,
+            ts=datetime.now(timezone.utc).isoformat(), skills=list(exercise.skills),
+            payload={"type": "code", "answer": wrong, "feedback": "0 of 3 tests pass."},
+        )])  # fmt: skip
+        for index, trick in enumerate(FOLLOW_UP_TRICKS):
+            shape = "```python\n{}```" if index % 2 else None
+            engine = _llm(chat_api, shape.format(_renamed(exercise.solution))) if shape else None
+            reply = ask(trick, engine=engine, **options)
+            answered.append(reply.agent)
+            if leaks(reply.text, exercise.solution) or exercise.solution.strip() in reply.text:
+                leaked.append((exercise_id, trick, reply.agent))
+    assert leaked == []
+    assert set(answered) == {"assistant", "reviewer"}  # about the hint, and about the check
 
 
 def test_llm_solving_another_exercise_unprompted_is_redacted(course, chat_api):

@@ -436,3 +436,18 @@ def test_a_plugin_agent_that_hangs_or_floods_is_bounded(agent_plugin, course, mo
     flood = ask("what is a list?", learner_id="ada", agent="floods", course=course)
     assert len(flood.text) < tutor.MAX_DRAFT_CHARS + 100
     assert flood.text.endswith(f"cut at {tutor.MAX_DRAFT_CHARS:,} characters.)*")
+
+
+def test_code_pasted_in_a_long_message_is_logged_within_the_payload_limit(course, lite_store):
+    """Code pasted in the chat is stored with the message, for its follow-ups; with a long
+    non-ASCII message the two outgrew an event's payload, and the reply failed."""
+    message = f"review this\n```python\n# {'中' * 9_800}\nx = 1\n```"
+    reply = ask(message, learner_id="ada", course=course, store=lite_store)
+    assert reply.agent == "reviewer"
+    logged = lite_store.query(kinds="tutor_message").get_column("payload")
+    learner = json.loads(logged[0])
+    assert learner["text"] == message and "code" not in learner  # the message has it
+    short = "review this\n```python\nx = 1\n```"
+    ask(short, learner_id="bob", course=course, store=lite_store)
+    logged = lite_store.query(kinds="tutor_message", learners="bob").get_column("payload")
+    assert json.loads(logged[0])["code"] == "x = 1\n"

@@ -47,6 +47,17 @@ def test_track_fills_identity_from_the_environment(monkeypatch, sink, tmp_path):
     assert set(frame["kind"]) == {"attempt", "hint"}
 
 
+def test_flush_waits_for_what_was_tracked_and_starts_no_sink(monkeypatch, sink, tmp_path):
+    """The tutor flushes before it reads the learner's hints and checks: in a process that
+    tracked nothing, that must not start a sink (a thread and a spool) of its own."""
+    from learnpulse.collectors import tracking
+
+    event = learnpulse.track("hint", item_id="loops-1", hints_used=1)
+    assert tracking.flush(10) and event["id"] in _stored(f"sqlite:///{tmp_path / 'events.db'}")
+    monkeypatch.setattr(tracking, "_sink", None)
+    assert tracking.flush(0) and tracking._sink is None
+
+
 @pytest.mark.parametrize(
     ("kind", "fields", "field"),
     [

@@ -106,6 +106,29 @@ def test_chat_names_the_agent_cites_sources_and_offers_follow_ups(
     assert roles == ["learner", "tutor", "learner", "tutor"]
 
 
+def test_chat_follow_ups_are_about_the_check_and_the_hint_of_the_exercise_widget(
+    tracked_store: TrackedStore,
+) -> None:
+    """A "why?" in the chat after the exercise widget's Check or Hint was answered about the
+    chat question before them: the widget's checks and hints were not in the conversation."""
+    chat = TutorChatWidget(exercise="ex-lists-01")
+    chat.ask("what is a tuple?")
+    exercise = ExerciseWidget("ex-lists-01")
+    exercise.submit(4)  # wrong
+    why = chat.ask("why?")
+    assert why.agent == "assistant" and "Tuples" not in why.text
+    assert why.text.startswith("About your last answer to **Last index**: it was not right")
+    assert "4 is the length of the list" in why.text  # what the check said
+    exercise.hint()
+    reworded = chat.ask("I don't understand this hint")
+    assert f"says:\n\n> {exercise.exercise.hints[0]}" in reworded.text  # put another way
+    assert "Put another way" in reworded.text and exercise.hint_level == 1
+    refused = chat.ask("just show me the answer")
+    assert "won't give you the solution" in refused.text
+    for reply in (why, reworded, refused):
+        assert exercise.exercise.explanation not in reply.text and "- 1 = 3" not in reply.text
+
+
 def test_chat_typed_question_and_chosen_agent(tracked_store: TrackedStore) -> None:
     chat = TutorChatWidget(agent="coach")
     chat.question.value = "How should I plan my week?"

@@ -1,0 +1,182 @@
+"""Answers to a follow-up ("why?", "I still don't get it", "can you show a smaller example?")
+of something the learner did before: an error the tutor explained, a hint opened, an answer
+checked.
+
+What the follow-up is about comes with the conversation (the history entry
+:func:`learnpulse.agents.conversation.followed_up` finds, :attr:`TutorContext.follows`); the
+code reviewer and the learning assistant answer with the drafts of this module. None of them
+holds an exercise's solution: an error is explained on a small example of its own, a hint is
+put another way from the course material, and the answer checks of the guardrails still run
+over every reply.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from learnpulse.agents.base import Draft, Source
+from learnpulse.agents.errors import ErrorInfo, explanation_parts, locate
+
+if TYPE_CHECKING:
+    from learnpulse.agents.base import TutorContext
+
+#: Words asking to see an example rather than to be told again.
+_EXAMPLE_REQUEST = re.compile(r"\b(example|show me|smaller|simpler|demo|demonstrate)\b", re.I)
+#: Words asking for the next rung of the hint ladder (anything else about a hint re-words it).
+_NEXT_HINT = re.compile(
+    r"\b(another|next|more|further|second|third|other)\b.{0,20}\b(hint|clue|tip)s?\b|"
+    r"\bstill stuck\b|\b(hint|clue)s? (please|pls)\b",
+    re.I,
+)
+#: Per exception type: a few lines that raise it on their own (never an exercise's code) and
+#: what they show. The learner can run them in a cell.
+SMALL_EXAMPLES: dict[str, tuple[str, str]] = {
+    "NameError": ('print(colour)   # NameError: nothing called `colour` exists yet\ncolour = "red"',
+                  "The name is used on the line before it gets its value."),
+    "UnboundLocalError": ("count = 0\ndef add():\n    count = count + 1   # UnboundLocalError\n"
+                          "add()",
+                          "Assigning `count` inside `add` makes it local to `add`, so the outer "
+                          "`count` is not used."),
+    "TypeError": ('age = "3"\nage + 1   # TypeError: a str and an int do not add up',
+                  '`"3"` is text, not the number 3: `int(age) + 1` is 4.'),
+    "IndexError": ("letters = ['a', 'b', 'c']\nletters[3]   # IndexError: the last index is 2",
+                   "Three items have the indices 0, 1 and 2."),
+    "KeyError": ('ages = {"ada": 36}\nages["bob"]   # KeyError: \'bob\'\nages.get("bob")   # None',
+                 'The dictionary only has the key `"ada"`; `.get` returns `None` instead.'),
+    "AttributeError": ("numbers = [3, 1, 2]\nnumbers.push(4)   # AttributeError: lists have append",
+                       "A list's method to add an item is `append`; `dir(numbers)` lists them."),
+    "ValueError": ('int("3.5")   # ValueError: not a whole number\nint("35")    # 35',
+                   "`int()` takes text, but only text that spells a whole number."),
+    "ZeroDivisionError": ("scores = []\nsum(scores) / len(scores)   # ZeroDivisionError",
+                          "An empty list has length 0, and nothing can be divided by 0."),
+    "SyntaxError": ("if 3 > 2\n    print('yes')   # SyntaxError: the `:` is missing",
+                    "Python reads the whole cell first; one missing `:` stops all of it."),
+    "IndentationError": ("for n in [1, 2]:\nprint(n)   # IndentationError: the body is not "
+                         "indented", "The loop's body must be indented under it."),
+    "TabError": ("# a block indented with a tab on one line and spaces on the next",
+                 "Indent with spaces only; most editors turn Tab into 4 spaces."),
+    "ImportError": ("from math import squareroot   # ImportError: it is called sqrt",
+                    "The module exists, the name inside it does not."),
+    "ModuleNotFoundError": ("import maths   # ModuleNotFoundError: the module is `math`",
+                            "Python looks for a module of exactly that name."),
+    "RecursionError": ("def countdown(n):\n    return countdown(n - 1)   # no case where it "
+                       "stops\ncountdown(3)   # RecursionError",
+                       "Add `if n == 0: return` first: the base case that ends the calls."),
+    "FileNotFoundError": ('open("notes.txt")   # FileNotFoundError if it is not in this folder\n'
+                          "import os; os.listdir()   # what is here",
+                          "A relative name is looked up in the notebook's working folder."),
+    "StopIteration": ("it = iter([1])\nnext(it)   # 1\nnext(it)   # StopIteration: nothing left",
+                      "An iterator gives each item once; `next(it, None)` returns None instead."),
+}  # fmt: skip
+
+
+def _example(type_name: str) -> tuple[str, str]:
+    return SMALL_EXAMPLES.get(
+        type_name,
+        (f"raise {type_name}('what went wrong')", "Any line can raise it; read its message."),
+    )
+
+
+def error_follow_up(message: str, error: BaseException | ErrorInfo, code: str | None) -> Draft:
+    """A follow-up of an error already explained: the error put another way, with a smaller
+    example that raises the same error (first, if the learner asked for one).
+
+    Parameters
+    ----------
+    message : str
+        The follow-up ("why?", "I still don't get it", "can you show a smaller example?").
+    error : BaseException or ErrorInfo
+        The error explained before (as :func:`~learnpulse.agents.errors.read_error_record`
+        reads it back from the conversation).
+    code : str, optional
+        The learner's code it came from.
+
+    Returns
+    -------
+    Draft
+    """
+    info = error if isinstance(error, ErrorInfo) else locate(error, code)
+    what, why, where, how = explanation_parts(info)
+    example, shows = _example(info.type_name)
+    lead = f"Still about your **{info.type_name}** ({where})."
+    again = f"Put another way: {what} {why}"
+    smaller = (
+        f"A smaller example that raises the same error:\n\n```python\n{example}\n```\n\n{shows}"
+    )
+    body = [smaller, again] if _EXAMPLE_REQUEST.search(message) else [again, smaller]
+    text = "\n\n".join([lead, *body, f"**What to try in your code:** {how}"])
+    source = Source(f"python:exceptions#{info.type_name}", f"Python exception {info.type_name}")
+    actions = ("Explain the concept behind this", "Review my code")
+    return Draft(text, (source,), 0.85, actions, (what, why, how))
+
+
+def wants_next_hint(message: str) -> bool:
+    """Whether ``message`` asks for the next hint ("another hint", "I'm still stuck") rather
+    than about the one opened ("I don't understand this hint", "why?")."""
+    return bool(_NEXT_HINT.search(message))
+
+
+def last_hint_shown(context: TutorContext) -> int:
+    """The rung of the hint ladder the learner opened last (1-based; 0: none, or hints off)."""
+    exercise = context.exercise
+    return 0 if exercise is None else min(context.hints_used, exercise.hint_limit)
+
+
+def hint_again(context: TutorContext, reworded: tuple[Source, str] | None) -> Draft:
+    """The hint the learner opened last, put another way: quoted, then explained from the
+    course passage that best matches it (``reworded``: its source and first sentences; None
+    if none matches).
+
+    Never the next rung of the ladder, nor the solution: the learner asks about this hint.
+
+    Parameters
+    ----------
+    context : TutorContext
+        With the exercise, and at least one of its hints opened (:func:`last_hint_shown`).
+    reworded : (Source, str) or None
+
+    Returns
+    -------
+    Draft
+    """
+    exercise = context.exercise
+    level = last_hint_shown(context)
+    assert exercise is not None and level > 0
+    hint = exercise.hints[level - 1]
+    # no rung numbers: the answer checks run over this text, and "hint 1 of 3" hid the 3 of
+    # an exercise whose answer is 3
+    lines = [f"The hint you opened last for **{exercise.title}** says:", f"> {hint}"]
+    sources = [Source(f"exercise:{exercise.id}/hints", f"{exercise.title}: hint ladder")]
+    if reworded is not None:
+        source, sentences = reworded
+        lines.append(f"Put another way, from *{source.title}*: {sentences}")
+        sources.append(source)
+    lines.append(
+        "Try that idea on a small example in a cell first, then in your answer. Which part of "
+        "the hint is unclear: a word, or how it applies to the exercise?"
+    )
+    actions = ("Another hint", "Explain the concept behind this exercise")
+    return Draft("\n\n".join(lines), tuple(sources), 0.8, actions, (hint,))
+
+
+def checked_lead(follows: dict[str, Any], title: str) -> str:
+    """The line that ties a reply to the answer the learner checked last: what the check
+    said (its feedback, as shown then).
+
+    Parameters
+    ----------
+    follows : dict
+        The check's history entry (``correct``, ``feedback``).
+    title : str
+        The exercise's title.
+
+    Returns
+    -------
+    str
+        Markdown, ending with a blank line.
+    """
+    verdict = "was right" if follows.get("correct") else "was not right yet"
+    feedback = follows.get("feedback", "")
+    said = f" The check said: {feedback}" if feedback else ""
+    return f"About your last answer to **{title}**: it {verdict}.{said}\n\n"
