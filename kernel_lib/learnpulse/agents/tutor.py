@@ -178,7 +178,14 @@ class TutorStream:
             # only a built-in agent gives the ladder's hints (a plugin's number is not one)
             self.draft.payload.get("hint_level") if built_in else None,
         )  # fmt: skip
-        _log(self._store, self.message, self.context, self.reply, self.draft, self._routing)
+        try:
+            _log(self._store, self.message, self.context, self.reply, self.draft, self._routing)
+        except Exception:  # the learner has the answer: a store that fails must not take it back
+            log.warning(
+                "learnpulse: the tutor exchange of %s was not stored",
+                self.context.learner_id,
+                exc_info=True,
+            )
 
     def _generate(self) -> Iterator[str]:
         """The engine's chunks; the offline draft if the engine fails (noted in
@@ -509,6 +516,7 @@ def _log(
     # question before it: "Please review my code." alone read as a follow-up of that one)
     learner_payload.update(_about(context, draft))
     _fit_payload(learner_payload)
+    _fit_payload(tutor_payload)
     store.append(
         [
             {**common, "id": new_event_id(), "payload": learner_payload},
@@ -544,13 +552,27 @@ def _about(context: TutorContext, draft: Draft) -> dict[str, Any]:
 
 
 def _fit_payload(payload: dict[str, Any]) -> None:
-    """Drop what ``payload`` holds beyond its message (code, then answer, feedback, error)
-    until it fits an event's payload: 8,000 characters of code pasted in a 10,000-character
-    message made the whole exchange unstorable (non-ASCII text takes 6 bytes a character in
-    the stored JSON), and the tutor's reply failed with it."""
+    """Drop what ``payload`` holds beyond its text (code, then answer, feedback, error), then
+    cut the text (saying so in ``text_cut``), until it fits an event's payload. Non-ASCII
+    text takes up to 12 bytes a character in the stored JSON: 8,000 characters of code pasted
+    in a 10,000-character message, or a 16,000-character reply in Japanese, made the whole
+    exchange unstorable, and the tutor's reply failed with it."""
     for key in ("code", "answer", "feedback", "error"):
-        if len(json.dumps(payload)) <= MAX_PAYLOAD_BYTES:
+        if _fits(payload):
             return
         if key == "code":
             payload.pop("code_cut", None)
         payload.pop(key, None)
+    if _fits(payload):
+        return
+    text, payload["text_cut"] = payload["text"], True
+    kept, too_long = 0, len(text)  # the longest start of the text that fits: kept <= n < too_long
+    while too_long - kept > 1:
+        middle = (kept + too_long) // 2
+        payload["text"] = text[:middle]
+        kept, too_long = (middle, too_long) if _fits(payload) else (kept, middle)
+    payload["text"] = text[:kept]
+
+
+def _fits(payload: dict[str, Any]) -> bool:
+    return len(json.dumps(payload)) <= MAX_PAYLOAD_BYTES

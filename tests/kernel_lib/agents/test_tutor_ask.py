@@ -451,3 +451,42 @@ def test_code_pasted_in_a_long_message_is_logged_within_the_payload_limit(course
     ask(short, learner_id="bob", course=course, store=lite_store)
     logged = lite_store.query(kinds="tutor_message", learners="bob").get_column("payload")
     assert json.loads(logged[0])["code"] == "x = 1\n"
+
+
+class Verbose:
+    """An engine writing a long reply in Japanese (6 bytes a character in stored JSON)."""
+
+    name = "verbose"
+
+    def stream(self, request):
+        yield "リストは順序のある値の集まりです。" * 1_200
+
+
+def test_a_long_non_ascii_reply_is_answered_and_logged_cut_to_the_payload_limit(course, lite_store):
+    """A 20,000-character reply in Japanese outgrew an event's payload even cut to the logged
+    16,000 characters, and the learner got no answer at all."""
+    reply = ask("what is a list? リスト", learner_id="ada", course=course, store=lite_store,
+                engine=Verbose())  # fmt: skip
+    assert reply.text.startswith("リストは順序のある値の集まりです。")
+    learner, tutor_said = map(json.loads, lite_store.query(kinds="tutor_message")["payload"])
+    assert learner["text"] == "what is a list? リスト" and "text_cut" not in learner
+    assert tutor_said["text_cut"] is True
+    assert 5_000 < len(tutor_said["text"]) < len(reply.text)
+    assert reply.text.startswith(tutor_said["text"])
+
+
+def test_a_store_that_fails_to_log_the_exchange_does_not_take_the_answer_away(
+    course, lite_store, monkeypatch, caplog
+):
+    """A locked or full store made ``ask`` raise after the reply was written (the widget said
+    the tutor could not be reached; a streamed reply ended in an error)."""
+    from sqlalchemy.exc import OperationalError
+
+    def locked(events):
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(lite_store, "append", locked)
+    with caplog.at_level("WARNING", logger="learnpulse.agents.tutor"):
+        reply = ask("what is a list?", learner_id="ada", course=course, store=lite_store)
+    assert "list" in reply.text.lower() and reply.agent == "assistant"
+    assert "the tutor exchange of ada was not stored" in caplog.text
