@@ -44,7 +44,9 @@ REDACTED = (
     "yourself; ask for a hint if you are stuck.]"
 )
 ANSWER_HIDDEN = "[answer hidden: work it out, then check it in the exercise]"
-WITHHELD = "[code example withheld: your instructor turned off code in replies for this exercise]"
+#: Stands for a code block of a reply while the learner works on an exercise whose policy
+#: turns code off (:func:`withheld_notice` names the exercise).
+WITHHELD = "[code example withheld: your instructor turned off code in replies for {exercise}]"
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _FENCED = re.compile(r"```[\w+-]*\n(.*?)(?:```|\Z)", re.S)
 _INLINE = re.compile(r"`([^`\n]+)`")
@@ -354,6 +356,8 @@ class ReplyGuard:
         Reference solutions the reply must not reproduce.
     withhold : bool
         Remove every fenced code block not quoting ``allowed_code`` (policy ``show_code`` off).
+    withheld : str
+        What stands for a removed block (:func:`withheld_notice`).
     allowed_code : sequence of str
         The learner's own code, which a reply may quote (it is never a leak).
     answers : sequence of re.Pattern
@@ -366,11 +370,12 @@ class ReplyGuard:
         solutions: Sequence[str],
         *,
         withhold: bool = False,
+        withheld: str = WITHHELD.format(exercise="this exercise"),
         allowed_code: Sequence[str] = (),
         answers: Sequence[re.Pattern] = (),
     ) -> None:
         self.solutions = [s for s in solutions if s and s.strip()]
-        self.withhold = withhold
+        self.withhold, self.withheld = withhold, withheld
         self.allowed_code = list(allowed_code)
         self.answers = list(answers)
         self.redactions = 0
@@ -392,7 +397,7 @@ class ReplyGuard:
 
     def _guard(self, part: str) -> str:
         if self.withhold:
-            part, withheld = withhold_code(part, self.allowed_code)
+            part, withheld = withhold_code(part, self.allowed_code, self.withheld)
             self.redactions += withheld
         leaks = []
         own = "\n".join(self.allowed_code)
@@ -448,12 +453,20 @@ def redact_leaks(text: str, solutions: Sequence[str]) -> tuple[str, int]:
     return safe, guard.redactions
 
 
-def withhold_code(text: str, allowed: Iterable[str] = ()) -> tuple[str, int]:
-    """``text`` without fenced code blocks, except those quoting ``allowed`` code (the learner's
-    own). For exercises whose policy forbids code in replies."""
+def withhold_code(
+    text: str, allowed: Iterable[str] = (), notice: str = WITHHELD.format(exercise="this exercise")
+) -> tuple[str, int]:
+    """``text`` with ``notice`` for its fenced code blocks, except those quoting ``allowed``
+    code (the learner's own). For exercises whose policy forbids code in replies."""
     own = "\n".join(allowed)
     blocks = [(m.start(), m.end()) for m in _FENCED.finditer(text) if m.group(1).strip() not in own]
-    return _replace(text, blocks, WITHHELD), len(blocks)
+    return _replace(text, blocks, notice), len(blocks)
+
+
+def withheld_notice(exercise: Exercise) -> str:
+    """What stands for the code a reply may not show while the learner works on
+    ``exercise``: it names the exercise, which a question in the chat need not mention."""
+    return WITHHELD.format(exercise=f"'{exercise.title}' ({exercise.id}) until you solve it")
 
 
 def _replace(text: str, spans: list[tuple[int, int]], notice: str) -> str:

@@ -154,3 +154,13 @@ def hints_opened(events: pl.DataFrame, exercise_id: str) -> int:
         if p
     ]
     return max(widget, *levels) if levels else widget
+
+
+def solved(events: pl.DataFrame, exercise_id: str) -> bool:
+    """Whether the learner's ``events`` hold a right answer to ``exercise_id``."""
+    if events.is_empty():
+        return False
+    answered = events.filter(
+        (pl.col("kind") == "attempt") & (pl.col("item_id") == exercise_id) & pl.col("correct")
+    )
+    return not answered.is_empty()

@@ -31,13 +31,14 @@ from learnpulse.agents.errors import (
 )
 from learnpulse.agents.follow_ups import checked_lead
 from learnpulse.agents.generator import generated_exercise
-from learnpulse.agents.guardrails import ReplyGuard, answer_patterns, too_vague
+from learnpulse.agents.guardrails import ReplyGuard, answer_patterns, too_vague, withheld_notice
 from learnpulse.agents.learner import (
     hints_opened,
     history,
     learner_events,
     learner_mastery,
     level_of,
+    solved,
 )
 from learnpulse.agents.registry import BUILTIN_AGENTS, available_agents
 from learnpulse.agents.reviewer import code_in
@@ -152,7 +153,14 @@ class TutorStream:
         # The offline generator's code is the question of a new exercise, not code for this
         # one (withheld, "what is total after this code runs?" could not be answered).
         generated = offline and self.agent == "generator"
-        withhold = exercise is not None and not exercise.policy.show_code and not generated
+        # The exercise's no-code policy holds until it is solved: a question about another
+        # topic in the meantime could still be a way to its code.
+        withhold = (
+            exercise is not None
+            and not exercise.policy.show_code
+            and not generated
+            and not solved(self.context.events, exercise.id)
+        )
         # A hint is the instructor's own text, shown as the policy allows, and the offline
         # coach writes of weeks, sessions and streaks, never of an exercise: their numbers
         # are not the answer ("3 sessions a week" became "[answer hidden] sessions a week"),
@@ -161,7 +169,13 @@ class TutorStream:
             "hint_level" in self.draft.payload or self.agent == "coach" or generated
         )
         answers = answer_patterns(exercise) if exercise is not None and not own_text else []
-        guard = ReplyGuard(solutions, withhold=withhold, allowed_code=own_code, answers=answers)
+        guard = ReplyGuard(
+            solutions,
+            withhold=withhold,
+            withheld=withheld_notice(exercise) if withhold else "",
+            allowed_code=own_code,
+            answers=answers,
+        )
         parts: list[str] = []
         for chunk in self._generate():
             safe = guard.feed(chunk)

@@ -338,6 +338,26 @@ def test_tutor_off_answers_nothing_about_the_exercise(policy_course, chat_api):
     assert chat_api.requests == []  # the model is not even asked
 
 
+def test_withheld_code_names_its_exercise_and_comes_back_once_it_is_solved(
+    policy_course, chat_api, lite_store
+):
+    """A question in the chat about another topic had its examples withheld "for this
+    exercise", which the chat never named, and for good once the exercise was done."""
+    example = "A dict example:\n\n```python\nages = {'ada': 36}\nprint(ages['ada'])\n```\n"
+
+    def show_me() -> str:
+        return ask("show me a dict example", learner_id="ann", exercise="open",
+                   course=policy_course, store=lite_store,
+                   engine=_llm(chat_api, example)).text  # fmt: skip
+
+    working = show_me()
+    assert "print(ages" not in working
+    assert "code in replies for 'Mean (open)' (open) until you solve it]" in working
+    solved = make_event(learner_id="ann", course_id=policy_course.id, item_id="open")
+    lite_store.append([solved])
+    assert "print(ages['ada'])" in show_me()
+
+
 def test_code_withheld_unless_the_policy_allows_it(policy_course, chat_api):
     example = "A loop example:\n\n```python\nfor name in ['a', 'b']:\n    print(name)\n```\n"
     withheld = ask("show me a loop", learner_id="ann", exercise="open", course=policy_course,
