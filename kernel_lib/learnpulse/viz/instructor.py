@@ -186,9 +186,11 @@ class InstructorDashboard(Viewer):
         self._outputs: tuple[int, dict[str, pl.DataFrame]] | None = None
         self._course_note = ""  # why the course asked for is not the one shown
         self._catalog = self._read_catalog()
+        self._given_source = source  # the caller's: maybe shared by other pages, never closed
         if requested and requested != source.course and self._knows(requested):
             self.source = source.for_course(requested)
-            source.close()
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context:
+            pn.state.on_session_destroyed(lambda _context: self._close_own_source())
         self._build()
         self.refresh()
         self._show_course()
@@ -311,14 +313,21 @@ class InstructorDashboard(Viewer):
             self._show_course()  # back to the course shown, saying why
             self._status.object = f"**{theme.plain(self._course_note)}**"
             return
-        old, self.source = self.source, self.source.for_course(self.course)
-        old.close()
+        new = self.source.for_course(self.course)
+        self._close_own_source()
+        self.source = new
         self._version, self._outputs = None, None
         self.risk.selected = None
         self.drilldown.param.update(learner_id=None)
         self.drilldown.source = self.source
         self.refresh()
         self._show_course()
+
+    def _close_own_source(self) -> None:
+        """Close the source of a course picked here (its live streams); not the one given,
+        which a Panel server shares between the pages it serves."""
+        if self.source is not self._given_source:
+            self.source.close()
 
     def _url_changed(self, *_: Any) -> None:
         """The page's URL names a course (reported once the page is drawn): show it."""

@@ -138,6 +138,17 @@ def test_the_url_reported_by_the_browser_switches_and_a_pick_is_written_to_it(da
     assert dashboard._address.value == EMPTY  # the URL now names the course shown
 
 
+def test_switching_never_closes_the_source_it_was_given(store, monkeypatch):
+    """``learnpulse dashboard`` gives every page it serves one source: a page switching
+    course must not close it (the other pages' live updates would stop)."""
+    closed = []
+    monkeypatch.setattr(DirectSource, "close", lambda source: closed.append(source.course))
+    dashboard = InstructorDashboard(DirectSource(store=store), live=False)
+    dashboard.course = OTHER
+    dashboard.course = EMPTY
+    assert closed == [OTHER]  # the source it made for the course picked, once left
+
+
 def test_without_a_course_list_the_selector_offers_the_course_shown():
     catalog = pl.DataFrame(schema={"course_id": pl.String})
     assert course_options(catalog, "course-a") == {"course-a": "course-a"}
