@@ -169,7 +169,12 @@ class InstructorDashboard(Viewer):
     range = param.Selector(default=data.DEFAULT_RANGE, objects=list(data.RANGE_NAMES))
     # Not checked by param: a course the store does not hold gets a message (_switch_course).
     course = param.Selector(
-        default=None, objects=[], allow_None=True, check_on_set=False, doc="Course shown."
+        default=None,
+        objects=[],
+        allow_None=True,
+        check_on_set=False,
+        doc="The course shown: picking another re-draws every panel for it. The page's "
+        "address names it (?course=<id>), to bookmark or share.",
     )
     live = param.Boolean(default=True)
     live_interval_s = param.Number(default=LIVE_INTERVAL_S, bounds=(0.2, None))
@@ -261,8 +266,9 @@ class InstructorDashboard(Viewer):
         )
 
     @param.depends("range", watch=True)
-    def refresh(self) -> None:
-        """Recompute every panel for the current range (shows a loading indicator).
+    def refresh(self) -> bool:
+        """Recompute every panel for the current range (shows a loading indicator); True
+        when they were drawn.
 
         If the source cannot answer (the server refuses or is unreachable) the panels keep
         what they showed and the status line says why.
@@ -275,8 +281,10 @@ class InstructorDashboard(Viewer):
         except SourceError as error:
             self.problem = f"Course data unavailable: {error}"
             self._status.object = f"**{theme.plain(self.problem)}**"
+            return False
         finally:
             self._layout.loading = False
+        return True
 
     # -- the course shown ---------------------------------------------------------------------
 
@@ -320,8 +328,18 @@ class InstructorDashboard(Viewer):
         self.risk.selected = None
         self.drilldown.param.update(learner_id=None)
         self.drilldown.source = self.source
-        self.refresh()
+        if not self.refresh():
+            self._clear()  # what they showed was of the other course
         self._show_course()
+
+    def _clear(self) -> None:
+        """Empty every panel, the status line naming the course and why it has no data."""
+        self.kpis.kpis = data.kpi_rows(pl.DataFrame(schema={"kpi": pl.String}))
+        for panel in vars(self).values():
+            if isinstance(panel, ChartPanel | DataTable):
+                panel.frame = None
+        self.mastery.mastery = self.alerts.alerts = None
+        self._status.object = f"**{theme.plain(self.source.course)}** · {self._status.object}"
 
     def _close_own_source(self) -> None:
         """Close the source of a course picked here (its live streams); not the one given,

@@ -138,6 +138,27 @@ def test_the_url_reported_by_the_browser_switches_and_a_pick_is_written_to_it(da
     assert dashboard._address.value == EMPTY  # the URL now names the course shown
 
 
+def test_a_course_that_cannot_be_read_shows_nothing_of_the_other(store, monkeypatch, rendered):
+    """The panels kept what they showed when the new course's data could not be read: the
+    selector named one course over the other course's learners."""
+    from learnpulse.viz.sources import SourceError
+
+    read = DirectSource.summary
+
+    def summary(source, range_):
+        if source.course == OTHER:
+            raise SourceError("GET analytics/dashboard: server unreachable")
+        return read(source, range_)
+
+    monkeypatch.setattr(DirectSource, "summary", summary)
+    dashboard = InstructorDashboard(DirectSource(store=store), live=False)
+    dashboard.course = OTHER
+    assert dashboard.risk.table.is_empty() and dashboard.mastery.mastery is None
+    assert dashboard.kpis.kpis["value"].null_count() == dashboard.kpis.kpis.height
+    shown = rendered(dashboard._status).text
+    assert shown.startswith(f"{OTHER} · Course data unavailable: ") and "unreachable" in shown
+
+
 def test_switching_never_closes_the_source_it_was_given(store, monkeypatch):
     """``learnpulse dashboard`` gives every page it serves one source: a page switching
     course must not close it (the other pages' live updates would stop)."""
