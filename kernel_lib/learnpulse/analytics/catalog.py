@@ -33,15 +33,16 @@ def course_catalog(store: Any, named: Iterable[Any] = ()) -> pl.DataFrame:
         Shape (n_courses, 3), sorted by ``course_id``; ``learners`` counts the learners the
         store has recorded in the course (0 for a course without events yet).
     """
+    return named_courses(store.known_courses(), named)
+
+
+def named_courses(courses: pl.DataFrame, named: Iterable[Any] = ()) -> pl.DataFrame:
+    """``courses`` (``course_id``, ``learners``) with the ``name`` of each course that one
+    of ``named`` (loaded courses) has the id of, else null; columns of :data:`CATALOG_SCHEMA`.
+    """
     titles = {course.id: course.title for course in named}
-    known = store.known_courses()
-    return known.select(
-        "course_id",
-        pl.col("course_id")
-        .replace_strict(titles, default=None, return_dtype=pl.String)
-        .alias("name"),
-        "learners",
-    ).cast(CATALOG_SCHEMA)
+    name = pl.col("course_id").replace_strict(titles, default=None, return_dtype=pl.String)
+    return courses.select("course_id", name.alias("name"), "learners").cast(CATALOG_SCHEMA)
 
 
 def catalog_from_json(rows: list[dict[str, Any]]) -> pl.DataFrame:

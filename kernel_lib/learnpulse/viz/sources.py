@@ -22,7 +22,7 @@ from typing import Any
 import polars as pl
 
 from learnpulse.analytics import course_overview, skill_names
-from learnpulse.analytics.catalog import CATALOG_SCHEMA, course_catalog
+from learnpulse.analytics.catalog import CATALOG_SCHEMA, course_catalog, named_courses
 from learnpulse.collectors import context
 from learnpulse.events import EVENT_FRAME_SCHEMA
 from learnpulse.viz import data, predictions
@@ -216,12 +216,9 @@ class DirectSource(DataSource):
         given = self._given
         if "course_id" not in given.columns or given.is_empty():
             return pl.DataFrame(schema=CATALOG_SCHEMA)
-        return (
-            given.group_by("course_id")
-            .agg(pl.lit(None, pl.String).alias("name"), pl.col("learner_id").n_unique())
-            .rename({"learner_id": "learners"})
-            .sort("course_id")
-            .cast(CATALOG_SCHEMA)
+        learners = given.group_by("course_id").agg(pl.col("learner_id").n_unique())
+        return named_courses(
+            learners.rename({"learner_id": "learners"}).sort("course_id"), _loaded_courses()
         )
 
     def for_course(self, course: str) -> DirectSource:

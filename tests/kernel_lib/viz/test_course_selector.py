@@ -170,6 +170,16 @@ def test_switching_never_closes_the_source_it_was_given(store, monkeypatch):
     assert closed == [OTHER]  # the source it made for the course picked, once left
 
 
+def test_a_source_over_events_lists_their_courses(course):
+    two = pl.concat([course.events, course.events.with_columns(course_id=pl.lit(OTHER))])
+    listed = DirectSource(two, course=OTHER).courses()
+    learners = course.events["learner_id"].n_unique()
+    assert listed.rows() == [
+        (DEMO, "Introduction to Python", learners),
+        (OTHER, None, learners),
+    ]
+
+
 def test_without_a_course_list_the_selector_offers_the_course_shown():
     catalog = pl.DataFrame(schema={"course_id": pl.String})
     assert course_options(catalog, "course-a") == {"course-a": "course-a"}
