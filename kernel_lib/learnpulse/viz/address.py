@@ -4,8 +4,8 @@ A dashboard links to what it shows through its URL (``?course=demo-python-101``)
 ``pn.state.location`` does not do for Voila: it exists only for the first Panel output of a
 kernel, and in a notebook page it never writes the URL (it waits for the page to be idle,
 which a notebook page never reports). :class:`UrlParameter` is a small element of the page
-that reports the parameter once the page is drawn and rewrites the URL when it changes,
-wherever the page is shown (Voila, a notebook, a Panel server).
+that reports the parameter once the page is drawn and rewrites the URL when it changes, in
+Voila and on a Panel server (:func:`owns_the_page`).
 """
 
 from __future__ import annotations
@@ -55,6 +55,15 @@ class UrlParameter(ReactiveHTML):
         params.setdefault("sizing_mode", "fixed")
         params.setdefault("width", 0)
         super().__init__(**params)
+
+
+def owns_the_page() -> bool:
+    """Whether a dashboard made here is the page in the browser, whose URL it may follow
+    and write: in Voila (which gives its kernels ``$VOILA_BASE_URL``, pre-rendering ones
+    too) or a Panel server session; not an output among others in JupyterLab, whose URL is
+    JupyterLab's own."""
+    session = pn.state.curdoc is not None and pn.state.curdoc.session_context is not None
+    return session or "VOILA_BASE_URL" in os.environ
 
 
 def query_value(key: str, query: str | None = None) -> str | None:

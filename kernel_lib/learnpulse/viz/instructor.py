@@ -22,7 +22,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 from panel.viewable import Viewer
 
 from learnpulse.viz import charts, data, predictions, theme
-from learnpulse.viz.address import UrlParameter, query_value
+from learnpulse.viz.address import UrlParameter, owns_the_page, query_value
 from learnpulse.viz.components import AlertFeed, ChartPanel, DataTable, KpiCards, MasteryHeatmap
 from learnpulse.viz.learner import LearnerDrilldown
 from learnpulse.viz.sources import DataSource, SourceError
@@ -182,7 +182,9 @@ class InstructorDashboard(Viewer):
     problem = param.String(default="", doc="Why some panels are empty, if they are.")
 
     def __init__(self, source: DataSource, **params: Any) -> None:
-        requested = params.pop("course", None) or query_value(COURSE_PARAMETER)
+        requested = params.pop("course", None) or (
+            query_value(COURSE_PARAMETER) if owns_the_page() else None
+        )
         super().__init__(**params)
         self.source = source
         self._version: int | None = None
@@ -199,8 +201,9 @@ class InstructorDashboard(Viewer):
         self._build()
         self.refresh()
         self._show_course()
-        self._address.param.watch(self._url_changed, "value")
-        self.param.watch(self._course_to_url, "course")
+        if self._address is not None:
+            self._address.param.watch(self._url_changed, "value")
+            self.param.watch(self._course_to_url, "course")
         self._callback = None
         if self.live:
             self._layout.when_shown(self.start_live)
@@ -240,7 +243,8 @@ class InstructorDashboard(Viewer):
         self.agents = ChartPanel(_agents, title="Tutor agents")
         self.hint_levels = ChartPanel(_hint_levels, title="Hint ladder")
         self._status = pn.pane.Markdown("", styles={"color": theme.MUTED}, margin=(0, 10))
-        self._address = UrlParameter(key=COURSE_PARAMETER)
+        # the page's URL, where the dashboard is the page (not an output in JupyterLab)
+        self._address = UrlParameter(key=COURSE_PARAMETER) if owns_the_page() else None
         courses = pn.widgets.Select.from_param(
             self.param.course, name="Course", width=380, css_classes=["lp-course-selector"]
         )
@@ -253,7 +257,7 @@ class InstructorDashboard(Viewer):
         )
         self._layout = theme.page(
             "Course dashboard",
-            pn.Row(courses, self._address),
+            pn.Row(courses, *[self._address] if self._address is not None else []),
             pn.Row(selector, self._status),
             self.kpis,
             pn.Row(self.daily, self.durations),

@@ -122,7 +122,13 @@ def test_an_unknown_course_is_named_and_the_course_shown_kept(dashboard, rendere
     assert f"No course 'no-such-course' in the store (courses: {DEMO}, {EMPTY}, {OTHER})" in shown
 
 
-def test_a_url_naming_a_course_opens_it(store, monkeypatch):
+@pytest.fixture
+def in_voila(monkeypatch):
+    """As in a Voila kernel (the dashboard is the page): Voila sets ``$VOILA_BASE_URL``."""
+    monkeypatch.setenv("VOILA_BASE_URL", "/")
+
+
+def test_a_url_naming_a_course_opens_it(store, monkeypatch, in_voila):
     # Voila gives a kernel started for a visit the page's query string
     monkeypatch.setenv("QUERY_STRING", f"token=abc&course={OTHER}")
     dashboard = InstructorDashboard(DirectSource(store=store), live=False)
@@ -130,7 +136,10 @@ def test_a_url_naming_a_course_opens_it(store, monkeypatch):
     assert _learners(dashboard.risk.table) <= {f"stats-{i:05d}" for i in range(100)}
 
 
-def test_the_url_reported_by_the_browser_switches_and_a_pick_is_written_to_it(dashboard):
+def test_the_url_reported_by_the_browser_switches_and_a_pick_is_written_to_it(
+    in_voila, store, fitted
+):
+    dashboard = InstructorDashboard(DirectSource(store=store, fitted=fitted), live=False)
     # a page rendered ahead of the visit learns the URL from the browser, once drawn
     dashboard._address.value = OTHER
     assert dashboard.source.course == OTHER
@@ -178,6 +187,16 @@ def test_a_source_over_events_lists_their_courses(course):
         (DEMO, "Introduction to Python", learners),
         (OTHER, None, learners),
     ]
+
+
+def test_shown_in_jupyterlab_it_leaves_the_url_alone(store, monkeypatch):
+    """JupyterLab's URL is its own: a dashboard among a notebook's outputs neither reads nor
+    writes a course there (it would have put ?course= into the notebook's address)."""
+    monkeypatch.setenv("QUERY_STRING", f"course={OTHER}")  # not Voila: ignored
+    dashboard = InstructorDashboard(DirectSource(store=store), live=False)
+    assert dashboard.course == DEMO and dashboard._address is None
+    dashboard.course = OTHER  # the selector still works
+    assert dashboard.source.course == OTHER
 
 
 def test_without_a_course_list_the_selector_offers_the_course_shown():
