@@ -14,8 +14,10 @@ from tests.browser.conftest import VIEWPORT, screenshot
 from tests.browser.servers import (
     COURSE,
     STUDENT_TOKEN,
+    TEACHER_TOKEN,
     TEST_WEEKS,
     JupyterServer,
+    PanelServer,
     serve_folder,
     simulated_store,
 )
@@ -134,6 +136,32 @@ def test_the_selector_switches_every_view_without_a_reload(browser, server):
         assert no_error_output(page) and page.errors == []
     finally:
         context.close()
+
+
+def test_served_by_panel_a_link_names_the_course_too(browser, server, tmp_path):
+    """``learnpulse dashboard instructor`` serves the dashboard with Panel: the same link."""
+    app = tmp_path / "instructor.py"
+    app.write_text(
+        "from learnpulse.viz import theme\n"
+        "from learnpulse.viz.launch import dashboard\n"
+        "theme.setup()\n"
+        "dashboard('instructor').servable()\n"
+    )
+    panel = PanelServer(app, server, TEACHER_TOKEN, tmp_path)
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    try:
+        page.goto(f"{panel.url}?course={OTHER}", wait_until="commit")
+        page.wait_for_selector(".lp-kpi", timeout=RENDER_TIMEOUT_MS)
+        expected = month_sessions(server, OTHER)
+        wait_until(lambda: status_names(page, OTHER) and sessions(page) == expected)
+        options = course_picker(page).locator("option").all_inner_texts()
+        course_picker(page).select_option(label=next(o for o in options if EMPTY in o))
+        wait_until(lambda: status_names(page, EMPTY) and sessions(page) == 0)
+        wait_until(lambda: f"course={EMPTY}" in page.evaluate("window.location.search"))
+    finally:
+        context.close()
+        panel.stop()
 
 
 def test_a_student_gets_no_course_list(server):
