@@ -52,8 +52,9 @@ def plots(page) -> int:
     return page.locator(".bk-Canvas").count()
 
 
-def open_instructor(page, server) -> None:
-    page.goto(f"{server.url}{INSTRUCTOR}?token={server.token}", wait_until="commit")
+def open_instructor(page, server, query: str = "") -> None:
+    """Open the instructor dashboard (``query``: more of the URL's query, ``&name=value``)."""
+    page.goto(f"{server.url}{INSTRUCTOR}?token={server.token}{query}", wait_until="commit")
     # The cards, or an error output (then fail at once, showing it).
     page.wait_for_selector(
         f".lp-kpi, {STDERR}, .jp-OutputArea-output pre", timeout=RENDER_TIMEOUT_MS

@@ -13,7 +13,7 @@ from learnpulse.store import EventStore
 from tests.conftest import make_event
 from tests.extension.conftest import as_user, learnpulse_app
 from tests.extension.kernel_channels import execute
-from tests.extension.test_analytics import get
+from tests.extension.test_analytics import get, refused
 
 COURSE_ID = "text-basics"
 #: A small course of the instructor's own: 'slicing' needs 'strings', and names that are
@@ -105,6 +105,29 @@ async def test_before_its_first_event_the_course_is_empty_not_unknown(jp_fetch, 
     assert predictive["learners"]["ids"] == ["ada"]
     with pytest.raises(Exception, match="404"):  # a course nobody described is still unknown
         await get(jp_fetch, "dashboard", course="no-such-course")
+
+
+async def test_the_course_list_names_the_courses_and_counts_their_learners(jp_fetch, lp_db_url):
+    """The instructor dashboard showed one course; to switch it lists the store's courses:
+    the course file's by its title (no event yet: 0 learners), the demo course by its title,
+    any other by its id. Students get no list (the course overview is not theirs)."""
+    with EventStore(lp_db_url) as store:
+        store.append([
+            make_event(offset_s=i, learner_id=learner, course_id=course)
+            for i, (learner, course) in enumerate(
+                [("ada", "demo-python-101"), ("bob", "demo-python-101"), ("ada", "stats-201")]
+            )
+        ])  # fmt: skip
+    listed = (await get(jp_fetch, "courses"))["courses"]
+    assert listed == [
+        {"course_id": "demo-python-101", "name": "Introduction to Python", "learners": 2},
+        {"course_id": "stats-201", "name": None, "learners": 1},
+        {"course_id": COURSE_ID, "name": "Text basics", "learners": 0},
+    ]
+    code, message = await refused(jp_fetch, "courses", "ada")
+    assert code == 403 and "instructors" in message
+    # each course listed can be shown: the one with learners but no skills stored too
+    assert (await get(jp_fetch, "dashboard", course="stats-201"))["course"] == "stats-201"
 
 
 async def test_the_tutor_teaches_from_the_course_file(jp_fetch):

@@ -379,6 +379,20 @@ def test_live_unknown_course_is_named(sqlite_store):
         live.close()
 
 
+def test_live_shows_every_course_the_course_list_names(sqlite_store):
+    """The dashboard's course list names the courses the store knows from their learners
+    too (an import of learners before their events): picking one answered "no course"."""
+    sqlite_store.upsert_learners(
+        pl.DataFrame({"course_id": ["course-reg"], "learner_id": ["x"], "attributes": [None]})
+    )
+    assert "course-reg" in sqlite_store.known_courses()["course_id"].to_list()
+    live = LiveAnalytics(sqlite_store, predict=engagement_only)
+    try:
+        assert live.resolve_course("course-reg", fresh=True) == "course-reg"
+    finally:
+        live.close()
+
+
 def test_live_sees_a_first_or_new_course_when_asked_to_wait(tmp_path):
     """An empty store's course list was kept for a minute: the first events' course (and a
     new course) answered "no course" even to requests that wait for every stored event."""

@@ -1,10 +1,10 @@
-"""Analytics routes: dashboard, trends, predictive, alerts and the analytics/stream WebSocket.
+"""Analytics routes: courses, dashboard, trends, predictive, alerts, the analytics/stream WebSocket.
 
 Who sees what:
 
-* ``dashboard`` / ``trends``: instructors only (403 for students). They hold no learner ids,
-  but in a small class aggregates still identify people (one active learner, one at risk);
-  a student's own progress is what ``predictive`` gives them.
+* ``courses`` / ``dashboard`` / ``trends``: instructors only (403 for students). They hold no
+  learner ids, but in a small class aggregates still identify people (one active learner, one
+  at risk); a student's own progress is what ``predictive`` gives them.
 * ``predictive`` / ``alerts`` / ``stream``: an instructor sees any learner; a student only
   themself (asking for someone else is a 403).
 
@@ -25,7 +25,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from learnpulse.analytics import RANGES
+from learnpulse.analytics import RANGES, course_catalog
 from learnpulse.analytics.jsonable import dumps
 from learnpulse.analytics.live import LiveAnalytics, Result, UnknownCourseError
 from learnpulse.analytics.predictions import ALERTS, alerts_of, prediction_page, select_models
@@ -188,6 +188,27 @@ class DashboardHandler(AnalyticsMixin, LearnPulseHandler):
         future = self.service.overview(course, range=range_, at=at, wait=wait)
         result = await asyncio.wrap_future(future)
         await self.write_analytics({**result_meta(result), **result.value})
+
+
+class CoursesHandler(AnalyticsMixin, LearnPulseHandler):
+    """``GET analytics/courses``: the courses in the store, for the dashboard's selector."""
+
+    auth_resource = "learnpulse:analytics"
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        self.require_instructor()  # a student sees their own progress, never a course list
+        catalog = await self.off_loop(course_catalog, self.store, _named_courses(self))
+        await self.write_analytics({"courses": catalog})
+
+
+def _named_courses(handler: LearnPulseMixin) -> list[Any]:
+    """The courses whose titles the server knows: its tutor's course file and the demo's."""
+    from learnpulse_server.handlers.tutor import tutor_course
+
+    path = handler.extensionapp.tutor_course_file
+    return [tutor_course(path), tutor_course("")] if path else [tutor_course("")]
 
 
 class TrendsHandler(AnalyticsMixin, LearnPulseHandler):
@@ -395,6 +416,7 @@ class AnalyticsStreamHandler(AnalyticsMixin, LearnPulseWebSocketHandler):
 _ROUTE = rf"{API_PREFIX}/analytics"
 handlers = [
     (rf"{_ROUTE}/dashboard", DashboardHandler),
+    (rf"{_ROUTE}/courses", CoursesHandler),
     (rf"{_ROUTE}/trends", TrendsHandler),
     (rf"{_ROUTE}/predictive", PredictiveHandler),
     (rf"{_ROUTE}/alerts", AlertsHandler),

@@ -24,10 +24,13 @@ Both return dicts of polars frames and plain values; :func:`to_json` makes them 
 (:mod:`~learnpulse.analytics.mirror`), follows the store's new events and caches these results
 and :func:`learnpulse.models.predict_all`'s predictions, recomputed on worker threads, for a
 server or a dashboard that asks again and again; :mod:`~learnpulse.analytics.predictions`
-slices predictions by model and learner; :func:`~learnpulse.analytics.jsonable.dumps` writes
-any of these results as JSON text (frames encoded by polars).
+slices predictions by model and learner; :func:`~learnpulse.analytics.catalog.course_catalog`
+lists the store's courses, named, for the dashboard's course selector;
+:func:`~learnpulse.analytics.jsonable.dumps` writes any of these results as JSON text (frames
+encoded by polars).
 """
 
+from learnpulse.analytics.catalog import course_catalog
 from learnpulse.analytics.jsonable import frame_records, to_json
 from learnpulse.analytics.measures import MEASURES
 from learnpulse.analytics.overview import KPI_MEASURES, TOP_TOPICS, course_overview, skill_names
@@ -42,6 +45,7 @@ __all__ = [
     "RANGE_DAYS",
     "STABLE_BAND",
     "TOP_TOPICS",
+    "course_catalog",
     "course_overview",
     "course_trends",
     "frame_records",

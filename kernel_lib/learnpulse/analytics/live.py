@@ -216,10 +216,11 @@ class LiveAnalytics:
         return course
 
     def _described(self, course: str) -> bool:
-        """Whether the store describes ``course`` (its skills or items) though no event of it
-        is stored yet: a server's course file is, from its start, before its first student
-        works (its views are then empty, not "no such course")."""
-        return self.store.skills(course).height > 0 or self.store.items(course).height > 0
+        """Whether the store knows ``course`` (its skills, items or learners) though no event
+        of it is stored yet: a server's course file is, from its start, before its first
+        student works (its views are then empty, not "no such course"). The same courses as
+        :meth:`~learnpulse.store.EventStore.known_courses`, which the course selector lists."""
+        return course in self.store.known_courses()["course_id"].to_list()
 
     def overview(
         self, course: str, *, range: str = "week", at: datetime | None = None, wait: bool = False

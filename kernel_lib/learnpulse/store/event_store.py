@@ -494,6 +494,27 @@ class EventStore(TimeSeriesStore, StaffStore):
             for c in ("first_us", "last_us")
         ).drop("first_us", "last_us")
 
+    def known_courses(self) -> pl.DataFrame:
+        """One row per course the store knows: ``course_id``, ``learners`` (Int64).
+
+        A course is known from its learners (every stored event records its learner) or
+        from its skills and exercises (a course file stored before its first event, with 0
+        learners). Read from those small tables only, never by scanning the events, so a
+        dashboard may list the courses at every visit. Sorted by ``course_id``.
+        """
+        learners = (
+            select(tables.learners.c.course_id, func.count().label("learners"))
+            .group_by(tables.learners.c.course_id)
+        )  # fmt: skip
+        described = select(tables.skills.c.course_id).union(select(tables.items.c.course_id))
+        with self._engine.connect() as connection:
+            counts = dict(connection.execute(learners).all())
+            ids = set(counts) | set(connection.execute(described).scalars())
+        rows = [(course, counts.get(course, 0)) for course in sorted(ids)]
+        return pl.DataFrame(
+            rows, schema={"course_id": pl.String, "learners": pl.Int64}, orient="row"
+        )
+
     def counts(self) -> dict[str, int]:
         """Rows per table and the number of courses."""
         with self._engine.connect() as connection:

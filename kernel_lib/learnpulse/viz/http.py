@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from learnpulse.analytics.catalog import catalog_from_json
 from learnpulse.collectors.server_store import whole_ids
 from learnpulse.viz import data
 from learnpulse.viz.charts import heatmap_candidates
@@ -80,7 +81,7 @@ class HttpSource(DataSource):
     """
 
     def __init__(self, server: ServerInfo, *, course: str | None = None, live: bool = True):
-        self.server, self.course = server, course
+        self.server, self.course, self._live = server, course, live
         self._received = 0
         self._stream = None
         self._stopped = threading.Event()
@@ -154,6 +155,14 @@ class HttpSource(DataSource):
             # not of another course the learner is in too.
             self.course = body["course"]
         return {**data.summary_from_overview(data.overview_from_json(body)), "course": self.course}
+
+    def courses(self) -> pl.DataFrame:
+        """``GET analytics/courses`` (instructors only: a student's token gets an ApiError)."""
+        body = self._fetch(self.server.api_url + "analytics/courses", "analytics/courses")
+        return catalog_from_json(body["courses"])
+
+    def for_course(self, course: str) -> HttpSource:
+        return HttpSource(self.server, course=course, live=self._live)
 
     def _model(self, model: str, learners: list[str] | None = None) -> pl.DataFrame:
         """``model``'s rows of every learner (or of ``learners``), page after page."""

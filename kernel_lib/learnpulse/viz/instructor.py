@@ -3,6 +3,11 @@
 ``InstructorDashboard(source)`` composes the components of :mod:`learnpulse.viz.components`
 over a :class:`~learnpulse.viz.sources.DataSource`; ``dashboards/instructor.ipynb`` only
 creates one and displays it.
+
+The course selector lists the store's courses (:meth:`DataSource.courses`); picking one
+re-draws every panel from a source of that course (:meth:`DataSource.for_course`). The page's
+URL names the course shown (``?course=<id>``, :data:`COURSE_PARAMETER`, kept in step by
+:class:`~learnpulse.viz.address.UrlParameter`): a link to it opens that course.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from bokeh.models.widgets.tables import NumberFormatter
 from panel.viewable import Viewer
 
 from learnpulse.viz import charts, data, predictions, theme
+from learnpulse.viz.address import UrlParameter, owns_the_page, query_value
 from learnpulse.viz.components import AlertFeed, ChartPanel, DataTable, KpiCards, MasteryHeatmap
 from learnpulse.viz.learner import ACCURACY_AXIS, LearnerDrilldown
 from learnpulse.viz.sources import DataSource, SourceError
@@ -28,6 +34,22 @@ _ONE_DECIMAL = NumberFormatter(format="0.0")
 _TICK = {"type": "tickCross", "crossElement": False}
 #: Status-line words before the list of charts that are empty in the current range.
 EMPTY_NOTE = "No data in this range"
+#: Query parameter of the page's URL naming the course shown.
+COURSE_PARAMETER = "course"
+
+
+def course_options(catalog: pl.DataFrame, shown: str | None) -> dict[str, str]:
+    """The selector's choices, label -> course id: each course of ``catalog`` (see
+    :meth:`DataSource.courses`) by its name and id with its learners, and ``shown`` (by its
+    id) when the catalog does not list it (the list could not be read)."""
+    options = {}
+    for row in catalog.iter_rows(named=True):
+        name = f"{row['name']} ({row['course_id']})" if row["name"] else row["course_id"]
+        learners = row["learners"]
+        options[f"{name} · {learners:,} learner{'' if learners == 1 else 's'}"] = row["course_id"]
+    if shown is not None and shown not in options.values():
+        options[shown] = shown
+    return options
 
 
 def _daily_sessions(frame: pl.DataFrame):
@@ -133,7 +155,10 @@ class InstructorDashboard(Viewer):
     Parameters
     ----------
     source : DataSource
-        Where the numbers come from (in-process or the server's API).
+        Where the numbers come from (in-process or the server's API), and the course shown
+        first unless ``course`` or the page's URL (``?course=``) names another.
+    course : str, optional
+        The course shown; picking another in the selector re-draws every panel for it.
     range : {"week", "month", "quarter", "course"}
         The time range shown; changing it recomputes every panel.
     live : bool
@@ -142,20 +167,43 @@ class InstructorDashboard(Viewer):
     """
 
     range = param.Selector(default=data.DEFAULT_RANGE, objects=list(data.RANGE_NAMES))
+    # Not checked by param: a course the store does not hold gets a message (_switch_course).
+    course = param.Selector(
+        default=None,
+        objects=[],
+        allow_None=True,
+        check_on_set=False,
+        doc="The course shown: picking another re-draws every panel for it. The page's "
+        "address names it (?course=<id>), to bookmark or share.",
+    )
     live = param.Boolean(default=True)
     live_interval_s = param.Number(default=LIVE_INTERVAL_S, bounds=(0.2, None))
     last_update = param.Date(default=None, allow_None=True)
     problem = param.String(default="", doc="Why some panels are empty, if they are.")
 
     def __init__(self, source: DataSource, **params: Any) -> None:
+        requested = params.pop("course", None) or (
+            query_value(COURSE_PARAMETER) if owns_the_page() else None
+        )
         super().__init__(**params)
         self.source = source
         self._version: int | None = None
         # (source version, outputs) of the last predictions read: they do not depend on the
         # range, so a range switch reuses them until new events arrive.
         self._outputs: tuple[int, dict[str, pl.DataFrame]] | None = None
+        self._course_note = ""  # why the course asked for is not the one shown
+        self._catalog = self._read_catalog()
+        self._given_source = source  # the caller's: maybe shared by other pages, never closed
+        if requested and requested != source.course and self._knows(requested):
+            self.source = source.for_course(requested)
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context:
+            pn.state.on_session_destroyed(lambda _context: self._close_own_source())
         self._build()
         self.refresh()
+        self._show_course()
+        if self._address is not None:
+            self._address.param.watch(self._url_changed, "value")
+            self.param.watch(self._course_to_url, "course")
         self._callback = None
         if self.live:
             self._layout.when_shown(self.start_live)
@@ -195,6 +243,11 @@ class InstructorDashboard(Viewer):
         self.agents = ChartPanel(_agents, title="Tutor agents")
         self.hint_levels = ChartPanel(_hint_levels, title="Hint ladder")
         self._status = pn.pane.Markdown("", styles={"color": theme.MUTED}, margin=(0, 10))
+        # the page's URL, where the dashboard is the page (not an output in JupyterLab)
+        self._address = UrlParameter(key=COURSE_PARAMETER) if owns_the_page() else None
+        courses = pn.widgets.Select.from_param(
+            self.param.course, name="Course", width=380, css_classes=["lp-course-selector"]
+        )
         selector = pn.widgets.RadioButtonGroup.from_param(
             self.param.range,
             color="primary",
@@ -204,6 +257,7 @@ class InstructorDashboard(Viewer):
         )
         self._layout = theme.page(
             "Course dashboard",
+            pn.Row(courses, *[self._address] if self._address is not None else []),
             pn.Row(selector, self._status),
             self.kpis,
             pn.Row(self.daily, self.durations),
@@ -216,8 +270,9 @@ class InstructorDashboard(Viewer):
         )
 
     @param.depends("range", watch=True)
-    def refresh(self) -> None:
-        """Recompute every panel for the current range (shows a loading indicator).
+    def refresh(self) -> bool:
+        """Recompute every panel for the current range (shows a loading indicator); True
+        when they were drawn.
 
         If the source cannot answer (the server refuses or is unreachable) the panels keep
         what they showed and the status line says why.
@@ -230,8 +285,80 @@ class InstructorDashboard(Viewer):
         except SourceError as error:
             self.problem = f"Course data unavailable: {error}"
             self._status.object = f"**{theme.plain(self.problem)}**"
+            return False
         finally:
             self._layout.loading = False
+        return True
+
+    # -- the course shown ---------------------------------------------------------------------
+
+    def _read_catalog(self) -> pl.DataFrame:
+        """The courses to pick from; when they cannot be listed (a server without the route,
+        a refusal), none: the selector then offers the course shown alone."""
+        try:
+            return self.source.courses()
+        except SourceError:
+            return pl.DataFrame(schema={"course_id": pl.String})
+
+    def _knows(self, course: str) -> bool:
+        """Whether ``course`` may be shown; when it may not, the status line says why."""
+        known = self._catalog["course_id"].to_list()
+        if course in known or not known:  # an unlisted store: the source says if it is not
+            self._course_note = ""
+            return True
+        self._course_note = f"No course {course!r} in the store (courses: {', '.join(known)})"
+        return False
+
+    def _show_course(self) -> None:
+        """The selector's choices and value: the course the source shows."""
+        self.param.course.objects = course_options(self._catalog, self.source.course)
+        self.course = self.source.course
+
+    @param.depends("course", watch=True)
+    def _switch_course(self) -> None:
+        """Re-draw every panel for the course picked, from a source of its own: nothing of
+        the other course (its cached predictions, the learner in the drill-down) stays."""
+        if self.course is None or self.course == self.source.course:
+            return
+        self._catalog = self._read_catalog()  # a course may have been added since
+        if not self._knows(self.course):
+            self._show_course()  # back to the course shown, saying why
+            self._status.object = f"**{theme.plain(self._course_note)}**"
+            return
+        new = self.source.for_course(self.course)
+        self._close_own_source()
+        self.source = new
+        self._version, self._outputs = None, None
+        self.risk.selected = None
+        self.drilldown.param.update(learner_id=None)
+        self.drilldown.source = self.source
+        if not self.refresh():
+            self._clear()  # what they showed was of the other course
+        self._show_course()
+
+    def _clear(self) -> None:
+        """Empty every panel, the status line naming the course and why it has no data."""
+        self.kpis.kpis = data.kpi_rows(pl.DataFrame(schema={"kpi": pl.String}))
+        for panel in vars(self).values():
+            if isinstance(panel, ChartPanel | DataTable):
+                panel.frame = None
+        self.mastery.mastery = self.alerts.alerts = None
+        self._status.object = f"**{theme.plain(self.source.course)}** · {self._status.object}"
+
+    def _close_own_source(self) -> None:
+        """Close the source of a course picked here (its live streams); not the one given,
+        which a Panel server shares between the pages it serves."""
+        if self.source is not self._given_source:
+            self.source.close()
+
+    def _url_changed(self, *_: Any) -> None:
+        """The page's URL names a course (reported once the page is drawn): show it."""
+        if self._address.value and self._address.value != self.course:
+            self.course = self._address.value
+
+    def _course_to_url(self, *_: Any) -> None:
+        """Name the course shown in the page's URL: the address is a link to it."""
+        self._address.value = self.course
 
     def _predictions(self, version: int) -> dict[str, pl.DataFrame]:
         """The source's model outputs at ``version`` (read again only for a new version)."""
@@ -290,6 +417,7 @@ class InstructorDashboard(Viewer):
             f"{course}{period['start']:%Y-%m-%d} to {period['end']:%Y-%m-%d %H:%M} UTC · "
             f"updated {self.last_update:%H:%M:%S} UTC"
             + (f" · **{theme.plain(self.problem)}**" if self.problem else "")
+            + (f" · **{theme.plain(self._course_note)}**" if self._course_note else "")
             + (f" · {EMPTY_NOTE}: {', '.join(empty)}" if empty else "")
         )
 

@@ -80,7 +80,8 @@ def launch_dashboard(
         default ``$LEARNPULSE_API_URL`` / ``$LEARNPULSE_API_TOKEN``. Without a server the
         store is read in this process (``db_url``, default ``$LEARNPULSE_DB_URL``).
     course : str, optional
-        Course shown (default: the first one).
+        Course shown first (default: the first one); the instructor dashboard's selector and
+        its URL (``?course=<id>``) switch to another.
     show : bool
         Open a browser tab.
 
@@ -120,7 +121,7 @@ def add_dashboard_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--address", default="localhost")
     parser.add_argument("--api-url", help="learnpulse server URL (default: $LEARNPULSE_API_URL)")
     parser.add_argument("--token", help="the user's token (default: $LEARNPULSE_API_TOKEN)")
-    parser.add_argument("--course", help="course id (default: the first one)")
+    parser.add_argument("--course", help="course id shown first (default: the first one)")
     parser.add_argument("--db", metavar="URL", help="store read without a server")
     parser.add_argument("--no-browser", action="store_true", help="do not open a browser")
     return parser

@@ -22,7 +22,9 @@ from typing import Any
 import polars as pl
 
 from learnpulse.analytics import course_overview, skill_names
+from learnpulse.analytics.catalog import CATALOG_SCHEMA, course_catalog, named_courses
 from learnpulse.collectors import context
+from learnpulse.events import EVENT_FRAME_SCHEMA
 from learnpulse.viz import data, predictions
 
 #: Environment variable choosing the source: ``http``, ``direct`` or ``auto`` (default).
@@ -78,6 +80,28 @@ class DataSource(abc.ABC):
         return skill_names(course.skills_frame())
 
     @abc.abstractmethod
+    def courses(self) -> pl.DataFrame:
+        """The courses an instructor may switch to: ``course_id``, ``name`` (null when no
+        course file names it), ``learners`` (see :func:`learnpulse.analytics.course_catalog`).
+
+        Raises
+        ------
+        SourceError
+            When they cannot be listed (e.g. the server refuses a student).
+        """
+
+    @abc.abstractmethod
+    def for_course(self, course: str) -> DataSource:
+        """A source like this one (same store or server, same user) showing ``course``.
+
+        A new source with caches of its own, so that nothing of this course's events or
+        predictions is shown as the other's; :meth:`close` this one when done with it.
+        """
+
+    def close(self) -> None:  # noqa: B027 - most sources have nothing to stop
+        """Stop any background work (live streams); the source is not used afterwards."""
+
+    @abc.abstractmethod
     def version(self) -> int:
         """A number that grows when new events arrive (live updates compare it)."""
 
@@ -114,8 +138,9 @@ class DirectSource(DataSource):
         Pretend "now" is ``at`` (windows end there); default: after the last event.
     skills, items : polars.DataFrame, optional
         The course's skills (with prerequisites) and items; default: read from the store.
-    fitted : FittedCourseModels, optional
-        Trained success / retention / forecast models (``predict_all``'s ``fitted``);
+    fitted : FittedCourseModels or callable, optional
+        Trained success / retention / forecast models (``predict_all``'s ``fitted``), or a
+        function of a course id giving them (or None), as a server loads them per course;
         without them those outputs have null values and say why.
     settings : CourseSettings or mapping, optional
         The course settings (``predict_all``'s ``settings``: mastery threshold, score
@@ -139,11 +164,18 @@ class DirectSource(DataSource):
     ) -> None:
         if events is None and store is None:
             raise ValueError("DirectSource needs events or a store")
-        self.store, self.at, self.fitted, self._sampler = store, at, fitted, sampler
+        self.store, self.at, self._sampler = store, at, sampler
         self.settings = settings
+        self._given = events  # all of them, for the sources of other courses (for_course)
         self._tables = {k: v for k, v in (("skills", skills), ("items", items)) if v is not None}
         self.course = course or self._first_course(events)
-        self._events = events if events is not None else pl.DataFrame()
+        # Models fitted on one course's cohort, and its skills and items, are that course's
+        # only: kept by course, for this source and those of other courses it makes.
+        self._fitted_for = fitted if callable(fitted) else {self.course: fitted}.get
+        self._tables_of = {self.course: self._tables}
+        self.fitted = self._fitted_for(self.course) if self.course else None
+        # a course without events yet still has the event columns (its views are empty)
+        self._events = events if events is not None else pl.DataFrame(schema=EVENT_FRAME_SCHEMA)
         if self.course is not None and events is not None and "course_id" in events.columns:
             self._events = events.filter(pl.col("course_id") == self.course)
         self._last_seq = 0
@@ -179,6 +211,33 @@ class DirectSource(DataSource):
     def events(self) -> pl.DataFrame:
         """The course's events known to this source."""
         return self._events
+
+    def courses(self) -> pl.DataFrame:
+        """The store's courses (:func:`~learnpulse.analytics.course_catalog`), named from
+        this process's course file and the demo course; over an event frame, its courses."""
+        if self.store is not None:
+            return course_catalog(self.store, _loaded_courses())
+        given = self._given
+        if "course_id" not in given.columns or given.is_empty():
+            return pl.DataFrame(schema=CATALOG_SCHEMA)
+        learners = given.group_by("course_id").agg(pl.col("learner_id").n_unique())
+        return named_courses(
+            learners.rename({"learner_id": "learners"}).sort("course_id"), _loaded_courses()
+        )
+
+    def for_course(self, course: str) -> DirectSource:
+        source = DirectSource(
+            self._given,
+            store=self.store,
+            course=course,
+            at=self.at,
+            fitted=self._fitted_for,
+            **self._tables_of.get(course, {}),
+            sampler=self._sampler,
+            settings=self.settings,
+        )
+        source._tables_of = {**self._tables_of, **source._tables_of}
+        return source
 
     def version(self) -> int:
         with self._lock:
@@ -258,6 +317,17 @@ class DirectSource(DataSource):
         if detail is None:
             raise KeyError(f"no training run {run_id!r}")
         return detail
+
+
+def _loaded_courses() -> list[Any]:
+    """The courses this process can name: its course file's (if it loads) and the demo's."""
+    from learnpulse.course import CourseUnavailable, default_course, demo_course
+
+    try:
+        configured = [default_course()]
+    except CourseUnavailable:  # already warned about, naming the file
+        configured = []
+    return [*configured, demo_course()]
 
 
 def default_source(course: str | None = None, mode: str | None = None) -> DataSource:

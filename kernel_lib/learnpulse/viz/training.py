@@ -92,12 +92,22 @@ def run_metrics(detail: dict[str, Any], label: str | None = None) -> pl.DataFram
     return frame.select(pl.lit(label or detail["name"]).alias("run"), *_METRIC_COLUMNS)
 
 
+def x_axis(frame: pl.DataFrame) -> tuple[str, str]:
+    """The column the curves are drawn over, and its axis label: the epoch when every run
+    shown logged once per epoch (as the example runs and most notebooks do), else the
+    logged step (several logs per epoch, or no epoch logged)."""
+    if frame.is_empty() or frame["epoch"].null_count():
+        return "step", "Step"
+    per_epoch = frame.group_by("run").agg(pl.col("epoch").n_unique() == pl.len())
+    return ("epoch", "Epoch") if per_epoch[:, 1].all() else ("step", "Step")
+
+
 def overfitting_points(
     details: list[dict[str, Any]], labels: dict[str, str] | None = None
 ) -> pl.DataFrame:
     """Where each overfitting run's validation loss was lowest: ``run`` (its label in
-    ``labels``, default its name), ``step``, ``val_loss`` (the point to keep a checkpoint
-    from)."""
+    ``labels``, default its name), ``step``, ``epoch`` (that log's), ``val_loss`` (the point
+    to keep a checkpoint from)."""
     rows = []
     for detail in details:
         label = (labels or {}).get(detail["run_id"], detail["name"])
@@ -107,25 +117,28 @@ def overfitting_points(
             continue
         metrics = run_metrics(detail).filter(pl.col("step") == since).drop_nulls("val_loss")
         if metrics.height:
-            rows.append({"run": label, "step": float(since), "val_loss": metrics["val_loss"][0]})
-    return pl.DataFrame(rows, schema={"run": pl.String, "step": pl.Float64, "val_loss": pl.Float64})
+            row = {"step": float(since), "epoch": metrics["epoch"][0]}
+            rows.append({"run": label, **row, "val_loss": metrics["val_loss"][0]})
+    schema = {"run": pl.String, "step": pl.Float64, "epoch": pl.Float64, "val_loss": pl.Float64}
+    return pl.DataFrame(rows, schema=schema)
 
 
-def _per_run(frame: pl.DataFrame, column: str, *, title: str, ylabel: str, dashed: bool = False):
-    """One curve of ``column`` over ``step`` per run, in the palette's order."""
+def _per_run(frame: pl.DataFrame, column: str, *, ylabel: str, dashed: bool = False):
+    """One curve of ``column`` per run over :func:`x_axis`, in the palette's order."""
     if frame.is_empty() or column not in frame.columns:
         return []
+    x, xlabel = x_axis(frame)
     curves = []
     for colour, run in zip(
         theme.PALETTE * 3, frame["run"].unique(maintain_order=True), strict=False
     ):
-        part = frame.filter(pl.col("run") == run).select("step", column).drop_nulls()
+        part = frame.filter(pl.col("run") == run).select(x, column).drop_nulls()
         if part.is_empty():
             continue
         label = f"{run} ({column})"
         curve = hv.Curve(
             part.to_pandas(),
-            hv.Dimension("step", label="Step"),
+            hv.Dimension(x, label=xlabel),
             hv.Dimension(column, label=ylabel),
             label=label,
         )
@@ -138,19 +151,20 @@ def _per_run(frame: pl.DataFrame, column: str, *, title: str, ylabel: str, dashe
 def loss_chart(frame: pl.DataFrame, markers: pl.DataFrame) -> hv.Element:
     """Training loss (solid) and validation loss (dashed) per run, with overfitting markers."""
     title, ylabel = CURVES["loss"]
-    curves = _per_run(frame, "loss", title=title, ylabel=ylabel) + _per_run(
-        frame, "val_loss", title=title, ylabel=ylabel, dashed=True
+    curves = _per_run(frame, "loss", ylabel=ylabel) + _per_run(
+        frame, "val_loss", ylabel=ylabel, dashed=True
     )
     if not curves:
-        return charts.no_data(title, "Step", ylabel)
+        return charts.no_data(title, "Epoch", ylabel)
     if markers.height:
+        x, xlabel = x_axis(frame)
         curves.append(
             charts.markers(
                 markers.rename({"val_loss": "loss"}),
-                "step",
+                x,
                 "loss",
                 label="overfitting from here",
-                xlabel="Step",
+                xlabel=xlabel,
                 ylabel=ylabel,
             )
         )
@@ -162,11 +176,11 @@ def loss_chart(frame: pl.DataFrame, markers: pl.DataFrame) -> hv.Element:
 def metric_chart(frame: pl.DataFrame, column: str) -> hv.Element:
     """``lr`` or ``accuracy`` per run (validation accuracy dashed, when logged)."""
     title, ylabel = CURVES[column]
-    curves = _per_run(frame, column, title=title, ylabel=ylabel)
+    curves = _per_run(frame, column, ylabel=ylabel)
     if column == "accuracy":
-        curves += _per_run(frame, "val_accuracy", title=title, ylabel=ylabel, dashed=True)
+        curves += _per_run(frame, "val_accuracy", ylabel=ylabel, dashed=True)
     if not curves:
-        return charts.no_data(title, "Step", ylabel)
+        return charts.no_data(title, "Epoch", ylabel)
     return hv.Overlay(curves).opts(title=title, legend_position="right", **theme.CHART_OPTIONS)
 
 

@@ -237,6 +237,23 @@ def test_courses_and_status(store, make_event):
     assert "password" not in status["url"]
 
 
+def test_known_courses_come_from_learners_and_course_descriptions(store, make_event):
+    """The dashboard's course list: each course with events, by its learners, and a course
+    whose skills or exercises are stored before its first event, with none."""
+    store.append(_batch(make_event, 5, course_id="course-b"))
+    store.append(_batch(make_event, 2, course_id="course-a"))
+    skills = pl.DataFrame({"course_id": ["course-new"], "skill_id": ["s1"], "name": ["S"]})
+    store.append_course(CourseData(skills=skills.with_columns(prerequisites=pl.lit([]))))
+    known = store.known_courses()
+    assert known.to_dicts() == [
+        {"course_id": "course-a", "learners": 2},
+        {"course_id": "course-b", "learners": 3},
+        {"course_id": "course-new", "learners": 0},
+    ]
+    store.forget("learner-1", course="course-a")
+    assert store.known_courses()["learners"].to_list() == [1, 3, 0]
+
+
 def test_export_parquet_round_trips(store, make_event, tmp_path):
     store.append(_batch(make_event, 7))
     path = tmp_path / "out" / "events.parquet"

@@ -37,6 +37,28 @@ def test_runs_curves_and_overfitting_markers(store):
         assert not charts.is_empty(panel.element)
 
 
+def _x_labels(element) -> set[str]:
+    return {part.kdims[0].label for part in element}
+
+
+def test_curves_of_runs_logged_per_epoch_are_drawn_over_epochs(store, tmp_path):
+    """The example runs log once per epoch: their x axis said "Step"."""
+    dashboard = TrainingDashboard(DirectSource(store=store))
+    for panel in (dashboard.loss, dashboard.lr, dashboard.accuracy):
+        assert _x_labels(panel.element) == {"Epoch"}, panel.title
+    (marker,) = [part for part in dashboard.loss.element if isinstance(part, hv.Scatter)]
+    assert marker.kdims[0].name == "epoch"
+    from learnpulse.collectors.training import TrainingRun
+    from learnpulse.store import EventStore
+
+    with EventStore(f"sqlite:///{tmp_path / 'batches.db'}") as batches:
+        with TrainingRun("per-batch", store=batches) as run:
+            for step in range(6):  # three logs per epoch: drawn over the steps
+                run.log(epoch=step // 3, step=step, loss=1 / (step + 1))
+        per_batch = TrainingDashboard(DirectSource(store=batches))
+    assert _x_labels(per_batch.loss.element) == {"Step"}
+
+
 def test_comparing_one_run_redraws_the_curves(store):
     dashboard = TrainingDashboard(DirectSource(store=store))
     small = dashboard.runs.table.filter(dashboard.runs.table["overfitting"].not_())["run_id"][0]
