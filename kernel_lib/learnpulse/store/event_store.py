@@ -497,13 +497,15 @@ class EventStore(TimeSeriesStore, StaffStore):
     def known_courses(self) -> pl.DataFrame:
         """One row per course the store knows: ``course_id``, ``learners`` (Int64).
 
-        A course is known from its learners (every stored event records its learner) or
+        A course is known from its learners (every stored event records its learner; the
+        the staff are not counted) or
         from its skills and exercises (a course file stored before its first event, with 0
         learners). Read from those small tables only, never by scanning the events, so a
         dashboard may list the courses at every visit. Sorted by ``course_id``.
         """
         learners = (
             select(tables.learners.c.course_id, func.count().label("learners"))
+            .where(not_staff(tables.learners.c.learner_id))
             .group_by(tables.learners.c.course_id)
         )  # fmt: skip
         described = select(tables.skills.c.course_id).union(select(tables.items.c.course_id))

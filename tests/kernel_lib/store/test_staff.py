@@ -32,6 +32,7 @@ def test_staff_events_are_kept_but_left_out_of_the_class(store, make_event):
     ]
     assert store.learners("course-a").height == 3
     assert store.courses()["learners"].to_list() == [2]
+    assert store.known_courses().rows() == [("course-a", 2)]  # the dashboard's course list
     assert store.remove_staff(["teacher"]) == 1
     assert store.query(exclude_staff=True).height == 4
 
