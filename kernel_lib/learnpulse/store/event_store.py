@@ -498,9 +498,8 @@ class EventStore(TimeSeriesStore, StaffStore):
         """One row per course the store knows: ``course_id``, ``learners`` (Int64).
 
         A course is known from its learners (every stored event records its learner; the
-        the staff are not counted) or
-        from its skills and exercises (a course file stored before its first event, with 0
-        learners). Read from those small tables only, never by scanning the events, so a
+        staff are not counted) or from its skills and exercises (a course file stored before
+        its first event, with 0 learners). Read from those small tables only, never by scanning the events, so a
         dashboard may list the courses at every visit. Sorted by ``course_id``.
         """
         learners = (
