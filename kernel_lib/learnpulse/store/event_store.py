@@ -499,8 +499,9 @@ class EventStore(TimeSeriesStore, StaffStore):
 
         A course is known from its learners (every stored event records its learner; the
         staff are not counted) or from its skills and exercises (a course file stored before
-        its first event, with 0 learners). Read from those small tables only, never by scanning the events, so a
-        dashboard may list the courses at every visit. Sorted by ``course_id``.
+        its first event, with 0 learners). Read from those small tables only, never by
+        scanning the events, so a dashboard may list the courses at every visit. Sorted by
+        ``course_id``.
         """
         learners = (
             select(tables.learners.c.course_id, func.count().label("learners"))
