@@ -413,7 +413,9 @@ class LearnPulseApp(ExtensionApp):
         self._learner_kernels = None
         provider = self.serverapp.identity_provider
         if isinstance(provider, ClassTokenIdentityProvider):
-            kernels = LearnerKernels(self.serverapp.kernel_manager, provider, self.log)
+            kernels = LearnerKernels(
+                self.serverapp.kernel_manager, provider, self._own_url, self.log
+            )
             kernels.install()
             self._learner_kernels = kernels
 

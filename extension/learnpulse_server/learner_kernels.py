@@ -8,7 +8,10 @@ posted through the server with the owner's token: the whole class was one learne
 handlers start kernels (``POST api/kernels``, ``POST api/sessions``, Voila's pages), and
 gives a kernel started by a request of a user other than the owner that user's
 ``$LEARNPULSE_LEARNER_ID`` and, as ``$LEARNPULSE_TOKEN``, that user's class token (never the
-owner's). The user is the request's authenticated user (jupyter_server's
+owner's). A dashboard run in it reads through the server with that token too
+(``$LEARNPULSE_API_TOKEN``, and ``$LEARNPULSE_API_URL`` unless set): it found the server's
+token in its runtime file, so a student opening the instructor's dashboard saw the whole
+class. The user is the request's authenticated user (jupyter_server's
 :class:`~jupyter_server.base.call_context.CallContext` holds the request's handler), never
 anything the request body says.
 
@@ -30,12 +33,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jupyter_server.base.call_context import CallContext
 
 from learnpulse.collectors.context import LEARNER_ENV
 from learnpulse.collectors.destinations import HUB_TOKEN_ENV, TOKEN_ENV
+from learnpulse.viz.connection import API_TOKEN_ENV, API_URL_ENV
 from learnpulse_server.identity import ClassTokenIdentityProvider, is_owner
 
 
@@ -51,6 +56,8 @@ class LearnerKernels:
         stay the owner's.
     identity_provider : ClassTokenIdentityProvider
         The server's identity provider: who is the owner, and each user's class token.
+    server_url : callable
+        This server's URL with its base_url as a kernel reaches it, or None (a Unix socket).
     log : logging.Logger
         Where a user without a class token is reported.
     """
@@ -59,10 +66,12 @@ class LearnerKernels:
         self,
         kernel_manager: Any,
         identity_provider: ClassTokenIdentityProvider,
+        server_url: Callable[[], str | None],
         log: logging.Logger,
     ) -> None:
         self.kernel_manager = kernel_manager
         self.identity_provider = identity_provider
+        self.server_url = server_url
         self.log = log
         self._start_kernel = kernel_manager.start_kernel
         self._update_env = getattr(kernel_manager, "update_env", None)
@@ -80,18 +89,26 @@ class LearnerKernels:
         for name in ("start_kernel", "update_env"):
             self.kernel_manager.__dict__.pop(name, None)
 
-    def environment(self, username: str) -> tuple[dict[str, str], frozenset[str]]:
-        """The variables a kernel of ``username`` gets, and those it must not inherit from
-        the server: the owner's token and hub credential."""
+    def environment(
+        self, username: str, inherited: Mapping[str, str]
+    ) -> tuple[dict[str, str], frozenset[str]]:
+        """The variables a kernel of ``username`` gets, and those it must not keep of
+        ``inherited`` (the server's environment): the owner's tokens and hub credential."""
+        chosen, removed = {LEARNER_ENV: username}, {HUB_TOKEN_ENV}
+        url = inherited.get(API_URL_ENV) or self.server_url()
+        if url:
+            chosen[API_URL_ENV] = url
         token = self.identity_provider.token_of(username)
         if token is None:
             self.log.warning(
                 "learnpulse: %s has no class token: their kernel cannot post through the "
-                "server (its events wait in the spool)",
+                "server (its events wait in the spool) nor read through it",
                 username,
             )
-            return {LEARNER_ENV: username}, frozenset({TOKEN_ENV, HUB_TOKEN_ENV})
-        return {LEARNER_ENV: username, TOKEN_ENV: token}, frozenset({HUB_TOKEN_ENV})
+            removed |= {TOKEN_ENV, API_TOKEN_ENV}
+        else:
+            chosen |= {TOKEN_ENV: token, API_TOKEN_ENV: token}
+        return chosen, frozenset(removed)
 
     def requesting_learner(self) -> str | None:
         """The user of the request being served when that is not the owner, else None."""
@@ -107,8 +124,9 @@ class LearnerKernels:
         username = self.requesting_learner()
         if username is None:
             return await self._start_kernel(*args, **kwargs)
-        chosen, removed = self.environment(username)
-        env = {**(kwargs.get("env") or os.environ), **chosen}
+        inherited = kwargs.get("env") or os.environ
+        chosen, removed = self.environment(username, inherited)
+        env = {**inherited, **chosen}
         kwargs["env"] = {name: value for name, value in env.items() if name not in removed}
         kernel_id = await self._start_kernel(*args, **kwargs)
         self._learners = {k: v for k, v in self._learners.items() if k in self.kernel_manager}

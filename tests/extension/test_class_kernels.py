@@ -30,6 +30,15 @@ WHO_CELL = (
     "from learnpulse.collectors.context import learner_id\n"
     "print('learner:', learner_id(), 'token:', os.environ.get('LEARNPULSE_TOKEN'))"
 )
+#: Who a dashboard run in the kernel reads the server's API as.
+READS_AS_CELL = """
+import json, urllib.request
+from learnpulse.viz.connection import find_server
+server = find_server()
+headers = {"Authorization": f"token {server.token}"}
+asking = urllib.request.Request(server.api_url + "status", headers=headers)
+print("reads as:", json.load(urllib.request.urlopen(asking))["user"]["learner_id"])
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -73,14 +82,16 @@ async def notebook_of(jp_fetch, jp_ws_fetch, headers: dict, via: str, body=None)
     """A kernel started as the user of ``headers``, its notebook's work done, shut down."""
     kernel_id = await start_kernel(jp_fetch, headers, via, body)
     try:
-        return await run_cells(jp_ws_fetch, kernel_id, (*NOTEBOOK_CELLS, WHO_CELL))
+        return await run_cells(jp_ws_fetch, kernel_id, (*NOTEBOOK_CELLS, READS_AS_CELL, WHO_CELL))
     finally:
         await jp_fetch("api", "kernels", kernel_id, method="DELETE")
 
 
 async def test_each_students_kernel_records_that_student(jp_fetch, jp_ws_fetch, lp_db_url):
     """Ada's notebook (a session) records ada and Bob's (a bare kernel, whose request body
-    asks for ada's environment) bob; the owner's kernel stays the owner's."""
+    asks for ada's environment) bob; the owner's kernel stays the owner's. A dashboard in a
+    student's kernel reads the server as that student (it read as the owner, an instructor:
+    the whole class)."""
     ada_token = next(token for token, name in STUDENT_TOKENS.items() if name == "ada")
     bob_pretends = {"name": "python3", "env": {"LEARNPULSE_LEARNER_ID": "ada"}}
     ada, bob, owner = await asyncio.gather(
@@ -90,6 +101,8 @@ async def test_each_students_kernel_records_that_student(jp_fetch, jp_ws_fetch, 
     )
     for shown in (ada, bob, owner):
         assert "ex-loops-01: ✔" in shown[1] and "delivered: True" in shown[2], shown
+    assert "reads as: ada" in ada[-2] and "reads as: bob" in bob[-2]
+    assert f"reads as: {OWNER}" in owner[-2]
     assert f"learner: ada token: {ada_token}" in ada[-1]
     assert "learner: bob token: token-bob" in bob[-1]
     assert f"learner: {OWNER}" in owner[-1] and "token-" not in owner[-1]
