@@ -37,6 +37,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from jupyter_server.base.call_context import CallContext
+from jupyter_server.utils import ensure_async
 
 from learnpulse.collectors.context import LEARNER_ENV
 from learnpulse.collectors.destinations import HUB_TOKEN_ENV, TOKEN_ENV
@@ -120,15 +121,16 @@ class LearnerKernels:
 
     async def start_kernel(self, *args: Any, **kwargs: Any) -> str:
         """The kernel manager's ``start_kernel``, with the requesting student's variables in
-        the kernel's environment (``env``, else the server's)."""
+        the kernel's environment (``env``, else the server's). A running kernel asked for by
+        its id stays whoever's it is."""
         username = self.requesting_learner()
-        if username is None:
-            return await self._start_kernel(*args, **kwargs)
+        if username is None or kwargs.get("kernel_id") in self.kernel_manager:
+            return await ensure_async(self._start_kernel(*args, **kwargs))
         inherited = kwargs.get("env") or os.environ
         chosen, removed = self.environment(username, inherited)
         env = {**inherited, **chosen}
         kwargs["env"] = {name: value for name, value in env.items() if name not in removed}
-        kernel_id = await self._start_kernel(*args, **kwargs)
+        kernel_id = await ensure_async(self._start_kernel(*args, **kwargs))
         self._learners = {k: v for k, v in self._learners.items() if k in self.kernel_manager}
         self._learners[kernel_id] = (chosen, removed)
         return kernel_id

@@ -115,8 +115,8 @@ async def test_each_students_kernel_records_that_student(jp_fetch, jp_ws_fetch, 
 
 async def test_a_students_kernel_stays_theirs_when_renamed_and_restarted(jp_fetch, jp_ws_fetch):
     """Renaming the notebook (PATCH api/sessions) handed the kernel the server's environment,
-    so that its next restart made it the owner's; a restart asked by another user keeps
-    the student who started it."""
+    so that its next restart made it the owner's; another user asking for the running kernel
+    by its id, or restarting it, leaves it the student's who started it."""
     started = await jp_fetch(
         "api", "sessions", method="POST", headers=as_user("ada"),
         body=json.dumps({"path": "a.ipynb", "type": "notebook", "kernel": {"name": "python3"}}),
@@ -124,6 +124,7 @@ async def test_a_students_kernel_stays_theirs_when_renamed_and_restarted(jp_fetc
     session = json.loads(started.body)
     kernel_id = session["kernel"]["id"]
     try:
+        await start_kernel(jp_fetch, as_user("bob"), body={"kernel_id": kernel_id})
         await jp_fetch(
             "api", "sessions", session["id"], method="PATCH", headers=as_user("ada"),
             body=json.dumps({"path": "renamed.ipynb", "name": "renamed.ipynb"}),
