@@ -46,7 +46,8 @@ class LearnPulseApp(ExtensionApp):
             "$LEARNPULSE_TOKEN (on JupyterHub they use the hub's $JUPYTERHUB_API_TOKEN), "
             "unless either of $LEARNPULSE_DB_URL or $LEARNPULSE_SERVER_URL is set, and their "
             "events, tutor exchanges and history go through its events API, as the server's "
-            "owner."
+            "owner (with ClassTokenIdentityProvider, a kernel started by a student's request "
+            "posts with that student's class token instead, as that student)."
         ),
     )
 
@@ -388,6 +389,7 @@ class LearnPulseApp(ExtensionApp):
         self.settings["learnpulse_store"] = self.store
         self.log.info("learnpulse store: %r", self.store)
         self._kernel_environment: dict[str, str] = {}
+        self._start_kernels_as_their_users()
         self._record_staff()
         self._hand_store_to_kernels()
         if self.tutor_course_file:
@@ -400,6 +402,22 @@ class LearnPulseApp(ExtensionApp):
 
         if isinstance(self.serverapp.kernel_manager, PreheatingKernelManager):
             self.serverapp.kernel_manager.start_preheating()
+
+    def _start_kernels_as_their_users(self) -> None:
+        """With class tokens, a kernel started by a user's request records that user (and
+        posts with their token), not the server's owner whose environment it inherits: the
+        whole class was one learner."""
+        from learnpulse_server.identity import ClassTokenIdentityProvider
+        from learnpulse_server.learner_kernels import LearnerKernels
+
+        self._learner_kernels = None
+        provider = self.serverapp.identity_provider
+        if isinstance(provider, ClassTokenIdentityProvider):
+            kernels = LearnerKernels(
+                self.serverapp.kernel_manager, provider, self._own_url, self.log
+            )
+            kernels.install()
+            self._learner_kernels = kernels
 
     def _record_staff(self) -> None:
         """Record the instructors known from the configuration (the owner among them, when
@@ -491,8 +509,10 @@ class LearnPulseApp(ExtensionApp):
         """Point the kernels this server starts at its events API: ``$LEARNPULSE_SERVER_URL``
         (its URL with base_url, over loopback) and ``$LEARNPULSE_TOKEN`` (its token: a kernel
         is its owner's process and can read the token in the server's runtime file anyway;
-        on JupyterHub the kernels use ``$JUPYTERHUB_API_TOKEN``, their user's). They stored
-        events in a local SQLite file this server never read."""
+        on JupyterHub the kernels use ``$JUPYTERHUB_API_TOKEN``, their user's; a kernel a
+        student's request starts gets their class token instead, see
+        :mod:`learnpulse_server.learner_kernels`). They stored events in a local SQLite file
+        this server never read."""
         from learnpulse.collectors.destinations import SERVER_URL_ENV, TOKEN_ENV
         from learnpulse.store.engine import DB_URL_ENV, redacted, resolve_url
         from learnpulse_server.identity import under_hub
@@ -557,6 +577,8 @@ class LearnPulseApp(ExtensionApp):
 
         stop_sampler(self)
         self._take_back_kernel_environment()
+        if getattr(self, "_learner_kernels", None) is not None:
+            self._learner_kernels.uninstall()
         # made on first use by a handler, so kept in the web app's settings (a copy of ours)
         analytics = self.serverapp.web_app.settings.get(SERVICE_SETTING)
         if analytics is not None:

@@ -11,7 +11,8 @@ owner (they admit no one else); :class:`ClassTokenIdentityProvider` names the ow
 with ``c.ClassTokenIdentityProvider.user_tokens = {"<token>": "learner-17", ...}``: a request
 carrying one of these tokens (``?token=`` or ``Authorization: token ...``, or typed at the
 login page, which then keeps the user in its cookie) is that user. The server's own token
-still works and is the server's owner.
+still works and is the server's owner. A kernel started by a user's request records that
+user (:mod:`learnpulse_server.learner_kernels`).
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ class ClassTokenIdentityProvider(IdentityProvider):
         help=(
             "Map of access token -> user name, one token per student or instructor. The "
             "server's own token is its owner ($LEARNPULSE_LEARNER_ID, else $JUPYTERHUB_USER, "
-            "else the operating-system user running the server)."
+            "else the operating-system user running the server). A kernel started by a "
+            "user's request records that user ($LEARNPULSE_LEARNER_ID) and posts through the "
+            "server with their first token here ($LEARNPULSE_TOKEN), not with the owner's."
         ),
     )
 
@@ -102,6 +105,10 @@ class ClassTokenIdentityProvider(IdentityProvider):
         if server_token and hmac.compare_digest(presented.encode(), server_token.encode()):
             return owner_user()
         return None
+
+    def token_of(self, username: str) -> str | None:
+        """The first class token naming ``username`` (what their kernels post with), or None."""
+        return next((t for t, name in self.user_tokens.items() if name == username), None)
 
     async def get_user_token(self, handler) -> User | None:
         return self.user_of(self.get_token(handler), getattr(handler, "token", None) or self.token)
