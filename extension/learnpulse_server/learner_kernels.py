@@ -16,7 +16,8 @@ class. The user is the request's authenticated user (jupyter_server's
 anything the request body says.
 
 - A kernel the owner starts (the server's token, or a class token naming the owner), or one
-  started outside a request (Voila's pre-rendered dashboards), is unchanged: the owner's.
+  started outside a request (Voila's pre-rendered dashboards), is unchanged: the owner's. So
+  pre-rendered pages go to the owner only: for anyone else Voila renders on request.
 - A restarted kernel keeps the user who started it, whoever asks for the restart: jupyter
   restarts a kernel with the environment it was started with. Renaming its notebook
   (``PATCH api/sessions``) no longer hands it the server's environment on its next restart.
@@ -76,6 +77,7 @@ class LearnerKernels:
         self.log = log
         self._start_kernel = kernel_manager.start_kernel
         self._update_env = getattr(kernel_manager, "update_env", None)
+        self._pool_size = getattr(kernel_manager, "get_pool_size", None)
         #: kernel id -> (variables set, variables removed) of the kernels started for a user
         self._learners: dict[str, tuple[dict[str, str], frozenset[str]]] = {}
 
@@ -84,11 +86,22 @@ class LearnerKernels:
         self.kernel_manager.start_kernel = self.start_kernel
         if self._update_env is not None:
             self.kernel_manager.update_env = self.update_env
+        if self._pool_size is not None:
+            self.kernel_manager.get_pool_size = self.get_pool_size
 
     def uninstall(self) -> None:
         """Give the kernel manager its own methods back."""
-        for name in ("start_kernel", "update_env"):
+        for name in ("start_kernel", "update_env", "get_pool_size"):
             self.kernel_manager.__dict__.pop(name, None)
+
+    def get_pool_size(self, notebook_name: str) -> int:
+        """Voila's pre-rendered dashboards for the owner only: a pooled page was rendered as
+        the owner, so a student opening the instructor dashboard got the whole class. A
+        student's visit finds the pool empty, and Voila renders the page in a kernel of
+        theirs (:meth:`start_kernel`)."""
+        if self.requesting_learner() is not None:
+            return 0
+        return self._pool_size(notebook_name)
 
     def environment(
         self, username: str, inherited: Mapping[str, str]

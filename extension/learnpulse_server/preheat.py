@@ -13,9 +13,10 @@ preheat_notebooks` from the pool and starts a replacement; every other kernel is
 one. A pre-rendered dashboard shows the data of when it ran until it reaches the browser,
 then redraws if events arrived meanwhile (``learnpulse.viz.theme.Page.when_shown``).
 
-A pooled kernel runs as the server's user with the server's token, as any dashboard kernel
-does on a single-user server (see ``learnpulse.viz.connection``): rendering it before the
-request shows nobody anything they could not see.
+A pooled kernel runs as the server's owner with the server's token, as any dashboard kernel
+does on a single-user server (see ``learnpulse.viz.connection``), so its page goes to the
+owner only: on a class-token server a student's visit finds the pool empty and Voila renders
+the page as that student (:mod:`learnpulse_server.learner_kernels`).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import pytest
 
 from learnpulse.cli import PREHEATING_KERNEL_MANAGER
 from learnpulse_server.preheat import PreheatingKernelManager
+from tests.extension.conftest import as_user
 
 POOLED, ON_REQUEST, MISSING = "dashboards/pooled.ipynb", "other.ipynb", "dashboards/gone.ipynb"
 #: Seconds a handed-out kernel may run with no browser connected (short, for the test).
@@ -137,3 +138,21 @@ async def test_a_spare_stopped_by_hand_is_replaced(jp_fetch, jp_serverapp):
     assert spare not in manager
     replacement, _ = await _spare(manager, POOLED)
     assert replacement != spare and replacement in manager
+
+
+async def test_a_student_is_never_handed_the_page_rendered_for_the_owner(jp_fetch, jp_serverapp):
+    """On a class-token server the pooled page ran as the owner (an instructor): a student
+    opening the instructor dashboard got the whole class. They now get a page rendered for
+    them, and the spare waits for the owner."""
+    manager = jp_serverapp.kernel_manager
+    spare, ran_at = await _spare(manager, POOLED)
+    requested_at = time.time()
+    response = await jp_fetch(
+        "voila", "render", *POOLED.split("/"), headers=as_user("ada"),
+        request_timeout=RENDER_TIMEOUT_S,
+    )  # fmt: skip
+    html = response.body.decode()
+    assert spare not in html and _ran_at(html) > requested_at
+    assert manager.handed_out() == set() and manager.get_pool_size(POOLED) == 1
+    owners_page = await _render(jp_fetch, POOLED)
+    assert spare in owners_page and _ran_at(owners_page) == ran_at
