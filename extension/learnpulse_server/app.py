@@ -160,8 +160,22 @@ class LearnPulseApp(ExtensionApp):
         config=True,
         help=(
             "Folder of fitted course models (success, retention, forecast) saved by "
-            "learnpulse.models.fit_course_models(...).save(); loaded per course when present, "
-            "else the models' defaults are used."
+            "learnpulse.models.fit_course_models(...).save(folder/<course id>); loaded per "
+            "course when present and current. Without them (or with stale or broken ones, "
+            "which are logged) mastery and clusters are fitted on the course itself and "
+            "success, retention risk and forecast have no value. `learnpulse models check` "
+            "lists the folders to fit again."
+        ),
+    )
+    allow_stale_models = Bool(
+        False,
+        config=True,
+        help=(
+            "Use course models in `models_dir` fitted under another model version (whose "
+            "features meant something else, e.g. accuracy before it counted evidence "
+            "attempts only): their predictions drift, and say the version they came from. "
+            "False (default): such models are logged and not used, as if there were none; "
+            "fit them again instead."
         ),
     )
 

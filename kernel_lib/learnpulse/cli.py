@@ -1,5 +1,5 @@
 """The ``learnpulse`` command: demo, simulate, import, export, status, forget, dashboard,
-course check, benchmark."""
+course check, models check, benchmark."""
 
 from __future__ import annotations
 
@@ -241,23 +241,84 @@ def cmd_course_check(args: argparse.Namespace) -> int:
     return 0 if report.passed(args.strict) else 1
 
 
+def _add_check_parser(
+    sub: argparse._SubParsersAction, command: str, help: str, check_help: str, description: str
+) -> argparse.ArgumentParser:
+    """The parser of ``learnpulse COMMAND check`` (with ``--json``), under ``COMMAND``."""
+    group = sub.add_parser(command, help=help)
+    actions = group.add_subparsers(dest="action", required=True)
+    check = actions.add_parser("check", help=check_help, description=description)
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    return check
+
+
 def _add_course_parser(sub: argparse._SubParsersAction) -> None:
-    course = sub.add_parser("course", help="work with course files (what the tutor teaches)")
-    actions = course.add_subparsers(dest="action", required=True)
-    check = actions.add_parser(
-        "check",
-        help="validate a course file as the server and the kernels load it",
-        description=(
-            "Load a course YAML file as the server (tutor_course_file) and the kernels "
-            "($LEARNPULSE_COURSE_FILE) do, reference solutions run against their own tests "
-            "and rules included; print each error and warning with its line, exercise or "
-            "skill and field, then a summary. Exit status: 0 when it loads, 1 when it does "
-            "not (or, with --strict, when it has warnings)."
-        ),
+    check = _add_check_parser(
+        sub,
+        "course",
+        "work with course files (what the tutor teaches)",
+        "validate a course file as the server and the kernels load it",
+        "Load a course YAML file as the server (tutor_course_file) and the kernels "
+        "($LEARNPULSE_COURSE_FILE) do, reference solutions run against their own tests "
+        "and rules included; print each error and warning with its line, exercise or "
+        "skill and field, then a summary. Exit status: 0 when it loads, 1 when it does "
+        "not (or, with --strict, when it has warnings).",
     )
     check.add_argument("file", help="the course YAML file")
-    check.add_argument("--json", action="store_true", help="print one JSON object")
     check.add_argument("--strict", action="store_true", help="warnings fail the check too")
+
+
+# -- models --------------------------------------------------------------------------------
+
+
+def cmd_models_check(args: argparse.Namespace) -> int:
+    """``learnpulse models check``: 0 when every course's saved models are current, else 1
+    (stale: fitted under another model version; unusable: they do not load here)."""
+    from learnpulse.models.course_fit import MODEL_VERSION, check_saved_models
+
+    folder = args.models_dir or _demo_models_dir()
+    courses = check_saved_models(folder)
+    if args.json:
+        report = {"models_dir": str(folder), "model_version": MODEL_VERSION, "courses": courses}
+        print(json.dumps(report))
+    else:
+        print(f"Course models in {folder} (this learnpulse: model version {MODEL_VERSION})")
+        for row in courses:
+            print(f"  {row['course']}: {_model_state(row)}")
+        if not courses:
+            print("  none")
+    return 0 if all(row["state"] == "current" for row in courses) else 1
+
+
+def _model_state(row: dict[str, Any]) -> str:
+    """One course's line of ``learnpulse models check``."""
+    if row["state"] == "stale":
+        return (
+            f"stale: fitted under model version {row['model_version'] or 'unrecorded'}, "
+            "whose features meant something else; the server does not use them (unless "
+            "LearnPulseApp.allow_stale_models): fit them again (learnpulse demo refits its own)"
+        )
+    return row["state"] if row["problem"] is None else f"{row['state']}: {row['problem']}"
+
+
+def _add_models_parser(sub: argparse._SubParsersAction) -> None:
+    check = _add_check_parser(
+        sub,
+        "models",
+        "work with saved course models (the server's models_dir)",
+        "say which courses' saved models the server can use",
+        "Load every course's saved models under the models folder as the server does and "
+        "say whether each is current, stale (fitted under another model version: features "
+        "they read have changed meaning, so the server does not use them unless "
+        "LearnPulseApp.allow_stale_models is set; `learnpulse demo` refits its own) or "
+        "unusable (does not load here). Exit status: 0 when all are current, else 1.",
+    )
+    check.add_argument(
+        "--models-dir",
+        type=Path,
+        help="the course models' folder (default: the demo's, learnpulse/models in the "
+        "Jupyter data dir)",
+    )
 
 
 # -- benchmark -----------------------------------------------------------------------------
@@ -354,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_dashboard_parser(sub)
     _add_course_parser(sub)
+    _add_models_parser(sub)
 
     # --help passes on to the benchmark's own parser, which lists its options
     bench = sub.add_parser(
@@ -381,6 +443,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_dashboard(args)
         if args.command == "course":
             return cmd_course_check(args)
+        if args.command == "models":
+            return cmd_models_check(args)
         commands = {
             "simulate": cmd_simulate,
             "import": cmd_import,

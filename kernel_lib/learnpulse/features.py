@@ -9,9 +9,10 @@ count.
 
 :func:`with_evidence` marks which graded attempts are evidence of what a learner knows (the
 attempts at an item until it is first solved; a right answer after the whole hint ladder
-counts as wrong; later attempts at a solved item are practice): accuracy here, the score, the
-rules, readiness, the analytics and mastery all count those attempts, as the students' live
-session does (:mod:`learnpulse.models.knowledge_tracing.evidence` explains the rule).
+counts as wrong; later attempts at a solved item are practice): accuracy and hints per
+attempt here, the score, the rules, readiness, the analytics and mastery all count those
+attempts, as the students' live session does
+(:mod:`learnpulse.models.knowledge_tracing.evidence` explains the rule).
 
 The OULAD modelling frames built on it are in :mod:`learnpulse.datasets.oulad_features`.
 Everything is vectorised polars.
@@ -61,7 +62,10 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
         "share of the attempts that are evidence (each item's until solved, see "
         "with_evidence) counted right (null: none)"
     ),
-    "hints_per_attempt": "hints used (attempt.hints_used) per attempt (null: no attempt)",
+    "hints_per_attempt": (
+        "hints used (attempt.hints_used) per attempt that is evidence, as accuracy counts "
+        "them (null: none)"
+    ),
     "n_banked": "submissions carried over from an earlier presentation (payload is_banked)",
     "n_late": "submissions after their due time (payload late, else due date when known)",
     "late_rate": "n_late / submissions with a known due time or late flag",
@@ -326,9 +330,11 @@ def _activity_aggregates(frame: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
     code = pl.col("_kind")
     kind_is = {k: code == i for k, i in codes.items()}
     active = ~code.is_in([codes[k] for k in NON_ACTIVITY_KINDS])
-    attempt = kind_is["attempt"]
     recent = _days(pl.col("_at") - pl.col("ts")) <= RECENT_DAYS
-    n_attempt = attempt.sum()
+    # practice on a solved item carries the item's running hint total: counted, it inflated
+    # the hints of learners who practise
+    evidence = pl.col(COUNTED_CORRECT).is_not_null()
+    n_evidence = evidence.sum()
     coded = frame.with_columns(
         _kind=pl.col("kind").replace_strict(codes, default=-1, return_dtype=pl.Int8)
     )
@@ -345,8 +351,8 @@ def _activity_aggregates(frame: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
         n_events=active.sum().cast(pl.Int64),
         active_days=pl.col("ts").filter(active).dt.date().n_unique().cast(pl.Int64),
         accuracy=pl.col(COUNTED_CORRECT).cast(pl.Float64).mean(),  # null: not evidence
-        hints_per_attempt=pl.when(n_attempt > 0).then(
-            pl.col("hints_used").filter(attempt).fill_null(0).sum() / n_attempt
+        hints_per_attempt=pl.when(n_evidence > 0).then(
+            pl.col("hints_used").filter(evidence).fill_null(0).sum() / n_evidence
         ),
         days_since_last_activity=_days(
             pl.col("_at").first() - pl.col("ts").filter(active | kind_is["registration"]).max()

@@ -219,6 +219,44 @@ def test_course_models_that_do_not_load_here_are_left_out(tmp_path, models_dir, 
     assert "manifest.json is not the manifest of saved course models" in caplog.text
 
 
+@pytest.mark.parametrize("allow_stale", [False, True])
+async def test_stale_course_models_are_named_and_not_used_unless_allowed(
+    jp_fetch, jp_serverapp, simulated, models_dir, tmp_path, caplog, allow_stale
+):
+    """Models fitted under an older model version (before accuracy, hints and mastery
+    counted evidence attempts) were used without a word, their predictions drifting: the
+    server now logs the folder and both versions and predicts as without fitted models,
+    unless allow_stale_models says to use them (and the predictions name their version)."""
+    import shutil
+
+    from learnpulse.models.predictive import MODEL_VERSION
+
+    folder = tmp_path / "models" / "demo-python-101"
+    shutil.copytree(models_dir / "demo-python-101", folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "model_version": "1.1"}))
+    app = learnpulse_app(jp_serverapp)
+    app.models_dir, app.allow_stale_models = str(tmp_path / "models"), allow_stale
+    with caplog.at_level("WARNING"):
+        body = await get(jp_fetch, "predictive", type="retention_risk")
+    predicted = [
+        row
+        for row in body["predictions"]["retention_risk"]
+        if row["reason"] != "withdrew before the cut-off"
+    ]
+    assert predicted
+    if allow_stale:
+        assert {row["model"] for row in predicted} == {"retention_risk/1.1"}
+        assert all(row["value"] is not None for row in predicted)
+    else:
+        assert {row["model"] for row in predicted} == {"retention_risk/unfitted"}
+        assert all(row["value"] is None for row in predicted)
+    stale_warnings = [r.getMessage() for r in caplog.records if "stale course models" in r.msg]
+    assert len(stale_warnings) == 1 and str(folder) in stale_warnings[0]
+    assert f"model version 1.1, this learnpulse is {MODEL_VERSION}" in stale_warnings[0]
+    assert "allow_stale_models" in stale_warnings[0]
+
+
 def learners_in(body: dict) -> set[str]:
     rows = [row for frame in body["predictions"].values() for row in frame]
     return {row["learner_id"] for row in rows}

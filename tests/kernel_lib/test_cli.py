@@ -514,3 +514,36 @@ def test_reading_commands_refuse_a_store_that_is_not_there(tmp_path, capsys, com
     # nothing was made: no folder, no store in the empty file
     assert path.stat().st_size == 0 if existing == "empty file" else not folder.exists()
     assert not (tmp_path / "out.parquet").exists()
+
+
+def test_models_check_names_the_stale_course_models(tmp_path, capsys):
+    """`learnpulse models check` says which courses' saved models the server would not use
+    (exit 1), e.g. fitted before a feature they read changed meaning."""
+    from learnpulse.events import empty_event_frame
+    from learnpulse.models.course_fit import FittedCourseModels
+    from learnpulse.models.knowledge_tracing import BKT
+    from learnpulse.models.predictive import MODEL_VERSION
+
+    unlabelled = {"success": None, "retention_risk": None, "performance_forecast": None}
+    models = FittedCourseModels(
+        mastery=BKT(max_iter=1).fit(empty_event_frame()), clusters=None, **unlabelled
+    )
+    for course in ("course-a", "course-b"):
+        models.save(tmp_path / course)
+    assert main(["models", "check", "--models-dir", str(tmp_path)]) == 0
+    said = capsys.readouterr().out
+    assert f"model version {MODEL_VERSION}" in said and "course-b: current" in said
+    manifest_path = tmp_path / "course-b" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "model_version": "1.1"}))
+    assert main(["models", "check", "--models-dir", str(tmp_path), "--json"]) == 1
+    report = _json_out(capsys)
+    assert report["model_version"] == MODEL_VERSION
+    assert [(c["course"], c["state"], c["model_version"]) for c in report["courses"]] == [
+        ("course-a", "current", MODEL_VERSION),
+        ("course-b", "stale", "1.1"),
+    ]
+    assert main(["models", "check", "--models-dir", str(tmp_path)]) == 1
+    assert "course-b: stale" in capsys.readouterr().out
+    assert main(["models", "check", "--models-dir", str(tmp_path / "nowhere")]) == 2
+    assert "no course models folder at" in capsys.readouterr().err

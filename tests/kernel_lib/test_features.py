@@ -114,6 +114,26 @@ def test_accuracy_counts_the_evidence_not_the_practice():
         with_evidence(events.drop("kind"))
 
 
+def test_hints_per_attempt_counts_the_evidence_not_the_practice():
+    """Two hints, then item q solved at the second attempt (the widget records the hints
+    opened so far); practising it 8 times more carries those 2 hints each time: 19 hints in
+    10 attempts read as 1.9 hints per attempt, where the evidence is 3 hints in 2 attempts."""
+    rows = [
+        _event(1, 0, "attempt", item_id="q", correct=False, hints_used=1),
+        _event(2, 0.1, "attempt", item_id="q", correct=True, hints_used=2),
+        *(
+            _event(3 + n, 0.2 + 0.01 * n, "attempt", item_id="q", correct=True, hints_used=2)
+            for n in range(8)
+        ),
+        _event(21, 1, "attempt", learner="p", item_id="q", correct=True, hints_used=2),
+        *(_event(22 + n, 2 + n, "attempt", learner="p", item_id="q", correct=True) for n in (0, 1)),
+    ]
+    features = learner_features(_frame(rows))
+    assert _row(features)["hints_per_attempt"] == pytest.approx(1.5)
+    assert _row(features)["n_attempt"] == 10  # activity still counts every attempt
+    assert _row(features, "p")["hints_per_attempt"] == pytest.approx(2.0)
+
+
 def test_cut_excludes_later_events(events):
     """Features at day 5 ignore the day-10 attempt: leaking it would change accuracy,
     hints, counts and recency."""

@@ -55,7 +55,7 @@ def analytics_service(handler: LearnPulseMixin) -> LiveAnalytics:
         app = handler.extensionapp
         service = LiveAnalytics(
             handler.store,
-            fitted_for=_fitted_loader(app.models_dir),
+            fitted_for=_fitted_loader(app.models_dir, app.allow_stale_models),
             settings=_prediction_settings(app),
             refresh_interval=app.analytics_refresh_interval,
             prediction_interval=app.analytics_prediction_interval,
@@ -85,17 +85,47 @@ def _prediction_settings(app: Any) -> dict[str, Any] | None:
     return settings or None
 
 
-def _fitted_loader(models_dir: str | None):
+def _fitted_loader(models_dir: str | None, allow_stale: bool = False):
     """``course -> fitted models or None``: the folder ``models_dir/<course>`` written by
-    ``FittedCourseModels.save``, read again when a file in it changes."""
+    ``FittedCourseModels.save``, read again when a file in it changes.
+
+    A folder that does not load (broken, pickled by another scikit-learn) or holds stale
+    models (fitted under another model version, unless ``allow_stale``) gives None, so the
+    course is predicted as without fitted models; why is logged once per state of the folder.
+    """
     if not models_dir:
         return None
 
     @functools.lru_cache(maxsize=16)
     def load(folder: Path, saved_ns: int) -> Any:
-        from learnpulse.models import FittedCourseModels
+        from learnpulse.models.course_fit import (
+            MODEL_VERSION,
+            FittedCourseModels,
+            StaleModelsError,
+        )
 
-        return FittedCourseModels.load(folder)
+        try:
+            fitted = FittedCourseModels.load(folder, allow_stale=allow_stale)
+        except StaleModelsError as stale:
+            _log.warning(
+                "learnpulse: not using stale course models (predicting as without them): "
+                "%s; or set LearnPulseApp.allow_stale_models=True to use them anyway",
+                stale,
+            )
+            return None
+        except (OSError, ValueError) as error:  # a broken folder: predict without it
+            _log.warning("learnpulse: cannot load course models from %s: %s", folder, error)
+            return None
+        if fitted.stale:
+            _log.warning(
+                "learnpulse: using stale course models from %s (model version %s, this "
+                "learnpulse is %s) as LearnPulseApp.allow_stale_models says: their "
+                "predictions drift until they are fitted again",
+                folder,
+                fitted.model_version or "unrecorded",
+                MODEL_VERSION,
+            )
+        return fitted
 
     root = Path(models_dir).resolve()
 
@@ -106,10 +136,11 @@ def _fitted_loader(models_dir: str | None):
         if folder.parent != root or not folder.is_dir():
             return None
         try:
-            return load(folder, max((f.stat().st_mtime_ns for f in folder.iterdir()), default=0))
-        except (OSError, ValueError) as error:  # a broken folder: predict without it
+            saved_ns = max((f.stat().st_mtime_ns for f in folder.iterdir()), default=0)
+        except OSError as error:
             _log.warning("learnpulse: cannot load course models from %s: %s", folder, error)
             return None
+        return load(folder, saved_ns)
 
     return fitted_for
 

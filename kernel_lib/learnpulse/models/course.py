@@ -301,6 +301,9 @@ def _labelled(course: _Course, name: str) -> pl.DataFrame:
     else:
         with threadpool_limits(PREDICT_THREADS):
             rows = model.predict_frame(active).drop("course_id", strict=False)
+        if course.fitted.stale:  # loaded with allow_stale: say which version predicted
+            fitted_under = course.fitted.model_version or "unrecorded"
+            rows = rows.with_columns(model=pl.lit(f"{name}/{fitted_under}"))
     rows = pl.concat([rows, withdrawn], how="diagonal_relaxed").sort("learner_id")
     if name != "retention_risk":
         return rows

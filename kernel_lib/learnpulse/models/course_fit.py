@@ -14,6 +14,12 @@ result and, for the forecaster, the score of their next assessment after the cut
 mastery model (BKT) is fitted on all the course's attempts, and the learner clusters on the
 same stacked rows (so "very active" means compared with learners at every stage of a course,
 and fitting k-means, ~4 s for 10,000 learners, is not redone at every ``predict_all``).
+
+Saved models record the :data:`~learnpulse.models.predictive.MODEL_VERSION` they were fitted
+under, which the code bumps when a feature they read changes meaning: models of another
+version would read today's features as yesterday's and their predictions drift, so
+:meth:`FittedCourseModels.load` refuses them (:class:`StaleModelsError`) unless asked not to,
+and :func:`check_saved_models` lists the folders that need fitting again.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from learnpulse.models.clusters import LearnerClusters
 from learnpulse.models.knowledge_tracing import BKT
 from learnpulse.models.mastery import fit_mastery_model
 from learnpulse.models.predictive import (
+    MODEL_VERSION,
     PerformanceForecaster,
     RetentionRiskModel,
     SuccessModel,
@@ -99,9 +106,38 @@ _MANIFEST, _MASTERY, _ESTIMATORS = "manifest.json", "mastery.json", "models.jobl
 #: may not unpickle them, or may unpickle them into models that predict wrongly
 #: (scikit-learn's model persistence guide), so :meth:`FittedCourseModels.load` refuses them.
 _SKLEARN = "scikit-learn"
+#: Manifest entry naming the MODEL_VERSION the models were fitted under.
+_MODEL_VERSION = "model_version"
 #: Manifest entries that describe the save itself, not the training (``trained_on``).
-_MANIFEST_KEYS = ("format", "learnpulse", _SKLEARN, "files")
+_MANIFEST_KEYS = ("format", "learnpulse", _SKLEARN, _MODEL_VERSION, "files")
 _FIT_AGAIN = "fit them again (fit_course_models(course).save(folder))"
+
+
+class StaleModelsError(ValueError):
+    """Saved course models fitted under another :data:`MODEL_VERSION` than this code's.
+
+    Attributes
+    ----------
+    folder : pathlib.Path
+        The models' folder.
+    saved_version : str or None
+        The version their manifest records (None: saved before versions were recorded).
+    current_version : str
+        This code's :data:`MODEL_VERSION`.
+    """
+
+    def __init__(self, folder: Path, saved_version: str | None) -> None:
+        self.folder, self.saved_version = folder, saved_version
+        self.current_version = MODEL_VERSION
+        super().__init__(
+            f"{folder}: course models of model version {_version_name(saved_version)}, "
+            f"this learnpulse is {MODEL_VERSION}: features they read changed meaning since, "
+            f"so their predictions would drift: {_FIT_AGAIN}"
+        )
+
+
+def _version_name(version: str | None) -> str:
+    return "unrecorded (saved before learnpulse recorded it)" if version is None else version
 
 
 @dataclass
@@ -121,6 +157,10 @@ class FittedCourseModels:
     trained_on : dict
         Course id, learners, training rows, cut-off days, features, and ``skipped``: model
         name -> why it was not trained.
+    model_version : str or None
+        The :data:`MODEL_VERSION` the models were fitted under (None: a save from before
+        versions were recorded); another than this code's only when loaded with
+        ``allow_stale=True``.
     """
 
     mastery: BKT
@@ -129,6 +169,13 @@ class FittedCourseModels:
     performance_forecast: PerformanceForecaster | None
     clusters: LearnerClusters
     trained_on: dict[str, Any] = field(default_factory=dict)
+    model_version: str | None = MODEL_VERSION
+
+    @property
+    def stale(self) -> bool:
+        """Whether the models were fitted under another :data:`MODEL_VERSION` than this code's
+        (their features meant something else then)."""
+        return self.model_version != MODEL_VERSION
 
     def save(self, directory: str | Path) -> Path:
         """Write the models to ``directory`` (created): a JSON manifest, the BKT as JSON and
@@ -154,14 +201,23 @@ class FittedCourseModels:
             "format": SAVE_FORMAT,
             "learnpulse": __version__,
             _SKLEARN: sklearn.__version__,
+            _MODEL_VERSION: self.model_version,
             "files": files,
         }
         write_text(folder / _MANIFEST, json.dumps({**manifest, **self.trained_on}, indent=2))
         return folder
 
     @classmethod
-    def load(cls, directory: str | Path) -> FittedCourseModels:
+    def load(cls, directory: str | Path, *, allow_stale: bool = False) -> FittedCourseModels:
         """Read what :meth:`save` wrote.
+
+        Parameters
+        ----------
+        directory : str or pathlib.Path
+            The folder :meth:`save` wrote.
+        allow_stale : bool
+            Load models fitted under another :data:`MODEL_VERSION` too (their
+            ``model_version`` and :attr:`stale` say so) instead of raising.
 
         Raises
         ------
@@ -172,6 +228,9 @@ class FittedCourseModels:
             was written in another format, a file is not the one its manifest names (a save
             that did not finish, or a file changed since), or the estimators were pickled by
             another scikit-learn release.
+        StaleModelsError
+            (A ValueError) If the models were fitted under another :data:`MODEL_VERSION`
+            and ``allow_stale`` is false.
         """
         folder = Path(directory)
         if folder.is_file():  # e.g. the BKT file of a save: "Not a directory: .../manifest.json"
@@ -196,13 +255,55 @@ class FittedCourseModels:
                 f"{folder}: the models were fitted with scikit-learn {pickled_by}, this is "
                 f"{sklearn.__version__}, which may not read them correctly: {_FIT_AGAIN}"
             )
+        fitted_under = manifest.get(_MODEL_VERSION)
+        if fitted_under != MODEL_VERSION and not allow_stale:
+            raise StaleModelsError(folder, fitted_under)
         estimators = _unpickle(folder / _ESTIMATORS)
         trained_on = {k: v for k, v in manifest.items() if k not in _MANIFEST_KEYS}
         return cls(
             mastery=BKT.load(folder / _MASTERY),
             trained_on=trained_on,
+            model_version=fitted_under,
             **estimators,
         )
+
+
+def check_saved_models(models_dir: str | Path) -> list[dict[str, Any]]:
+    """Whether each course's saved models under ``models_dir`` can be used, as the server
+    reads them (one folder per course, written by :meth:`FittedCourseModels.save`).
+
+    Parameters
+    ----------
+    models_dir : str or pathlib.Path
+        The folder of course folders (the server's ``models_dir``).
+
+    Returns
+    -------
+    list of dict
+        One per course folder, by name: ``course``, ``folder``, ``model_version`` (recorded
+        in the manifest, None when unrecorded or unreadable), ``state`` (``"current"``;
+        ``"stale"``: fitted under another :data:`MODEL_VERSION`; ``"unusable"``: does not
+        load here) and ``problem`` (why not current, else None).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``models_dir`` is not a folder.
+    """
+    root = Path(models_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no course models folder at {root}")
+    rows = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        row = {"course": folder.name, "folder": str(folder), "model_version": None}
+        try:
+            row["model_version"] = FittedCourseModels.load(folder).model_version
+        except StaleModelsError as stale:
+            row.update(model_version=stale.saved_version, state="stale", problem=str(stale))
+        except (OSError, ValueError) as error:
+            row.update(state="unusable", problem=str(error))
+        rows.append({"state": "current", "problem": None, **row})
+    return rows
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:

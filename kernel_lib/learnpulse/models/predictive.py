@@ -45,9 +45,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from learnpulse.models.mastery import check_columns
 from learnpulse.models.occlusion import splits_crossed, word_reasons
 
-#: Version written in every prediction's ``model`` field (``"<name>/<version>"``); 1.1:
-#: monotone in RISK_DIRECTIONS, reasons in words.
-MODEL_VERSION = "1.1"
+#: Version written in every prediction's ``model`` field (``"<name>/<version>"``) and in the
+#: manifest of saved course models (:meth:`~learnpulse.models.course_fit.FittedCourseModels.save`),
+#: which refuses to load models of another version as stale. Bump it whenever the models or
+#: the meaning of a feature they read changes. 1.1: monotone in RISK_DIRECTIONS, reasons in
+#: words. 1.2: accuracy, hints per attempt and mastery count evidence attempts only
+#: (:func:`learnpulse.features.with_evidence`).
+MODEL_VERSION = "1.2"
 #: Boosting rounds of the gradient-boosting models.
 MAX_ITER = 200
 #: Learning rate of the gradient-boosting models.

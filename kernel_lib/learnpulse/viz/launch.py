@@ -144,13 +144,23 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def _loads(folder: Path) -> bool:
-    """Whether ``folder`` holds course models that load here (says why not, if it exists)."""
-    from learnpulse.models.course_fit import FittedCourseModels
+    """Whether ``folder`` holds current course models that load here (says why not, if it
+    exists)."""
+    from learnpulse.models.course_fit import FittedCourseModels, StaleModelsError
 
     if not folder.exists():
         return False
     try:
         FittedCourseModels.load(folder)
+    except StaleModelsError as stale:
+        print(
+            f"The demo's course models in {folder} are stale (model version "
+            f"{stale.saved_version or 'unrecorded'}, this learnpulse is "
+            f"{stale.current_version}: features they read changed meaning): fitting them again",
+            file=sys.stderr,
+            flush=True,
+        )
+        return False
     except (OSError, ValueError) as error:
         print(f"Fitting the course models again: {error}", file=sys.stderr, flush=True)
         return False
@@ -167,7 +177,8 @@ def prepare_demo(store: Any, course_id: str, models_dir: str | Path, seed: int =
 
     Returns the models folder. What is already there (models, runs) is not made again,
     unless the models do not load here (e.g. pickled by another scikit-learn release after an
-    upgrade, or a save that did not finish): then they are fitted again, saying why.
+    upgrade, or a save that did not finish) or are stale (fitted under another model version,
+    before a feature they read changed meaning): then they are fitted again, saying why.
     """
     from learnpulse.datasets.simulator import SimulationConfig, simulate_course
     from learnpulse.models.course_fit import fit_course_models

@@ -20,8 +20,15 @@ from learnpulse.datasets import SimulationConfig, simulate_course
 from learnpulse.events import EventValidationError, empty_event_frame
 from learnpulse.files import sha256
 from learnpulse.models.course import LANES, OUTPUT_KEYS, UNFITTED_REASON, predict_all
-from learnpulse.models.course_fit import FittedCourseModels, fit_course_models, training_frame
+from learnpulse.models.course_fit import (
+    FittedCourseModels,
+    StaleModelsError,
+    check_saved_models,
+    fit_course_models,
+    training_frame,
+)
 from learnpulse.models.knowledge_tracing import BKT
+from learnpulse.models.predictive import MODEL_VERSION
 
 NEEDED = ("learner_id", "model", "confidence", "reason")
 
@@ -348,6 +355,60 @@ def test_models_pickled_by_another_scikit_learn_release_are_refused(tmp_path, fi
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match=rf"fitted with scikit-learn {other}, this is .* fit them"):
         FittedCourseModels.load(folder)
+
+
+def _rewrite_manifest(folder, **entries) -> None:
+    """Change (or, with None, remove) entries of a saved folder's manifest."""
+    path = folder / "manifest.json"
+    manifest = {**json.loads(path.read_text()), **entries}
+    path.write_text(json.dumps({k: v for k, v in manifest.items() if v is not None}))
+
+
+def test_models_fitted_under_another_model_version_are_stale(tmp_path, course, fitted, mid_course):
+    """Accuracy, hints and mastery changed meaning in model version 1.2: models fitted before
+    read today's features as the old ones and their predictions drift, so they are refused
+    (a ValueError, as a broken save is) unless asked for, and then say where they came from."""
+    folder = fitted.save(tmp_path / "models")
+    current = FittedCourseModels.load(folder)  # saved by this code: loads as before
+    assert json.loads((folder / "manifest.json").read_text())["model_version"] == MODEL_VERSION
+    assert (current.model_version, current.stale) == (MODEL_VERSION, False)
+    assert "model_version" not in current.trained_on
+    _rewrite_manifest(folder, model_version="1.1")
+    with pytest.raises(StaleModelsError) as info:
+        FittedCourseModels.load(folder)
+    assert isinstance(info.value, ValueError)
+    assert (info.value.folder, info.value.saved_version) == (folder, "1.1")
+    assert str(info.value).startswith(
+        f"{folder}: course models of model version 1.1, this learnpulse is {MODEL_VERSION}"
+    )
+    stale = FittedCourseModels.load(folder, allow_stale=True)
+    assert (stale.model_version, stale.stale) == ("1.1", True)
+    out = predict_all(course.events, at=mid_course, fitted=stale, only=["success", "mastery"])
+    predicted = out["success"].filter(pl.col("reason") != "withdrew before the cut-off")
+    assert set(predicted["model"]) == {"success/1.1"}
+    _rewrite_manifest(folder, model_version=None)  # a save from before versions were recorded
+    with pytest.raises(StaleModelsError, match="model version unrecorded"):
+        FittedCourseModels.load(folder)
+
+
+def test_saved_models_are_checked_course_by_course(tmp_path, fitted):
+    for course_id in ("current", "stale", "broken"):
+        fitted.save(tmp_path / course_id)
+    _rewrite_manifest(tmp_path / "stale", model_version="1.1")
+    (tmp_path / "broken" / "models.joblib").write_bytes(b"not the saved file")
+    (tmp_path / "notes.txt").write_text("not a course folder")
+    rows = {row["course"]: row for row in check_saved_models(tmp_path)}
+    assert {name: row["state"] for name, row in rows.items()} == {
+        "broken": "unusable",
+        "current": "current",
+        "stale": "stale",
+    }
+    assert rows["current"]["model_version"] == MODEL_VERSION and not rows["current"]["problem"]
+    assert rows["stale"]["model_version"] == "1.1"
+    assert "this learnpulse is" in rows["stale"]["problem"]
+    assert "models.joblib is not the file" in rows["broken"]["problem"]
+    with pytest.raises(FileNotFoundError, match="no course models folder at"):
+        check_saved_models(tmp_path / "missing")
 
 
 def test_training_frame_needs_outcomes(course):

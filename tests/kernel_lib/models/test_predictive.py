@@ -74,7 +74,7 @@ def test_retention_frame_and_reasons(estimator):
     out = model.predict_frame(frame)
     assert out.columns[:2] == ["course_id", "learner_id"]
     assert out["value"].is_between(0, 1).all() and out["confidence"].is_between(0.5, 1).all()
-    assert out["model"].unique().to_list() == ["retention_risk/1.1"]
+    assert out["model"].unique().to_list() == ["retention_risk/1.2"]
     named = _named(model, out["reason"])
     assert named <= set(model.feature_names_) and "n_missed" in named
     assert "constant" not in named  # a constant feature never drives a prediction

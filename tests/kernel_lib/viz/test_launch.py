@@ -52,7 +52,7 @@ def test_a_dashboard_is_served(tmp_path):
         server.wait(10)
 
 
-def test_demo_models_that_do_not_load_are_fitted_again(tmp_path, monkeypatch, capsys):
+def test_demo_models_that_do_not_load_or_are_stale_are_fitted_again(tmp_path, monkeypatch, capsys):
     import learnpulse.viz.launch as launch
     from learnpulse.models.course_fit import FittedCourseModels
     from learnpulse.store import EventStore
@@ -74,6 +74,14 @@ def test_demo_models_that_do_not_load_are_fitted_again(tmp_path, monkeypatch, ca
     reloaded = json.loads((folder / "manifest.json").read_text())
     assert reloaded["scikit-learn"] != "0.24.2"
     assert FittedCourseModels.load(folder).trained_on["course_id"] == ["demo-course"]
+    # models of last week, fitted before a feature they read changed meaning: the demo owns
+    # them, so it fits them again (they were kept forever, predicting on the old features)
+    (folder / "manifest.json").write_text(json.dumps({**reloaded, "model_version": "1.1"}))
+    launch.prepare_demo(store, "demo-course", tmp_path / "models")
+    said = capsys.readouterr().err
+    assert f"course models in {folder} are stale (model version 1.1, this learnpulse is" in said
+    assert said.rstrip().endswith("fitting them again")
+    assert not FittedCourseModels.load(folder).stale
 
 
 @pytest.mark.parametrize("name", ["student", "system", "training", "instructor"])
