@@ -416,6 +416,44 @@ def test_a_follow_up_of_a_check_is_about_the_answer_checked(
     assert hint.agent == "assistant" and hint.hint_level == 1
 
 
+@pytest.mark.parametrize(
+    ("chat", "agent"),
+    [
+        ("make me a study plan for the next 3 weeks", "coach"),
+        ("what should I learn before recursion?", "explorer"),
+    ],
+)
+def test_a_follow_up_is_about_the_newest_context_not_an_older_chat_answer(
+    shell: InteractiveShell, tracked_store, chat: str, agent: str
+) -> None:
+    """ "why?" right after %hint or %%check, when the last chat answer was the coach's or the
+    knowledge explorer's, went to that agent: a study plan or a learning path about a hint."""
+    from learnpulse.agents.tutor import CHECK_FOLLOW_UP, HINT_FOLLOW_UP
+
+    hints = tracked_store.session.course.exercise("ex-loops-04").hints
+    run(shell, f"%tutor {chat}")
+    assert magics(shell).last_reply.agent == agent
+    run(shell, "%hint ex-loops-04")
+    for follow_up in ("why?", "I still don't get it"):
+        run(shell, f"%tutor {follow_up}")
+        reply = magics(shell).last_reply
+        assert reply.agent == "assistant", follow_up
+        assert f"The hint you opened last for **Sum of a list** says:\n\n> {hints[0]}" in reply.text
+    run(shell, f"%tutor {chat}")  # a chat answer again, then a check
+    run(shell, WRONG_TOTAL)
+    run(shell, "%tutor why?")
+    reply = magics(shell).last_reply
+    assert reply.agent == "reviewer"
+    assert reply.text.startswith("About your last answer to **Sum of a list**")
+    routings = [
+        json.loads(p).get("routing")
+        for p in tracked_store.events("tutor_message").get_column("payload")
+    ]
+    assert routings[3] == routings[5] == HINT_FOLLOW_UP and routings[-1] == CHECK_FOLLOW_UP
+    run(shell, "%tutor and why?")  # the newest context is now the reviewer's answer
+    assert magics(shell).last_reply.agent == "reviewer"
+
+
 def test_a_follow_up_of_code_cut_when_stored_says_so(
     shell: InteractiveShell, tracked_store
 ) -> None:
