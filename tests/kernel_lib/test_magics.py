@@ -365,6 +365,27 @@ def test_follow_ups_of_an_explained_error_are_about_that_error(
     assert why_reply["routing"] == ERROR_FOLLOW_UP
 
 
+def test_the_concept_behind_an_explained_error_comes_from_the_course(
+    shell: InteractiveShell, tracked_store
+) -> None:
+    """After %explain, its suggested "Explain the concept behind this" explained the error
+    again instead of the course's section on dictionaries."""
+    from learnpulse.agents.tutor import CONCEPT_FOLLOW_UP
+
+    run(shell, 'scores = {"ada": 3}\nscores["bob"]\n')
+    run(shell, "%explain")
+    action = next(a for a in magics(shell).last_reply.actions if "concept" in a)
+    outputs, _ = run(shell, f"%tutor {action}")
+    reply, shown = magics(shell).last_reply, outputs[-1]["text/plain"]
+    assert reply.agent == "assistant"
+    assert reply.text.startswith('The concept behind your **KeyError** (Line 2: `scores["bob"]`)')
+    assert reply.sources[0].id == "course:dicts#Missing keys"
+    assert "(Source: *Dictionaries — Missing keys*.)" in shown
+    assert "Still about your" not in shown
+    concept = json.loads(tracked_store.events("tutor_message").get_column("payload")[-1])
+    assert concept["routing"] == CONCEPT_FOLLOW_UP
+
+
 def test_follow_ups_of_a_hint_go_on_or_reword_never_to_the_solution(
     shell: InteractiveShell, tracked_store
 ) -> None:

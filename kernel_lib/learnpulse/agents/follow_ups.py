@@ -4,7 +4,9 @@ checked.
 
 What the follow-up is about comes with the conversation (the history entry
 :func:`learnpulse.agents.conversation.followed_up` finds, :attr:`TutorContext.follows`); the
-code reviewer and the learning assistant answer with the drafts of this module. None of them
+code reviewer and the learning assistant answer with the drafts of this module; the concept
+behind any of them ("Explain the concept behind this") is looked up in the course material
+(:func:`concept_query`). None of them
 holds an exercise's solution: an error is explained on a small example of its own, a hint is
 put another way from the course material, and the answer checks of the guardrails still run
 over every reply.
@@ -29,6 +31,22 @@ _NEXT_HINT = re.compile(
     r"\bstill stuck\b|\b(hint|clue)s? (please|pls)\b",
     re.I,
 )
+#: Words asking about the idea behind what was explained ("Explain the concept behind this"),
+#: not for the same explanation again.
+_CONCEPT_REQUEST = re.compile(r"\bconcepts?\b|\b(idea|theory|topic) behind\b", re.I)
+#: Per exception type: words naming the construct it is about, which find the course section
+#: that teaches it ("KeyError" alone also finds the sections on exceptions).
+CONCEPT_WORDS = {
+    "NameError": "variable name assigned", "UnboundLocalError": "local variable scope",
+    "TypeError": "types conversion", "IndexError": "list index position",
+    "KeyError": "dictionary keys", "AttributeError": "methods of a type",
+    "ValueError": "converting strings to numbers",
+    "ZeroDivisionError": "division arithmetic operators",
+    "SyntaxError": "syntax colon brackets", "IndentationError": "indentation blocks",
+    "TabError": "indentation blocks", "ImportError": "importing a module",
+    "ModuleNotFoundError": "importing a module", "RecursionError": "recursion base case",
+    "FileNotFoundError": "opening a file path", "StopIteration": "iterator next loop",
+}  # fmt: skip
 #: Per exception type: a few lines that raise it on their own (never an exercise's code) and
 #: what they show. The learner can run them in a cell.
 SMALL_EXAMPLES: dict[str, tuple[str, str]] = {
@@ -111,6 +129,40 @@ def error_follow_up(message: str, error: BaseException | ErrorInfo, code: str | 
     return Draft(text, (source,), 0.85, actions, (what, why, how))
 
 
+def asks_for_concept(message: str) -> bool:
+    """Whether ``message`` asks about the concept behind what it follows ("Explain the
+    concept behind this", "what is the idea behind it?") rather than for it again."""
+    return bool(_CONCEPT_REQUEST.search(message))
+
+
+def concept_query(context: TutorContext) -> tuple[str, str] | None:
+    """What to look up in the course material for the concept behind what a follow-up is
+    about, and what that was (for the reply's first line): the construct of an explained
+    error (its type, the words of :data:`CONCEPT_WORDS` and its line), else the skill of the
+    exercise a hint or a check was of. None if neither is in ``context``.
+
+    Parameters
+    ----------
+    context : TutorContext
+        With the error or the exercise the follow-up is about.
+
+    Returns
+    -------
+    (str, str) or None
+        The query, and markdown naming what it is the concept of.
+    """
+    error, exercise = context.error, context.exercise
+    if error is not None:
+        info = error if isinstance(error, ErrorInfo) else locate(error, context.code)
+        query = f"{info.type_name} {CONCEPT_WORDS.get(info.type_name, '')} {info.line}"
+        where = explanation_parts(info)[2]
+        return query, f"your **{info.type_name}** ({where})"
+    if exercise is None:
+        return None
+    skill = context.course.skills.get(exercise.skill) if context.course is not None else None
+    return (skill.name if skill else exercise.skill), f"**{exercise.title}**"
+
+
 def wants_next_hint(message: str) -> bool:
     """Whether ``message`` asks for the next hint ("another hint", "I'm still stuck") rather
     than about the one opened ("I don't understand this hint", "why?")."""
@@ -156,7 +208,7 @@ def hint_again(context: TutorContext, reworded: tuple[Source, str] | None) -> Dr
         "Try that idea on a small example in a cell first, then in your answer. Which part of "
         "the hint is unclear: a word, or how it applies to the exercise?"
     )
-    actions = ("Another hint", "Explain the concept behind this exercise")
+    actions = ("Another hint", "Explain the concept behind this hint")
     return Draft("\n\n".join(lines), tuple(sources), 0.8, actions, (hint,))
 
 
