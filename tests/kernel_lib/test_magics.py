@@ -348,12 +348,16 @@ def test_follow_ups_of_an_explained_error_are_about_that_error(
     stored with the conversation, so the code reviewer had nothing to answer about."""
     cells = ['scores = {"ada": 3}\nscores["bob"]\n', "%explain"]
     follow_ups = ("why?", "I still don't get it", "can you show a smaller example?")
+    texts = []
     for reply, text in follow_ups_after(shell, cells, follow_ups):
         assert reply.agent == "reviewer", text
         assert 'Still about your **KeyError** (Line 2: `scores["bob"]`)' in text
-        assert "A smaller example that raises the same error" in text
         assert "Show me the code" not in text and "Tuples" not in text
-    assert text.index("A smaller example") < text.index("Put another way")  # asked for it
+        texts.append(text)
+    # each time another way: simpler words, the line step by step, the example asked for
+    assert "In simpler words: The code asked the dictionary for a key" in texts[0]
+    assert '2. It takes `scores["bob"]`: the item at `"bob"` in `scores`.' in texts[1]
+    assert "A smaller example that raises the same error" in texts[2]
     run(shell, "%tutor what is recursion?")  # a new question: not about the error
     assert magics(shell).last_reply.sources[0].id.startswith("course:recursion#")
     payloads = [json.loads(p) for p in tracked_store.events("tutor_message").get_column("payload")]
@@ -384,6 +388,22 @@ def test_the_concept_behind_an_explained_error_comes_from_the_course(
     assert "Still about your" not in shown
     concept = json.loads(tracked_store.events("tutor_message").get_column("payload")[-1])
     assert concept["routing"] == CONCEPT_FOLLOW_UP
+
+
+def test_asked_again_the_tutor_explains_an_error_another_way_until_it_runs_out(
+    shell: InteractiveShell, tracked_store
+) -> None:
+    """After %explain, "why?" asked twice got the same text twice."""
+    run(shell, "numbers = []\naverage = sum(numbers) / len(numbers)\n")
+    run(shell, "%explain")
+    shown = [run(shell, "%tutor why?")[0][-1]["text/plain"] for _ in range(6)]
+    assert len(set(shown[:4])) == 4
+    for angle, text in zip(("In simpler words", "Step by step", "Think of it this way",
+                            "A smaller example"), shown, strict=False):  # fmt: skip
+        assert angle in text and "Still about your **ZeroDivisionError** (Line 2" in text
+    assert shown[4] == shown[5]  # run out: it says so, and what to do instead
+    assert "I have explained your **ZeroDivisionError**" in shown[4]
+    assert "every way I have" in shown[4] and "show your instructor" in shown[4]
 
 
 def test_follow_ups_of_a_hint_go_on_or_reword_never_to_the_solution(

@@ -18,6 +18,7 @@ from learnpulse.agents.follow_ups import (
     wants_next_hint,
 )
 from learnpulse.agents.guardrails import asks_for_solution
+from learnpulse.agents.ladder import CONCEPT
 from learnpulse.agents.learner import level_of
 from learnpulse.agents.retrieval import Hit, course_index, skills_in
 
@@ -181,7 +182,9 @@ class LearningAssistant:
         )
         notes = tuple(f"[{h.passage.source.title}]\n{h.passage.text}" for h in hits)
         sources = tuple(h.passage.source for h in hits)
-        return Draft(text, sources, confidence, actions, notes, {"level": level})
+        # an answer about the concept behind an error is part of its ladder (ladder.py)
+        payload = {"level": level, **({"rung": CONCEPT} if about else {})}
+        return Draft(text, sources, confidence, actions, notes, payload)
 
     def _compose(self, best: Hit, others: list[Hit], level: str) -> str:
         passage = best.passage

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from learnpulse.agents import ladder
 from learnpulse.agents.base import Draft, Source
 from learnpulse.agents.errors import ErrorInfo, explanation_parts, locate
 
@@ -31,6 +32,8 @@ _NEXT_HINT = re.compile(
     r"\bstill stuck\b|\b(hint|clue)s? (please|pls)\b",
     re.I,
 )
+#: The suggested follow-up asking for the concept behind an error, a hint or a review.
+CONCEPT_ACTION = "Explain the concept behind this"
 #: Words asking about the idea behind what was explained ("Explain the concept behind this"),
 #: not for the same explanation again.
 _CONCEPT_REQUEST = re.compile(r"\bconcepts?\b|\b(idea|theory|topic) behind\b", re.I)
@@ -96,9 +99,18 @@ def _example(type_name: str) -> tuple[str, str]:
     )
 
 
-def error_follow_up(message: str, error: BaseException | ErrorInfo, code: str | None) -> Draft:
-    """A follow-up of an error already explained: the error put another way, with a smaller
-    example that raises the same error (first, if the learner asked for one).
+def error_follow_up(
+    message: str,
+    error: BaseException | ErrorInfo,
+    code: str | None,
+    given: list[str] | None = None,
+    has_exercise: bool = False,
+) -> Draft:
+    """A follow-up of an error already explained, from the next angle of the ladder of
+    explanations (:mod:`learnpulse.agents.ladder`) the learner has not had yet: in simpler
+    words, step by step through the failing line, with an analogy, with a small example that
+    raises the same error (first, if the learner asked for one); once all were given, a reply
+    that says so and points to a hint or the instructor.
 
     Parameters
     ----------
@@ -109,24 +121,70 @@ def error_follow_up(message: str, error: BaseException | ErrorInfo, code: str | 
         reads it back from the conversation).
     code : str, optional
         The learner's code it came from.
+    given : list of str, optional
+        The rungs taken since the error was explained (:func:`~learnpulse.agents.ladder.
+        rungs_given`); default none.
+    has_exercise : bool
+        Whether the learner works on an exercise (whose hints the last rung points to).
 
     Returns
     -------
     Draft
+        Its ``payload["rung"]`` is the rung taken; its notes tell a language model the angles
+        already taken.
     """
+    given = given or []
     info = error if isinstance(error, ErrorInfo) else locate(error, code)
     what, why, where, how = explanation_parts(info)
+    traced = ladder.trace(info, what)
+    available = [rung for rung in ladder.RUNGS if rung != "trace" or traced]
+    rung = ladder.next_rung(given, available, bool(_EXAMPLE_REQUEST.search(message)))
     example, shows = _example(info.type_name)
-    lead = f"Still about your **{info.type_name}** ({where})."
-    again = f"Put another way: {what} {why}"
-    smaller = (
-        f"A smaller example that raises the same error:\n\n```python\n{example}\n```\n\n{shows}"
-    )
-    body = [smaller, again] if _EXAMPLE_REQUEST.search(message) else [again, smaller]
-    text = "\n\n".join([lead, *body, f"**What to try in your code:** {how}"])
+    bodies = {
+        "simpler": f"In simpler words: {ladder.plain_words(info.type_name)} In your code: "
+        f"{what}\n\n**What to try in your code:** {how}",
+        "trace": traced,
+        "analogy": f"Think of it this way: {ladder.analogy(info.type_name)}\n\nIn your code: "
+        f"{what} {why}",
+        "example": "A smaller example that raises the same error:\n\n"
+        f"```python\n{example}\n```\n\n{shows}",
+    }
     source = Source(f"python:exceptions#{info.type_name}", f"Python exception {info.type_name}")
-    actions = ("Explain the concept behind this", "Review my code")
-    return Draft(text, (source,), 0.85, actions, (what, why, how))
+    said = [ladder.RUNGS[r] for r in ladder.RUNGS if r in given]
+    if rung == ladder.RAN_OUT:
+        text = _ran_out(info.type_name, where, said, has_exercise)
+        actions = ("Give me a hint" if has_exercise else "Review my code", CONCEPT_ACTION)
+        note = (
+            f"Every way of explaining this {info.type_name} was given ({ladder.listed(said)}): say "
+            "so, and suggest a hint or asking the instructor; do not explain it again."
+        )
+    else:
+        last = len([r for r in available if r not in given]) == 1
+        more = "" if last else "\n\n*Still unclear? Ask again, and I will explain it another way.*"
+        text = f"Still about your **{info.type_name}** ({where}).\n\n{bodies[rung]}{more}"
+        actions = ("I still don't get it", CONCEPT_ACTION)
+        earlier = f"; since then: {ladder.listed(said)}" if said else ""
+        note = (
+            f"The learner asks again about this {info.type_name}, already explained "
+            f"(what, why, where, how to investigate{earlier}). Explain it {ladder.RUNGS[rung]}; "
+            "do not repeat what was said, and never give the solution."
+        )
+    return Draft(text, (source,), 0.85, actions, (note, what, why, how), {"rung": rung})
+
+
+def _ran_out(type_name: str, where: str, said: list[str], has_exercise: bool) -> str:
+    """What the tutor says once every angle of the ladder was given."""
+    hint = (
+        "ask for a hint (*Give me a hint*), which leads you on without giving the answer away, or "
+        if has_exercise
+        else ""
+    )
+    return (
+        f"I have explained your **{type_name}** ({where}) every way I have: "
+        f"{ladder.listed(said)}. Saying it again would not help. Next, {hint}show your "
+        "instructor the line, the error and what you tried: working through it with someone "
+        "helps."
+    )
 
 
 def asks_for_concept(message: str) -> bool:
