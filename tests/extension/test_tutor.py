@@ -186,6 +186,53 @@ async def test_chat_follow_ups_stay_about_the_learners_own_error(jp_fetch, lp_db
     assert "Still about your **KeyError**" in again["text"]
 
 
+async def test_chat_explains_an_error_another_way_each_time_then_its_concept(jp_fetch, lp_db_url):
+    """Asked again through tutor/chat, "why?" got the same text each time; the suggested
+    "Explain the concept behind this" explained the error once more. The ladder is each
+    learner's own."""
+    first = await _chat(jp_fetch, {"message": PASTED_ERROR})
+    texts = [(await _chat(jp_fetch, {"message": "why?"}))["text"] for _ in range(5)]
+    assert len(set(texts)) == 5
+    assert [t.split("\n\n")[1].split(":")[0] for t in texts[:2]] == [
+        "In simpler words",
+        'Step by step, here is what Python does with line 2, `scores["bob"]`',
+    ]
+    assert "I have explained your **KeyError**" in texts[4]
+    concept = await _chat(jp_fetch, {"message": first["actions"][0]})
+    assert concept["agent"] == "assistant"
+    assert concept["sources"][0]["id"] == "course:dicts#Missing keys"
+    assert concept["text"].startswith("The concept behind your **KeyError**")
+    await _chat(jp_fetch, {"message": PASTED_ERROR}, user="bob")
+    bob = await _chat(jp_fetch, {"message": "why?"}, user="bob")
+    assert "In simpler words" in bob["text"]  # bob's ladder starts at the bottom
+    with EventStore(lp_db_url) as store:
+        logged = store.query(kinds="tutor_message", learners="ada")
+    rungs = [json.loads(p).get("rung") for p in logged.get_column("payload")][1::2]
+    assert rungs == [None, "simpler", "trace", "analogy", "example", "ran-out", "concept"]
+
+
+async def test_chat_why_after_a_check_is_about_it_not_the_coachs_plan(jp_fetch, lp_db_url):
+    """A check stored by the kernel after the coach's plan: "why?" went to the coach."""
+    from datetime import datetime, timezone
+
+    from learnpulse.course import demo_course
+    from tests.conftest import make_event
+
+    plan = await _chat(jp_fetch, {"message": "make me a study plan for the next 3 weeks"})
+    assert plan["agent"] == "coach"
+    checked = make_event(
+        learner_id="ada", course_id=demo_course().id, item_id="ex-loops-04", correct=False,
+        ts=datetime.now(timezone.utc).isoformat(), skills=["loops"],
+        payload={"type": "code", "answer": "def total(numbers):\n    return 0\n",
+                 "feedback": "1 of 4 tests pass."},
+    )  # fmt: skip
+    with EventStore(lp_db_url) as store:
+        store.append([checked])
+    reply = await _chat(jp_fetch, {"message": "why?"})
+    assert reply["agent"] == "reviewer"
+    assert reply["text"].startswith("About your last answer to **Sum of a list**")
+
+
 async def test_chat_follow_ups_of_a_hint_never_give_the_solution(jp_fetch):
     body = {"exercise": "ex-loops-04"}
     first = await _chat(jp_fetch, {**body, "message": "give me a hint"})
