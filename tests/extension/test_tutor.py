@@ -211,28 +211,6 @@ async def test_chat_explains_an_error_another_way_each_time_then_its_concept(jp_
     assert rungs == [None, "simpler", "trace", "analogy", "example", "ran-out", "concept"]
 
 
-async def test_chat_why_after_a_check_is_about_it_not_the_coachs_plan(jp_fetch, lp_db_url):
-    """A check stored by the kernel after the coach's plan: "why?" went to the coach."""
-    from datetime import datetime, timezone
-
-    from learnpulse.course import demo_course
-    from tests.conftest import make_event
-
-    plan = await _chat(jp_fetch, {"message": "make me a study plan for the next 3 weeks"})
-    assert plan["agent"] == "coach"
-    checked = make_event(
-        learner_id="ada", course_id=demo_course().id, item_id="ex-loops-04", correct=False,
-        ts=datetime.now(timezone.utc).isoformat(), skills=["loops"],
-        payload={"type": "code", "answer": "def total(numbers):\n    return 0\n",
-                 "feedback": "1 of 4 tests pass."},
-    )  # fmt: skip
-    with EventStore(lp_db_url) as store:
-        store.append([checked])
-    reply = await _chat(jp_fetch, {"message": "why?"})
-    assert reply["agent"] == "reviewer"
-    assert reply["text"].startswith("About your last answer to **Sum of a list**")
-
-
 async def test_chat_follow_ups_of_a_hint_never_give_the_solution(jp_fetch):
     body = {"exercise": "ex-loops-04"}
     first = await _chat(jp_fetch, {**body, "message": "give me a hint"})
@@ -246,14 +224,20 @@ async def test_chat_follow_ups_of_a_hint_never_give_the_solution(jp_fetch):
         assert "result += n" not in reply["text"]
 
 
-async def test_chat_follow_up_of_a_check_in_the_kernel_is_about_that_answer(jp_fetch, lp_db_url):
+@pytest.mark.parametrize("chat_before", [None, "make me a study plan for the next 3 weeks"])
+async def test_chat_follow_up_of_a_check_in_the_kernel_is_about_that_answer(
+    jp_fetch, lp_db_url, chat_before
+):
     """A check the learner's kernel stored is in the conversation the server reads: "why?"
-    without an exercise in the body is about it, under that exercise's policy."""
+    without an exercise in the body is about it, under that exercise's policy; and not about
+    the coach's plan the learner asked for before the check (it went to the coach)."""
     from datetime import datetime, timezone
 
     from learnpulse.course import demo_course
     from tests.conftest import make_event
 
+    if chat_before:
+        assert (await _chat(jp_fetch, {"message": chat_before}))["agent"] == "coach"
     answer = "def total(numbers):\n    result = 0\n    for n in numbers:\n        result += n\n"
     answer += "        return result\n"  # inside the loop
     checked = make_event(
