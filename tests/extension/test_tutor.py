@@ -186,6 +186,31 @@ async def test_chat_follow_ups_stay_about_the_learners_own_error(jp_fetch, lp_db
     assert "Still about your **KeyError**" in again["text"]
 
 
+async def test_chat_explains_an_error_another_way_each_time_then_its_concept(jp_fetch, lp_db_url):
+    """Asked again through tutor/chat, "why?" got the same text each time; the suggested
+    "Explain the concept behind this" explained the error once more. The ladder is each
+    learner's own."""
+    first = await _chat(jp_fetch, {"message": PASTED_ERROR})
+    texts = [(await _chat(jp_fetch, {"message": "why?"}))["text"] for _ in range(5)]
+    assert len(set(texts)) == 5
+    assert [t.split("\n\n")[1].split(":")[0] for t in texts[:2]] == [
+        "In simpler words",
+        'Step by step, here is what Python does with line 2, `scores["bob"]`',
+    ]
+    assert "I have explained your **KeyError**" in texts[4]
+    concept = await _chat(jp_fetch, {"message": first["actions"][0]})
+    assert concept["agent"] == "assistant"
+    assert concept["sources"][0]["id"] == "course:dicts#Missing keys"
+    assert concept["text"].startswith("The concept behind your **KeyError**")
+    await _chat(jp_fetch, {"message": PASTED_ERROR}, user="bob")
+    bob = await _chat(jp_fetch, {"message": "why?"}, user="bob")
+    assert "In simpler words" in bob["text"]  # bob's ladder starts at the bottom
+    with EventStore(lp_db_url) as store:
+        logged = store.query(kinds="tutor_message", learners="ada")
+    rungs = [json.loads(p).get("rung") for p in logged.get_column("payload")][1::2]
+    assert rungs == [None, "simpler", "trace", "analogy", "example", "ran-out", "concept"]
+
+
 async def test_chat_follow_ups_of_a_hint_never_give_the_solution(jp_fetch):
     body = {"exercise": "ex-loops-04"}
     first = await _chat(jp_fetch, {**body, "message": "give me a hint"})
@@ -199,14 +224,20 @@ async def test_chat_follow_ups_of_a_hint_never_give_the_solution(jp_fetch):
         assert "result += n" not in reply["text"]
 
 
-async def test_chat_follow_up_of_a_check_in_the_kernel_is_about_that_answer(jp_fetch, lp_db_url):
+@pytest.mark.parametrize("chat_before", [None, "make me a study plan for the next 3 weeks"])
+async def test_chat_follow_up_of_a_check_in_the_kernel_is_about_that_answer(
+    jp_fetch, lp_db_url, chat_before
+):
     """A check the learner's kernel stored is in the conversation the server reads: "why?"
-    without an exercise in the body is about it, under that exercise's policy."""
+    without an exercise in the body is about it, under that exercise's policy; and not about
+    the coach's plan the learner asked for before the check (it went to the coach)."""
     from datetime import datetime, timezone
 
     from learnpulse.course import demo_course
     from tests.conftest import make_event
 
+    if chat_before:
+        assert (await _chat(jp_fetch, {"message": chat_before}))["agent"] == "coach"
     answer = "def total(numbers):\n    result = 0\n    for n in numbers:\n        result += n\n"
     answer += "        return result\n"  # inside the loop
     checked = make_event(

@@ -348,12 +348,16 @@ def test_follow_ups_of_an_explained_error_are_about_that_error(
     stored with the conversation, so the code reviewer had nothing to answer about."""
     cells = ['scores = {"ada": 3}\nscores["bob"]\n', "%explain"]
     follow_ups = ("why?", "I still don't get it", "can you show a smaller example?")
+    texts = []
     for reply, text in follow_ups_after(shell, cells, follow_ups):
         assert reply.agent == "reviewer", text
         assert 'Still about your **KeyError** (Line 2: `scores["bob"]`)' in text
-        assert "A smaller example that raises the same error" in text
         assert "Show me the code" not in text and "Tuples" not in text
-    assert text.index("A smaller example") < text.index("Put another way")  # asked for it
+        texts.append(text)
+    # each time another way: simpler words, the line step by step, the example asked for
+    assert "In simpler words: The code asked the dictionary for a key" in texts[0]
+    assert '2. It takes `scores["bob"]`: the item at `"bob"` in `scores`.' in texts[1]
+    assert "A smaller example that raises the same error" in texts[2]
     run(shell, "%tutor what is recursion?")  # a new question: not about the error
     assert magics(shell).last_reply.sources[0].id.startswith("course:recursion#")
     payloads = [json.loads(p) for p in tracked_store.events("tutor_message").get_column("payload")]
@@ -363,6 +367,43 @@ def test_follow_ups_of_an_explained_error_are_about_that_error(
     from learnpulse.agents.tutor import ERROR_FOLLOW_UP
 
     assert why_reply["routing"] == ERROR_FOLLOW_UP
+
+
+def test_the_concept_behind_an_explained_error_comes_from_the_course(
+    shell: InteractiveShell, tracked_store
+) -> None:
+    """After %explain, its suggested "Explain the concept behind this" explained the error
+    again instead of the course's section on dictionaries."""
+    from learnpulse.agents.tutor import CONCEPT_FOLLOW_UP
+
+    run(shell, 'scores = {"ada": 3}\nscores["bob"]\n')
+    run(shell, "%explain")
+    action = next(a for a in magics(shell).last_reply.actions if "concept" in a)
+    outputs, _ = run(shell, f"%tutor {action}")
+    reply, shown = magics(shell).last_reply, outputs[-1]["text/plain"]
+    assert reply.agent == "assistant"
+    assert reply.text.startswith('The concept behind your **KeyError** (Line 2: `scores["bob"]`)')
+    assert reply.sources[0].id == "course:dicts#Missing keys"
+    assert "(Source: *Dictionaries — Missing keys*.)" in shown
+    assert "Still about your" not in shown
+    concept = json.loads(tracked_store.events("tutor_message").get_column("payload")[-1])
+    assert concept["routing"] == CONCEPT_FOLLOW_UP
+
+
+def test_asked_again_the_tutor_explains_an_error_another_way_until_it_runs_out(
+    shell: InteractiveShell, tracked_store
+) -> None:
+    """After %explain, "why?" asked twice got the same text twice."""
+    run(shell, "numbers = []\naverage = sum(numbers) / len(numbers)\n")
+    run(shell, "%explain")
+    shown = [run(shell, "%tutor why?")[0][-1]["text/plain"] for _ in range(6)]
+    assert len(set(shown[:4])) == 4
+    for angle, text in zip(("In simpler words", "Step by step", "Think of it this way",
+                            "A smaller example"), shown, strict=False):  # fmt: skip
+        assert angle in text and "Still about your **ZeroDivisionError** (Line 2" in text
+    assert shown[4] == shown[5]  # run out: it says so, and what to do instead
+    assert "I have explained your **ZeroDivisionError**" in shown[4]
+    assert "every way I have" in shown[4] and "show your instructor" in shown[4]
 
 
 def test_follow_ups_of_a_hint_go_on_or_reword_never_to_the_solution(
@@ -414,6 +455,44 @@ def test_a_follow_up_of_a_check_is_about_the_answer_checked(
     run(shell, "%tutor give me a hint")  # the ladder's hint, not the review again
     hint = magics(shell).last_reply
     assert hint.agent == "assistant" and hint.hint_level == 1
+
+
+@pytest.mark.parametrize(
+    ("chat", "agent"),
+    [
+        ("make me a study plan for the next 3 weeks", "coach"),
+        ("what should I learn before recursion?", "explorer"),
+    ],
+)
+def test_a_follow_up_is_about_the_newest_context_not_an_older_chat_answer(
+    shell: InteractiveShell, tracked_store, chat: str, agent: str
+) -> None:
+    """ "why?" right after %hint or %%check, when the last chat answer was the coach's or the
+    knowledge explorer's, went to that agent: a study plan or a learning path about a hint."""
+    from learnpulse.agents.tutor import CHECK_FOLLOW_UP, HINT_FOLLOW_UP
+
+    hints = tracked_store.session.course.exercise("ex-loops-04").hints
+    run(shell, f"%tutor {chat}")
+    assert magics(shell).last_reply.agent == agent
+    run(shell, "%hint ex-loops-04")
+    for follow_up in ("why?", "I still don't get it"):
+        run(shell, f"%tutor {follow_up}")
+        reply = magics(shell).last_reply
+        assert reply.agent == "assistant", follow_up
+        assert f"The hint you opened last for **Sum of a list** says:\n\n> {hints[0]}" in reply.text
+    run(shell, f"%tutor {chat}")  # a chat answer again, then a check
+    run(shell, WRONG_TOTAL)
+    run(shell, "%tutor why?")
+    reply = magics(shell).last_reply
+    assert reply.agent == "reviewer"
+    assert reply.text.startswith("About your last answer to **Sum of a list**")
+    routings = [
+        json.loads(p).get("routing")
+        for p in tracked_store.events("tutor_message").get_column("payload")
+    ]
+    assert routings[3] == routings[5] == HINT_FOLLOW_UP and routings[-1] == CHECK_FOLLOW_UP
+    run(shell, "%tutor and why?")  # the newest context is now the reviewer's answer
+    assert magics(shell).last_reply.agent == "reviewer"
 
 
 def test_a_follow_up_of_code_cut_when_stored_says_so(

@@ -10,8 +10,15 @@ import polars as pl
 
 from learnpulse.agents.base import Draft, Source, TutorContext
 from learnpulse.agents.conversation import with_previous_question
-from learnpulse.agents.follow_ups import hint_again, last_hint_shown, wants_next_hint
+from learnpulse.agents.follow_ups import (
+    asks_for_concept,
+    concept_query,
+    hint_again,
+    last_hint_shown,
+    wants_next_hint,
+)
 from learnpulse.agents.guardrails import asks_for_solution
+from learnpulse.agents.ladder import CONCEPT
 from learnpulse.agents.learner import level_of
 from learnpulse.agents.retrieval import Hit, course_index, skills_in
 
@@ -63,6 +70,10 @@ class LearningAssistant:
     def draft(self, message: str, context: TutorContext) -> Draft:
         exercise = context.exercise
         follows = context.follows or {}
+        concept = concept_query(context) if follows and asks_for_concept(message) else None
+        if concept is not None:  # "Explain the concept behind this" after %explain or a hint
+            query, about = concept
+            return self.explain(query, context, about=about)
         about_hint = follows.get("act") == "hint" and exercise is not None
         asks_on = asks_for_solution(message) or wants_next_hint(message)
         if about_hint and last_hint_shown(context) and not asks_on:
@@ -105,7 +116,7 @@ class LearningAssistant:
                 "What have you tried so far? Tell me where it goes wrong and I can help with "
                 "that step."
             )
-            actions = ("Another hint", "Explain the concept behind this exercise")
+            actions = ("Another hint", "Explain the concept behind this hint")
             return Draft(text, (source,), 0.9, actions, payload={"hint_level": level})
         skill = context.course.skills.get(exercise.skill) if context.course else None
         topic = skill.name if skill else exercise.skill
@@ -123,11 +134,24 @@ class LearningAssistant:
         actions = (f"Explain {topic}", "Review my code")
         return Draft(text, (source,), 0.8, actions, payload={"hint_level": context.hints_used})
 
-    def explain(self, message: str, context: TutorContext) -> Draft:
-        """An explanation of ``message`` from the best-matching passages."""
+    def explain(self, message: str, context: TutorContext, about: str = "") -> Draft:
+        """An explanation of ``message`` from the best-matching passages.
+
+        Parameters
+        ----------
+        message : str
+            The question, or, with ``about``, what to look up.
+        context : TutorContext
+        about : str, optional
+            Markdown naming what ``message`` is the concept of (``"your **KeyError** (Line
+            2...)"``): the reply says so first, and ``message`` is looked up as it is (not read
+            with the questions before it, nor with the exercise's topic).
+        """
         exclude = _closed_explanations(context)
-        query = with_previous_question(message, context.history, context.course)
-        if context.exercise is not None and context.course is not None:
+        query = (
+            message if about else with_previous_question(message, context.history, context.course)
+        )
+        if context.exercise is not None and context.course is not None and not about:
             # the topic of the exercise, unless the question names another one ("what is a
             # tuple?" during a loops exercise was answered with while loops)
             named = skills_in(message, context.course, by_passage=False)
@@ -147,6 +171,8 @@ class LearningAssistant:
         best = hits[0]
         level = level_of(context.p_known(best.passage.skill) if best.passage.skill else None)
         text = self._compose(best, hits[1:], level)
+        if about:
+            text = f"The concept behind {about}, from the course:\n\n{text}"
         confidence = best.score / (best.score + CONFIDENCE_HALF_SCORE)
         skill = best.passage.skill
         actions = (
@@ -156,7 +182,9 @@ class LearningAssistant:
         )
         notes = tuple(f"[{h.passage.source.title}]\n{h.passage.text}" for h in hits)
         sources = tuple(h.passage.source for h in hits)
-        return Draft(text, sources, confidence, actions, notes, {"level": level})
+        # an answer about the concept behind an error is part of its ladder (ladder.py)
+        payload = {"level": level, **({"rung": CONCEPT} if about else {})}
+        return Draft(text, sources, confidence, actions, notes, payload)
 
     def _compose(self, best: Hit, others: list[Hit], level: str) -> str:
         passage = best.passage

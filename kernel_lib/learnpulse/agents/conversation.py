@@ -219,6 +219,24 @@ def _asked_about_something(entry: dict[str, Any]) -> bool:
     return bool(entry.get("code") or entry.get("error") or entry.get("act"))
 
 
+def last_answered_by(history: list[dict[str, Any]]) -> str:
+    """The agent a follow-up stays with: the one that answered the newest entry of the
+    conversation; ``""`` when that entry is something the learner did since the last answer
+    (a hint opened, an answer checked: what "why?" now asks about, whoever answered before).
+
+    Parameters
+    ----------
+    history : list of dict
+        The conversation so far, oldest first.
+
+    Returns
+    -------
+    str
+    """
+    newest = history[-1] if history else {}
+    return newest.get("agent", "") if newest.get("role") == "tutor" else ""
+
+
 def followed_up(
     message: str, history: list[dict[str, Any]], course: Course | None = None
 ) -> dict[str, Any] | None:

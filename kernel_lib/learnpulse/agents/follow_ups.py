@@ -4,10 +4,12 @@ checked.
 
 What the follow-up is about comes with the conversation (the history entry
 :func:`learnpulse.agents.conversation.followed_up` finds, :attr:`TutorContext.follows`); the
-code reviewer and the learning assistant answer with the drafts of this module. None of them
-holds an exercise's solution: an error is explained on a small example of its own, a hint is
-put another way from the course material, and the answer checks of the guardrails still run
-over every reply.
+code reviewer and the learning assistant answer with the drafts of this module. Asked again
+about an error, the explanation takes another angle each time (:mod:`learnpulse.agents.ladder`);
+the concept behind an error, a hint or a check ("Explain the concept behind this") is looked up
+in the course material (:func:`concept_query`). None of them holds an exercise's solution: an
+error is explained on its own line and on small examples of its own, a hint is put another way
+from the course material, and the answer checks of the guardrails still run over every reply.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from learnpulse.agents import ladder
 from learnpulse.agents.base import Draft, Source
 from learnpulse.agents.errors import ErrorInfo, explanation_parts, locate
 
@@ -29,6 +32,24 @@ _NEXT_HINT = re.compile(
     r"\bstill stuck\b|\b(hint|clue)s? (please|pls)\b",
     re.I,
 )
+#: The suggested follow-up asking for the concept behind an error, a hint or a review.
+CONCEPT_ACTION = "Explain the concept behind this"
+#: Words asking about the idea behind what was explained ("Explain the concept behind this"),
+#: not for the same explanation again.
+_CONCEPT_REQUEST = re.compile(r"\bconcepts?\b|\b(idea|theory|topic) behind\b", re.I)
+#: Per exception type: words naming the construct it is about, which find the course section
+#: that teaches it ("KeyError" alone also finds the sections on exceptions).
+CONCEPT_WORDS = {
+    "NameError": "variable name assigned", "UnboundLocalError": "local variable scope",
+    "TypeError": "types conversion", "IndexError": "list index position",
+    "KeyError": "dictionary keys", "AttributeError": "methods of a type",
+    "ValueError": "converting strings to numbers",
+    "ZeroDivisionError": "division arithmetic operators",
+    "SyntaxError": "syntax colon brackets", "IndentationError": "indentation blocks",
+    "TabError": "indentation blocks", "ImportError": "importing a module",
+    "ModuleNotFoundError": "importing a module", "RecursionError": "recursion base case",
+    "FileNotFoundError": "opening a file path", "StopIteration": "iterator next loop",
+}  # fmt: skip
 #: Per exception type: a few lines that raise it on their own (never an exercise's code) and
 #: what they show. The learner can run them in a cell.
 SMALL_EXAMPLES: dict[str, tuple[str, str]] = {
@@ -78,9 +99,18 @@ def _example(type_name: str) -> tuple[str, str]:
     )
 
 
-def error_follow_up(message: str, error: BaseException | ErrorInfo, code: str | None) -> Draft:
-    """A follow-up of an error already explained: the error put another way, with a smaller
-    example that raises the same error (first, if the learner asked for one).
+def error_follow_up(
+    message: str,
+    error: BaseException | ErrorInfo,
+    code: str | None,
+    given: list[str] | None = None,
+    has_exercise: bool = False,
+) -> Draft:
+    """A follow-up of an error already explained, from the next angle of the ladder of
+    explanations (:mod:`learnpulse.agents.ladder`) the learner has not had yet: in simpler
+    words, step by step through the failing line, with an analogy, with a small example that
+    raises the same error (first, if the learner asked for one); once all were given, a reply
+    that says so and points to a hint or the instructor.
 
     Parameters
     ----------
@@ -91,24 +121,104 @@ def error_follow_up(message: str, error: BaseException | ErrorInfo, code: str | 
         reads it back from the conversation).
     code : str, optional
         The learner's code it came from.
+    given : list of str, optional
+        The rungs taken since the error was explained (:func:`~learnpulse.agents.ladder.
+        rungs_given`); default none.
+    has_exercise : bool
+        Whether the learner works on an exercise (whose hints the last rung points to).
 
     Returns
     -------
     Draft
+        Its ``payload["rung"]`` is the rung taken; its notes tell a language model the angles
+        already taken.
     """
+    given = given or []
     info = error if isinstance(error, ErrorInfo) else locate(error, code)
     what, why, where, how = explanation_parts(info)
+    traced = ladder.trace(info, what)
+    available = [rung for rung in ladder.RUNGS if rung != "trace" or traced]
+    rung = ladder.next_rung(given, available, bool(_EXAMPLE_REQUEST.search(message)))
     example, shows = _example(info.type_name)
-    lead = f"Still about your **{info.type_name}** ({where})."
-    again = f"Put another way: {what} {why}"
-    smaller = (
-        f"A smaller example that raises the same error:\n\n```python\n{example}\n```\n\n{shows}"
-    )
-    body = [smaller, again] if _EXAMPLE_REQUEST.search(message) else [again, smaller]
-    text = "\n\n".join([lead, *body, f"**What to try in your code:** {how}"])
+    bodies = {
+        "simpler": f"In simpler words: {ladder.plain_words(info.type_name)} In your code: "
+        f"{what}\n\n**What to try in your code:** {how}",
+        "trace": traced,
+        "analogy": f"Think of it this way: {ladder.analogy(info.type_name)}\n\nIn your code: "
+        f"{what} {why}",
+        "example": "A smaller example that raises the same error:\n\n"
+        f"```python\n{example}\n```\n\n{shows}",
+    }
     source = Source(f"python:exceptions#{info.type_name}", f"Python exception {info.type_name}")
-    actions = ("Explain the concept behind this", "Review my code")
-    return Draft(text, (source,), 0.85, actions, (what, why, how))
+    said = [ladder.RUNGS[r] for r in ladder.RUNGS if r in given]
+    if rung == ladder.RAN_OUT:
+        text = _ran_out(info.type_name, where, said, has_exercise)
+        actions = ("Give me a hint" if has_exercise else "Review my code", CONCEPT_ACTION)
+        note = (
+            f"Every way of explaining this {info.type_name} was given ({ladder.listed(said)}): say "
+            "so, and suggest a hint or asking the instructor; do not explain it again."
+        )
+    else:
+        last = len([r for r in available if r not in given]) == 1
+        more = "" if last else "\n\n*Still unclear? Ask again, and I will explain it another way.*"
+        text = f"Still about your **{info.type_name}** ({where}).\n\n{bodies[rung]}{more}"
+        actions = ("I still don't get it", CONCEPT_ACTION)
+        earlier = f"; since then: {ladder.listed(said)}" if said else ""
+        note = (
+            f"The learner asks again about this {info.type_name}, already explained "
+            f"(what, why, where, how to investigate{earlier}). Explain it {ladder.RUNGS[rung]}; "
+            "do not repeat what was said, and never give the solution."
+        )
+    return Draft(text, (source,), 0.85, actions, (note, what, why, how), {"rung": rung})
+
+
+def _ran_out(type_name: str, where: str, said: list[str], has_exercise: bool) -> str:
+    """What the tutor says once every angle of the ladder was given."""
+    hint = (
+        "ask for a hint (*Give me a hint*), which leads you on without giving the answer away, or "
+        if has_exercise
+        else ""
+    )
+    return (
+        f"I have explained your **{type_name}** ({where}) every way I have: "
+        f"{ladder.listed(said)}. Saying it again would not help. Next, {hint}show your "
+        "instructor the line, the error and what you tried: working through it with someone "
+        "helps."
+    )
+
+
+def asks_for_concept(message: str) -> bool:
+    """Whether ``message`` asks about the concept behind what it follows ("Explain the
+    concept behind this", "what is the idea behind it?") rather than for it again."""
+    return bool(_CONCEPT_REQUEST.search(message))
+
+
+def concept_query(context: TutorContext) -> tuple[str, str] | None:
+    """What to look up in the course material for the concept behind what a follow-up is
+    about, and what that was (for the reply's first line): the construct of an explained
+    error (its type, the words of :data:`CONCEPT_WORDS` and its line), else the skill of the
+    exercise a hint or a check was of. None if neither is in ``context``.
+
+    Parameters
+    ----------
+    context : TutorContext
+        With the error or the exercise the follow-up is about.
+
+    Returns
+    -------
+    (str, str) or None
+        The query, and markdown naming what it is the concept of.
+    """
+    error, exercise = context.error, context.exercise
+    if error is not None:
+        info = error if isinstance(error, ErrorInfo) else locate(error, context.code)
+        query = f"{info.type_name} {CONCEPT_WORDS.get(info.type_name, '')} {info.line}"
+        where = explanation_parts(info)[2]
+        return query, f"your **{info.type_name}** ({where})"
+    if exercise is None:
+        return None
+    skill = context.course.skills.get(exercise.skill) if context.course is not None else None
+    return (skill.name if skill else exercise.skill), f"**{exercise.title}**"
 
 
 def wants_next_hint(message: str) -> bool:
@@ -156,7 +266,7 @@ def hint_again(context: TutorContext, reworded: tuple[Source, str] | None) -> Dr
         "Try that idea on a small example in a cell first, then in your answer. Which part of "
         "the hint is unclear: a word, or how it applies to the exercise?"
     )
-    actions = ("Another hint", "Explain the concept behind this exercise")
+    actions = ("Another hint", "Explain the concept behind this hint")
     return Draft("\n\n".join(lines), tuple(sources), 0.8, actions, (hint,))
 
 

@@ -85,10 +85,11 @@ def learner_mastery(
 #: What a learner does outside the chat that the tutor may be asked about ("why?" after a
 #: hint or a check): these events are learner entries of the conversation history.
 ACTS = ("hint", "attempt")
-#: Keys a learner's ``tutor_message`` payload may add to its history entry: what it followed
-#: up (``act``, and of a checked answer ``correct``, ``feedback``, ``answer``) and whether the
-#: code stored with it was cut (``code_cut``).
-FOLLOW_UP_KEYS = ("act", "correct", "feedback", "answer", "code_cut")
+#: Keys a ``tutor_message`` payload may add to its history entry: of a learner's, what it
+#: followed up (``act``, and of a checked answer ``correct``, ``feedback``, ``answer``) and
+#: whether the code stored with it was cut (``code_cut``); of a tutor's, the angle its
+#: explanation took (``rung``, see :mod:`learnpulse.agents.ladder`).
+FOLLOW_UP_KEYS = ("act", "correct", "feedback", "answer", "code_cut", "rung")
 
 
 def history(events: pl.DataFrame, limit: int = HISTORY_MESSAGES) -> list[dict[str, Any]]:

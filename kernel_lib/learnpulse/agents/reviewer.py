@@ -8,7 +8,8 @@ import re
 
 from learnpulse.agents.base import Draft, Source, TutorContext
 from learnpulse.agents.errors import ErrorInfo, explain_error, parse_traceback
-from learnpulse.agents.follow_ups import error_follow_up
+from learnpulse.agents.follow_ups import CONCEPT_ACTION, error_follow_up
+from learnpulse.agents.ladder import rungs_given
 from learnpulse.agents.review import format_findings, review_code
 from learnpulse.course.rules import Piece, asks_you, broken_rules
 
@@ -52,7 +53,9 @@ class CodeReviewer:
         code = context.code or code_in(message)
         error: BaseException | ErrorInfo | None = context.error or parse_traceback(message)
         if context.follows is not None and error is not None:  # "why?" after %explain
-            return error_follow_up(message, error, code)
+            # the next angle of the ladder: asked again, the learner gets another explanation
+            given = rungs_given(context.history, context.follows.get("error", ""))
+            return error_follow_up(message, error, code, given, context.exercise is not None)
         # code stored cut short may end mid-statement: its SyntaxError is not the learner's
         cut = bool(context.follows and context.follows.get("code_cut"))
         parts: list[str] = []
@@ -86,7 +89,7 @@ class CodeReviewer:
                 0.2,
                 ("Explain my last error", "Review my last cell"),
             )
-        actions = ("Explain the concept behind this", "Give me a hint")
+        actions = (CONCEPT_ACTION, "Give me a hint")
         confidence = 0.9 if error is not None else 0.8
         return Draft("\n\n".join(parts), tuple(sources), confidence, actions, tuple(parts))
 

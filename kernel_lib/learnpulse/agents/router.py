@@ -4,7 +4,9 @@ An explicit choice always wins. Otherwise code or an error in the message or con
 the code reviewer. Then a follow-up ("a harder one", "and why?", see
 :func:`~learnpulse.agents.conversation.is_follow_up`) with no keyword of an agent other than
 the learning assistant (whose keywords are question words) stays with the agent that answered
-last; then each agent's keywords are counted (ties go to the earlier agent of
+last, unless the learner has opened a hint or checked an answer since: the newest context wins
+over an older chat answer (:func:`~learnpulse.agents.conversation.last_answered_by`), and the
+tutor answers about it. Then each agent's keywords are counted (ties go to the earlier agent of
 :data:`PRIORITY`); anything else goes to the learning assistant.
 """
 
@@ -14,7 +16,7 @@ import re
 from collections.abc import Mapping
 
 from learnpulse.agents.base import Agent, TutorContext
-from learnpulse.agents.conversation import is_follow_up
+from learnpulse.agents.conversation import is_follow_up, last_answered_by
 from learnpulse.agents.errors import parse_traceback
 
 #: Order that breaks keyword ties (the more specific agents first).
@@ -56,7 +58,7 @@ def route(
     ):
         return "reviewer", "the message carries code or an error"
     hits = {name: _keyword_hits(message, agent) for name, agent in agents.items()}
-    last = next((m["agent"] for m in reversed(context.history) if m["role"] == "tutor"), "")
+    last = last_answered_by(context.history)
     # The default agent's keywords are question words ("why", "explain"): a follow-up that
     # has no other agent's keyword stays with the agent that answered.
     specific = any(hits[name] for name in hits if name != DEFAULT_AGENT)

@@ -29,7 +29,7 @@ from learnpulse.agents.errors import (
     parse_traceback,
     read_error_record,
 )
-from learnpulse.agents.follow_ups import checked_lead
+from learnpulse.agents.follow_ups import asks_for_concept, checked_lead
 from learnpulse.agents.generator import generated_exercise
 from learnpulse.agents.guardrails import ReplyGuard, answer_patterns, too_vague, withheld_notice
 from learnpulse.agents.learner import (
@@ -69,6 +69,7 @@ REVIEW_FOLLOW_UP = "a follow-up of the review of the learner's code"
 ERROR_FOLLOW_UP = "a follow-up of the explanation of the learner's error"
 HINT_FOLLOW_UP = "a follow-up of the hint the learner opened"
 CHECK_FOLLOW_UP = "a follow-up of the learner's checked answer"
+CONCEPT_FOLLOW_UP = "a question about the concept behind what the learner asked about"
 #: What a follow-up's answer says when the code it is about was cut when it was stored.
 CODE_CUT_NOTE = (
     "*(Your code was long: I only kept its first {chars:,} characters, so this is about "
@@ -417,6 +418,8 @@ def _about_what_it_follows(
     error = read_error_record(follows["error"]) if follows.get("error") else None
     if act != "hint" and exercise is not None and asks_for_hint(message):
         wanted, why, follows, code, error = "assistant", unchanged[1], None, None, None
+    elif asks_for_concept(message) and (error is not None or exercise is not None):
+        wanted, why = "assistant", CONCEPT_FOLLOW_UP  # the course's section, not the same again
     elif act == "hint" or (act == "attempt" and not code):
         wanted, why = "assistant", HINT_FOLLOW_UP if act == "hint" else CHECK_FOLLOW_UP
     else:
@@ -522,7 +525,7 @@ def _log(
         "engine": reply.engine[:200],
         "redactions": reply.redactions,
         "routing": routing,
-        **{k: v for k, v in draft.payload.items() if k in ("sufficiency", "skill")},
+        **{k: v for k, v in draft.payload.items() if k in ("sufficiency", "skill", "rung")},
         **({"hint_level": reply.hint_level} if reply.hint_level is not None else {}),
     }
     learner_payload = {"role": "learner", "agent": reply.agent, "text": message[:MAX_LOGGED_CHARS]}

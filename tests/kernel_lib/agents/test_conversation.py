@@ -7,6 +7,7 @@ import pytest
 from learnpulse.agents.conversation import (
     followed_up,
     is_follow_up,
+    last_answered_by,
     topics_in,
     with_previous_question,
 )
@@ -101,3 +102,16 @@ def test_a_follow_up_is_about_the_error_hint_or_check_before_it(course):
             assert followed_up(follow_up, history, course) is entry, (entry, follow_up)
         assert followed_up("what is recursion?", history, course) is None
         assert "tuple" not in with_previous_question("why?", history, course)
+
+
+def test_a_hint_or_check_since_the_last_answer_is_the_newest_context():
+    """The router kept "why?" with the coach when a hint was opened after the coach's plan."""
+    chat = [
+        {"role": "learner", "text": "make me a study plan", "agent": "coach"},
+        {"role": "tutor", "text": "**Study plan**", "agent": "coach"},
+    ]
+    assert last_answered_by(chat) == "coach"
+    for act in ("hint", "attempt"):
+        opened = {"role": "learner", "text": "", "agent": "", "act": act, "item_id": "ex-1"}
+        assert last_answered_by([*chat, opened]) == ""
+    assert last_answered_by([]) == ""

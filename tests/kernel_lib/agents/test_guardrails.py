@@ -418,3 +418,28 @@ def test_offline_material_does_not_give_the_answer_away(course):
                 exercise="ex-loops-03", course=course)  # fmt: skip
     assert "loop" in reply.text and not re.search(r"\bbreak\b", reply.text, re.I)
     assert reply.redactions >= 1
+
+
+def test_every_rung_of_an_errors_ladder_leaks_nothing(course, lite_store, chat_api):
+    """Asked again and again about an error during an exercise, each explanation takes
+    another angle (simpler words, a trace, an analogy, an example, then "ask for a hint"):
+    none of them is the solution, offline or from an LLM that writes it."""
+    leaked, rungs = [], []
+    for number, exercise_id in enumerate(CODE_EXERCISES):
+        exercise = course.exercise(exercise_id)
+        options = {"learner_id": f"asker-{number}", "exercise": exercise_id,
+                   "store": lite_store, "course": course}  # fmt: skip
+        error = f'File "<cell>", line 2, in {exercise.function}\n    return answer\n'
+        ask(f"Traceback:\n  {error}NameError: name 'answer' is not defined", **options)
+        for index in range(6):
+            renamed = f"```python\n{_renamed(exercise.solution)}```"
+            engine = _llm(chat_api, renamed) if index % 2 else None
+            reply = ask("why?", engine=engine, **options)
+            if leaks(reply.text, exercise.solution) or exercise.solution.strip() in reply.text:
+                leaked.append((exercise_id, index, reply.agent))
+        payloads = lite_store.query(kinds="tutor_message", learners=f"asker-{number}")
+        rungs.append([json.loads(p).get("rung") for p in payloads.get_column("payload")][3::2])
+    assert leaked == []
+    assert set(map(tuple, rungs)) == {
+        ("simpler", "trace", "analogy", "example", "ran-out", "ran-out")
+    }
