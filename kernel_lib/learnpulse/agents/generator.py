@@ -15,13 +15,15 @@ from __future__ import annotations
 import random
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from learnpulse.agents.base import Draft, Source, TutorContext
+from learnpulse.agents.guardrails import redact_leaks
+from learnpulse.agents.learner import solved
 from learnpulse.agents.retrieval import skills_in
 from learnpulse.course import Exercise
 
@@ -323,16 +325,22 @@ def generate_exercise(skill: str, difficulty: float, seed: int) -> Exercise:
     ValueError
         If no template practises ``skill`` or ``difficulty`` is outside 0..1.
     """
+    return next(_drafts(skill, difficulty, seed))
+
+
+def _drafts(skill: str, difficulty: float, seed: int) -> Iterator[Exercise]:
+    """The exercise each template of ``skill`` draws from ``seed``, the template whose
+    difficulty range is centred nearest ``difficulty`` first (see :func:`generate_exercise`)."""
     if not 0.0 <= difficulty <= 1.0:
         raise ValueError(f"difficulty must be between 0 and 1, got {difficulty!r}")
     candidates = [t for t in TEMPLATES if t.skill == skill]
     if not candidates:
         known = ", ".join(SKILLS_WITH_TEMPLATES)
         raise ValueError(f"no exercise template for skill {skill!r}; templates exist for {known}")
-    template = min(candidates, key=lambda t: abs(sum(t.difficulty) / 2 - difficulty))
-    low, high = template.difficulty
-    level = min(max(difficulty, low), high)
-    return _build(TEMPLATES.index(template), round(level * 100), seed)
+    for template in sorted(candidates, key=lambda t: abs(sum(t.difficulty) / 2 - difficulty)):
+        low, high = template.difficulty
+        level = min(max(difficulty, low), high)
+        yield _build(TEMPLATES.index(template), round(level * 100), seed)
 
 
 def generated_exercise(exercise_id: str) -> Exercise:
@@ -424,7 +432,10 @@ class ContentGenerator:
             return _which_topic(context)
         difficulty = _difficulty(message, context, skill)
         seed = zlib.crc32(f"{context.learner_id}|{skill}|{len(context.history)}".encode())
-        exercises = [generate_exercise(skill, difficulty, seed + n) for n in range(_count(message))]
+        drawn = (_practice(skill, difficulty, seed + n, context) for n in range(_count(message)))
+        exercises = [e for e in drawn if e is not None]
+        if not exercises:
+            return _would_give_away(skill, context)
         text = "\n\n---\n\n".join(render(e) for e in exercises)
         if named:
             why = ""
@@ -440,3 +451,43 @@ class ContentGenerator:
         payload = {"exercises": [e.id for e in exercises], "skill": skill}
         actions = ("Harder", "Easier", "Give me a hint")
         return Draft(f"{intro}\n\n{text}", (source,), 0.85, actions, payload=payload)
+
+
+def _practice(skill: str, difficulty: float, seed: int, context: TutorContext) -> Exercise | None:
+    """The first exercise of :func:`_drafts` that does not show the code of the exercise the
+    learner works on (until they solve it), or None. The reply's leak check would remove that
+    code (the counting question on dicts is ex-dicts-02's solution), leaving a question nobody
+    can answer."""
+    current = context.exercise
+    if current is None or current.type != "code" or solved(context.events, current.id):
+        return next(_drafts(skill, difficulty, seed))
+    return next(
+        (
+            e
+            for e in _drafts(skill, difficulty, seed)
+            if not redact_leaks(render(e), [current.solution])[1]
+        ),
+        None,
+    )
+
+
+def _would_give_away(skill: str, context: TutorContext) -> Draft:
+    """Why there is no practice on ``skill`` now, and what to do instead."""
+    current = context.exercise
+    course = context.course
+    # the skills it builds on first (the course's prerequisites), then any other
+    near = (
+        course.skills[skill].prerequisites if course is not None and skill in course.skills else ()
+    )
+    others = [
+        s for s in dict.fromkeys([*near, *SKILLS_WITH_TEMPLATES])
+        if s in SKILLS_WITH_TEMPLATES and s != skill and (course is None or s in course.skills)
+    ][:2]  # fmt: skip
+    text = (
+        f"A practice question on **{skill}** now would show the answer to the exercise you are "
+        f"working on, {current.title} (`{current.id}`). Solve that one first (`%hint "
+        f"{current.id}` gives a nudge), then ask again"
+        + (f", or practise another topic: {', '.join(others)}." if others else ".")
+    )
+    actions = ("Give me a hint", *(f"Practise {s}" for s in others))
+    return Draft(text, (), 0.6, actions, payload={"skill": skill})

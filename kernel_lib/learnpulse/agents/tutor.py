@@ -142,7 +142,15 @@ class TutorStream:
     def __iter__(self) -> Iterator[str]:
         exercise = self.context.exercise
         own_code = [c for c in (self.context.code, code_in(self.message)) if c]
-        solutions = [exercise.solution] if exercise is not None and exercise.type == "code" else []
+        # A learner who solved the exercise has nothing left to be given away (a practice
+        # question on its skill may show its pattern then).
+        solutions = (
+            [exercise.solution]
+            if exercise is not None
+            and exercise.type == "code"
+            and not solved(self.context.events, exercise.id)
+            else []
+        )
         # Only the built-in agents' offline drafts are learnpulse's own text.
         built_in = self.agent in {cls.name for cls in BUILTIN_AGENTS}
         offline = built_in and self._engine.name == OfflineEngine.name

@@ -117,3 +117,29 @@ def test_a_course_without_templated_skills_gets_an_honest_answer():
         "and Text basics has none of them. Practise with its own exercises instead, e.g. "
         "`%exercise tb-2`, `%exercise tb-1`."
     )
+
+
+def test_practice_never_comes_out_with_its_code_removed(course):
+    """With a code exercise open, 12 of 80 practice questions came out with their code
+    replaced by "[code removed: it reproduces this exercise's reference solution...]" (the
+    counting question on dicts is ex-dicts-02's solution): questions nobody could answer."""
+    broken = []
+    for exercise in (e for e in course.exercises.values() if e.type == "code"):
+        for learner in ("u0", "u1", "u2", "u3"):
+            message = f"give me a practice exercise on {exercise.skills[0]}"
+            reply = ask(message, learner_id=learner, course=course, exercise=exercise.id)
+            if reply.agent == "generator" and reply.redactions:
+                broken.append((exercise.id, learner))
+    assert broken == []
+
+
+def test_practice_that_would_give_the_answer_away_waits_until_it_is_solved(
+    course, lite_store, make_event
+):
+    asked = {"learner_id": "ann", "course": course, "store": lite_store, "exercise": "ex-dicts-02"}
+    refused = ask("give me a practice exercise on dicts", **asked)
+    assert "would show the answer to the exercise you are working on, Word counts" in refused.text
+    assert refused.actions == ("Give me a hint", "Practise lists", "Practise loops")
+    lite_store.append([make_event(learner_id="ann", course_id=course.id, item_id="ex-dicts-02")])
+    practice = ask("give me a practice exercise on dicts", **asked)
+    assert "counts.get(w, 0) + 1" in practice.text and practice.redactions == 0
