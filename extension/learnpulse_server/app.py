@@ -365,6 +365,17 @@ class LearnPulseApp(ExtensionApp):
             return f"tutor engine: {error}"
         return None
 
+    def configured_course(self) -> str | None:
+        """The server's course: ``tutor_course_file``'s course id, else
+        ``$LEARNPULSE_COURSE_ID`` (the course the dashboards open on), else None. The analytics
+        routes answer for it when a request names no course."""
+        from learnpulse.collectors.context import COURSE_ENV
+        from learnpulse_server.handlers.tutor import tutor_course
+
+        if self.tutor_course_file:
+            return tutor_course(self.tutor_course_file).id
+        return os.environ.get(COURSE_ENV) or None
+
     def _course_id_problem(self) -> str | None:
         """Why ``$LEARNPULSE_COURSE_ID`` and ``tutor_course_file`` disagree, if they do: the
         kernels would record the notebooks' events in one course and the tutor's in another

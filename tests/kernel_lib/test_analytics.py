@@ -379,6 +379,20 @@ def test_live_unknown_course_is_named(sqlite_store):
         live.close()
 
 
+def test_live_default_course_is_answered_when_none_is_named(sqlite_store):
+    """A server's configured course, not the store's first: the dashboards open on it."""
+    sqlite_store.append([{**HAND_BUILT[-1], "course_id": "course-b"}])
+    live = LiveAnalytics(sqlite_store, predict=engagement_only, default_course="course-b")
+    try:
+        assert live.resolve_course(None) == "course-b"
+        assert live.resolve_course("course-a") == "course-a"
+        live.default_course = "course-z"
+        with pytest.raises(UnknownCourseError, match=r"no course 'course-z'.*course-a"):
+            live.resolve_course(None)
+    finally:
+        live.close()
+
+
 def test_live_shows_every_course_the_course_list_names(sqlite_store):
     """The dashboard's course list names the courses the store knows from their learners
     too (an import of learners before their events): picking one answered "no course"."""

@@ -60,6 +60,7 @@ def analytics_service(handler: LearnPulseMixin) -> LiveAnalytics:
             refresh_interval=app.analytics_refresh_interval,
             prediction_interval=app.analytics_prediction_interval,
             workers=app.analytics_workers,
+            default_course=app.configured_course(),
         )
         handler.settings[SERVICE_SETTING] = service
     return service
@@ -133,13 +134,21 @@ class AnalyticsMixin(LearnPulseMixin):
         return _BOOLEANS[self.query_choice(name, list(_BOOLEANS), "false")]
 
     async def course(self) -> str:
-        """The ``course`` parameter, or the store's first course; 404 if there is none
-        (``wait=true`` looks in the store again for a course it has not seen yet)."""
+        """The ``course`` parameter, else the server's configured course (as the dashboards
+        open on it), else the store's first course; 404 if there is none (``wait=true`` looks
+        in the store again for a course it has not seen yet)."""
         resolve = functools.partial(self.service.resolve_course, fresh=self.query_bool("wait"))
+        named = self.query_str("course")
         try:
-            return await self.off_loop(resolve, self.query_str("course"))
+            return await self.off_loop(resolve, named)
         except UnknownCourseError as error:
-            raise web.HTTPError(404, "%s", str(error)) from None
+            message = str(error)
+            if named is None and self.service.default_course is not None:
+                message += (
+                    " (the server's course, from its tutor_course_file or $LEARNPULSE_COURSE_ID, "
+                    "answered when no ?course= is named: its views start with its first event)"
+                )
+            raise web.HTTPError(404, "%s", message) from None
 
     def requested_learners(self) -> list[str] | None:
         """``learner`` values; a student may only name themself (403) and always gets so."""

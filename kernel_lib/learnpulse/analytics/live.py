@@ -142,6 +142,9 @@ class LiveAnalytics:
         who is at risk, in the predictions and the overview's ``at_risk``).
     refresh_interval, prediction_interval, workers
         See :data:`REFRESH_INTERVAL_S`, :data:`PREDICTION_INTERVAL_S`, :data:`WORKERS`.
+    default_course : str, optional
+        The course :meth:`resolve_course` answers when none is named (a server's configured
+        course); None: the store's first course by id.
     """
 
     def __init__(
@@ -154,8 +157,10 @@ class LiveAnalytics:
         refresh_interval: float = REFRESH_INTERVAL_S,
         prediction_interval: float = PREDICTION_INTERVAL_S,
         workers: int = WORKERS,
+        default_course: str | None = None,
     ):
         self.store = store
+        self.default_course = default_course or None
         self.predict = predict or _default_predict
         self.fitted_for = fitted_for
         self.settings = settings
@@ -181,7 +186,8 @@ class LiveAnalytics:
         return courses
 
     def resolve_course(self, course: str | None, *, fresh: bool = False) -> str:
-        """``course`` if the store has it, or the first course when None (blocking).
+        """``course`` if the store has it; when None, :attr:`default_course`, else the
+        store's first course by id (blocking).
 
         A course not in the list read earlier (or none at all) makes the list be read again
         if it is older than :data:`COURSE_RECHECK_S`, or at once with ``fresh`` (a request
@@ -192,6 +198,7 @@ class LiveAnalytics:
         UnknownCourseError
             If the store has no such course (or no course at all).
         """
+        course = course if course is not None else self.default_course
         listed_before = self._course_list[0]
         known = [*self.courses(), *self._described_courses]
         list_age = time.monotonic() - self._course_list[0]
