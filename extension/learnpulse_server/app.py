@@ -126,6 +126,20 @@ class LearnPulseApp(ExtensionApp):
         config=True,
         help="Worker threads computing analytics and predictions (off the event loop).",
     )
+    analytics_max_courses = Integer(
+        8,
+        min=1,
+        config=True,
+        help=(
+            "Courses whose events and analytics (overviews, trends, predictions) the server "
+            "keeps in memory: the most recently viewed ones. Viewing another drops the least "
+            "recently viewed (its next request reads and computes it again: seconds for a "
+            "large course), never the server's course (tutor_course_file's, else "
+            "$LEARNPULSE_COURSE_ID), one with an open analytics/stream or one being computed. "
+            "Each takes memory as its events and predictions do (about 10 MB for a course of "
+            "200 learners over six weeks)."
+        ),
+    )
     analytics_page_learners = Integer(
         500,
         min=1,

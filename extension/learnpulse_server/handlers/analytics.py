@@ -27,7 +27,7 @@ from tornado import web
 
 from learnpulse.analytics import RANGES, course_catalog
 from learnpulse.analytics.jsonable import dumps
-from learnpulse.analytics.live import LiveAnalytics, Result, UnknownCourseError
+from learnpulse.analytics.live import MAX_COURSES, LiveAnalytics, Result, UnknownCourseError
 from learnpulse.analytics.predictions import ALERTS, alerts_of, prediction_page, select_models
 from learnpulse_server.handlers.base import (
     API_PREFIX,
@@ -55,12 +55,13 @@ def analytics_service(handler: LearnPulseMixin) -> LiveAnalytics:
         app = handler.extensionapp
         service = LiveAnalytics(
             handler.store,
-            fitted_for=_fitted_loader(app.models_dir),
+            fitted_for=_fitted_loader(app.models_dir, app.analytics_max_courses),
             settings=_prediction_settings(app),
             refresh_interval=app.analytics_refresh_interval,
             prediction_interval=app.analytics_prediction_interval,
             workers=app.analytics_workers,
             default_course=app.configured_course(),
+            max_courses=app.analytics_max_courses,
         )
         handler.settings[SERVICE_SETTING] = service
     return service
@@ -86,13 +87,14 @@ def _prediction_settings(app: Any) -> dict[str, Any] | None:
     return settings or None
 
 
-def _fitted_loader(models_dir: str | None):
+def _fitted_loader(models_dir: str | None, max_courses: int = MAX_COURSES):
     """``course -> fitted models or None``: the folder ``models_dir/<course>`` written by
-    ``FittedCourseModels.save``, read again when a file in it changes."""
+    ``FittedCourseModels.save``, read again when a file in it changes; the models of the
+    ``max_courses`` most recently used courses are kept (as their analytics are)."""
     if not models_dir:
         return None
 
-    @functools.lru_cache(maxsize=16)
+    @functools.lru_cache(maxsize=max_courses)
     def load(folder: Path, saved_ns: int) -> Any:
         from learnpulse.models import FittedCourseModels
 
