@@ -372,19 +372,27 @@ class LiveAnalytics:
             busy = (
                 state.busy.setdefault(key, threading.Lock()) if _cacheable(key) else nullcontext()
             )
+        outcome: tuple[Result | None, BaseException | None] | None = None
         try:
             if job.set_running_or_notify_cancel():
                 # one computation of a result at a time (several workers): each starts from
                 # the one before, so none replaces a newer one or loses its changed learners
                 with busy:
-                    result = self._result(state, key, compute, sync=sync, fresh=fresh)
-                job.set_result(result)
+                    outcome = (self._result(state, key, compute, sync=sync, fresh=fresh), None)
         except BaseException as error:  # handed to whoever waits on the job
-            job.set_exception(error)
+            outcome = (None, error)
         finally:
+            # no longer pending before its answer is out: once answered, nothing holds the
+            # course in memory (pending work does), so the next course may drop it
             with self._lock:
                 if state.pending.get(key) is job:
                     del state.pending[key]
+        if outcome is not None:
+            result, error = outcome
+            if error is None:
+                job.set_result(result)
+            else:
+                job.set_exception(error)
 
     def _result(self, state: _Course, key: Hashable, compute, *, sync: bool, fresh: bool):
         if sync or time.monotonic() - state.synced_at >= self.refresh_interval:
