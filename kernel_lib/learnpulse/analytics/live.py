@@ -62,8 +62,8 @@ COURSE_LIST_TTL_S = 60.0
 COURSE_RECHECK_S = 5.0
 #: Worker threads doing syncs and computations (one keeps heavy work to one core).
 WORKERS = 1
-#: Courses whose events and results are kept in memory (the most recently used ones; each
-#: holds its events and its predictions: tens of MB for a course of a few hundred learners).
+#: Courses whose events and results are kept in memory, the most recently used ones (each
+#: holds its events and predictions: about 10 MB for 200 learners over six weeks).
 MAX_COURSES = 8
 
 Predict = Callable[..., dict[str, pl.DataFrame]]
