@@ -127,6 +127,20 @@ class LearnPulseApp(ExtensionApp):
         config=True,
         help="Worker threads computing analytics and predictions (off the event loop).",
     )
+    analytics_max_courses = Integer(
+        8,
+        min=1,
+        config=True,
+        help=(
+            "Courses whose events and analytics (overviews, trends, predictions) the server "
+            "keeps in memory: the most recently viewed ones. Viewing another drops the least "
+            "recently viewed (its next request reads and computes it again: seconds for a "
+            "large course), never the server's course (tutor_course_file's, else "
+            "$LEARNPULSE_COURSE_ID), one with an open analytics/stream or one being computed. "
+            "Each takes memory as its events and predictions do (about 10 MB for a course of "
+            "200 learners over six weeks)."
+        ),
+    )
     analytics_page_learners = Integer(
         500,
         min=1,
@@ -379,6 +393,17 @@ class LearnPulseApp(ExtensionApp):
         except ValueError as error:
             return f"tutor engine: {error}"
         return None
+
+    def configured_course(self) -> str | None:
+        """The server's course: ``tutor_course_file``'s course id, else
+        ``$LEARNPULSE_COURSE_ID`` (the course the dashboards open on), else None. The analytics
+        routes answer for it when a request names no course."""
+        from learnpulse.collectors.context import COURSE_ENV
+        from learnpulse_server.handlers.tutor import tutor_course
+
+        if self.tutor_course_file:
+            return tutor_course(self.tutor_course_file).id
+        return os.environ.get(COURSE_ENV) or None
 
     def _course_id_problem(self) -> str | None:
         """Why ``$LEARNPULSE_COURSE_ID`` and ``tutor_course_file`` disagree, if they do: the

@@ -168,6 +168,37 @@ async def test_bad_parameters_are_named(jp_fetch, hand_built, route, params, cod
     assert named in message
 
 
+@pytest.fixture
+def server_course(request, jp_environ, monkeypatch):
+    """``$LEARNPULSE_COURSE_ID`` (``course-b``, or the test's parameter) in the server's
+    environment from its start, as a hub's spawner sets it."""
+    course = getattr(request, "param", "course-b")
+    monkeypatch.setenv("LEARNPULSE_COURSE_ID", course)
+    return course
+
+
+async def test_without_a_course_the_routes_answer_for_the_servers_course(
+    server_course, jp_fetch, hand_built, lp_db_url
+):
+    """Without ?course=, the routes answered for the store's first course by id (course-a),
+    while the dashboards open on $LEARNPULSE_COURSE_ID's."""
+    with EventStore(lp_db_url) as store:
+        store.append([{**event, "course_id": server_course} for event in HAND_BUILT[-4:]])
+    for route in ("dashboard", "trends", "predictive", "alerts"):
+        assert (await get(jp_fetch, route))["course"] == server_course, route
+    assert (await get(jp_fetch, "dashboard", course="course-a"))["course"] == "course-a"
+
+
+@pytest.mark.parametrize("server_course", ["course-z"], indirect=True)
+async def test_a_servers_course_without_events_is_named(server_course, jp_fetch, hand_built):
+    """Not the first course instead (another course than the dashboards'): a 404 saying
+    which course was asked for, and why."""
+    code, message = await refused(jp_fetch, "dashboard", "teacher")
+    assert code == 404
+    assert "no course 'course-z' in the store" in message
+    assert "$LEARNPULSE_COURSE_ID" in message and "course-a" in message
+
+
 @pytest.mark.parametrize("route", ["predictive", "alerts"])
 async def test_a_student_may_not_ask_about_another(jp_fetch, simulated, route):
     status, message = await refused(jp_fetch, route, "ada", learner="bob")

@@ -130,6 +130,31 @@ async def test_the_course_list_names_the_courses_and_counts_their_learners(jp_fe
     assert (await get(jp_fetch, "dashboard", course="stats-201"))["course"] == "stats-201"
 
 
+async def test_without_a_course_every_analytics_route_answers_for_the_course_file(
+    jp_fetch, jp_ws_fetch, lp_db_url
+):
+    """Asked without ?course=, the analytics routes answered for the store's alphabetically
+    first course ('algebra-1' here), while the dashboards open on the server's course: an
+    API client saw another course than the instructor's dashboard."""
+    with EventStore(lp_db_url) as store:
+        store.append([
+            make_event(offset_s=i, learner_id=learner, course_id=course, item_id=item)
+            for i, (learner, course, item) in enumerate(
+                [("ada", "algebra-1", "alg-1"), ("bob", "algebra-1", "alg-2"),
+                 ("ada", COURSE_ID, "tb-len")]
+            )
+        ])  # fmt: skip
+    for route in ("dashboard", "trends", "predictive", "alerts"):
+        assert (await get(jp_fetch, route))["course"] == COURSE_ID, route
+    assert (await get(jp_fetch, "predictive"))["learners"]["ids"] == ["ada"]
+    ws = await jp_ws_fetch("learnpulse", "api", "analytics", "stream", headers=as_user("teacher"))
+    snapshot = json.loads(await ws.read_message())
+    ws.close()
+    assert (snapshot["type"], snapshot["course"]) == ("snapshot", COURSE_ID)
+    # naming a course still answers for it
+    assert (await get(jp_fetch, "dashboard", course="algebra-1"))["course"] == "algebra-1"
+
+
 async def test_the_tutor_teaches_from_the_course_file(jp_fetch):
     async def chat(body: dict) -> dict:
         response = await jp_fetch(

@@ -379,6 +379,49 @@ def test_live_unknown_course_is_named(sqlite_store):
         live.close()
 
 
+def test_live_default_course_is_answered_when_none_is_named(sqlite_store):
+    """A server's configured course, not the store's first: the dashboards open on it."""
+    sqlite_store.append([{**HAND_BUILT[-1], "course_id": "course-b"}])
+    live = LiveAnalytics(sqlite_store, predict=engagement_only, default_course="course-b")
+    try:
+        assert live.resolve_course(None) == "course-b"
+        assert live.resolve_course("course-a") == "course-a"
+        live.default_course = "course-z"
+        with pytest.raises(UnknownCourseError, match=r"no course 'course-z'.*course-a"):
+            live.resolve_course(None)
+    finally:
+        live.close()
+
+
+def test_live_keeps_the_most_recently_used_courses(sqlite_store):
+    """Every course asked for stayed in memory (its events, its results) for good."""
+    sqlite_store.append(
+        [{**e, "id": str(uuid.uuid4()), "course_id": c} for c in "xyz" for e in HAND_BUILT]
+    )
+    live = LiveAnalytics(
+        sqlite_store, predict=engagement_only, default_course="course-a", max_courses=2
+    )
+    try:
+        first = live.overview("x", range="course").result(timeout=30)
+        received = []
+        unsubscribe = live.subscribe("y", received.append)  # in use: kept beyond max_courses
+        for course in ("course-a", "z"):
+            live.predictions(course).result(timeout=30)
+        assert list(live._courses) == ["y", "course-a", "z"]  # x dropped
+        again = live.overview("x", range="course").result(timeout=30)
+        assert again is not first and to_json(again.value) == to_json(first.value)
+        assert list(live._courses) == ["y", "course-a", "x"]  # the default stays
+        unsubscribe()
+        live.trends("z").result(timeout=30)
+        assert list(live._courses) == ["course-a", "z"]  # y is not in use anymore
+        unsubscribe()  # again: does not bring y back
+        assert "y" not in live._courses
+    finally:
+        live.close()
+    with pytest.raises(ValueError, match="max_courses must be at least 1, not 0"):
+        LiveAnalytics(sqlite_store, max_courses=0)
+
+
 def test_live_shows_every_course_the_course_list_names(sqlite_store):
     """The dashboard's course list names the courses the store knows from their learners
     too (an import of learners before their events): picking one answered "no course"."""

@@ -27,7 +27,7 @@ from tornado import web
 
 from learnpulse.analytics import RANGES, course_catalog
 from learnpulse.analytics.jsonable import dumps
-from learnpulse.analytics.live import LiveAnalytics, Result, UnknownCourseError
+from learnpulse.analytics.live import MAX_COURSES, LiveAnalytics, Result, UnknownCourseError
 from learnpulse.analytics.predictions import ALERTS, alerts_of, prediction_page, select_models
 from learnpulse_server.handlers.base import (
     API_PREFIX,
@@ -55,11 +55,15 @@ def analytics_service(handler: LearnPulseMixin) -> LiveAnalytics:
         app = handler.extensionapp
         service = LiveAnalytics(
             handler.store,
-            fitted_for=_fitted_loader(app.models_dir, app.allow_stale_models),
+            fitted_for=_fitted_loader(
+                app.models_dir, app.analytics_max_courses, app.allow_stale_models
+            ),
             settings=_prediction_settings(app),
             refresh_interval=app.analytics_refresh_interval,
             prediction_interval=app.analytics_prediction_interval,
             workers=app.analytics_workers,
+            default_course=app.configured_course(),
+            max_courses=app.analytics_max_courses,
         )
         handler.settings[SERVICE_SETTING] = service
     return service
@@ -85,9 +89,12 @@ def _prediction_settings(app: Any) -> dict[str, Any] | None:
     return settings or None
 
 
-def _fitted_loader(models_dir: str | None, allow_stale: bool = False):
+def _fitted_loader(
+    models_dir: str | None, max_courses: int = MAX_COURSES, allow_stale: bool = False
+):
     """``course -> fitted models or None``: the folder ``models_dir/<course>`` written by
-    ``FittedCourseModels.save``, read again when a file in it changes.
+    ``FittedCourseModels.save``, read again when a file in it changes; the models of the
+    ``max_courses`` most recently used courses are kept (as their analytics are).
 
     A folder that does not load (broken, pickled by another scikit-learn) or holds stale
     models (fitted under another model version, unless ``allow_stale``) gives None, so the
@@ -96,7 +103,7 @@ def _fitted_loader(models_dir: str | None, allow_stale: bool = False):
     if not models_dir:
         return None
 
-    @functools.lru_cache(maxsize=16)
+    @functools.lru_cache(maxsize=max_courses)
     def load(folder: Path, saved_ns: int) -> Any:
         from learnpulse.models.course_fit import (
             MODEL_VERSION,
@@ -164,13 +171,21 @@ class AnalyticsMixin(LearnPulseMixin):
         return _BOOLEANS[self.query_choice(name, list(_BOOLEANS), "false")]
 
     async def course(self) -> str:
-        """The ``course`` parameter, or the store's first course; 404 if there is none
-        (``wait=true`` looks in the store again for a course it has not seen yet)."""
+        """The ``course`` parameter, else the server's configured course (as the dashboards
+        open on it), else the store's first course; 404 if there is none (``wait=true`` looks
+        in the store again for a course it has not seen yet)."""
         resolve = functools.partial(self.service.resolve_course, fresh=self.query_bool("wait"))
+        named = self.query_str("course")
         try:
-            return await self.off_loop(resolve, self.query_str("course"))
+            return await self.off_loop(resolve, named)
         except UnknownCourseError as error:
-            raise web.HTTPError(404, "%s", str(error)) from None
+            message = str(error)
+            if named is None and self.service.default_course is not None:
+                message += (
+                    " (the server's course, from its tutor_course_file or $LEARNPULSE_COURSE_ID, "
+                    "answered when no ?course= is named: its views start with its first event)"
+                )
+            raise web.HTTPError(404, "%s", message) from None
 
     def requested_learners(self) -> list[str] | None:
         """``learner`` values; a student may only name themself (403) and always gets so."""

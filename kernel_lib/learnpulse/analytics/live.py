@@ -18,6 +18,11 @@ loop wraps it with :func:`asyncio.wrap_future`):
 * :meth:`LiveAnalytics.subscribe` registers a callback that gets each new predictions result;
   while a course has subscribers a watcher thread polls the store every ``refresh_interval``.
 
+Memory stays bounded: the service keeps the ``max_courses`` most recently used courses and
+drops the least recently used one beyond them (its mirror and results; a later request reads
+and computes it again). A course is never dropped while it is in use: the default course, a
+course with subscribers, one with work pending.
+
 With several workers, computations overlap; the cache stays consistent because a result is
 kept only if nothing newer was kept meanwhile: one computation of a result at a time, each
 from events at least as new as the one before, and an overview (whose ``at_risk`` comes from
@@ -29,6 +34,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
@@ -56,8 +62,13 @@ COURSE_LIST_TTL_S = 60.0
 COURSE_RECHECK_S = 5.0
 #: Worker threads doing syncs and computations (one keeps heavy work to one core).
 WORKERS = 1
+#: Courses whose events and results are kept in memory, the most recently used ones (each
+#: holds its events and predictions: about 10 MB for 200 learners over six weeks).
+MAX_COURSES = 8
 
 Predict = Callable[..., dict[str, pl.DataFrame]]
+#: ``compute(state, snapshot) -> value``: one result of a course from a snapshot of it.
+Compute = Callable[["_Course", CourseSnapshot], Any]
 _log = logging.getLogger(__name__)
 
 
@@ -142,6 +153,11 @@ class LiveAnalytics:
         who is at risk, in the predictions and the overview's ``at_risk``).
     refresh_interval, prediction_interval, workers
         See :data:`REFRESH_INTERVAL_S`, :data:`PREDICTION_INTERVAL_S`, :data:`WORKERS`.
+    default_course : str, optional
+        The course :meth:`resolve_course` answers when none is named (a server's configured
+        course); None: the store's first course by id. It is never dropped from memory.
+    max_courses : int
+        Courses kept in memory, the most recently used (see :data:`MAX_COURSES`); at least 1.
     """
 
     def __init__(
@@ -154,8 +170,13 @@ class LiveAnalytics:
         refresh_interval: float = REFRESH_INTERVAL_S,
         prediction_interval: float = PREDICTION_INTERVAL_S,
         workers: int = WORKERS,
+        default_course: str | None = None,
+        max_courses: int = MAX_COURSES,
     ):
+        if max_courses < 1:
+            raise ValueError(f"max_courses must be at least 1, not {max_courses}")
         self.store = store
+        self.default_course = default_course or None
         self.predict = predict or _default_predict
         self.fitted_for = fitted_for
         self.settings = settings
@@ -163,7 +184,8 @@ class LiveAnalytics:
         self.prediction_interval = prediction_interval
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="learnpulse-analytics")
         self._lock = threading.Lock()
-        self._courses: dict[str, _Course] = {}
+        self.max_courses = max_courses
+        self._courses: OrderedDict[str, _Course] = OrderedDict()  # least recently used first
         self._course_list: tuple[float, list[str]] = (float("-inf"), [])
         # courses the store describes (skills, items) before their first event
         self._described_courses: set[str] = set()
@@ -181,7 +203,8 @@ class LiveAnalytics:
         return courses
 
     def resolve_course(self, course: str | None, *, fresh: bool = False) -> str:
-        """``course`` if the store has it, or the first course when None (blocking).
+        """``course`` if the store has it; when None, :attr:`default_course`, else the
+        store's first course by id (blocking).
 
         A course not in the list read earlier (or none at all) makes the list be read again
         if it is older than :data:`COURSE_RECHECK_S`, or at once with ``fresh`` (a request
@@ -192,6 +215,7 @@ class LiveAnalytics:
         UnknownCourseError
             If the store has no such course (or no course at all).
         """
+        course = course if course is not None else self.default_course
         listed_before = self._course_list[0]
         known = [*self.courses(), *self._described_courses]
         list_age = time.monotonic() - self._course_list[0]
@@ -228,16 +252,14 @@ class LiveAnalytics:
         """:func:`~learnpulse.analytics.course_overview` of the course (cached when ``at``
         is None), with an ``at_risk`` KPI (now; no previous value) when predictions of the
         same events with a fitted ``retention_risk`` are cached."""
-        with self._lock:
-            state = self._course(course)
-        return self._get(course, ("overview", range, at), self._overview_of(state, range, at), wait)
+        return self._get(course, ("overview", range, at), self._overview_of(range, at), wait)
 
     def trends(
         self, course: str, *, weeks: int | None = None, at: datetime | None = None, wait=False
     ) -> Future[Result]:
         """:func:`~learnpulse.analytics.course_trends` of the course."""
 
-        def compute(snapshot: CourseSnapshot) -> dict[str, Any]:
+        def compute(state: _Course, snapshot: CourseSnapshot) -> dict[str, Any]:
             return course_trends(snapshot.events, weeks=weeks, at=at)
 
         return self._get(course, ("trends", weeks, at), compute, wait)
@@ -251,7 +273,8 @@ class LiveAnalytics:
         ``course``; returns the function that unsubscribes. A callback that raises is dropped
         (and logged): it never fails the computation nor the other subscribers."""
         with self._lock:
-            self._course(course).subscribers.append(callback)
+            state = self._course(course)  # kept in memory while it has subscribers
+            state.subscribers.append(callback)
             if self._watcher is None or not self._watcher.is_alive():
                 self._watcher = threading.Thread(
                     target=self._watch, name="learnpulse-analytics-watch", daemon=True
@@ -260,9 +283,8 @@ class LiveAnalytics:
 
         def unsubscribe() -> None:
             with self._lock:
-                subscribers = self._course(course).subscribers
-                if callback in subscribers:
-                    subscribers.remove(callback)
+                if callback in state.subscribers:
+                    state.subscribers.remove(callback)
 
         return unsubscribe
 
@@ -281,18 +303,31 @@ class LiveAnalytics:
     # -- caching -------------------------------------------------------------------------
 
     def _course(self, course: str) -> _Course:
+        """The course's state, now the most recently used; made when not in memory, dropping
+        the least recently used course beyond ``max_courses`` (called with the lock held)."""
         state = self._courses.get(course)
-        if state is None:
-            state = self._courses[course] = _Course(CourseMirror(self.store, course))
+        if state is not None:
+            self._courses.move_to_end(course)
+            return state
+        state = self._courses[course] = _Course(CourseMirror(self.store, course))
+        self._drop_unused(keep=course)
         return state
 
-    def _get(
-        self,
-        course: str,
-        key: Hashable,
-        compute: Callable[[CourseSnapshot], Any],
-        wait: bool,
-    ) -> Future[Result]:
+    def _drop_unused(self, keep: str) -> None:
+        """Drop least recently used courses until ``max_courses`` are left, skipping those
+        in use (the default course, ``keep``, one with subscribers or pending work): a
+        course dropped is read and computed again when next asked for (lock held)."""
+        excess = len(self._courses) - self.max_courses
+        for course, state in list(self._courses.items()):
+            if excess <= 0:
+                return
+            if course in (keep, self.default_course) or state.subscribers or state.pending:
+                continue
+            del self._courses[course]
+            excess -= 1
+            _log.debug("learnpulse analytics: dropped course %s from memory", course)
+
+    def _get(self, course: str, key: Hashable, compute: Compute, wait: bool) -> Future[Result]:
         with self._lock:
             state = self._course(course)
             cached = state.results.get(key)
@@ -337,19 +372,27 @@ class LiveAnalytics:
             busy = (
                 state.busy.setdefault(key, threading.Lock()) if _cacheable(key) else nullcontext()
             )
+        outcome: tuple[Result | None, BaseException | None] | None = None
         try:
             if job.set_running_or_notify_cancel():
                 # one computation of a result at a time (several workers): each starts from
                 # the one before, so none replaces a newer one or loses its changed learners
                 with busy:
-                    result = self._result(state, key, compute, sync=sync, fresh=fresh)
-                job.set_result(result)
+                    outcome = (self._result(state, key, compute, sync=sync, fresh=fresh), None)
         except BaseException as error:  # handed to whoever waits on the job
-            job.set_exception(error)
+            outcome = (None, error)
         finally:
+            # no longer pending before its answer is out: once answered, nothing holds the
+            # course in memory (pending work does), so the next course may drop it
             with self._lock:
                 if state.pending.get(key) is job:
                     del state.pending[key]
+        if outcome is not None:
+            result, error = outcome
+            if error is None:
+                job.set_result(result)
+            else:
+                job.set_exception(error)
 
     def _result(self, state: _Course, key: Hashable, compute, *, sync: bool, fresh: bool):
         if sync or time.monotonic() - state.synced_at >= self.refresh_interval:
@@ -373,7 +416,7 @@ class LiveAnalytics:
             changed = state.changed if is_predictions else set()
             if is_predictions:
                 state.changed = set()
-        value = compute(snapshot)
+        value = compute(state, snapshot)
         first = key not in state.results
         result = Result(
             value,
@@ -420,8 +463,9 @@ class LiveAnalytics:
 
     # -- computations --------------------------------------------------------------------
 
-    def _overview_of(self, state: _Course, range: str, at: datetime | None):
-        def compute(snapshot: CourseSnapshot) -> dict[str, Any]:
+    @staticmethod
+    def _overview_of(range: str, at: datetime | None) -> Compute:
+        def compute(state: _Course, snapshot: CourseSnapshot) -> dict[str, Any]:
             cached = state.results.get("predictions")
             at_risk = None if at is not None else _at_risk(cached)
             if at_risk is not None and state.results["predictions"].revision != snapshot.revision:
@@ -432,7 +476,7 @@ class LiveAnalytics:
 
         return compute
 
-    def _predict(self, snapshot: CourseSnapshot) -> dict[str, pl.DataFrame]:
+    def _predict(self, state: _Course, snapshot: CourseSnapshot) -> dict[str, pl.DataFrame]:
         fitted = self.fitted_for(snapshot.course) if self.fitted_for else None
         return self.predict(
             snapshot.events.drop("seq"),

@@ -277,6 +277,13 @@ def _slope(values: np.ndarray) -> float:
     return float(np.polyfit(np.arange(values.size), values, 1)[0])
 
 
+def logged_per_epoch(metrics: pl.DataFrame) -> bool:
+    """Whether a run logged once per epoch (every row names an epoch, each a different one):
+    its curves are then drawn over epochs and its verdict names epochs, else logged steps."""
+    epochs = metrics["epoch"]
+    return metrics.height > 0 and not epochs.null_count() and epochs.n_unique() == metrics.height
+
+
 def detect_overfitting(
     metrics: pl.DataFrame, config: OverfittingConfig = OverfittingConfig()
 ) -> dict[str, Any]:
@@ -292,7 +299,9 @@ def detect_overfitting(
     dict
         ``overfitting`` (bool), ``since_step`` (step of the lowest validation loss, where a
         checkpoint should be kept, or None), ``model``, ``confidence`` (0-1: how consistently
-        the two losses moved apart step by step) and a human-readable ``reason``.
+        the two losses moved apart step by step) and a human-readable ``reason`` (naming that
+        point by its epoch for a run logged once per epoch, as the charts draw it; else by
+        its step).
     """
     points = metrics.drop_nulls(["loss", "val_loss"]).tail(config.window)
     result: dict[str, Any] = {"overfitting": False, "since_step": None, "model": OVERFITTING_MODEL}
@@ -308,17 +317,18 @@ def detect_overfitting(
     rise = (val[-1] - val.min()) / max(abs(val.min()), 1e-12)
     together = float(np.mean((np.diff(val) > 0) & (np.diff(train) < 0)))
     overfitting = val_slope > 0 > train_slope and rise >= config.min_relative_rise
-    best = metrics.drop_nulls("val_loss").sort("val_loss").head(1)["step"].to_list()
     if overfitting:
+        best = metrics.drop_nulls("val_loss").sort("val_loss").row(0, named=True)
+        unit = "epoch" if logged_per_epoch(metrics) else "step"
         reason = (
             f"over the last {points.height} points validation loss rose "
             f"{rise:.1%} ({val_slope:+.4g}/point) while training loss fell "
-            f"({train_slope:+.4g}/point); best validation loss at step {best[0]}"
+            f"({train_slope:+.4g}/point); best validation loss at {unit} {best[unit]}"
         )
         return {
             **result,
             "overfitting": True,
-            "since_step": best[0],
+            "since_step": best["step"],
             "confidence": together,
             "reason": reason,
         }

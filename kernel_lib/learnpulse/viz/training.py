@@ -17,6 +17,7 @@ import param
 import polars as pl
 from panel.viewable import Viewer
 
+from learnpulse.collectors.training import logged_per_epoch
 from learnpulse.viz import charts, theme
 from learnpulse.viz.components import ChartPanel, DataTable
 from learnpulse.viz.sources import DataSource, SourceError
@@ -96,10 +97,9 @@ def x_axis(frame: pl.DataFrame) -> tuple[str, str]:
     """The column the curves are drawn over, and its axis label: the epoch when every run
     shown logged once per epoch (as the example runs and most notebooks do), else the
     logged step (several logs per epoch, or no epoch logged)."""
-    if frame.is_empty() or frame["epoch"].null_count():
-        return "step", "Step"
-    per_epoch = frame.group_by("run").agg(pl.col("epoch").n_unique() == pl.len())
-    return ("epoch", "Epoch") if per_epoch[:, 1].all() else ("step", "Step")
+    runs = frame.partition_by("run", maintain_order=True)
+    per_epoch = bool(runs) and all(logged_per_epoch(run) for run in runs)
+    return ("epoch", "Epoch") if per_epoch else ("step", "Step")
 
 
 def overfitting_points(

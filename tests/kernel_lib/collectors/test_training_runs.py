@@ -112,6 +112,22 @@ def test_overfitting_needs_validation_rising_while_training_falls():
     assert not wide["overfitting"]
 
 
+def test_the_overfitting_reason_names_the_point_in_the_charts_unit():
+    """The training dashboard draws a run logged once per epoch over epochs ("Epoch" axis),
+    while its reason said "best validation loss at step 200": no such point on the chart."""
+    val_loss = [0.9, 0.7, 0.72, 0.75, 0.8, 0.86]
+    per_epoch = _frame([1.0, 0.8, 0.6, 0.5, 0.45, 0.4], val_loss).with_columns(
+        pl.col("step") * 100 + 100  # steps 100, 200, ...: epochs 0, 1, ...
+    )
+    verdict = detect_overfitting(per_epoch)
+    assert verdict["reason"].endswith("best validation loss at epoch 1")
+    assert verdict["since_step"] == 200  # still the step: where the checkpoint is
+    per_batch = per_epoch.with_columns(pl.col("epoch") // 3)  # three logs per epoch
+    assert detect_overfitting(per_batch)["reason"].endswith("best validation loss at step 200")
+    no_epoch = per_epoch.with_columns(pl.lit(None, pl.Int64).alias("epoch"))
+    assert detect_overfitting(no_epoch)["reason"].endswith("at step 200")
+
+
 def test_a_failing_loop_marks_the_run_failed_and_keeps_its_points(url, monkeypatch):
     monkeypatch.setenv("LEARNPULSE_LEARNER_ID", "ada")
     with pytest.raises(RuntimeError), learnpulse.track_training("crash", store=url) as run:
