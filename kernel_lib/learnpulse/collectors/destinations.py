@@ -49,6 +49,15 @@ class StoreDestination:
         self.url = url
         self._store: Any = None
 
+    @property
+    def spool_key(self) -> str:
+        """Names the store (its URL without the password): its undelivered events are kept
+        apart from other stores'."""
+        from learnpulse.store.engine import resolve_url
+
+        url = resolve_url(self.url)
+        return "store " + url.set(password=None).render_as_string(hide_password=False)
+
     def __call__(self, events: list[dict[str, Any]]) -> None:
         from learnpulse.store import EventStore
 
@@ -86,6 +95,11 @@ class HttpDestination:
     ):
         self.url = server_url.rstrip("/") + "/" + EVENTS_PATH
         self.token, self.timeout_s = token, timeout_s
+
+    @property
+    def spool_key(self) -> str:
+        """Names the server: its undelivered events are kept apart from other servers'."""
+        return "server " + self.url
 
     def __call__(self, events: list[dict[str, Any]]) -> None:
         body = json.dumps({"events": events}, default=str).encode()

@@ -14,6 +14,7 @@ back to the pool.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import logging
 import os
@@ -63,13 +64,30 @@ class SinkConfig:
     exit_timeout_s: float = 2.0
 
 
-def default_spool_dir() -> Path:
-    """``$LEARNPULSE_SPOOL_DIR``, else ``<jupyter data dir>/learnpulse/spool``."""
-    if os.environ.get(SPOOL_DIR_ENV):
-        return Path(os.environ[SPOOL_DIR_ENV])
-    from jupyter_core.paths import jupyter_data_dir
+def default_spool_dir(deliver: Deliver | None = None) -> Path:
+    """``$LEARNPULSE_SPOOL_DIR``, else ``<jupyter data dir>/learnpulse/spool``; with a
+    destination that names itself (``spool_key``: a store's URL, a server's), a folder of its
+    own in it.
 
-    return Path(jupyter_data_dir()) / "learnpulse" / "spool"
+    One folder for every destination delivered each process's spooled events wherever that
+    process delivered: a kernel of one course's server (or a test's throwaway store) spooled
+    them, another store received them. The folder holds ``destination.txt`` saying which
+    destination it is for (never a password).
+    """
+    if os.environ.get(SPOOL_DIR_ENV):
+        base = Path(os.environ[SPOOL_DIR_ENV])
+    else:
+        from jupyter_core.paths import jupyter_data_dir
+
+        base = Path(jupyter_data_dir()) / "learnpulse" / "spool"
+    try:
+        key = getattr(deliver, "spool_key", None)
+    except Exception:  # e.g. an unsupported store URL: the store says so when delivering
+        log.debug("learnpulse: destination without a spool key", exc_info=True)
+        key = None
+    if not key:
+        return base
+    return base / hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 class EventSink:
@@ -93,7 +111,9 @@ class EventSink:
         config: SinkConfig = SinkConfig(),
     ):
         self.deliver = deliver if deliver is not None else default_destination()
-        self.spool_dir = Path(spool_dir) if spool_dir is not None else default_spool_dir()
+        self.spool_dir = (
+            Path(spool_dir) if spool_dir is not None else default_spool_dir(self.deliver)
+        )
         self.config = config
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue(config.max_queue)
         self._changed = threading.Condition()
@@ -268,6 +288,7 @@ class EventSink:
 
     def _write_lines(self, lines: Iterable[bytes], suffix: str) -> Path:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
+        self._label_spool_dir()
         name = f"{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         temporary = self.spool_dir / f".{name}.partial"
         with temporary.open("wb") as handle:
@@ -277,6 +298,18 @@ class EventSink:
         target = self.spool_dir / f"{name}{suffix}"
         temporary.replace(target)  # atomic: a reader never sees half a batch
         return target
+
+    def _label_spool_dir(self) -> None:
+        """``destination.txt``: which store or server this folder's events are for."""
+        label = self.spool_dir / "destination.txt"
+        if label.exists():
+            return
+        try:
+            key = getattr(self.deliver, "spool_key", None)
+        except Exception:  # as in default_spool_dir: no name, no label
+            return
+        if key:
+            label.write_text(key + "\n")
 
     def _spool(self, batch: list[dict[str, Any]]) -> None:
         self._write_file(batch, _SPOOLED)

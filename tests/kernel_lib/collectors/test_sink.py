@@ -207,3 +207,31 @@ def test_a_foreign_file_named_like_a_claimed_batch_is_left_alone(tmp_path, switc
     sink.close()
     assert _stored(switchable_store.url) == [event["id"]]
     assert len(list(spool.glob("*.sending"))) == 3
+
+
+def test_events_spooled_for_one_store_are_never_delivered_to_another(
+    tmp_path, switchable_store, monkeypatch
+):
+    """Every process spooled into one folder and drained it into its own store: a kernel of
+    one course's server (or a test's throwaway store) that could not reach its store had its
+    events delivered by the next kernel of another server, to that server's store."""
+    monkeypatch.setenv("LEARNPULSE_SPOOL_DIR", str(tmp_path / "spool"))
+    switchable_store.block()
+    unreachable = EventSink(StoreDestination(switchable_store.url), config=FAST)
+    events = [learnpulse.collectors.make_event("resource_view", item_id="r") for _ in range(3)]
+    for event in events:
+        unreachable.put(event)
+    unreachable.close(timeout=1)
+    assert unreachable.stats()["spooled"] == 3
+    other_url = f"sqlite:///{tmp_path / 'other.db'}"
+    other = EventSink(StoreDestination(other_url), config=FAST)
+    assert other.flush(10, include_spool=True)
+    other.close()
+    assert _stored(other_url) == []
+    label = (unreachable.spool_dir / "destination.txt").read_text()
+    assert unreachable.spool_dir.parent == tmp_path / "spool" and "db/events.db" in label
+    switchable_store.unblock()
+    owner = EventSink(StoreDestination(switchable_store.url), config=FAST)
+    assert owner.flush(10, include_spool=True)
+    owner.close()
+    assert sorted(_stored(switchable_store.url)) == sorted(e["id"] for e in events)
