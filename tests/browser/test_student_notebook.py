@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -143,56 +144,53 @@ def attempts_and_hints(server, started, item: str, at_least: int) -> pl.DataFram
         return _wait_for_events(store, started, item, at_least)
 
 
-@pytest.mark.parametrize("tutorial", ["jupyterlab"], indirect=True)
-def test_wrong_answer_hint_then_right_answer(tutorial, jupyter_server):
+@dataclass(frozen=True)
+class ExerciseCase:
+    """An exercise of the tutorial answered wrong, hinted, then right, in one front end."""
+
+    front_end: str
+    title: str
+    item: str
+    answer: Callable[[object, str], None]
+    wrong: str
+    feedback: str
+    hint: str
+    right: str
+
+
+EXERCISE_CASES = [
+    # ex-lists-01: a number in a text box
+    ExerciseCase("jupyterlab", "Last index", "ex-lists-01", type_answer, "4",
+                 "4 is the length of the list", "Python counts positions from 0", "3"),
+    # ex-lists-02: radio buttons
+    ExerciseCase("notebook7", "Negative index", "ex-lists-02", choose, "40",
+                 "nums[-1] is the last element", "Negative indexes count from the end", "30"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("tutorial", "case"),
+    [(case.front_end, case) for case in EXERCISE_CASES],
+    indirect=["tutorial"],
+    ids=[case.front_end for case in EXERCISE_CASES],
+)
+def test_wrong_answer_hint_then_right_answer(tutorial, case, jupyter_server):
     page = tutorial.page
-    widget = exercise_widget(page, "Last index")  # ex-lists-01: a number in a text box
+    widget = exercise_widget(page, case.title)
     widget.scroll_into_view_if_needed()
-    type_answer(widget, "4")
+    case.answer(widget, case.wrong)
     check(widget)
-    widget.get_by_text("4 is the length of the list", exact=False).wait_for(
-        timeout=ANSWER_TIMEOUT_MS
-    )
+    widget.get_by_text(case.feedback, exact=False).wait_for(timeout=ANSWER_TIMEOUT_MS)
     first_mastery = mastery_line(widget)
     widget.get_by_role("button", name="Hint").click()
-    widget.get_by_text("Python counts positions from 0", exact=False).wait_for(
-        timeout=ANSWER_TIMEOUT_MS
-    )
-    type_answer(widget, "3")
+    widget.get_by_text(case.hint, exact=False).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    case.answer(widget, case.right)
     check(widget)
     widget.locator("text=✔").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
     wait_for_new_mastery(widget, first_mastery)
-    screenshot(page, "jupyterlab-exercise")
+    screenshot(page, f"{case.front_end}-exercise")
 
-    events = attempts_and_hints(jupyter_server, tutorial.started, "ex-lists-01", 3)
-    attempts = events.filter(pl.col("kind") == "attempt").sort("ts")
-    assert attempts.get_column("correct").to_list() == [False, True]
-    assert events.filter(pl.col("kind") == "hint").height == 1
-    assert tutorial.errors_since_opening() == []
-
-
-@pytest.mark.parametrize("tutorial", ["notebook7"], indirect=True)
-def test_choice_exercise_in_notebook7(tutorial, jupyter_server):
-    page = tutorial.page
-    widget = exercise_widget(page, "Negative index")  # ex-lists-02: radio buttons
-    widget.scroll_into_view_if_needed()
-    choose(widget, "40")
-    check(widget)
-    widget.get_by_text("nums[-1] is the last element", exact=False).wait_for(
-        timeout=ANSWER_TIMEOUT_MS
-    )
-    first_mastery = mastery_line(widget)
-    widget.get_by_role("button", name="Hint").click()
-    widget.get_by_text("Negative indexes count from the end", exact=False).first.wait_for(
-        timeout=ANSWER_TIMEOUT_MS
-    )
-    choose(widget, "30")
-    check(widget)
-    widget.locator("text=✔").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
-    wait_for_new_mastery(widget, first_mastery)
-    screenshot(page, "notebook7-exercise")
-
-    events = attempts_and_hints(jupyter_server, tutorial.started, "ex-lists-02", 3)
+    events = attempts_and_hints(jupyter_server, tutorial.started, case.item, 3)
     attempts = events.filter(pl.col("kind") == "attempt").sort("ts")
     assert attempts.get_column("correct").to_list() == [False, True]
     assert events.filter(pl.col("kind") == "hint").height == 1
