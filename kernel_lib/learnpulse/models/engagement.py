@@ -88,7 +88,10 @@ def _trend(weekly: pl.LazyFrame) -> pl.LazyFrame:
         .otherwise((slope / pl.col("n").mean()).fill_nan(0.0).fill_null(0.0))
     )
     return (
-        counts.group_by("learner_id")
+        # each learner's weeks in one order: the float sums of cov, var and mean depend on it
+        # (the unpivot's rows came in another order from run to run, and the last bits with it)
+        counts.sort("learner_id", "weeks_back")
+        .group_by("learner_id")
         .agg(relative.alias("weekly_change"))
         .with_columns(
             pl.when(pl.col("weekly_change") > TREND_THRESHOLD)
