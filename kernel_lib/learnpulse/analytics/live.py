@@ -147,7 +147,10 @@ class LiveAnalytics:
         ``predict(events, *, skills, items, learners, fitted) -> dict[str, DataFrame]``;
         default :func:`learnpulse.models.predict_all`.
     fitted_for : callable, optional
-        ``fitted_for(course)`` -> fitted course models (or None) passed to ``predict``.
+        ``fitted_for(course)`` -> fitted course models passed to ``predict``: a
+        :class:`~learnpulse.models.course_fit.FittedCourseModels`, an
+        :class:`~learnpulse.models.course_fit.UnusableModels` (saved models that are not
+        used, and why) or None.
     settings : CourseSettings or mapping, optional
         Passed to ``predict`` as ``settings=`` when given (its ``rules.dropout_risk`` decides
         who is at risk, in the predictions and the overview's ``at_risk``).

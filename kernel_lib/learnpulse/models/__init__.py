@@ -16,6 +16,7 @@ _LAZY = {
     "predict_all": "course",
     "OUTPUT_KEYS": "course",
     "FittedCourseModels": "course_fit",
+    "UnusableModels": "course_fit",
     "fit_course_models": "course_fit",
     "course_mastery": "mastery",
     "fit_mastery_model": "mastery",

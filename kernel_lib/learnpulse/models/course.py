@@ -13,9 +13,11 @@ Labelled models (success, retention risk, performance forecast) and the mastery 
 clusters come from ``fitted`` (:func:`~learnpulse.models.course_fit.fit_course_models`). Without
 it, mastery (BKT by EM) and clusters (k-means) are fitted on the course itself, which needs
 no labels, and the three labelled outputs have a row per learner with a null ``value``,
-confidence 0 and a reason saying why: no number is made up. Learners who withdrew before the
-cut-off get facts, not predictions: retention risk 1, success 0, no forecast, with the reason
-"withdrew before the cut-off" (and no feedback or alerts).
+confidence 0 and a reason saying why: no number is made up. The same when ``fitted`` is
+:class:`~learnpulse.models.course_fit.UnusableModels` (saved models that are stale or do not
+load, as the server's loader gives them), whose reason the three outputs then give. Learners
+who withdrew before the cut-off get facts, not predictions: retention risk 1, success 0, no
+forecast, with the reason "withdrew before the cut-off" (and no feedback or alerts).
 
 The mastery a week before the cut-off, which the progress category, the milestone and the
 readiness alerts compare with, is read from the BKT trace's trajectory (P(known) after each
@@ -44,7 +46,7 @@ from learnpulse.models import standing as st
 from learnpulse.models.activity import learner_days, session_spans
 from learnpulse.models.clusters import LearnerClusters
 from learnpulse.models.completion import time_to_completion
-from learnpulse.models.course_fit import FittedCourseModels
+from learnpulse.models.course_fit import FittedCourseModels, UnusableModels
 from learnpulse.models.engagement import engagement_patterns
 from learnpulse.models.gaps import knowledge_gaps
 from learnpulse.models.knowledge_tracing.sequences import CONFIDENCE_HALF_ATTEMPTS
@@ -98,7 +100,7 @@ LANES = (
 #: Outputs that read what the feature lane computes (the features, the retention risk):
 #: computed after the lanes.
 _AFTER_LANES = ("peers", "feedback", "alerts")
-#: Reason of the labelled outputs when no fitted model is given.
+#: Reason of the labelled outputs when no fitted model is given (an UnusableModels gives its own).
 UNFITTED_REASON = (
     "no fitted model: train one with fit_course_models() on a course with known outcomes"
 )
@@ -116,10 +118,14 @@ class _Course:
         items: pl.DataFrame | None,
         learners: pl.DataFrame | None,
         at: datetime | None,
-        fitted: FittedCourseModels | None,
+        fitted: FittedCourseModels | UnusableModels | None,
         settings: CourseSettings,
     ) -> None:
-        self.events, self.at, self.fitted, self.settings = events, at, fitted, settings
+        self.events, self.at, self.settings = events, at, settings
+        # the models, or None: unusable ones are none, only their reason differs
+        self.fitted = fitted if isinstance(fitted, FittedCourseModels) else None
+        unusable = isinstance(fitted, UnusableModels)
+        self.unfitted_reason = fitted.reason if unusable else UNFITTED_REASON
         self.threshold = settings.mastery_threshold
         self.given_skills, self.given_items, self.learners = skills, items, learners
         self.cutoff = sc.cutoff_of(events, at)
@@ -290,7 +296,7 @@ def _labelled(course: _Course, name: str) -> pl.DataFrame:
     active = features.filter(~_withdrawn(features))
     if model is None:
         skipped = course.fitted.trained_on.get("skipped", {}) if course.fitted else {}
-        why = f"not trained: {skipped[name]}" if name in skipped else UNFITTED_REASON
+        why = f"not trained: {skipped[name]}" if name in skipped else course.unfitted_reason
         rows = active.select(
             "learner_id",
             value=pl.lit(None, pl.Float64),
@@ -379,7 +385,7 @@ def _check(
     skills: pl.DataFrame | None,
     items: pl.DataFrame | None,
     learners: pl.DataFrame | None,
-    fitted: FittedCourseModels | None,
+    fitted: FittedCourseModels | UnusableModels | None,
 ) -> list[str]:
     if not isinstance(events, pl.DataFrame):
         raise TypeError(f"events must be a polars DataFrame, not {type(events).__name__}")
@@ -395,10 +401,10 @@ def _check(
             )
     if learners is not None:
         check_columns(learners, ("learner_id",), "learner frame")
-    if fitted is not None and not isinstance(fitted, FittedCourseModels):
+    if fitted is not None and not isinstance(fitted, (FittedCourseModels, UnusableModels)):
         raise TypeError(
-            f"fitted must come from fit_course_models() (FittedCourseModels), "
-            f"not {type(fitted).__name__}"
+            f"fitted must come from fit_course_models() (FittedCourseModels) or be "
+            f"UnusableModels, not {type(fitted).__name__}"
         )
     courses = events.get_column("course_id").unique().to_list()
     if len(courses) > 1:
@@ -419,7 +425,7 @@ def predict_all(
     items: pl.DataFrame | None = None,
     learners: pl.DataFrame | None = None,
     at: datetime | None = None,
-    fitted: FittedCourseModels | None = None,
+    fitted: FittedCourseModels | UnusableModels | None = None,
     only: Iterable[str] | str | None = None,
     settings: CourseSettings | Mapping[str, Any] | None = None,
     timings: dict[str, float] | None = None,
@@ -442,8 +448,13 @@ def predict_all(
         without events still get feature-based rows.
     at : datetime, optional
         Timezone-aware cut-off: only events before it count (default: all of them).
-    fitted : FittedCourseModels, optional
+    fitted : FittedCourseModels or UnusableModels, optional
         From :func:`~learnpulse.models.course_fit.fit_course_models`; see the module docstring.
+        Without it (None, or :class:`~learnpulse.models.course_fit.UnusableModels`: saved
+        models that are stale or do not load), mastery and clusters are fitted on the course
+        and the success, retention risk and forecast rows have null values, ``model``
+        ``"<name>/unfitted"`` and a reason: :data:`UNFITTED_REASON`, or the
+        UnusableModels' ``reason``.
     only : str or iterable of str, optional
         Outputs to compute (default: all of :data:`OUTPUT_KEYS`; a string is one output).
     settings : CourseSettings or mapping, optional

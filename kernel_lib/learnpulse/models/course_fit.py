@@ -19,12 +19,15 @@ Saved models record the :data:`~learnpulse.models.predictive.MODEL_VERSION` they
 under, which the code bumps when a feature they read changes meaning: models of another
 version would read today's features as yesterday's and their predictions drift, so
 :meth:`FittedCourseModels.load` refuses them (:class:`StaleModelsError`) unless asked not to,
-and :func:`check_saved_models` lists the folders that need fitting again.
+and :func:`check_saved_models` lists the folders that need fitting again. Saved models that
+are stale or do not load reach ``predict_all`` as :class:`UnusableModels` (the server's loader
+makes them), so that its predictions say why they are not used.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -111,6 +114,9 @@ _MODEL_VERSION = "model_version"
 #: Manifest entries that describe the save itself, not the training (``trained_on``).
 _MANIFEST_KEYS = ("format", "learnpulse", _SKLEARN, _MODEL_VERSION, "files")
 _FIT_AGAIN = "fit them again (fit_course_models(course).save(folder))"
+#: Longest error text (its first line, server paths taken out) an :class:`UnusableModels`
+#: reason quotes: enough for any of :meth:`FittedCourseModels.load`'s, short in a table.
+REASON_ERROR_CHARS = 200
 
 
 class StaleModelsError(ValueError):
@@ -138,6 +144,45 @@ class StaleModelsError(ValueError):
 
 def _version_name(version: str | None) -> str:
     return "unrecorded (saved before learnpulse recorded it)" if version is None else version
+
+
+@dataclass(frozen=True)
+class UnusableModels:
+    """A course's saved models that are there but not used, and why: what the server's
+    loader gives for them, for :func:`~learnpulse.models.predict_all`'s ``fitted``, which
+    predicts as without fitted models but with :attr:`reason` on the success, retention
+    risk and forecast rows (not "no fitted model", which sent instructors to train models
+    they had).
+
+    Attributes
+    ----------
+    reason : str
+        Why, for predictions learners may read about themselves: it names no server path.
+    """
+
+    reason: str
+
+    @classmethod
+    def stale(cls, error: StaleModelsError) -> UnusableModels:
+        """Models fitted under another :data:`MODEL_VERSION`."""
+        return cls(
+            f"course models not used: fitted under model version "
+            f"{_version_name(error.saved_version)}, this learnpulse is {error.current_version}; "
+            "fit them again (`learnpulse models check` lists stale models)"
+        )
+
+    @classmethod
+    def broken(cls, error: Exception, folder: Path) -> UnusableModels:
+        """Models in ``folder`` that do not load (``error``: an OSError or ValueError)."""
+        if isinstance(error, OSError) and error.filename is not None:  # "[Errno 2] ...: '/x'"
+            text = f"{error.strerror or type(error).__name__}: {Path(error.filename).name}"
+        else:
+            text = (str(error).splitlines() or [type(error).__name__])[0]
+        for path in sorted({str(folder), str(folder.resolve())}, key=len, reverse=True):
+            text = text.replace(path + os.sep, "").replace(path, folder.name)
+        if len(text) > REASON_ERROR_CHARS:
+            text = text[: REASON_ERROR_CHARS - 3].rstrip() + "..."
+        return cls(f"course models do not load: {text}")
 
 
 @dataclass

@@ -140,8 +140,9 @@ class DirectSource(DataSource):
         The course's skills (with prerequisites) and items; default: read from the store.
     fitted : FittedCourseModels or callable, optional
         Trained success / retention / forecast models (``predict_all``'s ``fitted``), or a
-        function of a course id giving them (or None), as a server loads them per course;
-        without them those outputs have null values and say why.
+        function of a course id giving them (or None, or ``UnusableModels``: saved models
+        that are not used, and why), as a server loads them per course; without them those
+        outputs have null values and say why.
     settings : CourseSettings or mapping, optional
         The course settings (``predict_all``'s ``settings``: mastery threshold, score
         weights, rule thresholds...), as the server's ``LearnPulseApp.course_settings``.

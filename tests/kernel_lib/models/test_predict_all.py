@@ -21,8 +21,10 @@ from learnpulse.events import EventValidationError, empty_event_frame
 from learnpulse.files import sha256
 from learnpulse.models.course import LANES, OUTPUT_KEYS, UNFITTED_REASON, predict_all
 from learnpulse.models.course_fit import (
+    REASON_ERROR_CHARS,
     FittedCourseModels,
     StaleModelsError,
+    UnusableModels,
     check_saved_models,
     fit_course_models,
     training_frame,
@@ -389,6 +391,53 @@ def test_models_fitted_under_another_model_version_are_stale(tmp_path, course, f
     _rewrite_manifest(folder, model_version=None)  # a save from before versions were recorded
     with pytest.raises(StaleModelsError, match="model version unrecorded"):
         FittedCourseModels.load(folder)
+
+
+def test_unusable_models_say_why_in_the_labelled_outputs(tmp_path, course, fitted, mid_course):
+    """Stale or broken saved models were predicted as without fitted models with the reason
+    "no fitted model: train one with fit_course_models() ...", wrong for an instructor whose
+    models exist: the reason now names the cause, and no server path (students read their
+    own rows); mastery and clusters are still fitted on the course."""
+    folder = fitted.save(tmp_path / "models" / "c101")
+    _rewrite_manifest(folder, model_version="1.1")
+    with pytest.raises(StaleModelsError) as info:
+        FittedCourseModels.load(folder)
+    stale = UnusableModels.stale(info.value)
+    assert stale.reason == (
+        f"course models not used: fitted under model version 1.1, this learnpulse is "
+        f"{MODEL_VERSION}; fit them again (`learnpulse models check` lists stale models)"
+    )
+    _rewrite_manifest(folder, model_version=MODEL_VERSION)
+    (folder / "models.joblib").write_bytes(b"not the saved file")
+    with pytest.raises(ValueError) as info:
+        FittedCourseModels.load(folder)
+    broken = UnusableModels.broken(info.value, folder)
+    assert broken.reason == (
+        "course models do not load: models.joblib is not the file manifest.json names "
+        "(a save that did not finish, or a file changed since): save the models again"
+    )
+    (folder / "mastery.json").unlink()
+    with pytest.raises(OSError) as info:
+        FittedCourseModels.load(folder)
+    missing = UnusableModels.broken(info.value, folder)
+    assert missing.reason == "course models do not load: No such file or directory: mastery.json"
+    long = UnusableModels.broken(ValueError(f"{folder}/x: {'y' * 500}\nmore"), folder)
+    assert long.reason.startswith("course models do not load: x: yyy")
+    assert long.reason.endswith("...") and "more" not in long.reason
+    assert len(long.reason) == len("course models do not load: ") + REASON_ERROR_CHARS
+    keys = ["success", "retention_risk", "performance_forecast", "clusters", "mastery"]
+    for unusable in (stale, broken, missing):
+        assert str(tmp_path) not in unusable.reason
+        out = predict_all(course.events, at=mid_course, fitted=unusable, only=keys)
+        for key in ("success", "retention_risk", "performance_forecast"):
+            active = out[key].filter(pl.col("reason") != "withdrew before the cut-off")
+            assert active.height > 0
+            assert set(active.get_column("reason")) == {unusable.reason}, key
+            assert set(active.get_column("model")) == {f"{key}/unfitted"}
+            assert active.get_column("value").null_count() == active.height
+            assert active.get_column("confidence").sum() == 0
+        assert out["clusters"].get_column("value").null_count() == 0  # fitted on the course
+        assert out["mastery"].height > 0
 
 
 def test_saved_models_are_checked_course_by_course(tmp_path, fitted):
