@@ -231,23 +231,64 @@ def jp_server_config(jp_server_config, models_dir):
 
 def test_course_models_that_do_not_load_here_are_left_out(tmp_path, models_dir, caplog):
     """A folder the server cannot use (here: pickled by another scikit-learn release) is
-    logged and predicted without, not an error for every request; a good one is read."""
+    logged and predicted without, not an error for every request; a good one is read. The
+    predictions are told why (UnusableModels), without the folder's path."""
     import shutil
 
+    from learnpulse.models.course_fit import UnusableModels
     from learnpulse_server.handlers.analytics import _fitted_loader
 
     shutil.copytree(models_dir / "demo-python-101", tmp_path / "demo-python-101")
     assert _fitted_loader(str(tmp_path))("demo-python-101").success is not None
+    assert _fitted_loader(str(tmp_path))("no-such-course") is None  # no models: nothing to say
     manifest_path = tmp_path / "demo-python-101" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest_path.write_text(json.dumps({**manifest, "scikit-learn": "0.24.2"}))
     with caplog.at_level("WARNING"):
-        assert _fitted_loader(str(tmp_path))("demo-python-101") is None
+        unusable = _fitted_loader(str(tmp_path))("demo-python-101")
     assert "fitted with scikit-learn 0.24.2" in caplog.text
+    assert isinstance(unusable, UnusableModels)
+    assert unusable.reason.startswith(
+        "course models do not load: demo-python-101: the models were fitted with scikit-learn "
+        "0.24.2, this is "
+    )
+    assert str(tmp_path) not in unusable.reason
     manifest_path.write_text("[]")  # not an object: its AttributeError went past the loader
     with caplog.at_level("WARNING"):
-        assert _fitted_loader(str(tmp_path))("demo-python-101") is None
+        unusable = _fitted_loader(str(tmp_path))("demo-python-101")
     assert "manifest.json is not the manifest of saved course models" in caplog.text
+    assert unusable == UnusableModels(
+        "course models do not load: manifest.json is not the manifest of saved course models: "
+        "FittedCourseModels.save writes a JSON object with the files' digests"
+    )
+
+
+async def test_predictions_say_the_course_models_do_not_load(
+    jp_fetch, jp_serverapp, simulated, models_dir, tmp_path
+):
+    """Broken saved models: the predictions said "no fitted model: train one with
+    fit_course_models()", as if there were none; now why they are not used, without the
+    server's path to them."""
+    import shutil
+
+    folder = tmp_path / "models" / "demo-python-101"
+    shutil.copytree(models_dir / "demo-python-101", folder)
+    (folder / "models.joblib").write_bytes(b"not the saved file")
+    learnpulse_app(jp_serverapp).models_dir = str(tmp_path / "models")
+    body = await get(jp_fetch, "predictive", type="all")
+    for name in ("success", "retention_risk", "performance_forecast"):
+        predicted = [
+            row
+            for row in body["predictions"][name]
+            if row["reason"] != "withdrew before the cut-off"
+        ]
+        assert predicted, name
+        assert {row["model"] for row in predicted} == {f"{name}/unfitted"}
+        assert {row["reason"] for row in predicted} == {
+            "course models do not load: models.joblib is not the file manifest.json names "
+            "(a save that did not finish, or a file changed since): save the models again"
+        }
+    assert str(tmp_path) not in json.dumps(body)
 
 
 @pytest.mark.parametrize("allow_stale", [False, True])
@@ -282,6 +323,10 @@ async def test_stale_course_models_are_named_and_not_used_unless_allowed(
     else:
         assert {row["model"] for row in predicted} == {"retention_risk/unfitted"}
         assert all(row["value"] is None for row in predicted)
+        assert {row["reason"] for row in predicted} == {
+            f"course models not used: fitted under model version 1.1, this learnpulse is "
+            f"{MODEL_VERSION}; fit them again (`learnpulse models check` lists stale models)"
+        }
     stale_warnings = [r.getMessage() for r in caplog.records if "stale course models" in r.msg]
     assert len(stale_warnings) == 1 and str(folder) in stale_warnings[0]
     assert f"model version 1.1, this learnpulse is {MODEL_VERSION}" in stale_warnings[0]

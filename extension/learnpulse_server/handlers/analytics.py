@@ -92,13 +92,16 @@ def _prediction_settings(app: Any) -> dict[str, Any] | None:
 def _fitted_loader(
     models_dir: str | None, max_courses: int = MAX_COURSES, allow_stale: bool = False
 ):
-    """``course -> fitted models or None``: the folder ``models_dir/<course>`` written by
-    ``FittedCourseModels.save``, read again when a file in it changes; the models of the
-    ``max_courses`` most recently used courses are kept (as their analytics are).
+    """``course -> fitted models, UnusableModels or None``: the folder ``models_dir/<course>``
+    written by ``FittedCourseModels.save``, read again when a file in it changes; the models
+    of the ``max_courses`` most recently used courses are kept (as their analytics are).
+    None when the course has no folder.
 
     A folder that does not load (broken, pickled by another scikit-learn) or holds stale
-    models (fitted under another model version, unless ``allow_stale``) gives None, so the
-    course is predicted as without fitted models; why is logged once per state of the folder.
+    models (fitted under another model version, unless ``allow_stale``) gives
+    ``UnusableModels``: the course is predicted as without fitted models, and the success,
+    retention and forecast predictions say why (without the folder's path, which the log
+    names, once per state of the folder).
     """
     if not models_dir:
         return None
@@ -109,6 +112,7 @@ def _fitted_loader(
             MODEL_VERSION,
             FittedCourseModels,
             StaleModelsError,
+            UnusableModels,
         )
 
         try:
@@ -119,10 +123,10 @@ def _fitted_loader(
                 "%s; or set LearnPulseApp.allow_stale_models=True to use them anyway",
                 stale,
             )
-            return None
+            return UnusableModels.stale(stale)
         except (OSError, ValueError) as error:  # a broken folder: predict without it
             _log.warning("learnpulse: cannot load course models from %s: %s", folder, error)
-            return None
+            return UnusableModels.broken(error, folder)
         if fitted.stale:
             _log.warning(
                 "learnpulse: using stale course models from %s (model version %s, this "
@@ -146,7 +150,9 @@ def _fitted_loader(
             saved_ns = max((f.stat().st_mtime_ns for f in folder.iterdir()), default=0)
         except OSError as error:
             _log.warning("learnpulse: cannot load course models from %s: %s", folder, error)
-            return None
+            from learnpulse.models.course_fit import UnusableModels
+
+            return UnusableModels.broken(error, folder)
         return load(folder, saved_ns)
 
     return fitted_for
