@@ -25,6 +25,19 @@ async def test_status_reports_version_backend_and_counts(jp_fetch, lp_db_url, ma
     assert body["counts"]["courses"] == 1
 
 
+async def test_status_counts_learners_without_the_staff(jp_fetch, lp_db_url, make_event):
+    """The instructor ("teacher", recorded as staff when the server starts) was counted as a
+    learner: 3 here, where the class views and the course list say 2."""
+    with EventStore(lp_db_url) as store:
+        store.append([make_event(offset_s=i, learner_id=u) for i, u in enumerate(("ada", "bob"))])
+        store.append([make_event(offset_s=5, learner_id="teacher")])
+    response = await jp_fetch("learnpulse", "api", "status")
+    counts = json.loads(response.body)["counts"]
+    assert (counts["events"], counts["learners"], counts["staff"]) == (3, 2, 1)
+    with EventStore(lp_db_url) as store:
+        assert store.known_courses()["learners"].to_list() == [2]
+
+
 async def test_status_requires_authentication(jp_fetch):
     with pytest.raises(HTTPClientError) as info:
         await jp_fetch("learnpulse", "api", "status", headers={"Authorization": ""})

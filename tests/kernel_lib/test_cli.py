@@ -132,6 +132,21 @@ def test_status_and_forget(tmp_path, db, capsys):
     assert _json_out(capsys)["counts"]["learners"] == 1
 
 
+def test_status_counts_the_staff_apart(tmp_path, db, capsys):
+    source = tmp_path / "tiny.csv"
+    source.write_text(DKT)
+    main(["import", "assistments", str(source), "--db", db, "--quiet"])
+    with EventStore(db) as store:
+        learners = store.learners()["learner_id"].to_list()
+        store.add_staff(learners[:1])
+    capsys.readouterr()
+    assert main(["status", "--db", db, "--json"]) == 0
+    counts = _json_out(capsys)["counts"]
+    assert (counts["learners"], counts["staff"]) == (len(learners) - 1, 1)
+    assert main(["status", "--db", db]) == 0
+    assert f"'learners': {len(learners) - 1}," in capsys.readouterr().out
+
+
 def test_simulate_into_the_store_and_to_parquet(tmp_path, db, capsys):
     args = ["simulate", "--learners", "30", "--weeks", "2", "--seed", "7", "--quiet", "--json"]
     assert main([*args, "--course", "sim-a", "--db", db]) == 0

@@ -518,21 +518,22 @@ class EventStore(TimeSeriesStore, StaffStore):
         )
 
     def counts(self) -> dict[str, int]:
-        """Rows per table and the number of courses."""
+        """What the store holds: ``events``, ``learners`` (learner rows, one per learner and
+        course, without the staff, as :meth:`known_courses` counts them), ``items``,
+        ``skills``, ``courses`` (with events) and ``staff`` (users recorded as staff)."""
+        learners = tables.learners
+        statements = {
+            "events": select(func.count()).select_from(tables.events),
+            "learners": select(func.count())
+            .select_from(learners)
+            .where(not_staff(learners.c.learner_id)),
+            "items": select(func.count()).select_from(tables.items),
+            "skills": select(func.count()).select_from(tables.skills),
+            "courses": select(func.count(func.distinct(tables.events.c.course_id))),
+            "staff": select(func.count()).select_from(tables.staff),
+        }
         with self._engine.connect() as connection:
-            counts = {
-                name: connection.execute(select(func.count()).select_from(table)).scalar_one()
-                for name, table in (
-                    ("events", tables.events),
-                    ("learners", tables.learners),
-                    ("items", tables.items),
-                    ("skills", tables.skills),
-                )
-            }
-            counts["courses"] = connection.execute(
-                select(func.count(func.distinct(tables.events.c.course_id)))
-            ).scalar_one()
-        return counts
+            return {name: connection.execute(s).scalar_one() for name, s in statements.items()}
 
     def status(self) -> dict[str, Any]:
         """Backend, URL (password hidden), schema revision and counts."""

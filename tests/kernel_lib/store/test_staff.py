@@ -37,6 +37,18 @@ def test_staff_events_are_kept_but_left_out_of_the_class(store, make_event):
     assert store.query(exclude_staff=True).height == 4
 
 
+def test_the_learner_count_leaves_out_the_staff(store, make_event):
+    """counts() (GET status, `learnpulse status`) counted the instructors among the learners:
+    the demo said 1,005 learners where the course list and the class views said 1,004."""
+    store.append(_class_and_teacher(make_event))
+    assert (store.counts()["learners"], store.counts()["staff"]) == (3, 0)
+    store.add_staff(["teacher", "dean"])  # the dean has no events: staff all the same
+    counts = store.counts()
+    assert counts["learners"] == 2 == store.known_courses()["learners"].sum()
+    assert (counts["staff"], counts["events"], counts["courses"]) == (2, 4, 1)
+    assert store.status()["counts"] == counts
+
+
 def test_bad_staff_are_named(store):
     with pytest.raises(ValueError, match="role must be one of instructor, not 'dean'"):
         store.add_staff(["x"], role="dean")
