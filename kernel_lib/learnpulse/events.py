@@ -76,6 +76,18 @@ EVENT_FRAME_SCHEMA: dict[str, pl.DataType] = {
     "difficulty": pl.Float64(),
     "payload": pl.String(),
 }
+#: Id columns that may also be ``pl.Categorical`` (of the same strings) in an event frame:
+#: :func:`learnpulse.models.predict_all` computes on them so (group-bys, joins and sorts hash
+#: small integers instead of strings) and gives them back as strings.
+CATEGORICAL_IDS = ("learner_id", "session_id")
+
+
+def id_dtype(frame: pl.DataFrame | None, column: str = "learner_id") -> pl.DataType:
+    """``column``'s dtype in ``frame`` (String, or Categorical: :data:`CATEGORICAL_IDS`), for
+    an empty frame to be joined with frames like it (String without ``frame``)."""
+    return frame.schema.get(column, pl.String()) if frame is not None else pl.String()
+
+
 EVENT_FIELDS: tuple[str, ...] = tuple(EVENT_FRAME_SCHEMA)
 REQUIRED_FIELDS: tuple[str, ...] = ("id", "ts", "learner_id", "course_id", "kind")
 #: Free-text id fields, stored as SQL text (``skills`` holds more of them).
@@ -459,19 +471,23 @@ def _ts_problems(frame: pl.DataFrame) -> list[FieldError]:
 
 def check_frame_dtypes(frame: pl.DataFrame) -> None:
     """Raise :class:`EventValidationError` naming every event column of another dtype than
-    :data:`EVENT_FRAME_SCHEMA` (``ts``: any timezone-aware datetime), and a null
-    ``learner_id``. Reads no other row value, so it is cheap enough for every model call on
-    frames from the store or :func:`validate_frame`; other columns are left alone.
+    :data:`EVENT_FRAME_SCHEMA` (``ts``: any timezone-aware datetime; the ids of
+    :data:`CATEGORICAL_IDS`: also ``pl.Categorical``), and a null ``learner_id``. Reads no
+    other row value, so it is cheap enough for every model call on frames from the store or
+    :func:`validate_frame`; other columns are left alone.
     """
     problems = _ts_problems(frame)
     for name, dtype in frame.schema.items():
         expected = EVENT_FRAME_SCHEMA.get(name)
-        if name != "ts" and expected is not None and dtype != expected:
-            problems.append(
-                FieldError(
-                    -1, name, f"must be {expected}, not {dtype} (validate_frame() converts it)"
-                )
-            )
+        if name == "ts" or expected is None or dtype == expected:
+            continue
+        if name in CATEGORICAL_IDS and dtype == pl.Categorical:
+            continue
+        # an Enum's or a list's dtype may name thousands of values: its kind is enough
+        shown = dtype if len(str(dtype)) <= 80 else type(dtype).__name__
+        problems.append(
+            FieldError(-1, name, f"must be {expected}, not {shown} (validate_frame() converts it)")
+        )
     if "learner_id" in frame.columns and frame.get_column("learner_id").has_nulls():
         first = frame.get_column("learner_id").is_null().arg_max()
         problems.append(FieldError(int(first), "learner_id", "is required"))

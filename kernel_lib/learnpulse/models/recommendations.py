@@ -238,10 +238,15 @@ class _Keys:
 
     def __init__(self, mastery: pl.DataFrame, exercise_rows: pl.DataFrame, graph: SkillGraph):
         skills = pl.concat([mastery["skill"], exercise_rows["skill"], pl.Series(graph.order)])
+        learners = mastery["learner_id"].cast(pl.String)  # maybe categorical (predict_all)
         self.types = {
-            "learner_id": pl.Enum(mastery["learner_id"].unique().sort()),
+            "learner_id": pl.Enum(learners.unique().sort()),
             "item_id": pl.Enum(exercise_rows["item_id"].unique().sort()),
             "skill": pl.Enum(skills.unique().sort()),
+        }
+        # back to the caller's dtypes
+        self.decoded = {c: pl.String for c in self.types} | {
+            "learner_id": mastery["learner_id"].dtype
         }
 
     def encode(self, frame: pl.DataFrame) -> pl.DataFrame:
@@ -250,7 +255,7 @@ class _Keys:
         return frame.cast(present, strict=False).drop_nulls(list(present))
 
     def decode(self, frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.cast({c: pl.String for c in self.types if c in frame.columns})
+        return frame.cast({c: t for c, t in self.decoded.items() if c in frame.columns})
 
 
 def _next_exercises(mastery, graph, exercise_rows, solved, difficulty, gaps) -> pl.DataFrame:

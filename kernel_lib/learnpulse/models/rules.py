@@ -30,6 +30,7 @@ from typing import Literal
 import polars as pl
 
 from learnpulse import __version__
+from learnpulse.events import id_dtype
 from learnpulse.features import COUNTED_CORRECT, NON_ACTIVITY_KINDS
 from learnpulse.models.activity import learner_days
 from learnpulse.models.knowledge_tracing.sequences import (
@@ -336,7 +337,7 @@ def _mastered_share(
     mastery: pl.DataFrame | None, n_skills: int, name: str, threshold: float
 ) -> pl.DataFrame:
     if mastery is None or not n_skills:
-        return pl.DataFrame(schema={"learner_id": pl.String, name: pl.Float64})
+        return pl.DataFrame(schema={"learner_id": id_dtype(mastery), name: pl.Float64})
     return mastery.group_by("learner_id").agg(
         (100 * (pl.col("p_known") >= threshold).sum() / n_skills).alias(name)
     )

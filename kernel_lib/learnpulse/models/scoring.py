@@ -40,7 +40,7 @@ from datetime import datetime, timedelta
 import polars as pl
 
 from learnpulse import __version__
-from learnpulse.events import check_frame_dtypes
+from learnpulse.events import check_frame_dtypes, id_dtype
 from learnpulse.features import COUNTED_CORRECT, with_evidence
 from learnpulse.models.knowledge_tracing.sequences import (
     MASTERY_THRESHOLD,
@@ -219,7 +219,7 @@ def mastery_progress(
     polars.DataFrame, shape (n_learners, 2)
         ``learner_id``, ``progress`` (0-100).
     """
-    schema = {"learner_id": pl.String, "progress": pl.Float64}
+    schema = {"learner_id": id_dtype(mastery), "progress": pl.Float64}
     if mastery is None or not mastery.height or not n_skills:
         return pl.DataFrame(schema=schema)
     tried = pl.col("n_attempts") > 0 if "n_attempts" in mastery.columns else pl.lit(True)

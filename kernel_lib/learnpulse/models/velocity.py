@@ -23,6 +23,7 @@ from datetime import datetime
 
 import polars as pl
 
+from learnpulse.events import id_dtype
 from learnpulse.models.activity import activity, session_spans
 from learnpulse.models.knowledge_tracing import BKT
 from learnpulse.models.knowledge_tracing import sequences as sq
@@ -126,7 +127,7 @@ def weekly_progress(
     """
     events = before(events, at)
     if events.is_empty():
-        schema = {"learner_id": pl.String, "weeks_back": pl.Int64}
+        schema = {"learner_id": id_dtype(events), "weeks_back": pl.Int64}
         floats = dict.fromkeys(("gain", "hours"), pl.Float64)
         return pl.DataFrame(schema={**schema, **floats, "attempts": pl.UInt32})
     cutoff = at if at is not None else events.get_column("ts").max()

@@ -77,6 +77,9 @@ def test_every_output_with_fitted_models(course, outputs):
     for key, frame in outputs.items():
         _check_frame(key, frame, roster)
         assert frame.height > 0, key
+        # ids are computed on as categoricals inside, and given back as strings
+        assert frame.schema["learner_id"] == pl.String, key
+        assert pl.Categorical not in frame.schema.values(), key
     per_learner = ("score", "progress", "readiness", "peers", "success", "retention_risk")
     for key in per_learner:
         assert outputs[key].get_column("learner_id").is_unique().all(), key
@@ -234,6 +237,11 @@ def test_optional_event_columns_may_be_absent_and_one_output_named(course):
             pl.when(pl.int_range(pl.len()) == 4).then(None).otherwise("learner_id"),
             "event 4: field 'learner_id': is required",
         ),
+        (  # the dtype of an Enum of every learner would name them all: its kind is enough
+            "learner_id",
+            pl.col("learner_id").cast(pl.Enum([f"learner-{i:05d}" for i in range(1000)])),
+            "'learner_id': must be String, not Enum (validate_frame() converts it)",
+        ),
     ],
 )
 def test_event_columns_of_the_wrong_type_are_named(course, column, change, message):
@@ -244,6 +252,16 @@ def test_event_columns_of_the_wrong_type_are_named(course, column, change, messa
     # other event columns a caller adds are left alone
     extra = course.events.with_columns(cohort=pl.lit("A"))
     assert predict_all(extra, only=["score"])["score"].height == course.learners.height
+
+
+def test_categorical_ids_give_the_same_outputs(course, fitted, mid_course, outputs):
+    """Ids given as categoricals (as predict_all computes on them) are read as their strings."""
+    ids = (pl.col("learner_id"), pl.col("session_id"))
+    events = course.events.with_columns(c.cast(pl.Categorical) for c in ids)
+    tables = {"skills": course.skills, "items": course.items, "learners": course.learners}
+    same = predict_all(events, **tables, at=mid_course, fitted=fitted)
+    for key in OUTPUT_KEYS:
+        assert_frame_equal(same[key], outputs[key], check_exact=False)
 
 
 def test_fit_course_models_names_a_wrong_input(course):
