@@ -481,13 +481,13 @@ def predict_all(
     """
     keys = _check(events, only, skills, items, learners, fitted)
     settings = course_settings(settings)
-    events = with_evidence(before(with_optional_columns(events), at))  # read by every output
+    events = before(with_optional_columns(events), at)
     if learners is not None:
         events = events.filter(
             pl.col("learner_id").is_in(learners.get_column("learner_id").implode())
         )
         learners = _categorical_ids(learners)
-    events = _categorical_ids(events)
+    events = with_evidence(_categorical_ids(events))  # read by every output
     course = _Course(
         events,
         skills=skills,

@@ -92,9 +92,11 @@ def attempt_rows(events: pl.DataFrame) -> pl.DataFrame:
         ``learner_id``, ``skill``, ``ts``, ``item_id``, ``correct`` (bool, as it counts).
     """
     check_columns(events, _EVENT_COLUMNS, "event frame")
-    item = pl.col("item_id") if "item_id" in events.columns else pl.lit(None, pl.String)
+    has_items = "item_id" in events.columns
+    item = pl.col("item_id") if has_items else pl.lit(None, pl.String)
+    needed = ["learner_id", "ts", "skills", "correct", *(["item_id"] if has_items else [])]
     return (
-        evidence_attempts(events)
+        evidence_attempts(events, needed)
         .lazy()
         .select("learner_id", "ts", "skills", "correct", item_id=item)
         .with_row_index("row")

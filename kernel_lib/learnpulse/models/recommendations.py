@@ -525,11 +525,13 @@ def _graded(events: pl.DataFrame, items: pl.DataFrame) -> pl.DataFrame:
     :data:`~learnpulse.features.COUNTED_CORRECT`, ``difficulty``."""
     check_columns(events, ("learner_id", "ts", "kind", "item_id", "skills", "correct"), "events")
     events = with_evidence(events)
-    graded = events.filter((pl.col("kind") == "attempt") & pl.col("correct").is_not_null())
     # NaN is no difficulty: it falls back like null (to the item frame's, then the default)
     own = _known("difficulty") if "difficulty" in events.columns else pl.lit(None, pl.Float64)
-    graded = graded.select(
-        "learner_id", "ts", "item_id", "skills", "correct", COUNTED_CORRECT, difficulty=own
+    graded = (
+        events.lazy()  # lazy: only the columns selected are copied
+        .filter((pl.col("kind") == "attempt") & pl.col("correct").is_not_null())
+        .select("learner_id", "ts", "item_id", "skills", "correct", COUNTED_CORRECT, difficulty=own)
+        .collect()
     )
     if "difficulty" not in items.columns:
         return graded

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, case, delete, func, select
+from sqlalchemy import Connection, case, delete, func, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from tqdm.auto import tqdm
 
@@ -520,20 +520,26 @@ class EventStore(TimeSeriesStore, StaffStore):
     def counts(self) -> dict[str, int]:
         """What the store holds: ``events``, ``learners`` (learner rows, one per learner and
         course, without the staff, as :meth:`known_courses` counts them), ``items``,
-        ``skills``, ``courses`` (with events) and ``staff`` (users recorded as staff)."""
-        learners = tables.learners
+        ``skills``, ``courses`` (with events) and ``staff`` (users recorded as staff).
+
+        A store opened without migrating it, from before the staff were recorded (schema
+        revision 0003), has no staff: every learner row counts.
+        """
+        learners = select(func.count()).select_from(tables.learners)
         statements = {
             "events": select(func.count()).select_from(tables.events),
-            "learners": select(func.count())
-            .select_from(learners)
-            .where(not_staff(learners.c.learner_id)),
+            "learners": learners,
             "items": select(func.count()).select_from(tables.items),
             "skills": select(func.count()).select_from(tables.skills),
             "courses": select(func.count(func.distinct(tables.events.c.course_id))),
-            "staff": select(func.count()).select_from(tables.staff),
         }
         with self._engine.connect() as connection:
-            return {name: connection.execute(s).scalar_one() for name, s in statements.items()}
+            if inspect(connection).has_table(tables.staff.name):
+                statements["learners"] = learners.where(not_staff(tables.learners.c.learner_id))
+                statements["staff"] = select(func.count()).select_from(tables.staff)
+            counts = {name: connection.execute(s).scalar_one() for name, s in statements.items()}
+        counts.setdefault("staff", 0)
+        return counts
 
     def status(self) -> dict[str, Any]:
         """Backend, URL (password hidden), schema revision and counts."""

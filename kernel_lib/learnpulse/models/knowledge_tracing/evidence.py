@@ -36,6 +36,7 @@ learning velocity, DKT's mastery), with the same result.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -118,7 +119,7 @@ def hint_ladder_of(payload: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def evidence_attempts(events: pl.DataFrame) -> pl.DataFrame:
+def evidence_attempts(events: pl.DataFrame, columns: Sequence[str] | None = None) -> pl.DataFrame:
     """The graded attempts of ``events`` that are evidence, with ``correct`` as they count.
 
     Parameters
@@ -127,16 +128,22 @@ def evidence_attempts(events: pl.DataFrame) -> pl.DataFrame:
         An event frame (needs ``learner_id``, ``ts``, ``kind``, ``correct``; ``item_id``,
         ``hints_used`` and ``payload`` are read when present), marked by
         :func:`~learnpulse.features.with_evidence` or not.
+    columns : sequence of str, optional
+        Only these columns (of ``events``): a wide frame's other columns are not copied.
 
     Returns
     -------
     polars.DataFrame
         The ``attempt`` rows with a known ``correct``, in input order, without the practice
         on solved items; ``correct`` is False where the answer was right after the whole hint
-        ladder (same columns and dtypes as ``events``).
+        ladder (the columns and dtypes of ``events``, or ``columns``).
     """
-    marked = with_evidence(events)
-    counted = marked.filter(pl.col(COUNTED_CORRECT).is_not_null()).with_columns(
-        correct=pl.col(COUNTED_CORRECT).cast(events.schema["correct"])
+    counted = (
+        with_evidence(events)
+        .lazy()
+        .filter(pl.col(COUNTED_CORRECT).is_not_null())
+        .with_columns(correct=pl.col(COUNTED_CORRECT).cast(events.schema["correct"]))
     )
-    return counted if COUNTED_CORRECT in events.columns else counted.drop(COUNTED_CORRECT)
+    if columns is None:
+        columns = list(events.columns)  # the mark stays only if the caller's frame had it
+    return counted.select(columns).collect()
