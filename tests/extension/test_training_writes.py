@@ -1,6 +1,6 @@
 """Training runs written through the server (PUT training/runs/<id>, POST .../metrics): what a
-kernel's ServerStore writes is what the researcher sees, always as the token's user, and a
-bad body is refused naming the field with nothing stored.
+kernel with ``$LEARNPULSE_SERVER_URL`` logs is what the researcher sees, always as the
+token's user, and a bad body is refused naming the field with nothing stored.
 
 Each test runs against a server whose store is SQLite, then PostgreSQL (a server with a
 PostgreSQL store is the one whose kernels write through it).
@@ -16,10 +16,15 @@ from datetime import datetime, timezone
 import pytest
 from tornado.httpclient import HTTPClientError
 
+import learnpulse
+from learnpulse.collectors.destinations import SERVER_URL_ENV, TOKEN_ENV
 from learnpulse.collectors.server_store import ServerStore
+from learnpulse.collectors.training import TrainingConfig, TrainingRun
 from learnpulse.store import EventStore
 from tests.extension.conftest import as_user, learnpulse_app
 
+#: Validation losses of an overfitting run: lowest at step 1, then rising for good.
+VAL_LOSSES = [0.9, 0.7, 0.75, 0.8, 0.9, 1.0]
 STARTED = "2024-09-02T09:00:00+00:00"
 
 
@@ -59,6 +64,41 @@ async def _send(jp_fetch, method, *path, body, user="ada") -> tuple[int, dict]:
     except HTTPClientError as error:
         return error.code, json.loads(error.response.body)
     return response.code, json.loads(response.body)
+
+
+def _train(monkeypatch, server_url: str) -> TrainingRun:
+    """ada's notebook on a server that told its kernels where it is: an overfitting loop,
+    flushed every 4 points, with one loss that diverged to NaN."""
+    with monkeypatch.context() as patch:
+        patch.setenv(SERVER_URL_ENV, server_url)
+        patch.setenv(TOKEN_ENV, "token-ada")
+        patch.setenv("LEARNPULSE_LEARNER_ID", "ada")
+        config = TrainingConfig(flush_every=4)
+        with learnpulse.track_training("mlp", params={"width": 64}, config=config) as run:
+            assert isinstance(run.store, ServerStore)
+            for epoch, val_loss in enumerate(VAL_LOSSES):
+                run.log(epoch=epoch, loss=1 / (epoch + 1), val_loss=val_loss, grad_norm=2.0)
+            run.log(epoch=6, loss=math.nan)
+    return run
+
+
+async def test_a_run_logged_in_a_kernel_told_the_server_is_shown_there(
+    jp_fetch, server_url, monkeypatch
+):
+    """It went to a SQLite file under the kernel's Jupyter data dir: the researcher's
+    dashboard showed nothing."""
+    run = await asyncio.to_thread(_train, monkeypatch, server_url)  # blocking: off the loop
+    (summary,) = (await _get(jp_fetch, "runs", user="ada"))["runs"]
+    assert summary["run_id"] == run.run_id and summary["learner_id"] == "ada"
+    assert summary["status"] == "finished" and summary["n_logs"] == 7
+    assert summary["overfitting"]["overfitting"] is True
+    assert summary["best_val_loss"] == {"value": 0.7, "step": 1, "epoch": 1}
+    detail = await _get(jp_fetch, "runs", run.run_id, user="teacher")
+    assert detail["params"] == {"width": 64} and detail["ended"] is not None
+    assert [m["val_loss"] for m in detail["metrics"]] == [*VAL_LOSSES, None]
+    assert json.loads(detail["metrics"][0]["extra"]) == {"grad_norm": 2.0}
+    assert detail["metrics"][-1]["loss"] is None
+    assert json.loads(detail["metrics"][-1]["extra"]) == {"non_finite": ["loss"]}
 
 
 async def test_points_go_in_halves_to_a_server_that_takes_fewer_at_once(
