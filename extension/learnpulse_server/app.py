@@ -45,9 +45,9 @@ class LearnPulseApp(KernelEnvironment, ExtensionApp):
             "(with base_url, over loopback) as $LEARNPULSE_SERVER_URL and its token as "
             "$LEARNPULSE_TOKEN (on JupyterHub they use the hub's $JUPYTERHUB_API_TOKEN), "
             "unless either of $LEARNPULSE_DB_URL or $LEARNPULSE_SERVER_URL is set, and their "
-            "events, tutor exchanges and history go through its events API, as the server's "
-            "owner (with ClassTokenIdentityProvider, a kernel started by a student's request "
-            "posts with that student's class token instead, as that student)."
+            "events, tutor exchanges, history and training runs go through its API, as the "
+            "server's owner (with ClassTokenIdentityProvider, a kernel started by a student's "
+            "request posts with that student's class token instead, as that student)."
         ),
     )
 
@@ -265,6 +265,12 @@ class LearnPulseApp(KernelEnvironment, ExtensionApp):
             "not hide a sustained overload, nor does a single spike read as critical. A window "
             "shorter than metrics_interval_s judges the newest sample alone."
         ),
+    )
+    max_batch_training_metrics = Integer(
+        10_000,
+        min=1,
+        config=True,
+        help="Most logged training points in one POST training/runs/<id>/metrics (413 above).",
     )
     overfitting_window = Integer(
         5,

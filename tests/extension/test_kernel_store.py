@@ -135,3 +135,38 @@ async def test_a_server_store_reads_every_page_in_time_order(
     read = await asyncio.to_thread(store.query, learners="Doe, Jane", kinds="attempt")
     assert read["id"].to_list() == [event["id"] for event in reversed(late_first)]
     assert read.schema == EVENT_FRAME_SCHEMA
+
+
+#: A training loop in the owner's notebook, run to its end (the run's last write included).
+TRAINING_CELL = (
+    "import learnpulse\n"
+    "val = [0.9, 0.7, 0.75, 0.8, 0.9, 1.0]\n"
+    "with learnpulse.track_training('kernel-mlp', params={'width': 64}) as run:\n"
+    "    for epoch, val_loss in enumerate(val):\n"
+    "        run.log(epoch=epoch, loss=1 / (epoch + 1), val_loss=val_loss)\n"
+    "print('run', run.run_id)"
+)
+
+
+async def test_a_kernel_of_a_postgres_backed_server_logs_training_through_it(
+    owner_olga, jp_fetch, jp_ws_fetch, pg_url
+):
+    """A run logged in the notebook is one the server shows, with its metrics and verdict:
+    it went to a SQLite file in the kernel's Jupyter data dir, and the dashboard was empty."""
+    await asyncio.sleep(0)
+    started = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": "python3"}))
+    kernel_id = json.loads(started.body)["id"]
+    channels = await jp_ws_fetch("api", "kernels", kernel_id, "channels")
+    try:
+        shown = await execute(channels, TRAINING_CELL)
+    finally:
+        channels.close()
+        await jp_fetch("api", "kernels", kernel_id, method="DELETE")
+    assert shown.startswith("run "), shown
+    run_id = shown.split()[1]
+    runs = json.loads((await jp_fetch("learnpulse", "api", "training", "runs")).body)["runs"]
+    assert [(r["run_id"], r["learner_id"]) for r in runs] == [(run_id, "owner-olga")]
+    detail = json.loads((await jp_fetch("learnpulse", "api", "training", "runs", run_id)).body)
+    assert detail["status"] == "finished" and detail["params"] == {"width": 64}
+    assert [m["val_loss"] for m in detail["metrics"]] == [0.9, 0.7, 0.75, 0.8, 0.9, 1.0]
+    assert detail["overfitting"]["overfitting"] is True

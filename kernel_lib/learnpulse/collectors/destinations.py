@@ -108,7 +108,7 @@ class HttpDestination:
             headers["Authorization"] = f"token {self.token}"
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         try:
-            with _OPENER.open(request, timeout=self.timeout_s) as response:
+            with NO_REDIRECT_OPENER.open(request, timeout=self.timeout_s) as response:
                 status, reply = response.status, response.read()
         except urllib.error.HTTPError as error:
             problem = f"{self.url}: HTTP {error.code}"
@@ -133,13 +133,15 @@ class HttpDestination:
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Redirects become errors: a POST must reach the events API itself."""
+    """Redirects become errors: a POST must reach the API itself (urllib would send it again
+    as a GET, without its body, to a login page, say)."""
 
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+#: Opens requests without following redirects (a redirected POST or PUT is an error).
+NO_REDIRECT_OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 def _is_receipt(reply: bytes) -> bool:

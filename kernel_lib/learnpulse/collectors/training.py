@@ -26,6 +26,7 @@ import polars as pl
 from learnpulse.collectors import context
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) is imported when a run starts, not with learnpulse
+    from learnpulse.collectors.server_store import ServerStore
     from learnpulse.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -102,8 +103,11 @@ class TrainingRun:
     ----------
     name : str
         A human-readable name; several runs may share it (each gets its own ``run_id``).
-    store : EventStore, str or None
-        The store (or its URL); default the default store (``$LEARNPULSE_DB_URL``).
+    store : EventStore, ServerStore, str or None
+        The store (or its URL); default the kernel's store for its learner
+        (:func:`~learnpulse.collectors.server_store.learner_store`): the server of
+        ``$LEARNPULSE_SERVER_URL`` when set (a server whose store is PostgreSQL tells its
+        kernels so), else the default store (``$LEARNPULSE_DB_URL``).
     params : dict, optional
         Hyper-parameters to keep with the run (JSON-serialisable).
     config : TrainingConfig
@@ -114,7 +118,7 @@ class TrainingRun:
         self,
         name: str,
         *,
-        store: EventStore | str | os.PathLike[str] | None = None,
+        store: EventStore | ServerStore | str | os.PathLike[str] | None = None,
         params: dict[str, Any] | None = None,
         config: TrainingConfig = TrainingConfig(),
     ):
@@ -124,8 +128,9 @@ class TrainingRun:
         self.run_id = str(uuid.uuid4())
         self.learner_id, self.course_id = context.learner_id(), context.course_id()
         self._store_url = store
-        self.store: EventStore | None = None
+        self.store: EventStore | ServerStore | None = None
         self._run_saved = False
+        self._failing = False  # an outage is being reported (warned once while it lasts)
         self.started = datetime.now(timezone.utc)
         self.ended: datetime | None = None
         self.status = "running"
@@ -174,31 +179,65 @@ class TrainingRun:
             self.flush()
 
     def flush(self) -> bool:
-        """Write buffered rows; on a store error keep them for the next flush (False)."""
-        if not self._pending:
+        """Write what is not stored yet (the run, buffered rows); on a store error keep it for
+        the next flush (False)."""
+        if not self._pending and self._run_saved:
             return True
         store = self._connected()
         if store is None or not (self._run_saved or self._save_run()):
             return False
+        if not self._pending:
+            return True
         try:
             store.append_training_metrics(self.run_id, self._pending)
         except Exception as error:  # an outage must not stop the training loop
-            log.warning("learnpulse: training metrics not stored yet (%s)", error)
+            self._not_stored(error)
             return False
         self._pending = []
+        self._stored_again()
         return True
 
-    def _connected(self) -> EventStore | None:
-        """The store, opened on first use; None (and a warning) while it cannot be opened."""
-        from learnpulse.store import EventStore
-
+    def _connected(self) -> EventStore | ServerStore | None:
+        """The store, opened on first use (a URL or None: :func:`~learnpulse.collectors.
+        server_store.learner_store`); None (and a warning) while it cannot be opened."""
         if self.store is None:
             url = self._store_url
             try:
-                self.store = url if isinstance(url, EventStore) else EventStore(url)
+                if url is None or isinstance(url, (str, os.PathLike)):
+                    from learnpulse.collectors.server_store import learner_store
+
+                    self.store = learner_store(url)
+                else:
+                    self.store = url
             except Exception as error:
-                log.warning("learnpulse: store unavailable, training metrics kept (%s)", error)
+                self._not_stored(error, "the store cannot be opened: ")
         return self.store
+
+    def _not_stored(self, error: Exception, why: str = "") -> None:
+        """Warn (once while the outage lasts) that the run is not stored yet, why, and where
+        its points are meanwhile."""
+        if self._failing:
+            log.debug("learnpulse: training run %s still not stored (%s)", self.run_id, error)
+            return
+        self._failing = True
+        log.warning(
+            "learnpulse: training run %r (%s) is not stored yet: %s%s. Training goes on: its "
+            "logged points are kept in this process (run.metrics()) and written at the next "
+            "flush or when the run ends.",
+            self.name,
+            self.run_id,
+            why,
+            error,
+        )
+
+    def _stored_again(self) -> None:
+        if self._failing:
+            self._failing = False
+            log.warning(
+                "learnpulse: training run %r (%s) is stored again: nothing logged was lost",
+                self.name,
+                self.run_id,
+            )
 
     def metrics(self) -> pl.DataFrame:
         """Everything logged so far (also what is not flushed yet), in logging order."""
@@ -214,8 +253,17 @@ class TrainingRun:
 
     def close(self, status: str = "finished") -> None:
         self.ended, self.status = datetime.now(timezone.utc), status
-        self.flush()
-        self._save_run()
+        flushed = self.flush()
+        if not (self._save_run() and flushed):
+            log.warning(
+                "learnpulse: training run %r (%s) ended %s, not stored yet with %d of its "
+                "logged points: they are kept in this process only; run.flush() tries again "
+                "(run.metrics() has every point)",
+                self.name,
+                self.run_id,
+                status,
+                len(self._pending),
+            )
         if self.store is not None and self.store is not self._store_url:
             self.store.close()  # opened here from a URL
             self.store = None
@@ -245,9 +293,12 @@ class TrainingRun:
         try:
             store.save_training_run(self._run_record())
         except Exception as error:
-            log.warning("learnpulse: training run %s not stored (%s)", self.run_id, error)
+            self._run_saved = False  # its end, say: the next flush stores it again
+            self._not_stored(error)
             return False
         self._run_saved = True
+        if not self._pending:
+            self._stored_again()
         return True
 
 

@@ -34,6 +34,23 @@ RUN_STATUSES = ("running", "finished", "failed")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+class UnknownTrainingRun(LookupError):
+    """No stored training run of that id is the learner's: there is none, or another
+    learner's (which is not said: to them it does not exist)."""
+
+    def __init__(self, run_id: str, learner_id: str):
+        super().__init__(f"no training run {run_id!r} of learner {learner_id!r}")
+        self.run_id, self.learner_id = run_id, learner_id
+
+
+def _owner(connection, run_id: str) -> str | None:
+    """The learner of stored run ``run_id`` (None if unknown), locked until the caller's
+    transaction ends on PostgreSQL (SQLite's write transaction holds the whole file)."""
+    runs = tables.training_runs
+    statement = select(runs.c.learner_id).where(runs.c.run_id == run_id).with_for_update()
+    return connection.execute(statement).scalar_one_or_none()
+
+
 def _us(moment: datetime | None, field: str) -> int | None:
     if moment is None:
         return None
@@ -65,13 +82,18 @@ class TimeSeriesStore:
     # -- training ------------------------------------------------------------------------
 
     def save_training_run(self, run: Mapping[str, Any]) -> None:
-        """Insert or update one run.
+        """Insert or update one run (an update changes ``ended``, ``status`` and ``params``).
 
         Parameters
         ----------
         run : mapping
             ``run_id``, ``name``, ``learner_id``, ``course_id``, ``started`` (aware datetime),
             ``status`` (running | finished | failed), optional ``ended`` and ``params`` (dict).
+
+        Raises
+        ------
+        UnknownTrainingRun
+            When ``run_id`` is stored as another learner's run (it is left as it was).
         """
         if run.get("status") not in RUN_STATUSES:
             raise ValueError(
@@ -90,14 +112,20 @@ class TimeSeriesStore:
             "status": run["status"],
             "params": json.dumps(run.get("params") or {}, default=str),
         }
-        statement = self._insert(tables.training_runs)
+        runs = tables.training_runs
+        statement = self._insert(runs)
         keep = {c: statement.excluded[c] for c in ("ended_us", "status", "params")}
-        with self._writing() as connection:
-            connection.execute(
-                statement.on_conflict_do_update(index_elements=["run_id"], set_=keep), [row]
-            )
+        upsert = statement.on_conflict_do_update(
+            index_elements=["run_id"], set_=keep, where=runs.c.learner_id == row["learner_id"]
+        )
+        with self._writing() as connection:  # no row back: the run is another learner's
+            saved = connection.execute(upsert.returning(runs.c.run_id), row).first()
+        if saved is None:
+            raise UnknownTrainingRun(run["run_id"], run["learner_id"])
 
-    def append_training_metrics(self, run_id: str, rows: Sequence[Mapping[str, Any]]) -> int:
+    def append_training_metrics(
+        self, run_id: str, rows: Sequence[Mapping[str, Any]], *, learner_id: str | None = None
+    ) -> int:
         """Store logged metrics of one run; a row whose ``seq`` is already stored is skipped.
 
         Parameters
@@ -105,6 +133,9 @@ class TimeSeriesStore:
         rows : sequence of mappings
             Each with ``seq`` (int, position in the run), ``ts`` (aware datetime), any of
             :data:`TRAINING_METRIC_COLUMNS`, and ``extra`` (dict of other numbers).
+        learner_id : str, optional
+            Store the rows only if ``run_id`` is a stored run of this learner, checked in the
+            same transaction (else :class:`UnknownTrainingRun` and nothing is stored).
 
         Returns
         -------
@@ -125,13 +156,17 @@ class TimeSeriesStore:
             for name in ("epoch", "step"):
                 if record[name] is not None:
                     record[name] = int(row[name])  # not through float: exact beyond 2**53
-        if not records:
+        if not records and learner_id is None:
             return 0
-        statement = self._insert(tables.training_metrics).on_conflict_do_nothing(
-            index_elements=["run_id", "seq"]
-        )
+        metrics = tables.training_metrics
+        statement = self._insert(metrics).on_conflict_do_nothing(index_elements=["run_id", "seq"])
         with self._writing() as connection:
-            return connection.execute(statement, records).rowcount
+            if learner_id is not None and _owner(connection, run_id) != learner_id:
+                raise UnknownTrainingRun(run_id, learner_id)
+            if not records:
+                return 0
+            # the rows inserted, counted as returned: psycopg's rowcount of a batch is -1
+            return len(connection.execute(statement.returning(metrics.c.seq), records).all())
 
     def training_runs(
         self, *, learners: Sequence[str] | None = None, run_ids: Sequence[str] | None = None

@@ -38,3 +38,28 @@ def test_time_series_rows_are_checked(tmp_path):
             store.append_system_samples([{"host": "h", "ts": datetime(2024, 1, 1)}])
         with pytest.raises(ValueError, match="'status' must be one of"):
             store.save_training_run({"run_id": "r", "status": "exploded"})
+
+
+def test_a_run_of_another_learner_is_neither_updated_nor_added_to(store):
+    """On both backends: a run is written only as its own learner's, in one transaction, and
+    the points newly stored are counted (PostgreSQL counted a batch as -1)."""
+    from learnpulse.store.series import UnknownTrainingRun
+
+    started = datetime(2024, 9, 2, 9, tzinfo=timezone.utc)
+    run = {"run_id": "r", "name": "mlp", "learner_id": "bob", "course_id": "c"}
+    store.save_training_run({**run, "started": started, "status": "running"})
+    with pytest.raises(UnknownTrainingRun, match="no training run 'r' of learner 'ada'"):
+        store.save_training_run(
+            {**run, "learner_id": "ada", "started": started, "status": "failed"}
+        )
+    rows = [{"seq": i, "ts": started, "loss": 1.0} for i in range(3)]
+    with pytest.raises(UnknownTrainingRun):
+        store.append_training_metrics("r", rows, learner_id="ada")
+    with pytest.raises(UnknownTrainingRun):
+        store.append_training_metrics("no-such-run", rows, learner_id="bob")
+    assert store.training_runs().select("learner_id", "status").rows() == [("bob", "running")]
+    assert store.training_metrics("r").is_empty()
+    assert store.append_training_metrics("r", rows, learner_id="bob") == 3
+    assert store.append_training_metrics("r", [*rows[1:], {**rows[0], "seq": 3}]) == 1
+    store.save_training_run({**run, "started": started, "status": "finished"})
+    assert store.training_runs()["status"].to_list() == ["finished"]
