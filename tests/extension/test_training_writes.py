@@ -28,12 +28,10 @@ VAL_LOSSES = [0.9, 0.7, 0.75, 0.8, 0.9, 1.0]
 STARTED = "2024-09-02T09:00:00+00:00"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def lp_db_url(request, tmp_path):
+@pytest.fixture
+def lp_db_url(store_url):
     """The server's store: a SQLite file, then a PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'server.db'}"
-    return request.getfixturevalue("pg_url")
+    return store_url
 
 
 @pytest.fixture
