@@ -215,11 +215,11 @@ class TimeSeriesStore:
         ]
         if not records:
             return 0
-        statement = self._insert(tables.system_samples).on_conflict_do_nothing(
-            index_elements=["host", "ts_us"]
-        )
+        samples = tables.system_samples
+        statement = self._insert(samples).on_conflict_do_nothing(index_elements=["host", "ts_us"])
         with self._writing() as connection:
-            return connection.execute(statement, records).rowcount
+            # counted as returned: psycopg's rowcount of a batch is -1
+            return len(connection.execute(statement.returning(samples.c.ts_us), records).all())
 
     def system_samples(
         self,

@@ -63,3 +63,12 @@ def test_a_run_of_another_learner_is_neither_updated_nor_added_to(store):
     assert store.append_training_metrics("r", [*rows[1:], {**rows[0], "seq": 3}]) == 1
     store.save_training_run({**run, "started": started, "status": "finished"})
     assert store.training_runs()["status"].to_list() == ["finished"]
+
+
+def test_system_samples_newly_stored_are_counted(store):
+    """On both backends (PostgreSQL counted a batch as -1); a stored (host, ts) is skipped."""
+    now = datetime.now(timezone.utc)
+    samples = [{"host": h, "ts": now, "cpu_percent": 5.0} for h in ("a", "b", "c")]
+    assert store.append_system_samples(samples) == 3
+    assert store.append_system_samples([*samples, {**samples[0], "host": "d"}]) == 1
+    assert sorted(store.system_samples()["host"].to_list()) == ["a", "b", "c", "d"]
