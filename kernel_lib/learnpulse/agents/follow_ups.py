@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from learnpulse.agents import ladder
 from learnpulse.agents.base import Draft, Source
 from learnpulse.agents.errors import ErrorInfo, explanation_parts, locate
+from learnpulse.agents.exchanges import MAX_LOGGED_CODE_CHARS
 
 if TYPE_CHECKING:
     from learnpulse.agents.base import TutorContext
@@ -31,6 +32,11 @@ _NEXT_HINT = re.compile(
     r"\b(another|next|more|further|second|third|other)\b.{0,20}\b(hint|clue|tip)s?\b|"
     r"\bstill stuck\b|\b(hint|clue)s? (please|pls)\b",
     re.I,
+)
+#: What a follow-up's answer says when the code it is about was cut when it was stored.
+CODE_CUT_NOTE = (
+    "*(Your code was long: I only kept its first {chars:,} characters, so this is about "
+    "that part only.)*\n\n"
 )
 #: The suggested follow-up asking for the concept behind an error, a hint or a review.
 CONCEPT_ACTION = "Explain the concept behind this"
@@ -268,6 +274,16 @@ def hint_again(context: TutorContext, reworded: tuple[Source, str] | None) -> Dr
     )
     actions = ("Another hint", "Explain the concept behind this hint")
     return Draft("\n\n".join(lines), tuple(sources), 0.8, actions, (hint,))
+
+
+def follow_up_lead(context: TutorContext) -> str:
+    """What a follow-up's reply says first: that the code it is about was cut when stored,
+    and, after a check, what the check said (:func:`checked_lead`)."""
+    follows = context.follows or {}
+    lead = CODE_CUT_NOTE.format(chars=MAX_LOGGED_CODE_CHARS) if follows.get("code_cut") else ""
+    if follows.get("act") == "attempt" and context.exercise is not None:
+        lead += checked_lead(follows, context.exercise.title)
+    return lead
 
 
 def checked_lead(follows: dict[str, Any], title: str) -> str:

@@ -30,7 +30,7 @@ from learnpulse.agents.exchanges import (  # noqa: F401 (the error limit, for im
     MAX_LOGGED_ERROR_CHARS,
     log_exchange,
 )
-from learnpulse.agents.follow_ups import asks_for_concept, checked_lead
+from learnpulse.agents.follow_ups import asks_for_concept, follow_up_lead
 from learnpulse.agents.generator import generated_exercise
 from learnpulse.agents.guardrails import ReplyGuard, answer_patterns, too_vague, withheld_notice
 from learnpulse.agents.learner import (
@@ -61,11 +61,6 @@ ERROR_FOLLOW_UP = "a follow-up of the explanation of the learner's error"
 HINT_FOLLOW_UP = "a follow-up of the hint the learner opened"
 CHECK_FOLLOW_UP = "a follow-up of the learner's checked answer"
 CONCEPT_FOLLOW_UP = "a question about the concept behind what the learner asked about"
-#: What a follow-up's answer says when the code it is about was cut when it was stored.
-CODE_CUT_NOTE = (
-    "*(Your code was long: I only kept its first {chars:,} characters, so this is about "
-    "that part only.)*\n\n"
-)
 FALLBACK_NOTE = "\n\n*(The language model did not finish; here is the offline answer.)*\n\n"
 #: The reply when an agent raises or does not return a Draft (its error is logged).
 AGENT_FAILED = (
@@ -382,7 +377,7 @@ def ask_stream(
     policy = _policy_draft(message, context, name)
     draft = policy or _agent_draft(agents[name], message, context)
     if policy is None and context.follows is not None:
-        draft = dataclasses.replace(draft, text=_follow_up_lead(context) + draft.text)
+        draft = dataclasses.replace(draft, text=follow_up_lead(context) + draft.text)
     # The guardrails' own answers are final: no engine rewrites them.
     engine = OfflineEngine() if policy is not None or engine is None else engine
     run = {"engine": engine, "store": store, "routing": routing}
@@ -432,16 +427,6 @@ def _about_what_it_follows(
         context, exercise=exercise, code=code, error=error, follows=follows, hints_used=hints
     )
     return wanted, why, changed
-
-
-def _follow_up_lead(context: TutorContext) -> str:
-    """What a follow-up's reply says first: that the code it is about was cut when stored,
-    and, after a check, what the check said."""
-    follows = context.follows or {}
-    lead = CODE_CUT_NOTE.format(chars=MAX_LOGGED_CODE_CHARS) if follows.get("code_cut") else ""
-    if follows.get("act") == "attempt" and context.exercise is not None:
-        lead += checked_lead(follows, context.exercise.title)
-    return lead
 
 
 def ask(message: str, *, learner_id: str, **options: Any) -> TutorReply:
