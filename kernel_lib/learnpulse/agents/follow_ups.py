@@ -144,7 +144,7 @@ def error_follow_up(
     what, why, where, how = explanation_parts(info)
     traced = ladder.trace(info, what)
     available = [rung for rung in ladder.RUNGS if rung != "trace" or traced]
-    rung = ladder.next_rung(given, available, bool(_EXAMPLE_REQUEST.search(message)))
+    rung = ladder.next_rung(given, available, wants_example(message))
     example, shows = _example(info.type_name)
     bodies = {
         "simpler": f"In simpler words: {ladder.plain_words(info.type_name)} In your code: "
@@ -156,7 +156,7 @@ def error_follow_up(
         f"```python\n{example}\n```\n\n{shows}",
     }
     source = Source(f"python:exceptions#{info.type_name}", f"Python exception {info.type_name}")
-    said = [ladder.RUNGS[r] for r in ladder.RUNGS if r in given]
+    said = ladder.said(ladder.RUNGS, given)
     if rung == ladder.RAN_OUT:
         text = _ran_out(info.type_name, where, said, has_exercise)
         actions = ("Give me a hint" if has_exercise else "Review my code", CONCEPT_ACTION)
@@ -165,8 +165,7 @@ def error_follow_up(
             "so, and suggest a hint or asking the instructor; do not explain it again."
         )
     else:
-        last = len([r for r in available if r not in given]) == 1
-        more = "" if last else "\n\n*Still unclear? Ask again, and I will explain it another way.*"
+        more = ladder.still_unclear(available, given)
         text = f"Still about your **{info.type_name}** ({where}).\n\n{bodies[rung]}{more}"
         actions = ("I still don't get it", CONCEPT_ACTION)
         earlier = f"; since then: {ladder.listed(said)}" if said else ""
@@ -191,6 +190,12 @@ def _ran_out(type_name: str, where: str, said: list[str], has_exercise: bool) ->
         "instructor the line, the error and what you tried: working through it with someone "
         "helps."
     )
+
+
+def wants_example(message: str) -> bool:
+    """Whether ``message`` asks to see an example ("can you show a smaller example?") rather
+    than to be told again: the ladders take their example rung first."""
+    return bool(_EXAMPLE_REQUEST.search(message))
 
 
 def asks_for_concept(message: str) -> bool:

@@ -54,7 +54,7 @@ class CodeReviewer:
         error: BaseException | ErrorInfo | None = context.error or parse_traceback(message)
         if context.follows is not None and error is not None:  # "why?" after %explain
             # the next angle of the ladder: asked again, the learner gets another explanation
-            given = rungs_given(context.history, context.follows.get("error", ""))
+            given = rungs_given(context.history, error=context.follows.get("error", ""))
             return error_follow_up(message, error, code, given, context.exercise is not None)
         # code stored cut short may end mid-statement: its SyntaxError is not the learner's
         cut = bool(context.follows and context.follows.get("code_cut"))
