@@ -5,11 +5,13 @@ checked.
 What the follow-up is about comes with the conversation (the history entry
 :func:`learnpulse.agents.conversation.followed_up` finds, :attr:`TutorContext.follows`); the
 code reviewer and the learning assistant answer with the drafts of this module. Asked again
-about an error, the explanation takes another angle each time (:mod:`learnpulse.agents.ladder`);
-the concept behind an error, a hint or a check ("Explain the concept behind this") is looked up
-in the course material (:func:`concept_query`). None of them holds an exercise's solution: an
-error is explained on its own line and on small examples of its own, a hint is put another way
-from the course material, and the answer checks of the guardrails still run over every reply.
+about an error, the explanation takes another angle each time (:mod:`learnpulse.agents.ladder`),
+and so does the answer about a hint or a wrong answer checked
+(:mod:`learnpulse.agents.exercise_ladder`); the concept behind an error, a hint or a check
+("Explain the concept behind this") is looked up in the course material
+(:func:`concept_query`). None of them holds an exercise's solution: an error is explained on its
+own line and on small examples of its own, a hint is put another way from the course material,
+and the answer checks of the guardrails still run over every reply.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
-"""The ladder of explanations: the angles a follow-up of an explained error takes in turn.
+"""The ladders of explanations: the angles a follow-up takes in turn, asked again and again.
 
 Asked "why?" again, and again, about the same error, a tutor that repeats itself teaches
 nothing. Each follow-up takes the next angle the learner has not had yet (:data:`RUNGS`): in
 simpler words, step by step through the failing line, with an analogy, with a small example of
 its own; then it says it has run out and points to a hint or the instructor. Never the
 solution: every angle is about the error, not about the exercise.
+
+A hint opened or an answer checked wrong has a ladder of its own (:data:`EXERCISE_RUNGS`, see
+:mod:`learnpulse.agents.exercise_ladder`), climbed the same way.
 
 Which angles were taken is stored with each reply (the ``rung`` of its ``tutor_message``) and
 read back from the conversation (:func:`rungs_given`).
@@ -29,9 +32,18 @@ RUNGS = {
 }
 #: The rung after the last: the tutor says it has run out of ways to explain.
 RAN_OUT = "ran-out"
-#: The rung of an answer about the concept behind the error (not an angle of the ladder, but
-#: part of the same conversation: the ladder goes on after it).
+#: The rung of an answer about the concept behind the error (not an angle of the error's
+#: ladder, but part of the same conversation: the ladder goes on after it), or behind the
+#: exercise a hint or a check was of (an angle of that ladder).
 CONCEPT = "concept"
+#: The angles of the ladder of a hint opened or an answer checked wrong, in the order they are
+#: taken, and how each is named (:mod:`learnpulse.agents.exercise_ladder`).
+EXERCISE_RUNGS = {
+    "reworded": "with the hint in other words",
+    "difference": "by what in the answer differs from what the exercise asks",
+    CONCEPT: "by the concept the exercise practises (from the course)",
+    "example": "with a small example on a different problem",
+}
 #: What a rung says last when the ladder has more.
 STILL_UNCLEAR = "\n\n*Still unclear? Ask again, and I will explain it another way.*"
 #: Per exception type: what it means, in the plainest words.

@@ -30,6 +30,7 @@ from learnpulse.agents.exchanges import (  # noqa: F401 (the error limit, for im
     MAX_LOGGED_ERROR_CHARS,
     log_exchange,
 )
+from learnpulse.agents.exercise_ladder import reviewed
 from learnpulse.agents.follow_ups import asks_for_concept, follow_up_lead
 from learnpulse.agents.generator import generated_exercise
 from learnpulse.agents.guardrails import ReplyGuard, answer_patterns, too_vague, withheld_notice
@@ -146,14 +147,16 @@ class TutorStream:
             course = self.context.course.exercises.values()
             solutions += [e.solution for e in course if e.type == "code"]
         # The offline generator's code is the question of a new exercise, not code for this
-        # one (withheld, "what is total after this code runs?" could not be answered).
+        # one (withheld, "what is total after this code runs?" could not be answered); so is
+        # a follow-up's example on another problem (exercise_ladder.py: its answer checked).
         generated = offline and self.agent == "generator"
+        question = generated or (offline and "exercises" in self.draft.payload)
         # The exercise's no-code policy holds until it is solved: a question about another
         # topic in the meantime could still be a way to its code.
         withhold = (
             exercise is not None
             and not exercise.policy.show_code
-            and not generated
+            and not question
             and not solved(self.context.events, exercise.id)
         )
         # A hint is the instructor's own text, shown as the policy allows, and the offline
@@ -392,8 +395,10 @@ def _about_what_it_follows(
     chosen: tuple[str, str],
 ) -> tuple[str, str, TutorContext]:
     """The agent, routing and context of ``message``, a follow-up of ``follows`` (a history
-    entry): the code reviewer for code and errors, and for a code answer checked; the
-    learning assistant for a hint, for another answer checked, and for a hint asked for
+    entry): the code reviewer for code and errors, and for a code answer checked (asked
+    again once it was reviewed, the learning assistant goes on up the ladder of
+    :mod:`~learnpulse.agents.exercise_ladder`); the learning assistant for a hint, for
+    another answer checked, and for a hint asked for
     during an exercise ("give me a hint" after a check: the ladder's, not a review).
     ``chosen`` (the router's agent and routing) if that agent is not available, or the hint
     or check was of another exercise than the one in context."""
@@ -416,7 +421,7 @@ def _about_what_it_follows(
         wanted, why, follows, code, error = "assistant", unchanged[1], None, None, None
     elif asks_for_concept(message) and (error is not None or exercise is not None):
         wanted, why = "assistant", CONCEPT_FOLLOW_UP  # the course's section, not the same again
-    elif act == "hint" or (act == "attempt" and not code):
+    elif act == "hint" or (act == "attempt" and (not code or reviewed(follows, context.history))):
         wanted, why = "assistant", HINT_FOLLOW_UP if act == "hint" else CHECK_FOLLOW_UP
     else:
         wanted = "reviewer"
