@@ -225,8 +225,11 @@ async def test_chat_follow_ups_of_a_hint_never_give_the_solution(jp_fetch):
 
 
 async def test_chat_asked_again_about_a_hint_explains_it_another_way_each_time(jp_fetch, lp_db_url):
-    """Through tutor/chat, "why?" after a hint got the same reply each time. The ladder of a
-    hint is each learner's own, and none of its rungs gives the solution."""
+    """Through tutor/chat, "why?" after a hint got the same reply each time, and a typed
+    "explain the concept behind this exercise" a practice question. The ladder of a hint is
+    each learner's own, and none of its rungs gives the solution."""
+    from learnpulse.agents.tutor import CONCEPT_FOLLOW_UP
+
     body = {"exercise": "ex-loops-04"}
     await _chat(jp_fetch, {**body, "message": "give me a hint"})
     replies = [await _chat(jp_fetch, {**body, "message": "why?"}) for _ in range(5)]
@@ -242,11 +245,14 @@ async def test_chat_asked_again_about_a_hint_explains_it_another_way_each_time(j
     await _chat(jp_fetch, {**body, "message": "give me a hint"}, user="bob")
     bob = await _chat(jp_fetch, {**body, "message": "why?"}, user="bob")
     assert "The hint you opened last for **Sum of a list** says" in bob["text"]
+    typed = await _chat(jp_fetch, {**body, "message": "explain the concept behind this exercise"})
+    assert typed["agent"] == "assistant" and typed["text"] == texts[1].split("\n\n*Still")[0]
     with EventStore(lp_db_url) as store:
         logged = store.query(kinds="tutor_message", learners="ada")
     payloads = [json.loads(p) for p in logged.get_column("payload")][1::2]
     rungs = [p.get("rung") for p in payloads]
-    assert rungs == [None, "reworded", "concept", "example", "ran-out", "ran-out"]
+    assert rungs == [None, "reworded", "concept", "example", "ran-out", "ran-out", "concept"]
+    assert payloads[-1]["routing"] == CONCEPT_FOLLOW_UP  # a follow-up of the hint: its concept
 
 
 @pytest.mark.parametrize("chat_before", [None, "make me a study plan for the next 3 weeks"])

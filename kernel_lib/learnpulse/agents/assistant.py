@@ -12,7 +12,7 @@ from learnpulse.agents.base import Draft, Source, TutorContext
 from learnpulse.agents.conversation import with_previous_question
 from learnpulse.agents.exercise_ladder import exercise_follow_up, on_the_ladder
 from learnpulse.agents.follow_ups import (
-    asks_for_concept,
+    asks_for_concept_of_context,
     concept_query,
     hint_again,
     last_hint_shown,
@@ -70,8 +70,9 @@ class LearningAssistant:
 
     def draft(self, message: str, context: TutorContext) -> Draft:
         exercise = context.exercise
-        if context.follows and asks_for_concept(message) and concept_query(context):
-            # "Explain the concept behind this" after %explain or a hint
+        if asks_for_concept_of_context(message, context) and concept_query(context):
+            # "Explain the concept behind this" after %explain or a hint, "explain the concept
+            # behind this exercise"
             return self.concept(context)
         asks_on = asks_for_solution(message) or wants_next_hint(message)
         if on_the_ladder(context) and not asks_on:

@@ -7,11 +7,12 @@ What the follow-up is about comes with the conversation (the history entry
 code reviewer and the learning assistant answer with the drafts of this module. Asked again
 about an error, the explanation takes another angle each time (:mod:`learnpulse.agents.ladder`),
 and so does the answer about a hint or a wrong answer checked
-(:mod:`learnpulse.agents.exercise_ladder`); the concept behind an error, a hint or a check
-("Explain the concept behind this") is looked up in the course material
-(:func:`concept_query`). None of them holds an exercise's solution: an error is explained on its
-own line and on small examples of its own, a hint is put another way from the course material,
-and the answer checks of the guardrails still run over every reply.
+(:mod:`learnpulse.agents.exercise_ladder`); the concept behind an error, a hint, a check or the
+exercise at hand ("Explain the concept behind this", "explain the concept behind this
+exercise") is looked up in the course material (:func:`concept_query`). None of them holds an
+exercise's solution: an error is explained on its own line and on small examples of its own, a
+hint is put another way from the course material, and the answer checks of the guardrails still
+run over every reply.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from learnpulse.agents import ladder
 from learnpulse.agents.base import Draft, Source
+from learnpulse.agents.conversation import followed_up, topics_in
 from learnpulse.agents.errors import ErrorInfo, explanation_parts, locate
 from learnpulse.agents.exchanges import MAX_LOGGED_CODE_CHARS
 
@@ -204,6 +206,39 @@ def asks_for_concept(message: str) -> bool:
     """Whether ``message`` asks about the concept behind what it follows ("Explain the
     concept behind this", "what is the idea behind it?") rather than for it again."""
     return bool(_CONCEPT_REQUEST.search(message))
+
+
+def asks_for_concept_of_context(message: str, context: TutorContext) -> bool:
+    """Whether ``message`` asks about the concept behind what the learner is on now: what it
+    follows up (any concept request, :func:`asks_for_concept`), else the error, hint or check
+    of the conversation it follows, or the exercise in context ("explain the concept behind
+    this exercise"), when it names no topic of the course but theirs ("what is the concept of
+    recursion?" during a loops exercise is a question of its own).
+
+    Parameters
+    ----------
+    message : str
+    context : TutorContext
+        Its ``follows`` set once the tutor found what the message follows up; before (as the
+        router sees it), read from its history.
+
+    Returns
+    -------
+    bool
+    """
+    if not asks_for_concept(message):
+        return False
+    if context.follows is not None:
+        return True
+    follows = followed_up(message, context.history, context.course)
+    if follows is None and context.exercise is None and context.error is None:
+        return False
+    exercise, course = context.exercise, context.course
+    if exercise is None and follows and course is not None:  # a hint or check in the chat
+        exercise = course.exercises.get(follows.get("item_id", ""))
+    own = set(exercise.skills) if exercise is not None else set()
+    named = {topic.partition("#")[0] for topic in topics_in(message, course)}
+    return named <= own
 
 
 def concept_query(context: TutorContext) -> tuple[str, str] | None:

@@ -1,5 +1,6 @@
-"""Follow-ups of an explained error, a hint or a check: the concept behind them, and
-explanations that take another angle each time they are asked again."""
+"""Follow-ups of an explained error, a hint or a check: the concept behind them (asked with
+the suggested action or typed), and explanations that take another angle each time they are
+asked again."""
 
 from __future__ import annotations
 
@@ -311,3 +312,45 @@ def test_the_ladder_of_a_check_goes_on_after_the_concept_and_starts_again_after_
     reworded = ask("why?", learner_id="ada", course=course, store=lite_store, exercise=exercise.id)
     assert f"says:\n\n> {exercise.hints[0]}" in reworded.text
     assert _rungs(lite_store)[-1] == "reworded"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "explain the concept behind this exercise",
+        "Explain the concept of this exercise",
+        "what's the idea behind this exercise?",
+    ],
+)
+def test_a_typed_request_for_the_concept_behind_the_exercise_gets_the_concept(
+    course, lite_store, message
+):
+    """ "explain the concept behind this exercise" went to the content generator (its keyword
+    "exercise"), which answered with a practice question; "Explain the concept behind this",
+    the button, got the course's section. Typed, it gets the same now: during an exercise, and
+    after a hint (through tutor/chat, without the exercise). Practice asked for is still
+    practice, and a concept named is that concept."""
+    typed = ask(message, learner_id="ada", course=course, store=lite_store, exercise="ex-loops-04")
+    assert typed.agent == "assistant"
+    assert typed.text.startswith("The concept behind **Sum of a list**, from the course")
+    assert typed.sources[0].id.startswith("course:loops#")
+    from learnpulse.agents.router import CONCEPT_ROUTING
+
+    assert json.loads(lite_store.query(kinds="tutor_message")["payload"][-1])["routing"] == (
+        CONCEPT_ROUTING
+    )
+    ask("give me a hint", learner_id="ada", course=course, store=lite_store, exercise="ex-loops-04")
+    after_hint = ask(message, learner_id="ada", course=course, store=lite_store)
+    assert after_hint.agent == "assistant" and after_hint.text == typed.text
+    routing = json.loads(lite_store.query(kinds="tutor_message")["payload"][-1])["routing"]
+    assert routing == CONCEPT_FOLLOW_UP
+    for practice in ("give me a practice question about loops", "generate an exercise",
+                     "generate an exercise on the concept behind this"):  # fmt: skip
+        reply = ask(practice, learner_id="ada", course=course, exercise="ex-loops-04")
+        assert reply.agent == "generator" and "Here is new practice on **loops**" in reply.text
+    for exercise in (None, "ex-loops-04"):
+        recursion = ask("what is the concept of recursion?", learner_id="ada", course=course,
+                        exercise=exercise)  # fmt: skip
+        assert recursion.agent in ("assistant", "explorer")
+        assert recursion.sources[0].id.startswith("course:recursion#")
+        assert "Sum of a list" not in recursion.text
