@@ -224,6 +224,37 @@ async def test_chat_follow_ups_of_a_hint_never_give_the_solution(jp_fetch):
         assert "result += n" not in reply["text"]
 
 
+async def test_chat_asked_again_about_a_hint_explains_it_another_way_each_time(jp_fetch, lp_db_url):
+    """Through tutor/chat, "why?" after a hint got the same reply each time, and a typed
+    "explain the concept behind this exercise" a practice question. The ladder of a hint is
+    each learner's own, and none of its rungs gives the solution."""
+    from learnpulse.agents.tutor import CONCEPT_FOLLOW_UP
+
+    body = {"exercise": "ex-loops-04"}
+    await _chat(jp_fetch, {**body, "message": "give me a hint"})
+    replies = [await _chat(jp_fetch, {**body, "message": "why?"}) for _ in range(5)]
+    texts = [reply["text"] for reply in replies]
+    assert len(set(texts[:4])) == 4 and texts[3] == texts[4]
+    assert "The hint you opened last for **Sum of a list** says" in texts[0]
+    assert texts[1].startswith("The concept behind **Sum of a list**, from the course")
+    assert "a small example on a different problem" in texts[2] and "%exercise gen-" in texts[2]
+    assert "`%hint ex-loops-04`" in texts[3] and "show your instructor" in texts[3]
+    assert replies[3]["actions"] == ["Another hint"]
+    for reply in replies:
+        assert reply["agent"] == "assistant" and "result += n" not in reply["text"]
+    await _chat(jp_fetch, {**body, "message": "give me a hint"}, user="bob")
+    bob = await _chat(jp_fetch, {**body, "message": "why?"}, user="bob")
+    assert "The hint you opened last for **Sum of a list** says" in bob["text"]
+    typed = await _chat(jp_fetch, {**body, "message": "explain the concept behind this exercise"})
+    assert typed["agent"] == "assistant" and typed["text"] == texts[1].split("\n\n*Still")[0]
+    with EventStore(lp_db_url) as store:
+        logged = store.query(kinds="tutor_message", learners="ada")
+    payloads = [json.loads(p) for p in logged.get_column("payload")][1::2]
+    rungs = [p.get("rung") for p in payloads]
+    assert rungs == [None, "reworded", "concept", "example", "ran-out", "ran-out", "concept"]
+    assert payloads[-1]["routing"] == CONCEPT_FOLLOW_UP  # a follow-up of the hint: its concept
+
+
 @pytest.mark.parametrize("chat_before", [None, "make me a study plan for the next 3 weeks"])
 async def test_chat_follow_up_of_a_check_in_the_kernel_is_about_that_answer(
     jp_fetch, lp_db_url, chat_before
@@ -251,6 +282,10 @@ async def test_chat_follow_up_of_a_check_in_the_kernel_is_about_that_answer(
     assert reply["agent"] == "reviewer"
     assert reply["text"].startswith("About your last answer to **Sum of a list**")
     assert "1 of 4 tests pass." in reply["text"] and "return-in-loop" in reply["text"]
+    again = await _chat(jp_fetch, {"message": "why?"})  # reviewed: another angle now
+    assert again["agent"] == "assistant" and again["text"] != reply["text"]
+    assert again["text"].startswith("About your last answer to **Sum of a list**")
+    assert "The concept behind **Sum of a list**, from the course" in again["text"]
     other = await _chat(jp_fetch, {"message": "why?"}, user="bob")
     assert "Sum of a list" not in other["text"]
 

@@ -10,8 +10,9 @@ import polars as pl
 
 from learnpulse.agents.base import Draft, Source, TutorContext
 from learnpulse.agents.conversation import with_previous_question
+from learnpulse.agents.exercise_ladder import exercise_follow_up, on_the_ladder
 from learnpulse.agents.follow_ups import (
-    asks_for_concept,
+    asks_for_concept_of_context,
     concept_query,
     hint_again,
     last_hint_shown,
@@ -69,19 +70,30 @@ class LearningAssistant:
 
     def draft(self, message: str, context: TutorContext) -> Draft:
         exercise = context.exercise
-        follows = context.follows or {}
-        concept = concept_query(context) if follows and asks_for_concept(message) else None
-        if concept is not None:  # "Explain the concept behind this" after %explain or a hint
-            query, about = concept
-            return self.explain(query, context, about=about)
-        about_hint = follows.get("act") == "hint" and exercise is not None
+        if asks_for_concept_of_context(message, context) and concept_query(context):
+            # "Explain the concept behind this" after %explain or a hint, "explain the concept
+            # behind this exercise"
+            return self.concept(context)
         asks_on = asks_for_solution(message) or wants_next_hint(message)
-        if about_hint and last_hint_shown(context) and not asks_on:
-            # "I don't understand this hint", "why?": the same rung, put another way
-            return hint_again(context, self._reworded(context))
+        if on_the_ladder(context) and not asks_on:
+            # "I don't understand this hint", "why?" after a hint or a wrong answer, again and
+            # again: the same hint put another way, then another angle each time
+            drafts = {
+                "reworded": lambda: hint_again(context, self._reworded(context)),
+                CONCEPT: lambda: self.concept(context),
+            }
+            return exercise_follow_up(message, context, drafts)
         if exercise is not None and asks_for_hint(message):
             return self.hint(message, context)
         return self.explain(message, context)
+
+    def concept(self, context: TutorContext) -> Draft:
+        """The concept behind the error, hint, check or exercise in ``context``, from the
+        course (:func:`~learnpulse.agents.follow_ups.concept_query`; there must be one)."""
+        concept = concept_query(context)
+        assert concept is not None
+        query, about = concept
+        return self.explain(query, context, about=about)
 
     def _reworded(self, context: TutorContext) -> tuple[Source, str] | None:
         """The course passage that best explains the hint opened last, and its first

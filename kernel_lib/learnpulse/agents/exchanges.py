@@ -91,7 +91,7 @@ def _about(context: TutorContext, draft: Draft) -> dict[str, Any]:
         about["error"] = error_record(context.error, context.code)[:MAX_LOGGED_ERROR_CHARS]
     if follows.get("act"):
         # a code answer is stored once, as the code
-        kept = ("act", "correct", "feedback") + (() if context.code else ("answer",))
+        kept = ("act", "correct", "feedback", "diagnosis") + (() if context.code else ("answer",))
         about.update({key: follows[key] for key in kept if key in follows})
     elif "hint_level" in draft.payload:  # a hint the tutor gave: "why?" is about it
         about["act"] = "hint"

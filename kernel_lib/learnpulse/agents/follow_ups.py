@@ -5,11 +5,14 @@ checked.
 What the follow-up is about comes with the conversation (the history entry
 :func:`learnpulse.agents.conversation.followed_up` finds, :attr:`TutorContext.follows`); the
 code reviewer and the learning assistant answer with the drafts of this module. Asked again
-about an error, the explanation takes another angle each time (:mod:`learnpulse.agents.ladder`);
-the concept behind an error, a hint or a check ("Explain the concept behind this") is looked up
-in the course material (:func:`concept_query`). None of them holds an exercise's solution: an
-error is explained on its own line and on small examples of its own, a hint is put another way
-from the course material, and the answer checks of the guardrails still run over every reply.
+about an error, the explanation takes another angle each time (:mod:`learnpulse.agents.ladder`),
+and so does the answer about a hint or a wrong answer checked
+(:mod:`learnpulse.agents.exercise_ladder`); the concept behind an error, a hint, a check or the
+exercise at hand ("Explain the concept behind this", "explain the concept behind this
+exercise") is looked up in the course material (:func:`concept_query`). None of them holds an
+exercise's solution: an error is explained on its own line and on small examples of its own, a
+hint is put another way from the course material, and the answer checks of the guardrails still
+run over every reply.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from learnpulse.agents import ladder
 from learnpulse.agents.base import Draft, Source
+from learnpulse.agents.conversation import followed_up, topics_in
 from learnpulse.agents.errors import ErrorInfo, explanation_parts, locate
+from learnpulse.agents.exchanges import MAX_LOGGED_CODE_CHARS
 
 if TYPE_CHECKING:
     from learnpulse.agents.base import TutorContext
@@ -31,6 +36,11 @@ _NEXT_HINT = re.compile(
     r"\b(another|next|more|further|second|third|other)\b.{0,20}\b(hint|clue|tip)s?\b|"
     r"\bstill stuck\b|\b(hint|clue)s? (please|pls)\b",
     re.I,
+)
+#: What a follow-up's answer says when the code it is about was cut when it was stored.
+CODE_CUT_NOTE = (
+    "*(Your code was long: I only kept its first {chars:,} characters, so this is about "
+    "that part only.)*\n\n"
 )
 #: The suggested follow-up asking for the concept behind an error, a hint or a review.
 CONCEPT_ACTION = "Explain the concept behind this"
@@ -138,7 +148,7 @@ def error_follow_up(
     what, why, where, how = explanation_parts(info)
     traced = ladder.trace(info, what)
     available = [rung for rung in ladder.RUNGS if rung != "trace" or traced]
-    rung = ladder.next_rung(given, available, bool(_EXAMPLE_REQUEST.search(message)))
+    rung = ladder.next_rung(given, available, wants_example(message))
     example, shows = _example(info.type_name)
     bodies = {
         "simpler": f"In simpler words: {ladder.plain_words(info.type_name)} In your code: "
@@ -150,7 +160,7 @@ def error_follow_up(
         f"```python\n{example}\n```\n\n{shows}",
     }
     source = Source(f"python:exceptions#{info.type_name}", f"Python exception {info.type_name}")
-    said = [ladder.RUNGS[r] for r in ladder.RUNGS if r in given]
+    said = ladder.said(ladder.RUNGS, given)
     if rung == ladder.RAN_OUT:
         text = _ran_out(info.type_name, where, said, has_exercise)
         actions = ("Give me a hint" if has_exercise else "Review my code", CONCEPT_ACTION)
@@ -159,8 +169,7 @@ def error_follow_up(
             "so, and suggest a hint or asking the instructor; do not explain it again."
         )
     else:
-        last = len([r for r in available if r not in given]) == 1
-        more = "" if last else "\n\n*Still unclear? Ask again, and I will explain it another way.*"
+        more = ladder.still_unclear(available, given)
         text = f"Still about your **{info.type_name}** ({where}).\n\n{bodies[rung]}{more}"
         actions = ("I still don't get it", CONCEPT_ACTION)
         earlier = f"; since then: {ladder.listed(said)}" if said else ""
@@ -187,10 +196,49 @@ def _ran_out(type_name: str, where: str, said: list[str], has_exercise: bool) ->
     )
 
 
+def wants_example(message: str) -> bool:
+    """Whether ``message`` asks to see an example ("can you show a smaller example?") rather
+    than to be told again: the ladders take their example rung first."""
+    return bool(_EXAMPLE_REQUEST.search(message))
+
+
 def asks_for_concept(message: str) -> bool:
     """Whether ``message`` asks about the concept behind what it follows ("Explain the
     concept behind this", "what is the idea behind it?") rather than for it again."""
     return bool(_CONCEPT_REQUEST.search(message))
+
+
+def asks_for_concept_of_context(message: str, context: TutorContext) -> bool:
+    """Whether ``message`` asks about the concept behind what the learner is on now: what it
+    follows up (any concept request, :func:`asks_for_concept`), else the error, hint or check
+    of the conversation it follows, or the exercise in context ("explain the concept behind
+    this exercise"), when it names no topic of the course but theirs ("what is the concept of
+    recursion?" during a loops exercise is a question of its own).
+
+    Parameters
+    ----------
+    message : str
+    context : TutorContext
+        Its ``follows`` set once the tutor found what the message follows up; before (as the
+        router sees it), read from its history.
+
+    Returns
+    -------
+    bool
+    """
+    if not asks_for_concept(message):
+        return False
+    if context.follows is not None:
+        return True
+    follows = followed_up(message, context.history, context.course)
+    if follows is None and context.exercise is None and context.error is None:
+        return False
+    exercise, course = context.exercise, context.course
+    if exercise is None and follows and course is not None:  # a hint or check in the chat
+        exercise = course.exercises.get(follows.get("item_id", ""))
+    own = set(exercise.skills) if exercise is not None else set()
+    named = {topic.partition("#")[0] for topic in topics_in(message, course)}
+    return named <= own
 
 
 def concept_query(context: TutorContext) -> tuple[str, str] | None:
@@ -268,6 +316,16 @@ def hint_again(context: TutorContext, reworded: tuple[Source, str] | None) -> Dr
     )
     actions = ("Another hint", "Explain the concept behind this hint")
     return Draft("\n\n".join(lines), tuple(sources), 0.8, actions, (hint,))
+
+
+def follow_up_lead(context: TutorContext) -> str:
+    """What a follow-up's reply says first: that the code it is about was cut when stored,
+    and, after a check, what the check said (:func:`checked_lead`)."""
+    follows = context.follows or {}
+    lead = CODE_CUT_NOTE.format(chars=MAX_LOGGED_CODE_CHARS) if follows.get("code_cut") else ""
+    if follows.get("act") == "attempt" and context.exercise is not None:
+        lead += checked_lead(follows, context.exercise.title)
+    return lead
 
 
 def checked_lead(follows: dict[str, Any], title: str) -> str:

@@ -432,7 +432,9 @@ class ContentGenerator:
             return _which_topic(context)
         difficulty = _difficulty(message, context, skill)
         seed = zlib.crc32(f"{context.learner_id}|{skill}|{len(context.history)}".encode())
-        drawn = (_practice(skill, difficulty, seed + n, context) for n in range(_count(message)))
+        drawn = (
+            practice_exercise(skill, difficulty, seed + n, context) for n in range(_count(message))
+        )
         exercises = [e for e in drawn if e is not None]
         if not exercises:
             return _would_give_away(skill, context)
@@ -453,11 +455,14 @@ class ContentGenerator:
         return Draft(f"{intro}\n\n{text}", (source,), 0.85, actions, payload=payload)
 
 
-def _practice(skill: str, difficulty: float, seed: int, context: TutorContext) -> Exercise | None:
+def practice_exercise(
+    skill: str, difficulty: float, seed: int, context: TutorContext
+) -> Exercise | None:
     """The first exercise of :func:`_drafts` that does not show the code of the exercise the
     learner works on (until they solve it), or None. The reply's leak check would remove that
     code (the counting question on dicts is ex-dicts-02's solution), leaving a question nobody
-    can answer."""
+    can answer. (Also the small example on another problem of a follow-up's ladder,
+    :mod:`learnpulse.agents.exercise_ladder`.)"""
     current = context.exercise
     if current is None or current.type != "code" or solved(context.events, current.id):
         return next(_drafts(skill, difficulty, seed))

@@ -1,10 +1,13 @@
-"""The ladder of explanations: the angles a follow-up of an explained error takes in turn.
+"""The ladders of explanations: the angles a follow-up takes in turn, asked again and again.
 
 Asked "why?" again, and again, about the same error, a tutor that repeats itself teaches
 nothing. Each follow-up takes the next angle the learner has not had yet (:data:`RUNGS`): in
 simpler words, step by step through the failing line, with an analogy, with a small example of
 its own; then it says it has run out and points to a hint or the instructor. Never the
 solution: every angle is about the error, not about the exercise.
+
+A hint opened or an answer checked wrong has a ladder of its own (:data:`EXERCISE_RUNGS`, see
+:mod:`learnpulse.agents.exercise_ladder`), climbed the same way.
 
 Which angles were taken is stored with each reply (the ``rung`` of its ``tutor_message``) and
 read back from the conversation (:func:`rungs_given`).
@@ -29,9 +32,20 @@ RUNGS = {
 }
 #: The rung after the last: the tutor says it has run out of ways to explain.
 RAN_OUT = "ran-out"
-#: The rung of an answer about the concept behind the error (not an angle of the ladder, but
-#: part of the same conversation: the ladder goes on after it).
+#: The rung of an answer about the concept behind the error (not an angle of the error's
+#: ladder, but part of the same conversation: the ladder goes on after it), or behind the
+#: exercise a hint or a check was of (an angle of that ladder).
 CONCEPT = "concept"
+#: The angles of the ladder of a hint opened or an answer checked wrong, in the order they are
+#: taken, and how each is named (:mod:`learnpulse.agents.exercise_ladder`).
+EXERCISE_RUNGS = {
+    "reworded": "with the hint in other words",
+    "difference": "by what in the answer differs from what the exercise asks",
+    CONCEPT: "by the concept the exercise practises (from the course)",
+    "example": "with a small example on a different problem",
+}
+#: What a rung says last when the ladder has more.
+STILL_UNCLEAR = "\n\n*Still unclear? Ask again, and I will explain it another way.*"
 #: Per exception type: what it means, in the plainest words.
 PLAIN_WORDS = {
     "NameError": "Python was asked for a name it has never been given.",
@@ -228,23 +242,26 @@ def analogy(type_name: str) -> str:
     return ANALOGIES.get(type_name, GENERIC_ANALOGY)
 
 
-def rungs_given(history: list[dict[str, Any]], error: str) -> list[str]:
-    """The rungs the tutor's replies took since ``error`` was explained, newest first.
+def rungs_given(history: list[dict[str, Any]], **about: str) -> list[str]:
+    """The rungs the tutor's replies took since what ``about`` names was explained, newest
+    first.
 
     Parameters
     ----------
     history : list of dict
-        The conversation so far, oldest first (a tutor entry's ``rung``, a learner entry's
-        ``error``).
-    error : str
-        The error record (:func:`~learnpulse.agents.errors.error_record`) the follow-up is
-        about.
+        The conversation so far, oldest first (a tutor entry's ``rung``; a learner entry's
+        ``error``, ``act`` and ``item_id``).
+    **about : str
+        The keys a learner's follow-up holds the same as what it is about: ``error`` (the
+        error record, :func:`~learnpulse.agents.errors.error_record`) for an error; ``act``
+        and ``item_id`` for a hint opened or an answer checked.
 
     Returns
     -------
     list of str
-        Back through the exchanges about ``error`` to its explanation (the first reply that
-        took no rung); empty after the explanation itself.
+        Back through the exchanges about it to its explanation (the first reply that took no
+        rung: the error explained, the hint given) or to the hint opened or the answer checked
+        (a learner entry with no reply); empty after the explanation itself.
     """
     given: list[str] = []
     rung = None
@@ -252,7 +269,7 @@ def rungs_given(history: list[dict[str, Any]], error: str) -> list[str]:
         if entry["role"] == "tutor":
             rung = entry.get("rung")
             continue
-        if rung is None or entry.get("error") != error:
+        if rung is None or any(entry.get(key) != value for key, value in about.items()):
             break
         given.append(rung)
         rung = None
@@ -266,3 +283,14 @@ def next_rung(given: list[str], available: list[str], wants_example: bool) -> st
     if not left:
         return RAN_OUT
     return "example" if wants_example and "example" in left else left[0]
+
+
+def said(names: dict[str, str], given: list[str]) -> list[str]:
+    """The names of the rungs of a ladder (``names``: its rungs, in order) in ``given``."""
+    return [name for rung, name in names.items() if rung in given]
+
+
+def still_unclear(available: list[str], given: list[str]) -> str:
+    """:data:`STILL_UNCLEAR` while more than one rung of ``available`` is left, else ``""``
+    (the last angle promises no other)."""
+    return STILL_UNCLEAR if len([r for r in available if r not in given]) > 1 else ""

@@ -86,10 +86,10 @@ def learner_mastery(
 #: hint or a check): these events are learner entries of the conversation history.
 ACTS = ("hint", "attempt")
 #: Keys a ``tutor_message`` payload may add to its history entry: of a learner's, what it
-#: followed up (``act``, and of a checked answer ``correct``, ``feedback``, ``answer``) and
-#: whether the code stored with it was cut (``code_cut``); of a tutor's, the angle its
-#: explanation took (``rung``, see :mod:`learnpulse.agents.ladder`).
-FOLLOW_UP_KEYS = ("act", "correct", "feedback", "answer", "code_cut", "rung")
+#: followed up (``act``, and of a checked answer ``correct``, ``feedback``, ``diagnosis``,
+#: ``answer``) and whether the code stored with it was cut (``code_cut``); of a tutor's, the
+#: angle its explanation took (``rung``, see :mod:`learnpulse.agents.ladder`).
+FOLLOW_UP_KEYS = ("act", "correct", "feedback", "diagnosis", "answer", "code_cut", "rung")
 
 
 def history(events: pl.DataFrame, limit: int = HISTORY_MESSAGES) -> list[dict[str, Any]]:
@@ -104,7 +104,8 @@ def history(events: pl.DataFrame, limit: int = HISTORY_MESSAGES) -> list[dict[st
     A hint opened (with the Hint button or ``%hint``) or an answer checked (``%%check``, the
     exercise widget), when ``events`` hold them, is a learner entry with no text and ``act``
     ``"hint"`` (with ``hint_level``) or ``"attempt"`` (with ``correct``, ``feedback``,
-    ``answer`` and, for code, ``code``): a follow-up ("why?") is about it.
+    ``diagnosis`` (the kind of mistake the checker found, ``""`` if not stored), ``answer``
+    and, for code, ``code``): a follow-up ("why?") is about it.
     """
     kind = pl.col("kind")
     wanted = (kind == "tutor_message") | (kind.is_in(ACTS) & pl.col("item_id").is_not_null())
@@ -138,7 +139,8 @@ def _entry(
         answer = str(body.get("answer") or "")
         entry.update(
             act="attempt", correct=bool(correct), feedback=str(body.get("feedback") or ""),
-            answer=answer, code=answer if body.get("type") == "code" else "",
+            diagnosis=str(body.get("diagnosis") or ""), answer=answer,
+            code=answer if body.get("type") == "code" else "",
             code_cut=bool(body.get("answer_cut")),
         )  # fmt: skip
     return entry

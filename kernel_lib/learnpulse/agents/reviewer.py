@@ -54,7 +54,7 @@ class CodeReviewer:
         error: BaseException | ErrorInfo | None = context.error or parse_traceback(message)
         if context.follows is not None and error is not None:  # "why?" after %explain
             # the next angle of the ladder: asked again, the learner gets another explanation
-            given = rungs_given(context.history, context.follows.get("error", ""))
+            given = rungs_given(context.history, error=context.follows.get("error", ""))
             return error_follow_up(message, error, code, given, context.exercise is not None)
         # code stored cut short may end mid-statement: its SyntaxError is not the learner's
         cut = bool(context.follows and context.follows.get("code_cut"))
@@ -91,7 +91,13 @@ class CodeReviewer:
             )
         actions = (CONCEPT_ACTION, "Give me a hint")
         confidence = 0.9 if error is not None else 0.8
-        return Draft("\n\n".join(parts), tuple(sources), confidence, actions, tuple(parts))
+        follows = context.follows or {}
+        # the review of a code answer checked wrong is the first rung of its ladder
+        # (exercise_ladder.py): asked again, the learner gets another angle
+        wrong = follows.get("act") == "attempt" and not follows.get("correct")
+        payload = {"rung": "difference"} if wrong else {}
+        text = "\n\n".join(parts)
+        return Draft(text, tuple(sources), confidence, actions, tuple(parts), payload)
 
 
 def _broken_rules_note(context: TutorContext, code: str) -> list[str]:

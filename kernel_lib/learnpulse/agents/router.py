@@ -1,13 +1,19 @@
 """The router: which agent answers a message, from the message and its context.
 
 An explicit choice always wins. Otherwise code or an error in the message or context goes to
-the code reviewer. Then a follow-up ("a harder one", "and why?", see
-:func:`~learnpulse.agents.conversation.is_follow_up`) with no keyword of an agent other than
-the learning assistant (whose keywords are question words) stays with the agent that answered
-last, unless the learner has opened a hint or checked an answer since: the newest context wins
-over an older chat answer (:func:`~learnpulse.agents.conversation.last_answered_by`), and the
-tutor answers about it. Then each agent's keywords are counted (ties go to the earlier agent of
-:data:`PRIORITY`); anything else goes to the learning assistant.
+the code reviewer. A request for the concept behind the exercise, hint or error the learner is
+on ("explain the concept behind this exercise",
+:func:`~learnpulse.agents.follow_ups.asks_for_concept_of_context`) goes to the learning
+assistant, which answers it from the course ("exercise" there names the learner's own: it made
+the message the content generator's, which answered with a practice question), unless it also
+asks for practice ("generate an exercise on the concept behind this"). Then a follow-up ("a
+harder one", "and why?", see :func:`~learnpulse.agents.conversation.is_follow_up`) with no
+keyword of an agent other than the learning assistant (whose keywords are question words)
+stays with the agent that answered last, unless the learner has opened a hint or checked an
+answer since: the newest context wins over an older chat answer
+(:func:`~learnpulse.agents.conversation.last_answered_by`), and the tutor answers about it.
+Then each agent's keywords are counted (ties go to the earlier agent of :data:`PRIORITY`);
+anything else goes to the learning assistant.
 """
 
 from __future__ import annotations
@@ -18,12 +24,18 @@ from collections.abc import Mapping
 from learnpulse.agents.base import Agent, TutorContext
 from learnpulse.agents.conversation import is_follow_up, last_answered_by
 from learnpulse.agents.errors import parse_traceback
+from learnpulse.agents.follow_ups import asks_for_concept_of_context
 
 #: Order that breaks keyword ties (the more specific agents first).
 PRIORITY = ("reviewer", "generator", "explorer", "coach", "assistant")
 #: Agent for everything else.
 DEFAULT_AGENT = "assistant"
 _CODE = re.compile(r"```|^\s*(def|for|while|if|import|class|return)\b.*$", re.M)
+#: Words naming the exercise the learner is on ("the concept behind this exercise"): no
+#: request for a new one.
+_THIS_EXERCISE = re.compile(r"\b(this|that|the|my|current)\s+(exercise|question|problem)\b", re.I)
+#: Why a request for the concept behind what the learner is on goes to the learning assistant.
+CONCEPT_ROUTING = "a question about the concept behind the exercise, hint or error at hand"
 
 
 def _keyword_hits(message: str, agent: Agent) -> int:
@@ -57,6 +69,10 @@ def route(
         context.code or context.error or _CODE.search(message) or parse_traceback(message)
     ):
         return "reviewer", "the message carries code or an error"
+    if DEFAULT_AGENT in agents and asks_for_concept_of_context(message, context):
+        rest = _THIS_EXERCISE.sub(" ", message)
+        if not any(_keyword_hits(rest, a) for n, a in agents.items() if n != DEFAULT_AGENT):
+            return DEFAULT_AGENT, CONCEPT_ROUTING
     hits = {name: _keyword_hits(message, agent) for name, agent in agents.items()}
     last = last_answered_by(context.history)
     # The default agent's keywords are question words ("why", "explain"): a follow-up that

@@ -30,7 +30,8 @@ from learnpulse.agents.exchanges import (  # noqa: F401 (the error limit, for im
     MAX_LOGGED_ERROR_CHARS,
     log_exchange,
 )
-from learnpulse.agents.follow_ups import asks_for_concept, checked_lead
+from learnpulse.agents.exercise_ladder import reviewed
+from learnpulse.agents.follow_ups import asks_for_concept, follow_up_lead
 from learnpulse.agents.generator import generated_exercise
 from learnpulse.agents.guardrails import ReplyGuard, answer_patterns, too_vague, withheld_notice
 from learnpulse.agents.learner import (
@@ -61,11 +62,6 @@ ERROR_FOLLOW_UP = "a follow-up of the explanation of the learner's error"
 HINT_FOLLOW_UP = "a follow-up of the hint the learner opened"
 CHECK_FOLLOW_UP = "a follow-up of the learner's checked answer"
 CONCEPT_FOLLOW_UP = "a question about the concept behind what the learner asked about"
-#: What a follow-up's answer says when the code it is about was cut when it was stored.
-CODE_CUT_NOTE = (
-    "*(Your code was long: I only kept its first {chars:,} characters, so this is about "
-    "that part only.)*\n\n"
-)
 FALLBACK_NOTE = "\n\n*(The language model did not finish; here is the offline answer.)*\n\n"
 #: The reply when an agent raises or does not return a Draft (its error is logged).
 AGENT_FAILED = (
@@ -151,14 +147,16 @@ class TutorStream:
             course = self.context.course.exercises.values()
             solutions += [e.solution for e in course if e.type == "code"]
         # The offline generator's code is the question of a new exercise, not code for this
-        # one (withheld, "what is total after this code runs?" could not be answered).
+        # one (withheld, "what is total after this code runs?" could not be answered); so is
+        # a follow-up's example on another problem (exercise_ladder.py: its answer checked).
         generated = offline and self.agent == "generator"
+        question = generated or (offline and "exercises" in self.draft.payload)
         # The exercise's no-code policy holds until it is solved: a question about another
         # topic in the meantime could still be a way to its code.
         withhold = (
             exercise is not None
             and not exercise.policy.show_code
-            and not generated
+            and not question
             and not solved(self.context.events, exercise.id)
         )
         # A hint is the instructor's own text, shown as the policy allows, and the offline
@@ -382,7 +380,7 @@ def ask_stream(
     policy = _policy_draft(message, context, name)
     draft = policy or _agent_draft(agents[name], message, context)
     if policy is None and context.follows is not None:
-        draft = dataclasses.replace(draft, text=_follow_up_lead(context) + draft.text)
+        draft = dataclasses.replace(draft, text=follow_up_lead(context) + draft.text)
     # The guardrails' own answers are final: no engine rewrites them.
     engine = OfflineEngine() if policy is not None or engine is None else engine
     run = {"engine": engine, "store": store, "routing": routing}
@@ -397,8 +395,10 @@ def _about_what_it_follows(
     chosen: tuple[str, str],
 ) -> tuple[str, str, TutorContext]:
     """The agent, routing and context of ``message``, a follow-up of ``follows`` (a history
-    entry): the code reviewer for code and errors, and for a code answer checked; the
-    learning assistant for a hint, for another answer checked, and for a hint asked for
+    entry): the code reviewer for code and errors, and for a code answer checked (asked
+    again once it was reviewed, the learning assistant goes on up the ladder of
+    :mod:`~learnpulse.agents.exercise_ladder`); the learning assistant for a hint, for
+    another answer checked, and for a hint asked for
     during an exercise ("give me a hint" after a check: the ladder's, not a review).
     ``chosen`` (the router's agent and routing) if that agent is not available, or the hint
     or check was of another exercise than the one in context."""
@@ -421,7 +421,7 @@ def _about_what_it_follows(
         wanted, why, follows, code, error = "assistant", unchanged[1], None, None, None
     elif asks_for_concept(message) and (error is not None or exercise is not None):
         wanted, why = "assistant", CONCEPT_FOLLOW_UP  # the course's section, not the same again
-    elif act == "hint" or (act == "attempt" and not code):
+    elif act == "hint" or (act == "attempt" and (not code or reviewed(follows, context.history))):
         wanted, why = "assistant", HINT_FOLLOW_UP if act == "hint" else CHECK_FOLLOW_UP
     else:
         wanted = "reviewer"
@@ -432,16 +432,6 @@ def _about_what_it_follows(
         context, exercise=exercise, code=code, error=error, follows=follows, hints_used=hints
     )
     return wanted, why, changed
-
-
-def _follow_up_lead(context: TutorContext) -> str:
-    """What a follow-up's reply says first: that the code it is about was cut when stored,
-    and, after a check, what the check said."""
-    follows = context.follows or {}
-    lead = CODE_CUT_NOTE.format(chars=MAX_LOGGED_CODE_CHARS) if follows.get("code_cut") else ""
-    if follows.get("act") == "attempt" and context.exercise is not None:
-        lead += checked_lead(follows, context.exercise.title)
-    return lead
 
 
 def ask(message: str, *, learner_id: str, **options: Any) -> TutorReply:
