@@ -419,7 +419,8 @@ class ContentGenerator:
     description = "Makes new practice exercises for a skill, at the right difficulty."
     keywords = (
         "practice", "exercise", "exercises", "quiz", "question for me", "another one",
-        "more questions", "drill", "generate", "test me",
+        "more questions", "drill", "generate", "test me", r"make it (easier|harder)",
+        r"an? (easier|harder) one",
     )  # fmt: skip
 
     def draft(self, message: str, context: TutorContext) -> Draft:

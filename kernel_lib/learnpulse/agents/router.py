@@ -8,12 +8,14 @@ assistant, which answers it from the course ("exercise" there names the learner'
 the message the content generator's, which answered with a practice question), unless it also
 asks for practice ("generate an exercise on the concept behind this"). Then a follow-up ("a
 harder one", "and why?", see :func:`~learnpulse.agents.conversation.is_follow_up`) with no
-keyword of an agent other than the learning assistant (whose keywords are question words)
-stays with the agent that answered last, unless the learner has opened a hint or checked an
+keyword of an agent other than itself and the learning assistant (whose keywords are question
+words) stays with the agent that answered last, unless the learner has opened a hint or checked an
 answer since: the newest context wins over an older chat answer
 (:func:`~learnpulse.agents.conversation.last_answered_by`), and the tutor answers about it.
 Then each agent's keywords are counted (ties go to the earlier agent of :data:`PRIORITY`);
-anything else goes to the learning assistant.
+anything else goes to the learning assistant. Keywords are counted with "this exercise" (the
+learner's own, :data:`_THIS_EXERCISE`) read as "it": "can you explain this exercise?" or "help
+me with this exercise" asked for no practice question, which the generator's "exercise" gave.
 """
 
 from __future__ import annotations
@@ -69,16 +71,17 @@ def route(
         context.code or context.error or _CODE.search(message) or parse_traceback(message)
     ):
         return "reviewer", "the message carries code or an error"
-    if DEFAULT_AGENT in agents and asks_for_concept_of_context(message, context):
-        rest = _THIS_EXERCISE.sub(" ", message)
-        if not any(_keyword_hits(rest, a) for n, a in agents.items() if n != DEFAULT_AGENT):
-            return DEFAULT_AGENT, CONCEPT_ROUTING
-    hits = {name: _keyword_hits(message, agent) for name, agent in agents.items()}
+    # "this exercise" is the learner's own: no request for a new one (the generator's keyword)
+    own = _THIS_EXERCISE.sub("it", message)
+    hits = {name: _keyword_hits(own, agent) for name, agent in agents.items()}
+    # The default agent's keywords are question words ("why", "explain")
+    specific = {name for name, n in hits.items() if n and name != DEFAULT_AGENT}
+    if DEFAULT_AGENT in agents and not specific and asks_for_concept_of_context(message, context):
+        return DEFAULT_AGENT, CONCEPT_ROUTING
     last = last_answered_by(context.history)
-    # The default agent's keywords are question words ("why", "explain"): a follow-up that
-    # has no other agent's keyword stays with the agent that answered.
-    specific = any(hits[name] for name in hits if name != DEFAULT_AGENT)
-    if last in agents and not specific and is_follow_up(message, context.course):
+    # a follow-up with no other agent's keyword ("a harder one" after a practice question)
+    # stays with the agent that answered
+    if last in agents and specific <= {last} and is_follow_up(message, context.course):
         return last, "a follow-up to the last answer"
     best = max(hits.values(), default=0)
     if best > 0:

@@ -44,6 +44,26 @@ def test_router_picks_the_agent(course, message, agent):
     assert ask(message, learner_id="ada", course=course).agent == agent
 
 
+@pytest.mark.parametrize(
+    ("message", "agent"),
+    [
+        # "exercise" here names the learner's own: these got a practice question
+        ("I don't understand this exercise", "assistant"),
+        ("can you explain this exercise?", "assistant"),
+        ("help me with this exercise", "assistant"),
+        ("what does the question mean?", "assistant"),
+        # asking for a new one still goes to the generator
+        ("give me another exercise like this one", "generator"),
+        ("can you make the exercise easier?", "generator"),
+        ("a harder one please", "generator"),
+        ("quiz me on this exercise's topic", "generator"),
+    ],
+)
+def test_the_exercise_at_hand_is_no_request_for_a_new_one(course, message, agent):
+    routed = ask(message, learner_id="ada", exercise="ex-loops-04", course=course)
+    assert routed.agent == agent
+
+
 def test_explicit_agent_wins_and_unknown_agents_are_named(course):
     assert ask("what is a list?", learner_id="ada", agent="coach", course=course).agent == "coach"
     with pytest.raises(ValueError, match="unknown agent 'oracle'; known agents: assistant"):
