@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -130,7 +131,14 @@ class JupyterServer(_Process):
         busy for ``quiet_s`` seconds (e.g. a pool's spare kernel has rendered its notebook)."""
         deadline, quiet_since = time.monotonic() + timeout, None
         while True:
-            kernels = self.rest("api/kernels")
+            try:
+                kernels = self.rest("api/kernels")
+            except urllib.error.HTTPError as error:
+                # jupyter_server lists a kernel whose start has finished but whose
+                # last_activity is not set yet as a 500 (a race of its own): still starting
+                if error.code != 500:
+                    raise
+                kernels = [{"execution_state": "starting"}]
             if kernels and all(k["execution_state"] == "idle" for k in kernels):
                 quiet_since = quiet_since or time.monotonic()
                 if time.monotonic() - quiet_since >= quiet_s:

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from learnpulse.store import EventStore
 from tests.browser.conftest import VIEWPORT, screenshot
@@ -136,7 +137,9 @@ def type_answer(widget, value: str) -> None:
 
 
 def choose(widget, label: str) -> None:
-    widget.locator(".widget-radio-box label", has_text=label).click()
+    # check(), not a click on the label: it fails unless the option ends up chosen (a click
+    # while the notebook still moved its cells could land elsewhere, and Check then sent none)
+    widget.locator(".widget-radio-box label", has_text=label).locator("input").check()
 
 
 def attempts_and_hints(server, started, item: str, at_least: int) -> pl.DataFrame:
@@ -180,7 +183,11 @@ def test_wrong_answer_hint_then_right_answer(tutorial, case, jupyter_server):
     widget.scroll_into_view_if_needed()
     case.answer(widget, case.wrong)
     check(widget)
-    widget.get_by_text(case.feedback, exact=False).wait_for(timeout=ANSWER_TIMEOUT_MS)
+    try:
+        widget.get_by_text(case.feedback, exact=False).wait_for(timeout=ANSWER_TIMEOUT_MS)
+    except PlaywrightTimeout:
+        screenshot(page, f"{case.front_end}-no-feedback")  # what the widget said instead
+        raise
     first_mastery = mastery_line(widget)
     widget.get_by_role("button", name="Hint").click()
     widget.get_by_text(case.hint, exact=False).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
