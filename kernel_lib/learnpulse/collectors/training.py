@@ -5,7 +5,8 @@
 ...         run.log(epoch=epoch, step=step, loss=loss, lr=lr, val_loss=val, accuracy=acc)
 
 Logged rows are buffered and written every :attr:`TrainingConfig.flush_every` calls and when the
-run ends. :func:`detect_overfitting` flags validation loss rising while training loss falls;
+run ends; after a failed write, the loop's flushes wait (:data:`RETRY_AFTER_S`).
+:func:`detect_overfitting` flags validation loss rising while training loss falls;
 :func:`summarise_run` gives the per-run summary the server and dashboards show.
 """
 
@@ -15,6 +16,7 @@ import json
 import logging
 import math
 import os
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,6 +40,11 @@ _NAMED_METRICS = ("loss", "val_loss", "lr", "accuracy", "val_accuracy")
 NON_FINITE_KEY = "non_finite"
 #: Largest epoch and step (in size): the store's integer columns (32 and 64 bits).
 MAX_POSITION = {"epoch": 2**31 - 1, "step": 2**63 - 1}
+#: Seconds after a failed write before the training loop's own flushes try the store again,
+#: doubling up to the second value. Before, every ``log()`` after a failed flush tried again
+#: (152 requests for 200 points): a server that hangs held the loop for its timeout (10 s) at
+#: each. ``run.flush()`` and the end of the run always try.
+RETRY_AFTER_S = (30.0, 300.0)
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,7 @@ class TrainingRun:
         self.store: EventStore | ServerStore | None = None
         self._run_saved = False
         self._failing = False  # an outage is being reported (warned once while it lasts)
+        self._retry_at, self._retry_after = 0.0, RETRY_AFTER_S[0]  # monotonic seconds
         self.started = datetime.now(timezone.utc)
         self.ended: datetime | None = None
         self.status = "running"
@@ -175,7 +183,7 @@ class TrainingRun:
             row["extra"][NON_FINITE_KEY] = non_finite
         self._rows.append(row)
         self._pending.append(row)
-        if len(self._pending) >= self.config.flush_every:
+        if len(self._pending) >= self.config.flush_every and time.monotonic() >= self._retry_at:
             self.flush()
 
     def flush(self) -> bool:
@@ -215,7 +223,9 @@ class TrainingRun:
 
     def _not_stored(self, error: Exception, why: str = "") -> None:
         """Warn (once while the outage lasts) that the run is not stored yet, why, and where
-        its points are meanwhile."""
+        its points are meanwhile; the loop's flushes wait before trying again."""
+        self._retry_at = time.monotonic() + self._retry_after
+        self._retry_after = min(2 * self._retry_after, RETRY_AFTER_S[1])
         if self._failing:
             log.debug("learnpulse: training run %s still not stored (%s)", self.run_id, error)
             return
@@ -231,6 +241,7 @@ class TrainingRun:
         )
 
     def _stored_again(self) -> None:
+        self._retry_at, self._retry_after = 0.0, RETRY_AFTER_S[0]
         if self._failing:
             self._failing = False
             log.warning(

@@ -204,3 +204,41 @@ def test_an_unreachable_store_never_stops_training(switchable_store):
     with EventStore(switchable_store.url) as store:
         assert store.training_metrics(run.run_id)["loss"].to_list() == [1.0, 0.5, 1 / 3]
         assert store.training_runs()["status"].to_list() == ["finished"]
+
+
+def test_a_failing_server_is_not_asked_again_at_every_flush():
+    """The loop's flushes wait after a failed write (a hanging server held the loop for its
+    timeout at each one); ``run.flush()`` and the run's end still try."""
+    import http.server
+    import threading
+
+    from learnpulse.collectors.server_store import ServerStore
+
+    requests: list[str] = []
+
+    class Unavailable(http.server.BaseHTTPRequestHandler):
+        def _refuse(self) -> None:
+            requests.append(self.path)
+            self.send_error(503, "down for maintenance")
+
+        do_PUT = do_POST = do_GET = _refuse
+
+        def log_message(self, *args) -> None:  # quiet
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unavailable)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        store = ServerStore(f"http://127.0.0.1:{server.server_port}/", "token", timeout_s=5)
+        run = learnpulse.track_training("down", store=store)
+        opened = len(requests)  # the run's own record, refused
+        for step in range(200):  # 4 flushes' worth (flush_every 50)
+            run.log(step=step, loss=1.0)
+        assert len(requests) == opened  # within the wait: not asked again
+        assert run.flush() is False and len(requests) > opened  # asked for: tried
+        tried = len(requests)
+        run.close()
+        assert len(requests) > tried  # the end of the run tries too
+        assert run.summary()["n_logs"] == 200
+    finally:
+        server.shutdown()
