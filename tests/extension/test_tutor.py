@@ -49,6 +49,20 @@ async def test_chat_honours_agent_and_exercise(jp_fetch):
     assert review["agent"] == "reviewer"
 
 
+async def test_chat_restates_an_exercise_the_learner_does_not_understand(jp_fetch):
+    """Through tutor/chat, with the exercise in the body or named by its id in the message."""
+    body = {"message": "I don't understand this exercise", "exercise": "ex-loops-06"}
+    replies = [
+        await _chat(jp_fetch, body),
+        await _chat(jp_fetch, {"message": "explain ex-loops-06"}),
+    ]
+    for reply in replies:
+        assert reply["agent"] == "assistant"
+        assert reply["text"].startswith("Here is what **Running maximum** asks, part by part:")
+        assert "The check calls it on 4 cases, such as `largest([3, 9, 2])`." in reply["text"]
+        assert "exercise:ex-loops-06" in [s["id"] for s in reply["sources"]]
+
+
 async def test_chat_review_applies_the_exercises_rules(jp_fetch):
     """The reviewer checks code against the exercise's rules as the checker does: for an
     authored exercise, and for a practice exercise the tutor generated."""

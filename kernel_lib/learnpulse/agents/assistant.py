@@ -10,8 +10,15 @@ import polars as pl
 
 from learnpulse.agents.base import Draft, Source, TutorContext
 from learnpulse.agents.conversation import with_previous_question
+from learnpulse.agents.exercise_brief import (
+    asks_about_the_task,
+    refers_to_an_exercise,
+    task_brief,
+    which_exercise,
+)
 from learnpulse.agents.exercise_ladder import exercise_follow_up, on_the_ladder
 from learnpulse.agents.follow_ups import (
+    asks_for_concept,
     asks_for_concept_of_context,
     concept_query,
     hint_again,
@@ -74,6 +81,12 @@ class LearningAssistant:
             # "Explain the concept behind this" after %explain or a hint, "explain the concept
             # behind this exercise"
             return self.concept(context)
+        if exercise is not None and asks_about_the_task(message, exercise):
+            # "I don't understand this exercise", "what am I supposed to do?": the task restated
+            return task_brief(context)
+        about_one = asks_about_the_task(message) or asks_for_concept(message)
+        if exercise is None and about_one and refers_to_an_exercise(message):
+            return which_exercise(context)
         asks_on = asks_for_solution(message) or wants_next_hint(message)
         if on_the_ladder(context) and not asks_on:
             # "I don't understand this hint", "why?" after a hint or a wrong answer, again and

@@ -187,7 +187,7 @@ def exercise_follow_up(
         f"The learner asks again about {subject}{earlier}. Go over it "
         f"{ladder.EXERCISE_RUNGS[rung]}; do not repeat what was said, and never give the solution."
     )
-    actions = ("I still don't get it", *_hint_action(context))
+    actions = ("I still don't get it", *hint_action(context))
     if ladder.CONCEPT not in [*given, rung]:
         actions += (CONCEPT_ACTION,)
     # each rung names what it is about (a check's reply is led by what the check said)
@@ -212,7 +212,7 @@ def _subject(context: TutorContext, after_check: bool) -> str:
     return f"**{exercise.title}**"
 
 
-def _hint_action(context: TutorContext) -> tuple[str, ...]:
+def hint_action(context: TutorContext) -> tuple[str, ...]:
     """The suggested follow-up opening the next hint; none if no hint is left to open."""
     exercise = context.exercise
     assert exercise is not None
@@ -296,7 +296,7 @@ def _ran_out(context: TutorContext, subject: str, said: list[str], checked: bool
         if said
         else f"I have no other way to explain {subject}."
     )
-    action = _hint_action(context)
+    action = hint_action(context)
     instructor = (
         f"show your instructor {'your answer' if checked else 'the exercise'} and what you "
         "tried: working through it with someone helps."

@@ -30,6 +30,7 @@ from learnpulse.agents.exchanges import (  # noqa: F401 (the error limit, for im
     MAX_LOGGED_ERROR_CHARS,
     log_exchange,
 )
+from learnpulse.agents.exercise_brief import asks_about_the_task, named_exercise
 from learnpulse.agents.exercise_ladder import reviewed
 from learnpulse.agents.follow_ups import asks_for_concept, follow_up_lead
 from learnpulse.agents.generator import generated_exercise
@@ -162,9 +163,13 @@ class TutorStream:
         # A hint is the instructor's own text, shown as the policy allows, and the offline
         # coach writes of weeks, sessions and streaks, never of an exercise: their numbers
         # are not the answer ("3 sessions a week" became "[answer hidden] sessions a week"),
-        # nor are those of a generated exercise.
+        # nor are those of a generated exercise. A task brief restates the exercise as the
+        # learner sees it (a choice's options, "30" in "[10, 20, 30, 40]").
         own_text = offline and (
-            "hint_level" in self.draft.payload or self.agent == "coach" or generated
+            "hint_level" in self.draft.payload
+            or "brief" in self.draft.payload
+            or self.agent == "coach"
+            or generated
         )
         answers = answer_patterns(exercise) if exercise is not None and not own_text else []
         guard = ReplyGuard(
@@ -327,6 +332,8 @@ def _policy_draft(message: str, context: TutorContext, agent: str) -> Draft | No
     # a question naming a topic of the course is not vague, however short ("what is a tuple?",
     # "and unpacking?")
     vague = vague and not topics_in(question, context.course)
+    # "I don't understand this exercise" with none open: which_exercise asks which one
+    vague = vague and not asks_about_the_task(message)
     if agent in QUESTION_AGENTS and vague:
         return Draft(
             "Happy to help! Tell me a bit more so I can: what are you working on, what did you "
@@ -359,8 +366,10 @@ def ask_stream(
     if not isinstance(learner_id, str) or not learner_id:
         raise ValueError("learner_id must be a non-empty string")
     course = course if course is not None else demo_course()
+    # "explain ex-loops-04" in a chat with no exercise open is about that exercise
+    exercise = _resolve_exercise(exercise, course) or named_exercise(message, course)
     context = build_context(
-        learner_id, course=course, exercise=_resolve_exercise(exercise, course), store=store,
+        learner_id, course=course, exercise=exercise, store=store,
         code=code, error=error, mastery_model=mastery_model,
     )  # fmt: skip
     agents = available_agents()

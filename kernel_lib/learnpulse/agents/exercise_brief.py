@@ -1,0 +1,202 @@
+"""What an exercise asks, put plainly: the reply to "I don't understand this exercise", "what
+am I supposed to do?" or "can you explain the question?".
+
+Before, these got the course passage on the exercise's topic (a student who did not see what
+the task was got a lecture on for loops), and without an exercise in context a passage of the
+Python reference on asynchronous context managers. Now :func:`task_brief` restates the task:
+the question part by part, what the answer must be (a number, one of the options, a function
+and how the check calls it, never what it returns), the exercise's rules on the code, the
+topic it practises with its course section, and the way on (which part is unclear? the next
+hint). Asked with no exercise in context, :func:`which_exercise` asks which one is meant and
+names those the learner worked on last, unsolved. A message naming an exercise by its id
+("explain ex-loops-04") is about that one (:func:`named_exercise`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from learnpulse.agents.base import Draft, Source
+from learnpulse.agents.exercise_ladder import hint_action
+from learnpulse.agents.follow_ups import asks_for_concept
+from learnpulse.agents.retrieval import course_index
+from learnpulse.course.rules import all_rules
+
+if TYPE_CHECKING:
+    from learnpulse.agents.base import TutorContext
+    from learnpulse.course import Course, Exercise
+
+#: Unsolved exercises named when the learner asks about "this exercise" with none open.
+RECENT_EXERCISES = 3
+_TASK = r"(exercise|question|task|problem|assignment|prompt)"
+_THIS_TASK = rf"\b(this|the|that|my) {_TASK}\b"
+#: Ways of saying the task itself is unclear (not a hint, not the concept behind it).
+_ABOUT_THE_TASK = re.compile(
+    "|".join(
+        (
+            rf"\b(don'?t|do not|can'?t|cannot|not sure i)( really| quite)? "
+            rf"(understand|get|follow)\b.*\b{_TASK}\b",
+            rf"\bconfus\w*\b.*\b{_TASK}\b",
+            rf"\bwhat (does|is) (this|the|that|it)( {_TASK})? "
+            r"(ask|want|mean|expect|looking for|about)",
+            r"\bwhat (am i|are we|do i|should i|must i)( supposed| meant| expected)?"
+            r"( to| have to| need to)? do\b",
+            rf"\b(explain|rephrase|restate|clarify|reword|break down|simplify)\b.*{_THIS_TASK}",
+        )
+    ),
+    re.I,
+)
+_FENCE = re.compile(r"```.*?```", re.S)
+#: Sentence ends, not after "e.g." or "i.e." (a prompt's example follows them).
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!e\.g\.)(?<!i\.e\.)\s+(?=[A-Z`(\"'])")
+
+
+def asks_about_the_task(message: str, exercise: Exercise | None = None) -> bool:
+    """Whether ``message`` says the exercise itself is unclear ("I don't get the question",
+    "what am I supposed to do here?", "can you explain this exercise?"); naming ``exercise``
+    by its id counts as "this exercise" ("explain ex-loops-04"). Asking for the concept
+    behind it is not (:func:`~learnpulse.agents.follow_ups.asks_for_concept`)."""
+    if exercise is not None:
+        message = re.sub(rf"(?<![\w-]){re.escape(exercise.id)}(?![\w-])", "this exercise", message)
+    return bool(_ABOUT_THE_TASK.search(message)) and not asks_for_concept(message)
+
+
+def refers_to_an_exercise(message: str) -> bool:
+    """Whether ``message`` speaks of an exercise at hand ("this exercise", "the question")."""
+    return bool(re.search(_THIS_TASK, message, re.I))
+
+
+def named_exercise(message: str, course: Course) -> Exercise | None:
+    """The course exercise whose id ``message`` names ("explain ex-loops-04"); None if it
+    names none, or more than one."""
+    named = {word for word in re.findall(r"[\w-]+", message) if word in course.exercises}
+    return course.exercises[named.pop()] if len(named) == 1 else None
+
+
+def task_brief(context: TutorContext) -> Draft:
+    """What the exercise in ``context`` asks, part by part, and what its answer must be.
+
+    Nothing of the answer: the question's own words (shown to the learner already), the kind
+    of answer, how the check calls a function (the first test's arguments, never what it
+    returns), the rules, the topic. The prompt's code blocks are described, not repeated (an
+    exercise whose instructor turned code off would show them as withheld).
+    """
+    exercise = context.exercise
+    assert exercise is not None
+    parts = _parts(exercise.prompt)
+    lines = [f"Here is what **{exercise.title}** asks, part by part:", ""]
+    lines += [f"{number}. {part}" for number, part in enumerate(parts, 1)]
+    blocks = _FENCE.findall(exercise.prompt)
+    # the lines between a block's fences, blank ones left out
+    code_lines = sum(1 for b in blocks for line in b.splitlines()[1:-1] if line.strip())
+    if code_lines > 0 and exercise.type != "code":
+        shows = f"The exercise shows {_counted(code_lines, 'line')} of code"
+        lines += ["", f"{shows}: go through them one at a time, writing down what each name "
+                  "holds after each line."]  # fmt: skip
+    lines += ["", f"**Your answer:** {_answer_kind(exercise)}"]
+    if exercise.rules:
+        lines.append(f"**Rules:** the exercise {all_rules(exercise)}.")
+    topic, section = _topic(exercise, context.course)
+    if topic:
+        cited = f" (the course section *{section.title}* explains it)" if section else ""
+        lines.append(f"**It practises:** *{topic}*{cited}.")
+    action = hint_action(context)
+    way_on = (
+        f"If you see what is asked but not how to start, ask for a hint (*{action[0]}*, or "
+        f"`%hint {exercise.id}` in a cell)."
+        if action
+        else "If you see what is asked but not how to start, try the idea on a small example "
+        "in a cell first."
+    )
+    lines += ["", f"Which part is unclear? Tell me which, and I will go over it. {way_on}"]
+    sources = (Source(f"exercise:{exercise.id}", f"{exercise.title}: the exercise"),)
+    sources += (section,) if section else ()
+    actions = (*action, f"Explain {topic}") if topic else action
+    note = (
+        "The learner does not see what the exercise asks: restate it in simpler words, part by "
+        "part, and say what kind of answer it wants; never the answer or the code that solves it."
+    )
+    return Draft("\n".join(lines), sources, 0.85, actions, (note,), {"brief": exercise.id})
+
+
+def which_exercise(context: TutorContext) -> Draft:
+    """Asked about "this exercise" with none in context: which one, and the exercises the
+    learner worked on last and has not solved."""
+    recent = _recent_unsolved(context)
+    listed = "; ".join(f"**{e.title}** (`{e.id}`)" for e in recent)
+    worked = f" You worked on these last: {listed}." if recent else ""
+    example = recent[0].id if recent else "<id>"
+    text = (
+        "Which exercise do you mean? None is open in this conversation."
+        f"{worked} Name it by its id (*explain {example}*), or open it with "
+        f"`%exercise {example}` in a cell and ask from there, and I will go over what it asks."
+    )
+    actions = tuple(f"Explain {e.id}" for e in recent)
+    return Draft(text, (), 0.5, actions, payload={"sufficiency": "asked which exercise"})
+
+
+def _parts(prompt: str) -> list[str]:
+    """The prose sentences of ``prompt`` (code blocks left out)."""
+    prose = " ".join(_FENCE.sub(" ", prompt).split())
+    return [part.strip() for part in _SENTENCE_END.split(prose) if part.strip()]
+
+
+def _answer_kind(exercise: Exercise) -> str:
+    """What an answer to ``exercise`` must be, in words (nothing of the expected answer)."""
+    if exercise.type == "numeric":
+        return "a number."
+    if exercise.type == "choice":
+        options = "; ".join(f"*{choice}*" for choice in exercise.choices)
+        return f"one of its {len(exercise.choices)} options: {options}."
+    if exercise.type == "text":
+        return (
+            "a short text. Case, spaces around punctuation, quotes and a final full stop do not "
+            "matter."
+        )
+    calls = [t for t in exercise.tests if "args" in t or "kwargs" in t]
+    names = [t["expr"] for t in exercise.tests if "expr" in t]
+    if exercise.function:
+        what = f"a function `{exercise.function}` defined in a code cell of your notebook"
+    elif names:
+        what = f"code that leaves {', '.join(f'`{n}`' for n in names)} set in your notebook"
+    else:
+        what = "code run in your notebook"
+    if calls and exercise.function:
+        first = calls[0]
+        arguments = [repr(a) for a in first.get("args", ())]
+        arguments += [f"{k}={v!r}" for k, v in first.get("kwargs", {}).items()]
+        call = f"`{exercise.function}({', '.join(arguments)})`"
+        return f"{what}. The check calls it on {_counted(len(calls), 'case')}, such as {call}."
+    return f"{what}. The check runs {_counted(len(exercise.tests), 'test')} on it."
+
+
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _topic(exercise: Exercise, course: Course | None) -> tuple[str, Source | None]:
+    """The name of the skill ``exercise`` practises, and the course section teaching it."""
+    skill = course.skills.get(exercise.skill) if course else None
+    if skill is None:
+        return exercise.skill, None
+    hits = course_index(course).search(skill.name, 5)
+    section = next((h.passage.source for h in hits if h.passage.skill == skill.id), None)
+    return skill.name, section
+
+
+def _recent_unsolved(context: TutorContext) -> list[Exercise]:
+    """Course exercises the learner attempted or opened hints of, latest first, unsolved."""
+    events, course = context.events, context.course
+    if course is None or events.is_empty() or "item_id" not in events.columns:
+        return []
+    worked = events.filter(
+        pl.col("kind").is_in(["attempt", "hint"]) & pl.col("item_id").is_not_null()
+    )
+    right = worked.filter(pl.col("correct").fill_null(False).cast(pl.Boolean))
+    done = set(right.get_column("item_id"))
+    latest = worked.group_by("item_id").agg(pl.col("ts").max()).sort("ts", descending=True)
+    ids = [i for i in latest.get_column("item_id") if i in course.exercises and i not in done]
+    return [course.exercises[i] for i in ids[:RECENT_EXERCISES]]
