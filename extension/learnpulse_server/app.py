@@ -440,8 +440,11 @@ class LearnPulseApp(KernelEnvironment, ExtensionApp):
         if self.tutor_course_file:
             self._record_course()
             self._hand_course_to_kernels()
+        from learnpulse_server.handlers.analytics import check_models_at_start
         from learnpulse_server.handlers.metrics import start_sampler
 
+        # the check's thread, for tests to wait on
+        self.models_check = check_models_at_start(self)
         start_sampler(self)
         from learnpulse_server.preheat import PreheatingKernelManager
 

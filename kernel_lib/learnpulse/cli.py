@@ -274,7 +274,7 @@ def _add_course_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_models_check(args: argparse.Namespace) -> int:
     """``learnpulse models check``: 0 when every course's saved models are current, else 1
     (stale: fitted under another model version; unusable: they do not load here)."""
-    from learnpulse.models.course_fit import MODEL_VERSION, check_saved_models
+    from learnpulse.models.course_fit import MODEL_VERSION, check_saved_models, saved_models_state
 
     folder = args.models_dir or _demo_models_dir()
     courses = check_saved_models(folder)
@@ -284,21 +284,10 @@ def cmd_models_check(args: argparse.Namespace) -> int:
     else:
         print(f"Course models in {folder} (this learnpulse: model version {MODEL_VERSION})")
         for row in courses:
-            print(f"  {row['course']}: {_model_state(row)}")
+            print(f"  {row['course']}: {saved_models_state(row)}")
         if not courses:
             print("  none")
     return 0 if all(row["state"] == "current" for row in courses) else 1
-
-
-def _model_state(row: dict[str, Any]) -> str:
-    """One course's line of ``learnpulse models check``."""
-    if row["state"] == "stale":
-        return (
-            f"stale: fitted under model version {row['model_version'] or 'unrecorded'}, "
-            "whose features meant something else; the server does not use them (unless "
-            "LearnPulseApp.allow_stale_models): fit them again (learnpulse demo refits its own)"
-        )
-    return row["state"] if row["problem"] is None else f"{row['state']}: {row['problem']}"
 
 
 def _add_models_parser(sub: argparse._SubParsersAction) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,44 @@ def _fitted_loader(
         return load(folder, saved_ns)
 
     return fitted_for
+
+
+def check_models_at_start(app: Any) -> threading.Thread | None:
+    """Log, when the server starts, each course whose saved models it will not use (stale,
+    unless ``allow_stale_models``; or not loading): before, nobody knew until an instructor
+    asked for predictions. In a thread of its own: loading the models imports scikit-learn and
+    unpickles them (seconds), which would hold up the server's start.
+
+    Returns the thread (None without a models folder), for tests to wait on.
+    """
+    if not app.models_dir or not Path(app.models_dir).is_dir():
+        return None
+
+    def check() -> None:
+        from learnpulse.models.course_fit import check_saved_models, saved_models_state
+
+        try:
+            rows = check_saved_models(app.models_dir)
+        except Exception as error:  # a check that fails must not end the server's start
+            _log.warning(
+                "learnpulse: cannot check the course models in %s: %s", app.models_dir, error
+            )
+            return
+        for row in rows:
+            if row["state"] == "current" or (row["state"] == "stale" and app.allow_stale_models):
+                continue
+            _log.warning(
+                "learnpulse: course models of %s in %s: %s; `learnpulse models check --models-dir "
+                "%s` lists them all",
+                row["course"],
+                row["folder"],
+                saved_models_state(row),
+                app.models_dir,
+            )
+
+    thread = threading.Thread(target=check, name="learnpulse-models-check", daemon=True)
+    thread.start()
+    return thread
 
 
 def _model_names() -> tuple[str, ...]:

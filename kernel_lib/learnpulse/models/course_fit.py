@@ -351,6 +351,17 @@ def check_saved_models(models_dir: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
+def saved_models_state(row: dict[str, Any]) -> str:
+    """One course's state, as a row of :func:`check_saved_models` gives it, in words."""
+    if row["state"] == "stale":
+        return (
+            f"stale: fitted under model version {row['model_version'] or 'unrecorded'}, "
+            "whose features meant something else; the server does not use them (unless "
+            "LearnPulseApp.allow_stale_models): fit them again (learnpulse demo refits its own)"
+        )
+    return row["state"] if row["problem"] is None else f"{row['state']}: {row['problem']}"
+
+
 def _read_manifest(path: Path) -> dict[str, Any]:
     """The manifest :meth:`FittedCourseModels.save` wrote, or ValueError naming the file (the
     server and ``learnpulse demo`` catch it: a JSONDecodeError did not say which file, and a
