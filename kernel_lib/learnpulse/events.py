@@ -243,7 +243,7 @@ def _check_one(
     if problem:
         return None, problem
     if event["payload"] is not None:
-        text, message = _payload_text(event["payload"])
+        text, message = payload_text(event["payload"])
         if text is None:
             return None, ("payload", message)
         if len(text) > MAX_PAYLOAD_BYTES // 4 and len(text.encode()) > MAX_PAYLOAD_BYTES:
@@ -263,7 +263,7 @@ def _check_one(
     return event, None
 
 
-def _text_problem(text: str) -> str | None:
+def text_problem(text: str) -> str | None:
     """Why ``text`` cannot be stored as SQL text on every backend (None: it can).
 
     PostgreSQL refuses NUL in text, which SQLite stores (the same event was a 500 on one
@@ -283,11 +283,11 @@ def _storage_problem(event: dict[str, Any]) -> tuple[str, str] | None:
     """(field, message) of a schema-valid event the store cannot hold, else None; makes the
     number fields floats (a JSON integer beyond the float range overflowed the store)."""
     for name in TEXT_FIELDS:
-        problem = event[name] is not None and _text_problem(event[name])
+        problem = event[name] is not None and text_problem(event[name])
         if problem:
             return name, problem
     for index, skill in enumerate(event["skills"] or ()):
-        problem = _text_problem(skill)
+        problem = text_problem(skill)
         if problem:
             return f"skills[{index}]", problem
     for name in _FLOAT_FIELDS:
@@ -314,7 +314,7 @@ def _deeper_than(payload: Any, limit: int) -> bool:
     return True
 
 
-def _payload_text(payload: Any) -> tuple[str | None, str]:
+def payload_text(payload: Any) -> tuple[str | None, str]:
     """(compact ASCII JSON text of ``payload``, "") or (None, why it cannot be stored and
     read back as JSON)."""
     try:
@@ -540,7 +540,7 @@ def _payload_problems(frame: pl.DataFrame) -> list[FieldError]:
             errors.append(FieldError(row, "payload", "must be a JSON object"))
             continue
         # json.loads takes NaN, and unpaired surrogates as \ud800: the records' rules again.
-        problem = _payload_text(payload)[1]
+        problem = payload_text(payload)[1]
         if problem:
             errors.append(FieldError(row, "payload", problem))
             continue

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from learnpulse.collectors.training import MAX_POSITION, NON_FINITE_KEY
-from learnpulse.events import MAX_PAYLOAD_BYTES, _payload_text, _text_problem, time_range_problem
+from learnpulse.events import MAX_PAYLOAD_BYTES, payload_text, text_problem, time_range_problem
 from learnpulse.store.series import RUN_STATUSES, TRAINING_METRIC_COLUMNS
 
 #: Longest run id (the store's column; a run's own ids are UUIDs, 36 characters).
@@ -91,7 +91,7 @@ def _text(value: Any, field: str, limit: int, *, required: bool = True) -> str |
         raise TrainingRecordError(field, f"must be a non-empty string, not {_shown(value)}")
     if len(value) > limit:
         raise TrainingRecordError(field, f"must be at most {limit} characters")
-    problem = _text_problem(value)
+    problem = text_problem(value)
     if problem:
         raise TrainingRecordError(field, problem)
     return value
@@ -201,7 +201,7 @@ def _params(params: Any) -> dict[str, Any]:
         return {}
     if not isinstance(params, dict):
         raise TrainingRecordError("params", f"must be an object, not {_shown(params)}")
-    text, problem = _payload_text(params)
+    text, problem = payload_text(params)
     if text is not None and len(text) > MAX_PAYLOAD_BYTES:
         problem = f"is larger than {MAX_PAYLOAD_BYTES} bytes"
     if problem:
