@@ -1,5 +1,11 @@
-"""The knowledge explorer: learning path to a goal, why a prerequisite matters, the concept map,
-what to revise (with the recommendation model when the learner has attempts)."""
+"""The knowledge explorer: what to do next, learning path to a goal, why a prerequisite matters,
+the concept map, what to revise (with the recommendation model when the learner has attempts).
+
+"What should I do next?" got "I could not find this in the course", and "what should I learn
+next?" the whole concept map: :meth:`KnowledgeExplorer.next_steps` answers with the
+recommender's next exercises (those the progress widget recommends), what to revise and the
+pace, and a learner with no attempt yet is sent to the course's first topic.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from learnpulse.agents.base import Draft, Source, TutorContext
+from learnpulse.agents.learner import solved
 from learnpulse.agents.retrieval import (
     GENERIC_SKILL_WORDS,
     markdown_sections,
@@ -18,13 +25,24 @@ from learnpulse.agents.retrieval import (
 )
 
 if TYPE_CHECKING:
-    from learnpulse.course import Course
+    from learnpulse.course import Course, Exercise
 
 #: Sentences of a skill's material quoted to show how it uses a prerequisite.
 USE_SENTENCES = 2
 #: Skills listed as "to revise" (at most).
 N_REVISE = 3
+#: Recommended exercises listed by "what should I do next?", and revision items.
+N_NEXT = 3
+N_NEXT_REVISION = 2
 _INTENTS = (
+    (
+        "next",
+        re.compile(
+            r"\bwhat(?:'s| is)? (now|next)\b|\b(do|learn|study|practi[cs]e|work on|try) next\b"
+            r"|\bwhere (do|should) i (start|begin)\b|\bwhat should i (do|learn|study|work on)\b",
+            re.I,
+        ),
+    ),
     ("why", re.compile(r"\bwhy\b.*\b(need|before|prerequisite|first|matter)", re.I)),
     ("revise", re.compile(r"\b(revise|revision|review what|forget|forgot|weak|rusty)", re.I)),
     ("map", re.compile(r"\b(map|overview|all (the )?topics|course topics|structure)\b", re.I)),
@@ -80,6 +98,8 @@ class KnowledgeExplorer:
     keywords = (
         "path", "prerequisite", "before", "learn next", "concept map", "map", "revise",
         "what should i learn", "what should i study", "get to", "goal", "overview", "topics",
+        r"what(?:'s| is)? (?:now|next)\b", r"(?:do|practi[cs]e|work on|try) next\b",
+        r"where (?:do|should) i (?:start|begin)\b", r"what should i (?:do|work on)\b",
         r"need\b.*\bfirst", "why do i need", "need to know", "builds? on", "depends? on",
     )  # fmt: skip
 
@@ -91,6 +111,10 @@ class KnowledgeExplorer:
         intent = next((name for name, pattern in _INTENTS if pattern.search(message)), None)
         if intent is None:
             intent = "path" if skills else "map"
+        if intent == "next":
+            if not skills:
+                return self.next_steps(context)
+            intent = "path"  # "what should I learn next on loops?"
         if intent == "why" and skills:
             return self.why(skills, context)
         if intent == "revise":
@@ -98,6 +122,44 @@ class KnowledgeExplorer:
         if intent == "path" and (skills or context.exercise):
             return self.path(skills[-1] if skills else context.exercise.skill, context)
         return self.concept_map(context)
+
+    def next_steps(self, context: TutorContext) -> Draft:
+        """The recommender's next exercises, what to revise and the pace; the course's first
+        topic for a learner with no attempt yet. An unsolved exercise in context comes first."""
+        from learnpulse.models.recommendations import NOTHING_READY
+
+        course, current = context.course, context.exercise
+        on = current if current is not None and not solved(context.events, current.id) else None
+        rows = _recommendations(context)
+        actions = ("What should I revise?", "Show me the concept map")
+        if rows.is_empty():
+            return Draft(_first_steps(course, on), (), 0.6, actions)
+        lines = ["What to do next, from your answers so far:", ""]
+        if on is not None:
+            lines += [f"You are on {_named(on)}: finish it first (ask for a hint if you are "
+                      "stuck). After it:", ""]  # fmt: skip
+        elsewhere = pl.col("item_id").is_in(list(course.exercises)) & (
+            pl.col("item_id") != (current.id if current else "")
+        )
+        nexts = rows.filter((pl.col("kind") == "next_exercise") & elsewhere).head(N_NEXT)
+        lines += [
+            f"{number}. {_named(course.exercises[row['item_id']])}: {row['reason']}."
+            for number, row in enumerate(nexts.iter_rows(named=True), 1)
+        ]
+        if nexts.height:
+            lines += ["", f"Open the first with `%exercise {nexts.get_column('item_id')[0]}`."]
+        else:
+            lines.append(NOTHING_READY)
+        listed = pl.col("item_id").is_in(nexts.get_column("item_id").to_list())
+        revision = rows.filter((pl.col("kind") == "revision") & elsewhere & ~listed)
+        if revision.height:
+            lines += ["", "Worth revising:"]
+            lines += [f"- `{r['item_id']}`: {r['reason']}" for r in
+                      revision.head(N_NEXT_REVISION).iter_rows(named=True)]  # fmt: skip
+        pace = rows.filter((pl.col("kind") == "difficulty") & (pl.col("action") != "keep"))
+        if pace.height:
+            lines += ["", f"Pace: {pace.get_column('reason')[0]}."]
+        return Draft("\n".join(lines), (_model_source(context),), 0.8, actions)
 
     def path(self, goal: str, context: TutorContext) -> Draft:
         """The goal's prerequisites, direct or not, not yet mastered, in course order."""
@@ -197,6 +259,27 @@ class KnowledgeExplorer:
         return Draft("\n".join(lines), (_model_source(context),), 0.8, ("Quiz me on the first",))
 
 
+def _named(exercise: Exercise) -> str:
+    return f"**{exercise.title}** (`{exercise.id}`)"
+
+
+def _first_steps(course: Course, current: Exercise | None) -> str:
+    """What to do first, with no answer yet: the exercise at hand, else the course's first
+    topic's easiest exercise."""
+    if current is not None:
+        return (
+            f"You are on {_named(current)}: finish it first (ask for a hint if you are stuck). "
+            "Then ask me again: I recommend what comes next from your answers."
+        )
+    first = course.topological_order()[0]
+    start = min(course.exercises_for(first), key=lambda e: e.difficulty, default=None)
+    opening = f": `%exercise {start.id}` (*{start.title}*)" if start else ""
+    return (
+        "You have not answered an exercise yet: start with the course's first topic, "
+        f"**{course.skills[first].name}**{opening}."
+    )
+
+
 def _model_source(context: TutorContext) -> Source:
     model = (
         context.mastery.get_column("model")[0]
@@ -206,13 +289,25 @@ def _model_source(context: TutorContext) -> Source:
     return Source("model:mastery", f"Mastery estimate ({model})")
 
 
-def _revision_rows(context: TutorContext) -> list[dict]:
-    """The recommendation model's ``revision`` rows for the learner (empty without evidence)."""
+def _recommendations(context: TutorContext) -> pl.DataFrame:
+    """The recommendation model's rows for the learner (empty without evidence)."""
+    from learnpulse.models.recommendations import COLUMNS, recommend
+
     if context.mastery.is_empty() or context.events.is_empty():
-        return []
-    from learnpulse.models.recommendations import recommend
+        return pl.DataFrame(schema=COLUMNS)
 
     items, skills = course_frames(context.course)
-    found = recommend(context.mastery, items, skills, context.events, learner=context.learner_id)
-    revision = found.filter(pl.col("kind") == "revision").head(N_REVISE)
-    return revision.select("skill", "item_id", "reason").to_dicts()
+    return recommend(
+        context.mastery,
+        items,
+        skills,
+        context.events,
+        learner=context.learner_id,
+        mastery_threshold=context.course.mastery_threshold,
+    )
+
+
+def _revision_rows(context: TutorContext) -> list[dict]:
+    """The recommendation model's ``revision`` rows for the learner (empty without evidence)."""
+    revision = _recommendations(context).filter(pl.col("kind") == "revision").head(N_REVISE)
+    return revision.select("skill", "item_id", "reason").to_dicts() if revision.height else []

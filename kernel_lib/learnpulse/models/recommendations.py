@@ -65,6 +65,8 @@ CONFIDENCE_HALF_ATTEMPTS = 5.0
 #: Order of the kinds in the output.
 KINDS = ("next_exercise", "revision", "learning_path", "difficulty")
 MODEL = sq.model_label("recommender")
+#: What the learner is told when no exercise is recommended (the progress widget, the tutor).
+NOTHING_READY = "Nothing new is ready: every exercise whose prerequisites you have is solved."
 COLUMNS = {
     "learner_id": pl.String,
     "kind": pl.String,

@@ -31,11 +31,14 @@ def default_db_url() -> str:
     return f"sqlite:///{Path(jupyter_data_dir()) / 'learnpulse' / 'learnpulse.db'}"
 
 
-def resolve_url(url: str | os.PathLike[str] | None) -> URL:
-    """A SQLAlchemy URL from a URL string, a plain file path (SQLite) or None (the default).
+def resolve_url(url: str | os.PathLike[str] | URL | None) -> URL:
+    """A SQLAlchemy URL from a URL string, a plain file path (SQLite), a SQLAlchemy URL (a
+    store's own ``url``) or None (the default).
 
     PostgreSQL URLs without a driver use psycopg 3.
     """
+    if isinstance(url, URL):  # os.fspath refused it: EventStore(store.url) was a TypeError
+        url = url.render_as_string(hide_password=False)
     text = default_db_url() if url is None else os.fspath(url)
     if "://" not in text:
         text = f"sqlite:///{Path(text).expanduser().resolve()}"

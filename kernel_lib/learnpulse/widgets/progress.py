@@ -44,7 +44,7 @@ class Recommendation:
 
 def recommend_next(session: LearnerSession) -> Recommendation:
     """The recommender's first exercise for the session's learner (see module docstring)."""
-    from learnpulse.models.recommendations import MODEL, recommend
+    from learnpulse.models.recommendations import MODEL, NOTHING_READY, recommend
 
     course = session.course
     rows = recommend(
@@ -62,10 +62,7 @@ def recommend_next(session: LearnerSession) -> Recommendation:
             return Recommendation(
                 course.exercise(top["item_id"]), top["reason"], top["model"], top["confidence"]
             )
-    return Recommendation(
-        None, "Nothing new is ready: every exercise whose prerequisites you have is solved.",
-        MODEL, 1.0,
-    )  # fmt: skip
+    return Recommendation(None, NOTHING_READY, MODEL, 1.0)
 
 
 class ProgressWidget(TextFallback):

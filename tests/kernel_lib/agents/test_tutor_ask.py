@@ -209,6 +209,54 @@ def test_explorer_explains_why_a_prerequisite_matters(course):
     assert "ex-dicts-02" in reply.text
 
 
+def _answered(store, course, learner, answers):
+    """``answers`` (exercise id, right?) stored for ``learner``, a minute apart, ending now."""
+    now = datetime.now(timezone.utc)
+    store.append([
+        make_event(learner_id=learner, course_id=course.id, item_id=item, correct=right,
+                   skills=list(course.exercise(item).skills),
+                   ts=(now - timedelta(minutes=len(answers) - n)).isoformat())
+        for n, (item, right) in enumerate(answers)
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize("message", ["what should I do next?", "what now?", "where do I start?"])
+def test_what_to_do_next_is_what_the_progress_widget_recommends(course, lite_store, message):
+    """Before: "what should I do next?" got "I could not find this in the course", "what
+    should I learn next?" the whole concept map."""
+    from learnpulse.widgets import LearnerSession, recommend_next
+
+    answers = [
+        ("ex-variables-01", True), ("ex-variables-02", True), ("ex-expressions-01", False),
+        ("ex-expressions-01", True), ("ex-lists-01", False), ("ex-lists-01", False),
+    ]  # fmt: skip
+    _answered(lite_store, course, "noor", answers)
+    reply = ask(message, learner_id="noor", course=course, store=lite_store)
+    assert reply.agent == "explorer" and reply.text.startswith("What to do next")
+    widget = recommend_next(LearnerSession(learner_id="noor", store_url=lite_store.url))
+    first = widget.exercise
+    assert f"1. **{first.title}** (`{first.id}`): {widget.reason}." in reply.text
+    assert f"Open the first with `%exercise {first.id}`." in reply.text
+    assert "ex-variables-01" not in reply.text  # solved, and its skill mastered
+    assert "Pace: 3 of the last 6 counted attempts correct (50%): easier items" in reply.text
+
+
+def test_what_to_do_next_starts_a_newcomer_at_the_first_topic_and_finishes_the_open_exercise(
+    course,
+):
+    first = course.topological_order()[0]
+    easiest = min(course.exercises_for(first), key=lambda e: e.difficulty)
+    newcomer = ask("what should I do next?", learner_id="new", course=course)
+    assert f"start with the course's first topic, **{course.skills[first].name}**" in newcomer.text
+    assert f"`%exercise {easiest.id}` (*{easiest.title}*)" in newcomer.text
+    during = ask("what should I do next?", learner_id="new", exercise="ex-loops-04", course=course)
+    assert during.agent == "explorer"
+    assert during.text.startswith("You are on **Sum of a list** (`ex-loops-04`): finish it first")
+    # a topic named is a path to it, as before
+    path = ask("what should I learn next on loops?", learner_id="new", course=course)
+    assert path.text.startswith("To reach **for and while loops**")
+
+
 def test_coach_reports_the_streak_of_the_engagement_model(course, lite_store):
     today = datetime.now(timezone.utc).replace(hour=18, minute=0, second=0, microsecond=0)
     days = [today - timedelta(days=d) for d in (0, 1, 2, 3, 6)]

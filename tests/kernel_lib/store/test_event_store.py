@@ -284,3 +284,12 @@ def test_forget_also_erases_the_learners_training_runs(store):
     deleted = store.forget("learner-1")
     assert deleted["training_runs"] == 1 and deleted["training_metrics"] == 1
     assert store.training_runs()["learner_id"].to_list() == ["learner-2"]
+
+
+def test_a_stores_own_url_opens_the_same_store(store, make_event):
+    """``EventStore(store.url)`` was a TypeError: the URL is SQLAlchemy's, not a string (the
+    PostgreSQL password is kept, not masked as in its text)."""
+    store.append([make_event(learner_id="ada")])
+    with EventStore(store.url) as again:
+        assert again.url == store.url
+        assert again.query(learners="ada").height == 1
