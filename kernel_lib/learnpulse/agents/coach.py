@@ -1,5 +1,11 @@
-"""The mentor coach: a study plan for the weeks left, streaks, best study times, motivation and
-strategy, from the engagement model, mastery and the adaptive feedback rules."""
+"""The mentor coach: how the learner is doing, a study plan for the weeks left, streaks, best
+study times, motivation and strategy, from the engagement model, mastery, readiness and the
+adaptive feedback rules.
+
+"How am I doing?" was taken for a follow-up of the last answer checked (or "I could not find
+this"), and "am I ready for the exam?" got a four-week study plan: :meth:`MentorCoach.progress`
+answers them with the learner's topics by mastery level, accuracy and readiness.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +28,15 @@ EXERCISES_PER_SKILL = 2
 #: Current streak (days) from which the coach celebrates it.
 STREAK_PRAISE_DAYS = 3
 _WEEKS = re.compile(r"\b(\d{1,2})\s*(weeks?|wks?)\b", re.I)
+#: Mastery labels in the order the progress lists them (learnpulse.models.mastery's labels).
+PROGRESS_LABELS = ("Mastered", "Proficient", "Developing", "Needs Focus")
+_PROGRESS = re.compile(
+    r"\bhow (am i|'?m i) doing\b|\bmy progress\b|\bprogress so far\b|\bhow far (am i|have i)"
+    r"|\b(am i|how) (ready|on track)\b|\bready for the (exam|test|final)",
+    re.I,
+)
 _TOPICS = {
+    "progress": _PROGRESS,
     "plan": re.compile(r"\b(plan|schedule|weeks?|exam|deadline|organi[sz]e)\b", re.I),
     "times": re.compile(r"\b(when|best time|time of day|hour|morning|evening)\b", re.I),
     "streak": re.compile(r"\bstreak", re.I),
@@ -64,6 +78,17 @@ def _feedback(context: TutorContext) -> list[str]:
     return fired.filter(pl.col("learner_id") == context.learner_id).get_column("message").to_list()
 
 
+def _readiness(context: TutorContext) -> dict | None:
+    """The learner's readiness row (``value``, ``probability``, ``reason``), or None."""
+    from learnpulse.models.standing import readiness
+
+    course = context.course
+    rows = readiness(context.events, context.mastery, items=course.items_frame(),
+                     skills=course.skills_frame())  # fmt: skip
+    mine = rows.filter(pl.col("learner_id") == context.learner_id)
+    return mine.row(0, named=True) if mine.height else None
+
+
 def study_plan(context: TutorContext, weeks: int) -> list[str]:
     """Markdown lines: the skills not yet mastered, in course order, spread over ``weeks``."""
     course = context.course
@@ -99,25 +124,67 @@ class MentorCoach:
     keywords = (
         "plan", "schedule", "streak", "motivat", "study time", "when should i study", "weeks",
         r"exams?\b", "give up", "tired", "procrastinat", "habit", "progress",
+        r"how (?:am i|'?m i) doing", r"(?:am i|how) (?:ready|on track)\b",
     )  # fmt: skip
 
     def draft(self, message: str, context: TutorContext) -> Draft:
         topics = {name for name, pattern in _TOPICS.items() if pattern.search(message)}
-        topics = topics or set(_TOPICS)
+        if "progress" in topics and not re.search(r"\b(plan|schedule)\b", message, re.I):
+            topics -= {"plan"}  # "am I ready for the exam?" asks where they stand, not for a plan
+        topics = topics or set(_TOPICS) - {"progress"}
         engagement = _engagement(context)
         sections: list[str] = []
+        if "progress" in topics:
+            sections.append(self.progress(context))
         if "plan" in topics:
             sections.append(self._plan(message, context, engagement))
         if topics & {"times", "streak"}:
             sections.append(self._habits(engagement))
-        if "motivation" in topics or len(topics) == len(_TOPICS):
+        if "motivation" in topics or len(topics) == len(_TOPICS) - 1:
             sections.append(self._motivation(context, engagement))
         sources = [Source("model:engagement", "Engagement patterns (your activity)")]
         if context.course is not None:
             sources.append(Source(f"course:{context.course.id}/skills", context.course.title))
         confidence = 0.8 if engagement else 0.5
         actions = ("What should I revise?", "Give me a practice exercise")
+        if "progress" in topics:
+            sources.append(Source("model:readiness", "Readiness (mastery and recent accuracy)"))
+            actions = ("What should I do next?", "What should I revise?")
         return Draft("\n\n".join(sections), tuple(sources), confidence, actions)
+
+    def progress(self, context: TutorContext) -> str:
+        """The learner's topics by mastery level, accuracy of the counted attempts, and
+        readiness for the course's end (:func:`learnpulse.models.standing.readiness`)."""
+        course, mastery = context.course, context.mastery
+        if course is None or "label" not in mastery.columns or mastery.is_empty():
+            return (
+                "You have not answered an exercise yet, so there is no progress to show: answer "
+                "one and ask me again (*What should I do next?* says where to start)."
+            )
+        known = mastery.filter(pl.col("skill").is_in(list(course.skills)))
+        lines = [f"**Your progress in {course.title}**, from your answers so far:", ""]
+        for label in PROGRESS_LABELS:
+            skills = known.filter(pl.col("label") == label).sort("p_known", descending=True)
+            names = ", ".join(course.skills[s].name for s in skills.get_column("skill"))
+            lines += [f"- **{label}** ({skills.height}): {names}"] if skills.height else []
+        lines.append(
+            f"- **Not started** ({len(course.skills) - known.height} of "
+            f"{len(course.skills)} topics)"
+        )
+        right, counted = int(known.get_column("n_correct").sum()), int(known["n_attempts"].sum())
+        if counted:
+            lines += [
+                "",
+                f"**Accuracy:** {right} of {counted} counted answers right "
+                f"({right / counted:.0%}; each exercise counts until you solve it).",
+            ]
+        ready = _readiness(context)
+        if ready is not None:
+            lines.append(
+                f"**Ready for the end of the course:** {ready['value']} "
+                f"(probability {ready['probability']:.0%}: {ready['reason']})."
+            )
+        return "\n".join(lines)
 
     def _plan(self, message: str, context: TutorContext, engagement: dict | None) -> str:
         asked = _WEEKS.search(message)

@@ -257,6 +257,39 @@ def test_what_to_do_next_starts_a_newcomer_at_the_first_topic_and_finishes_the_o
     assert path.text.startswith("To reach **for and while loops**")
 
 
+@pytest.mark.parametrize("message", ["how am I doing?", "am I ready for the exam?"])
+def test_how_am_i_doing_gets_the_topics_by_level_accuracy_and_readiness(
+    course, lite_store, message
+):
+    """Before: "how am I doing?" right after a wrong answer was read as "why?" about it, and
+    "am I ready for the exam?" got a four-week study plan."""
+    from learnpulse.widgets import LearnerSession
+
+    answers = [
+        ("ex-variables-01", True), ("ex-variables-02", True), ("ex-expressions-01", False),
+        ("ex-expressions-01", True), ("ex-lists-01", False), ("ex-lists-01", False),
+    ]  # fmt: skip
+    _answered(lite_store, course, "noor", answers)
+    reply = ask(message, learner_id="noor", course=course, store=lite_store)
+    assert reply.agent == "coach" and "Study plan" not in reply.text
+    assert reply.text.startswith("**Your progress in Introduction to Python**")
+    assert "- **Mastered** (1): Variables and assignment\n" in reply.text
+    assert "- **Needs Focus** (1): Lists and indexing\n" in reply.text
+    assert (
+        f"- **Not started** ({len(course.skills) - 3} of {len(course.skills)} topics)" in reply.text
+    )
+    session = LearnerSession(learner_id="noor", store_url=lite_store.url)
+    accuracy = session.accuracy  # (loads the session's history)
+    widget = f"{session.counted_right} of {session.counted_answers} counted answers right"
+    assert f"**Accuracy:** {widget} ({accuracy:.0%};" in reply.text  # as the widget
+    assert "**Ready for the end of the course:** not yet (probability" in reply.text
+    assert reply.actions[0] == "What should I do next?"
+    plan = ask("make me a study plan for the exam", learner_id="noor", course=course)
+    assert plan.text.startswith("**Study plan for 4 week(s)**")
+    newcomer = ask(message, learner_id="new", course=course)
+    assert newcomer.text.startswith("You have not answered an exercise yet")
+
+
 def test_coach_reports_the_streak_of_the_engagement_model(course, lite_store):
     today = datetime.now(timezone.utc).replace(hour=18, minute=0, second=0, microsecond=0)
     days = [today - timedelta(days=d) for d in (0, 1, 2, 3, 6)]
