@@ -16,7 +16,11 @@ from learnpulse.agents.exercise_brief import (
     task_brief,
     which_exercise,
 )
-from learnpulse.agents.exercise_ladder import exercise_follow_up, on_the_ladder
+from learnpulse.agents.exercise_ladder import (
+    exercise_follow_up,
+    last_answer_difference,
+    on_the_ladder,
+)
 from learnpulse.agents.follow_ups import (
     asks_for_concept,
     asks_for_concept_of_context,
@@ -28,6 +32,7 @@ from learnpulse.agents.follow_ups import (
 from learnpulse.agents.guardrails import asks_for_solution
 from learnpulse.agents.ladder import CONCEPT
 from learnpulse.agents.learner import level_of
+from learnpulse.agents.mistakes import asks_about_mistakes, mistakes_draft
 from learnpulse.agents.retrieval import Hit, course_index, skills_in
 
 #: Retrieval score (BM25, the passage's prior included) at which the assistant's confidence
@@ -96,6 +101,9 @@ class LearningAssistant:
                 CONCEPT: lambda: self.concept(context),
             }
             return exercise_follow_up(message, context, drafts)
+        if asks_about_mistakes(message):  # after a check, the ladder above answers it
+            differs = last_answer_difference(context) if exercise is not None else None
+            return differs or mistakes_draft(context)
         if exercise is not None and asks_for_hint(message):
             return self.hint(message, context)
         return self.explain(message, context)

@@ -132,6 +132,16 @@ def answer_checked(context: TutorContext) -> dict[str, Any] | None:
     return newest[0] if newest and not newest[0]["correct"] else None
 
 
+def last_answer_difference(context: TutorContext) -> Draft | None:
+    """What differs between the learner's last answer to the exercise in context and what it
+    asks, asked with no check just before ("why was my answer wrong?"); None unless that
+    answer was wrong."""
+    checked = answer_checked(context)
+    if checked is None or context.exercise is None:
+        return None
+    return _difference(context.exercise, checked, after_check=False)
+
+
 def exercise_follow_up(
     message: str, context: TutorContext, drafts: Mapping[str, Callable[[], Draft]]
 ) -> Draft:

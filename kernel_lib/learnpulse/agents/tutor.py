@@ -43,6 +43,7 @@ from learnpulse.agents.learner import (
     level_of,
     solved,
 )
+from learnpulse.agents.mistakes import asks_about_mistakes
 from learnpulse.agents.registry import BUILTIN_AGENTS, available_agents
 from learnpulse.agents.reviewer import code_in
 from learnpulse.agents.router import route
@@ -332,8 +333,9 @@ def _policy_draft(message: str, context: TutorContext, agent: str) -> Draft | No
     # a question naming a topic of the course is not vague, however short ("what is a tuple?",
     # "and unpacking?")
     vague = vague and not topics_in(question, context.course)
-    # "I don't understand this exercise" with none open: which_exercise asks which one
-    vague = vague and not asks_about_the_task(message)
+    # "I don't understand this exercise" with none open: which_exercise asks which one; "what
+    # did I get wrong?" is answered from the learner's checked answers
+    vague = vague and not asks_about_the_task(message) and not asks_about_mistakes(message)
     if agent in QUESTION_AGENTS and vague:
         return Draft(
             "Happy to help! Tell me a bit more so I can: what are you working on, what did you "

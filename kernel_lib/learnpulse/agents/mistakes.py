@@ -1,0 +1,114 @@
+"""What the learner got wrong: the reply to "what did I get wrong?" or "where did I go wrong?".
+
+Before, these were taken for too vague a question ("Happy to help! Tell me a bit more"). Now
+:func:`mistakes_draft` lists the exercises the learner answered wrong and has not solved since,
+latest first, with how many wrong answers each had and what the check said last (never the
+expected answer: the check's feedback does not give it), and the way on. With an exercise open
+that the learner last answered wrong, the learning assistant answers with what differs in that
+answer instead (:func:`~learnpulse.agents.exercise_ladder.last_answer_difference`), as it does
+right after the check.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from learnpulse.agents.base import Draft, Source
+
+if TYPE_CHECKING:
+    from learnpulse.agents.base import TutorContext
+
+#: Exercises listed (at most).
+N_MISTAKES = 5
+#: Longest check feedback quoted, in characters.
+MAX_FEEDBACK = 200
+_MISTAKES = re.compile(
+    r"\bwhat (did|have|do) i (get|got|do|done) wrong\b|\bwhere (did|do) i go wrong\b"
+    r"|\bmy (mistakes|errors|wrong answers)\b|\bwhat am i getting wrong\b"
+    r"|\bwhich (ones|exercises|questions) (did|do) i (get wrong|miss|fail)\b"
+    r"|\bwhat(?:'s| is)? (wrong|different) (with|in|about) my (answer|code)\b"
+    r"|\bwhat differs in my (answer|code)\b|\bwhy (is|was) my (answer|code) (wrong|not right)",
+    re.I,
+)
+
+
+def asks_about_mistakes(message: str) -> bool:
+    """Whether ``message`` asks what the learner got wrong ("what did I get wrong?")."""
+    return bool(_MISTAKES.search(message))
+
+
+def mistakes_draft(context: TutorContext) -> Draft:
+    """The exercises answered wrong and not solved since, latest first (see module)."""
+    wrong = _unsolved_wrong(context)
+    if wrong.is_empty():
+        answered = not _attempts(context).is_empty()
+        text = (
+            "Nothing is wrong and unsolved: every exercise you answered wrong, you solved later."
+            if answered
+            else "You have not answered an exercise yet, so there is nothing wrong to go over."
+        )
+        return Draft(text, (), 0.7, ("What should I do next?",))
+    course = context.course
+    lines = ["Your answers that are not right yet, latest first:", ""]
+    for number, row in enumerate(wrong.head(N_MISTAKES).iter_rows(named=True), 1):
+        exercise = course.exercises[row["item_id"]]
+        said = _feedback(row["payload"])
+        check = f"; the check said: *{said}*" if said else ""
+        times = "1 wrong answer" if row["n"] == 1 else f"{row['n']} wrong answers"
+        lines.append(f"{number}. **{exercise.title}** (`{exercise.id}`): {times}{check}")
+    first = wrong.get_column("item_id")[0]
+    lines += [
+        "",
+        f"Open one (`%exercise {first}`) and ask *what differs in my answer?* or for a hint: "
+        "I go through it with you, without giving the answer away.",
+    ]
+    sources = (Source("model:attempts", "Your checked answers"),)
+    return Draft("\n".join(lines), sources, 0.8, (f"Explain {first}", "What should I do next?"))
+
+
+def _attempts(context: TutorContext) -> pl.DataFrame:
+    """The learner's graded attempts at exercises of the course."""
+    events, course = context.events, context.course
+    if course is None or events.is_empty() or "item_id" not in events.columns:
+        return pl.DataFrame()
+    return events.filter(
+        (pl.col("kind") == "attempt")
+        & pl.col("correct").is_not_null()
+        & pl.col("item_id").is_in(list(course.exercises))
+    )
+
+
+def _unsolved_wrong(context: TutorContext) -> pl.DataFrame:
+    """Per exercise answered wrong and never right: ``item_id``, ``n`` (wrong answers), the
+    last one's ``payload``; latest first."""
+    attempts = _attempts(context)
+    if attempts.is_empty():
+        return attempts
+    right = pl.col("correct").cast(pl.Boolean)
+    payload = pl.col("payload") if "payload" in attempts.columns else pl.lit(None, pl.String)
+    return (
+        attempts.sort("ts")
+        .group_by("item_id")
+        .agg(
+            solved=right.any(),
+            n=(~right).sum(),
+            ts=pl.col("ts").last(),
+            payload=payload.last(),
+        )
+        .filter(~pl.col("solved"))
+        .sort("ts", descending=True)
+    )
+
+
+def _feedback(payload: str | None) -> str:
+    """The check's feedback in an attempt's JSON payload, shortened ("" if none)."""
+    try:
+        said = json.loads(payload).get("feedback") if payload else None
+    except (ValueError, AttributeError):  # not JSON, or not an object
+        return ""
+    said = " ".join(str(said or "").split()).replace("*", "")
+    return said if len(said) <= MAX_FEEDBACK else said[: MAX_FEEDBACK - 1] + "…"
