@@ -12,6 +12,8 @@ from learnpulse.agents.base import Draft, Source, TutorContext
 from learnpulse.agents.conversation import with_previous_question
 from learnpulse.agents.exercise_brief import (
     asks_about_the_task,
+    asks_if_right,
+    checking_draft,
     refers_to_an_exercise,
     task_brief,
     which_exercise,
@@ -34,6 +36,7 @@ from learnpulse.agents.ladder import CONCEPT
 from learnpulse.agents.learner import level_of
 from learnpulse.agents.mistakes import asks_about_mistakes, mistakes_draft
 from learnpulse.agents.retrieval import Hit, course_index, skills_in
+from learnpulse.agents.small_talk import without_greeting
 
 #: Retrieval score (BM25, the passage's prior included) at which the assistant's confidence
 #: is 0.5.
@@ -92,6 +95,8 @@ class LearningAssistant:
         about_one = asks_about_the_task(message) or asks_for_concept(message)
         if exercise is None and about_one and refers_to_an_exercise(message):
             return which_exercise(context)
+        if asks_if_right(message):
+            return checking_draft(context)
         asks_on = asks_for_solution(message) or wants_next_hint(message)
         if on_the_ladder(context) and not asks_on:
             # "I don't understand this hint", "why?" after a hint or a wrong answer, again and
@@ -106,6 +111,10 @@ class LearningAssistant:
             return differs or mistakes_draft(context)
         if exercise is not None and asks_for_hint(message):
             return self.hint(message, context)
+        named = skills_in(message, context.course, by_passage=False)
+        if exercise is None and asks_for_hint(message) and not named:
+            # "give me a hint", "I'm stuck": of which exercise? ("stuck on loops" is a question)
+            return which_exercise(context, "hint")
         return self.explain(message, context)
 
     def concept(self, context: TutorContext) -> Draft:
@@ -181,6 +190,7 @@ class LearningAssistant:
             with the questions before it, nor with the exercise's topic).
         """
         exclude = _closed_explanations(context)
+        message = without_greeting(message)
         query = (
             message if about else with_previous_question(message, context.history, context.course)
         )

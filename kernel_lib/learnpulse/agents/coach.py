@@ -15,6 +15,8 @@ import re
 import polars as pl
 
 from learnpulse.agents.base import Draft, Source, TutorContext
+from learnpulse.agents.exercise_ladder import hint_action
+from learnpulse.agents.learner import solved
 
 #: Weeks a study plan covers when the learner does not say.
 DEFAULT_PLAN_WEEKS = 4
@@ -40,7 +42,9 @@ _TOPICS = {
     "plan": re.compile(r"\b(plan|schedule|weeks?|exam|deadline|organi[sz]e)\b", re.I),
     "times": re.compile(r"\b(when|best time|time of day|hour|morning|evening)\b", re.I),
     "streak": re.compile(r"\bstreak", re.I),
-    "motivation": re.compile(r"\b(motivat|give up|tired|bored|hard|can'?t|frustrat)", re.I),
+    "motivation": re.compile(
+        r"\b(motivat|give up|tired|bored|hard|difficult|can'?t|frustrat|overwhelm)", re.I
+    ),
 }
 STRATEGIES = (
     "Spread practice over several short sessions: spacing beats one long cram.",
@@ -125,6 +129,7 @@ class MentorCoach:
         "plan", "schedule", "streak", "motivat", "study time", "when should i study", "weeks",
         r"exams?\b", "give up", "tired", "procrastinat", "habit", "progress",
         r"how (?:am i|'?m i) doing", r"(?:am i|how) (?:ready|on track)\b",
+        r"too (?:hard|difficult)", "frustrat", "overwhelm",
     )  # fmt: skip
 
     def draft(self, message: str, context: TutorContext) -> Draft:
@@ -227,6 +232,17 @@ class MentorCoach:
             lines.append("You are working more than a few weeks ago: it shows, keep going.")
         else:
             lines.append("Small, regular sessions get you further than rare long ones.")
+        exercise = context.exercise
+        if exercise is not None and not solved(context.events, exercise.id):
+            hint = (
+                f"take the next hint (`%hint {exercise.id}`): it leads you on without the answer"
+                if hint_action(context)
+                else "go back to the course section on its topic"
+            )
+            lines.append(
+                f"Hard is where the learning happens. For **{exercise.title}**, {hint}; or ask "
+                "for *an easier one*, a practice question on the same idea, first."
+            )
         lines += [f"- {message}" for message in _feedback(context)]
         lines += ["", "**Strategy:**", *(f"- {tip}" for tip in STRATEGIES)]
         return "\n".join(lines)

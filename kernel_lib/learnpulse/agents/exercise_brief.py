@@ -7,9 +7,11 @@ Python reference on asynchronous context managers. Now :func:`task_brief` restat
 the question part by part, what the answer must be (a number, one of the options, a function
 and how the check calls it, never what it returns), the exercise's rules on the code, the
 topic it practises with its course section, and the way on (which part is unclear? the next
-hint). Asked with no exercise in context, :func:`which_exercise` asks which one is meant and
-names those the learner worked on last, unsolved. A message naming an exercise by its id
-("explain ex-loops-04") is about that one (:func:`named_exercise`).
+hint). Asked with no exercise in context (or for a hint, or whether an answer is right),
+:func:`which_exercise` asks which one is meant and names those the learner worked on last,
+unsolved. "Is my answer right?" is the check's to say, not the tutor's
+(:func:`checking_draft`). A message naming an exercise by its id ("explain ex-loops-04") is
+about that one (:func:`named_exercise`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ RECENT_EXERCISES = 3
 _TASK = r"(exercise|question|task|problem|assignment|prompt)"
 _THIS_TASK = rf"\b(this|the|that|my) {_TASK}\b"
 #: Ways of saying the task itself is unclear (not a hint, not the concept behind it).
+#: "Is my answer right?", "can you check my code?"
+_IS_IT_RIGHT = re.compile(
+    r"\b(is|was) (my|this|the) (answer|code|solution) (right|correct|ok|okay|good)\b"
+    r"|\bam i (right|correct)\b|\b(check|grade|mark) my (answer|solution)\b",
+    re.I,
+)
 _ABOUT_THE_TASK = re.compile(
     "|".join(
         (
@@ -62,6 +70,11 @@ def asks_about_the_task(message: str, exercise: Exercise | None = None) -> bool:
     if exercise is not None:
         message = re.sub(rf"(?<![\w-]){re.escape(exercise.id)}(?![\w-])", "this exercise", message)
     return bool(_ABOUT_THE_TASK.search(message)) and not asks_for_concept(message)
+
+
+def asks_if_right(message: str) -> bool:
+    """Whether ``message`` asks the tutor to judge an answer ("is my answer right?")."""
+    return bool(_IS_IT_RIGHT.search(message))
 
 
 def refers_to_an_exercise(message: str) -> bool:
@@ -122,20 +135,67 @@ def task_brief(context: TutorContext) -> Draft:
     return Draft("\n".join(lines), sources, 0.85, actions, (note,), {"brief": exercise.id})
 
 
-def which_exercise(context: TutorContext) -> Draft:
-    """Asked about "this exercise" with none in context: which one, and the exercises the
-    learner worked on last and has not solved."""
+#: Why the tutor does not say whether an answer is right (it would give the right one away).
+NOT_JUDGED = (
+    "I do not say whether an answer is right: the exercise's check does, and tells you what "
+    "differs."
+)
+#: What the learner wants of an exercise not named (:func:`which_exercise`): the reply's first
+#: words, how to name it in the chat (none: the chat cannot do it), and what to do in a cell.
+_WANTED = {
+    "explain": (
+        "Which exercise do you mean? None is open in this conversation.",
+        "Explain {}",
+        "open it with `%exercise {}` in a cell and ask from there, and I will go over what it asks",
+    ),
+    "hint": (
+        "A hint for which exercise? None is open in this conversation.",
+        "A hint for {}",
+        "run `%hint {}` in a cell",
+    ),
+    "check": (
+        f"{NOT_JUDGED} Which exercise is it? None is open in this conversation.",
+        "",
+        "Check your answer with the exercise's **Check** button (`%exercise {}`), or with "
+        "`%%check` and its id at the top of the cell with your code",
+    ),
+}
+
+
+def which_exercise(context: TutorContext, wanted: str = "explain") -> Draft:
+    """Asked about "this exercise" with none in context (to explain it, for a ``"hint"``, or
+    to ``"check"`` an answer): which one, and the exercises the learner worked on last and
+    has not solved."""
+    lead, named, in_a_cell = _WANTED[wanted]
     recent = _recent_unsolved(context)
     listed = "; ".join(f"**{e.title}** (`{e.id}`)" for e in recent)
     worked = f" You worked on these last: {listed}." if recent else ""
     example = recent[0].id if recent else "<id>"
-    text = (
-        "Which exercise do you mean? None is open in this conversation."
-        f"{worked} Name it by its id (*explain {example}*), or open it with "
-        f"`%exercise {example}` in a cell and ask from there, and I will go over what it asks."
-    )
-    actions = tuple(f"Explain {e.id}" for e in recent)
+    way = in_a_cell.format(example)
+    if named:
+        way = f"Name it by its id (*{named.format(example).lower()}*), or {way}"
+    text = f"{lead}{worked} {way}."
+    actions = tuple(named.format(e.id) for e in recent) if named else ()
     return Draft(text, (), 0.5, actions, payload={"sufficiency": "asked which exercise"})
+
+
+def checking_draft(context: TutorContext) -> Draft:
+    """ "Is my answer right?": the check says so, not the tutor (it would give the answer
+    away); how to check the exercise in context, or which exercise is meant."""
+    exercise = context.exercise
+    if exercise is None:
+        return which_exercise(context, "check")
+    how = (
+        f"put `%%check {exercise.id}` at the top of the cell with your code and run it"
+        if exercise.type == "code"
+        else f"answer in the exercise (`%exercise {exercise.id}`) and press **Check**"
+    )
+    text = (
+        f"{NOT_JUDGED} For **{exercise.title}**, {how}. If it says not yet, ask me *what "
+        "differs in my answer?* and we go through it, without the answer given away."
+    )
+    source = Source(f"exercise:{exercise.id}/check", f"{exercise.title}: the check")
+    return Draft(text, (source,), 0.8, ("What differs in my answer?", *hint_action(context)))
 
 
 def _parts(prompt: str) -> list[str]:

@@ -47,6 +47,7 @@ from learnpulse.agents.mistakes import asks_about_mistakes
 from learnpulse.agents.registry import BUILTIN_AGENTS, available_agents
 from learnpulse.agents.reviewer import code_in
 from learnpulse.agents.router import route
+from learnpulse.agents.small_talk import small_talk
 
 if TYPE_CHECKING:
     from learnpulse.agents.base import Agent
@@ -336,6 +337,9 @@ def _policy_draft(message: str, context: TutorContext, agent: str) -> Draft | No
     # "I don't understand this exercise" with none open: which_exercise asks which one; "what
     # did I get wrong?" is answered from the learner's checked answers
     vague = vague and not asks_about_the_task(message) and not asks_about_mistakes(message)
+    talk = small_talk(message, context) if agent in QUESTION_AGENTS else None
+    if talk is not None:
+        return talk
     if agent in QUESTION_AGENTS and vague:
         return Draft(
             "Happy to help! Tell me a bit more so I can: what are you working on, what did you "
