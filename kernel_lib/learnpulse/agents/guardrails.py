@@ -39,6 +39,12 @@ MIN_SOLUTION_NODES = 4
 #: Messages with fewer content words than this, and no code, error or exercise, are too vague
 #: to answer: the tutor asks what the learner tried.
 MIN_CONTENT_WORDS = 2
+#: A question about one term, which needs no more words.
+_TERM_QUESTION = re.compile(
+    r"^\W*(what(?: is|'s| are| does)|how (?:do|does)|explain|define)\s+(?:an?\s+|the\s+)?"
+    r"(?P<term>[\w.]+)(?:\s+(?:do|work|works|mean|means|for|statement|module|keyword))?\W*$",
+    re.I,
+)
 REDACTED = (
     "[code removed: it reproduces this exercise's reference solution. Try writing it "
     "yourself; ask for a hint if you are stuck.]"
@@ -493,11 +499,15 @@ def content_words(message: str) -> list[str]:
 
 
 def too_vague(message: str, *, has_code: bool, has_error: bool, has_exercise: bool) -> bool:
-    """Whether the tutor should ask what the learner tried before answering."""
+    """Whether the tutor should ask what the learner tried before answering: too few content
+    words, unless it asks what one term is ("what is pdb?", "what does nonlocal do?", "how do
+    decorators work?" were asked what was tried)."""
     if has_code or has_error:
         return False
     few = len(content_words(message)) < MIN_CONTENT_WORDS
-    return few and not has_exercise
+    term = _TERM_QUESTION.match(message)
+    named = term is not None and bool(content_words(term.group("term")))
+    return few and not has_exercise and not named
 
 
 def answer_patterns(exercise: Exercise) -> list[re.Pattern]:

@@ -379,6 +379,18 @@ def test_vague_questions_get_asked_what_was_tried(course, message):
     assert reply.confidence < 0.5
 
 
+@pytest.mark.parametrize(
+    ("message", "source"),
+    [("what does nonlocal do?", "pydoc:nonlocal"), ("what is pdb?", "pydoc:debugger")],
+)
+def test_a_question_about_one_term_is_answered(course, message, source):
+    """Before: asked what was tried (one content word), as "what is it?" still is."""
+    reply = ask(message, learner_id="ann", course=course)
+    assert "what did you try" not in reply.text
+    assert reply.sources[0].id == source
+    assert "what did you try" in ask("what is it?", learner_id="ann", course=course).text
+
+
 @pytest.mark.parametrize("exercise", [None, "ex-loops-06"])
 def test_a_short_question_naming_a_topic_is_answered_on_that_topic(course, exercise):
     """A question like "what is a tuple?" was too vague without an exercise, and answered with
