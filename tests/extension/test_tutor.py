@@ -63,6 +63,26 @@ async def test_chat_restates_an_exercise_the_learner_does_not_understand(jp_fetc
         assert "exercise:ex-loops-06" in [s["id"] for s in reply["sources"]]
 
 
+async def test_chat_a_conversation_of_a_students_questions(jp_fetch):
+    """One learner's questions in a row through tutor/chat, each answered for what it asks.
+    Before, once the coach had answered, "I don't understand this exercise" and "hello" were
+    taken for follow-ups of it and got a four-week study plan."""
+    body = {"exercise": "ex-loops-04"}
+    asked = [
+        ("how am I doing?", "coach", "You have not answered an exercise yet"),
+        ("I don't understand this exercise", "assistant", "Here is what **Sum of a list** asks"),
+        ("what should I do next?", "explorer", "You are on **Sum of a list** (`ex-loops-04`)"),
+        ("thanks!", None, "You're welcome!"),
+        ("is my answer right?", "assistant", "put `%%check ex-loops-04` at the top of the cell"),
+        ("hello", None, "Hi! I am the tutor of **Introduction to Python**."),
+    ]
+    for message, agent, starts in asked:
+        reply = await _chat(jp_fetch, {**body, "message": message}, user="bob")
+        assert starts in reply["text"], (message, reply["text"][:200])
+        assert agent is None or reply["agent"] == agent, (message, reply["agent"])
+        assert "Study plan" not in reply["text"]
+
+
 async def test_chat_review_applies_the_exercises_rules(jp_fetch):
     """The reviewer checks code against the exercise's rules as the checker does: for an
     authored exercise, and for a practice exercise the tutor generated."""

@@ -13,7 +13,9 @@ words) stays with the agent that answered last, unless the learner has opened a 
 answer since: the newest context wins over an older chat answer
 (:func:`~learnpulse.agents.conversation.last_answered_by`), and the tutor answers about it.
 Then each agent's keywords are counted (ties go to the earlier agent of :data:`PRIORITY`);
-anything else goes to the learning assistant. Keywords are counted with "this exercise" (the
+anything else goes to the learning assistant. A question about the exercise's task or the
+learner's own answers ("I don't understand this exercise", "what did I get wrong?") goes to the
+learning assistant too, before the follow-up rule. Keywords are counted with "this exercise" (the
 learner's own, :data:`_THIS_EXERCISE`) read as "it": "can you explain this exercise?" or "help
 me with this exercise" asked for no practice question, which the generator's "exercise" gave.
 """
@@ -26,7 +28,9 @@ from collections.abc import Mapping
 from learnpulse.agents.base import Agent, TutorContext
 from learnpulse.agents.conversation import is_follow_up, last_answered_by
 from learnpulse.agents.errors import parse_traceback
+from learnpulse.agents.exercise_brief import asks_about_the_task, asks_if_right
 from learnpulse.agents.follow_ups import asks_for_concept_of_context
+from learnpulse.agents.mistakes import asks_about_mistakes
 
 #: Order that breaks keyword ties (the more specific agents first).
 PRIORITY = ("reviewer", "generator", "explorer", "coach", "assistant")
@@ -38,6 +42,14 @@ _CODE = re.compile(r"```|^\s*(def|for|while|if|import|class|return)\b.*$", re.M)
 _THIS_EXERCISE = re.compile(r"\b(this|that|the|my|current)\s+(exercise|question|problem)\b", re.I)
 #: Why a request for the concept behind what the learner is on goes to the learning assistant.
 CONCEPT_ROUTING = "a question about the concept behind the exercise, hint or error at hand"
+#: Why a question about the exercise's task or the learner's answers goes to it.
+OWN_WORK_ROUTING = "a question about the exercise's task or the learner's answers"
+
+
+def asks_about_own_work(message: str) -> bool:
+    """Whether ``message`` asks about the exercise's task ("I don't understand this exercise")
+    or the learner's answers ("what did I get wrong?", "is my answer right?")."""
+    return asks_about_the_task(message) or asks_about_mistakes(message) or asks_if_right(message)
 
 
 def _keyword_hits(message: str, agent: Agent) -> int:
@@ -78,6 +90,10 @@ def route(
     specific = {name for name, n in hits.items() if n and name != DEFAULT_AGENT}
     if DEFAULT_AGENT in agents and not specific and asks_for_concept_of_context(message, context):
         return DEFAULT_AGENT, CONCEPT_ROUTING
+    if DEFAULT_AGENT in agents and not specific and asks_about_own_work(message):
+        # not a follow-up of whoever answered last: "I don't understand this exercise" after
+        # the coach's progress got a study plan
+        return DEFAULT_AGENT, OWN_WORK_ROUTING
     last = last_answered_by(context.history)
     # a follow-up with no other agent's keyword ("a harder one" after a practice question)
     # stays with the agent that answered

@@ -337,7 +337,7 @@ def _policy_draft(message: str, context: TutorContext, agent: str) -> Draft | No
     # "I don't understand this exercise" with none open: which_exercise asks which one; "what
     # did I get wrong?" is answered from the learner's checked answers
     vague = vague and not asks_about_the_task(message) and not asks_about_mistakes(message)
-    talk = small_talk(message, context) if agent in QUESTION_AGENTS else None
+    talk = small_talk(message, context)  # whoever answered last ("thanks" after a plan)
     if talk is not None:
         return talk
     if agent in QUESTION_AGENTS and vague:
