@@ -82,6 +82,14 @@ def _feedback(context: TutorContext) -> list[str]:
     return fired.filter(pl.col("learner_id") == context.learner_id).get_column("message").to_list()
 
 
+def _last_topics(context: TutorContext) -> set[str]:
+    """The topics of the coach's answer that ``context`` follows up, if it does."""
+    newest = context.history[-1] if context.history else {}
+    if newest.get("role") != "tutor" or newest.get("agent") != MentorCoach.name:
+        return set()
+    return set(newest.get("topics") or ()) & set(_TOPICS)
+
+
 def _readiness(context: TutorContext) -> dict | None:
     """The learner's readiness row (``value``, ``probability``, ``reason``), or None."""
     from learnpulse.models.standing import readiness
@@ -136,7 +144,8 @@ class MentorCoach:
         topics = {name for name, pattern in _TOPICS.items() if pattern.search(message)}
         if "progress" in topics and not re.search(r"\b(plan|schedule)\b", message, re.I):
             topics -= {"plan"}  # "am I ready for the exam?" asks where they stand, not for a plan
-        topics = topics or set(_TOPICS) - {"progress"}
+        # a follow-up naming no topic ("why?" after the progress) stays on the last answer's
+        topics = topics or _last_topics(context) or set(_TOPICS) - {"progress"}
         engagement = _engagement(context)
         sections: list[str] = []
         if "progress" in topics:
@@ -155,7 +164,8 @@ class MentorCoach:
         if "progress" in topics:
             sources.append(Source("model:readiness", "Readiness (mastery and recent accuracy)"))
             actions = ("What should I do next?", "What should I revise?")
-        return Draft("\n\n".join(sections), tuple(sources), confidence, actions)
+        payload = {"topics": sorted(topics)}
+        return Draft("\n\n".join(sections), tuple(sources), confidence, actions, payload=payload)
 
     def progress(self, context: TutorContext) -> str:
         """The learner's topics by mastery level, accuracy of the counted attempts, and

@@ -55,7 +55,11 @@ def log_exchange(
         "engine": reply.engine[:200],
         "redactions": reply.redactions,
         "routing": routing,
-        **{k: v for k, v in draft.payload.items() if k in ("sufficiency", "skill", "rung")},
+        **{
+            k: v
+            for k, v in draft.payload.items()
+            if k in ("sufficiency", "skill", "rung", "topics")
+        },
         **({"hint_level": reply.hint_level} if reply.hint_level is not None else {}),
     }
     learner_payload = {"role": "learner", "agent": reply.agent, "text": message[:MAX_LOGGED_CHARS]}

@@ -89,7 +89,9 @@ ACTS = ("hint", "attempt")
 #: followed up (``act``, and of a checked answer ``correct``, ``feedback``, ``diagnosis``,
 #: ``answer``) and whether the code stored with it was cut (``code_cut``); of a tutor's, the
 #: angle its explanation took (``rung``, see :mod:`learnpulse.agents.ladder`).
-FOLLOW_UP_KEYS = ("act", "correct", "feedback", "diagnosis", "answer", "code_cut", "rung")
+FOLLOW_UP_KEYS = (
+    "act", "correct", "feedback", "diagnosis", "answer", "code_cut", "rung", "topics",
+)  # fmt: skip
 
 
 def history(events: pl.DataFrame, limit: int = HISTORY_MESSAGES) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
-"""Greetings and thanks. "hello" and "thanks!" got "Happy to help! Tell me a bit more so I can:
-what are you working on...", the reply to a question too vague to answer: they now get a
-greeting that says what the tutor does, and a "you're welcome"."""
+"""Greetings, thanks and acknowledgements. "hello", "thanks!" and "ok" got "Happy to help! Tell
+me a bit more so I can: what are you working on...", the reply to a question too vague to
+answer (or, after the coach, a study plan): they now get a greeting that says what the tutor
+does, a "you're welcome", and a "good, go on"."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ _LEADING_SMALL_TALK = re.compile(
     r"|(ok |okay )?(thanks|thank you|thx|cheers))\b[\s,!.:-]*",
     re.I,
 )
+#: A message that only says the learner follows ("ok", "got it", "that makes sense").
+_ACKNOWLEDGEMENT = re.compile(
+    r"^\W*((ok(ay)?|alright|cool|great|nice|sure|understood|gotcha|got it|i see"
+    r"|(that )?makes sense)\W*)+$",
+    re.I,
+)
 #: What the greeting offers, as the chat's suggested follow-ups.
 OFFERS = ("What should I do next?", "How am I doing?", "Show me the course topics")
 
@@ -36,6 +43,9 @@ def small_talk(message: str, context: TutorContext) -> Draft | None:
     words = re.findall(r"[a-z']+", message.lower())
     if not words:
         return None
+    if _ACKNOWLEDGEMENT.match(message):
+        text = "Good! Go on with it, and ask me whenever something is unclear."
+        return Draft(text, (), 1.0, OFFERS[:2], payload={"small_talk": "acknowledgement"})
     if THANKS & set(words) and set(words) <= THANKS | _WITH_THANKS:
         text = (
             "You're welcome! Ask again whenever something is unclear: a topic, an error, your "

@@ -27,6 +27,14 @@ def test_thanks_get_a_welcome(course, message):
     assert ask(message, learner_id="ada", course=course).text.startswith("You're welcome!")
 
 
+def test_an_acknowledgement_after_the_coach_gets_no_study_plan(course, lite_store):
+    """Before: "ok" after the coach's answer was its follow-up: a four-week study plan."""
+    ask("make me a study plan", learner_id="ada", course=course, store=lite_store)
+    for message in ("ok", "got it", "ok, makes sense!"):
+        reply = ask(message, learner_id="ada", course=course, store=lite_store)
+        assert reply.text == "Good! Go on with it, and ask me whenever something is unclear."
+
+
 @pytest.mark.parametrize("message", ["hi, what is a list?", "thanks, what is a list?"])
 def test_a_question_after_a_greeting_is_answered_as_the_question(course, message):
     """Before: "hi" found the string methods' passage (``"Hi".upper()``), "thanks" recursion."""

@@ -309,6 +309,18 @@ def test_coach_reports_the_streak_of_the_engagement_model(course, lite_store):
     assert "**Week 3:**" not in plan.text
 
 
+def test_a_follow_up_of_the_coach_stays_on_its_last_topic(course, lite_store):
+    """Before: "why?" after the coach's progress or habits got the study plan (every topic)."""
+    options = {"learner_id": "cleo", "course": course, "store": lite_store}
+    first = ask("how am I doing?", **options)
+    assert ask("why?", **options).text == first.text
+    habits = ask("what is my streak?", **options)
+    assert habits.text.startswith("**Your habits:**")
+    again = ask("why?", **options)
+    assert again.agent == "coach" and again.text.startswith("**Your habits:**")
+    assert "Study plan" not in again.text
+
+
 @pytest.mark.parametrize("asked", ["0 weeks", "00 weeks", "99 weeks"])
 def test_coach_plans_at_least_one_and_at_most_the_longest_plan(course, asked):
     # "0 weeks" divided the skills by zero: a ZeroDivisionError (HTTP 500) for a plain question
