@@ -209,6 +209,13 @@ def test_explorer_explains_why_a_prerequisite_matters(course):
     assert "ex-dicts-02" in reply.text
 
 
+#: A learner's answers: variables solved, expressions solved at the second try, lists wrong twice.
+NOOR_ANSWERS = [
+    ("ex-variables-01", True), ("ex-variables-02", True), ("ex-expressions-01", False),
+    ("ex-expressions-01", True), ("ex-lists-01", False), ("ex-lists-01", False),
+]  # fmt: skip
+
+
 def _answered(store, course, learner, answers):
     """``answers`` (exercise id, right?) stored for ``learner``, a minute apart, ending now."""
     now = datetime.now(timezone.utc)
@@ -226,11 +233,7 @@ def test_what_to_do_next_is_what_the_progress_widget_recommends(course, lite_sto
     should I learn next?" the whole concept map."""
     from learnpulse.widgets import LearnerSession, recommend_next
 
-    answers = [
-        ("ex-variables-01", True), ("ex-variables-02", True), ("ex-expressions-01", False),
-        ("ex-expressions-01", True), ("ex-lists-01", False), ("ex-lists-01", False),
-    ]  # fmt: skip
-    _answered(lite_store, course, "noor", answers)
+    _answered(lite_store, course, "noor", NOOR_ANSWERS)
     reply = ask(message, learner_id="noor", course=course, store=lite_store)
     assert reply.agent == "explorer" and reply.text.startswith("What to do next")
     widget = recommend_next(LearnerSession(learner_id="noor", store_url=lite_store.url))
@@ -265,11 +268,7 @@ def test_how_am_i_doing_gets_the_topics_by_level_accuracy_and_readiness(
     "am I ready for the exam?" got a four-week study plan."""
     from learnpulse.widgets import LearnerSession
 
-    answers = [
-        ("ex-variables-01", True), ("ex-variables-02", True), ("ex-expressions-01", False),
-        ("ex-expressions-01", True), ("ex-lists-01", False), ("ex-lists-01", False),
-    ]  # fmt: skip
-    _answered(lite_store, course, "noor", answers)
+    _answered(lite_store, course, "noor", NOOR_ANSWERS)
     reply = ask(message, learner_id="noor", course=course, store=lite_store)
     assert reply.agent == "coach" and "Study plan" not in reply.text
     assert reply.text.startswith("**Your progress in Introduction to Python**")
