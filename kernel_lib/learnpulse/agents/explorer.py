@@ -49,6 +49,8 @@ _INTENTS = (
     ("path", re.compile(r"\b(path|get to|goal|before|prerequisite|learn next|order)\b", re.I)),
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
+#: A topic the learner says they are through with.
+_DONE = re.compile(r"\b(finished|done with|completed|mastered|through with)\b", re.I)
 
 
 def course_frames(course: Course) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -112,7 +114,7 @@ class KnowledgeExplorer:
         if intent is None:
             intent = "path" if skills else "map"
         if intent == "next":
-            if not skills:
+            if not skills or _DONE.search(message):  # "I finished loops, what next?"
                 return self.next_steps(context)
             intent = "path"  # "what should I learn next on loops?"
         if intent == "why" and skills:

@@ -39,7 +39,12 @@ DEFAULT_AGENT = "assistant"
 _CODE = re.compile(r"```|^\s*(def|for|while|if|import|class|return)\b.*$", re.M)
 #: Words naming the exercise the learner is on ("the concept behind this exercise"): no
 #: request for a new one.
-_THIS_EXERCISE = re.compile(r"\b(this|that|the|my|current)\s+(exercise|question|problem)\b", re.I)
+_THIS_EXERCISE = re.compile(
+    r"\b(this|that|the|my|current)\s+(exercise|question|problem)\b"
+    # exercises done ("I finished the loops exercises, what next?"): no request for new ones
+    r"|\b(finished|done|did|completed|solved)\b[\w\s]{0,30}?\bexercises?\b",
+    re.I,
+)
 #: Why a request for the concept behind what the learner is on goes to the learning assistant.
 CONCEPT_ROUTING = "a question about the concept behind the exercise, hint or error at hand"
 #: Why a question about the exercise's task or the learner's answers goes to it.

@@ -227,10 +227,19 @@ def _answered(store, course, learner, answers):
     ])  # fmt: skip
 
 
-@pytest.mark.parametrize("message", ["what should I do next?", "what now?", "where do I start?"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "what should I do next?",
+        "what now?",
+        "where do I start?",
+        "I finished the loops exercises, what next?",
+    ],
+)
 def test_what_to_do_next_is_what_the_progress_widget_recommends(course, lite_store, message):
     """Before: "what should I do next?" got "I could not find this in the course", "what
-    should I learn next?" the whole concept map."""
+    should I learn next?" the whole concept map, and "I finished the loops exercises, what
+    next?" a practice question on loops (the generator's keyword "exercise")."""
     from learnpulse.widgets import LearnerSession, recommend_next
 
     _answered(lite_store, course, "noor", NOOR_ANSWERS)
