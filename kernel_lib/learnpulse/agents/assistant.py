@@ -1,5 +1,8 @@
 """The learning assistant: explains concepts step by step at the learner's level, from the
-course material and the Python reference, citing its sources; walks an exercise's hint ladder.
+course material and the Python reference, citing its sources; walks an exercise's hint ladder;
+restates an exercise the learner does not understand (:mod:`~learnpulse.agents.exercise_brief`)
+and goes over what they got wrong (:mod:`~learnpulse.agents.mistakes`), never judging an answer
+itself (the check does).
 """
 
 from __future__ import annotations
