@@ -58,7 +58,7 @@ def log_exchange(
         **{
             k: v
             for k, v in draft.payload.items()
-            if k in ("sufficiency", "skill", "rung", "topics")
+            if k in ("sufficiency", "skill", "rung", "topics", "small_talk")
         },
         **({"hint_level": reply.hint_level} if reply.hint_level is not None else {}),
     }

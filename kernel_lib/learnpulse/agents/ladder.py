@@ -261,13 +261,17 @@ def rungs_given(history: list[dict[str, Any]], **about: str) -> list[str]:
     list of str
         Back through the exchanges about it to its explanation (the first reply that took no
         rung: the error explained, the hint given) or to the hint opened or the answer checked
-        (a learner entry with no reply); empty after the explanation itself.
+        (a learner entry with no reply); empty after the explanation itself. Small talk in
+        between ("ok", "thanks": a tutor entry's ``small_talk``) is passed over.
     """
     given: list[str] = []
-    rung = None
+    rung, aside = None, False
     for entry in reversed(history):
         if entry["role"] == "tutor":
-            rung = entry.get("rung")
+            rung, aside = entry.get("rung"), bool(entry.get("small_talk"))
+            continue
+        if aside:  # "ok", "thanks" in between: neither an angle nor the explanation
+            rung, aside = None, False
             continue
         if rung is None or any(entry.get(key) != value for key, value in about.items()):
             break

@@ -91,6 +91,7 @@ ACTS = ("hint", "attempt")
 #: angle its explanation took (``rung``, see :mod:`learnpulse.agents.ladder`).
 FOLLOW_UP_KEYS = (
     "act", "correct", "feedback", "diagnosis", "answer", "code_cut", "rung", "topics",
+    "small_talk",
 )  # fmt: skip
 
 

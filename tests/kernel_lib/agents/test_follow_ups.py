@@ -237,6 +237,16 @@ def test_asked_again_after_a_hint_each_reply_takes_another_angle(
         assert not leaks(text, exercise.solution) and "result += n" not in text
 
 
+def test_small_talk_between_follow_ups_does_not_start_the_ladder_again(course, lite_store):
+    """ "ok" or "thanks" between two "why?" after a hint: the second "why?" got the hint put
+    another way again, the ladder started over."""
+    follow_ups = ["why?", "ok", "why?", "thanks!", "why?"]
+    replies = _asked_again(course, lite_store, "give me a hint", follow_ups, exercise="ex-loops-04")
+    assert replies[2].text.startswith("Good! Go on with it")
+    assert replies[4].text.startswith("You're welcome!")
+    assert [r for r in _rungs(lite_store) if r] == ["reworded", "concept", "example"]
+
+
 def test_asked_again_after_a_wrong_check_each_reply_takes_another_angle(course, lite_store):
     """After an answer checked wrong, "why?" got the same course passage again and again. Now:
     what differs between the answer and the question, the hint opened put another way, the
