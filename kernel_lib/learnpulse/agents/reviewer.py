@@ -10,6 +10,7 @@ from learnpulse.agents.base import Draft, Source, TutorContext
 from learnpulse.agents.errors import ErrorInfo, explain_error, parse_traceback
 from learnpulse.agents.follow_ups import CONCEPT_ACTION, error_follow_up
 from learnpulse.agents.ladder import rungs_given
+from learnpulse.agents.last_error import NO_ERROR_YET, asks_about_last_error
 from learnpulse.agents.review import format_findings, review_code
 from learnpulse.course.rules import Piece, asks_you, broken_rules
 
@@ -80,6 +81,8 @@ class CodeReviewer:
                 parts.append(format_findings(findings))
                 sources.extend(ANALYSIS_SOURCES)
                 parts.extend(_broken_rules_note(context, code))
+        if not parts and asks_about_last_error(message):
+            return Draft(NO_ERROR_YET, (), 0.3, ("Review my last cell",))
         if not parts:
             return Draft(
                 "Show me the code you want reviewed (paste it between ``` lines, or run "

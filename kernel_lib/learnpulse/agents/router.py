@@ -30,6 +30,7 @@ from learnpulse.agents.conversation import is_follow_up, last_answered_by
 from learnpulse.agents.errors import parse_traceback
 from learnpulse.agents.exercise_brief import asks_about_the_task, asks_if_right
 from learnpulse.agents.follow_ups import asks_for_concept_of_context
+from learnpulse.agents.last_error import asks_about_last_error
 from learnpulse.agents.mistakes import asks_about_mistakes
 
 #: Order that breaks keyword ties (the more specific agents first).
@@ -88,6 +89,8 @@ def route(
         context.code or context.error or _CODE.search(message) or parse_traceback(message)
     ):
         return "reviewer", "the message carries code or an error"
+    if "reviewer" in agents and asks_about_last_error(message):  # and none was found
+        return "reviewer", "the message asks about the learner's error"
     # "this exercise" is the learner's own: no request for a new one (the generator's keyword)
     own = _THIS_EXERCISE.sub("it", message)
     hits = {name: _keyword_hits(own, agent) for name, agent in agents.items()}

@@ -35,6 +35,7 @@ from learnpulse.agents.exercise_ladder import reviewed
 from learnpulse.agents.follow_ups import asks_for_concept, follow_up_lead
 from learnpulse.agents.generator import generated_exercise
 from learnpulse.agents.guardrails import ReplyGuard, answer_patterns, too_vague, withheld_notice
+from learnpulse.agents.last_error import asks_about_last_error, last_cell_error
 from learnpulse.agents.learner import (
     hints_opened,
     history,
@@ -378,9 +379,14 @@ def ask_stream(
         learner_id, course=course, exercise=exercise, store=store,
         code=code, error=error, mastery_model=mastery_model,
     )  # fmt: skip
+    if context.error is None and context.code is None and asks_about_last_error(message):
+        # "explain my last error" with none given: the newest one the store holds
+        found = None if parse_traceback(message) else last_cell_error(context.events)
+        if found is not None:
+            context = dataclasses.replace(context, error=found[0], code=found[1])
     agents = available_agents()
     name, routing = route(message, context, agents, agent)
-    if name == "reviewer" and code is None and error is None:
+    if name == "reviewer" and context.code is None and context.error is None:
         # what a pasted block or traceback asks about is stored with the message, as
         # %review's and %explain's are, so that a follow-up is about it too
         pasted = parse_traceback(message)

@@ -9,6 +9,7 @@ message, applies the instructor's policy and guardrails, and logs the exchange a
 from __future__ import annotations
 
 import html
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,7 +49,12 @@ def ask_tutor(
     that "why?" right after one is about it.
     """
     from learnpulse.agents import OfflineEngine, ask, engine_from_env
+    from learnpulse.agents.last_error import asks_about_last_error
     from learnpulse.collectors import tracking
+
+    last = getattr(sys, "last_value", None)
+    if last is not None and not context and asks_about_last_error(message):
+        context = {"error": last}  # "explain my last error": the notebook's last exception
 
     if not tracking.flush(DELIVERY_WAIT_S):  # the tutor then answers without them
         log.warning("learnpulse: recent hints and checks not delivered before the tutor's answer")

@@ -298,6 +298,28 @@ def test_how_am_i_doing_gets_the_topics_by_level_accuracy_and_readiness(
     assert newcomer.text.startswith("You have not answered an exercise yet")
 
 
+def test_my_last_error_is_the_newest_the_store_holds(course, lite_store):
+    """Through tutor/chat there is no notebook: "explain my last error" got the course passage
+    on what an exception is. It now reads the learner's newest cell_error event."""
+    from learnpulse.agents.last_error import NO_ERROR_YET
+
+    options = {"learner_id": "ada", "course": course, "store": lite_store}
+    assert ask("explain my last error", **options).text == NO_ERROR_YET
+    failed = {"success": False, "error_type": "KeyError", "error_message": "'b'",
+              "code": "d = {'a': 1}\nprint(d['b'])"}  # fmt: skip
+    older = {**failed, "error_type": "ZeroDivisionError", "error_message": "division by zero"}
+    lite_store.append([
+        make_event(learner_id="ada", course_id=course.id, kind=kind, item_id=None, correct=None,
+                   skills=[], payload=payload, offset_s=offset)
+        for kind, payload, offset in (("cell_error", older, 0), ("cell_error", failed, 60))
+    ])  # fmt: skip
+    reply = ask("explain my last error", **options)
+    assert reply.agent == "reviewer" and reply.text.startswith("**KeyError**: The key `'b'`")
+    assert ask("why?", **options).text.startswith("Still about your **KeyError**")
+    pasted = ask("what does this error mean?\nNameError: name 'x' is not defined", **options)
+    assert "**NameError**" in pasted.text  # a pasted error is the one asked about
+
+
 def test_coach_reports_the_streak_of_the_engagement_model(course, lite_store):
     today = datetime.now(timezone.utc).replace(hour=18, minute=0, second=0, microsecond=0)
     days = [today - timedelta(days=d) for d in (0, 1, 2, 3, 6)]

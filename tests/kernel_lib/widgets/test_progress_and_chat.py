@@ -192,3 +192,21 @@ def test_tutor_refusal_is_shown_not_raised(tracked_store: TrackedStore) -> None:
     assert chat.ask("why " * MAX_MESSAGE_CHARS) is None  # the tutor refuses over-long messages
     assert "could not take that message" in chat.status.value
     assert f"at most {MAX_MESSAGE_CHARS}" in chat.problem
+
+
+def test_chat_explains_the_notebooks_last_error_when_asked_for_it(
+    tracked_store: TrackedStore, monkeypatch
+) -> None:
+    """The tutor's own suggestion "Explain my last error" got the course passage on what an
+    exception is: the chat passed no error. It now passes the notebook's last exception."""
+    import sys
+
+    chat = TutorChatWidget()
+    monkeypatch.delattr(sys, "last_value", raising=False)
+    assert chat.ask("Explain my last error").text.startswith("I have no error of yours")
+    try:
+        {"a": 1}["b"]
+    except KeyError as error:
+        monkeypatch.setattr(sys, "last_value", error, raising=False)
+    reply = chat.ask("Explain my last error")
+    assert reply.agent == "reviewer" and reply.text.startswith("**KeyError**: The key `'b'`")
