@@ -1,7 +1,8 @@
-"""Greetings, thanks and acknowledgements. "hello", "thanks!" and "ok" got "Happy to help! Tell
-me a bit more so I can: what are you working on...", the reply to a question too vague to
-answer (or, after the coach, a study plan): they now get a greeting that says what the tutor
-does, a "you're welcome", and a "good, go on"."""
+"""Greetings, thanks, acknowledgements and goodbyes. "hello", "thanks!" and "ok" got "Happy to
+help! Tell me a bit more so I can: what are you working on...", the reply to a question too
+vague to answer (or, after the coach, a study plan), and "bye" the course passage on for loops:
+they now get a greeting that says what the tutor does, a "you're welcome", a "good, go on" and
+a goodbye."""
 
 from __future__ import annotations
 
@@ -34,12 +35,17 @@ _ACKNOWLEDGEMENT = re.compile(
     r"|(that )?makes sense)\W*)+$",
     re.I,
 )
+#: A goodbye ("bye", "see you tomorrow", "good night").
+_FAREWELL = re.compile(
+    r"^\W*(bye|goodbye|good night|see (you|ya)( later| tomorrow| soon)?|cya|later)\W*$", re.I
+)
 #: What the greeting offers, as the chat's suggested follow-ups.
 OFFERS = ("What should I do next?", "How am I doing?", "Show me the course topics")
 
 
 def small_talk(message: str, context: TutorContext) -> Draft | None:
-    """A reply to a greeting or thanks alone; None for a message that asks anything more."""
+    """A reply to a greeting, thanks, an acknowledgement or a goodbye alone; None for a
+    message that asks anything more."""
     words = re.findall(r"[a-z']+", message.lower())
     if not words:
         return None
@@ -52,6 +58,9 @@ def small_talk(message: str, context: TutorContext) -> Draft | None:
             "code, or the exercise you are on."
         )
         return Draft(text, (), 1.0, OFFERS[:2], payload={"small_talk": "thanks"})
+    if _FAREWELL.match(message):
+        text = "Good work today! Your progress is saved: next time, ask me what to do next."
+        return Draft(text, (), 1.0, (), payload={"small_talk": "farewell"})
     if words[0] in GREETINGS and set(words[1:]) <= _WITH_GREETING and words != ["good"]:
         course = f" of **{context.course.title}**" if context.course else ""
         text = (

@@ -35,6 +35,13 @@ def test_an_acknowledgement_after_the_coach_gets_no_study_plan(course, lite_stor
         assert reply.text == "Good! Go on with it, and ask me whenever something is unclear."
 
 
+@pytest.mark.parametrize("message", ["bye", "see you tomorrow!", "Good night"])
+def test_a_goodbye_gets_one(course, message):
+    """Before: "bye" got the course passage on for loops."""
+    reply = ask(message, learner_id="ada", course=course)
+    assert reply.text.startswith("Good work today!")
+
+
 @pytest.mark.parametrize("message", ["hi, what is a list?", "thanks, what is a list?"])
 def test_a_question_after_a_greeting_is_answered_as_the_question(course, message):
     """Before: "hi" found the string methods' passage (``"Hi".upper()``), "thanks" recursion."""
