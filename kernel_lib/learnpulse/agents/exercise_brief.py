@@ -35,13 +35,13 @@ if TYPE_CHECKING:
 RECENT_EXERCISES = 3
 _TASK = r"(exercise|question|task|problem|assignment|prompt)"
 _THIS_TASK = rf"\b(this|the|that|my) {_TASK}\b"
-#: Ways of saying the task itself is unclear (not a hint, not the concept behind it).
-#: "Is my answer right?", "can you check my code?"
+#: "Is my answer right?", "can you check my answer?"
 _IS_IT_RIGHT = re.compile(
     r"\b(is|was) (my|this|the) (answer|code|solution) (right|correct|ok|okay|good)\b"
     r"|\bam i (right|correct)\b|\b(check|grade|mark) my (answer|solution)\b",
     re.I,
 )
+#: Ways of saying the task itself is unclear (not a hint, not the concept behind it).
 _ABOUT_THE_TASK = re.compile(
     "|".join(
         (
