@@ -1,8 +1,10 @@
 """The router: which agent answers a message, from the message and its context.
 
 An explicit choice always wins. Otherwise code or an error in the message or context goes to
-the code reviewer. A request for the concept behind the exercise, hint or error the learner is
-on ("explain the concept behind this exercise",
+the code reviewer, and so does a question about the learner's last error when none was found
+("explain my last error": it says how to get one explained). A request for the concept
+behind the exercise, hint or error the learner is on ("explain the concept behind this
+exercise",
 :func:`~learnpulse.agents.follow_ups.asks_for_concept_of_context`) goes to the learning
 assistant, which answers it from the course ("exercise" there names the learner's own: it made
 the message the content generator's, which answered with a practice question), unless it also
