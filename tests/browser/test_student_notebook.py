@@ -130,6 +130,16 @@ def check(widget) -> None:
     widget.get_by_role("button", name="Check").click()
 
 
+def shown(locator, page, name: str) -> None:
+    """Wait for ``locator``; if it never shows, leave a screenshot ``name`` of what the page
+    showed instead (a CI failure left none to read), then fail."""
+    try:
+        locator.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    except PlaywrightTimeout:
+        screenshot(page, name)
+        raise
+
+
 def type_answer(widget, value: str) -> None:
     box = widget.locator("input[placeholder='Your answer']")
     box.fill(value)
@@ -183,17 +193,13 @@ def test_wrong_answer_hint_then_right_answer(tutorial, case, jupyter_server):
     widget.scroll_into_view_if_needed()
     case.answer(widget, case.wrong)
     check(widget)
-    try:
-        widget.get_by_text(case.feedback, exact=False).wait_for(timeout=ANSWER_TIMEOUT_MS)
-    except PlaywrightTimeout:
-        screenshot(page, f"{case.front_end}-no-feedback")  # what the widget said instead
-        raise
+    shown(widget.get_by_text(case.feedback, exact=False), page, f"{case.front_end}-no-feedback")
     first_mastery = mastery_line(widget)
     widget.get_by_role("button", name="Hint").click()
     widget.get_by_text(case.hint, exact=False).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
     case.answer(widget, case.right)
     check(widget)
-    widget.locator("text=✔").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    shown(widget.locator("text=✔").first, page, f"{case.front_end}-no-tick")
     wait_for_new_mastery(widget, first_mastery)
     screenshot(page, f"{case.front_end}-exercise")
 
