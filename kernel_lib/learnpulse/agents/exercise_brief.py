@@ -19,11 +19,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-import polars as pl
-
 from learnpulse.agents.base import Draft, Source
 from learnpulse.agents.exercise_ladder import hint_action
 from learnpulse.agents.follow_ups import asks_for_concept
+from learnpulse.agents.learner import unsolved_exercises
 from learnpulse.agents.retrieval import course_index
 from learnpulse.course.rules import all_rules
 
@@ -249,14 +248,8 @@ def _topic(exercise: Exercise, course: Course | None) -> tuple[str, Source | Non
 
 def _recent_unsolved(context: TutorContext) -> list[Exercise]:
     """Course exercises the learner attempted or opened hints of, latest first, unsolved."""
-    events, course = context.events, context.course
-    if course is None or events.is_empty() or "item_id" not in events.columns:
+    course = context.course
+    if course is None:
         return []
-    worked = events.filter(
-        pl.col("kind").is_in(["attempt", "hint"]) & pl.col("item_id").is_not_null()
-    )
-    right = worked.filter(pl.col("correct").fill_null(False).cast(pl.Boolean))
-    done = set(right.get_column("item_id"))
-    latest = worked.group_by("item_id").agg(pl.col("ts").max()).sort("ts", descending=True)
-    ids = [i for i in latest.get_column("item_id") if i in course.exercises and i not in done]
-    return [course.exercises[i] for i in ids[:RECENT_EXERCISES]]
+    found = unsolved_exercises(context.events, course.exercises, ("attempt", "hint"))
+    return [course.exercises[i] for i in found.get_column("item_id")[:RECENT_EXERCISES]]

@@ -8,6 +8,7 @@ mastery frame and the agents treat every skill as new.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -170,3 +171,35 @@ def solved(events: pl.DataFrame, exercise_id: str) -> bool:
         (pl.col("kind") == "attempt") & (pl.col("item_id") == exercise_id) & pl.col("correct")
     )
     return not answered.is_empty()
+
+
+def unsolved_exercises(
+    events: pl.DataFrame, exercises: Iterable[str], kinds: tuple[str, ...] = ("attempt",)
+) -> pl.DataFrame:
+    """The course ``exercises`` the learner worked on (events of ``kinds``: attempts, hints)
+    and never answered right, latest first.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per exercise: ``item_id``, ``n_wrong`` (wrong answers), ``ts`` and ``payload``
+        of the latest event.
+    """
+    columns = {"item_id": pl.String, "n_wrong": pl.UInt32, "ts": pl.Datetime, "payload": pl.String}
+    if events.is_empty() or not {"kind", "item_id", "correct", "ts"} <= set(events.columns):
+        return pl.DataFrame(schema=columns)
+    worked = events.filter(pl.col("kind").is_in(kinds) & pl.col("item_id").is_in(list(exercises)))
+    payload = pl.col("payload") if "payload" in worked.columns else pl.lit(None, pl.String)
+    return (
+        worked.sort("ts")
+        .group_by("item_id")
+        .agg(
+            solved=pl.col("correct").fill_null(False).any(),
+            n_wrong=(pl.col("correct") == False).sum(),  # noqa: E712 (a column, not a bool)
+            ts=pl.col("ts").last(),
+            payload=payload.last(),
+        )
+        .filter(~pl.col("solved"))
+        .drop("solved")
+        .sort("ts", descending=True)
+    )

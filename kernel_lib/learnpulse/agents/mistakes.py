@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from learnpulse.agents.base import Draft, Source
+from learnpulse.agents.learner import unsolved_exercises
 
 if TYPE_CHECKING:
     from learnpulse.agents.base import TutorContext
@@ -43,22 +44,23 @@ def asks_about_mistakes(message: str) -> bool:
 
 def mistakes_draft(context: TutorContext) -> Draft:
     """The exercises answered wrong and not solved since, latest first (see module)."""
-    wrong = _unsolved_wrong(context)
+    course = context.course
+    worked = unsolved_exercises(context.events, course.exercises if course else ())
+    wrong = worked.filter(pl.col("n_wrong") > 0)
     if wrong.is_empty():
-        answered = not _attempts(context).is_empty()
+        answered = _answered_any(context)
         text = (
             "Nothing is wrong and unsolved: every exercise you answered wrong, you solved later."
             if answered
             else "You have not answered an exercise yet, so there is nothing wrong to go over."
         )
         return Draft(text, (), 0.7, ("What should I do next?",))
-    course = context.course
     lines = ["Your answers that are not right yet, latest first:", ""]
     for number, row in enumerate(wrong.head(N_MISTAKES).iter_rows(named=True), 1):
         exercise = course.exercises[row["item_id"]]
         said = _feedback(row["payload"])
         check = f"; the check said: *{said}*" if said else ""
-        times = "1 wrong answer" if row["n"] == 1 else f"{row['n']} wrong answers"
+        times = "1 wrong answer" if row["n_wrong"] == 1 else f"{row['n_wrong']} wrong answers"
         lines.append(f"{number}. **{exercise.title}** (`{exercise.id}`): {times}{check}")
     first = wrong.get_column("item_id")[0]
     lines += [
@@ -70,38 +72,13 @@ def mistakes_draft(context: TutorContext) -> Draft:
     return Draft("\n".join(lines), sources, 0.8, (f"Explain {first}", "What should I do next?"))
 
 
-def _attempts(context: TutorContext) -> pl.DataFrame:
-    """The learner's graded attempts at exercises of the course."""
+def _answered_any(context: TutorContext) -> bool:
+    """Whether the learner has a checked answer to an exercise of the course."""
     events, course = context.events, context.course
     if course is None or events.is_empty() or "item_id" not in events.columns:
-        return pl.DataFrame()
-    return events.filter(
-        (pl.col("kind") == "attempt")
-        & pl.col("correct").is_not_null()
-        & pl.col("item_id").is_in(list(course.exercises))
-    )
-
-
-def _unsolved_wrong(context: TutorContext) -> pl.DataFrame:
-    """Per exercise answered wrong and never right: ``item_id``, ``n`` (wrong answers), the
-    last one's ``payload``; latest first."""
-    attempts = _attempts(context)
-    if attempts.is_empty():
-        return attempts
-    right = pl.col("correct").cast(pl.Boolean)
-    payload = pl.col("payload") if "payload" in attempts.columns else pl.lit(None, pl.String)
-    return (
-        attempts.sort("ts")
-        .group_by("item_id")
-        .agg(
-            solved=right.any(),
-            n=(~right).sum(),
-            ts=pl.col("ts").last(),
-            payload=payload.last(),
-        )
-        .filter(~pl.col("solved"))
-        .sort("ts", descending=True)
-    )
+        return False
+    answers = (pl.col("kind") == "attempt") & pl.col("correct").is_not_null()
+    return events.filter(answers & pl.col("item_id").is_in(list(course.exercises))).height > 0
 
 
 def _feedback(payload: str | None) -> str:
