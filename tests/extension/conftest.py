@@ -8,8 +8,14 @@ them, ``ANONYMOUS`` none at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
+from jupyter_server.utils import url_path_join
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+from tests.extension.kernel_channels import KERNEL_TIMEOUT_S
 
 STUDENT_TOKENS = {"token-ada": "ada", "token-bob": "bob"}
 INSTRUCTOR_TOKENS = {"token-teacher": "teacher"}
@@ -61,6 +67,32 @@ def seeded(lp_db_url):
     with EventStore(lp_db_url) as store:
         store.append([e for batch in events.values() for e in batch])
     return events
+
+
+@pytest.fixture
+def kernel_channels(jp_http_port, jp_base_url, jp_auth_header):
+    """``async with kernel_channels(kernel_id) as channels``: the kernel's ``channels``
+    WebSocket, as the server's owner, closed at the end.
+
+    The server answers the upgrade once the kernel has started, and ``jp_ws_fetch`` leaves
+    tornado's 20 s request timeout: three kernels starting together on a loaded 2-core CI
+    machine took longer. The kernel gets ``KERNEL_TIMEOUT_S``, as for running a cell.
+    """
+
+    @contextlib.asynccontextmanager
+    async def channels_of(kernel_id: str):
+        path = url_path_join(jp_base_url, "api", "kernels", kernel_id, "channels")
+        opening = HTTPRequest(
+            f"ws://localhost:{jp_http_port}{path}", headers=dict(jp_auth_header),
+            connect_timeout=KERNEL_TIMEOUT_S, request_timeout=KERNEL_TIMEOUT_S,
+        )  # fmt: skip
+        channels = await websocket_connect(opening)
+        try:
+            yield channels
+        finally:
+            channels.close()
+
+    return channels_of
 
 
 def learnpulse_app(jp_serverapp):

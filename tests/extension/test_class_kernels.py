@@ -68,26 +68,25 @@ async def start_kernel(jp_fetch, headers: dict, via: str = "kernels", body=None)
     return model["kernel"]["id"] if via == "sessions" else model["id"]
 
 
-async def run_cells(jp_ws_fetch, kernel_id: str, cells) -> list[str]:
+async def run_cells(kernel_channels, kernel_id: str, cells) -> list[str]:
     """What each of ``cells`` showed, run in the kernel (over the server's own token: who
     connects does not change whose kernel it is)."""
-    channels = await jp_ws_fetch("api", "kernels", kernel_id, "channels")
-    try:
+    async with kernel_channels(kernel_id) as channels:
         return [await execute(channels, cell) for cell in cells]
-    finally:
-        channels.close()
 
 
-async def notebook_of(jp_fetch, jp_ws_fetch, headers: dict, via: str, body=None) -> list[str]:
+async def notebook_of(jp_fetch, kernel_channels, headers: dict, via: str, body=None) -> list[str]:
     """A kernel started as the user of ``headers``, its notebook's work done, shut down."""
     kernel_id = await start_kernel(jp_fetch, headers, via, body)
     try:
-        return await run_cells(jp_ws_fetch, kernel_id, (*NOTEBOOK_CELLS, READS_AS_CELL, WHO_CELL))
+        return await run_cells(
+            kernel_channels, kernel_id, (*NOTEBOOK_CELLS, READS_AS_CELL, WHO_CELL)
+        )
     finally:
         await jp_fetch("api", "kernels", kernel_id, method="DELETE")
 
 
-async def test_each_students_kernel_records_that_student(jp_fetch, jp_ws_fetch, lp_db_url):
+async def test_each_students_kernel_records_that_student(jp_fetch, kernel_channels, lp_db_url):
     """Ada's notebook (a session) records ada and Bob's (a bare kernel, whose request body
     asks for ada's environment) bob; the owner's kernel stays the owner's. A dashboard in a
     student's kernel reads the server as that student (it read as the owner, an instructor:
@@ -95,9 +94,9 @@ async def test_each_students_kernel_records_that_student(jp_fetch, jp_ws_fetch, 
     ada_token = next(token for token, name in STUDENT_TOKENS.items() if name == "ada")
     bob_pretends = {"name": "python3", "env": {"LEARNPULSE_LEARNER_ID": "ada"}}
     ada, bob, owner = await asyncio.gather(
-        notebook_of(jp_fetch, jp_ws_fetch, as_user("ada"), "sessions"),
-        notebook_of(jp_fetch, jp_ws_fetch, as_user("bob"), "kernels", bob_pretends),
-        notebook_of(jp_fetch, jp_ws_fetch, {}, "kernels"),
+        notebook_of(jp_fetch, kernel_channels, as_user("ada"), "sessions"),
+        notebook_of(jp_fetch, kernel_channels, as_user("bob"), "kernels", bob_pretends),
+        notebook_of(jp_fetch, kernel_channels, {}, "kernels"),
     )
     for shown in (ada, bob, owner):
         assert "ex-loops-01: ✔" in shown[1] and "delivered: True" in shown[2], shown
@@ -113,7 +112,7 @@ async def test_each_students_kernel_records_that_student(jp_fetch, jp_ws_fetch, 
     assert set(cells["learner_id"]) == {"ada", "bob", OWNER}
 
 
-async def test_a_students_kernel_stays_theirs_when_renamed_and_restarted(jp_fetch, jp_ws_fetch):
+async def test_a_students_kernel_stays_theirs_when_renamed_and_restarted(jp_fetch, kernel_channels):
     """Renaming the notebook (PATCH api/sessions) handed the kernel the server's environment,
     so that its next restart made it the owner's; another user asking for the running kernel
     by its id, or restarting it, leaves it the student's who started it."""
@@ -131,14 +130,14 @@ async def test_a_students_kernel_stays_theirs_when_renamed_and_restarted(jp_fetc
         )  # fmt: skip
         restart = ("api", "kernels", kernel_id, "restart")
         await jp_fetch(*restart, method="POST", body="", headers=as_user("bob"))
-        (shown,) = await run_cells(jp_ws_fetch, kernel_id, (WHO_CELL,))
+        (shown,) = await run_cells(kernel_channels, kernel_id, (WHO_CELL,))
     finally:
         await jp_fetch("api", "sessions", session["id"], method="DELETE")
     assert "learner: ada token: token-ada" in shown
 
 
 async def test_a_students_kernel_posts_to_a_postgres_backed_server_as_the_student(
-    jp_fetch, jp_ws_fetch, jp_serverapp, pg_url
+    jp_fetch, kernel_channels, jp_serverapp, pg_url
 ):
     """With PostgreSQL the kernels post through the server: a student's kernel posted with
     the owner's token (as the owner, an instructor, who may post anyone's events); now with
@@ -147,7 +146,7 @@ async def test_a_students_kernel_posts_to_a_postgres_backed_server_as_the_studen
     kernel_id = await start_kernel(jp_fetch, as_user("ada"), "sessions")
     cells = (*NOTEBOOK_CELLS[:2], "%tutor what does range(2, 10) give?", NOTEBOOK_CELLS[2])
     try:
-        shown = await run_cells(jp_ws_fetch, kernel_id, (*cells, WHO_CELL))
+        shown = await run_cells(kernel_channels, kernel_id, (*cells, WHO_CELL))
     finally:
         await jp_fetch("api", "kernels", kernel_id, method="DELETE")
     assert "delivered: True" in shown[3], shown

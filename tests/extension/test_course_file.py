@@ -211,7 +211,7 @@ FLUSH_CELL = "print('delivered:', default_sink().flush(30))"
 
 
 async def test_a_kernel_started_by_the_server_works_on_its_course(
-    jp_fetch, jp_ws_fetch, lp_db_url, monkeypatch
+    jp_fetch, kernel_channels, lp_db_url, monkeypatch
 ):
     """The kernels never read tutor_course_file: %exercise tb-len was "no exercise 'tb-len'
     in course 'demo-python-101'" and the notebook's events named the demo course, while the
@@ -220,16 +220,15 @@ async def test_a_kernel_started_by_the_server_works_on_its_course(
     monkeypatch.setenv("LEARNPULSE_LEARNER_ID", "ada")
     started = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": "python3"}))
     kernel_id = json.loads(started.body)["id"]
-    channels = await jp_ws_fetch("api", "kernels", kernel_id, "channels")
     try:
-        shown = await execute(channels, STUDENT_CELL)
-        assert "What is `len('Grüße')`?" in shown  # the exercise widget, as text
-        assert "course: text-basics ['tb-len', 'tb-rev']" in shown
-        checked = await execute(channels, CHECK_CELL)
-        assert "tb-len: ✔" in checked
-        assert "delivered: True" in await execute(channels, FLUSH_CELL)
+        async with kernel_channels(kernel_id) as channels:
+            shown = await execute(channels, STUDENT_CELL)
+            assert "What is `len('Grüße')`?" in shown  # the exercise widget, as text
+            assert "course: text-basics ['tb-len', 'tb-rev']" in shown
+            checked = await execute(channels, CHECK_CELL)
+            assert "tb-len: ✔" in checked
+            assert "delivered: True" in await execute(channels, FLUSH_CELL)
     finally:
-        channels.close()
         await jp_fetch("api", "kernels", kernel_id, method="DELETE")
     with EventStore(lp_db_url) as store:
         events = store.query(learners="ada")

@@ -100,18 +100,17 @@ def owner_olga(monkeypatch, tmp_path):
 
 
 async def test_a_kernel_of_a_postgres_backed_server_writes_through_it(
-    owner_olga, jp_fetch, jp_ws_fetch, pg_url
+    owner_olga, jp_fetch, kernel_channels, pg_url
 ):
     """Attempts (the event sink), the tutor's exchanges and the learner's history (the
     session's store) go to the server's PostgreSQL store, as the server's owner."""
     await asyncio.sleep(0)
     started = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": "python3"}))
     kernel_id = json.loads(started.body)["id"]
-    channels = await jp_ws_fetch("api", "kernels", kernel_id, "channels")
     try:
-        shown = [await execute(channels, cell) for cell in OWNER_CELLS]
+        async with kernel_channels(kernel_id) as channels:
+            shown = [await execute(channels, cell) for cell in OWNER_CELLS]
     finally:
-        channels.close()
         await jp_fetch("api", "kernels", kernel_id, method="DELETE")
     assert "ex-loops-01: ✔" in shown[1]
     assert "ServerStore 4" in shown[-1] and "delivered: True" in shown[-1], shown
@@ -149,18 +148,17 @@ TRAINING_CELL = (
 
 
 async def test_a_kernel_of_a_postgres_backed_server_logs_training_through_it(
-    owner_olga, jp_fetch, jp_ws_fetch, pg_url
+    owner_olga, jp_fetch, kernel_channels, pg_url
 ):
     """A run logged in the notebook is one the server shows, with its metrics and verdict:
     it went to a SQLite file in the kernel's Jupyter data dir, and the dashboard was empty."""
     await asyncio.sleep(0)
     started = await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": "python3"}))
     kernel_id = json.loads(started.body)["id"]
-    channels = await jp_ws_fetch("api", "kernels", kernel_id, "channels")
     try:
-        shown = await execute(channels, TRAINING_CELL)
+        async with kernel_channels(kernel_id) as channels:
+            shown = await execute(channels, TRAINING_CELL)
     finally:
-        channels.close()
         await jp_fetch("api", "kernels", kernel_id, method="DELETE")
     assert shown.startswith("run "), shown
     run_id = shown.split()[1]

@@ -116,15 +116,14 @@ async def test_a_listed_notebook_that_does_not_exist_is_skipped(jp_serverapp, ca
 
 
 async def test_a_handed_out_kernel_runs_while_a_browser_is_connected(
-    jp_fetch, jp_ws_fetch, jp_serverapp
+    jp_fetch, kernel_channels, jp_serverapp
 ):
     manager = jp_serverapp.kernel_manager
     kernel_id, _ = await _spare(manager, POOLED)
     await _render(jp_fetch, POOLED)
-    channels = await jp_ws_fetch("api", "kernels", kernel_id, "channels")
-    await asyncio.sleep(3 * ABANDONED_AFTER_S)
-    assert kernel_id in manager and manager.kernel_model(kernel_id)["connections"] == 1
-    channels.close()
+    async with kernel_channels(kernel_id):
+        await asyncio.sleep(3 * ABANDONED_AFTER_S)
+        assert kernel_id in manager and manager.kernel_model(kernel_id)["connections"] == 1
     deadline = time.monotonic() + RENDER_TIMEOUT_S
     while kernel_id in manager:  # the tab closed: stopped ABANDONED_AFTER_S later
         assert time.monotonic() < deadline, "the kernel was never stopped after its page closed"
