@@ -8,6 +8,7 @@ itself (the check does).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -41,6 +42,9 @@ from learnpulse.agents.mistakes import asks_about_mistakes, mistakes_draft
 from learnpulse.agents.retrieval import Hit, course_index, skills_in
 from learnpulse.agents.small_talk import without_greeting
 
+if TYPE_CHECKING:
+    from learnpulse.course import Course
+
 #: Retrieval score (BM25, the passage's prior included) at which the assistant's confidence
 #: is 0.5.
 CONFIDENCE_HALF_SCORE = 8.0
@@ -48,6 +52,8 @@ CONFIDENCE_HALF_SCORE = 8.0
 STEPS_BY_LEVEL = {"beginner": 5, "intermediate": 3, "advanced": 2}
 #: Longest excerpt of a Python-reference passage quoted in a reply, in characters.
 REFERENCE_EXCERPT_CHARS = 700
+#: Course topics named in the reply to a question the course is not about.
+TOPICS_NAMED = 5
 #: Sources retrieved per question (the first answers, the others are cited as "see also").
 SOURCES_PER_ANSWER = 3
 _HINT_WORDS = re.compile(r"\b(hint|stuck|clue|next step|no idea|don'?t know how|help)\b", re.I)
@@ -204,16 +210,12 @@ class LearningAssistant:
             skill = context.course.skills.get(context.exercise.skill)
             if skill is not None and (not named or skill.id in named):
                 query = f"{query} {skill.name}"
-        hits = course_index(context.course).search(query, SOURCES_PER_ANSWER, exclude)
+        index = course_index(context.course)
+        # the question alone: the topic added above would make "how do I cook pasta?" one
+        covered = bool(about) or index.covers(message)
+        hits = index.search(query, SOURCES_PER_ANSWER, exclude) if covered else []
         if not hits:
-            return Draft(
-                "I could not find this in the course or the Python reference. What are you "
-                "trying to do, and what have you tried so far? A line of code or the error "
-                "message helps me help you.",
-                (),
-                0.1,
-                ("Show me the course topics", "Review my code"),
-            )
+            return _not_covered(context.course)
         best = hits[0]
         level = level_of(context.p_known(best.passage.skill) if best.passage.skill else None)
         text = self._compose(best, hits[1:], level)
@@ -254,6 +256,22 @@ class LearningAssistant:
             lines += ["", f"See also: {see}."]
         lines += ["", f"(Source: *{passage.source.title}*.)"]
         return "\n".join(lines)
+
+
+def _not_covered(course: Course | None) -> Draft:
+    """The reply to a question that neither the course nor the Python reference is about."""
+    names = [skill.name for skill in course.skills.values()] if course is not None else []
+    topics = ", ".join(names[:TOPICS_NAMED]) + (", …" if len(names) > TOPICS_NAMED else "")
+    return Draft(
+        "I could not find this in the course or the Python reference. I can help with Python"
+        + (f" and this course's topics ({topics})" if topics else "")
+        + ", its exercises and the errors in your code. If your question is about one of "
+        "them, tell me what you are trying to do and what you have tried so far: a line of "
+        "code or the error message helps me help you.",
+        (),
+        0.1,
+        ("Show me the course topics", "What should I do next?"),
+    )
 
 
 def _closed_explanations(context: TutorContext) -> list[str]:

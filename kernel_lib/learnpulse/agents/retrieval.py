@@ -21,9 +21,10 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -68,6 +69,10 @@ COURSE_BOOST = 1.3
 #: material's, since it explains one exercise's answer rather than the concept (and the tutor
 #: hides it until the exercise is solved).
 EXPLANATION_BOOST = 1.0
+#: Share of the passages at most that a word of a question about something the course does
+#: not cover may be found in: such a word is a coincidence ("world" of "Hello, world" in "who
+#: won the world cup?"), see :meth:`Index.covers`.
+RARE_WORD_SHARE = 0.01
 #: Extra multiplier for the first section of a skill's material, which introduces the skill:
 #: it wins a near-tie among that skill's sections ("what is a dict?" -> "Keys and values").
 LEAD_SECTION_BOOST = 1.1
@@ -319,6 +324,28 @@ class Index:
         self.method = method
         self.retriever = RETRIEVERS[method](self.passages)
         self._prior = np.array([p.prior for p in self.passages])
+
+    @cached_property
+    def passages_holding(self) -> Mapping[str, int]:
+        """How many passages hold each word (:func:`tokenize`'s)."""
+        lexical = getattr(self.retriever, "lexical", self.retriever)
+        if isinstance(lexical, BM25Retriever):  # counted already
+            return lexical.bm25.doc_count
+        return Counter(word for p in self.passages for word in set(tokenize(p.indexed_text)))
+
+    def covers(self, question: str) -> bool:
+        """Whether the passages are about what ``question`` asks. They are not when at least
+        half of its words are in no passage and each of the others, spelling corrected, is in
+        at most :data:`RARE_WORD_SHARE` of them: "how do I cook pasta?", "who won the world
+        cup?" (a word in a passage or two is a coincidence there). Ranking alone found the
+        passages on recursion and on string methods for them, scored like good answers."""
+        words = query_tokens(question)
+        holding = self.passages_holding
+        unknown = [word for word in words if word not in holding]
+        if 2 * len(unknown) < len(words) or not words:
+            return True
+        read = correct_spelling(words, holding, holding)
+        return any(holding.get(word, 0) > RARE_WORD_SHARE * len(self.passages) for word in read)
 
     def search(self, query: str, k: int = 3, exclude: Iterable[str] = ()) -> list[Hit]:
         """The ``k`` best passages for ``query``, at most one per source id, best first;

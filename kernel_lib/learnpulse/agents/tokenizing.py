@@ -243,10 +243,14 @@ def query_tokens(question: str) -> list[str]:
 
 def _one_typo_away(word: str) -> set[str]:
     """Words one deletion, transposition, replacement or insertion away from ``word``
-    (Norvig, "How to write a spelling corrector", 2007)."""
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    deletes = {a + b[1:] for a, b in splits if b}
-    transposes = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    (Norvig, "How to write a spelling corrector", 2007), except by two changes that make other
+    words into the course's more often than they fix a typo: a first letter changed, dropped
+    or added (a word's first letter is seldom the misspelt one: "dinner" is not "inner",
+    "mount" not "count"), and a last letter dropped that does not repeat the one before it
+    ("pasta" is not "past"; "appendd" is "append")."""
+    splits = [(word[:i], word[i:]) for i in range(1, len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if len(b) > 1 or a[-1] == b}
+    transposes = {a + b[1] + b[0] + b[2:] for a, b in [("", word), *splits] if len(b) > 1}
     replaces = {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
     inserts = {a + c + b for a, b in splits for c in _LETTERS}
     return deletes | transposes | replaces | inserts

@@ -143,6 +143,25 @@ def test_exercise_explanations_weigh_less_than_the_material(course):
     assert hits[0].passage.source.id == "course:dicts#Counting with a dictionary"
 
 
+#: Questions neither the course nor the Python reference is about. Each shares a word with a
+#: passage or two ("world" of "Hello, world"), or is a typo away from one ("pasta", "past").
+OFF_TOPIC = (
+    "how do I cook pasta?", "who won the world cup?", "what's the weather tomorrow?",
+    "what should I eat for dinner", "how tall is mount everest", "tell me a joke",
+    "what is the capital of france",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["bm25", "tfidf"])
+def test_the_index_tells_the_questions_it_does_not_cover(indexes, questions, held_out, method):
+    """The ranking alone answers them (the string methods for the world cup); every labelled
+    and held-out question is covered."""
+    index = indexes[method]
+    assert index.search("who won the world cup?")
+    assert [question for question in OFF_TOPIC if index.covers(question)] == []
+    assert [q for q, _ in [*questions, *held_out] if not index.covers(q)] == []
+
+
 def test_default_method_is_the_best_lexical_one(recalls):
     lexical = [m for m in RETRIEVERS if m not in EMBEDDING_METHODS]
     best = max(lexical, key=lambda m: recalls[m][0])

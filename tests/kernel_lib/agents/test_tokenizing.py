@@ -84,6 +84,17 @@ def test_a_misspelt_word_is_read_as_the_indexed_word_one_typo_away():
     ]
 
 
+def test_a_typo_keeps_the_first_letter_and_adds_no_new_last_one():
+    """Read as typos, these made "what should I eat for dinner" a question on inner functions
+    and "how do I cook pasta" one on recursion; a doubled last letter or two first letters
+    swapped are typos."""
+    vocabulary = {"inner": 2, "count": 30, "past": 4, "append": 20, "function": 150}
+    typed = ["dinner", "mount", "pasta", "appendd", "ufnction"]
+    assert correct_spelling(typed, vocabulary, vocabulary) == [
+        "dinner", "mount", "pasta", "append", "function",
+    ]  # fmt: skip
+
+
 def test_abbreviations_are_spelt_out_for_the_embedding_model():
     assert spell_out("whats a Dict, and my func's args?") == (
         "whats a dictionary, and my function's arguments?"

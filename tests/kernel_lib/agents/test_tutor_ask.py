@@ -116,6 +116,17 @@ def test_stream_chunks_make_the_reply(course):
     assert len(chunks) > 1 and "".join(chunks) == stream.reply.text
 
 
+@pytest.mark.parametrize("exercise", [None, "ex-loops-04"])
+def test_a_question_the_course_is_not_about_gets_what_the_tutor_helps_with(course, exercise):
+    """It got the passage on RecursionError, as confident as a good answer (with an exercise
+    open, the exercise's topic added to the question would have found loops)."""
+    reply = ask("how do I cook pasta?", learner_id="ada", course=course, exercise=exercise)
+    assert reply.agent == "assistant" and reply.sources == ()
+    assert "could not find this in the course" in reply.text
+    assert next(iter(course.skills.values())).name in reply.text
+    assert reply.confidence < 0.2
+
+
 def test_assistant_cites_course_and_reference(course):
     reply = ask("what does the nonlocal statement do", learner_id="ada", course=course)
     assert reply.sources[0].id == "pydoc:nonlocal"
