@@ -324,6 +324,9 @@ class Index:
         self.method = method
         self.retriever = RETRIEVERS[method](self.passages)
         self._prior = np.array([p.prior for p in self.passages])
+        self._positions: dict[str, list[int]] = {}
+        for position, passage in enumerate(self.passages):
+            self._positions.setdefault(passage.source.id, []).append(position)
 
     @cached_property
     def passages_holding(self) -> Mapping[str, int]:
@@ -347,10 +350,17 @@ class Index:
         read = correct_spelling(words, holding, holding)
         return any(holding.get(word, 0) > RARE_WORD_SHARE * len(self.passages) for word in read)
 
-    def search(self, query: str, k: int = 3, exclude: Iterable[str] = ()) -> list[Hit]:
+    def search(
+        self, query: str, k: int = 3, exclude: Iterable[str] = (), named: Iterable[str] = ()
+    ) -> list[Hit]:
         """The ``k`` best passages for ``query``, at most one per source id, best first;
-        sources in ``exclude`` and passages scoring 0 are left out."""
+        sources in ``exclude`` and passages scoring 0 are left out. Sources in ``named`` (the
+        sections a question names) weigh as a skill's first section does
+        (:data:`LEAD_SECTION_BOOST`): "an example of a while loop" found the *for loops*
+        section, the first of *for and while loops*."""
         scores = self.retriever.scores(query) * self._prior
+        for source_id in set(named):
+            scores[self._positions.get(source_id, [])] *= LEAD_SECTION_BOOST
         excluded = set(exclude)
         hits: list[Hit] = []
         seen: set[str] = set()

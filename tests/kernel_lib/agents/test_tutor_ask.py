@@ -127,6 +127,20 @@ def test_a_question_the_course_is_not_about_gets_what_the_tutor_helps_with(cours
     assert reply.confidence < 0.2
 
 
+@pytest.mark.parametrize(
+    ("message", "section"),
+    [
+        # the first section of "for and while loops" won: the lead section's weight
+        ("show me an example of a while loop", "while loops"),
+        ("how do while loops work?", "while loops"),
+        ("how does a for loop work?", "for loops"),
+    ],
+)
+def test_a_question_naming_a_section_is_answered_from_it(course, message, section):
+    reply = ask(message, learner_id="ada", course=course)
+    assert reply.sources[0].title == f"for and while loops — {section}"
+
+
 def test_assistant_cites_course_and_reference(course):
     reply = ask("what does the nonlocal statement do", learner_id="ada", course=course)
     assert reply.sources[0].id == "pydoc:nonlocal"
