@@ -56,7 +56,11 @@ REFERENCE_EXCERPT_CHARS = 700
 TOPICS_NAMED = 5
 #: Sources retrieved per question (the first answers, the others are cited as "see also").
 SOURCES_PER_ANSWER = 3
-_HINT_WORDS = re.compile(r"\b(hint|stuck|clue|next step|no idea|don'?t know how|help)\b", re.I)
+_HINT_WORDS = re.compile(
+    r"\b(hint|stuck|clue|next step|no idea|don'?t know how|help|nudge)\b"
+    r"|\bany (ideas?|tips?|suggestions?)\b|\bright direction\b",
+    re.I,
+)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z`(\"'])")
 _FENCE = re.compile(r"```.*?```", re.S)
 

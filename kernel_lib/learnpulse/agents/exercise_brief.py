@@ -40,6 +40,8 @@ _IS_IT_RIGHT = re.compile(
     r"|\bam i (right|correct)\b|\b(check|grade|mark) my (answer|solution)\b",
     re.I,
 )
+#: "I'm lost": about the exercise at hand when one is open (it names no other subject).
+_LOST = r"^\W*(i'?m|i am|i feel)( so| really| completely| totally| a bit)? (lost|confused)\W*$"
 #: Ways of saying the task itself is unclear (not a hint, not the concept behind it).
 _ABOUT_THE_TASK = re.compile(
     "|".join(
@@ -63,12 +65,15 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])(?<!e\.g\.)(?<!i\.e\.)\s+(?=[A-Z`(\"'])")
 
 def asks_about_the_task(message: str, exercise: Exercise | None = None) -> bool:
     """Whether ``message`` says the exercise itself is unclear ("I don't get the question",
-    "what am I supposed to do here?", "can you explain this exercise?"); naming ``exercise``
-    by its id counts as "this exercise" ("explain ex-loops-04"). Asking for the concept
-    behind it is not (:func:`~learnpulse.agents.follow_ups.asks_for_concept`)."""
+    "what am I supposed to do here?", "can you explain this exercise?"; "I'm lost" with
+    ``exercise`` given); naming ``exercise`` by its id counts as "this exercise" ("explain
+    ex-loops-04"). Asking for the concept behind it is not
+    (:func:`~learnpulse.agents.follow_ups.asks_for_concept`)."""
+    lost = False
     if exercise is not None:
         message = re.sub(rf"(?<![\w-]){re.escape(exercise.id)}(?![\w-])", "this exercise", message)
-    return bool(_ABOUT_THE_TASK.search(message)) and not asks_for_concept(message)
+        lost = bool(re.search(_LOST, message, re.I))
+    return (lost or bool(_ABOUT_THE_TASK.search(message))) and not asks_for_concept(message)
 
 
 def asks_if_right(message: str) -> bool:

@@ -77,6 +77,7 @@ _STOP_WORDS = frozenset(FILLER_WORDS.split())
 _SOLUTION_REQUESTS = re.compile(
     r"(give|show|tell|write|send|paste|print)\b.{0,40}\b(code|solution|answer)|"
     r"\b(full|whole|complete|reference|model|correct)\s+(code|solution|answer)|"
+    r"\bwhat(?:'s| is| was) the (?:right |real )?(?:answer|solution)\b|"
     r"ignore (all |your |the )?(previous |prior )?(instructions|rules)|"
     r"\bi am (the |your )?(instructor|teacher|professor|admin)|\bi'm (the |your )?"
     r"(instructor|teacher|professor|admin)|do my homework|solve (it|this) for me",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from learnpulse.agents.base import Agent, TutorContext
 from learnpulse.agents.conversation import is_follow_up, last_answered_by
@@ -34,6 +35,9 @@ from learnpulse.agents.exercise_brief import asks_about_the_task, asks_if_right
 from learnpulse.agents.follow_ups import asks_for_concept_of_context
 from learnpulse.agents.last_error import asks_about_last_error
 from learnpulse.agents.mistakes import asks_about_mistakes
+
+if TYPE_CHECKING:
+    from learnpulse.course import Exercise
 
 #: Order that breaks keyword ties (the more specific agents first).
 PRIORITY = ("reviewer", "generator", "explorer", "coach", "assistant")
@@ -54,10 +58,12 @@ CONCEPT_ROUTING = "a question about the concept behind the exercise, hint or err
 OWN_WORK_ROUTING = "a question about the exercise's task or the learner's answers"
 
 
-def asks_about_own_work(message: str) -> bool:
-    """Whether ``message`` asks about the exercise's task ("I don't understand this exercise")
-    or the learner's answers ("what did I get wrong?", "is my answer right?")."""
-    return asks_about_the_task(message) or asks_about_mistakes(message) or asks_if_right(message)
+def asks_about_own_work(message: str, exercise: Exercise | None = None) -> bool:
+    """Whether ``message`` asks about the exercise's task ("I don't understand this exercise";
+    "I'm lost" on ``exercise``) or the learner's answers ("what did I get wrong?", "is my
+    answer right?")."""
+    task = asks_about_the_task(message, exercise)
+    return task or asks_about_mistakes(message) or asks_if_right(message)
 
 
 def _keyword_hits(message: str, agent: Agent) -> int:
@@ -100,7 +106,12 @@ def route(
     specific = {name for name, n in hits.items() if n and name != DEFAULT_AGENT}
     if DEFAULT_AGENT in agents and not specific and asks_for_concept_of_context(message, context):
         return DEFAULT_AGENT, CONCEPT_ROUTING
-    if DEFAULT_AGENT in agents and not specific and asks_about_own_work(message):
+    # "can you check my answer?": the check decides, with no code to review ("check my" is
+    # the code reviewer's keyword, which asked for code)
+    judging = asks_if_right(message)
+    if DEFAULT_AGENT in agents and (
+        judging or (not specific and asks_about_own_work(message, context.exercise))
+    ):
         # not a follow-up of whoever answered last: "I don't understand this exercise" after
         # the coach's progress got a study plan
         return DEFAULT_AGENT, OWN_WORK_ROUTING

@@ -24,6 +24,9 @@ BRIEF = "Here is what **{}** asks, part by part:"
         "can you explain this exercise?",
         "could you rephrase the task?",
         "I don't get what the problem wants",
+        # the for-loops passage, like the others before
+        "I'm lost",
+        "I feel so confused!",
     ],
 )
 def test_the_task_is_restated_when_it_is_unclear(course, message):

@@ -141,6 +141,23 @@ def test_a_question_naming_a_section_is_answered_from_it(course, message, sectio
     assert reply.sources[0].title == f"for and while loops — {section}"
 
 
+@pytest.mark.parametrize(
+    ("message", "reply_starts"),
+    [
+        # these two got the passage on for loops
+        ("any ideas?", "Here is hint 1 of 3 for **Sum of a list**"),
+        ("can you point me in the right direction?", "Here is hint 1 of 3"),
+        # the code reviewer asked for code to review ("check my" is its keyword)
+        ("can you check my answer?", "I do not say whether an answer is right"),
+        # the code reviewer asked for code too
+        ("what's the answer?", "I won't give you the solution"),
+    ],
+)
+def test_what_learners_say_on_an_exercise_gets_its_hint_or_check(course, message, reply_starts):
+    reply = ask(message, learner_id="ada", exercise="ex-loops-04", course=course)
+    assert reply.agent == "assistant" and reply.text.startswith(reply_starts), reply.text
+
+
 def test_assistant_cites_course_and_reference(course):
     reply = ask("what does the nonlocal statement do", learner_id="ada", course=course)
     assert reply.sources[0].id == "pydoc:nonlocal"
