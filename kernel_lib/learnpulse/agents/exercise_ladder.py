@@ -124,10 +124,18 @@ def answer_checked(context: TutorContext) -> dict[str, Any] | None:
     follows, exercise = context.follows or {}, context.exercise
     if follows.get("act") == "attempt":
         return None if follows.get("correct") else dict(follows)
-    events = context.events
-    if exercise is None or not {"kind", "item_id"} <= set(events.columns):
+    return None if exercise is None else newest_wrong_answer(context.events, exercise.id)
+
+
+def newest_wrong_answer(events: pl.DataFrame, item_id: str | None = None) -> dict[str, Any] | None:
+    """The learner's newest answer checked, to ``item_id`` (default: to any exercise), as a
+    history entry (:func:`~learnpulse.agents.learner.history`); None if it was right, or if
+    ``events`` hold none."""
+    if not {"kind", "item_id"} <= set(events.columns):
         return None
-    attempts = events.filter((pl.col("kind") == "attempt") & (pl.col("item_id") == exercise.id))
+    attempts = events.filter(pl.col("kind") == "attempt")
+    if item_id is not None:
+        attempts = attempts.filter(pl.col("item_id") == item_id)
     newest = history(attempts, 1)
     return newest[0] if newest and not newest[0]["correct"] else None
 

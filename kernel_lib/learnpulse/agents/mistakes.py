@@ -37,9 +37,25 @@ _MISTAKES = re.compile(
 )
 
 
+_OWN_CODE = r"\bmy (code|function|solution|program)\b"
+#: "Why doesn't my code work?", "my function does not pass".
+_CODE_FAILS = re.compile(
+    rf"\bwhy (doesn'?t|does not|won'?t|isn'?t|is not|can'?t) {_OWN_CODE[2:]}"
+    rf"|{_OWN_CODE} (doesn'?t|does not|won'?t|isn'?t|is not) (work|pass|run|right|correct)",
+    re.I,
+)
+
+
 def asks_about_mistakes(message: str) -> bool:
     """Whether ``message`` asks what the learner got wrong ("what did I get wrong?")."""
     return bool(_MISTAKES.search(message))
+
+
+def asks_about_own_code(message: str) -> bool:
+    """Whether ``message`` asks what is wrong with the learner's code ("what's wrong with my
+    code?", "why doesn't my function work?")."""
+    mistake = asks_about_mistakes(message) and re.search(_OWN_CODE, message, re.I)
+    return bool(mistake or _CODE_FAILS.search(message))
 
 
 def mistakes_draft(context: TutorContext) -> Draft:

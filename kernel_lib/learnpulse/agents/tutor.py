@@ -31,7 +31,7 @@ from learnpulse.agents.exchanges import (  # noqa: F401 (the error limit, for im
     log_exchange,
 )
 from learnpulse.agents.exercise_brief import asks_about_the_task, named_exercise
-from learnpulse.agents.exercise_ladder import reviewed
+from learnpulse.agents.exercise_ladder import newest_wrong_answer, reviewed
 from learnpulse.agents.follow_ups import asks_for_concept, follow_up_lead
 from learnpulse.agents.generator import generated_exercise
 from learnpulse.agents.guardrails import ReplyGuard, answer_patterns, too_vague, withheld_notice
@@ -44,7 +44,7 @@ from learnpulse.agents.learner import (
     level_of,
     solved,
 )
-from learnpulse.agents.mistakes import asks_about_mistakes
+from learnpulse.agents.mistakes import asks_about_mistakes, asks_about_own_code
 from learnpulse.agents.registry import BUILTIN_AGENTS, available_agents
 from learnpulse.agents.reviewer import code_in
 from learnpulse.agents.router import route
@@ -393,6 +393,12 @@ def ask_stream(
         context = dataclasses.replace(context, code=code_in(message), error=pasted)
     follows = followed_up(message, context.history, course)
     own_subject = context.code is not None or context.error is not None
+    if follows is None and not own_subject and asks_about_own_code(message):
+        # "what's wrong with my code?": the code answer checked wrong last, as "why?" right
+        # after the check is (the code reviewer asked for code)
+        item_id = context.exercise.id if context.exercise is not None else None
+        checked = newest_wrong_answer(context.events, item_id)
+        follows = checked if checked is not None and checked["code"] else None
     if follows and not own_subject and agent is None and name in QUESTION_AGENTS:
         # "why?" after %explain, a hint or a check asks about it ("why" made it the
         # assistant's, which answered the chat question before)

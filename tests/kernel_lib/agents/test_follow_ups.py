@@ -300,6 +300,24 @@ def test_a_code_answer_checked_is_reviewed_then_explained_another_way(course, li
         assert not leaks(text, exercise.solution)
 
 
+@pytest.mark.parametrize("exercise", ["ex-loops-04", None])
+@pytest.mark.parametrize("message", ["what's wrong with my code?", "why doesn't my function work?"])
+def test_what_is_wrong_with_my_code_reviews_the_code_checked_last(
+    course, lite_store, message, exercise
+):
+    """Not right after the check, these got "show me the code you want reviewed" or the
+    for-loops passage, though the learner had just checked the code. A right answer checked
+    last leaves nothing to review."""
+    _act(course, lite_store, "ex-loops-04", answer=WRONG_TOTAL)
+    ask("what is a list?", learner_id="ada", course=course, store=lite_store)
+    reply = ask(message, learner_id="ada", course=course, store=lite_store, exercise=exercise)
+    assert reply.agent == "reviewer" and "return-in-loop" in reply.text
+    assert reply.text.startswith("About your last answer to **Sum of a list**: it was not right")
+    _act(course, lite_store, "ex-loops-04", answer=course.exercise("ex-loops-04").solution)
+    again = ask(message, learner_id="ada", course=course, store=lite_store, exercise=exercise)
+    assert "About your last answer" not in again.text and "return-in-loop" not in again.text
+
+
 def test_the_ladder_of_a_check_goes_on_after_the_concept_and_starts_again_after_a_hint(
     course, lite_store
 ):
