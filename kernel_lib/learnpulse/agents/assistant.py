@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from learnpulse.agents.base import Draft, Source, TutorContext
-from learnpulse.agents.conversation import topics_in, with_previous_question
+from learnpulse.agents.conversation import sections_asked_about, with_previous_question
 from learnpulse.agents.exercise_brief import (
     asks_about_the_task,
     asks_if_right,
@@ -217,8 +217,7 @@ class LearningAssistant:
         index = course_index(context.course)
         # the question alone: the topic added above would make "how do I cook pasta?" one
         covered = bool(about) or index.covers(message)
-        sections = [topic for topic in topics_in(message, context.course) if "#" in topic]
-        named = [f"course:{section}" for section in sections]
+        named = sections_asked_about(message, context.course)
         hits = index.search(query, SOURCES_PER_ANSWER, exclude, named) if covered else []
         if not hits:
             return _not_covered(context.course)

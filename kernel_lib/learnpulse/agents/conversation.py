@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from learnpulse.agents.retrieval import markdown_sections, skill_words, tokenize
-from learnpulse.agents.tokenizing import EVERYDAY_KEYWORDS
+from learnpulse.agents.tokenizing import EVERYDAY_KEYWORDS, query_tokens
 
 if TYPE_CHECKING:
     from learnpulse.course import Course
@@ -125,6 +125,33 @@ def topics_in(message: str, course: Course | None) -> set[str]:
     """The topics of ``course`` that ``message`` names: skill ids ("dicts" for "a dict") and
     sections (``"lists#Slicing"`` for "how does slicing work?")."""
     return {topic for word in _words(message, course) for topic in word.topics}
+
+
+def sections_asked_about(message: str, course: Course | None) -> list[str]:
+    """Source ids (``course:<skill>#<heading>``) of the sections of ``course`` that
+    ``message`` asks about: those whose heading it names beyond their skill's own name ("an
+    example of a while loop": *while loops*; "what are modules?" names no section *Your own
+    modules*), else, for a question about one whole skill and nothing else ("explain
+    recursion", "what is a module?", not "what is a set?" of *Tuples and sets*), the skill's
+    first section, which introduces it."""
+    if course is None:
+        return []
+    named = []
+    for topic in sorted(topics_in(message, course)):
+        skill_id, _, heading = topic.partition("#")
+        if heading and not set(tokenize(heading)) <= skill_words(course.skills[skill_id])[0]:
+            named.append(f"course:{topic}")
+    words = set(query_tokens(message))
+    # the whole skill: all of its id ("set" is half of tuples_sets; "list" names lists, not
+    # "List and dict comprehensions") and no word that is not its own
+    skills = []
+    for skill in course.skills.values():
+        by_id, by_name = skill_words(skill)
+        if by_id <= words <= by_id | by_name:
+            skills.append(skill)
+    if not named and len(skills) == 1 and (sections := markdown_sections(skills[0].material)):
+        named.append(f"course:{skills[0].id}#{sections[0][0]}")
+    return named
 
 
 def is_follow_up(message: str, course: Course | None) -> bool:

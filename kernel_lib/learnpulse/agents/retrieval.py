@@ -69,6 +69,12 @@ COURSE_BOOST = 1.3
 #: material's, since it explains one exercise's answer rather than the concept (and the tutor
 #: hides it until the exercise is solved).
 EXPLANATION_BOOST = 1.0
+#: Score multiplier for a section a question asks about
+#: (:func:`~learnpulse.agents.conversation.sections_asked_about`): "an example of a while
+#: loop" found the *for loops* section, the first of *for and while loops* (3% ahead), and
+#: "explain recursion" the section *RecursionError* (12% ahead of the first, *A function
+#: that calls itself*: its heading repeats the skill's name).
+NAMED_SECTION_BOOST = 1.25
 #: Share of the passages at most that a word of a question about something the course does
 #: not cover may be found in: such a word is a coincidence ("world" of "Hello, world" in "who
 #: won the world cup?"), see :meth:`Index.covers`.
@@ -355,12 +361,10 @@ class Index:
     ) -> list[Hit]:
         """The ``k`` best passages for ``query``, at most one per source id, best first;
         sources in ``exclude`` and passages scoring 0 are left out. Sources in ``named`` (the
-        sections a question names) weigh as a skill's first section does
-        (:data:`LEAD_SECTION_BOOST`): "an example of a while loop" found the *for loops*
-        section, the first of *for and while loops*."""
+        sections a question asks about) weigh :data:`NAMED_SECTION_BOOST` times more."""
         scores = self.retriever.scores(query) * self._prior
         for source_id in set(named):
-            scores[self._positions.get(source_id, [])] *= LEAD_SECTION_BOOST
+            scores[self._positions.get(source_id, [])] *= NAMED_SECTION_BOOST
         excluded = set(exclude)
         hits: list[Hit] = []
         seen: set[str] = set()

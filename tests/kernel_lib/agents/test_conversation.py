@@ -8,6 +8,7 @@ from learnpulse.agents.conversation import (
     followed_up,
     is_follow_up,
     last_answered_by,
+    sections_asked_about,
     topics_in,
     with_previous_question,
 )
@@ -115,3 +116,21 @@ def test_a_hint_or_check_since_the_last_answer_is_the_newest_context():
         opened = {"role": "learner", "text": "", "agent": "", "act": act, "item_id": "ex-1"}
         assert last_answered_by([*chat, opened]) == ""
     assert last_answered_by([]) == ""
+
+
+@pytest.mark.parametrize(
+    ("message", "sections"),
+    [
+        ("show me an example of a while loop", ["course:loops#while loops"]),
+        ("how do I loop over a dict?", ["course:dicts#Looping over a dictionary"]),
+        # a whole skill: its first section; "modules" names no section "Your own modules"
+        ("what are modules?", ["course:modules#Importing a module"]),
+        ("explain recursion", ["course:recursion#A function that calls itself"]),
+        # "list" is the id of lists, and a word of the name "List and dict comprehensions"
+        ("what is a list?", ["course:lists#Creating lists"]),
+        ("what is a list comprehension?", ["course:comprehensions#List comprehensions"]),
+        ("hello there", []),
+    ],
+)
+def test_the_sections_a_question_asks_about(course, message, sections):
+    assert sections_asked_about(message, course) == sections
