@@ -17,6 +17,7 @@ import polars as pl
 from learnpulse.agents.base import Draft, Source, TutorContext
 from learnpulse.agents.exercise_ladder import hint_action
 from learnpulse.agents.learner import solved
+from learnpulse.features import COUNTED_CORRECT, with_evidence
 
 #: Weeks a study plan covers when the learner does not say.
 DEFAULT_PLAN_WEEKS = 4
@@ -34,7 +35,8 @@ _WEEKS = re.compile(r"\b(\d{1,2})\s*(weeks?|wks?)\b", re.I)
 PROGRESS_LABELS = ("Mastered", "Proficient", "Developing", "Needs Focus")
 _PROGRESS = re.compile(
     r"\bhow (am i|'?m i) doing\b|\bmy progress\b|\bprogress so far\b|\bhow far (am i|have i)"
-    r"|\b(am i|how) (ready|on track)\b|\bready for the (exam|test|final)",
+    r"|\b(am i|how) (ready|on track)\b|\bready for the (exam|test|final)"
+    r"|\b(have|did) i (done|solved|solve|finished|finish|completed|complete)\b",
     re.I,
 )
 _TOPICS = {
@@ -138,6 +140,7 @@ class MentorCoach:
         r"exams?\b", "give up", "tired", "procrastinat", "habit", "progress",
         r"how (?:am i|'?m i) doing", r"(?:am i|how) (?:ready|on track)\b",
         r"too (?:hard|difficult)", "frustrat", "overwhelm",
+        r"(?:have|did) i (?:done|solved?|finish(?:ed)?|complete[d]?)\b",
     )  # fmt: skip
 
     def draft(self, message: str, context: TutorContext) -> Draft:
@@ -186,7 +189,10 @@ class MentorCoach:
             f"- **Not started** ({len(course.skills) - known.height} of "
             f"{len(course.skills)} topics)"
         )
-        right, counted = int(known.get_column("n_correct").sum()), int(known["n_attempts"].sum())
+        # each answer once, as the progress widget counts (per skill, an answer to an
+        # exercise of two skills counted twice)
+        marks = with_evidence(context.events).get_column(COUNTED_CORRECT).drop_nulls()
+        right, counted = int(marks.sum()), marks.len()
         if counted:
             lines += [
                 "",

@@ -24,7 +24,10 @@ NO_ERROR_YET = (
 )
 _LAST_ERROR = re.compile(
     r"\b(my|the|this|that) (last |latest |previous |recent )?(error|exception|traceback)\b"
-    r"|\bwhy (did|do) i get (an|this|that|the) error\b",
+    r"|\bwhy (did|do) i get (an|this|that|the) error\b"
+    r"|\bi (got|get|am getting|'?m getting|keep getting) (an? |this |that )?(error|exception)"
+    r"|\b(it|this|my code) (gives|gave|throws|threw|raises|raised|shows) (me )?(an? |this )?"
+    r"(error|exception)",
     re.I,
 )
 

@@ -49,7 +49,9 @@ _CODE = re.compile(r"```|^\s*(def|for|while|if|import|class|return)\b.*$", re.M)
 _THIS_EXERCISE = re.compile(
     r"\b(this|that|the|my|current)\s+(exercise|question|problem)\b"
     # exercises done ("I finished the loops exercises, what next?"): no request for new ones
-    r"|\b(finished|done|did|completed|solved)\b[\w\s]{0,30}?\bexercises?\b",
+    r"|\b(finished|done|did|completed|solved)\b[\w\s]{0,30}?\bexercises?\b"
+    # and counted ("how many exercises have I done?"): the coach's progress
+    r"|\bexercises?\b(?=[\w\s]{0,20}?\b(done|finish|finished|complete|completed|solved?)\b)",
     re.I,
 )
 #: Why a request for the concept behind what the learner is on goes to the learning assistant.

@@ -343,6 +343,30 @@ def test_how_am_i_doing_gets_the_topics_by_level_accuracy_and_readiness(
     assert newcomer.text.startswith("You have not answered an exercise yet")
 
 
+#: A cell's KeyError as the notebook collector records it.
+KEY_ERROR = {"success": False, "error_type": "KeyError", "error_message": "'b'",
+             "code": "d = {'a': 1}\nprint(d['b'])"}  # fmt: skip
+
+
+def _cell_errors(store, course, *payloads):
+    """``cell_error`` events of ada with ``payloads``, a minute apart, oldest first."""
+    store.append([
+        make_event(learner_id="ada", course_id=course.id, kind="cell_error", item_id=None,
+                   correct=None, skills=[], payload=payload, offset_s=60 * n)
+        for n, payload in enumerate(payloads)
+    ])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "message", ["I got an error", "it gives me an error", "I keep getting an exception"]
+)
+def test_saying_an_error_came_explains_the_newest_one(course, lite_store, message):
+    """These asked for code or an error to look at, though the store held the error."""
+    _cell_errors(lite_store, course, KEY_ERROR)
+    reply = ask(message, learner_id="ada", course=course, store=lite_store)
+    assert reply.agent == "reviewer" and reply.text.startswith("**KeyError**: The key `'b'`")
+
+
 def test_my_last_error_is_the_newest_the_store_holds(course, lite_store):
     """Through tutor/chat there is no notebook: "explain my last error" got the course passage
     on what an exception is. It now reads the learner's newest cell_error event."""
@@ -350,19 +374,27 @@ def test_my_last_error_is_the_newest_the_store_holds(course, lite_store):
 
     options = {"learner_id": "ada", "course": course, "store": lite_store}
     assert ask("explain my last error", **options).text == NO_ERROR_YET
-    failed = {"success": False, "error_type": "KeyError", "error_message": "'b'",
-              "code": "d = {'a': 1}\nprint(d['b'])"}  # fmt: skip
-    older = {**failed, "error_type": "ZeroDivisionError", "error_message": "division by zero"}
-    lite_store.append([
-        make_event(learner_id="ada", course_id=course.id, kind=kind, item_id=None, correct=None,
-                   skills=[], payload=payload, offset_s=offset)
-        for kind, payload, offset in (("cell_error", older, 0), ("cell_error", failed, 60))
-    ])  # fmt: skip
+    older = {**KEY_ERROR, "error_type": "ZeroDivisionError", "error_message": "division by zero"}
+    _cell_errors(lite_store, course, older, KEY_ERROR)
     reply = ask("explain my last error", **options)
     assert reply.agent == "reviewer" and reply.text.startswith("**KeyError**: The key `'b'`")
     assert ask("why?", **options).text.startswith("Still about your **KeyError**")
     pasted = ask("what does this error mean?\nNameError: name 'x' is not defined", **options)
     assert "**NameError**" in pasted.text  # a pasted error is the one asked about
+
+
+@pytest.mark.parametrize(
+    "message", ["how many exercises have I done?", "which exercises did I solve?"]
+)
+def test_progress_counts_each_answer_once_as_the_widget_does(course, lite_store, message):
+    """These got a practice question ("exercises" is the content generator's word). An
+    answer to an exercise of two skills (ex-loops-04: loops and lists) counted twice: three
+    answers read "2 of 5"."""
+    answers = [("ex-loops-04", False), ("ex-loops-04", True), ("ex-lists-01", False)]
+    _answered(lite_store, course, "omar", answers)
+    reply = ask(message, learner_id="omar", course=course, store=lite_store)
+    assert reply.agent == "coach"
+    assert "**Accuracy:** 1 of 3 counted answers right (33%;" in reply.text
 
 
 def test_coach_reports_the_streak_of_the_engagement_model(course, lite_store):
