@@ -35,12 +35,13 @@ from learnpulse.agents.follow_ups import (
     last_hint_shown,
     wants_next_hint,
 )
-from learnpulse.agents.guardrails import asks_for_solution
+from learnpulse.agents.guardrails import asks_for_solution, tell_me_more
 from learnpulse.agents.ladder import CONCEPT
 from learnpulse.agents.learner import level_of
 from learnpulse.agents.mistakes import asks_about_mistakes, mistakes_draft
 from learnpulse.agents.retrieval import Hit, course_index, skills_in
 from learnpulse.agents.small_talk import without_greeting
+from learnpulse.agents.tokenizing import query_tokens
 
 if TYPE_CHECKING:
     from learnpulse.course import Course
@@ -214,6 +215,8 @@ class LearningAssistant:
             skill = context.course.skills.get(context.exercise.skill)
             if skill is not None and (not named or skill.id in named):
                 query = f"{query} {skill.name}"
+        if not about and not query_tokens(query):
+            return tell_me_more()  # "can you give me an example?" of nothing asked before
         index = course_index(context.course)
         # the question alone: the topic added above would make "how do I cook pasta?" one
         covered = bool(about) or index.covers(message)

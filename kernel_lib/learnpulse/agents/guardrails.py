@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from learnpulse.agents.base import Draft
+
 if TYPE_CHECKING:
     from learnpulse.course import Exercise
 
@@ -509,6 +511,18 @@ def too_vague(message: str, *, has_code: bool, has_error: bool, has_exercise: bo
     term = _TERM_QUESTION.match(message)
     named = term is not None and bool(content_words(term.group("term")))
     return few and not has_exercise and not named
+
+
+def tell_me_more() -> Draft:
+    """The reply to a question too vague to answer: what the learner works on and tried."""
+    return Draft(
+        "Happy to help! Tell me a bit more so I can: what are you working on, what did you "
+        "try, and what happened (the error message or the output you got)?",
+        (),
+        0.2,
+        ("Explain my last error", "Review my code", "Show me the course topics"),
+        payload={"sufficiency": "asked what the learner tried"},
+    )
 
 
 def answer_patterns(exercise: Exercise) -> list[re.Pattern]:

@@ -34,7 +34,13 @@ from learnpulse.agents.exercise_brief import asks_about_the_task, named_exercise
 from learnpulse.agents.exercise_ladder import newest_wrong_answer, reviewed
 from learnpulse.agents.follow_ups import asks_for_concept, follow_up_lead
 from learnpulse.agents.generator import generated_exercise
-from learnpulse.agents.guardrails import ReplyGuard, answer_patterns, too_vague, withheld_notice
+from learnpulse.agents.guardrails import (
+    ReplyGuard,
+    answer_patterns,
+    tell_me_more,
+    too_vague,
+    withheld_notice,
+)
 from learnpulse.agents.last_error import asks_about_last_error, last_cell_error
 from learnpulse.agents.learner import (
     hints_opened,
@@ -342,14 +348,7 @@ def _policy_draft(message: str, context: TutorContext, agent: str) -> Draft | No
     if talk is not None:
         return talk
     if agent in QUESTION_AGENTS and vague:
-        return Draft(
-            "Happy to help! Tell me a bit more so I can: what are you working on, what did you "
-            "try, and what happened (the error message or the output you got)?",
-            (),
-            0.2,
-            ("Explain my last error", "Review my code", "Show me the course topics"),
-            payload={"sufficiency": "asked what the learner tried"},
-        )
+        return tell_me_more()
     return None
 
 

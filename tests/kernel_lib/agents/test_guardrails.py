@@ -371,7 +371,11 @@ def test_code_withheld_unless_the_policy_allows_it(policy_course, chat_api):
     assert REDACTED in solution.text and not leaks(solution.text, SOLUTION)
 
 
-@pytest.mark.parametrize("message", ["help", "it doesn't work", "hmm", "I'm lost"])
+@pytest.mark.parametrize(
+    "message",
+    # the last, with nothing asked before, got "I could not find this in the course"
+    ["help", "it doesn't work", "hmm", "I'm lost", "can you give me an example?"],
+)
 def test_vague_questions_get_asked_what_was_tried(course, message):
     # ("hi" is a greeting: test_small_talk.py)
     reply = ask(message, learner_id="ann", course=course)
