@@ -57,10 +57,14 @@ _WORD = re.compile(r"[\w']+")
 @dataclass(frozen=True)
 class _Vocabulary:
     """The words naming a course's topics: ``skills`` maps a token to the skills it names;
-    ``sections`` holds each heading's tokens and the section's id, ``<skill>#<heading>``."""
+    ``sections`` holds each heading's tokens and the section's id, ``<skill>#<heading>``;
+    ``names`` maps a skill to the tokens of its id and those of its id and name, and
+    ``firsts`` to its first section's id."""
 
     skills: dict[str, frozenset[str]]
     sections: tuple[tuple[frozenset[str], str], ...]
+    names: dict[str, tuple[frozenset[str], frozenset[str]]]
+    firsts: dict[str, str]
 
 
 #: id of a course -> (the course, kept alive so its id is not reused, and its vocabulary).
@@ -74,14 +78,20 @@ def _vocabulary(course: Course) -> _Vocabulary:
     if cached is not None and cached[0] is course:
         return cached[1]
     skills: dict[str, set[str]] = {}
-    sections = []
+    sections, names, firsts = [], {}, {}
     for skill in course.skills.values():
-        for token in set().union(*skill_words(skill)):
+        by_id, by_name = skill_words(skill)
+        names[skill.id] = (frozenset(by_id), frozenset(by_id | by_name))
+        for token in by_id | by_name:
             skills.setdefault(token, set()).add(skill.id)
-        for heading, _ in markdown_sections(skill.material):
+        headings = [heading for heading, _ in markdown_sections(skill.material)]
+        if headings:
+            firsts[skill.id] = f"{skill.id}#{headings[0]}"
+        for heading in headings:
             if tokens := frozenset(tokenize(heading)):
                 sections.append((tokens, f"{skill.id}#{heading}"))
-    vocabulary = _Vocabulary({k: frozenset(v) for k, v in skills.items()}, tuple(sections))
+    frozen = {k: frozenset(v) for k, v in skills.items()}
+    vocabulary = _Vocabulary(frozen, tuple(sections), names, firsts)
     _VOCABULARIES[id(course)] = (course, vocabulary)
     while len(_VOCABULARIES) > CACHED_VOCABULARIES:
         del _VOCABULARIES[next(iter(_VOCABULARIES))]
@@ -136,21 +146,18 @@ def sections_asked_about(message: str, course: Course | None) -> list[str]:
     first section, which introduces it."""
     if course is None:
         return []
+    vocabulary = _vocabulary(course)
     named = []
     for topic in sorted(topics_in(message, course)):
         skill_id, _, heading = topic.partition("#")
-        if heading and not set(tokenize(heading)) <= skill_words(course.skills[skill_id])[0]:
+        if heading and not set(tokenize(heading)) <= vocabulary.names[skill_id][0]:
             named.append(f"course:{topic}")
     words = set(query_tokens(message))
     # the whole skill: all of its id ("set" is half of tuples_sets; "list" names lists, not
     # "List and dict comprehensions") and no word that is not its own
-    skills = []
-    for skill in course.skills.values():
-        by_id, by_name = skill_words(skill)
-        if by_id <= words <= by_id | by_name:
-            skills.append(skill)
-    if not named and len(skills) == 1 and (sections := markdown_sections(skills[0].material)):
-        named.append(f"course:{skills[0].id}#{sections[0][0]}")
+    skills = [s for s, (by_id, every) in vocabulary.names.items() if by_id <= words <= every]
+    if not named and len(skills) == 1 and skills[0] in vocabulary.firsts:
+        named.append(f"course:{vocabulary.firsts[skills[0]]}")
     return named
 
 
