@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from learnpulse.agents.retrieval import markdown_sections, skill_words, tokenize
+from learnpulse.agents.retrieval import markdown_sections, skill_words, skills_in, tokenize
 from learnpulse.agents.tokenizing import EVERYDAY_KEYWORDS, query_tokens
 
 if TYPE_CHECKING:
@@ -59,12 +59,12 @@ class _Vocabulary:
     """The words naming a course's topics: ``skills`` maps a token to the skills it names;
     ``sections`` holds each heading's tokens and the section's id, ``<skill>#<heading>``;
     ``names`` maps a skill to the tokens of its id and those of its id and name, and
-    ``firsts`` to its first section's id."""
+    ``parts`` to its sections' ids, in order."""
 
     skills: dict[str, frozenset[str]]
     sections: tuple[tuple[frozenset[str], str], ...]
     names: dict[str, tuple[frozenset[str], frozenset[str]]]
-    firsts: dict[str, str]
+    parts: dict[str, tuple[str, ...]]
 
 
 #: id of a course -> (the course, kept alive so its id is not reused, and its vocabulary).
@@ -78,20 +78,19 @@ def _vocabulary(course: Course) -> _Vocabulary:
     if cached is not None and cached[0] is course:
         return cached[1]
     skills: dict[str, set[str]] = {}
-    sections, names, firsts = [], {}, {}
+    sections, names, parts = [], {}, {}
     for skill in course.skills.values():
         by_id, by_name = skill_words(skill)
         names[skill.id] = (frozenset(by_id), frozenset(by_id | by_name))
         for token in by_id | by_name:
             skills.setdefault(token, set()).add(skill.id)
         headings = [heading for heading, _ in markdown_sections(skill.material)]
-        if headings:
-            firsts[skill.id] = f"{skill.id}#{headings[0]}"
+        parts[skill.id] = tuple(f"{skill.id}#{heading}" for heading in headings)
         for heading in headings:
             if tokens := frozenset(tokenize(heading)):
                 sections.append((tokens, f"{skill.id}#{heading}"))
     frozen = {k: frozenset(v) for k, v in skills.items()}
-    vocabulary = _Vocabulary(frozen, tuple(sections), names, firsts)
+    vocabulary = _Vocabulary(frozen, tuple(sections), names, parts)
     _VOCABULARIES[id(course)] = (course, vocabulary)
     while len(_VOCABULARIES) > CACHED_VOCABULARIES:
         del _VOCABULARIES[next(iter(_VOCABULARIES))]
@@ -139,26 +138,37 @@ def topics_in(message: str, course: Course | None) -> set[str]:
 
 def sections_asked_about(message: str, course: Course | None) -> list[str]:
     """Source ids (``course:<skill>#<heading>``) of the sections of ``course`` that
-    ``message`` asks about: those whose heading it names beyond their skill's own name ("an
-    example of a while loop": *while loops*; "what are modules?" names no section *Your own
-    modules*), else, for a question about one whole skill and nothing else ("explain
-    recursion", "what is a module?", not "what is a set?" of *Tuples and sets*), the skill's
-    first section, which introduces it."""
+    ``message`` asks about, the first that applies of:
+
+    - those whose heading of two words or more it names, beyond their skill's own name ("an
+      example of a while loop": *while loops*; "what are modules?" names no *Your own
+      modules*; one word, "write" or "index", is too weak: "how do I write an if else on one
+      line" named *Writing*);
+    - for a question about one whole skill and nothing else ("explain recursion", "what is a
+      module?", not "what is a set?" of *Tuples and sets*), the skill's first section, which
+      introduces it;
+    - every section of the skills it names ("how do I add an item to a list?": *Lists and
+      indexing — Changing a list*, not the Python reference on subscriptions).
+    """
     if course is None:
         return []
     vocabulary = _vocabulary(course)
     named = []
     for topic in sorted(topics_in(message, course)):
         skill_id, _, heading = topic.partition("#")
-        if heading and not set(tokenize(heading)) <= vocabulary.names[skill_id][0]:
+        words = set(tokenize(heading))
+        if len(words) > 1 and not words <= vocabulary.names[skill_id][0]:
             named.append(f"course:{topic}")
+    if named:
+        return named
     words = set(query_tokens(message))
     # the whole skill: all of its id ("set" is half of tuples_sets; "list" names lists, not
     # "List and dict comprehensions") and no word that is not its own
-    skills = [s for s, (by_id, every) in vocabulary.names.items() if by_id <= words <= every]
-    if not named and len(skills) == 1 and skills[0] in vocabulary.firsts:
-        named.append(f"course:{vocabulary.firsts[skills[0]]}")
-    return named
+    whole = [s for s, (by_id, every) in vocabulary.names.items() if by_id <= words <= every]
+    if len(whole) == 1 and vocabulary.parts[whole[0]]:
+        return [f"course:{vocabulary.parts[whole[0]][0]}"]
+    skills = skills_in(message, course, by_passage=False)
+    return [f"course:{part}" for skill in skills for part in vocabulary.parts.get(skill, ())]
 
 
 def is_follow_up(message: str, course: Course | None) -> bool:

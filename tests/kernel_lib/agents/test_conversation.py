@@ -118,6 +118,12 @@ def test_a_hint_or_check_since_the_last_answer_is_the_newest_context():
     assert last_answered_by([]) == ""
 
 
+CONDITIONALS_HEADINGS = (
+    "Booleans and comparisons", "Logical operators", "if, elif, else", "Indentation",
+    "Conditional expressions",
+)  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("message", "sections"),
     [
@@ -129,8 +135,15 @@ def test_a_hint_or_check_since_the_last_answer_is_the_newest_context():
         # "list" is the id of lists, and a word of the name "List and dict comprehensions"
         ("what is a list?", ["course:lists#Creating lists"]),
         ("what is a list comprehension?", ["course:comprehensions#List comprehensions"]),
+        # a one-word heading is not named ("Writing"); the skills named are
+        (
+            "how do I write an if else on one line?",
+            [f"course:conditionals#{h}" for h in CONDITIONALS_HEADINGS],
+        ),
         ("hello there", []),
     ],
 )
 def test_the_sections_a_question_asks_about(course, message, sections):
+    """Chosen on the labelled retrieval questions: Recall@1 0.835 -> 0.859 with the sections
+    weighed up (Recall@3 0.953 either way)."""
     assert sections_asked_about(message, course) == sections

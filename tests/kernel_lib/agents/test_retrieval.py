@@ -15,6 +15,7 @@ from learnpulse.agents.retrieval import (
     Index,
     course_index,
     course_passages,
+    matches,
     pydoc_passages,
     recall_at_k,
     skills_in,
@@ -160,6 +161,22 @@ def test_the_index_tells_the_questions_it_does_not_cover(indexes, questions, hel
     assert index.search("who won the world cup?")
     assert [question for question in OFF_TOPIC if index.covers(question)] == []
     assert [q for q, _ in [*questions, *held_out] if not index.covers(q)] == []
+
+
+def test_weighing_the_sections_a_question_asks_about_finds_more_first(course, questions):
+    """What the learning assistant does (:func:`sections_asked_about`): more labelled
+    questions get a right passage first (0.835 -> 0.859 when chosen)."""
+    from learnpulse.agents.conversation import sections_asked_about
+
+    index = course_index(course)
+
+    def first_right(named) -> int:
+        return sum(
+            any(matches(index.search(q, 1, (), named(q))[0].passage.source.id, g) for g in gold)
+            for q, gold in questions
+        )
+
+    assert first_right(lambda q: sections_asked_about(q, course)) > first_right(lambda q: [])
 
 
 def test_default_method_is_the_best_lexical_one(recalls):
