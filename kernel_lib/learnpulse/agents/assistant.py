@@ -109,7 +109,7 @@ class LearningAssistant:
         about_one = asks_about_the_task(message) or asks_for_concept(message)
         if exercise is None and about_one and refers_to_an_exercise(message):
             return which_exercise(context)
-        if asks_if_right(message):
+        if asks_if_right(message, exercise):
             return checking_draft(context)
         asks_on = asks_for_solution(message) or wants_next_hint(message)
         if on_the_ladder(context) and not asks_on:

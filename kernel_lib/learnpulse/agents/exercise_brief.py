@@ -40,6 +40,14 @@ _IS_IT_RIGHT = re.compile(
     r"|\bam i (right|correct)\b|\b(check|grade|mark) my (answer|solution)\b",
     re.I,
 )
+#: An answer put to the tutor to judge: "is it 4?", "is the answer append?", "would b be
+#: correct?", "it's 3, right?" (``value``: the answer).
+_PROPOSED = re.compile(
+    r"^\W*(?:so |then )?(?:is|was) (?:it|the answer|the solution|that)\s+(?P<value>[^\s?]+)\W*$"
+    r"|^\W*would (?P<would>[^\s?]+) be (?:right|correct|the answer)\W*$"
+    r"|^\W*(?:i think )?(?:it'?s|it is) (?P<think>[^\s?,]+),? (?:right|correct)\W*$",
+    re.I,
+)
 #: "I'm lost": about the exercise at hand when one is open (it names no other subject).
 _LOST = r"^\W*(i'?m|i am|i feel)( so| really| completely| totally| a bit)? (lost|confused)\W*$"
 #: Ways of saying the task itself is unclear (not a hint, not the concept behind it).
@@ -76,9 +84,23 @@ def asks_about_the_task(message: str, exercise: Exercise | None = None) -> bool:
     return (lost or bool(_ABOUT_THE_TASK.search(message))) and not asks_for_concept(message)
 
 
-def asks_if_right(message: str) -> bool:
-    """Whether ``message`` asks the tutor to judge an answer ("is my answer right?")."""
-    return bool(_IS_IT_RIGHT.search(message))
+def asks_if_right(message: str, exercise: Exercise | None = None) -> bool:
+    """Whether ``message`` asks the tutor to judge an answer: "is my answer right?", or, on
+    ``exercise``, an answer of its kind put to the tutor ("is it 4?" of a number, "would b be
+    correct?" of a choice, "is it append?" of a word; not "is it possible?" of a number)."""
+    if _IS_IT_RIGHT.search(message):
+        return True
+    proposed = _PROPOSED.search(message) if exercise is not None else None
+    if proposed is None or exercise is None:
+        return False
+    value = next(v for v in proposed.groups() if v).strip("`'\".")
+    if exercise.type == "numeric":
+        return re.fullmatch(r"[-+]?\d+(\.\d+)?", value) is not None
+    if exercise.type == "choice":
+        letters = [chr(97 + i) for i in range(len(exercise.choices))]
+        choices = [str(c).lower() for c in exercise.choices]
+        return value.lower() in letters or value.lower() in choices
+    return exercise.type == "text"
 
 
 def refers_to_an_exercise(message: str) -> bool:

@@ -63,9 +63,9 @@ OWN_WORK_ROUTING = "a question about the exercise's task or the learner's answer
 def asks_about_own_work(message: str, exercise: Exercise | None = None) -> bool:
     """Whether ``message`` asks about the exercise's task ("I don't understand this exercise";
     "I'm lost" on ``exercise``) or the learner's answers ("what did I get wrong?", "is my
-    answer right?")."""
+    answer right?", "is it 4?" on ``exercise``)."""
     task = asks_about_the_task(message, exercise)
-    return task or asks_about_mistakes(message) or asks_if_right(message)
+    return task or asks_about_mistakes(message) or asks_if_right(message, exercise)
 
 
 def _keyword_hits(message: str, agent: Agent) -> int:
@@ -110,7 +110,7 @@ def route(
         return DEFAULT_AGENT, CONCEPT_ROUTING
     # "can you check my answer?": the check decides, with no code to review ("check my" is
     # the code reviewer's keyword, which asked for code)
-    judging = asks_if_right(message)
+    judging = asks_if_right(message, context.exercise)
     if DEFAULT_AGENT in agents and (
         judging or (not specific and asks_about_own_work(message, context.exercise))
     ):

@@ -136,3 +136,28 @@ def test_with_no_exercise_open_the_tutor_asks_which_and_names_the_recent_unsolve
     assert named.text.startswith(BRIEF.format("Running maximum"))
     fresh = ask("can you explain this exercise?", learner_id="newcomer", course=course)
     assert "Name it by its id (*explain <id>*)" in fresh.text and fresh.actions == ()
+
+
+@pytest.mark.parametrize(
+    ("exercise", "message"),
+    [
+        # these got a passage on recursion, or on the list methods with the answer hidden
+        ("ex-lists-01", "is the answer 3?"),
+        ("ex-lists-01", "is it 4?"),
+        ("ex-lists-01", "it's 3, right?"),
+        ("ex-lists-02", "is it b?"),
+        ("ex-lists-02", "would 30 be correct?"),
+        ("ex-lists-04", "is it append?"),
+    ],
+)
+def test_an_answer_put_to_the_tutor_is_left_to_the_check(course, exercise, message):
+    reply = ask(message, learner_id="ada", exercise=exercise, course=course)
+    assert reply.text.startswith("I do not say whether an answer is right: the exercise's check")
+    patterns = answer_patterns(course.exercise(exercise))
+    assert not any(pattern.search(reply.text) for pattern in patterns), reply.text
+
+
+def test_a_question_shaped_like_an_answer_but_not_of_the_exercises_kind_is_a_question(course):
+    """ "Is it possible?" on a numeric exercise proposes no number."""
+    reply = ask("is it possible?", learner_id="ada", exercise="ex-lists-01", course=course)
+    assert not reply.text.startswith("I do not say whether an answer is right")
