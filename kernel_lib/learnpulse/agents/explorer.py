@@ -35,6 +35,8 @@ N_REVISE = 3
 N_NEXT = 3
 N_NEXT_REVISION = 2
 _INTENTS = (
+    # "what should I learn after functions?" asks what builds on it, not the way to it
+    ("after", re.compile(r"\b(comes?|learn|study|do|next|go|take)\b[^?]{0,20}\bafter\b", re.I)),
     (
         "next",
         re.compile(
@@ -103,6 +105,7 @@ class KnowledgeExplorer:
         r"what(?:'s| is)? (?:now|next)\b", r"(?:do|practi[cs]e|work on|try) next\b",
         r"where (?:do|should) i (?:start|begin)\b", r"what should i (?:do|work on)\b",
         r"need\b.*\bfirst", "why do i need", "need to know", "builds? on", "depends? on",
+        r"(?:comes?|learn|study|next) after\b",
     )  # fmt: skip
 
     def draft(self, message: str, context: TutorContext) -> Draft:
@@ -117,6 +120,10 @@ class KnowledgeExplorer:
             if not skills or _DONE.search(message):  # "I finished loops, what next?"
                 return self.next_steps(context)
             intent = "path"  # "what should I learn next on loops?"
+        if intent == "after" and (skills or context.exercise):
+            return self.after(skills[-1] if skills else context.exercise.skill, context)
+        if intent == "after":
+            return self.next_steps(context)
         if intent == "why" and skills:
             return self.why(skills, context)
         if intent == "revise":
@@ -172,21 +179,41 @@ class KnowledgeExplorer:
         done = [s for s in steps if s not in todo]
         lines = [f"To reach **{course.skills[goal].name}**, work through (in this order):", ""]
         for number, skill in enumerate(todo, 1):
-            practising = course.exercises_for(skill)
-            first = next((e for e in practising if e.skill == skill), None) or next(
-                iter(practising), None
-            )
-            start = f" — start with `{first.id}`" if first else ""
-            lines.append(f"{number}. {course.skills[skill].name} ({_label(context, skill)}){start}")
+            lines.append(f"{number}. {course.skills[skill].name} ({_label(context, skill)})"
+                         f"{_start(course, skill)}")  # fmt: skip
         if done:
             names = ", ".join(course.skills[s].name for s in done)
             lines += ["", f"Already mastered on the way: {names}."]
-        source = Source(f"course:{course.id}/skills", f"{course.title}: prerequisite graph")
+        source = _graph_source(course)
         actions = (f"Why do I need {todo[0]} first?" if len(todo) > 1 else "Quiz me on it",)
         payload = {"path": todo}
         return Draft(
             "\n".join(lines), (source, _model_source(context)), 0.85, actions, payload=payload
         )
+
+    def after(self, skill: str, context: TutorContext) -> Draft:
+        """The topics that build directly on ``skill``, in course order, each with what else
+        it needs that the learner has not mastered."""
+        course = context.course
+        name = course.skills[skill].name
+        nexts = [s for s in course.topological_order() if skill in course.skills[s].prerequisites]
+        sources = (_graph_source(course), _model_source(context))
+        if not nexts:
+            text = (f"Nothing in the course builds on **{name}**: it is one of its last topics. "
+                    "*What should I do next?* picks your next exercises.")  # fmt: skip
+            return Draft(text, sources, 0.8, ("What should I do next?",))
+        lines = [f"After **{name}** come these topics, which build on it:", ""]
+        for number, following in enumerate(nexts, 1):
+            others = course.skills[following].prerequisites
+            missing = [course.skills[p].name for p in others
+                       if p != skill and not _mastered(context, p)]  # fmt: skip
+            needs = f"; it also needs {', '.join(missing)}" if missing else ""
+            label = f"{course.skills[following].name} ({_label(context, following)})"
+            lines.append(f"{number}. {label}{needs}{_start(course, following)}")
+        if not _mastered(context, skill):
+            lines += ["", f"You have not mastered **{name}** yet: its exercises come first."]
+        actions = (f"Path to {nexts[0]}", "What should I do next?")
+        return Draft("\n".join(lines), sources, 0.85, actions, payload={"path": nexts})
 
     def why(self, skills: list[str], context: TutorContext) -> Draft:
         """Why the prerequisites of the (first named) skill matter, from its material."""
@@ -235,7 +262,7 @@ class KnowledgeExplorer:
             skill = course.skills[skill_id]
             before = ", ".join(course.skills[p].name for p in skill.prerequisites) or "start here"
             lines.append(f"- **{skill.name}** ← {before} · {_label(context, skill_id)}")
-        source = Source(f"course:{course.id}/skills", f"{course.title}: prerequisite graph")
+        source = _graph_source(course)
         return Draft("\n".join(lines), (source,), 0.9, ("What should I revise?",))
 
     def revise(self, context: TutorContext) -> Draft:
@@ -259,6 +286,18 @@ class KnowledgeExplorer:
             first = course.topological_order()[0]
             return Draft(text + f"**{course.skills[first].name}**.", (), 0.5, ("Quiz me",))
         return Draft("\n".join(lines), (_model_source(context),), 0.8, ("Quiz me on the first",))
+
+
+def _graph_source(course: Course) -> Source:
+    return Source(f"course:{course.id}/skills", f"{course.title}: prerequisite graph")
+
+
+def _start(course: Course, skill: str) -> str:
+    """ " — start with `<id>`": the first exercise of ``skill`` (one it is the main skill of,
+    if any), or "" if none practises it."""
+    practising = course.exercises_for(skill)
+    first = next((e for e in practising if e.skill == skill), None) or next(iter(practising), None)
+    return f" — start with `{first.id}`" if first else ""
 
 
 def _named(exercise: Exercise) -> str:

@@ -421,6 +421,7 @@ class ContentGenerator:
         "practice", "exercise", "exercises", "quiz", "question for me", "another one",
         "more questions", "drill", "generate", "test me", r"make it (easier|harder)",
         r"an? (easier|harder) one",
+        r"(?:easy|easier|simple|simpler|hard|harder|tough|new|another) (?:question|problem)",
     )  # fmt: skip
 
     def draft(self, message: str, context: TutorContext) -> Draft:

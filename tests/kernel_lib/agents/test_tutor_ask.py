@@ -38,6 +38,8 @@ from tests.kernel_lib.agents.test_agent_registry import AGENTS
         ("my exams start tomorrow and I feel lost", "coach"),
         # "exam" matched "example", and the coach won the tie with "explain"
         ("can you explain for loops with an example?", "assistant"),
+        # "I could not find this in the course"
+        ("can I have an easy question?", "generator"),
     ],
 )
 def test_router_picks_the_agent(course, message, agent):
@@ -246,6 +248,23 @@ def test_explorer_path_skips_what_the_learner_mastered(course, lite_store):
         assert course.skills[skill].name not in path
         assert course.skills[skill].name in reply.text.split("Already mastered")[1]
     assert "Defining and calling functions" in path and "Recursion" in path
+
+
+def test_what_to_learn_after_a_topic_is_what_builds_on_it(course):
+    """It got the path to functions: what comes before them."""
+    reply = ask("what should I learn after functions?", learner_id="ada", course=course)
+    assert reply.agent == "explorer"
+    assert reply.text.startswith("After **Defining and calling functions** come these topics")
+    following = [
+        s for s in course.topological_order() if "functions" in course.skills[s].prerequisites
+    ]
+    listed = [line for line in reply.text.splitlines() if line[:1].isdigit()]
+    assert [line.split(". ", 1)[1].split(" (")[0] for line in listed] == [
+        course.skills[s].name for s in following
+    ]
+    assert any("it also needs Booleans and if/elif/else" in line for line in listed)
+    last = ask("what comes after recursion?", learner_id="ada", course=course)
+    assert last.text.startswith("Nothing in the course builds on **Recursion**")
 
 
 def test_explorer_explains_why_a_prerequisite_matters(course):
