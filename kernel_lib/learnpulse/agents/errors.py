@@ -129,8 +129,36 @@ _TRACEBACK_LAST = re.compile(r"^(\w+(?:Error|Exception|Iteration|Interrupt|Exit)
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)(?:, in (\S+))?')
 
 
+#: An error quoted inside a question: "what does SyntaxError: invalid syntax mean?".
+_QUOTED_ERROR = re.compile(
+    r"\b([A-Z]\w*(?:Error|Exception)): ([^?\n]+?)(?:\s+(?:means?|mean here))?\s*\??\s*$", re.M
+)
+
+
 def parse_traceback(text: str) -> ErrorInfo | None:
-    """An :class:`ErrorInfo` from traceback text pasted by the learner, or None if none."""
+    """An :class:`ErrorInfo` from traceback text pasted by the learner, or from an error
+    quoted with its type in a question ("what does SyntaxError: invalid syntax mean?"); None
+    if none. A message alone ("what does list index out of range mean?") is a question
+    about the concept, for the course's material."""
+    info = _last_traceback_line(text)
+    if info is None:
+        info = _quoted_error(text)
+    if info is not None:
+        quoted = re.search(r"'([^']+)'", info.message)
+        if quoted and info.type_name in QUOTED_NAME_ERRORS:
+            info.name = quoted.group(1)
+    return info
+
+
+def _quoted_error(text: str) -> ErrorInfo | None:
+    """An error quoted in a question (see :func:`parse_traceback`), or None."""
+    found = _QUOTED_ERROR.search(text)
+    return ErrorInfo(found.group(1), _cut(found.group(2).strip(" '\"`"))) if found else None
+
+
+def _last_traceback_line(text: str) -> ErrorInfo | None:
+    """The error of the last line of ``text`` that starts like a traceback's last line, with
+    the frame above it, or None."""
     lines = [line.rstrip() for line in text.strip().splitlines()]
     for index in range(len(lines) - 1, -1, -1):
         match = _TRACEBACK_LAST.match(lines[index].strip())
@@ -144,9 +172,6 @@ def parse_traceback(text: str) -> ErrorInfo | None:
                 info.function = frame.group(3) or "<module>"
                 following = lines[position + 1].strip() if position + 1 < index else ""
                 info.line = "" if _FRAME.search(following) else _cut(following.lstrip("^~ "))
-        quoted = re.search(r"'([^']+)'", info.message)
-        if quoted and info.type_name in QUOTED_NAME_ERRORS:
-            info.name = quoted.group(1)
         return info
     return None
 
@@ -526,7 +551,10 @@ def read_error_record(text: str) -> ErrorInfo:
 
 def _where(info: ErrorInfo) -> str:
     if info.lineno is None:
-        return "The traceback does not say which line."
+        return (
+            "I cannot see which line: paste the whole traceback, or run `%explain` right after "
+            "the cell fails, and I will point to it."
+        )
     inside = f" in function {_code(info.function)}" if info.function != "<module>" else ""
     line = f": {_code(info.line)}" if info.line else ""
     return f"Line {info.lineno}{inside}{line}"

@@ -386,6 +386,20 @@ def test_saying_an_error_came_explains_the_newest_one(course, lite_store, messag
     assert reply.agent == "reviewer" and reply.text.startswith("**KeyError**: The key `'b'`")
 
 
+@pytest.mark.parametrize(
+    ("message", "explained"),
+    [
+        # the course passage on indentation: the question's words, not its error, were read
+        ("what does SyntaxError: invalid syntax mean", "**SyntaxError**: Python could not read"),
+        ('I got TypeError: can only concatenate str (not "int") to str', "**TypeError**: You"),
+    ],
+)
+def test_an_error_quoted_in_a_question_is_explained(course, message, explained):
+    reply = ask(message, learner_id="ada", course=course)
+    assert reply.agent == "reviewer" and reply.text.startswith(explained), reply.text
+    assert "I cannot see which line: paste the whole traceback" in reply.text
+
+
 def test_my_last_error_is_the_newest_the_store_holds(course, lite_store):
     """Through tutor/chat there is no notebook: "explain my last error" got the course passage
     on what an exception is. It now reads the learner's newest cell_error event."""
