@@ -31,15 +31,17 @@ def kpi(page, name: str) -> str:
     return page.locator(f".lp-kpi[data-kpi='{name}'] .lp-kpi-value").inner_text()
 
 
-def wait_until(condition, timeout: float = UPDATE_TIMEOUT_S, every: float = 0.5):
-    """Poll ``condition()`` until it returns something truthy; that value, or fail."""
+def wait_until(condition, timeout: float = UPDATE_TIMEOUT_S, every: float = 0.5, shown=None):
+    """Poll ``condition()`` until it returns something truthy; that value, or fail, saying
+    what ``shown()`` (if given) returns then: what the page showed instead."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(every)
-    pytest.fail(f"not true within {timeout} s: {condition.__doc__ or condition}")
+    instead = f"; shown instead: {shown()!r}" if shown is not None else ""
+    pytest.fail(f"not true within {timeout} s: {condition.__doc__ or condition}{instead}")
 
 
 def shows(page, text: str) -> bool:
@@ -179,7 +181,10 @@ def test_range_selector_changes_the_numbers(instructor, jupyter_server):
     for range_ in ("quarter", "month", "week"):  # ends on the week (the next test's)
         page.get_by_role("button", name=range_).click()
         expected = sessions_kpi(jupyter_server, range_)
-        wait_until(lambda: sessions(page) == expected)  # noqa: B023 - called at once
+        wait_until(
+            lambda: sessions(page) == expected,  # noqa: B023 - called at once
+            shown=lambda: (range_, expected, sessions(page)),  # noqa: B023
+        )
         shown[range_] = expected
     # The simulated course has more sessions in longer ranges. (Its last events are in the
     # past: a module posting events dated now, as test_student_notebook does, must run after this.)

@@ -21,6 +21,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from learnpulse.store import EventStore
+from learnpulse.widgets.chat import SUGGESTIONS_CLASS
 from tests.browser.conftest import VIEWPORT, screenshot
 
 #: Milliseconds a front end gets to start a kernel and run the tutorial's first cells.
@@ -247,7 +248,9 @@ def test_the_chat_window_answers_and_follows_up(tutorial, jupyter_server):
     chat.get_by_text("You:", exact=False).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
     chat.get_by_text("Tutor", exact=True).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
     assert question in chat.inner_text()
-    follow_up = chat.locator(".widget-hbox .widget-button").first
+    # a suggestion's button, never the Ask button beside the box: before the suggestions were
+    # drawn, ".widget-hbox .widget-button" found Ask (whose text then named the follow-up)
+    follow_up = chat.locator(f".{SUGGESTIONS_CLASS} .widget-button").first
     follow_up.wait_for(timeout=ANSWER_TIMEOUT_MS)
     suggestion = follow_up.get_attribute("title") or follow_up.inner_text()
     follow_up.click()

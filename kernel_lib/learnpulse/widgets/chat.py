@@ -24,6 +24,8 @@ from learnpulse.widgets.session import LearnerSession, current_session
 SHOWN_MESSAGES = 40
 #: Follow-up suggestion buttons shown under the latest reply, at most.
 MAX_SUGGESTIONS = 4
+#: CSS class of the row of suggested follow-ups.
+SUGGESTIONS_CLASS = "lp-tutor-suggestions"
 #: Longest suggestion text on a button (the whole text is its tooltip and what is asked).
 SUGGESTION_CHARS = 60
 #: Label of the router's automatic choice in the agent menu.
@@ -162,6 +164,7 @@ class TutorChatWidget(TextFallback):
         self.send_button.on_click(lambda _: self._send_typed())
         self.question.observe(lambda change: self._send_typed(), names="value")
         self.suggestions = widgets.HBox()
+        self.suggestions.add_class(SUGGESTIONS_CLASS)  # what a page (or a test) finds them by
         self.children = [
             self.conversation,
             self.suggestions,
